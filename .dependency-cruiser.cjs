@@ -1,0 +1,39 @@
+/** Architecture rules from ../shared/DESIGN.md: shared imports nothing of ours, io-node and app-node never import each other, the example uses public entry points only. */
+module.exports = {
+  forbidden: [
+    { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
+    {
+      name: 'shared-is-a-leaf',
+      severity: 'error',
+      from: { path: '^packages/shared/' },
+      to: { path: '^packages/(io-node|app-node|frontend|client)/' },
+    },
+    {
+      name: 'io-node-not-app-node',
+      severity: 'error',
+      from: { path: '^packages/io-node/' },
+      to: { path: '^packages/(app-node|frontend)/' },
+    },
+    {
+      name: 'app-node-not-io-node',
+      severity: 'error',
+      from: { path: '^packages/app-node/' },
+      to: { path: '^packages/(io-node|frontend)/' },
+    },
+    {
+      name: 'no-deep-imports-across-packages',
+      comment: 'Other packages are reached through their public entry (src/index.ts) only.',
+      severity: 'error',
+      from: { path: '^(packages/([^/]+)|example)/' },
+      to: { path: '^packages/([^/]+)/src/(?!index\\.ts$)', pathNot: '^packages/$2/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '(^|/)(dist|node_modules)/' },
+    tsPreCompilationDeps: true,
+    combinedDependencies: true,
+    enhancedResolveOptions: { conditionNames: ['source', 'import', 'default'], exportsFields: ['exports'] },
+    tsConfig: { fileName: 'tsconfig.base.json' },
+  },
+};

@@ -1,0 +1,89 @@
+import { type ClientInfo, encodeArgs, type HandshakeInfo } from '@iocluster/shared';
+import { BroadcastOperator } from './broadcast.js';
+import type { CommandPublisher } from './command-publisher.js';
+
+/**
+ * A client as seen from an app-node: rebuilt from the job's ClientInfo, so any app-node can serve it.
+ * Changes (`setData`, `join`, `leave`) are sent to the io-node holding the client and mirrored here at
+ * once, so later events of the same job see them; later jobs carry them from the io-node.
+ */
+export class AppSocket {
+  /** Socket id, unique across the cluster. */
+  readonly id: string;
+  /** Id of the io-node holding the connection. */
+  readonly nodeId: string;
+  /** What the io-node's `authenticate` hook returned (null for anonymous clients). */
+  readonly user: unknown;
+  readonly handshake: Readonly<HandshakeInfo>;
+  private readonly state: Record<string, unknown>;
+  private readonly roomSet: Set<string>;
+
+  constructor(
+    info: ClientInfo,
+    private readonly publisher: CommandPublisher,
+  ) {
+    this.id = info.id;
+    this.nodeId = info.nodeId;
+    this.user = info.user;
+    this.handshake = info.handshake;
+    this.state = { ...info.data };
+    this.roomSet = new Set(info.rooms);
+  }
+
+  /** Connection-scoped data; change it with {@link AppSocket.setData}. */
+  get data(): Readonly<Record<string, unknown>> {
+    return this.state;
+  }
+
+  /** Rooms the client is in (without its own id). */
+  get rooms(): ReadonlySet<string> {
+    return this.roomSet;
+  }
+
+  /** Merges `patch` into the client's data; the next events' handlers, on any app-node, see it. */
+  setData(patch: Record<string, unknown>): void {
+    Object.assign(this.state, patch);
+    this.publisher.publish(this.nodeId, { type: 'set-data', socketId: this.id, data: patch });
+  }
+
+  /** Emits to this client only. */
+  emit(event: string, ...args: unknown[]): true {
+    this.publisher.publish(this.nodeId, { type: 'emit', event, socketId: this.id, ...encodeArgs(args) });
+    return true;
+  }
+
+  /** Joins rooms; an emit to them published after this call reaches the client. */
+  join(rooms: string | readonly string[]): Promise<void> {
+    const list = typeof rooms === 'string' ? [rooms] : [...rooms];
+    for (const room of list) this.roomSet.add(room);
+    this.publisher.publish(this.nodeId, { type: 'join', socketId: this.id, rooms: list });
+    return this.publisher.flush();
+  }
+
+  /** Leaves a room. */
+  leave(room: string): Promise<void> {
+    this.roomSet.delete(room);
+    this.publisher.publish(this.nodeId, { type: 'leave', socketId: this.id, rooms: [room] });
+    return this.publisher.flush();
+  }
+
+  /** Targets rooms, leaving this client out (Socket.IO's `socket.to(room).emit`). */
+  to(rooms: string | readonly string[]): BroadcastOperator {
+    return new BroadcastOperator(this.publisher).to(rooms).except(this.id);
+  }
+
+  /** Alias of {@link AppSocket.to}. */
+  in(rooms: string | readonly string[]): BroadcastOperator {
+    return this.to(rooms);
+  }
+
+  /** Every client but this one. */
+  get broadcast(): BroadcastOperator {
+    return new BroadcastOperator(this.publisher).except(this.id);
+  }
+
+  /** Disconnects the client; `close` also closes the underlying connection. */
+  disconnect(close = false): void {
+    this.publisher.publish(this.nodeId, { type: 'disconnect', socketId: this.id, close });
+  }
+}

@@ -1,0 +1,119 @@
+import {
+  type ClientBatch,
+  decodeArgs,
+  encodeArgs,
+  type IngressEvent,
+  type IngressJob,
+  type Logger,
+  type ReplyCommand,
+  toAckError,
+} from '@iocluster/shared';
+import { AppSocket } from './app-socket.js';
+import type { CommandPublisher } from './command-publisher.js';
+import type { SeenClients } from './seen-clients.js';
+
+/** A handler for a client event: its return value (or thrown error) answers the client's ack. */
+export type EventHandler<A extends unknown[] = unknown[]> = (socket: AppSocket, ...args: A) => unknown;
+
+/**
+ * Runs before the handler of every client event (not of connection/disconnect). Throwing refuses the
+ * event: the handler does not run and the client's ack gets the error.
+ */
+export type EventMiddleware = (socket: AppSocket, event: string, args: unknown[]) => unknown;
+
+/** Handlers and middleware as registered on the app-node. */
+export interface HandlerTable {
+  readonly handlers: ReadonlyMap<string, EventHandler>;
+  readonly middleware: readonly EventMiddleware[];
+}
+
+/** Context of a job for logs. */
+interface JobContext {
+  jobId: string | undefined;
+}
+
+/**
+ * Runs the handlers of one ingress job. Clients of the job run concurrently; one client's events run
+ * one after another, in `seq` order, each answered by a `reply` published after whatever its handler
+ * published. Resolves when every command of the job is in Redis.
+ */
+export class JobProcessor {
+  constructor(
+    private readonly table: HandlerTable,
+    private readonly publisher: CommandPublisher,
+    private readonly seen: SeenClients,
+    private readonly logger: Logger,
+  ) {}
+
+  async run(job: IngressJob, context: JobContext): Promise<void> {
+    await Promise.all(job.batches.map((batch) => this.runClient(batch, context)));
+    await this.publisher.flush();
+  }
+
+  private async runClient({ client, events }: ClientBatch, context: JobContext): Promise<void> {
+    const socket = new AppSocket(client, this.publisher);
+    for (const event of events) {
+      if (event.kind !== 'connect' && !this.seen.has(socket.id)) {
+        // First sight of a client another app-node (or this one before a restart) saw connect.
+        this.seen.add(socket.id);
+        await this.call('no-client', socket, [], event, context);
+      }
+      let reply: ReplyCommand;
+      switch (event.kind) {
+        case 'connect':
+          this.seen.add(socket.id);
+          reply = await this.call('connection', socket, [], event, context);
+          break;
+        case 'disconnect':
+          reply = await this.call('disconnect', socket, [event.reason], event, context);
+          this.seen.delete(socket.id);
+          break;
+        case 'event':
+          reply = await this.call(event.name, socket, decodeArgs(event.args, event.bin), event, context);
+          break;
+      }
+      this.publisher.publish(socket.nodeId, reply);
+    }
+  }
+
+  private async call(
+    name: string,
+    socket: AppSocket,
+    args: unknown[],
+    event: IngressEvent,
+    context: JobContext,
+  ): Promise<ReplyCommand> {
+    const reply: ReplyCommand = { type: 'reply', socketId: socket.id, seq: event.seq };
+    const handler = this.table.handlers.get(name);
+    try {
+      if (event.kind === 'event') {
+        for (const middleware of this.table.middleware) await middleware(socket, name, args);
+        if (!handler) {
+          reply.error = { code: 'NO_HANDLER', message: `no handler for event "${name}"` };
+          return reply;
+        }
+      }
+      if (!handler) return reply;
+      const result = await handler(socket, ...args);
+      if (result !== undefined && event.kind === 'event' && event.ack) {
+        const encoded = encodeArgs([result]);
+        reply.result = encoded.args[0];
+        if (encoded.bin) reply.bin = true;
+      }
+    } catch (err) {
+      this.logger.warn(
+        {
+          err,
+          jobId: context.jobId,
+          socketId: socket.id,
+          nodeId: socket.nodeId,
+          event: name,
+          seq: event.seq,
+        },
+        'handler failed',
+      );
+      reply.error = toAckError(err);
+    }
+    return reply;
+  }
+}

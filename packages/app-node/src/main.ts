@@ -1,0 +1,42 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { announceReady, createLogger, loadConfig, runUntilSignal } from '@iocluster/shared';
+import { type AppNode, createAppNode } from './app-node.js';
+
+/**
+ * `node packages/app-node/dist/main.js <handlers-module>`: runs an app-node whose handlers come from a
+ * module that default-exports (or exports as `register`) a function `(app: AppNode) => void`.
+ */
+const config = loadConfig();
+const logger = createLogger({ level: config.logLevel, name: 'app-node', pretty: config.logPretty });
+const modulePath = process.argv[2] ?? process.env.APP_MODULE;
+if (!modulePath) {
+  logger.fatal('usage: app-node <handlers-module> (or set APP_MODULE)');
+  process.exit(2);
+}
+const handlers = (await import(pathToFileURL(resolve(modulePath)).href)) as {
+  default?: (app: AppNode) => unknown;
+  register?: (app: AppNode) => unknown;
+};
+const register = handlers.default ?? handlers.register;
+if (typeof register !== 'function') {
+  logger.fatal(
+    { modulePath },
+    'the handlers module must export a function `register(app)` (default or named)',
+  );
+  process.exit(2);
+}
+const app = createAppNode({
+  redis: config.redis,
+  prefix: config.prefix,
+  nodeId: config.appNode.nodeId,
+  concurrency: config.appNode.concurrency,
+  lockDurationMs: config.appNode.lockDurationMs,
+  stalledIntervalMs: config.appNode.stalledIntervalMs,
+  maxStalledCount: config.appNode.maxStalledCount,
+  logger,
+});
+await register(app);
+runUntilSignal(logger, () => app.close());
+await app.start();
+announceReady({ nodeId: app.nodeId });

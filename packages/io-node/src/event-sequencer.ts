@@ -1,0 +1,232 @@
+import type {
+  ClientBatch,
+  ClientInfo,
+  IngressEvent,
+  IngressJob,
+  Logger,
+  ReplyCommand,
+} from '@iocluster/shared';
+import { decodeArgs, INGRESS_VERSION } from '@iocluster/shared';
+import type { IngressProducer } from './ingress-queue.js';
+
+/** Socket.IO's ack callback for one client event. */
+export type AckFn = (response: unknown) => void;
+
+export interface EventSequencerOptions {
+  nodeId: string;
+  producer: IngressProducer;
+  logger: Logger;
+  /** Keep one batch of a client's events in flight at a time, so handlers see them in order. */
+  ordering: boolean;
+  /** Most events in one job (and taken from one client per job while ordering). */
+  batchMaxEvents: number;
+  /** An event with no reply after this long is answered with a TIMEOUT error and released. */
+  eventTimeoutMs: number;
+  /** Events queued for one client beyond this are refused with OVERLOADED. */
+  maxQueuedPerClient: number;
+}
+
+interface Queued {
+  event: IngressEvent;
+  ack: AckFn | undefined;
+}
+
+interface ClientState {
+  readonly id: string;
+  readonly describe: () => ClientInfo;
+  /** Snapshot taken when the client disconnected: its socket no longer lists its rooms. */
+  final: ClientInfo | undefined;
+  nextSeq: number;
+  queued: Queued[];
+  /** Sent, awaiting their reply: seq → ack callback (null when the client passed none). */
+  inflight: Map<number, AckFn | null>;
+  sentAt: number;
+  ended: boolean;
+}
+
+/**
+ * Numbers each client's events, batches them into ingress jobs and tracks them until their `reply`.
+ *
+ * Ordering: while `ordering` is on, a client has at most one batch in flight; its next events are sent
+ * together once every event of that batch was replied to. App-nodes publish a batch's commands before
+ * its replies, on one connection, so everything the handlers emitted reaches every io-node before the
+ * next batch of that client is even queued. Events of different clients flow in parallel.
+ */
+export class EventSequencer {
+  private readonly clients = new Map<string, ClientState>();
+  private readonly ready = new Set<ClientState>();
+  private readonly waiting = new Set<ClientState>();
+  private readonly adding = new Set<Promise<void>>();
+  private readonly idleWaiters: (() => void)[] = [];
+  private flushScheduled = false;
+  private outstanding = 0;
+  private readonly sweepTimer: NodeJS.Timeout;
+
+  constructor(private readonly options: EventSequencerOptions) {
+    const period = Math.max(50, Math.min(1_000, Math.floor(options.eventTimeoutMs / 4)));
+    this.sweepTimer = setInterval(() => this.expire(Date.now()), period);
+    this.sweepTimer.unref();
+  }
+
+  /** Number of clients known (connected, or disconnected with events still under way). */
+  get size(): number {
+    return this.clients.size;
+  }
+
+  /** Registers a client and queues its `connect` event. */
+  open(id: string, describe: () => ClientInfo): void {
+    const state: ClientState = {
+      id,
+      describe,
+      final: undefined,
+      nextSeq: 0,
+      queued: [],
+      inflight: new Map(),
+      sentAt: 0,
+      ended: false,
+    };
+    this.clients.set(id, state);
+    this.enqueue(state, { seq: state.nextSeq++, kind: 'connect' }, undefined);
+  }
+
+  /** Queues a client event; returns false (and answers the ack) when the client is over its limit. */
+  event(id: string, name: string, args: unknown[], bin: boolean, ack: AckFn | undefined): boolean {
+    const state = this.clients.get(id);
+    if (!state || state.ended) return false;
+    if (state.queued.length >= this.options.maxQueuedPerClient) {
+      this.options.logger.warn(
+        { socketId: id, event: name },
+        'client over its queued-event limit; event refused',
+      );
+      ack?.({ error: { code: 'OVERLOADED', message: 'too many events waiting for this client; slow down' } });
+      return false;
+    }
+    const event: IngressEvent = { seq: state.nextSeq++, kind: 'event', name, args, ack: ack !== undefined };
+    if (bin) event.bin = true;
+    this.enqueue(state, event, ack);
+    return true;
+  }
+
+  /** Queues the client's `disconnect` event, last of its events; `final` is its state at that moment. */
+  end(id: string, reason: string, final: ClientInfo): void {
+    const state = this.clients.get(id);
+    if (!state || state.ended) return;
+    state.final = final;
+    state.ended = true;
+    this.enqueue(state, { seq: state.nextSeq++, kind: 'disconnect', reason }, undefined);
+  }
+
+  /** Applies an app-node's reply: answers the ack and, once the batch is done, releases the next one. */
+  reply(cmd: ReplyCommand): void {
+    const state = this.clients.get(cmd.socketId);
+    const ack = state?.inflight.get(cmd.seq);
+    if (!state || ack === undefined) {
+      // A repeat after an app-node retried a job, or an answer that came after the timeout.
+      this.options.logger.debug({ socketId: cmd.socketId, seq: cmd.seq }, 'reply for no in-flight event');
+      return;
+    }
+    state.inflight.delete(cmd.seq);
+    this.outstanding--;
+    if (ack) ack(cmd.error ? { error: cmd.error } : decodeArgs([cmd.result], cmd.bin)[0]);
+    this.settle(state);
+  }
+
+  /** Resolves when every event queued so far has been handed to Redis. */
+  async flushed(): Promise<void> {
+    if (this.flushScheduled) this.flush();
+    while (this.adding.size > 0) await Promise.all([...this.adding]);
+  }
+
+  /** Resolves when no event is queued or awaiting its reply. */
+  idle(): Promise<void> {
+    if (this.outstanding === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  close(): void {
+    clearInterval(this.sweepTimer);
+  }
+
+  private enqueue(state: ClientState, event: IngressEvent, ack: AckFn | undefined): void {
+    state.queued.push({ event, ack });
+    this.outstanding++;
+    if (!this.options.ordering || state.inflight.size === 0) this.markReady(state);
+  }
+
+  private markReady(state: ClientState): void {
+    this.ready.add(state);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      // Everything that arrived in this turn of the event loop goes out in as few jobs as possible.
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private settle(state: ClientState): void {
+    if (state.inflight.size === 0) {
+      this.waiting.delete(state);
+      if (state.queued.length > 0) this.markReady(state);
+      else if (state.ended) this.clients.delete(state.id);
+    }
+    if (this.outstanding === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  private flush(): void {
+    if (!this.flushScheduled) return;
+    this.flushScheduled = false;
+    const { batchMaxEvents, ordering, nodeId } = this.options;
+    const now = Date.now();
+    const jobs: IngressJob[] = [];
+    let current: ClientBatch[] = [];
+    let count = 0;
+    for (const state of this.ready) {
+      const take = ordering ? state.queued.splice(0, batchMaxEvents) : state.queued.splice(0);
+      if (take.length === 0) continue;
+      for (const { event, ack } of take) state.inflight.set(event.seq, ack ?? null);
+      state.sentAt = now;
+      this.waiting.add(state);
+      // With ordering a client's batch stays whole (one job, one worker); without, it may be split.
+      const pieces = ordering ? [take] : chunk(take, batchMaxEvents);
+      for (const piece of pieces) {
+        if (count > 0 && count + piece.length > batchMaxEvents) {
+          jobs.push({ v: INGRESS_VERSION, nodeId, batches: current });
+          current = [];
+          count = 0;
+        }
+        current.push({ client: state.final ?? state.describe(), events: piece.map((q) => q.event) });
+        count += piece.length;
+      }
+    }
+    this.ready.clear();
+    if (current.length > 0) jobs.push({ v: INGRESS_VERSION, nodeId, batches: current });
+    if (jobs.length === 0) return;
+    const adding = this.options.producer.add(jobs).catch((err: unknown) => {
+      this.options.logger.error({ err, jobs: jobs.length }, 'client events could not be enqueued');
+    });
+    this.adding.add(adding);
+    void adding.finally(() => this.adding.delete(adding));
+  }
+
+  private expire(now: number): void {
+    const { eventTimeoutMs, logger } = this.options;
+    for (const state of this.waiting) {
+      if (now - state.sentAt < eventTimeoutMs) continue;
+      logger.warn(
+        { socketId: state.id, events: state.inflight.size, timeoutMs: eventTimeoutMs },
+        'no app-node answered in time; events answered with TIMEOUT',
+      );
+      for (const ack of state.inflight.values()) {
+        ack?.({ error: { code: 'TIMEOUT', message: `no answer within ${eventTimeoutMs} ms` } });
+      }
+      this.outstanding -= state.inflight.size;
+      state.inflight.clear();
+      this.settle(state);
+    }
+  }
+}
+
+function chunk<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

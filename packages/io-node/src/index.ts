@@ -1,0 +1,4 @@
+export type { CustomCommandContext, CustomCommandHandler } from './command-applier.js';
+export type { CommandSubscriber } from './command-bus.js';
+export type { Handshake, IoNode, IoNodeOptions } from './io-node.js';
+export { createIoNode } from './io-node.js';

@@ -1,0 +1,67 @@
+import {
+  type IngressJob,
+  isTransientRedisError,
+  type Keys,
+  type Logger,
+  type RedisConnection,
+} from '@iocluster/shared';
+import { Queue } from 'bullmq';
+
+/** Producer side of the ingress queue: the io-node's only way of handing client events to app-nodes. */
+export interface IngressProducer {
+  /** Adds jobs; resolves once Redis has them. Retries transient failures so accepted events are not lost. */
+  add(jobs: readonly IngressJob[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Failed jobs kept for inspection; completed jobs are removed at once. */
+const KEEP_FAILED_JOBS = 10_000;
+const RETRY_DELAY_MS = 250;
+const MAX_RETRY_DELAY_MS = 5_000;
+
+export function createIngressProducer(
+  connection: RedisConnection,
+  keys: Keys,
+  logger: Logger,
+): IngressProducer {
+  const queue = new Queue<IngressJob>(keys.ingressQueue, {
+    connection,
+    prefix: keys.bullPrefix,
+    defaultJobOptions: {
+      removeOnComplete: true,
+      removeOnFail: { count: KEEP_FAILED_JOBS },
+      // A job fails only when its app-node could not publish its commands (Redis trouble), not when a
+      // handler throws; retrying it then is what at-least-once asks for.
+      attempts: 3,
+      backoff: { type: 'fixed', delay: 500 },
+    },
+  });
+  queue.on('error', (err) => logger.warn({ err }, 'ingress queue error'));
+  let closed = false;
+
+  async function add(jobs: readonly IngressJob[]): Promise<void> {
+    const bulk = jobs.map((data) => ({ name: 'events', data }));
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await queue.addBulk(bulk);
+        return;
+      } catch (err) {
+        if (closed) throw err;
+        const delay = Math.min(RETRY_DELAY_MS * 2 ** attempt, MAX_RETRY_DELAY_MS);
+        const events = jobs.reduce((n, job) => n + job.batches.reduce((m, b) => m + b.events.length, 0), 0);
+        const fields = { err, attempt, events, retryInMs: delay };
+        if (isTransientRedisError(err)) logger.warn(fields, 'could not enqueue client events; retrying');
+        else logger.error(fields, 'could not enqueue client events; retrying');
+        await new Promise((resolve) => setTimeout(resolve, delay).unref());
+      }
+    }
+  }
+
+  return {
+    add,
+    async close() {
+      closed = true;
+      await queue.close();
+    },
+  };
+}

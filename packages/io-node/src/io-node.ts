@@ -1,0 +1,269 @@
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  assertInteger,
+  type ClientInfo,
+  createKeys,
+  createRedis,
+  encodeBinary,
+  hasBinary,
+  IoclusterError,
+  type Logger,
+  RESERVED_EVENTS,
+  type RedisConnection,
+  type RedisTarget,
+  silentLogger,
+  withDefaults,
+} from '@iocluster/shared';
+import { Server, type ServerOptions, type Socket } from 'socket.io';
+import { type CustomCommandHandler, createCommandApplier } from './command-applier.js';
+import { type CommandSubscriber, createRedisCommandSubscriber } from './command-bus.js';
+import { type AckFn, EventSequencer } from './event-sequencer.js';
+import { createIngressProducer, type IngressProducer } from './ingress-queue.js';
+
+/** What the `authenticate` hook sees of a connecting client. */
+export type Handshake = Socket['handshake'];
+
+export interface IoNodeOptions {
+  /** Redis URL or target (Sentinel, Cluster). */
+  redis: RedisTarget | string;
+  /** Prefix of every Redis key and channel. @defaultValue 'iocluster' */
+  prefix?: string;
+  /** Unique id of this node. @defaultValue a random id */
+  nodeId?: string;
+  /** Interface to listen on. @defaultValue '0.0.0.0' */
+  host?: string;
+  /** Port to listen on; 0 picks a free one. @defaultValue 3001 */
+  port?: number;
+  /** URL clients reach this node at (registry, logs). @defaultValue `http://127.0.0.1:<port>` */
+  publicUrl?: string;
+  /** Origins allowed by CORS, or '*' for any. @defaultValue '*' */
+  corsOrigins?: readonly string[] | '*';
+  /** Ack answered with a TIMEOUT error when no app-node replied by then. @defaultValue 30000 */
+  eventTimeoutMs?: number;
+  /** Per-client ordering of handlers and of what they emit. @defaultValue true */
+  ordering?: boolean;
+  /** Most client events in one queue job. @defaultValue 256 */
+  batchMaxEvents?: number;
+  /** Events waiting for one client beyond this are refused with OVERLOADED. @defaultValue 10000 */
+  maxQueuedPerClient?: number;
+  /** How long `close()` waits for in-flight events before disconnecting clients. @defaultValue 10000 */
+  drainTimeoutMs?: number;
+  /**
+   * Decides the handshake: return the user (any JSON value; null for anonymous) or throw to refuse the
+   * connection (the client gets `connect_error` with the message).
+   * @defaultValue every client is accepted as anonymous
+   */
+  authenticate?: (handshake: Handshake) => unknown | Promise<unknown>;
+  /** Hooks for custom command types, by name. @defaultValue none */
+  commandHandlers?: Readonly<Record<string, CustomCommandHandler>>;
+  /** Extra Socket.IO server options (transports default to websocket and polling). @defaultValue {} */
+  socketIo?: Partial<ServerOptions>;
+  /** @defaultValue a silent logger */
+  logger?: Logger;
+}
+
+/** Socket.IO server whose client events go to app-nodes through Redis. */
+export interface IoNode {
+  readonly nodeId: string;
+  readonly io: Server;
+  /** Port actually listened on (after `start()`). */
+  readonly port: number;
+  /** URL clients use to reach this node (after `start()`). */
+  readonly url: string;
+  /** Connected clients. */
+  readonly connections: number;
+  start(): Promise<void>;
+  /** Drains: refuses new clients, lets in-flight events finish, disconnects clients, closes. Idempotent. */
+  close(): Promise<void>;
+}
+
+const MAX_EVENT_NAME_LENGTH = 256;
+
+interface SocketState {
+  user: unknown;
+  handshake: ClientInfo['handshake'];
+}
+
+export function createIoNode(options: IoNodeOptions): IoNode {
+  const opts = withDefaults(
+    {
+      prefix: 'iocluster',
+      nodeId: `io-${Math.random().toString(36).slice(2, 10)}`,
+      host: '0.0.0.0',
+      port: 3001,
+      corsOrigins: '*' as const,
+      eventTimeoutMs: 30_000,
+      ordering: true,
+      batchMaxEvents: 256,
+      maxQueuedPerClient: 10_000,
+      drainTimeoutMs: 10_000,
+      commandHandlers: {},
+      socketIo: {},
+      logger: silentLogger(),
+    },
+    options,
+  );
+  for (const name of ['eventTimeoutMs', 'batchMaxEvents', 'maxQueuedPerClient', 'drainTimeoutMs'] as const) {
+    assertInteger('IoNodeOptions', name, opts[name], 1);
+  }
+  assertInteger('IoNodeOptions', 'port', opts.port, 0);
+  if (opts.port > 65535) throw new TypeError(`IoNodeOptions.port must be at most 65535, got ${opts.port}`);
+  const keys = createKeys(opts.prefix);
+  const { nodeId } = opts;
+  const logger = opts.logger.child({ component: 'io-node', nodeId });
+
+  const http: HttpServer = createServer();
+  const io = new Server(http, {
+    transports: ['polling', 'websocket'],
+    cors: { origin: opts.corsOrigins === '*' ? true : [...opts.corsOrigins], credentials: true },
+    ...opts.socketIo,
+  });
+  const states = new WeakMap<Socket, SocketState>();
+
+  let commandRedis: RedisConnection | undefined;
+  let subRedis: RedisConnection | undefined;
+  let producer: IngressProducer | undefined;
+  let subscriber: CommandSubscriber | undefined;
+  let sequencer: EventSequencer | undefined;
+  let port = 0;
+  let url = '';
+  let closing: Promise<void> | undefined;
+  let started = false;
+
+  function describe(socket: Socket): ClientInfo {
+    const state = states.get(socket)!;
+    const rooms: string[] = [];
+    for (const room of socket.rooms) if (room !== socket.id) rooms.push(room);
+    return { id: socket.id, nodeId, data: socket.data, rooms, handshake: state.handshake, user: state.user };
+  }
+
+  io.use(async (socket, next) => {
+    if (closing) return next(new IoclusterError('NODE_CLOSING', 'this io-node is shutting down'));
+    try {
+      const user = opts.authenticate ? await opts.authenticate(socket.handshake) : null;
+      const { handshake } = socket;
+      states.set(socket, {
+        user: user ?? null,
+        handshake: {
+          address: handshake.address,
+          time: handshake.issued,
+          query: { ...handshake.query },
+          auth: { ...handshake.auth },
+        },
+      });
+      socket.data = {};
+      next();
+    } catch (err) {
+      logger.info({ err, address: socket.handshake.address }, 'handshake refused');
+      next(err instanceof Error ? err : new Error(String(err)));
+    }
+  });
+
+  io.on('connection', (socket) => {
+    const seq = sequencer!;
+    seq.open(socket.id, () => describe(socket));
+    socket.onAny((name: unknown, ...args: unknown[]) => {
+      const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined;
+      if (typeof name !== 'string' || name.length === 0 || name.length > MAX_EVENT_NAME_LENGTH) {
+        ack?.({
+          error: { code: 'INVALID_EVENT', message: 'event name must be a string of 1-256 characters' },
+        });
+        return;
+      }
+      if (RESERVED_EVENTS.has(name)) {
+        ack?.({ error: { code: 'RESERVED_EVENT', message: `"${name}" is reserved and cannot be emitted` } });
+        return;
+      }
+      const bin = hasBinary(args);
+      seq.event(socket.id, name, bin ? (encodeBinary(args) as unknown[]) : args, bin, ack);
+    });
+    socket.on('disconnecting', (reason) => seq.end(socket.id, reason, describe(socket)));
+  });
+
+  return {
+    nodeId,
+    io,
+    get port() {
+      return port;
+    },
+    get url() {
+      return url;
+    },
+    get connections() {
+      return io.of('/').sockets.size;
+    },
+
+    async start() {
+      if (started) throw new Error('io-node already started');
+      started = true;
+      commandRedis = createRedis(opts.redis, 'command', { logger, connectionName: `${nodeId}:cmd` });
+      subRedis = createRedis(opts.redis, 'subscriber', { logger, connectionName: `${nodeId}:sub` });
+      producer = createIngressProducer(commandRedis, keys, logger);
+      sequencer = new EventSequencer({
+        nodeId,
+        producer,
+        logger,
+        ordering: opts.ordering,
+        batchMaxEvents: opts.batchMaxEvents,
+        eventTimeoutMs: opts.eventTimeoutMs,
+        maxQueuedPerClient: opts.maxQueuedPerClient,
+      });
+      subscriber = createRedisCommandSubscriber(
+        subRedis,
+        [keys.nodeChannel(nodeId), keys.broadcastChannel],
+        logger,
+      );
+      subscriber.onCommand(createCommandApplier(io, sequencer, opts.commandHandlers, logger));
+      // Subscribed before listening: no client can send an event whose reply we would miss.
+      await subscriber.start();
+      await new Promise<void>((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(opts.port, opts.host, () => {
+          http.off('error', reject);
+          resolve();
+        });
+      });
+      port = (http.address() as AddressInfo).port;
+      url = opts.publicUrl ?? `http://127.0.0.1:${port}`;
+      logger.info({ port, url, ordering: opts.ordering }, 'io-node listening');
+    },
+
+    close() {
+      closing ??= (async () => {
+        const steps: [string, () => Promise<unknown> | unknown][] = [
+          // New connections are refused from here on; the server finishes closing once clients are gone.
+          ['stop listening', () => void http.close()],
+          ['drain in-flight events', () => sequencer && withTimeout(sequencer.idle(), opts.drainTimeoutMs)],
+          ['disconnect clients', () => io.disconnectSockets(true)],
+          ['enqueue disconnects', () => sequencer?.flushed()],
+          ['close socket.io', () => io.close()],
+          ['close connections', () => http.closeAllConnections()],
+          ['close sequencer', () => sequencer?.close()],
+          ['close command subscriber', () => subscriber?.close()],
+          ['close ingress queue', () => producer?.close()],
+          ['close redis', () => Promise.all([commandRedis?.quit(), subRedis?.quit()])],
+        ];
+        for (const [name, step] of steps) {
+          try {
+            await step();
+          } catch (err) {
+            logger.warn({ err, step: name }, 'io-node close step failed');
+          }
+        }
+        logger.info('io-node closed');
+      })();
+      return closing;
+    },
+  };
+}
+
+function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    void promise.then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,23 @@
+import { announceReady, createLogger, loadConfig, runUntilSignal } from '@iocluster/shared';
+import { createIoNode } from './io-node.js';
+
+/** `node packages/io-node/dist/main.js`: an io-node configured from the environment. */
+const config = loadConfig();
+const logger = createLogger({ level: config.logLevel, name: 'io-node', pretty: config.logPretty });
+const { ioNode } = config;
+const node = createIoNode({
+  redis: config.redis,
+  prefix: config.prefix,
+  nodeId: ioNode.nodeId,
+  host: ioNode.host,
+  port: ioNode.port,
+  publicUrl: ioNode.publicUrl,
+  corsOrigins: ioNode.corsOrigins,
+  eventTimeoutMs: ioNode.eventTimeoutMs,
+  ordering: ioNode.ordering,
+  batchMaxEvents: ioNode.batchMaxEvents,
+  logger,
+});
+runUntilSignal(logger, () => node.close());
+await node.start();
+announceReady({ nodeId: node.nodeId, url: node.url, port: node.port });

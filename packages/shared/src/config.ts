@@ -1,0 +1,214 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { ConfigError } from './errors.js';
+import type { RedisTarget } from './redis.js';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export type BalanceStrategy = 'fewest-connections' | 'random' | 'round-robin';
+export const BALANCE_STRATEGIES: readonly BalanceStrategy[] = ['fewest-connections', 'random', 'round-robin'];
+
+/** Everything the processes read from the environment, parsed and validated once by {@link loadConfig}. */
+export interface Config {
+  readonly redis: RedisTarget;
+  /** `IOCLUSTER_PREFIX`: prefix of every Redis key and channel. */
+  readonly prefix: string;
+  /** `LOG_LEVEL` */
+  readonly logLevel: LogLevel;
+  /** `LOG_PRETTY`: human-readable logs (needs pino-pretty); JSON lines otherwise. */
+  readonly logPretty: boolean;
+  readonly ioNode: {
+    /** `IO_NODE_ID`; defaults to `<hostname>-<random>` so restarts are distinct nodes. */
+    readonly nodeId: string;
+    /** `IO_NODE_HOST` */
+    readonly host: string;
+    /** `IO_NODE_PORT` (0 picks a free port) */
+    readonly port: number;
+    /** `IO_NODE_PUBLIC_URL`: the URL clients use to reach this node; derived from host/port when unset. */
+    readonly publicUrl: string | undefined;
+    /** `IO_NODE_CORS_ORIGINS`: comma-separated allowed origins, or `*`. */
+    readonly corsOrigins: readonly string[] | '*';
+    /** `EVENT_TIMEOUT_MS`: an event's ack gets a TIMEOUT error if no app-node answered by then. */
+    readonly eventTimeoutMs: number;
+    /** `ORDERING`: `on` keeps per-client order (default); `off` sends events without waiting. */
+    readonly ordering: boolean;
+    /** `BATCH_MAX_EVENTS`: most client events carried by one queue job. */
+    readonly batchMaxEvents: number;
+    /** `HEARTBEAT_INTERVAL_MS`: registry refresh period. */
+    readonly heartbeatIntervalMs: number;
+    /** `HEARTBEAT_TTL_MS`: a node missing heartbeats this long drops out of the registry. */
+    readonly heartbeatTtlMs: number;
+  };
+  readonly appNode: {
+    /** `APP_NODE_ID`; defaults to `app-<hostname>-<random>`. */
+    readonly nodeId: string;
+    /** `APP_NODE_CONCURRENCY`: jobs one app-node runs at once. */
+    readonly concurrency: number;
+    /** `LOCK_DURATION_MS`: BullMQ job lock; a dead worker's job is retried after about this long. */
+    readonly lockDurationMs: number;
+    /** `STALLED_INTERVAL_MS`: how often workers look for jobs whose lock expired. */
+    readonly stalledIntervalMs: number;
+    /** `MAX_STALLED_COUNT`: how many times a job may lose its worker before it is failed. */
+    readonly maxStalledCount: number;
+  };
+  readonly frontend: {
+    /** `FRONTEND_HOST` */
+    readonly host: string;
+    /** `FRONTEND_PORT` */
+    readonly port: number;
+    /** `FRONTEND_STRATEGY`: default pick for `/api/connect`. */
+    readonly strategy: BalanceStrategy;
+    /** `FRONTEND_PROXY`: forward Socket.IO traffic to io-nodes through the frontend. */
+    readonly proxy: boolean;
+  };
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = read(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (['1', 'true', 'on', 'yes'].includes(raw)) return true;
+  if (['0', 'false', 'off', 'no'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be on/off (or true/false, 1/0), got "${raw}"`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+function url(env: Env, name: string, protocols: readonly string[]): string | undefined {
+  const raw = read(env, name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch (cause) {
+    throw new ConfigError(`${name} must be a URL, got "${raw}"`, { cause });
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(`${name} must use ${protocols.join(' or ')}, got "${raw}"`);
+  }
+  return raw;
+}
+
+function hostPorts(env: Env, name: string): { host: string; port: number }[] | undefined {
+  const raw = read(env, name);
+  if (raw === undefined) return undefined;
+  return raw.split(',').map((part) => {
+    const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(part.trim());
+    const port = Number(match?.[2]);
+    if (!match?.[1] || port < 1 || port > 65535) {
+      throw new ConfigError(`${name} must be a comma-separated list of host:port, got "${part.trim()}"`);
+    }
+    return { host: match[1], port };
+  });
+}
+
+function redisTarget(env: Env): RedisTarget {
+  const cluster = hostPorts(env, 'REDIS_CLUSTER_NODES');
+  const sentinels = hostPorts(env, 'REDIS_SENTINELS');
+  const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
+  if (cluster && sentinels) throw new ConfigError('set REDIS_CLUSTER_NODES or REDIS_SENTINELS, not both');
+  if (cluster) return { kind: 'cluster', nodes: cluster, password: read(env, 'REDIS_PASSWORD') };
+  if (sentinels) {
+    const name = read(env, 'REDIS_SENTINEL_NAME');
+    if (!name) throw new ConfigError('REDIS_SENTINEL_NAME is required with REDIS_SENTINELS');
+    return { kind: 'sentinel', sentinels, name, password: read(env, 'REDIS_PASSWORD') };
+  }
+  return { kind: 'standalone', url: redisUrl ?? 'redis://127.0.0.1:6379' };
+}
+
+function origins(env: Env, name: string): readonly string[] | '*' {
+  const raw = read(env, name);
+  if (raw === undefined || raw === '*') return '*';
+  return Object.freeze(
+    raw.split(',').map((origin) => {
+      const value = origin.trim();
+      try {
+        return new URL(value).origin;
+      } catch (cause) {
+        throw new ConfigError(`${name} must be "*" or a comma-separated list of origins, got "${value}"`, {
+          cause,
+        });
+      }
+    }),
+  );
+}
+
+/** Parses and validates the environment once; throws a {@link ConfigError} naming the bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const prefix = read(env, 'IOCLUSTER_PREFIX') ?? 'iocluster';
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) {
+    throw new ConfigError(`IOCLUSTER_PREFIX must be 1-64 letters, digits, '_', '.' or '-', got "${prefix}"`);
+  }
+  const heartbeatIntervalMs = int(env, 'HEARTBEAT_INTERVAL_MS', 2_000, 100, 60_000);
+  const heartbeatTtlMs = int(env, 'HEARTBEAT_TTL_MS', 6_000, 200, 600_000);
+  if (heartbeatTtlMs <= heartbeatIntervalMs) {
+    throw new ConfigError(
+      `HEARTBEAT_TTL_MS (${heartbeatTtlMs}) must be larger than HEARTBEAT_INTERVAL_MS (${heartbeatIntervalMs})`,
+    );
+  }
+  const lockDurationMs = int(env, 'LOCK_DURATION_MS', 5_000, 1_000, 600_000);
+  const config: Config = {
+    redis: redisTarget(env),
+    prefix,
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    logPretty: bool(env, 'LOG_PRETTY', false),
+    ioNode: {
+      nodeId: read(env, 'IO_NODE_ID') ?? `${hostname()}-${randomBytes(3).toString('hex')}`,
+      host: read(env, 'IO_NODE_HOST') ?? '0.0.0.0',
+      port: int(env, 'IO_NODE_PORT', 3001, 0, 65535),
+      publicUrl: url(env, 'IO_NODE_PUBLIC_URL', ['http:', 'https:']),
+      corsOrigins: origins(env, 'IO_NODE_CORS_ORIGINS'),
+      eventTimeoutMs: int(env, 'EVENT_TIMEOUT_MS', 30_000, 100, 3_600_000),
+      ordering: bool(env, 'ORDERING', true),
+      batchMaxEvents: int(env, 'BATCH_MAX_EVENTS', 256, 1, 10_000),
+      heartbeatIntervalMs,
+      heartbeatTtlMs,
+    },
+    appNode: {
+      nodeId: read(env, 'APP_NODE_ID') ?? `app-${hostname()}-${randomBytes(3).toString('hex')}`,
+      concurrency: int(env, 'APP_NODE_CONCURRENCY', 16, 1, 10_000),
+      lockDurationMs,
+      stalledIntervalMs: int(env, 'STALLED_INTERVAL_MS', 2_500, 500, 600_000),
+      maxStalledCount: int(env, 'MAX_STALLED_COUNT', 3, 0, 100),
+    },
+    frontend: {
+      host: read(env, 'FRONTEND_HOST') ?? '0.0.0.0',
+      port: int(env, 'FRONTEND_PORT', 3000, 0, 65535),
+      strategy: oneOf(env, 'FRONTEND_STRATEGY', BALANCE_STRATEGIES, 'fewest-connections'),
+      proxy: bool(env, 'FRONTEND_PROXY', false),
+    },
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

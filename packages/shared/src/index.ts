@@ -1,0 +1,44 @@
+export type { BalanceStrategy, Config, LogLevel } from './config.js';
+export { BALANCE_STRATEGIES, loadConfig } from './config.js';
+export type { AckError, ErrorCode } from './errors.js';
+export { ConfigError, IoclusterError, isTransientRedisError, toAckError, WireError } from './errors.js';
+export type { Keys } from './keys.js';
+export { createKeys } from './keys.js';
+export type { Logger, LoggerOptions } from './logger.js';
+export { createLogger, silentLogger } from './logger.js';
+export { assertInteger, withDefaults } from './options.js';
+export { announceReady, runUntilSignal } from './process.js';
+export type { RedisConnection, RedisRole, RedisTarget } from './redis.js';
+export { createRedis, toRedisTarget } from './redis.js';
+export type {
+  ClientBatch,
+  ClientInfo,
+  Command,
+  CommandEnvelope,
+  CommandType,
+  CustomCommand,
+  DecodedEnvelope,
+  DisconnectCommand,
+  EmitCommand,
+  HandshakeInfo,
+  IngressEvent,
+  IngressJob,
+  JoinCommand,
+  LeaveCommand,
+  ReplyCommand,
+  SetDataCommand,
+} from './wire/index.js';
+export {
+  COMMAND_VERSION,
+  decodeArgs,
+  decodeBinary,
+  decodeClientInfo,
+  decodeCommandEnvelope,
+  decodeIngressJob,
+  encodeArgs,
+  encodeBinary,
+  encodeCommandEnvelope,
+  hasBinary,
+  INGRESS_VERSION,
+  RESERVED_EVENTS,
+} from './wire/index.js';

@@ -1,0 +1,31 @@
+import { type Logger, pino } from 'pino';
+import type { LogLevel } from './config.js';
+
+export type { Logger };
+
+/** Options of the root logger; components take children of it (`{ component, nodeId }`). */
+export interface LoggerOptions {
+  /** @defaultValue 'info' */
+  level?: LogLevel;
+  /** Process name shown on every line. @defaultValue 'iocluster' */
+  name?: string;
+  /** Human-readable output through pino-pretty (must be installed). @defaultValue false */
+  pretty?: boolean;
+}
+
+/** The one root logger factory: JSON lines to stdout, or pretty output for humans. */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const { level = 'info', name = 'iocluster', pretty = false } = options;
+  return pino({
+    name,
+    level,
+    ...(pretty
+      ? { transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname' } } }
+      : {}),
+  });
+}
+
+/** A logger that drops everything: the default for library components given none. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

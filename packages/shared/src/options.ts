@@ -1,0 +1,16 @@
+/**
+ * Defaults first, caller's options last (fields the caller left `undefined` keep their default), the way
+ * BullMQ's Worker merges its options.
+ */
+export function withDefaults<D extends object, O extends object>(defaults: D, options: O): D & O {
+  const merged: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(options)) if (value !== undefined) merged[key] = value;
+  return merged as D & O;
+}
+
+/** Throws a TypeError naming `owner.name` unless `value` is an integer of at least `min`. */
+export function assertInteger(owner: string, name: string, value: number, min: number): void {
+  if (!Number.isInteger(value) || value < min) {
+    throw new TypeError(`${owner}.${name} must be an integer of at least ${min}, got ${String(value)}`);
+  }
+}

@@ -1,0 +1,75 @@
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from './logger.js';
+
+/** Where Redis is: one server, a Sentinel-managed primary, or a Cluster. */
+export type RedisTarget =
+  | { readonly kind: 'standalone'; readonly url: string }
+  | {
+      readonly kind: 'sentinel';
+      readonly sentinels: readonly { host: string; port: number }[];
+      readonly name: string;
+      readonly password?: string | undefined;
+    }
+  | {
+      readonly kind: 'cluster';
+      readonly nodes: readonly { host: string; port: number }[];
+      readonly password?: string | undefined;
+    };
+
+/**
+ * What a connection is for. Each gets its own connection (STYLE: separate connections for publishing,
+ * subscribing and BullMQ's blocking work); `blocking` and `subscriber` retry forever instead of failing
+ * commands, which BullMQ requires of its workers.
+ */
+export type RedisRole = 'command' | 'publisher' | 'subscriber' | 'blocking';
+
+export type RedisConnection = Redis | Cluster;
+
+/** Accepts a URL string as shorthand for a standalone target. */
+export function toRedisTarget(target: RedisTarget | string): RedisTarget {
+  return typeof target === 'string' ? { kind: 'standalone', url: target } : target;
+}
+
+/** Opens an ioredis connection for one role, logging (not throwing) connection trouble. */
+export function createRedis(
+  target: RedisTarget | string,
+  role: RedisRole,
+  options: { logger?: Logger; connectionName?: string } = {},
+): RedisConnection {
+  const resolved = toRedisTarget(target);
+  const base: RedisOptions = {
+    connectionName: options.connectionName,
+    // BullMQ needs null on connections that block; commands elsewhere fail fast instead of piling up.
+    maxRetriesPerRequest: role === 'blocking' || role === 'subscriber' ? null : 20,
+    enableReadyCheck: true,
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
+  };
+  let connection: RedisConnection;
+  if (resolved.kind === 'standalone') {
+    connection = new Redis(resolved.url, base);
+  } else if (resolved.kind === 'sentinel') {
+    connection = new Redis({
+      ...base,
+      sentinels: resolved.sentinels.map((s) => ({ ...s })),
+      name: resolved.name,
+      password: resolved.password,
+    });
+  } else {
+    connection = new Cluster(
+      resolved.nodes.map((n) => ({ ...n })),
+      { redisOptions: { ...base, password: resolved.password } },
+    );
+  }
+  const log = options.logger?.child({ redisRole: role });
+  let lastError = '';
+  connection.on('error', (err: Error) => {
+    // ioredis retries on its own; log each distinct failure once instead of once per retry.
+    if (err.message !== lastError) log?.warn({ err }, 'redis connection error');
+    lastError = err.message;
+  });
+  connection.on('ready', () => {
+    if (lastError) log?.info('redis connection ready again');
+    lastError = '';
+  });
+  return connection;
+}

@@ -1,0 +1,52 @@
+import { WireError } from '../errors.js';
+import { integer, isPlainObject, nonEmptyString, object, type Plain, string, stringArray } from './check.js';
+
+/** What the io-node knew of the client's handshake. */
+export interface HandshakeInfo {
+  /** Remote address as the io-node saw it. */
+  address: string;
+  /** Handshake time, ms since epoch. */
+  time: number;
+  /** Query string of the handshake. */
+  query: Record<string, string | string[] | undefined>;
+  /** The `auth` object the client sent. */
+  auth: Record<string, unknown>;
+}
+
+/**
+ * A client as an app-node sees it: carried by every job, so any app-node can serve any client.
+ * The io-node holding the socket is the source of truth; app-nodes change it by command.
+ */
+export interface ClientInfo {
+  /** Socket id. */
+  id: string;
+  /** Id of the io-node that holds the connection. */
+  nodeId: string;
+  /** Connection-scoped data, merged by `set-data` commands. */
+  data: Record<string, unknown>;
+  /** Rooms the socket is in, without its own id. */
+  rooms: string[];
+  handshake: HandshakeInfo;
+  /** What the io-node's `authenticate` hook returned, or null for anonymous clients. */
+  user: unknown;
+}
+
+/** Validates a ClientInfo received from another node. */
+export function decodeClientInfo(value: unknown, path = 'client'): ClientInfo {
+  const v = object(value, path);
+  const handshake = object(v.handshake, `${path}.handshake`);
+  if (!isPlainObject(v.data)) throw new WireError(`${path}.data must be an object`);
+  return {
+    id: nonEmptyString(v.id, `${path}.id`),
+    nodeId: nonEmptyString(v.nodeId, `${path}.nodeId`),
+    data: v.data,
+    rooms: stringArray(v.rooms, `${path}.rooms`),
+    handshake: {
+      address: string(handshake.address, `${path}.handshake.address`),
+      time: integer(handshake.time, `${path}.handshake.time`),
+      query: object(handshake.query, `${path}.handshake.query`) as HandshakeInfo['query'],
+      auth: object(handshake.auth, `${path}.handshake.auth`) as Plain,
+    },
+    user: v.user === undefined ? null : v.user,
+  };
+}

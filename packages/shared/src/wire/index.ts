@@ -1,0 +1,19 @@
+export type { ClientInfo, HandshakeInfo } from './client-info.js';
+export { decodeClientInfo } from './client-info.js';
+export type {
+  Command,
+  CommandEnvelope,
+  CommandType,
+  CustomCommand,
+  DecodedEnvelope,
+  DisconnectCommand,
+  EmitCommand,
+  JoinCommand,
+  LeaveCommand,
+  ReplyCommand,
+  SetDataCommand,
+} from './commands.js';
+export { COMMAND_VERSION, decodeCommandEnvelope, encodeCommandEnvelope } from './commands.js';
+export type { ClientBatch, IngressEvent, IngressJob } from './ingress.js';
+export { decodeIngressJob, INGRESS_VERSION, RESERVED_EVENTS } from './ingress.js';
+export { decodeArgs, decodeBinary, encodeArgs, encodeBinary, hasBinary } from './values.js';

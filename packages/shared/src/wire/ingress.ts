@@ -1,0 +1,88 @@
+import { WireError } from '../errors.js';
+import { array, integer, nonEmptyString, object, string, version } from './check.js';
+import { type ClientInfo, decodeClientInfo } from './client-info.js';
+
+export const INGRESS_VERSION = 1;
+
+/** Event names the app-node API gives its own meaning to; clients may not emit them. */
+export const RESERVED_EVENTS: ReadonlySet<string> = new Set([
+  'connection',
+  'connect',
+  'disconnect',
+  'disconnecting',
+  'no-client',
+  'error',
+]);
+
+/**
+ * One thing that happened to a client, numbered by the io-node (`seq`, increasing per client).
+ * Every event is answered by exactly one `reply` command carrying its `seq`, which is what lets the
+ * io-node release the client's next events in order.
+ */
+export type IngressEvent =
+  | { seq: number; kind: 'connect' }
+  | {
+      seq: number;
+      kind: 'event';
+      /** Event name the client emitted. */
+      name: string;
+      /** Arguments, without the ack callback; binary encoded when `bin`. */
+      args: unknown[];
+      /** Whether the client passed an ack callback (the reply's result then reaches it). */
+      ack: boolean;
+      bin?: true;
+    }
+  | { seq: number; kind: 'disconnect'; reason: string };
+
+/** A client's state and its events, in the order they happened. */
+export interface ClientBatch {
+  client: ClientInfo;
+  events: IngressEvent[];
+}
+
+/** Payload of one ingress job: events of one or more clients of one io-node. */
+export interface IngressJob {
+  v: typeof INGRESS_VERSION;
+  nodeId: string;
+  batches: ClientBatch[];
+}
+
+function decodeEvent(value: unknown, path: string): IngressEvent {
+  const v = object(value, path);
+  const seq = integer(v.seq, `${path}.seq`);
+  switch (v.kind) {
+    case 'connect':
+      return { seq, kind: 'connect' };
+    case 'disconnect':
+      return { seq, kind: 'disconnect', reason: string(v.reason, `${path}.reason`) };
+    case 'event': {
+      const event: IngressEvent = {
+        seq,
+        kind: 'event',
+        name: nonEmptyString(v.name, `${path}.name`),
+        args: array(v.args, `${path}.args`),
+        ack: v.ack === true,
+      };
+      if (v.bin === true) event.bin = true;
+      return event;
+    }
+    default:
+      throw new WireError(`${path}.kind must be connect, event or disconnect`);
+  }
+}
+
+/** Validates an ingress job payload; throws {@link WireError} naming the first bad field. */
+export function decodeIngressJob(value: unknown): IngressJob {
+  const v = object(value, 'job');
+  version(v.v, INGRESS_VERSION, 'job');
+  const batches = array(v.batches, 'job.batches').map((batch, i) => {
+    const b = object(batch, `job.batches[${i}]`);
+    return {
+      client: decodeClientInfo(b.client, `job.batches[${i}].client`),
+      events: array(b.events, `job.batches[${i}].events`).map((e, j) =>
+        decodeEvent(e, `job.batches[${i}].events[${j}]`),
+      ),
+    };
+  });
+  return { v: INGRESS_VERSION, nodeId: nonEmptyString(v.nodeId, 'job.nodeId'), batches };
+}

@@ -1,0 +1,20 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  resolve: { conditions: ['source'] },
+  test: {
+    globals: false,
+    include: [
+      'test/**/*.test.ts',
+      'packages/*/test/**/*.test.ts',
+      'example/test/**/*.test.ts',
+      'bench/test/**/*.test.ts',
+    ],
+    globalSetup: ['./test/support/redis-global-setup.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Two cores: end-to-end files each start Redis-backed clusters; run them one or two at a time.
+    maxWorkers: 2,
+    minWorkers: 1,
+  },
+});
