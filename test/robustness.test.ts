@@ -1,0 +1,160 @@
+import { once } from 'node:events';
+import { createKeys, createRedis } from '@iocluster/shared';
+import { Queue, QueueEvents } from 'bullmq';
+import { afterEach, describe, expect, test } from 'vitest';
+import registerTestApp from './fixtures/test-app.js';
+import { type Cluster, collect, nextEvent, setup } from './support/cluster.js';
+import { startRedis, type TestRedis } from './support/redis-server.js';
+
+let cluster: Cluster | undefined;
+let ownRedis: TestRedis | undefined;
+afterEach(async () => {
+  await cluster?.cleanup();
+  await ownRedis?.stop();
+  cluster = undefined;
+  ownRedis = undefined;
+});
+
+describe('robustness', () => {
+  test('commands - malformed messages are dropped and the valid commands around them still apply', async () => {
+    cluster = await setup({ ioNodes: 1, appNodes: 1, register: registerTestApp });
+    const c = cluster;
+    const a = await c.connect(0);
+    await a.emitWithAck('join', 'r');
+    const keys = createKeys(c.prefix);
+    const got = collect(a, 'note');
+    await c.redis.publish(keys.broadcastChannel, 'not json at all');
+    await c.redis.publish(keys.broadcastChannel, JSON.stringify({ v: 7, cmds: [] }));
+    await c.redis.publish(keys.nodeChannel(c.ioNodes[0]!.nodeId), JSON.stringify({ v: 1, cmds: 'x' }));
+    await c.redis.publish(
+      keys.broadcastChannel,
+      JSON.stringify({
+        v: 1,
+        cmds: [
+          { type: 'emit', event: 'note', args: ['first'], rooms: ['r'] },
+          { type: 'emit', event: 42, args: [] },
+          { type: 'join', socketId: a.id },
+          { type: 'emit', event: 'note', args: ['second'], rooms: ['r'] },
+        ],
+      }),
+    );
+    await got.until(2);
+    expect(got.items).toEqual(['first', 'second']);
+    expect(await a.emitWithAck('echo', 'alive')).toEqual(['alive']);
+  });
+
+  test('clients - hostile packets get errors, never crash the node, and others are unaffected', async () => {
+    cluster = await setup({ ioNodes: 1, appNodes: 1, register: registerTestApp });
+    const c = cluster;
+    const [evil, bystander] = await Promise.all([c.connect(0), c.connect(0)]);
+    const engine = evil.io.engine;
+    const evilGone = nextEvent<[string]>(evil, 'disconnect');
+    // Raw Socket.IO packets the client library would never produce.
+    engine.send('2[123,"numeric event name"]');
+    engine.send('2["x",{"unterminated": ');
+    engine.send('2[]');
+    engine.send('9garbage');
+    // Socket.IO answers a packet it cannot parse by closing that client's connection.
+    expect((await evilGone)[0]).toBe('transport close');
+    expect(await bystander.emitWithAck('echo', 'ok')).toEqual(['ok']);
+    expect(await bystander.emitWithAck('connection')).toMatchObject({ error: { code: 'RESERVED_EVENT' } });
+    expect(await bystander.emitWithAck('x'.repeat(300))).toMatchObject({ error: { code: 'INVALID_EVENT' } });
+    // Deeply nested and large-but-allowed payloads are carried as they are.
+    let nested: unknown = 'leaf';
+    for (let i = 0; i < 200; i++) nested = [nested];
+    expect(await bystander.emitWithAck('echo', nested)).toEqual([nested]);
+    const big = 'y'.repeat(500_000);
+    expect(await bystander.emitWithAck('echo', big)).toEqual([big]);
+    // Over the 1 MB default limit the client is cut off; the node and everyone else go on.
+    const fresh = await c.connect(0);
+    const gone = nextEvent(fresh, 'disconnect');
+    fresh.emit('echo', 'z'.repeat(1_100_000));
+    await gone;
+    expect(await bystander.emitWithAck('echo', 'still ok')).toEqual(['still ok']);
+    expect(c.ioNodes[0]!.connections).toBeGreaterThanOrEqual(1);
+  });
+
+  test('timeout - with no app-node running the ack gets TIMEOUT, and the client goes on once one starts', async () => {
+    cluster = await setup({ ioNodes: 1, register: registerTestApp, ioNodeOptions: { eventTimeoutMs: 300 } });
+    const c = cluster;
+    const a = await c.connect(0);
+    expect(await a.emitWithAck('echo', 1)).toEqual({
+      error: { code: 'TIMEOUT', message: 'no answer within 300 ms' },
+    });
+    await c.startAppNode();
+    // The connect and first event are still queued and now run; their late replies are ignored.
+    expect(await a.emitWithAck('echo', 2)).toEqual([2]);
+  });
+
+  test('jobs - a malformed ingress job is failed and kept; the worker carries on', async () => {
+    cluster = await setup({ ioNodes: 1, appNodes: 1, register: registerTestApp });
+    const c = cluster;
+    const keys = createKeys(c.prefix);
+    const queue = new Queue(keys.ingressQueue, { connection: c.redis.duplicate(), prefix: keys.bullPrefix });
+    const events = new QueueEvents(keys.ingressQueue, {
+      connection: createRedis(c.redisUrl, 'blocking'),
+      prefix: keys.bullPrefix,
+    });
+    try {
+      await events.waitUntilReady();
+      const failed = new Promise<{ jobId: string; failedReason: string }>((resolve) =>
+        events.once('failed', (args) => resolve(args)),
+      );
+      const job = await queue.add('events', { v: 99, nodeId: 'x', batches: [] });
+      const failure = await failed;
+      expect(failure.jobId).toBe(job.id);
+      expect(failure.failedReason).toBe('job has version 99, expected 1');
+      expect((await queue.getFailed()).map((j) => j.id)).toEqual([job.id]);
+      const a = await c.connect(0);
+      expect(await a.emitWithAck('echo', 'after')).toEqual(['after']);
+    } finally {
+      await events.close();
+      await queue.close();
+    }
+  });
+
+  test('redis - nodes ride out a Redis restart and an event sent during the outage is answered', async () => {
+    ownRedis = await startRedis();
+    cluster = await setup({ ioNodes: 2, appNodes: 2, register: registerTestApp, redisUrl: ownRedis.url });
+    const c = cluster;
+    const [a, b] = await Promise.all([c.connect(0), c.connect(1)]);
+    expect(await a.emitWithAck('echo', 'before')).toEqual(['before']);
+    await ownRedis.stop();
+    const during = a.emitWithAck('echo', 'during');
+    await once(c.redis, 'reconnecting');
+    await ownRedis.start();
+    expect(await during).toEqual(['during']);
+    expect(await b.emitWithAck('join', 'after')).toEqual(['after']);
+    const note = nextEvent(b, 'room');
+    await a.emitWithAck('to room', 'after', 'hello again');
+    expect(await note).toEqual(['hello again']);
+  });
+
+  test('shutdown - an app-node closing finishes its running job; an io-node closing delivers disconnects', async () => {
+    const disconnects: string[] = [];
+    cluster = await setup({
+      ioNodes: 1,
+      appNodes: 1,
+      register: (app) => {
+        registerTestApp(app);
+        app.on('disconnect', (socket, reason) => {
+          disconnects.push(`${socket.id}:${reason}`);
+        });
+      },
+    });
+    const c = cluster;
+    const a = await c.connect(0);
+    const started = nextEvent(a, 'started');
+    const slow = a.emitWithAck('slow', 7, 300);
+    await started;
+    const closing = c.appNodes[0]!.close();
+    expect(await slow).toBe(7);
+    await closing;
+    await c.startAppNode();
+    const id = a.id;
+    const gone = nextEvent<[string]>(a, 'disconnect');
+    await c.ioNodes[0]!.close();
+    expect((await gone)[0]).toBe('io server disconnect');
+    expect(disconnects).toEqual([`${id}:server namespace disconnect`]);
+  });
+});
