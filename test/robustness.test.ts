@@ -158,3 +158,20 @@ describe('robustness', () => {
     expect(disconnects).toEqual([`${id}:server namespace disconnect`]);
   });
 });
+
+test('handlers - a handler that never settles is answered TIMEOUT and the client goes on', async () => {
+  cluster = await setup({
+    ioNodes: 1,
+    appNodes: 1,
+    register: (app) => {
+      registerTestApp(app);
+      app.on('hang', () => new Promise(() => undefined));
+    },
+    appNodeOptions: { handlerTimeoutMs: 200 },
+  });
+  const a = await cluster.connect(0);
+  expect(await a.emitWithAck('hang')).toEqual({
+    error: { code: 'TIMEOUT', message: 'handler for "hang" did not finish within 200 ms' },
+  });
+  expect(await a.emitWithAck('echo', 'next')).toEqual(['next']);
+});

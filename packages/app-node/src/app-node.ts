@@ -39,6 +39,11 @@ export interface AppNodeOptions {
   stalledIntervalMs?: number;
   /** Times a job may lose its worker before it is failed (and kept). @defaultValue 3 */
   maxStalledCount?: number;
+  /**
+   * A handler whose promise is still pending after this is answered with a TIMEOUT error and its
+   * client's next event runs; keep it below the io-nodes' `eventTimeoutMs`. @defaultValue 25000
+   */
+  handlerTimeoutMs?: number;
   /** Clients remembered for `no-client` detection. @defaultValue 100000 */
   seenClientsCapacity?: number;
   /** @defaultValue a silent logger */
@@ -96,11 +101,18 @@ export function createAppNode(options: AppNodeOptions): AppNode {
       stalledIntervalMs: 2_500,
       maxStalledCount: 3,
       seenClientsCapacity: 100_000,
+      handlerTimeoutMs: 25_000,
       logger: silentLogger(),
     },
     options,
   );
-  for (const name of ['concurrency', 'lockDurationMs', 'stalledIntervalMs', 'seenClientsCapacity'] as const) {
+  for (const name of [
+    'concurrency',
+    'lockDurationMs',
+    'stalledIntervalMs',
+    'seenClientsCapacity',
+    'handlerTimeoutMs',
+  ] as const) {
     assertInteger('AppNodeOptions', name, opts[name], 1);
   }
   assertInteger('AppNodeOptions', 'maxStalledCount', opts.maxStalledCount, 0);
@@ -120,6 +132,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
     publisher,
     new SeenClients(opts.seenClientsCapacity),
     logger,
+    { handlerTimeoutMs: opts.handlerTimeoutMs },
   );
   let worker: Worker<IngressJob> | undefined;
   let workerRedis: RedisConnection | undefined;

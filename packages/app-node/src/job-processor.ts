@@ -4,6 +4,7 @@ import {
   encodeArgs,
   type IngressEvent,
   type IngressJob,
+  IoclusterError,
   type Logger,
   type ReplyCommand,
   toAckError,
@@ -27,6 +28,12 @@ export interface HandlerTable {
   readonly middleware: readonly EventMiddleware[];
 }
 
+/** Limits of a handler run. */
+export interface ProcessorOptions {
+  /** A handler still pending after this is answered TIMEOUT and its batch moves on. */
+  handlerTimeoutMs: number;
+}
+
 /** Context of a job for logs. */
 interface JobContext {
   jobId: string | undefined;
@@ -43,6 +50,7 @@ export class JobProcessor {
     private readonly publisher: CommandPublisher,
     private readonly seen: SeenClients,
     private readonly logger: Logger,
+    private readonly options: ProcessorOptions,
   ) {}
 
   async run(job: IngressJob, context: JobContext): Promise<void> {
@@ -89,12 +97,13 @@ export class JobProcessor {
       if (event.kind === 'event') {
         for (const middleware of this.table.middleware) await middleware(socket, name, args);
         if (!handler) {
-          reply.error = { code: 'NO_HANDLER', message: `no handler for event "${name}"` };
+          if (event.ack) reply.error = { code: 'NO_HANDLER', message: `no handler for event "${name}"` };
           return reply;
         }
       }
       if (!handler) return reply;
-      const result = await handler(socket, ...args);
+      const returned = handler(socket, ...args);
+      const result = isThenable(returned) ? await this.bounded(returned, name) : returned;
       if (result !== undefined && event.kind === 'event' && event.ack) {
         const encoded = encodeArgs([result]);
         reply.result = encoded.args[0];
@@ -112,8 +121,34 @@ export class JobProcessor {
         },
         'handler failed',
       );
-      reply.error = toAckError(err);
+      // Only an ack can show the error to anyone; the reply itself is what releases the next event.
+      if (event.kind === 'event' && event.ack) reply.error = toAckError(err);
     }
     return reply;
   }
+
+  /** Waits for a handler's promise, at most `handlerTimeoutMs`: a hung handler must not hold its job. */
+  private bounded(promise: PromiseLike<unknown>, name: string): Promise<unknown> {
+    const ms = this.options.handlerTimeoutMs;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new IoclusterError('TIMEOUT', `handler for "${name}" did not finish within ${ms} ms`)),
+        ms,
+      );
+      promise.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }
