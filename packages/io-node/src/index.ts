@@ -2,3 +2,4 @@ export type { CustomCommandContext, CustomCommandHandler } from './command-appli
 export type { CommandSubscriber } from './command-bus.js';
 export type { Handshake, IoNode, IoNodeOptions } from './io-node.js';
 export { createIoNode } from './io-node.js';
+export type { PeerEvents } from './node-registry.js';

@@ -20,6 +20,7 @@ import { type CustomCommandHandler, createCommandApplier } from './command-appli
 import { type CommandSubscriber, createRedisCommandSubscriber } from './command-bus.js';
 import { type AckFn, EventSequencer } from './event-sequencer.js';
 import { createIngressProducer, type IngressProducer } from './ingress-queue.js';
+import { createNodeRegistry, type PeerEvents, packageVersion } from './node-registry.js';
 
 /** What the `authenticate` hook sees of a connecting client. */
 export type Handshake = Socket['handshake'];
@@ -59,6 +60,16 @@ export interface IoNodeOptions {
   commandHandlers?: Readonly<Record<string, CustomCommandHandler>>;
   /** Extra Socket.IO server options (transports default to websocket and polling). @defaultValue {} */
   socketIo?: Partial<ServerOptions>;
+  /** How often the node refreshes its registry record. @defaultValue 2000 */
+  heartbeatIntervalMs?: number;
+  /**
+   * How long the record outlives the last heartbeat: a node that stops heartbeating leaves every reader's
+   * view within this plus the reader's poll interval. Must exceed `heartbeatIntervalMs`.
+   * @defaultValue 6000
+   */
+  heartbeatTtlMs?: number;
+  /** Version shown in the registry. @defaultValue the io-node package version */
+  version?: string;
   /** @defaultValue a silent logger */
   logger?: Logger;
 }
@@ -73,8 +84,24 @@ export interface IoNode {
   readonly url: string;
   /** Connected clients. */
   readonly connections: number;
+  /**
+   * Settles with `start()`: resolves once the node listens and is registered (so frontends can send it
+   * clients), rejects if starting failed. Never settles if `start()` is never called.
+   */
+  readonly ready: Promise<void>;
+  /** Live io-nodes other than this one, as of the last registry read (every `heartbeatIntervalMs`). */
+  readonly peers: number;
+  /**
+   * `peer-joined` / `peer-left` with the peer's registry record; a crashed peer leaves within its
+   * `heartbeatTtlMs` plus this node's `heartbeatIntervalMs`. Returns the unsubscribe function.
+   */
+  on<E extends keyof PeerEvents>(event: E, listener: PeerEvents[E]): () => void;
+  /** Listens, then registers; see `ready`. */
   start(): Promise<void>;
-  /** Drains: refuses new clients, lets in-flight events finish, disconnects clients, closes. Idempotent. */
+  /**
+   * Leaves the registry at once, then drains: refuses new clients, lets in-flight events finish,
+   * disconnects clients, closes. Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -100,10 +127,19 @@ export function createIoNode(options: IoNodeOptions): IoNode {
       drainTimeoutMs: 10_000,
       commandHandlers: {},
       socketIo: {},
+      heartbeatIntervalMs: 2_000,
+      heartbeatTtlMs: 6_000,
       logger: silentLogger(),
     },
     options,
   );
+  assertInteger('IoNodeOptions', 'heartbeatIntervalMs', opts.heartbeatIntervalMs, 1);
+  assertInteger('IoNodeOptions', 'heartbeatTtlMs', opts.heartbeatTtlMs, 1);
+  if (opts.heartbeatTtlMs <= opts.heartbeatIntervalMs) {
+    throw new TypeError(
+      `IoNodeOptions.heartbeatTtlMs (${opts.heartbeatTtlMs}) must be larger than heartbeatIntervalMs (${opts.heartbeatIntervalMs})`,
+    );
+  }
   for (const name of ['eventTimeoutMs', 'batchMaxEvents', 'maxQueuedPerClient', 'drainTimeoutMs'] as const) {
     assertInteger('IoNodeOptions', name, opts[name], 1);
   }
@@ -120,6 +156,23 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     ...opts.socketIo,
   });
   const states = new WeakMap<Socket, SocketState>();
+  const registry = createNodeRegistry({
+    redis: opts.redis,
+    keys,
+    nodeId,
+    version: opts.version ?? packageVersion(),
+    heartbeatIntervalMs: opts.heartbeatIntervalMs,
+    heartbeatTtlMs: opts.heartbeatTtlMs,
+    logger,
+  });
+  let markReady!: () => void;
+  let failReady!: (err: unknown) => void;
+  const ready = new Promise<void>((resolve, reject) => {
+    markReady = resolve;
+    failReady = reject;
+  });
+  // Awaiting `ready` is optional; start() reports a failure to its own caller.
+  ready.catch(() => undefined);
 
   let commandRedis: RedisConnection | undefined;
   let subRedis: RedisConnection | undefined;
@@ -193,45 +246,60 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     get connections() {
       return io.of('/').sockets.size;
     },
+    ready,
+    get peers() {
+      return registry.peers.length;
+    },
+    on: (event, listener) => registry.on(event, listener),
 
     async start() {
       if (started) throw new Error('io-node already started');
       started = true;
-      commandRedis = createRedis(opts.redis, 'command', { logger, connectionName: `${nodeId}:cmd` });
-      subRedis = createRedis(opts.redis, 'subscriber', { logger, connectionName: `${nodeId}:sub` });
-      producer = createIngressProducer(commandRedis, keys, logger);
-      sequencer = new EventSequencer({
-        nodeId,
-        producer,
-        logger,
-        ordering: opts.ordering,
-        batchMaxEvents: opts.batchMaxEvents,
-        eventTimeoutMs: opts.eventTimeoutMs,
-        maxQueuedPerClient: opts.maxQueuedPerClient,
-      });
-      subscriber = createRedisCommandSubscriber(
-        subRedis,
-        [keys.nodeChannel(nodeId), keys.broadcastChannel],
-        logger,
-      );
-      subscriber.onCommand(createCommandApplier(io, sequencer, opts.commandHandlers, logger));
-      // Subscribed before listening: no client can send an event whose reply we would miss.
-      await subscriber.start();
-      await new Promise<void>((resolve, reject) => {
-        http.once('error', reject);
-        http.listen(opts.port, opts.host, () => {
-          http.off('error', reject);
-          resolve();
+      try {
+        commandRedis = createRedis(opts.redis, 'command', { logger, connectionName: `${nodeId}:cmd` });
+        subRedis = createRedis(opts.redis, 'subscriber', { logger, connectionName: `${nodeId}:sub` });
+        producer = createIngressProducer(commandRedis, keys, logger);
+        sequencer = new EventSequencer({
+          nodeId,
+          producer,
+          logger,
+          ordering: opts.ordering,
+          batchMaxEvents: opts.batchMaxEvents,
+          eventTimeoutMs: opts.eventTimeoutMs,
+          maxQueuedPerClient: opts.maxQueuedPerClient,
         });
-      });
-      port = (http.address() as AddressInfo).port;
-      url = opts.publicUrl ?? `http://127.0.0.1:${port}`;
-      logger.info({ port, url, ordering: opts.ordering }, 'io-node listening');
+        subscriber = createRedisCommandSubscriber(
+          subRedis,
+          [keys.nodeChannel(nodeId), keys.broadcastChannel],
+          logger,
+        );
+        subscriber.onCommand(createCommandApplier(io, sequencer, opts.commandHandlers, logger));
+        // Subscribed before listening: no client can send an event whose reply we would miss.
+        await subscriber.start();
+        await new Promise<void>((resolve, reject) => {
+          http.once('error', reject);
+          http.listen(opts.port, opts.host, () => {
+            http.off('error', reject);
+            resolve();
+          });
+        });
+        port = (http.address() as AddressInfo).port;
+        url = opts.publicUrl ?? `http://127.0.0.1:${port}`;
+        logger.info({ port, url, ordering: opts.ordering }, 'io-node listening');
+        // Registered only once it listens: a frontend may send clients as soon as the record appears.
+        await registry.start({ url, io });
+      } catch (err) {
+        failReady(err);
+        throw err;
+      }
+      markReady();
     },
 
     close() {
       closing ??= (async () => {
         const steps: [string, () => Promise<unknown> | unknown][] = [
+          // First, so no frontend sends a client to a node that is going away.
+          ['leave registry', () => registry.close()],
           // New connections are refused from here on; the server finishes closing once clients are gone.
           ['stop listening', () => void http.close()],
           ['drain in-flight events', () => sequencer && withTimeout(sequencer.idle(), opts.drainTimeoutMs)],

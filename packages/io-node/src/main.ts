@@ -16,6 +16,8 @@ const node = createIoNode({
   eventTimeoutMs: ioNode.eventTimeoutMs,
   ordering: ioNode.ordering,
   batchMaxEvents: ioNode.batchMaxEvents,
+  heartbeatIntervalMs: ioNode.heartbeatIntervalMs,
+  heartbeatTtlMs: ioNode.heartbeatTtlMs,
   logger,
 });
 runUntilSignal(logger, () => node.close());

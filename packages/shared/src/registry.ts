@@ -1,0 +1,286 @@
+import { WireError } from './errors.js';
+import type { Keys } from './keys.js';
+import type { Logger } from './logger.js';
+import type { RedisConnection } from './redis.js';
+
+/**
+ * One live io-node as the registry describes it. Written by the io-node itself on every heartbeat
+ * (a Redis hash, `Keys.registryNode(nodeId)`, plus its member in the `Keys.registryIndex` sorted set,
+ * scored by the ms epoch at which the record expires), read by the frontend and by other io-nodes.
+ *
+ * Times are the writer's wall clock: nodes are assumed to keep their clocks in sync (NTP) to well within
+ * the heartbeat TTL.
+ */
+export interface IoNodeRecord {
+  readonly nodeId: string;
+  /** URL Socket.IO clients use to reach the node. */
+  readonly url: string;
+  /** Clients connected at the last heartbeat. */
+  readonly connections: number;
+  /** When the node started (ms since epoch). */
+  readonly startedAt: number;
+  /** The io-node package version the node runs. */
+  readonly version: string;
+  /** When the node last wrote its record (ms since epoch). */
+  readonly lastSeen: number;
+}
+
+const STRING_FIELDS = ['nodeId', 'url', 'version'] as const;
+const NUMBER_FIELDS = ['connections', 'startedAt', 'lastSeen'] as const;
+
+/** The Redis hash fields of a record (every value a string, as HSET stores them). */
+export function encodeIoNodeRecord(record: IoNodeRecord): Record<string, string> {
+  return {
+    nodeId: record.nodeId,
+    url: record.url,
+    connections: String(record.connections),
+    startedAt: String(record.startedAt),
+    version: record.version,
+    lastSeen: String(record.lastSeen),
+  };
+}
+
+/**
+ * Validates the fields of a registry hash (as HGETALL returns them) or a parsed JSON object and returns
+ * the record; throws a {@link WireError} naming the first bad field.
+ */
+export function decodeIoNodeRecord(fields: unknown): IoNodeRecord {
+  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
+    throw new WireError('io-node record must be an object');
+  }
+  const source = fields as Record<string, unknown>;
+  const out: Record<string, string | number> = {};
+  for (const name of STRING_FIELDS) {
+    const value = source[name];
+    if (typeof value !== 'string' || value.length === 0) {
+      throw new WireError(`io-node record field "${name}" must be a non-empty string`);
+    }
+    out[name] = value;
+  }
+  try {
+    new URL(out.url as string);
+  } catch (cause) {
+    throw new WireError(`io-node record field "url" must be a URL, got "${String(out.url)}"`, { cause });
+  }
+  for (const name of NUMBER_FIELDS) {
+    const raw = source[name];
+    const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      throw new WireError(`io-node record field "${name}" must be a non-negative integer`);
+    }
+    out[name] = value;
+  }
+  return out as unknown as IoNodeRecord;
+}
+
+/**
+ * The live io-nodes: those whose heartbeat has not expired at `now`, ordered by `nodeId` (a stable order
+ * for round-robin and for display). Removes expired members from the index on the way (a reader's share
+ * of the cleanup; their hashes expire on their own). Records that fail to decode are skipped and logged.
+ * When two live records claim one URL (a restart racing its predecessor's expiry), only the newer is
+ * returned.
+ */
+export async function readLiveNodes(
+  redis: RedisConnection,
+  keys: Keys,
+  now: number = Date.now(),
+  logger?: Logger,
+): Promise<IoNodeRecord[]> {
+  const results = await redis
+    .multi()
+    .zremrangebyscore(keys.registryIndex, '-inf', now)
+    .zrangebyscore(keys.registryIndex, `(${now}`, '+inf')
+    .exec();
+  const listed = results?.[1];
+  if (!listed) throw new Error('registry read aborted: MULTI returned no result');
+  if (listed[0]) throw listed[0];
+  const ids = listed[1] as string[];
+  if (ids.length === 0) return [];
+  const pipeline = redis.pipeline();
+  for (const id of ids) pipeline.hgetall(keys.registryNode(id));
+  const replies = (await pipeline.exec()) ?? [];
+  const byUrl = new Map<string, IoNodeRecord>();
+  replies.forEach(([err, fields], i) => {
+    if (err) throw err;
+    // The hash expired between the two round trips: the node is gone.
+    if (!fields || Object.keys(fields).length === 0) return;
+    let record: IoNodeRecord;
+    try {
+      record = decodeIoNodeRecord(fields);
+    } catch (decodeErr) {
+      logger?.warn({ err: decodeErr, nodeId: ids[i] }, 'malformed registry record skipped');
+      return;
+    }
+    const seen = byUrl.get(record.url);
+    if (!seen || seen.startedAt < record.startedAt) byUrl.set(record.url, record);
+  });
+  return [...byUrl.values()].sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+}
+
+/** Events of a {@link RegistryWatcher}. */
+export interface RegistryEvents {
+  /** A node appeared in the registry (started, or came back after its record expired). */
+  'peer-joined': (node: IoNodeRecord) => void;
+  /** A node left the registry: clean shutdown, or its heartbeat expired. */
+  'peer-left': (node: IoNodeRecord) => void;
+  /** Every successful read, with the whole live list (fresh connection counts included). */
+  refresh: (nodes: readonly IoNodeRecord[]) => void;
+}
+
+export interface RegistryWatcherOptions {
+  /** Connection for the reads (a command connection; the watcher does not close it). */
+  redis: RedisConnection;
+  keys: Keys;
+  /** How often the registry is read. @defaultValue 1000 */
+  intervalMs?: number;
+  /**
+   * A connection dedicated to subscribing (the watcher subscribes it to `Keys.registryChannel` and
+   * unsubscribes on close, but does not close it): join/leave announcements then trigger an immediate
+   * read instead of waiting for the next poll. Without it, changes are seen within `intervalMs`.
+   * @defaultValue none
+   */
+  subscriber?: RedisConnection;
+  /** A node id never reported (an io-node watching its peers leaves itself out). @defaultValue none */
+  exclude?: string;
+  /** @defaultValue no logging */
+  logger?: Logger;
+}
+
+/**
+ * A poller over the registry that keeps the live list in memory and turns changes into `peer-joined` /
+ * `peer-left` events. A node that stops heartbeating leaves every watcher's view within its heartbeat TTL
+ * plus `intervalMs`. Read failures are logged and retried at the next poll; the list keeps its last good
+ * value meanwhile (see `refreshedAt` to tell how old it is).
+ */
+export interface RegistryWatcher {
+  /** Live nodes at the last successful read, ordered by `nodeId`. */
+  readonly nodes: readonly IoNodeRecord[];
+  /** When the last successful read finished (ms since epoch); 0 before the first. */
+  readonly refreshedAt: number;
+  /** The first read happens before this resolves; it rejects if that read fails. */
+  start(): Promise<void>;
+  /** Reads now (calls made while a read is under way share it) and returns the live list. */
+  refresh(): Promise<readonly IoNodeRecord[]>;
+  /** Registers a listener; returns the function that removes it. */
+  on<E extends keyof RegistryEvents>(event: E, listener: RegistryEvents[E]): () => void;
+  /** Stops polling and unsubscribes. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Creates a {@link RegistryWatcher}; nothing is read until `start()`. */
+export function watchRegistry(options: RegistryWatcherOptions): RegistryWatcher {
+  const { redis, keys, subscriber, exclude, logger } = options;
+  const intervalMs = options.intervalMs ?? 1_000;
+  if (!Number.isInteger(intervalMs) || intervalMs < 1) {
+    throw new TypeError(`RegistryWatcherOptions.intervalMs must be a positive integer, got ${intervalMs}`);
+  }
+  const listeners: { [E in keyof RegistryEvents]: Set<RegistryEvents[E]> } = {
+    'peer-joined': new Set(),
+    'peer-left': new Set(),
+    refresh: new Set(),
+  };
+  let nodes: readonly IoNodeRecord[] = [];
+  let refreshedAt = 0;
+  let inFlight: Promise<readonly IoNodeRecord[]> | undefined;
+  let next: Promise<readonly IoNodeRecord[]> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  let lastError = '';
+
+  function emit<E extends keyof RegistryEvents>(event: E, ...args: Parameters<RegistryEvents[E]>): void {
+    for (const listener of listeners[event]) {
+      try {
+        (listener as (...a: Parameters<RegistryEvents[E]>) => void)(...args);
+      } catch (err) {
+        logger?.error({ err, event }, 'registry listener failed');
+      }
+    }
+  }
+
+  async function read(): Promise<readonly IoNodeRecord[]> {
+    const live = (await readLiveNodes(redis, keys, Date.now(), logger)).filter((n) => n.nodeId !== exclude);
+    if (closed) return nodes;
+    const before = new Map(nodes.map((n) => [n.nodeId, n]));
+    const after = new Set(live.map((n) => n.nodeId));
+    nodes = Object.freeze(live);
+    refreshedAt = Date.now();
+    for (const node of before.values()) if (!after.has(node.nodeId)) emit('peer-left', node);
+    for (const node of live) if (!before.has(node.nodeId)) emit('peer-joined', node);
+    emit('refresh', nodes);
+    return nodes;
+  }
+
+  /** A read that starts no earlier than the call: one under way may have missed what the caller knows. */
+  function refresh(): Promise<readonly IoNodeRecord[]> {
+    if (!inFlight) {
+      inFlight = read().finally(() => {
+        inFlight = undefined;
+      });
+      return inFlight;
+    }
+    next ??= inFlight
+      .catch(() => undefined)
+      .then(() => {
+        next = undefined;
+        return closed ? nodes : refresh();
+      });
+    return next;
+  }
+
+  function poll(): void {
+    if (inFlight) return;
+    refresh().then(
+      () => {
+        if (lastError) logger?.info('registry readable again');
+        lastError = '';
+      },
+      (err: unknown) => {
+        const message = err instanceof Error ? err.message : String(err);
+        if (message !== lastError) logger?.warn({ err }, 'registry read failed; retrying');
+        lastError = message;
+      },
+    );
+  }
+
+  const onMessage = (channel: string) => {
+    if (channel !== keys.registryChannel || closed) return;
+    // An announcement may describe a change a read under way missed: queue a fresh one.
+    refresh().catch((err: unknown) => logger?.warn({ err }, 'registry read failed; retrying'));
+  };
+
+  return {
+    get nodes() {
+      return nodes;
+    },
+    get refreshedAt() {
+      return refreshedAt;
+    },
+    async start() {
+      if (subscriber) {
+        subscriber.on('message', onMessage);
+        await subscriber.subscribe(keys.registryChannel);
+      }
+      await refresh();
+      if (!closed) timer = setInterval(poll, intervalMs);
+    },
+    refresh,
+    on(event, listener) {
+      listeners[event].add(listener);
+      return () => {
+        listeners[event].delete(listener);
+      };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      if (subscriber) {
+        subscriber.off('message', onMessage);
+        if (subscriber.status === 'ready') {
+          await subscriber.unsubscribe(keys.registryChannel).catch(() => undefined);
+        }
+      }
+      await Promise.all([inFlight?.catch(() => undefined), next?.catch(() => undefined)]);
+    },
+  };
+}
