@@ -2,6 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { type AppNode, type AppNodeOptions, createAppNode } from '@iocluster/app-node';
+import { createFrontend, type Frontend, type FrontendOptions } from '@iocluster/frontend';
 import { createIoNode, type IoNode, type IoNodeOptions } from '@iocluster/io-node';
 import { createKeys, createRedis, type RedisConnection } from '@iocluster/shared';
 import {
@@ -19,6 +20,19 @@ export interface ChildAppNode {
   readonly nodeId: string;
   readonly process: ChildProcess;
   /** SIGKILL: the process gets no chance to finish or release anything. */
+  kill(): Promise<void>;
+  /** SIGTERM and wait for a clean exit. */
+  stop(): Promise<void>;
+}
+
+/** An io-node running in its own process through the real entry point (packages/io-node/src/main.ts). */
+export interface ChildIoNode {
+  readonly nodeId: string;
+  /** The URL it registered (its public URL). */
+  readonly url: string;
+  readonly port: number;
+  readonly process: ChildProcess;
+  /** SIGKILL: no deregistration, no drain; the registry entry must expire. */
   kill(): Promise<void>;
   /** SIGTERM and wait for a clean exit. */
   stop(): Promise<void>;
@@ -47,6 +61,8 @@ export interface Cluster {
   readonly ioNodes: IoNode[];
   readonly appNodes: AppNode[];
   readonly children: ChildAppNode[];
+  readonly childIoNodes: ChildIoNode[];
+  readonly frontends: Frontend[];
   /** A Redis connection for assertions, closed by cleanup. */
   readonly redis: RedisConnection;
   /** Connects a socket.io-client to io-node `index` and waits for `connect`. */
@@ -54,6 +70,10 @@ export interface Cluster {
   startIoNode(options?: Partial<IoNodeOptions>): Promise<IoNode>;
   startAppNode(options?: Partial<AppNodeOptions>): Promise<AppNode>;
   startChildAppNode(env?: Record<string, string>): Promise<ChildAppNode>;
+  /** An io-node process on 127.0.0.1 (port 0 unless `env.IO_NODE_PORT`); `env` adds to its environment. */
+  startChildIoNode(env?: Record<string, string>): Promise<ChildIoNode>;
+  /** A frontend on 127.0.0.1, port 0, reading this cluster's registry. */
+  startFrontend(options?: Partial<FrontendOptions>): Promise<Frontend>;
   /** Closes clients, nodes and processes, then deletes every key under the prefix. */
   cleanup(): Promise<void>;
 }
@@ -65,6 +85,8 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
   const ioNodes: IoNode[] = [];
   const appNodes: AppNode[] = [];
   const children: ChildAppNode[] = [];
+  const childIoNodes: ChildIoNode[] = [];
+  const frontends: Frontend[] = [];
   const redis = createRedis(redisUrl, 'command');
 
   const cluster: Cluster = {
@@ -73,6 +95,8 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
     ioNodes,
     appNodes,
     children,
+    childIoNodes,
+    frontends,
     redis,
     async connect(index, clientOptions = {}) {
       const node = ioNodes[index];
@@ -153,8 +177,62 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
       children.push(handle);
       return handle;
     },
+    async startChildIoNode(env = {}) {
+      const nodeId = `child-io-${randomBytes(3).toString('hex')}`;
+      const child = fork(`${root}packages/io-node/src/main.ts`, [], {
+        cwd: root,
+        execArgv: ['--import', 'tsx', '--conditions=source'],
+        env: {
+          ...process.env,
+          REDIS_URL: redisUrl,
+          IOCLUSTER_PREFIX: prefix,
+          IO_NODE_ID: nodeId,
+          IO_NODE_HOST: '127.0.0.1',
+          IO_NODE_PORT: '0',
+          LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+          ...env,
+        },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+      const ready = await new Promise<{ url: string; port: number }>((resolve, reject) => {
+        child.once('exit', (code) =>
+          reject(new Error(`child io-node exited with ${code} before it was ready`)),
+        );
+        child.on('message', (message: { type?: string; url: string; port: number }) => {
+          if (message.type === 'ready') {
+            child.removeAllListeners('exit');
+            resolve(message);
+          }
+        });
+      });
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      const handle: ChildIoNode = {
+        nodeId,
+        url: ready.url,
+        port: ready.port,
+        process: child,
+        async kill() {
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+          await exited;
+        },
+        async stop() {
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+          await exited;
+        },
+      };
+      childIoNodes.push(handle);
+      return handle;
+    },
+    async startFrontend(extra = {}) {
+      const frontend = createFrontend({ redis: redisUrl, prefix, host: '127.0.0.1', port: 0, ...extra });
+      await frontend.start();
+      frontends.push(frontend);
+      return frontend;
+    },
     async cleanup() {
       for (const socket of clients) socket.disconnect();
+      await Promise.allSettled(frontends.map((frontend) => frontend.close()));
+      await Promise.allSettled(childIoNodes.map((child) => child.kill()));
       // io-nodes first: their clients' disconnect events still find app-nodes to answer them.
       await Promise.allSettled(ioNodes.map((node) => node.close()));
       await Promise.allSettled(children.map((child) => child.kill()));

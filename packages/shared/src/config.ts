@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { ConfigError } from './errors.js';
 import type { RedisTarget } from './redis.js';
 
@@ -61,6 +63,12 @@ export interface Config {
     readonly strategy: BalanceStrategy;
     /** `FRONTEND_PROXY`: forward Socket.IO traffic to io-nodes through the frontend. */
     readonly proxy: boolean;
+    /** `FRONTEND_PROXY_PATH`: Socket.IO path forwarded in proxy mode (starts and ends with `/`). */
+    readonly proxyPath: string;
+    /** `FRONTEND_STATIC_DIR`: directory of static pages to serve (absolute); none when unset. */
+    readonly staticDir: string | undefined;
+    /** `FRONTEND_REGISTRY_REFRESH_MS`: how often the frontend re-reads the io-node registry. */
+    readonly registryRefreshMs: number;
   };
 }
 
@@ -157,6 +165,29 @@ function origins(env: Env, name: string): readonly string[] | '*' {
   );
 }
 
+function urlPath(env: Env, name: string, fallback: string): string {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\/([A-Za-z0-9._~-]+\/)*$/.test(raw)) {
+    throw new ConfigError(`${name} must be a URL path that starts and ends with "/", got "${raw}"`);
+  }
+  return raw;
+}
+
+function directory(env: Env, name: string): string | undefined {
+  const raw = read(env, name);
+  if (raw === undefined) return undefined;
+  const path = resolve(raw);
+  let isDirectory = false;
+  try {
+    isDirectory = statSync(path).isDirectory();
+  } catch (cause) {
+    throw new ConfigError(`${name} must name an existing directory, got "${raw}"`, { cause });
+  }
+  if (!isDirectory) throw new ConfigError(`${name} must name a directory, got "${raw}" (not a directory)`);
+  return path;
+}
+
 /** Parses and validates the environment once; throws a {@link ConfigError} naming the bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const prefix = read(env, 'IOCLUSTER_PREFIX') ?? 'iocluster';
@@ -200,6 +231,9 @@ export function loadConfig(env: Env = process.env): Config {
       port: int(env, 'FRONTEND_PORT', 3000, 0, 65535),
       strategy: oneOf(env, 'FRONTEND_STRATEGY', BALANCE_STRATEGIES, 'fewest-connections'),
       proxy: bool(env, 'FRONTEND_PROXY', false),
+      proxyPath: urlPath(env, 'FRONTEND_PROXY_PATH', '/socket.io/'),
+      staticDir: directory(env, 'FRONTEND_STATIC_DIR'),
+      registryRefreshMs: int(env, 'FRONTEND_REGISTRY_REFRESH_MS', 500, 50, 60_000),
     },
   };
   return deepFreeze(config);

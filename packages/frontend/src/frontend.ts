@@ -1,0 +1,224 @@
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import {
+  assertInteger,
+  BALANCE_STRATEGIES,
+  type BalanceStrategy,
+  createKeys,
+  createRedis,
+  type IoNodeRecord,
+  type Logger,
+  type RedisConnection,
+  type RedisTarget,
+  type RegistryWatcher,
+  silentLogger,
+  watchRegistry,
+  withDefaults,
+} from '@iocluster/shared';
+import express, { type Express } from 'express';
+import { createApiRouter } from './http-api.js';
+import { createNodePicker } from './node-picker.js';
+import { createSocketProxy, type SocketProxy } from './socket-proxy.js';
+
+export interface FrontendOptions {
+  /** Redis URL or target (Sentinel, Cluster). */
+  redis: RedisTarget | string;
+  /** Prefix of every Redis key and channel. @defaultValue 'iocluster' */
+  prefix?: string;
+  /** Interface to listen on. @defaultValue '0.0.0.0' */
+  host?: string;
+  /** Port to listen on; 0 picks a free one. @defaultValue 3000 */
+  port?: number;
+  /** Strategy of `/api/connect` (and of the proxy) when the request names none. @defaultValue 'fewest-connections' */
+  strategy?: BalanceStrategy;
+  /** Forward Socket.IO traffic under `proxyPath` to io-nodes (WebSocket and long-polling). @defaultValue false */
+  proxy?: boolean;
+  /** Socket.IO path forwarded in proxy mode; starts and ends with `/`. @defaultValue '/socket.io/' */
+  proxyPath?: string;
+  /** Directory of static pages served at `/`. @defaultValue none */
+  staticDir?: string;
+  /**
+   * How often the registry is re-read: every request is answered from memory, so a burst of
+   * `/api/connect` costs Redis nothing. Join/leave announcements trigger an immediate read too.
+   * @defaultValue 500
+   */
+  registryRefreshMs?: number;
+  /** With no successful registry read for this long, the node list counts as unknown (503). @defaultValue 10000 */
+  registryStaleMs?: number;
+  /** `/readyz` reports Redis unreachable when a PING takes longer. @defaultValue 1000 */
+  readyTimeoutMs?: number;
+  /** A proxied polling session with no request for this long is forgotten. @defaultValue 120000 */
+  sessionIdleMs?: number;
+  /** @defaultValue a silent logger */
+  logger?: Logger;
+}
+
+/** The express frontend: static pages, the live io-node list, a load-balancing pick, optionally a proxy. */
+export interface Frontend {
+  /** The express app (add routes before `start()`). */
+  readonly app: Express;
+  readonly server: HttpServer;
+  /** Port actually listened on (after `start()`). */
+  readonly port: number;
+  /** `http://127.0.0.1:<port>` (after `start()`). */
+  readonly url: string;
+  /** Live io-nodes as of the last registry read. */
+  readonly nodes: readonly IoNodeRecord[];
+  /** Reads the registry once, then listens. */
+  start(): Promise<void>;
+  /** Stops listening, closes proxied sockets and Redis connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+export function createFrontend(options: FrontendOptions): Frontend {
+  const opts = withDefaults(
+    {
+      prefix: 'iocluster',
+      host: '0.0.0.0',
+      port: 3000,
+      strategy: 'fewest-connections' as BalanceStrategy,
+      proxy: false,
+      proxyPath: '/socket.io/',
+      registryRefreshMs: 500,
+      registryStaleMs: 10_000,
+      readyTimeoutMs: 1_000,
+      sessionIdleMs: 120_000,
+      logger: silentLogger(),
+    },
+    options,
+  );
+  for (const name of ['registryRefreshMs', 'registryStaleMs', 'readyTimeoutMs', 'sessionIdleMs'] as const) {
+    assertInteger('FrontendOptions', name, opts[name], 1);
+  }
+  assertInteger('FrontendOptions', 'port', opts.port, 0);
+  if (opts.port > 65535) throw new TypeError(`FrontendOptions.port must be at most 65535, got ${opts.port}`);
+  if (!BALANCE_STRATEGIES.includes(opts.strategy)) {
+    throw new TypeError(
+      `FrontendOptions.strategy must be one of ${BALANCE_STRATEGIES.join(', ')}, got "${opts.strategy}"`,
+    );
+  }
+  if (!/^\/([^/?#]+\/)*$/.test(opts.proxyPath)) {
+    throw new TypeError(`FrontendOptions.proxyPath must start and end with "/", got "${opts.proxyPath}"`);
+  }
+  const keys = createKeys(opts.prefix);
+  const logger = opts.logger.child({ component: 'frontend' });
+  const picker = createNodePicker();
+
+  let redis: RedisConnection | undefined;
+  let sub: RedisConnection | undefined;
+  let watcher: RegistryWatcher | undefined;
+  let port = 0;
+  let started = false;
+  let closing: Promise<void> | undefined;
+
+  function liveNodes(): readonly IoNodeRecord[] | undefined {
+    if (!watcher || Date.now() - watcher.refreshedAt > opts.registryStaleMs) return undefined;
+    return watcher.nodes;
+  }
+
+  const proxy: SocketProxy | undefined = opts.proxy
+    ? createSocketProxy({
+        path: opts.proxyPath,
+        pick: (avoid) => picker.pick(opts.strategy, liveNodes() ?? [], avoid),
+        live: (nodeId) => liveNodes()?.find((n) => n.nodeId === nodeId),
+        sessionIdleMs: opts.sessionIdleMs,
+        logger: logger.child({ component: 'frontend:proxy' }),
+      })
+    : undefined;
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(
+    createApiRouter({
+      nodes: liveNodes,
+      pick: (strategy) => picker.pick(strategy, liveNodes() ?? []),
+      defaultStrategy: opts.strategy,
+      redisReachable: async () => {
+        if (redis?.status !== 'ready') return false;
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), opts.readyTimeoutMs);
+        });
+        const ping = redis.ping().then(
+          (reply) => reply === 'PONG',
+          () => false,
+        );
+        return Promise.race([ping, timeout]).finally(() => clearTimeout(timer));
+      },
+    }),
+  );
+  if (opts.staticDir) app.use(express.static(opts.staticDir));
+
+  const server = createServer((req, res) => {
+    if (proxy?.matches(req)) proxy.web(req, res);
+    else app(req, res);
+  });
+  server.on('upgrade', (req, socket: Socket, head: Buffer) => {
+    if (proxy?.matches(req)) proxy.upgrade(req, socket, head);
+    else socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
+  });
+
+  return {
+    app,
+    server,
+    get port() {
+      return port;
+    },
+    get url() {
+      return `http://127.0.0.1:${port}`;
+    },
+    get nodes() {
+      return watcher?.nodes ?? [];
+    },
+
+    async start() {
+      if (started) throw new Error('frontend already started');
+      started = true;
+      redis = createRedis(opts.redis, 'command', { logger, connectionName: 'frontend:cmd' });
+      sub = createRedis(opts.redis, 'subscriber', { logger, connectionName: 'frontend:sub' });
+      watcher = watchRegistry({ redis, subscriber: sub, keys, intervalMs: opts.registryRefreshMs, logger });
+      watcher.on('peer-joined', (node) =>
+        logger.info({ nodeId: node.nodeId, url: node.url }, 'io-node joined'),
+      );
+      watcher.on('peer-left', (node) => {
+        logger.info({ nodeId: node.nodeId, url: node.url }, 'io-node left');
+        picker.forget(node.nodeId);
+        proxy?.nodeLeft(node.nodeId);
+      });
+      await watcher.start();
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(opts.port, opts.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      port = (server.address() as AddressInfo).port;
+      logger.info(
+        { port, strategy: opts.strategy, proxy: opts.proxy, ioNodes: watcher.nodes.length },
+        'frontend listening',
+      );
+    },
+
+    close() {
+      closing ??= (async () => {
+        const steps: [string, () => Promise<unknown> | unknown][] = [
+          ['stop listening', () => void server.close()],
+          ['close proxied sockets', () => proxy?.close()],
+          ['close connections', () => server.closeAllConnections()],
+          ['stop watching the registry', () => watcher?.close()],
+          ['close redis', () => Promise.all([redis?.quit(), sub?.quit()])],
+        ];
+        for (const [name, step] of steps) {
+          try {
+            await step();
+          } catch (err) {
+            logger.warn({ err, step: name }, 'frontend close step failed');
+          }
+        }
+        logger.info('frontend closed');
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,5 @@
+export type { Frontend, FrontendOptions } from './frontend.js';
+export { createFrontend } from './frontend.js';
+export type { ApiContext, FrontendErrorCode } from './http-api.js';
+export type { NodePicker } from './node-picker.js';
+export { createNodePicker } from './node-picker.js';

@@ -1,0 +1,210 @@
+import { setTimeout as pause } from 'node:timers/promises';
+import type { Frontend } from '@iocluster/frontend';
+import { createKeys, decodeIoNodeRecord, type IoNodeRecord } from '@iocluster/shared';
+import { afterEach, describe, expect, test } from 'vitest';
+import { type Cluster, setup } from './support/cluster.js';
+
+let cluster: Cluster | undefined;
+
+async function start(options?: Parameters<typeof setup>[0]): Promise<Cluster> {
+  cluster = await setup(options);
+  return cluster;
+}
+afterEach(async () => {
+  await cluster?.cleanup();
+  cluster = undefined;
+});
+
+/** Short heartbeats so expiry tests take about a second; the mechanism is the one the defaults use. */
+const INTERVAL_MS = 500;
+const TTL_MS = 1_500;
+const FAST_ENV = { HEARTBEAT_INTERVAL_MS: String(INTERVAL_MS), HEARTBEAT_TTL_MS: String(TTL_MS) };
+const FAST = { heartbeatIntervalMs: INTERVAL_MS, heartbeatTtlMs: TTL_MS };
+
+async function listed(frontend: Frontend): Promise<IoNodeRecord[]> {
+  const res = await fetch(`${frontend.url}/api/io-nodes`);
+  if (res.status === 503) return [];
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { nodes: IoNodeRecord[] }).nodes;
+}
+
+/** Polls `probe` every 20 ms until `done` holds; fails after `deadlineMs`. For states with no event. */
+async function until<T>(
+  probe: () => Promise<T>,
+  done: (value: T) => boolean,
+  deadlineMs: number,
+): Promise<T> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const value = await probe();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${deadlineMs} ms`);
+    await pause(20);
+  }
+}
+
+/** Resolves with the next record `event` reports for `nodeId`. */
+function peerEvent(
+  node: { on(event: 'peer-joined' | 'peer-left', fn: (peer: IoNodeRecord) => void): () => void },
+  event: 'peer-joined' | 'peer-left',
+  nodeId: string,
+): Promise<IoNodeRecord> {
+  return new Promise((resolve) => {
+    const off = node.on(event, (peer) => {
+      if (peer.nodeId !== nodeId) return;
+      off();
+      resolve(peer);
+    });
+  });
+}
+
+describe('registry', () => {
+  test('registry - a SIGKILLed io-node leaves /api/io-nodes within its heartbeat TTL plus one interval', async () => {
+    const c = await start();
+    const frontend = await c.startFrontend({ registryRefreshMs: 100 });
+    const child = await c.startChildIoNode(FAST_ENV);
+    const [record] = await until(
+      () => listed(frontend),
+      (nodes) => nodes.length === 1,
+      5_000,
+    );
+    expect(record).toMatchObject({ nodeId: child.nodeId, url: child.url, connections: 0 });
+
+    const killedAt = Date.now();
+    await child.kill();
+    await until(
+      () => listed(frontend),
+      (nodes) => nodes.length === 0,
+      TTL_MS + INTERVAL_MS + 2_000,
+    );
+    const elapsed = Date.now() - killedAt;
+    expect(elapsed).toBeLessThan(TTL_MS + INTERVAL_MS);
+    // Nothing is left behind: the index member was removed by the reader, the hash expired on its own.
+    const keys = createKeys(c.prefix);
+    expect(await c.redis.zrange(keys.registryIndex, 0, -1)).toEqual([]);
+    await until(
+      () => c.redis.exists(keys.registryNode(child.nodeId)),
+      (n) => n === 0,
+      2_000,
+    );
+  });
+
+  test('registry - a cleanly stopped io-node is removed at once, in Redis and from /api/io-nodes', async () => {
+    const c = await start();
+    const frontend = await c.startFrontend({ registryRefreshMs: 5_000 });
+    const keys = createKeys(c.prefix);
+    // Default heartbeats (2 s / 6 s): anything seen below happens long before an expiry could explain it.
+    const child = await c.startChildIoNode();
+    const inProcess = await c.startIoNode();
+    await until(
+      () => listed(frontend),
+      (nodes) => nodes.length === 2,
+      2_000,
+    );
+
+    await child.stop();
+    expect(await c.redis.zscore(keys.registryIndex, child.nodeId)).toBeNull();
+    expect(await c.redis.exists(keys.registryNode(child.nodeId))).toBe(0);
+    // The leave announcement makes the frontend re-read now rather than at its 5 s poll.
+    const left = await until(
+      () => listed(frontend),
+      (nodes) => nodes.length === 1,
+      1_000,
+    );
+    expect(left.map((n) => n.nodeId)).toEqual([inProcess.nodeId]);
+
+    await inProcess.close();
+    expect(await c.redis.zcard(keys.registryIndex)).toBe(0);
+    expect(await c.redis.exists(keys.registryNode(inProcess.nodeId))).toBe(0);
+    await until(
+      () => listed(frontend),
+      (nodes) => nodes.length === 0,
+      1_000,
+    );
+  });
+
+  test('registry - an io-node restarted on the same URL is listed once, under its new id', async () => {
+    const c = await start();
+    const frontend = await c.startFrontend({ registryRefreshMs: 100 });
+    const keys = createKeys(c.prefix);
+    // Default TTL (6 s): the old record would outlive this test unless the new node replaced it.
+    const first = await c.startChildIoNode();
+    await first.kill();
+    const second = await c.startChildIoNode({ IO_NODE_PORT: String(first.port) });
+    expect(second.url).toBe(first.url);
+    expect(second.nodeId).not.toBe(first.nodeId);
+
+    expect(await c.redis.zrange(keys.registryIndex, 0, -1)).toEqual([second.nodeId]);
+    expect(await c.redis.exists(keys.registryNode(first.nodeId))).toBe(0);
+    const nodes = await until(
+      () => listed(frontend),
+      (list) => list.some((n) => n.nodeId === second.nodeId),
+      2_000,
+    );
+    expect(nodes.map((n) => [n.nodeId, n.url])).toEqual([[second.nodeId, first.url]]);
+  });
+
+  test('registry - peer-joined and peer-left fire on io-nodes, and peers counts the others', async () => {
+    const c = await start({ ioNodeOptions: FAST });
+    const a = await c.startIoNode();
+    await a.ready;
+    expect(a.peers).toBe(0);
+
+    const joinedLog: string[] = [];
+    const unsubscribe = a.on('peer-joined', (peer) => joinedLog.push(peer.nodeId));
+    const bJoined = peerEvent(a, 'peer-joined', 'b');
+    const b = await c.startIoNode({ nodeId: 'b' });
+    expect(await bJoined).toMatchObject({ nodeId: 'b', url: b.url, connections: 0 });
+    expect(a.peers).toBe(1);
+    expect(b.peers).toBe(1);
+
+    const child = await c.startChildIoNode(FAST_ENV);
+    const childJoined = await until(
+      async () => a.peers,
+      (n) => n === 2,
+      2_000,
+    );
+    expect(childJoined).toBe(2);
+    expect(joinedLog).toEqual(['b', child.nodeId]);
+    unsubscribe();
+
+    // A crashed peer: no announcement, its record expires.
+    const childLeft = peerEvent(a, 'peer-left', child.nodeId);
+    const killedAt = Date.now();
+    await child.kill();
+    expect(await childLeft).toMatchObject({ nodeId: child.nodeId, url: child.url });
+    expect(Date.now() - killedAt).toBeLessThan(TTL_MS + INTERVAL_MS);
+
+    // A clean leave: announced, so seen before the next poll could.
+    const bLeft = peerEvent(a, 'peer-left', 'b');
+    await b.close();
+    expect(await bLeft).toMatchObject({ nodeId: 'b' });
+    expect(a.peers).toBe(0);
+    // The unsubscribed listener heard nothing after unsubscribing.
+    expect(joinedLog).toEqual(['b', child.nodeId]);
+  });
+
+  test('registry - records decode with numbers restored, and malformed ones are refused by field', () => {
+    const fields = {
+      nodeId: 'n1',
+      url: 'http://127.0.0.1:3001',
+      connections: '3',
+      startedAt: '1700000000000',
+      version: '0.1.0',
+      lastSeen: '1700000001000',
+    };
+    expect(decodeIoNodeRecord(fields)).toEqual({
+      nodeId: 'n1',
+      url: 'http://127.0.0.1:3001',
+      connections: 3,
+      startedAt: 1_700_000_000_000,
+      version: '0.1.0',
+      lastSeen: 1_700_000_001_000,
+    });
+    expect(() => decodeIoNodeRecord({ ...fields, connections: '-1' })).toThrow(/"connections"/);
+    expect(() => decodeIoNodeRecord({ ...fields, url: 'not a url' })).toThrow(/"url"/);
+    expect(() => decodeIoNodeRecord({ ...fields, nodeId: '' })).toThrow(/"nodeId"/);
+    expect(() => decodeIoNodeRecord({ ...fields, lastSeen: '1.5' })).toThrow(/"lastSeen"/);
+    expect(() => decodeIoNodeRecord(null)).toThrow(/object/);
+  });
+});
