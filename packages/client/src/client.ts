@@ -1,0 +1,506 @@
+import type { BalanceStrategy } from '@iocluster/shared';
+import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
+import { retryDelayMs, sleep } from './backoff.js';
+import { discoverNode } from './discovery.js';
+import { ClientError } from './errors.js';
+import {
+  type AckResult,
+  type ClientLifecycleEvents,
+  type DefaultEventsMap,
+  type EventNames,
+  type EventParams,
+  LIFECYCLE_EVENTS,
+  type Listener,
+  type NodeTarget,
+  type ParamsBeforeAck,
+  type ReconnectReason,
+} from './events.js';
+import { createPendingAck, type Outgoing, type PendingAck } from './outbox.js';
+
+/** Options of {@link createClient}. */
+export interface ClientOptions {
+  /** Base URL of the frontend, where `/api/connect` is asked; in a page served by it, `location.origin`. */
+  frontendUrl: string;
+  /** Strategy the frontend picks a node with. @defaultValue the frontend's own (`FRONTEND_STRATEGY`) */
+  strategy?: BalanceStrategy;
+  /**
+   * Connect through the frontend's Socket.IO reverse proxy (`FRONTEND_PROXY=on`) instead of to the node
+   * `/api/connect` names: for io-nodes browsers cannot reach (containers, private networks). The frontend
+   * then picks the node itself, so the client cannot tell which one: `nodeId` is {@link PROXY_NODE_ID}
+   * and `node-changed` is not raised (the application can tell the client, as the chat example's
+   * `welcome` does). The Socket.IO `path` must be the frontend's `FRONTEND_PROXY_PATH`.
+   * @defaultValue false
+   */
+  proxy?: boolean;
+  /**
+   * socket.io-client options for every connection (`auth`, `path`, `transports`, `query`...).
+   * `reconnection`, `forceNew` and `autoConnect` belong to this client and are overridden; `auth` may be a
+   * function, asked again on every connection (a good place for state the server should restore).
+   * @defaultValue `{ transports: ['websocket'] }`: no sticky sessions needed in front of the io-nodes
+   */
+  socketOptions?: Partial<ManagerOptions & SocketOptions>;
+  /** Connection attempts in one cycle before `unavailable` is raised. @defaultValue 8 */
+  maxAttempts?: number;
+  /** First retry waits a random part of this; later ones double from it. @defaultValue 250 */
+  backoffMinMs?: number;
+  /** Longest wait between two attempts of a cycle. @defaultValue 5000 */
+  backoffMaxMs?: number;
+  /** Wait between a failed cycle and the next one. @defaultValue 15000 */
+  cyclePauseMs?: number;
+  /**
+   * Start another cycle after one failed; when off, the client stops (queued emits are rejected with
+   * `UNAVAILABLE`) until `connect()` is called. @defaultValue true
+   */
+  retryForever?: boolean;
+  /**
+   * A connection that stays up this long resets the attempt count; a node that accepts and then drops
+   * clients at once therefore slows the client down instead of making it spin. @defaultValue 5000
+   */
+  stableAfterMs?: number;
+  /** Timeout of a discovery request and of a Socket.IO handshake. @defaultValue 5000 */
+  connectTimeoutMs?: number;
+  /** `emitWithAck` rejects with `TIMEOUT` after this (queue time included); 0 for no limit. @defaultValue 0 */
+  ackTimeoutMs?: number;
+  /** Emits kept while (re)connecting; one more throws (or rejects) with `QUEUE_FULL`. @defaultValue 1000 */
+  maxQueued?: number;
+  /** Connect at once; otherwise call `connect()`. @defaultValue true */
+  autoConnect?: boolean;
+  /** `fetch` used for discovery (tests, polyfills). @defaultValue `globalThis.fetch` */
+  fetch?: typeof fetch;
+}
+
+/** Where the client is in its life. */
+export type ClientState = 'idle' | 'connecting' | 'connected' | 'closed';
+
+type AnyHandler = (...args: never[]) => unknown;
+
+/** The `nodeId` a client reports when it connects through the frontend's proxy. */
+export const PROXY_NODE_ID = 'frontend-proxy';
+
+const DEFAULTS = {
+  strategy: undefined,
+  proxy: false,
+  socketOptions: {},
+  maxAttempts: 8,
+  backoffMinMs: 250,
+  backoffMaxMs: 5_000,
+  cyclePauseMs: 15_000,
+  retryForever: true,
+  stableAfterMs: 5_000,
+  connectTimeoutMs: 5_000,
+  ackTimeoutMs: 0,
+  maxQueued: 1_000,
+  autoConnect: true,
+} as const;
+
+type ResolvedOptions = Required<Omit<ClientOptions, 'strategy'>> & { strategy: BalanceStrategy | undefined };
+
+/**
+ * A Socket.IO client for an iocluster: asks the frontend for an io-node, connects, and when that node goes
+ * away (a disconnect it did not ask for, or a refused connection) asks again and connects to another live
+ * node, with backoff and a bounded number of attempts per cycle. Emits made while (re)connecting are
+ * queued and sent in order once connected. Listeners registered with `on` survive node changes.
+ *
+ * It restores no server-side state by itself (rooms, nicknames): the application does, e.g. in a
+ * `connected` listener (emits made there are sent before the queued ones) or in the server's
+ * `connection` handler from the handshake `auth`.
+ *
+ * @typeParam ServerEvents - events the server sends (name → listener signature)
+ * @typeParam ClientEvents - events the client sends; for acknowledged ones the last parameter is the ack
+ */
+export class IoclusterClient<
+  ServerEvents extends object = DefaultEventsMap,
+  ClientEvents extends object = DefaultEventsMap,
+> {
+  private readonly opts: ResolvedOptions;
+  private readonly lifecycle = new Map<string, Set<AnyHandler>>();
+  private readonly listeners = new Map<string, Set<AnyHandler>>();
+  private readonly queue: Outgoing[] = [];
+  private readonly inflight = new Set<PendingAck>();
+  /** Nodes that failed us since the last good connection: discovery steers away from them. */
+  private readonly avoid = new Set<string>();
+  private current: Socket | undefined;
+  private target: NodeTarget | undefined;
+  private previousNodeId: string | undefined;
+  private attempt = 0;
+  private stableTimer: ReturnType<typeof setTimeout> | undefined;
+  private cycle: AbortController | undefined;
+  private status: ClientState = 'idle';
+
+  constructor(options: ClientOptions) {
+    if (typeof options?.frontendUrl !== 'string' || !/^https?:\/\//.test(options.frontendUrl)) {
+      throw new TypeError(
+        `ClientOptions.frontendUrl must be an http(s) URL, got ${JSON.stringify(options?.frontendUrl)}`,
+      );
+    }
+    const merged: Record<string, unknown> = { ...DEFAULTS };
+    for (const [key, value] of Object.entries(options)) if (value !== undefined) merged[key] = value;
+    merged.fetch ??= globalThis.fetch?.bind(globalThis);
+    this.opts = merged as ResolvedOptions;
+    for (const name of [
+      'maxAttempts',
+      'backoffMinMs',
+      'backoffMaxMs',
+      'cyclePauseMs',
+      'connectTimeoutMs',
+    ] as const) {
+      assertInteger(name, this.opts[name], 1);
+    }
+    for (const name of ['stableAfterMs', 'ackTimeoutMs', 'maxQueued'] as const) {
+      assertInteger(name, this.opts[name], 0);
+    }
+    if (typeof this.opts.fetch !== 'function') {
+      throw new TypeError('ClientOptions.fetch is required where there is no global fetch');
+    }
+    if (this.opts.autoConnect) this.connect();
+  }
+
+  /** `connected` once a node accepted the client; `connecting` while looking for one. */
+  get state(): ClientState {
+    return this.status;
+  }
+
+  /** Whether events are sent now rather than queued. */
+  get connected(): boolean {
+    return this.status === 'connected';
+  }
+
+  /** Id of the io-node the client is (or was last) connected to. */
+  get nodeId(): string | undefined {
+    return this.target?.nodeId;
+  }
+
+  /** URL of the io-node the client is (or was last) connected to. */
+  get url(): string | undefined {
+    return this.target?.url;
+  }
+
+  /** Socket id of the current connection (a new one after every reconnection). */
+  get id(): string | undefined {
+    return this.current?.id;
+  }
+
+  /** The underlying socket.io-client socket while connected; it is replaced on every node change. */
+  get socket(): Socket | undefined {
+    return this.current;
+  }
+
+  /** Emits waiting for a connection. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Starts connecting, if not connected or connecting already (after `autoConnect: false` or `unavailable`). */
+  connect(): this {
+    if (this.status === 'closed') throw new ClientError('CLOSED', 'the client is closed');
+    if (this.status === 'idle') void this.run(undefined);
+    return this;
+  }
+
+  /** Listens to a client lifecycle event. Returns a function that removes the listener. */
+  on<E extends keyof ClientLifecycleEvents>(event: E, handler: ClientLifecycleEvents[E]): () => void;
+  /** Listens to a server event, on whichever node the client is connected to. Returns a remover. */
+  on<E extends EventNames<ServerEvents>>(event: E, handler: Listener<ServerEvents, E>): () => void;
+  on(event: string, handler: AnyHandler): () => void {
+    if (typeof handler !== 'function')
+      throw new TypeError(`client.on("${event}"): handler must be a function`);
+    const table = LIFECYCLE_EVENTS.has(event) ? this.lifecycle : this.listeners;
+    const set = table.get(event) ?? new Set<AnyHandler>();
+    table.set(event, set);
+    set.add(handler);
+    return () => this.off(event as EventNames<ServerEvents>, handler as Listener<ServerEvents, never>);
+  }
+
+  /** Removes a listener added with `on` (lifecycle or server event). */
+  off<E extends keyof ClientLifecycleEvents>(event: E, handler: ClientLifecycleEvents[E]): void;
+  off<E extends EventNames<ServerEvents>>(event: E, handler: Listener<ServerEvents, E>): void;
+  off(event: string, handler: AnyHandler): void {
+    const table = LIFECYCLE_EVENTS.has(event) ? this.lifecycle : this.listeners;
+    table.get(event)?.delete(handler);
+  }
+
+  /**
+   * Sends an event; queued while (re)connecting. A trailing function is a plain Socket.IO ack callback:
+   * it is not called if the connection drops first (use `emitWithAck` to learn about that).
+   * @throws {@link ClientError} `QUEUE_FULL` when `maxQueued` emits already wait, `CLOSED` after `close()`
+   */
+  emit<E extends EventNames<ClientEvents>>(event: E, ...args: EventParams<ClientEvents, E>): this {
+    this.assertOpen();
+    const list = [...(args as unknown[])];
+    const callback =
+      typeof list[list.length - 1] === 'function'
+        ? (list.pop() as (...results: unknown[]) => void)
+        : undefined;
+    this.push(callback ? { event, args: list, callback } : { event, args: list });
+    return this;
+  }
+
+  /**
+   * Sends an event and resolves with the server's answer (an iocluster handler's return value, or its
+   * `{ error: { code, message } }`). Queued while (re)connecting.
+   * Rejects with a {@link ClientError}: `DISCONNECTED` if the connection dropped after it was sent (the
+   * server may or may not have handled it), `TIMEOUT` after `ackTimeoutMs`, `QUEUE_FULL`, `CLOSED`.
+   */
+  emitWithAck<E extends EventNames<ClientEvents>>(
+    event: E,
+    ...args: ParamsBeforeAck<EventParams<ClientEvents, E>>
+  ): Promise<AckResult<EventParams<ClientEvents, E>>> {
+    try {
+      this.assertOpen();
+      if (this.status !== 'connected' && this.queue.length >= this.opts.maxQueued) throw this.queueFull();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const { pending, promise } = createPendingAck(event, this.opts.ackTimeoutMs, (settled) => {
+      this.inflight.delete(settled);
+      const index = this.queue.findIndex((item) => item.pending === settled);
+      if (index >= 0) this.queue.splice(index, 1);
+    });
+    this.push({ event, args: [...(args as unknown[])], pending });
+    return promise as Promise<AckResult<EventParams<ClientEvents, E>>>;
+  }
+
+  /**
+   * Disconnects and stops reconnecting; queued and unanswered `emitWithAck`s reject with `CLOSED`.
+   * Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.status === 'closed') return Promise.resolve();
+    this.status = 'closed';
+    this.cycle?.abort();
+    this.cycle = undefined;
+    clearTimeout(this.stableTimer);
+    const socket = this.current;
+    this.current = undefined;
+    if (socket) {
+      socket.off('disconnect');
+      socket.disconnect();
+    }
+    const error = new ClientError('CLOSED', 'the client was closed');
+    for (const item of this.queue.splice(0)) item.pending?.reject(error);
+    for (const pending of [...this.inflight]) pending.reject(error);
+    return Promise.resolve();
+  }
+
+  private assertOpen(): void {
+    if (this.status === 'closed') throw new ClientError('CLOSED', 'the client is closed');
+  }
+
+  private queueFull(): ClientError {
+    return new ClientError(
+      'QUEUE_FULL',
+      `${this.queue.length} emits already wait for a connection (maxQueued ${this.opts.maxQueued})`,
+    );
+  }
+
+  private push(item: Outgoing): void {
+    if (this.status === 'connected' && this.current) {
+      this.send(this.current, item);
+      return;
+    }
+    if (this.queue.length >= this.opts.maxQueued) throw this.queueFull();
+    this.queue.push(item);
+  }
+
+  private send(socket: Socket, item: Outgoing): void {
+    const { pending } = item;
+    if (pending) {
+      if (pending.settled) return;
+      this.inflight.add(pending);
+      socket.emit(item.event, ...item.args, (result: unknown) => pending.resolve(result));
+    } else if (item.callback) {
+      socket.emit(item.event, ...item.args, item.callback);
+    } else {
+      socket.emit(item.event, ...item.args);
+    }
+  }
+
+  /** One connection cycle: discover, connect, retry with backoff; returns once connected or stopped. */
+  private async run(reason: ReconnectReason | undefined): Promise<void> {
+    this.cycle?.abort();
+    const cycle = new AbortController();
+    this.cycle = cycle;
+    const { signal } = cycle;
+    this.status = 'connecting';
+    let why = reason;
+    let lastError: unknown;
+    while (!signal.aborted) {
+      if (this.attempt >= this.opts.maxAttempts) {
+        const error = new ClientError(
+          'UNAVAILABLE',
+          `no io-node reached after ${this.attempt} attempts: ${errorMessage(lastError)}`,
+          { cause: lastError },
+        );
+        this.attempt = 0;
+        this.avoid.clear();
+        this.fire('unavailable', error);
+        if (!this.opts.retryForever) {
+          this.status = 'idle';
+          this.cycle = undefined;
+          for (const item of this.queue.splice(0)) item.pending?.reject(error);
+          return;
+        }
+        await sleep(this.opts.cyclePauseMs, signal);
+        continue;
+      }
+      this.attempt++;
+      if (why !== undefined) {
+        const delayMs = retryDelayMs(this.attempt, this.opts.backoffMinMs, this.opts.backoffMaxMs);
+        this.fire('reconnecting', this.attempt, why, delayMs);
+        await sleep(delayMs, signal);
+        if (signal.aborted) return;
+      }
+      let target: NodeTarget | undefined;
+      try {
+        target = this.opts.proxy
+          ? { nodeId: PROXY_NODE_ID, url: this.opts.frontendUrl }
+          : await discoverNode(
+              {
+                frontendUrl: this.opts.frontendUrl,
+                strategy: this.opts.strategy,
+                timeoutMs: this.opts.connectTimeoutMs,
+                fetch: this.opts.fetch,
+              },
+              this.avoid,
+              signal,
+            );
+        if (signal.aborted) return;
+        await this.open(target, signal);
+        return;
+      } catch (err) {
+        if (signal.aborted) return;
+        lastError = err;
+        const connectFailed = err instanceof ClientError && err.code === 'CONNECT_FAILED';
+        if (connectFailed && target && !this.opts.proxy) this.avoid.add(target.nodeId);
+        why = connectFailed ? 'connect_error' : 'discovery';
+      }
+    }
+  }
+
+  /** Connects to one node; resolves once connected (the client then uses it), rejects on refusal. */
+  private open(target: NodeTarget, signal: AbortSignal): Promise<void> {
+    // The origin only: socket.io-client would read a path in the URL as a namespace.
+    const socket = io(new URL(target.url).origin, {
+      transports: ['websocket'],
+      timeout: this.opts.connectTimeoutMs,
+      ...this.opts.socketOptions,
+      reconnection: false,
+      forceNew: true,
+      autoConnect: false,
+    });
+    // Before connecting: an event the server sends right in its `connection` handler is not missed.
+    socket.onAny((event: string, ...args: unknown[]) => this.dispatch(this.listeners, event, args));
+    return new Promise<void>((resolve, reject) => {
+      const settle = () => {
+        socket.off('connect', onConnect);
+        socket.off('connect_error', onError);
+        signal.removeEventListener('abort', onAbort);
+      };
+      const onConnect = () => {
+        settle();
+        this.adopt(socket, target);
+        resolve();
+      };
+      const onError = (err: Error) => {
+        settle();
+        socket.disconnect();
+        reject(
+          new ClientError('CONNECT_FAILED', `${target.url} (${target.nodeId}): ${err.message}`, {
+            cause: err,
+          }),
+        );
+      };
+      const onAbort = () => {
+        settle();
+        socket.disconnect();
+        reject(new ClientError('CLOSED', 'the client was closed while connecting'));
+      };
+      socket.on('connect', onConnect);
+      socket.on('connect_error', onError);
+      signal.addEventListener('abort', onAbort);
+      socket.connect();
+    });
+  }
+
+  private adopt(socket: Socket, target: NodeTarget): void {
+    this.current = socket;
+    this.target = target;
+    this.status = 'connected';
+    this.cycle = undefined;
+    this.avoid.clear();
+    const previous = this.previousNodeId;
+    this.previousNodeId = target.nodeId;
+    clearTimeout(this.stableTimer);
+    this.stableTimer = setTimeout(() => {
+      this.attempt = 0;
+    }, this.opts.stableAfterMs);
+    socket.on('disconnect', (reason: string) => this.lost(socket, reason));
+    // Listeners of these events run first, so what they emit (re-joining rooms, say) precedes the queue.
+    this.fire('connected', target.nodeId, target.url);
+    if (previous !== undefined && previous !== target.nodeId)
+      this.fire('node-changed', previous, target.nodeId);
+    if (this.current !== socket) return;
+    for (const item of this.queue.splice(0)) this.send(socket, item);
+  }
+
+  private lost(socket: Socket, reason: string): void {
+    if (socket !== this.current) return;
+    this.current = undefined;
+    clearTimeout(this.stableTimer);
+    const error = new ClientError('DISCONNECTED', `connection to ${this.target?.nodeId} lost (${reason})`);
+    for (const pending of [...this.inflight]) pending.reject(error);
+    if (this.target && !this.opts.proxy) this.avoid.add(this.target.nodeId);
+    this.status = 'connecting';
+    this.fire('disconnected', reason);
+    if (this.status === 'connecting' && !this.cycle) void this.run('disconnect');
+  }
+
+  private fire<E extends keyof ClientLifecycleEvents>(
+    event: E,
+    ...args: Parameters<ClientLifecycleEvents[E]>
+  ): void {
+    this.dispatch(this.lifecycle, event, args);
+  }
+
+  private dispatch(table: Map<string, Set<AnyHandler>>, event: string, args: unknown[]): void {
+    const set = table.get(event);
+    if (!set) return;
+    for (const handler of [...set]) {
+      try {
+        (handler as (...a: unknown[]) => unknown)(...args);
+      } catch (err) {
+        // A listener's bug must not break reconnection; report it as the uncaught error it is.
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
+  }
+}
+
+/**
+ * Creates a client and (unless `autoConnect: false`) starts connecting through the frontend.
+ *
+ * ```ts
+ * const client = createClient<ServerEvents, ClientEvents>({ frontendUrl: location.origin });
+ * client.on('connected', (nodeId) => show(nodeId));
+ * client.on('chat message', (msg) => render(msg));
+ * const { history } = await client.emitWithAck('join', 'lobby');
+ * ```
+ */
+export function createClient<
+  ServerEvents extends object = DefaultEventsMap,
+  ClientEvents extends object = DefaultEventsMap,
+>(options: ClientOptions): IoclusterClient<ServerEvents, ClientEvents> {
+  return new IoclusterClient<ServerEvents, ClientEvents>(options);
+}
+
+function assertInteger(name: string, value: unknown, min: number): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new TypeError(`ClientOptions.${name} must be an integer of at least ${min}, got ${String(value)}`);
+  }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,31 @@
+/** Stable codes of the errors the client raises or rejects with. */
+export type ClientErrorCode =
+  /** The frontend answered that no io-node is alive (HTTP 503 `NO_IO_NODES`). */
+  | 'NO_IO_NODES'
+  /** The frontend could not be reached (network error or timeout). */
+  | 'FRONTEND_UNREACHABLE'
+  /** The frontend answered something other than a node (bad status or body). */
+  | 'DISCOVERY_FAILED'
+  /** The chosen io-node refused or did not answer the Socket.IO handshake. */
+  | 'CONNECT_FAILED'
+  /** An attempt cycle ended without a connection (`maxAttempts` reached). */
+  | 'UNAVAILABLE'
+  /** The connection dropped while an `emitWithAck` was waiting for its answer. */
+  | 'DISCONNECTED'
+  /** No answer within `ackTimeoutMs`. */
+  | 'TIMEOUT'
+  /** More than `maxQueued` emits were waiting for a connection. */
+  | 'QUEUE_FULL'
+  /** `close()` was called. */
+  | 'CLOSED';
+
+/** An error of the client library: `name`, a stable `code` and an optional `cause`. */
+export class ClientError extends Error {
+  readonly code: ClientErrorCode;
+
+  constructor(code: ClientErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ClientError';
+    this.code = code;
+  }
+}
