@@ -1,0 +1,247 @@
+import type { AppNode, AppSocket } from '@iocluster/app-node';
+import {
+  createKeys,
+  createLogger,
+  createRedis,
+  type Logger,
+  loadConfig,
+  type RedisTarget,
+  silentLogger,
+} from '@iocluster/shared';
+import {
+  type ChatError,
+  type ChatErrorCode,
+  type ChatMessage,
+  type JoinResult,
+  LIMITS,
+  NICKNAME_RE,
+  type Notice,
+  type PrivateMessage,
+  ROOM_RE,
+  type Typing,
+  type Welcome,
+} from './chat-protocol.js';
+import { type ChatStore, createChatStore } from './chat-store.js';
+
+/** Options of {@link createChatApp}. */
+export interface ChatAppOptions {
+  /** Redis holding history and nicknames: the cluster's own. */
+  redis: RedisTarget | string;
+  /** Key prefix, the cluster's. @defaultValue 'iocluster' */
+  prefix?: string;
+  /** @defaultValue a silent logger */
+  logger?: Logger;
+}
+
+/** The chat's handlers plus the Redis connection they keep for history and nicknames. */
+export interface ChatApp {
+  /** Registers the chat's handlers on an app-node. */
+  register(app: AppNode): void;
+  /** Closes the Redis connection. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Socket.IO rooms carry this prefix, so a room name can never be a socket id (whose room is private). */
+const ROOM_PREFIX = 'room:';
+/** Socket.IO v4 ids: 20 base64url characters. */
+const SOCKET_ID_RE = /^[A-Za-z0-9_-]{20}$/;
+
+const fail = (code: ChatErrorCode, message: string): ChatError => ({ error: { code, message } });
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function roomName(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const name = value.trim();
+  return ROOM_RE.test(name) ? name : undefined;
+}
+
+function joinedRooms(socket: AppSocket): string[] {
+  return [...socket.rooms].filter((r) => r.startsWith(ROOM_PREFIX)).map((r) => r.slice(ROOM_PREFIX.length));
+}
+
+function nicknameOf(socket: AppSocket): string | null {
+  return typeof socket.data.nickname === 'string' ? socket.data.nickname : null;
+}
+
+/** Text, client timestamp and message id, as a message or private message carries them. */
+function messageBody(
+  value: Record<string, unknown>,
+): { text: string; sentAt: number; mid: string } | ChatError {
+  const { text, sentAt, mid } = value;
+  if (typeof text !== 'string' || text.trim() === '' || text.length > LIMITS.textLength) {
+    return fail('BAD_REQUEST', `text must be a non-empty string of at most ${LIMITS.textLength} characters`);
+  }
+  if (typeof sentAt !== 'number' || !Number.isFinite(sentAt)) {
+    return fail('BAD_REQUEST', 'sentAt must be a number (ms since epoch)');
+  }
+  if (typeof mid !== 'string' || mid.length === 0 || mid.length > LIMITS.midLength) {
+    return fail('BAD_REQUEST', `mid must be a string of 1-${LIMITS.midLength} characters`);
+  }
+  return { text, sentAt, mid };
+}
+
+/**
+ * The chat example: nicknames, rooms with history, messages to a room on every io-node, typing, private
+ * messages and join/leave notices. Built on @iocluster/app-node's public API only; history and nicknames
+ * live in Redis so any app-node serves any client.
+ */
+export function createChatApp(options: ChatAppOptions): ChatApp {
+  const keys = createKeys(options.prefix ?? 'iocluster');
+  const logger = (options.logger ?? silentLogger()).child({ component: 'chat' });
+  const redis = createRedis(options.redis, 'command', { logger, connectionName: 'chat-store' });
+  const store: ChatStore = createChatStore(redis, keys);
+  let closing: Promise<void> | undefined;
+
+  function register(app: AppNode): void {
+    const notice = (socket: AppSocket, room: string, kind: Notice['kind']): Notice => ({
+      room,
+      kind,
+      id: socket.id,
+      nickname: nicknameOf(socket),
+      at: Date.now(),
+    });
+
+    app.on('connection', (socket) => {
+      const welcome: Welcome = { id: socket.id, nodeId: socket.nodeId };
+      socket.emit('welcome', welcome);
+    });
+
+    app.on('set nickname', async (socket, request: unknown) => {
+      const raw = isRecord(request) ? request.nickname : request;
+      const session = isRecord(request) && typeof request.session === 'string' ? request.session : null;
+      if (typeof raw !== 'string' || !NICKNAME_RE.test(raw.trim())) {
+        return fail('BAD_NICKNAME', "a nickname is 1-24 letters, digits, '_', '.' or '-'");
+      }
+      const nickname = raw.trim();
+      const previous = nicknameOf(socket);
+      if (!(await store.claim(nickname, { id: socket.id, nodeId: socket.nodeId, session }))) {
+        return fail('NICKNAME_TAKEN', `"${nickname}" is taken`);
+      }
+      if (previous !== null && previous.toLowerCase() !== nickname.toLowerCase()) {
+        await store.release(previous, socket.id);
+      }
+      socket.setData({ nickname });
+      return { nickname };
+    });
+
+    app.on('join', async (socket, request: unknown): Promise<JoinResult | ChatError> => {
+      const room = roomName(request);
+      if (!room) return fail('BAD_ROOM', "a room name is 1-32 letters, digits, spaces, '_', '.' or '-'");
+      const joined = joinedRooms(socket);
+      if (!joined.includes(room)) {
+        if (joined.length >= LIMITS.roomsPerClient) {
+          return fail('TOO_MANY_ROOMS', `at most ${LIMITS.roomsPerClient} rooms at once`);
+        }
+        // Joined before reading the history: a message sent in between is delivered live (and may also
+        // be in the history; clients dedupe by `mid`) rather than lost.
+        await socket.join(ROOM_PREFIX + room);
+        socket.to(ROOM_PREFIX + room).emit('notice', notice(socket, room, 'join'));
+      }
+      return { room, history: await store.history(room) };
+    });
+
+    app.on('leave', async (socket, request: unknown) => {
+      const room = roomName(request);
+      if (!room) return fail('BAD_ROOM', 'not a room name');
+      if (joinedRooms(socket).includes(room)) {
+        socket.to(ROOM_PREFIX + room).emit('notice', notice(socket, room, 'leave'));
+        await socket.leave(ROOM_PREFIX + room);
+      }
+      return { room };
+    });
+
+    app.on('chat message', async (socket, request: unknown) => {
+      if (!isRecord(request)) return fail('BAD_REQUEST', 'a message is { room, text, sentAt, mid }');
+      const room = roomName(request.room);
+      if (!room) return fail('BAD_ROOM', 'not a room name');
+      if (!joinedRooms(socket).includes(room)) return fail('NOT_IN_ROOM', `join "${room}" first`);
+      const body = messageBody(request);
+      if ('error' in body) return body;
+      const message: ChatMessage = {
+        room,
+        ...body,
+        from: socket.id,
+        nickname: nicknameOf(socket),
+        at: Date.now(),
+      };
+      app.to(ROOM_PREFIX + room).emit('chat message', message);
+      await store.append(message);
+      return { ok: true, mid: message.mid, at: message.at };
+    });
+
+    app.on('typing', (socket, request: unknown) => {
+      if (!isRecord(request) || typeof request.typing !== 'boolean') {
+        return fail('BAD_REQUEST', 'typing is { room, typing: boolean }');
+      }
+      const room = roomName(request.room);
+      if (!room || !joinedRooms(socket).includes(room)) return fail('NOT_IN_ROOM', 'not in that room');
+      const typing: Typing = { room, id: socket.id, nickname: nicknameOf(socket), typing: request.typing };
+      socket.to(ROOM_PREFIX + room).emit('typing', typing);
+      return undefined;
+    });
+
+    app.on('private message', async (socket, request: unknown) => {
+      if (!isRecord(request) || typeof request.to !== 'string' || request.to.trim() === '') {
+        return fail('BAD_REQUEST', 'a private message is { to, text, sentAt, mid }');
+      }
+      const body = messageBody(request);
+      if ('error' in body) return body;
+      const to = request.to.trim();
+      const owner = NICKNAME_RE.test(to) ? await store.lookup(to) : undefined;
+      const target = owner?.id ?? (SOCKET_ID_RE.test(to) ? to : undefined);
+      if (!target) return fail('USER_NOT_FOUND', `nobody is called "${to}"`);
+      const message: PrivateMessage = {
+        from: socket.id,
+        nickname: nicknameOf(socket),
+        to: target,
+        toNickname: owner ? to : null,
+        ...body,
+        at: Date.now(),
+      };
+      // Both ends get it: the recipient's other tabs are not a thing here, but the sender's view is.
+      app.to([target, socket.id]).emit('private message', message);
+      return { ok: true, to: target, mid: message.mid, at: message.at };
+    });
+
+    app.on('rooms', async () => ({ rooms: await store.rooms() }));
+
+    app.on('disconnect', async (socket) => {
+      for (const room of joinedRooms(socket)) {
+        app.to(ROOM_PREFIX + room).emit('notice', notice(socket, room, 'leave'));
+      }
+      const nickname = nicknameOf(socket);
+      if (nickname !== null) await store.release(nickname, socket.id);
+    });
+  }
+
+  return {
+    register,
+    close() {
+      closing ??= redis.quit().then(
+        () => undefined,
+        (err: unknown) => logger.warn({ err }, 'closing the chat store connection failed'),
+      );
+      return closing;
+    },
+  };
+}
+
+let processApp: ChatApp | undefined;
+
+/**
+ * The handlers module `node packages/app-node/dist/main.js example/dist/chat-app.js` loads: reads the same
+ * environment as the app-node (REDIS_URL, IOCLUSTER_PREFIX...) for its own Redis connection. The process
+ * exits on SIGTERM after the app-node closed, which ends that connection too.
+ */
+export default function register(app: AppNode): void {
+  const config = loadConfig();
+  processApp ??= createChatApp({
+    redis: config.redis,
+    prefix: config.prefix,
+    logger: createLogger({ level: config.logLevel, name: 'chat', pretty: config.logPretty }),
+  });
+  processApp.register(app);
+}

@@ -1,0 +1,286 @@
+import { createClient, type IoclusterClient } from '@iocluster/client';
+import {
+  type ChatClientEvents,
+  type ChatMessage,
+  type ChatServerEvents,
+  isChatError,
+  type JoinResult,
+} from '../chat-protocol.js';
+import { dom, type Line, PRIVATE, renderLine, showStatus, who } from './view.js';
+
+interface Conversation {
+  lines: Line[];
+  mids: Set<string>;
+  unread: number;
+}
+
+const params = new URLSearchParams(location.search);
+const session = sessionStorage.getItem('chat-session') ?? crypto.randomUUID();
+sessionStorage.setItem('chat-session', session);
+let nickname =
+  params.get('nickname') ?? sessionStorage.getItem('chat-nickname') ?? `guest-${session.slice(0, 4)}`;
+const conversations = new Map<string, Conversation>([[PRIVATE, { lines: [], mids: new Set(), unread: 0 }]]);
+let active = params.get('room') ?? 'general';
+const typingPeople = new Map<string, Map<string, { name: string; until: number }>>();
+let myId: string | undefined;
+
+let client!: IoclusterClient<ChatServerEvents, ChatClientEvents>;
+
+function conversation(room: string): Conversation {
+  let found = conversations.get(room);
+  if (!found) {
+    found = { lines: [], mids: new Set(), unread: 0 };
+    conversations.set(room, found);
+  }
+  return found;
+}
+
+function showError(message: string): void {
+  dom.error.textContent = message;
+}
+
+function add(room: string, line: Line): void {
+  const target = conversation(room);
+  const mid = line.kind === 'message' || line.kind === 'private' ? line.message.mid : undefined;
+  if (mid !== undefined) {
+    if (target.mids.has(mid)) return;
+    target.mids.add(mid);
+  }
+  target.lines.push(line);
+  if (room === active) {
+    dom.messages.append(renderLine(line, myId, writePrivately));
+    dom.messages.scrollTop = dom.messages.scrollHeight;
+  } else if (line.kind !== 'system') {
+    target.unread++;
+    renderRooms();
+  }
+}
+
+function mergeHistory(result: JoinResult): void {
+  const target = conversation(result.room);
+  const missing = result.history.filter((m) => !target.mids.has(m.mid));
+  if (missing.length === 0) return;
+  // History comes first in time: put what we lacked before what we already show, then sort by server time.
+  for (const message of missing) target.mids.add(message.mid);
+  target.lines = [...missing.map((message): Line => ({ kind: 'message', message })), ...target.lines].sort(
+    (a, b) => at(a) - at(b),
+  );
+  if (result.room === active) render();
+}
+
+function at(line: Line): number {
+  if (line.kind === 'message' || line.kind === 'private') return line.message.at;
+  if (line.kind === 'notice') return line.notice.at;
+  return line.at;
+}
+
+function renderRooms(): void {
+  const items = [...conversations.keys()]
+    .filter((room) => room !== PRIVATE)
+    .map((room) => {
+      const li = document.createElement('li');
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'room';
+      button.dataset.room = room;
+      button.append(`# ${room}`);
+      const unread = document.createElement('span');
+      unread.className = 'unread';
+      unread.textContent = conversation(room).unread > 0 ? String(conversation(room).unread) : '';
+      button.append(unread);
+      li.append(button);
+      return li;
+    });
+  dom.rooms.replaceChildren(...items);
+  for (const button of document.querySelectorAll<HTMLButtonElement>('nav .room')) {
+    button.setAttribute('aria-current', String(button.dataset.room === active));
+  }
+  const inbox = document.querySelector('[data-room="@private"] .unread');
+  if (inbox) inbox.textContent = conversation(PRIVATE).unread > 0 ? String(conversation(PRIVATE).unread) : '';
+}
+
+function render(): void {
+  const current = conversation(active);
+  current.unread = 0;
+  dom.roomTitle.textContent = active === PRIVATE ? 'Private messages' : `# ${active}`;
+  dom.leave.hidden = active === PRIVATE;
+  dom.pmTo.hidden = active !== PRIVATE;
+  dom.pmTo.required = active === PRIVATE;
+  dom.messages.replaceChildren(...current.lines.map((line) => renderLine(line, myId, writePrivately)));
+  dom.messages.scrollTop = dom.messages.scrollHeight;
+  renderRooms();
+  renderTyping();
+}
+
+function switchTo(room: string): void {
+  active = room;
+  render();
+}
+
+function writePrivately(to: string): void {
+  switchTo(PRIVATE);
+  dom.pmTo.value = to;
+  dom.text.focus();
+}
+
+async function join(room: string): Promise<void> {
+  const result = await client.emitWithAck('join', room);
+  if (isChatError(result)) return showError(result.error.message);
+  conversation(result.room);
+  mergeHistory(result);
+  renderRooms();
+}
+
+async function setNickname(name: string): Promise<void> {
+  const result = await client.emitWithAck('set nickname', { nickname: name, session });
+  if (isChatError(result)) return showError(result.error.message);
+  nickname = result.nickname;
+  sessionStorage.setItem('chat-nickname', nickname);
+  dom.nickname.value = nickname;
+}
+
+async function refreshKnownRooms(): Promise<void> {
+  const result = await client.emitWithAck('rooms');
+  if (isChatError(result)) return;
+  dom.knownRooms.replaceChildren(
+    ...result.rooms.map((room) => Object.assign(document.createElement('option'), { value: room })),
+  );
+}
+
+function renderTyping(): void {
+  const now = Date.now();
+  const people = [...(typingPeople.get(active)?.values() ?? [])].filter((p) => p.until > now);
+  dom.typing.textContent =
+    people.length === 0
+      ? ''
+      : `${people.map((p) => p.name).join(', ')} ${people.length === 1 ? 'is' : 'are'} typing…`;
+}
+
+let typingSentAt = 0;
+let typingStop: ReturnType<typeof setTimeout> | undefined;
+function typing(isTyping: boolean): void {
+  if (active === PRIVATE || !client.connected) return;
+  clearTimeout(typingStop);
+  if (isTyping) {
+    // One "typing" every 2 s while keys are pressed, and a "stopped" 3 s after the last one.
+    if (Date.now() - typingSentAt > 2_000) {
+      typingSentAt = Date.now();
+      client.emit('typing', { room: active, typing: true });
+    }
+    typingStop = setTimeout(() => typing(false), 3_000);
+  } else if (typingSentAt > 0) {
+    typingSentAt = 0;
+    client.emit('typing', { room: active, typing: false });
+  }
+}
+
+/**
+ * Whether to connect through the frontend's proxy: `?proxy=on|off`, else detected. With FRONTEND_PROXY=on
+ * the frontend forwards /socket.io/ to an io-node, which answers a plain GET for the websocket transport
+ * with 400 (it expects an upgrade); a frontend without the proxy answers 404.
+ */
+async function useProxy(): Promise<boolean> {
+  const flag = params.get('proxy');
+  if (flag === 'on' || flag === 'off') return flag === 'on';
+  const probe = await fetch('/socket.io/?EIO=4&transport=websocket').catch(() => undefined);
+  return probe?.status === 400;
+}
+
+function wire(): void {
+  // --- connection lifecycle -------------------------------------------------------------------------
+  client.on('connected', (nodeId) => {
+    showStatus('connected', 'connected', nodeId);
+    myId = client.id;
+    // The server owns rooms and nicknames of a connection; a new connection starts without them, so the
+    // page claims them again. These go out before anything queued while reconnecting.
+    void setNickname(nickname);
+    for (const room of conversations.keys()) if (room !== PRIVATE) void join(room);
+    void refreshKnownRooms();
+  });
+  client.on('node-changed', (from, to) => {
+    add(active, { kind: 'system', text: `reconnected: moved from io-node ${from} to ${to}`, at: Date.now() });
+  });
+  client.on('disconnected', (reason) => showStatus('reconnecting', `disconnected (${reason})`));
+  client.on('reconnecting', (attempt) => showStatus('reconnecting', `reconnecting (attempt ${attempt})…`));
+  client.on('unavailable', (error) => showStatus('unavailable', error.message));
+
+  // --- server events ------------------------------------------------------------------------------------
+  client.on('welcome', (info) => {
+    myId = info.id;
+    // The app-node's word on which io-node holds us: the same as the frontend's, and right in proxy mode too.
+    showStatus('connected', 'connected', info.nodeId);
+  });
+  client.on('chat message', (message: ChatMessage) => add(message.room, { kind: 'message', message }));
+  client.on('notice', (notice) => add(notice.room, { kind: 'notice', notice }));
+  client.on('private message', (message) => add(PRIVATE, { kind: 'private', message }));
+  client.on('typing', (event) => {
+    const room = typingPeople.get(event.room) ?? new Map<string, { name: string; until: number }>();
+    typingPeople.set(event.room, room);
+    if (event.typing) room.set(event.id, { name: who(event.nickname, event.id), until: Date.now() + 5_000 });
+    else room.delete(event.id);
+    renderTyping();
+  });
+
+  // --- user actions --------------------------------------------------------------------------------------
+  dom.nickname.value = nickname;
+  dom.nicknameForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    showError('');
+    void setNickname(dom.nickname.value.trim());
+  });
+  dom.joinForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    showError('');
+    const room = dom.joinRoom.value.trim();
+    dom.joinRoom.value = '';
+    switchTo(room);
+    void join(room);
+  });
+  dom.rooms.parentElement?.addEventListener('click', (event) => {
+    const button = (event.target as HTMLElement).closest<HTMLButtonElement>('button.room');
+    if (button?.dataset.room) switchTo(button.dataset.room);
+  });
+  dom.leave.addEventListener('click', () => {
+    const room = active;
+    void client.emitWithAck('leave', room);
+    conversations.delete(room);
+    switchTo([...conversations.keys()].find((r) => r !== PRIVATE) ?? PRIVATE);
+  });
+  dom.text.addEventListener('input', () => typing(dom.text.value !== ''));
+  dom.composer.addEventListener('submit', (event) => {
+    event.preventDefault();
+    showError('');
+    const text = dom.text.value;
+    if (text.trim() === '') return;
+    dom.text.value = '';
+    typing(false);
+    const mid = crypto.randomUUID();
+    const sentAt = Date.now();
+    const send =
+      active === PRIVATE
+        ? client.emitWithAck('private message', { to: dom.pmTo.value.trim(), text, sentAt, mid })
+        : client.emitWithAck('chat message', { room: active, text, sentAt, mid });
+    send.then(
+      (result) => {
+        if (isChatError(result)) showError(result.error.message);
+      },
+      (err: unknown) => showError(`not sent: ${err instanceof Error ? err.message : String(err)}`),
+    );
+  });
+}
+setInterval(renderTyping, 1_000);
+
+conversation(active);
+render();
+void useProxy().then((proxy) => {
+  const strategy = params.get('strategy');
+  client = createClient<ChatServerEvents, ChatClientEvents>({
+    frontendUrl: location.origin,
+    proxy,
+    // ?strategy=round-robin|random|fewest-connections overrides the frontend's default pick.
+    ...(strategy === 'round-robin' || strategy === 'random' || strategy === 'fewest-connections'
+      ? { strategy }
+      : {}),
+  });
+  wire();
+});

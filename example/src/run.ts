@@ -1,0 +1,94 @@
+import { loadConfig } from '@iocluster/shared';
+import { type Stack, startStack } from './launcher.js';
+
+/**
+ * `npm run example`: the chat example on this machine. Uses the Redis at REDIS_URL (default
+ * redis://127.0.0.1:6379), or starts a redis-server of its own on a free port when none answers; then
+ * 2 io-nodes, 2 app-nodes and the frontend (FRONTEND_PORT, default 3000). Ctrl-C stops all of it.
+ * EXAMPLE_IO_NODES / EXAMPLE_APP_NODES change the counts; FRONTEND_PROXY=on routes clients through the
+ * frontend.
+ */
+const config = loadConfig();
+const COLORS = [36, 33, 35, 32, 34, 91, 96, 93];
+const colorOf = new Map<string, number>();
+const tty = process.stdout.isTTY === true;
+
+function count(name: string, fallback: number): number {
+  const raw = process.env[name];
+  const value = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 16) {
+    process.stderr.write(`${name} must be an integer from 1 to 16, got "${raw}"\n`);
+    process.exit(2);
+  }
+  return value;
+}
+
+function print(name: string, line: string): void {
+  if (!colorOf.has(name)) colorOf.set(name, COLORS[colorOf.size % COLORS.length]!);
+  const label = name.padEnd(10);
+  const prefix = tty ? `\x1b[${colorOf.get(name)}m${label}\x1b[0m` : label;
+  process.stdout.write(`${prefix} | ${line}\n`);
+}
+
+if (config.redis.kind !== 'standalone') {
+  process.stderr.write(
+    'npm run example needs REDIS_URL (a single Redis); Sentinel/Cluster are for deployments\n',
+  );
+  process.exit(2);
+}
+
+let stack: Stack | undefined;
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  print('example', `${signal}: stopping every process it started`);
+  await stack?.stop();
+  print('example', 'stopped');
+  process.exit(0);
+}
+process.on('SIGINT', (signal) => void shutdown(signal));
+process.on('SIGTERM', (signal) => void shutdown(signal));
+// Last resort if the launcher dies some other way: nothing it started may outlive it.
+process.on('exit', () => {
+  for (const p of stack?.processes ?? []) {
+    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  }
+});
+
+try {
+  stack = await startStack({
+    redisUrl: config.redis.url,
+    prefix: config.prefix,
+    ioNodes: count('EXAMPLE_IO_NODES', 2),
+    appNodes: count('EXAMPLE_APP_NODES', 2),
+    frontendPort: config.frontend.port,
+    host: process.env.FRONTEND_HOST ?? '127.0.0.1',
+    proxy: config.frontend.proxy,
+    env: { LOG_PRETTY: process.env.LOG_PRETTY ?? 'on' },
+    output: print,
+  });
+} catch (err) {
+  print('example', `could not start: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}
+
+const s = stack;
+const lines = [
+  '',
+  `chat example ready: open ${s.frontendUrl}/ (in two windows to chat with yourself)`,
+  `  redis     ${s.redisUrl}${s.redis ? ` (started here, pid ${s.redis.pid})` : ''}  prefix "${s.prefix}"`,
+  `  frontend  ${s.frontendUrl}  pid ${s.frontend.pid}  live io-nodes: ${s.frontendUrl}/api/io-nodes`,
+  ...s.ioNodes.map(
+    (p) => `  ${p.name.padEnd(9)} ${String(p.ready.url)}  ${String(p.ready.nodeId)}  pid ${p.pid}`,
+  ),
+  ...s.appNodes.map((p) => `  ${p.name.padEnd(9)} ${String(p.ready.nodeId)}  pid ${p.pid}`),
+  'Ctrl-C stops everything.',
+  '',
+];
+for (const line of lines) print('example', line);
+for (const p of s.processes) {
+  void p.exited.then(() => {
+    if (!stopping) print('example', `${p.name} (pid ${p.pid}) exited`);
+  });
+}
