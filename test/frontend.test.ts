@@ -12,13 +12,17 @@ import { type Socket as ClientSocket, io as connectClient } from 'socket.io-clie
 import { afterEach, describe, expect, inject, test } from 'vitest';
 import registerTestApp from './fixtures/test-app.js';
 import { type Cluster, collect, nextEvent, type SetupOptions, setup } from './support/cluster.js';
+import { startRedis, type TestRedis } from './support/redis-server.js';
 
 let cluster: Cluster | undefined;
+let ownRedis: TestRedis | undefined;
 const clients: ClientSocket[] = [];
 afterEach(async () => {
   for (const socket of clients.splice(0)) socket.disconnect();
   await cluster?.cleanup();
+  await ownRedis?.stop();
   cluster = undefined;
+  ownRedis = undefined;
 });
 
 async function start(options?: SetupOptions): Promise<Cluster> {
@@ -221,6 +225,38 @@ describe('frontend api', () => {
       nodeId: node.nodeId,
       url: node.url,
     });
+  });
+
+  test('readyz - Redis unreachable is a 503 that says so, and a stale node list is not served', async () => {
+    ownRedis = await startRedis();
+    const c = await start({ ioNodes: 1, redisUrl: ownRedis.url });
+    const frontend = await c.startFrontend({
+      registryRefreshMs: 100,
+      registryStaleMs: 500,
+      readyTimeoutMs: 200,
+    });
+    expect((await getJson(`${frontend.url}/readyz`)).status).toBe(200);
+    await ownRedis.stop();
+    const notReady = await until(
+      () => getJson(`${frontend.url}/readyz`),
+      (r) => r.status === 503,
+      3_000,
+    );
+    expect(notReady.body).toMatchObject({ status: 'not-ready', redis: 'unreachable' });
+    const stale = await until(
+      () => getJson(`${frontend.url}/api/io-nodes`),
+      (r) => r.status === 503,
+      3_000,
+    );
+    expect(stale.body).toMatchObject({ error: { code: 'REGISTRY_UNAVAILABLE' } });
+    expect(await getJson(`${frontend.url}/healthz`)).toMatchObject({ status: 200, body: { status: 'ok' } });
+    await ownRedis.start();
+    // The io-node re-registers on its next heartbeat (Redis came back empty) and the frontend reads it.
+    await until(
+      () => getJson(`${frontend.url}/readyz`),
+      (r) => r.status === 200,
+      5_000,
+    );
   });
 
   test('config.js - declares SOCKET_SERVERS with the live io-node URLs as JavaScript', async () => {

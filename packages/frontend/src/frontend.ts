@@ -70,6 +70,26 @@ export interface Frontend {
   close(): Promise<void>;
 }
 
+/** Longest a close step waits on Redis (a read retrying through an outage) before giving up on it. */
+const CLOSE_WAIT_MS = 1_000;
+
+function bounded(promise: Promise<unknown>, ms: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** QUIT when connected, otherwise drop the connection and its retries. */
+async function release(connection: RedisConnection | undefined): Promise<void> {
+  if (!connection) return;
+  if (connection.status === 'ready') await bounded(connection.quit(), CLOSE_WAIT_MS);
+  connection.disconnect();
+}
+
 export function createFrontend(options: FrontendOptions): Frontend {
   const opts = withDefaults(
     {
@@ -206,8 +226,8 @@ export function createFrontend(options: FrontendOptions): Frontend {
           ['stop listening', () => void server.close()],
           ['close proxied sockets', () => proxy?.close()],
           ['close connections', () => server.closeAllConnections()],
-          ['stop watching the registry', () => watcher?.close()],
-          ['close redis', () => Promise.all([redis?.quit(), sub?.quit()])],
+          ['stop watching the registry', () => watcher && bounded(watcher.close(), CLOSE_WAIT_MS)],
+          ['close redis', () => Promise.all([release(redis), release(sub)])],
         ];
         for (const [name, step] of steps) {
           try {

@@ -89,11 +89,11 @@ export interface IoNode {
    * clients), rejects if starting failed. Never settles if `start()` is never called.
    */
   readonly ready: Promise<void>;
-  /** Live io-nodes other than this one, as of the last registry read (every `heartbeatIntervalMs`). */
+  /** Live io-nodes other than this one, as of the last registry read (every `heartbeatIntervalMs` / 2). */
   readonly peers: number;
   /**
    * `peer-joined` / `peer-left` with the peer's registry record; a crashed peer leaves within its
-   * `heartbeatTtlMs` plus this node's `heartbeatIntervalMs`. Returns the unsubscribe function.
+   * `heartbeatTtlMs` plus half this node's `heartbeatIntervalMs`. Returns the unsubscribe function.
    */
   on<E extends keyof PeerEvents>(event: E, listener: PeerEvents[E]): () => void;
   /** Listens, then registers; see `ready`. */

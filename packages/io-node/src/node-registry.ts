@@ -71,6 +71,26 @@ return redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 /** Longest wait before a changed connection count reaches the registry. */
 const EARLY_HEARTBEAT_MS = 250;
 
+/** Longest a close step waits on Redis before giving up on it. */
+const CLOSE_WAIT_MS = 1_000;
+
+function bounded(promise: Promise<unknown>, ms: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** QUIT when connected (lets pending replies arrive), otherwise drop the connection and its retries. */
+async function release(connection: RedisConnection | undefined): Promise<void> {
+  if (!connection) return;
+  if (connection.status === 'ready') await bounded(connection.quit(), CLOSE_WAIT_MS);
+  connection.disconnect();
+}
+
 /** The version in the io-node's package.json (src/ and dist/ both sit one level below it). */
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -196,7 +216,9 @@ export function createNodeRegistry(options: NodeRegistryOptions): NodeRegistry {
         keys,
         subscriber: sub,
         exclude: nodeId,
-        intervalMs: heartbeatIntervalMs,
+        // Twice per heartbeat: a crashed peer then leaves within its TTL plus half an interval, inside the
+        // TTL-plus-one-interval bound even with some event-loop delay.
+        intervalMs: Math.max(50, Math.floor(heartbeatIntervalMs / 2)),
         logger,
       });
       for (const event of ['peer-joined', 'peer-left'] as const) {
@@ -220,7 +242,8 @@ export function createNodeRegistry(options: NodeRegistryOptions): NodeRegistry {
         clearTimeout(early);
         self?.io.off('connection', onConnection);
         const steps: [string, () => Promise<unknown> | undefined][] = [
-          ['wait for heartbeat', () => beating],
+          // Bounded: with Redis down a heartbeat retries for many seconds, and shutdown must not wait on it.
+          ['wait for heartbeat', () => beating && bounded(beating, CLOSE_WAIT_MS)],
           [
             'deregister',
             async () => {
@@ -230,8 +253,8 @@ export function createNodeRegistry(options: NodeRegistryOptions): NodeRegistry {
               logger.info('left the registry');
             },
           ],
-          ['stop watching', () => watcher?.close()],
-          ['close redis', () => Promise.all([redis?.quit(), sub?.quit()])],
+          ['stop watching', () => watcher && bounded(watcher.close(), CLOSE_WAIT_MS)],
+          ['close redis', () => Promise.all([release(redis), release(sub)])],
         ];
         for (const [name, step] of steps) {
           try {
