@@ -90,6 +90,10 @@ async function release(connection: RedisConnection | undefined): Promise<void> {
   connection.disconnect();
 }
 
+/**
+ * Creates the frontend; nothing listens or connects until `start()`. Throws a TypeError naming the option
+ * when one is invalid.
+ */
 export function createFrontend(options: FrontendOptions): Frontend {
   const opts = withDefaults(
     {

@@ -60,6 +60,7 @@ const HANDSHAKE_RETRIES = 2;
 /** The sid is in the first bytes of the handshake response; stop looking after this many. */
 const HANDSHAKE_SCAN_BYTES = 4_096;
 
+/** Creates the proxy; the caller routes matching requests and upgrades to it. */
 export function createSocketProxy(options: SocketProxyOptions): SocketProxy {
   const { path, logger } = options;
   const proxy = createProxyServer({ xfwd: true });

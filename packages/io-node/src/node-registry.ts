@@ -99,6 +99,7 @@ export function packageVersion(): string {
   return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
 }
 
+/** Creates the registry handle of one io-node; nothing is written until `start()`. */
 export function createNodeRegistry(options: NodeRegistryOptions): NodeRegistry {
   const { keys, nodeId, heartbeatIntervalMs, heartbeatTtlMs } = options;
   const logger = options.logger.child({ component: 'io-node:registry' });
