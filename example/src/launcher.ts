@@ -132,10 +132,25 @@ function manage(
   };
 }
 
+/** The processes of a stack, by package. */
+export type StackPackage = 'frontend' | 'io-node' | 'app-node';
+
+/**
+ * The entry point of a package's process, from the repository root: `dist/main.js` (what
+ * docker-compose.yml and `npm run example` run), or with `source` the `src/main.ts` it is built from.
+ */
+export function entryPoint(pkg: StackPackage, source = false): string {
+  return source ? `packages/${pkg}/src/main.ts` : `packages/${pkg}/dist/main.js`;
+}
+
+/** The chat handlers module app-nodes load. */
+export function chatModule(source = false): string {
+  return source ? 'example/src/chat-app.ts' : 'example/dist/chat-app.js';
+}
+
 interface Spec {
   name: string;
-  /** Package whose main process to run: `frontend`, `io-node`, `app-node`. */
-  pkg: string;
+  pkg: StackPackage;
   args?: string[];
   env: Record<string, string>;
 }
@@ -144,7 +159,7 @@ type Resolved = Required<Omit<StackOptions, 'output'>> & StackOptions;
 
 /** Forks one process and registers it in `processes` at once (so a failed start still stops it). */
 async function startNode(spec: Spec, options: Resolved, processes: StackProcess[]): Promise<StackProcess> {
-  const entry = options.source ? `packages/${spec.pkg}/src/main.ts` : `packages/${spec.pkg}/dist/main.js`;
+  const entry = entryPoint(spec.pkg, options.source);
   const tail: string[] = [];
   const child = fork(`${ROOT}${entry}`, spec.args ?? [], {
     cwd: ROOT,
@@ -186,27 +201,21 @@ async function startRedisServer(
   const port = await freePort();
   const tail: string[] = [];
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  args.push('--loglevel', 'warning');
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   pipeLines('redis', child, output, tail);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const managed = manage('redis', child, exited);
   managed.ready = { port };
   if (child.pid !== undefined) processes.push(managed);
+  const url = `redis://127.0.0.1:${port}`;
   await new Promise<void>((resolve, reject) => {
-    const onExit = (code: number | null) => {
-      clearInterval(poll);
+    const deadline = Date.now() + 10_000;
+    const onExit = (code: number | null) =>
       reject(new Error(`redis-server exited with ${code}:\n${tail.join('\n')}`));
-    };
-    const poll = setInterval(() => {
-      if (tail.some((line) => line.includes('Ready to accept connections'))) {
-        clearInterval(poll);
-        child.off('exit', onExit);
-        resolve();
-      }
-    }, 20);
     child.once('exit', onExit);
     child.once('error', (err) => {
-      clearInterval(poll);
+      child.off('exit', onExit);
       reject(
         new Error(
           `no Redis answers and redis-server cannot be started (${err.message}): install Redis ` +
@@ -214,8 +223,23 @@ async function startRedisServer(
         ),
       );
     });
+    // Bounded poll: redis-server (at loglevel warning) says nothing when ready.
+    const poll = async () => {
+      while (child.exitCode === null && child.pid !== undefined) {
+        if (await redisReachable(url, 200)) {
+          child.off('exit', onExit);
+          return resolve();
+        }
+        if (Date.now() > deadline) {
+          child.kill('SIGKILL');
+          return reject(new Error(`redis-server did not answer within 10 s:\n${tail.join('\n')}`));
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    void poll();
   });
-  return { url: `redis://127.0.0.1:${port}`, process: managed };
+  return { url, process: managed };
 }
 
 /**
@@ -271,7 +295,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       REDIS_URL: redisUrl,
       IOCLUSTER_PREFIX: opts.prefix,
     };
-    const appModule = opts.source ? 'example/src/chat-app.ts' : 'example/dist/chat-app.js';
+    const appModule = chatModule(opts.source);
     const io = await Promise.all(
       Array.from({ length: opts.ioNodes }, (_, i) =>
         startNode(

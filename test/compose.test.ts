@@ -1,0 +1,86 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, test } from 'vitest';
+import { chatModule, entryPoint, type StackPackage } from '../example/src/launcher.js';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const installed = spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).status === 0;
+
+interface ComposeService {
+  command?: string[] | string;
+  environment?: Record<string, string>;
+  ports?: unknown[];
+  healthcheck?: { test?: string[] };
+  container_name?: string;
+  build?: unknown;
+  image?: string;
+}
+
+/** `docker-compose config`: validates the file and prints it normalized; PyYAML (compose v1's own) turns it into JSON. */
+function composeConfig(): { services: Record<string, ComposeService> } {
+  const config = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  expect(config.stderr.trim(), 'docker-compose config printed warnings or errors').toBe('');
+  expect(config.status).toBe(0);
+  const json = spawnSync(
+    'python3',
+    ['-c', 'import sys, json, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'],
+    { input: config.stdout, encoding: 'utf8' },
+  );
+  if (json.status !== 0) throw new Error(`cannot read the normalized config as YAML: ${json.stderr}`);
+  return JSON.parse(json.stdout);
+}
+
+function commandLine(service: ComposeService): string {
+  return Array.isArray(service.command) ? service.command.join(' ') : (service.command ?? '');
+}
+
+describe.skipIf(!installed)(
+  'docker-compose (skipped: docker-compose is not installed; .ci/run installs it)',
+  () => {
+    test('compose - the file parses and runs the entry points the tests run, with health checks', () => {
+      const { services } = composeConfig();
+      expect(Object.keys(services).sort()).toEqual(['app-node', 'frontend', 'io-node', 'redis']);
+      for (const pkg of ['frontend', 'io-node', 'app-node'] as StackPackage[]) {
+        const service = services[pkg]!;
+        // The same files the launcher (npm run example, the browser test) starts; tests run their sources.
+        expect(commandLine(service)).toMatch(
+          new RegExp(`(^|\\s)node ${entryPoint(pkg).replaceAll('.', '\\.')}(\\s|$)`),
+        );
+        expect(existsSync(`${root}${entryPoint(pkg, true)}`)).toBe(true);
+        expect(service.image).toBe('iocluster:local');
+        expect(service.healthcheck?.test?.length).toBeGreaterThan(1);
+        expect(service.environment?.REDIS_URL).toBe('redis://redis:6379');
+      }
+      expect(services.redis!.healthcheck?.test).toEqual(['CMD', 'redis-cli', 'ping']);
+      expect(commandLine(services['app-node']!)).toContain(chatModule());
+      expect(existsSync(`${root}${chatModule(true)}`)).toBe(true);
+    });
+
+    test('compose - io-nodes and app-nodes scale: no fixed names or host ports; browsers go through the proxy', () => {
+      const { services } = composeConfig();
+      for (const name of ['io-node', 'app-node']) {
+        expect(services[name]!.container_name).toBeUndefined();
+        expect(services[name]!.ports ?? []).toEqual([]);
+      }
+      const frontend = services.frontend!;
+      expect(frontend.environment?.FRONTEND_PROXY).toBe('on');
+      expect(existsSync(`${root}${frontend.environment?.FRONTEND_STATIC_DIR}/index.html`)).toBe(true);
+      expect(frontend.ports).toEqual([{ published: 3000, target: 3000 }]);
+      // Each replica registers its own in-network address for the proxy (`$$` is compose's escaped `$`).
+      expect(commandLine(services['io-node']!)).toMatch(/IO_NODE_PUBLIC_URL="http:\/\/\$\$?\(hostname -i/);
+    });
+
+    test('compose - the image installs with npm ci and builds with npm run build', () => {
+      const dockerfile = readFileSync(`${root}Dockerfile`, 'utf8');
+      expect(dockerfile).toMatch(/^FROM node:20-slim$/m);
+      expect(dockerfile).toMatch(/^RUN npm ci\b/m);
+      expect(dockerfile).toMatch(/^RUN npm run build$/m);
+      const ignored = readFileSync(`${root}.dockerignore`, 'utf8').split('\n');
+      expect(ignored).toEqual(expect.arrayContaining(['**/node_modules', '**/dist']));
+    });
+  },
+);
