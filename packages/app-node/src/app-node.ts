@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import {
   assertInteger,
+  type CloseStep,
+  closeRedis,
   createKeys,
   createRedis,
   decodeIngressJob,
@@ -8,6 +10,7 @@ import {
   type Logger,
   type RedisConnection,
   type RedisTarget,
+  runCloseSteps,
   silentLogger,
   WireError,
   withDefaults,
@@ -218,18 +221,12 @@ export function createAppNode(options: AppNodeOptions): AppNode {
 
     close() {
       closing ??= (async () => {
-        const steps: [string, () => Promise<unknown> | undefined][] = [
+        const steps: CloseStep[] = [
           ['close worker', () => worker?.close()],
           ['flush commands', () => publisher.close()],
-          ['close redis', () => Promise.all([publisherRedis.quit(), workerRedis?.quit()])],
+          ['close redis', () => Promise.all([closeRedis(publisherRedis), closeRedis(workerRedis)])],
         ];
-        for (const [name, step] of steps) {
-          try {
-            await step();
-          } catch (err) {
-            logger.warn({ err, step: name }, 'app-node close step failed');
-          }
-        }
+        await runCloseSteps(steps, logger, 'app-node');
         logger.info('app-node closed');
       })();
       return closing;

@@ -4,6 +4,8 @@ import {
   assertInteger,
   BALANCE_STRATEGIES,
   type BalanceStrategy,
+  type CloseStep,
+  closeRedis,
   createKeys,
   createRedis,
   type IoNodeRecord,
@@ -11,6 +13,8 @@ import {
   type RedisConnection,
   type RedisTarget,
   type RegistryWatcher,
+  runCloseSteps,
+  settleWithin,
   silentLogger,
   watchRegistry,
   withDefaults,
@@ -72,23 +76,6 @@ export interface Frontend {
 
 /** Longest a close step waits on Redis (a read retrying through an outage) before giving up on it. */
 const CLOSE_WAIT_MS = 1_000;
-
-function bounded(promise: Promise<unknown>, ms: number): Promise<unknown> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise((resolve) => {
-      timer = setTimeout(resolve, ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-/** QUIT when connected, otherwise drop the connection and its retries. */
-async function release(connection: RedisConnection | undefined): Promise<void> {
-  if (!connection) return;
-  if (connection.status === 'ready') await bounded(connection.quit(), CLOSE_WAIT_MS);
-  connection.disconnect();
-}
 
 /**
  * Creates the frontend; nothing listens or connects until `start()`. Throws a TypeError naming the option
@@ -226,20 +213,17 @@ export function createFrontend(options: FrontendOptions): Frontend {
 
     close() {
       closing ??= (async () => {
-        const steps: [string, () => Promise<unknown> | unknown][] = [
+        const steps: CloseStep[] = [
           ['stop listening', () => void server.close()],
           ['close proxied sockets', () => proxy?.close()],
           ['close connections', () => server.closeAllConnections()],
-          ['stop watching the registry', () => watcher && bounded(watcher.close(), CLOSE_WAIT_MS)],
-          ['close redis', () => Promise.all([release(redis), release(sub)])],
+          ['stop watching the registry', () => watcher && settleWithin(watcher.close(), CLOSE_WAIT_MS)],
+          [
+            'close redis',
+            () => Promise.all([closeRedis(redis, CLOSE_WAIT_MS), closeRedis(sub, CLOSE_WAIT_MS)]),
+          ],
         ];
-        for (const [name, step] of steps) {
-          try {
-            await step();
-          } catch (err) {
-            logger.warn({ err, step: name }, 'frontend close step failed');
-          }
-        }
+        await runCloseSteps(steps, logger, 'frontend');
         logger.info('frontend closed');
       })();
       return closing;

@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import {
   assertInteger,
   type ClientInfo,
+  type CloseStep,
+  closeRedis,
   createKeys,
   createRedis,
   encodeBinary,
@@ -12,6 +14,8 @@ import {
   RESERVED_EVENTS,
   type RedisConnection,
   type RedisTarget,
+  runCloseSteps,
+  settleWithin,
   silentLogger,
   withDefaults,
 } from '@iocluster/shared';
@@ -297,12 +301,12 @@ export function createIoNode(options: IoNodeOptions): IoNode {
 
     close() {
       closing ??= (async () => {
-        const steps: [string, () => Promise<unknown> | unknown][] = [
+        const steps: CloseStep[] = [
           // First, so no frontend sends a client to a node that is going away.
           ['leave registry', () => registry.close()],
           // New connections are refused from here on; the server finishes closing once clients are gone.
           ['stop listening', () => void http.close()],
-          ['drain in-flight events', () => sequencer && withTimeout(sequencer.idle(), opts.drainTimeoutMs)],
+          ['drain in-flight events', () => settleWithin(sequencer?.idle(), opts.drainTimeoutMs)],
           ['disconnect clients', () => io.disconnectSockets(true)],
           ['enqueue disconnects', () => sequencer?.flushed()],
           ['close socket.io', () => io.close()],
@@ -310,28 +314,12 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           ['close sequencer', () => sequencer?.close()],
           ['close command subscriber', () => subscriber?.close()],
           ['close ingress queue', () => producer?.close()],
-          ['close redis', () => Promise.all([commandRedis?.quit(), subRedis?.quit()])],
+          ['close redis', () => Promise.all([closeRedis(commandRedis), closeRedis(subRedis)])],
         ];
-        for (const [name, step] of steps) {
-          try {
-            await step();
-          } catch (err) {
-            logger.warn({ err, step: name }, 'io-node close step failed');
-          }
-        }
+        await runCloseSteps(steps, logger, 'io-node');
         logger.info('io-node closed');
       })();
       return closing;
     },
   };
-}
-
-function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    void promise.then(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 }

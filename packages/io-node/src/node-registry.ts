@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import {
+  type CloseStep,
+  closeRedis,
   createRedis,
   encodeIoNodeRecord,
   type IoNodeRecord,
@@ -11,6 +13,8 @@ import {
   type RegistryEvents,
   type RegistryWatcher,
   readLiveNodes,
+  runCloseSteps,
+  settleWithin,
   watchRegistry,
 } from '@iocluster/shared';
 import type { Server } from 'socket.io';
@@ -73,23 +77,6 @@ const EARLY_HEARTBEAT_MS = 250;
 
 /** Longest a close step waits on Redis before giving up on it. */
 const CLOSE_WAIT_MS = 1_000;
-
-function bounded(promise: Promise<unknown>, ms: number): Promise<unknown> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise((resolve) => {
-      timer = setTimeout(resolve, ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-/** QUIT when connected (lets pending replies arrive), otherwise drop the connection and its retries. */
-async function release(connection: RedisConnection | undefined): Promise<void> {
-  if (!connection) return;
-  if (connection.status === 'ready') await bounded(connection.quit(), CLOSE_WAIT_MS);
-  connection.disconnect();
-}
 
 /** The version in the io-node's package.json (src/ and dist/ both sit one level below it). */
 export function packageVersion(): string {
@@ -242,9 +229,9 @@ export function createNodeRegistry(options: NodeRegistryOptions): NodeRegistry {
         clearInterval(timer);
         clearTimeout(early);
         self?.io.off('connection', onConnection);
-        const steps: [string, () => Promise<unknown> | undefined][] = [
+        const steps: CloseStep[] = [
           // Bounded: with Redis down a heartbeat retries for many seconds, and shutdown must not wait on it.
-          ['wait for heartbeat', () => beating && bounded(beating, CLOSE_WAIT_MS)],
+          ['wait for heartbeat', () => beating && settleWithin(beating, CLOSE_WAIT_MS)],
           [
             'deregister',
             async () => {
@@ -254,16 +241,13 @@ export function createNodeRegistry(options: NodeRegistryOptions): NodeRegistry {
               logger.info('left the registry');
             },
           ],
-          ['stop watching', () => watcher && bounded(watcher.close(), CLOSE_WAIT_MS)],
-          ['close redis', () => Promise.all([release(redis), release(sub)])],
+          ['stop watching', () => watcher && settleWithin(watcher.close(), CLOSE_WAIT_MS)],
+          [
+            'close redis',
+            () => Promise.all([closeRedis(redis, CLOSE_WAIT_MS), closeRedis(sub, CLOSE_WAIT_MS)]),
+          ],
         ];
-        for (const [name, step] of steps) {
-          try {
-            await step();
-          } catch (err) {
-            logger.warn({ err, step: name }, 'registry close step failed');
-          }
-        }
+        await runCloseSteps(steps, logger, 'registry');
       })();
       return closing;
     },

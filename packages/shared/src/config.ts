@@ -3,10 +3,8 @@ import { statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { ConfigError } from './errors.js';
+import { LOG_LEVELS, type LogLevel } from './logger.js';
 import type { RedisTarget } from './redis.js';
-
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export type BalanceStrategy = 'fewest-connections' | 'random' | 'round-robin';
 export const BALANCE_STRATEGIES: readonly BalanceStrategy[] = ['fewest-connections', 'random', 'round-robin'];

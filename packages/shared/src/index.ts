@@ -1,10 +1,12 @@
-export type { BalanceStrategy, Config, LogLevel } from './config.js';
+export type { BalanceStrategy, Config } from './config.js';
 export { BALANCE_STRATEGIES, loadConfig } from './config.js';
 export type { AckError, ErrorCode } from './errors.js';
 export { ConfigError, IoclusterError, isTransientRedisError, toAckError, WireError } from './errors.js';
 export type { Keys } from './keys.js';
 export { createKeys } from './keys.js';
-export type { Logger, LoggerOptions } from './logger.js';
+export type { CloseStep } from './lifecycle.js';
+export { closeRedis, runCloseSteps, settleWithin } from './lifecycle.js';
+export type { Logger, LoggerOptions, LogLevel } from './logger.js';
 export { createLogger, silentLogger } from './logger.js';
 export { assertInteger, withDefaults } from './options.js';
 export { announceReady, runUntilSignal } from './process.js';

@@ -1,7 +1,9 @@
 import { type Logger, pino } from 'pino';
-import type { LogLevel } from './config.js';
 
 export type { Logger };
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Options of the root logger; components take children of it (`{ component, nodeId }`). */
 export interface LoggerOptions {
