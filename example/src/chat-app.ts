@@ -209,11 +209,12 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
     app.on('rooms', async () => ({ rooms: await store.rooms() }));
 
     app.on('disconnect', async (socket) => {
+      // Released first: whoever sees the leave notice may take the nickname at once.
+      const nickname = nicknameOf(socket);
+      if (nickname !== null) await store.release(nickname, socket.id);
       for (const room of joinedRooms(socket)) {
         app.to(ROOM_PREFIX + room).emit('notice', notice(socket, room, 'leave'));
       }
-      const nickname = nicknameOf(socket);
-      if (nickname !== null) await store.release(nickname, socket.id);
     });
   }
 

@@ -1,0 +1,142 @@
+import { createKeys } from '@iocluster/shared';
+import type { Socket } from 'socket.io-client';
+import { afterEach, describe, expect, test } from 'vitest';
+import { type ChatApp, createChatApp } from '../example/src/chat-app.js';
+import type { ChatMessage, JoinResult } from '../example/src/chat-protocol.js';
+import { type Cluster, collect, nextEvent, setup } from './support/cluster.js';
+
+let cluster: Cluster | undefined;
+let chat: ChatApp | undefined;
+afterEach(async () => {
+  await cluster?.cleanup();
+  await chat?.close();
+  cluster = undefined;
+  chat = undefined;
+});
+
+/** 2 io-nodes, 2 app-nodes running the chat handlers, and clients on alternating io-nodes. */
+async function start(clients: number): Promise<{ c: Cluster; sockets: Socket[] }> {
+  const c = await setup({ ioNodes: 2, register: (app) => chat!.register(app) });
+  cluster = c;
+  chat = createChatApp({ redis: c.redisUrl, prefix: c.prefix });
+  await c.startAppNode();
+  await c.startAppNode();
+  const sockets = await Promise.all(Array.from({ length: clients }, (_, i) => c.connect(i % 2)));
+  return { c, sockets };
+}
+
+const message = (room: string, text: string, mid: string) => ({ room, text, sentAt: 1_700_000_000_000, mid });
+
+describe('example chat', () => {
+  test('chat - join answers history; a message reaches every member on both io-nodes, sender included', async () => {
+    const { sockets } = await start(3);
+    const [a, b, outsider] = sockets as [Socket, Socket, Socket];
+    expect(await a.emitWithAck('set nickname', 'ada')).toEqual({ nickname: 'ada' });
+    expect(await a.emitWithAck('join', 'lobby')).toEqual({ room: 'lobby', history: [] });
+    const joinNotice = nextEvent(a, 'notice');
+    const joined = (await b.emitWithAck('join', 'lobby')) as JoinResult;
+    expect(joined).toEqual({ room: 'lobby', history: [] });
+    expect((await joinNotice)[0]).toMatchObject({ room: 'lobby', kind: 'join', id: b.id, nickname: null });
+
+    const received = [a, b, outsider].map((s) => collect<ChatMessage>(s, 'chat message'));
+    const ack = await a.emitWithAck('chat message', message('lobby', 'hello', 'm1'));
+    expect(ack).toMatchObject({ ok: true, mid: 'm1' });
+    await Promise.all([received[0]!.until(1), received[1]!.until(1)]);
+    const expected = { ...message('lobby', 'hello', 'm1'), from: a.id, nickname: 'ada' };
+    expect(received[0]!.items).toEqual([expect.objectContaining(expected)]);
+    expect(received[1]!.items).toEqual(received[0]!.items);
+    // The outsider gets nothing: the answer to its join is published after the message, and an io-node
+    // receives both on one subscription, in publish order.
+    await outsider.emitWithAck('join', 'lobby');
+    expect(received[2]!.items).toEqual([]);
+    const history = ((await outsider.emitWithAck('join', 'lobby')) as JoinResult).history;
+    expect(history).toEqual(received[0]!.items);
+  });
+
+  test('chat - history keeps the last 50 messages of a room, oldest first, for any app-node', async () => {
+    const { c, sockets } = await start(1);
+    const [a] = sockets as [Socket];
+    await a.emitWithAck('join', 'busy');
+    for (let n = 0; n < 60; n++) await a.emitWithAck('chat message', message('busy', `n${n}`, `m${n}`));
+    const { history } = (await a.emitWithAck('join', 'busy')) as JoinResult;
+    expect(history.map((m) => m.text)).toEqual(Array.from({ length: 50 }, (_, k) => `n${k + 10}`));
+    expect(await c.redis.llen(createKeys(c.prefix).app('history', 'busy'))).toBe(50);
+    expect(await a.emitWithAck('rooms')).toEqual({ rooms: ['busy'] });
+  });
+
+  test('chat - bad payloads get { error: { code, message } } and the connection keeps working', async () => {
+    const { sockets } = await start(2);
+    const [a, b] = sockets as [Socket, Socket];
+    const code = async (event: string, ...args: unknown[]) =>
+      ((await a.emitWithAck(event, ...args)) as { error?: { code: string; message: string } }).error?.code;
+    expect(await code('join', '')).toBe('BAD_ROOM');
+    expect(await code('join', { room: 'x' })).toBe('BAD_ROOM');
+    expect(await code('join', 'x'.repeat(40))).toBe('BAD_ROOM');
+    expect(await code('chat message', 'just text')).toBe('BAD_REQUEST');
+    expect(await code('chat message', message('nowhere', 'hi', 'm'))).toBe('NOT_IN_ROOM');
+    await a.emitWithAck('join', 'r');
+    expect(await code('chat message', { ...message('r', '', 'm') })).toBe('BAD_REQUEST');
+    expect(await code('chat message', { ...message('r', 'hi', 'm'), sentAt: 'now' })).toBe('BAD_REQUEST');
+    expect(await code('chat message', { ...message('r', 'hi', ''), mid: 42 })).toBe('BAD_REQUEST');
+    expect(await code('chat message', message('r', 'x'.repeat(2_001), 'm'))).toBe('BAD_REQUEST');
+    expect(await code('set nickname', 'no spaces allowed')).toBe('BAD_NICKNAME');
+    expect(await code('set nickname', null)).toBe('BAD_NICKNAME');
+    expect(await code('private message', { to: 'nobody-here', text: 'hi', sentAt: 1, mid: 'p' })).toBe(
+      'USER_NOT_FOUND',
+    );
+    expect(await b.emitWithAck('set nickname', 'bea')).toEqual({ nickname: 'bea' });
+    expect(await code('set nickname', 'BEA')).toBe('NICKNAME_TAKEN');
+    // Still fine after all of that.
+    expect(await a.emitWithAck('chat message', message('r', 'fine', 'm9'))).toMatchObject({ ok: true });
+  });
+
+  test('chat - private messages by nickname or socket id, typing, and leave/disconnect notices', async () => {
+    const { sockets } = await start(3);
+    const [a, b, d] = sockets as [Socket, Socket, Socket];
+    await a.emitWithAck('set nickname', 'ada');
+    await b.emitWithAck('set nickname', 'bob');
+    const pmA = collect(a, 'private message');
+    const pmB = collect(b, 'private message');
+    const pmD = collect(d, 'private message');
+    expect(
+      await a.emitWithAck('private message', { to: 'bob', text: 'psst', sentAt: 1, mid: 'p1' }),
+    ).toMatchObject({
+      ok: true,
+      to: b.id,
+    });
+    expect(
+      await d.emitWithAck('private message', { to: a.id, text: 'by id', sentAt: 2, mid: 'p2' }),
+    ).toMatchObject({
+      ok: true,
+      to: a.id,
+    });
+    await Promise.all([pmA.until(2), pmB.until(1), pmD.until(1)]);
+    expect(pmB.items).toEqual([
+      expect.objectContaining({ from: a.id, nickname: 'ada', to: b.id, text: 'psst' }),
+    ]);
+    expect(pmA.items).toEqual([
+      expect.objectContaining({ text: 'psst', toNickname: 'bob' }),
+      expect.objectContaining({ text: 'by id', from: d.id, toNickname: null }),
+    ]);
+    expect(pmD.items).toEqual([expect.objectContaining({ text: 'by id' })]);
+
+    for (const s of [a, b, d]) await s.emitWithAck('join', 'room');
+    const typing = nextEvent(b, 'typing');
+    a.emit('typing', { room: 'room', typing: true });
+    expect((await typing)[0]).toEqual({ room: 'room', id: a.id, nickname: 'ada', typing: true });
+
+    const left = nextEvent(b, 'notice');
+    expect(await a.emitWithAck('leave', 'room')).toEqual({ room: 'room' });
+    expect((await left)[0]).toMatchObject({ room: 'room', kind: 'leave', id: a.id, nickname: 'ada' });
+    const gone = nextEvent(b, 'notice');
+    const dId = d.id;
+    d.disconnect();
+    expect((await gone)[0]).toMatchObject({ room: 'room', kind: 'leave', id: dId });
+    // A nickname is free again once its holder disconnected (released before the leave notice goes out).
+    const bobGone = nextEvent(a, 'notice');
+    await a.emitWithAck('join', 'room');
+    b.disconnect();
+    await bobGone;
+    expect(await a.emitWithAck('set nickname', 'bob')).toEqual({ nickname: 'bob' });
+  });
+});
