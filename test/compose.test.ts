@@ -38,49 +38,48 @@ function commandLine(service: ComposeService): string {
   return Array.isArray(service.command) ? service.command.join(' ') : (service.command ?? '');
 }
 
-describe.skipIf(!installed)(
-  'docker-compose (skipped: docker-compose is not installed; .ci/run installs it)',
-  () => {
-    test('compose - the file parses and runs the entry points the tests run, with health checks', () => {
-      const { services } = composeConfig();
-      expect(Object.keys(services).sort()).toEqual(['app-node', 'frontend', 'io-node', 'redis']);
-      for (const pkg of ['frontend', 'io-node', 'app-node'] as StackPackage[]) {
-        const service = services[pkg]!;
-        // The same files the launcher (npm run example, the browser test) starts; tests run their sources.
-        expect(commandLine(service)).toMatch(
-          new RegExp(`(^|\\s)node ${entryPoint(pkg).replaceAll('.', '\\.')}(\\s|$)`),
-        );
-        expect(existsSync(`${root}${entryPoint(pkg, true)}`)).toBe(true);
-        expect(service.image).toBe('iocluster:local');
-        expect(service.healthcheck?.test?.length).toBeGreaterThan(1);
-        expect(service.environment?.REDIS_URL).toBe('redis://redis:6379');
-      }
-      expect(services.redis!.healthcheck?.test).toEqual(['CMD', 'redis-cli', 'ping']);
-      expect(commandLine(services['app-node']!)).toContain(chatModule());
-      expect(existsSync(`${root}${chatModule(true)}`)).toBe(true);
-    });
+const skipReason = installed ? '' : ' (skipped: docker-compose is not installed; .ci/run installs it)';
 
-    test('compose - io-nodes and app-nodes scale: no fixed names or host ports; browsers go through the proxy', () => {
-      const { services } = composeConfig();
-      for (const name of ['io-node', 'app-node']) {
-        expect(services[name]!.container_name).toBeUndefined();
-        expect(services[name]!.ports ?? []).toEqual([]);
-      }
-      const frontend = services.frontend!;
-      expect(frontend.environment?.FRONTEND_PROXY).toBe('on');
-      expect(existsSync(`${root}${frontend.environment?.FRONTEND_STATIC_DIR}/index.html`)).toBe(true);
-      expect(frontend.ports).toEqual([{ published: 3000, target: 3000 }]);
-      // Each replica registers its own in-network address for the proxy (`$$` is compose's escaped `$`).
-      expect(commandLine(services['io-node']!)).toMatch(/IO_NODE_PUBLIC_URL="http:\/\/\$\$?\(hostname -i/);
-    });
+describe.skipIf(!installed)(`compose${skipReason}`, () => {
+  test('compose - the file parses and runs the entry points the tests run, with health checks', () => {
+    const { services } = composeConfig();
+    expect(Object.keys(services).sort()).toEqual(['app-node', 'frontend', 'io-node', 'redis']);
+    for (const pkg of ['frontend', 'io-node', 'app-node'] as StackPackage[]) {
+      const service = services[pkg]!;
+      // The same files the launcher (npm run example, the browser test) starts; tests run their sources.
+      expect(commandLine(service)).toMatch(
+        new RegExp(`(^|\\s)node ${entryPoint(pkg).replaceAll('.', '\\.')}(\\s|$)`),
+      );
+      expect(existsSync(`${root}${entryPoint(pkg, true)}`)).toBe(true);
+      expect(service.image).toBe('iocluster:local');
+      expect(service.healthcheck?.test?.length).toBeGreaterThan(1);
+      expect(service.environment?.REDIS_URL).toBe('redis://redis:6379');
+    }
+    expect(services.redis!.healthcheck?.test).toEqual(['CMD', 'redis-cli', 'ping']);
+    expect(commandLine(services['app-node']!)).toContain(chatModule());
+    expect(existsSync(`${root}${chatModule(true)}`)).toBe(true);
+  });
 
-    test('compose - the image installs with npm ci and builds with npm run build', () => {
-      const dockerfile = readFileSync(`${root}Dockerfile`, 'utf8');
-      expect(dockerfile).toMatch(/^FROM node:20-slim$/m);
-      expect(dockerfile).toMatch(/^RUN npm ci\b/m);
-      expect(dockerfile).toMatch(/^RUN npm run build$/m);
-      const ignored = readFileSync(`${root}.dockerignore`, 'utf8').split('\n');
-      expect(ignored).toEqual(expect.arrayContaining(['**/node_modules', '**/dist']));
-    });
-  },
-);
+  test('compose - io-nodes and app-nodes scale: no fixed names or host ports; browsers go through the proxy', () => {
+    const { services } = composeConfig();
+    for (const name of ['io-node', 'app-node']) {
+      expect(services[name]!.container_name).toBeUndefined();
+      expect(services[name]!.ports ?? []).toEqual([]);
+    }
+    const frontend = services.frontend!;
+    expect(frontend.environment?.FRONTEND_PROXY).toBe('on');
+    expect(existsSync(`${root}${frontend.environment?.FRONTEND_STATIC_DIR}/index.html`)).toBe(true);
+    expect(frontend.ports).toEqual([{ published: 3000, target: 3000 }]);
+    // Each replica registers its own in-network address for the proxy (`$$` is compose's escaped `$`).
+    expect(commandLine(services['io-node']!)).toMatch(/IO_NODE_PUBLIC_URL="http:\/\/\$\$?\(hostname -i/);
+  });
+
+  test('compose - the image installs with npm ci and builds with npm run build', () => {
+    const dockerfile = readFileSync(`${root}Dockerfile`, 'utf8');
+    expect(dockerfile).toMatch(/^FROM node:20-slim$/m);
+    expect(dockerfile).toMatch(/^RUN npm ci\b/m);
+    expect(dockerfile).toMatch(/^RUN npm run build$/m);
+    const ignored = readFileSync(`${root}.dockerignore`, 'utf8').split('\n');
+    expect(ignored).toEqual(expect.arrayContaining(['**/node_modules', '**/dist']));
+  });
+});
