@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import type { AppNode } from '@iocluster/app-node';
 import {
   ClientError,
@@ -5,6 +6,7 @@ import {
   createClient,
   type IoclusterClient,
 } from '@iocluster/client';
+import { build } from 'esbuild';
 import { io as connectPlain, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, test } from 'vitest';
 import registerTestApp from './fixtures/test-app.js';
@@ -212,6 +214,24 @@ describe('client', () => {
     await expect(queued).rejects.toMatchObject({ name: 'ClientError', code: 'CLOSED' });
     expect(() => a.emit('echo', 2)).toThrow(ClientError);
     expect(a.state).toBe('closed');
+  });
+});
+
+describe('client bundle', () => {
+  test('client - bundles for browsers from its sources alone: no ioredis, pino or Node built-ins', async () => {
+    const result = await build({
+      entryPoints: [fileURLToPath(new URL('../packages/client/src/index.ts', import.meta.url))],
+      bundle: true,
+      write: false,
+      platform: 'browser',
+      format: 'esm',
+      conditions: ['source'],
+      metafile: true,
+      logLevel: 'silent',
+    });
+    const inputs = Object.keys(result.metafile.inputs);
+    expect(inputs.some((path) => path.includes('socket.io-client'))).toBe(true);
+    expect(inputs.filter((path) => /ioredis|pino|packages\/shared/.test(path))).toEqual([]);
   });
 });
 

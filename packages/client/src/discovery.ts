@@ -1,4 +1,4 @@
-import type { BalanceStrategy } from '@iocluster/shared';
+import type { BalanceStrategy, IoNodeRecord } from '@iocluster/shared';
 import { ClientError } from './errors.js';
 import type { NodeTarget } from './events.js';
 
@@ -8,12 +8,6 @@ export interface DiscoveryOptions {
   readonly strategy: BalanceStrategy | undefined;
   readonly timeoutMs: number;
   readonly fetch: typeof fetch;
-}
-
-interface IoNodeEntry {
-  nodeId: string;
-  url: string;
-  connections: number;
 }
 
 /**
@@ -36,8 +30,8 @@ export async function discoverNode(
   const nodes = (list as { nodes?: unknown } | undefined)?.nodes;
   if (!Array.isArray(nodes)) return picked;
   const others = nodes
-    .filter((node): node is IoNodeEntry => {
-      const n = node as Partial<IoNodeEntry> | null;
+    .filter((node): node is IoNodeRecord => {
+      const n = node as Partial<IoNodeRecord> | null;
       return typeof n?.nodeId === 'string' && typeof n.url === 'string' && !avoid.has(n.nodeId);
     })
     .sort((a, b) => (a.connections ?? 0) - (b.connections ?? 0));
