@@ -175,3 +175,18 @@ test('handlers - a handler that never settles is answered TIMEOUT and the client
   });
   expect(await a.emitWithAck('echo', 'next')).toEqual(['next']);
 });
+
+test('health - an io-node answers /healthz and /readyz, and stops listening once closed', async () => {
+  cluster = await setup({ ioNodes: 1 });
+  const node = cluster.ioNodes[0]!;
+  const health = await fetch(`${node.url}/healthz`);
+  expect([health.status, await health.json()]).toEqual([200, { status: 'ok', nodeId: node.nodeId }]);
+  const ready = await fetch(`${node.url}/readyz`);
+  expect([ready.status, await ready.json()]).toEqual([
+    200,
+    { status: 'ready', nodeId: node.nodeId, connections: 0, reasons: [] },
+  ]);
+  expect((await fetch(`${node.url}/nope`)).status).toBe(404);
+  await node.close();
+  await expect(fetch(`${node.url}/readyz`)).rejects.toThrow();
+});

@@ -5,7 +5,8 @@ import { redisReachable } from './launcher.js';
 /**
  * Container health check, one script for every service of docker-compose.yml:
  * - `healthcheck.js http://127.0.0.1:3000/healthz`: the URL answers 2xx (frontend);
- * - `healthcheck.js tcp://127.0.0.1:3001`: the port accepts connections (io-node);
+ * - `healthcheck.js http://127.0.0.1:3001/readyz`: the io-node is listening and reaches Redis;
+ * - `healthcheck.js tcp://host:port`: the port accepts connections;
  * - `healthcheck.js redis`: the Redis of REDIS_URL answers PING (app-node: it has no port of its own).
  * Exits 0 when healthy, 1 otherwise, within 3 s.
  */

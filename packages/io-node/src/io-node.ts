@@ -1,4 +1,4 @@
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   assertInteger,
@@ -153,7 +153,23 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   const { nodeId } = opts;
   const logger = opts.logger.child({ component: 'io-node', nodeId });
 
-  const http: HttpServer = createServer();
+  // Engine.IO takes its own path (/socket.io/) and hands every other request to this handler.
+  const http: HttpServer = createServer((req, res) => {
+    const path = req.url?.split('?')[0];
+    if (path === '/healthz') return sendJson(res, 200, { status: 'ok', nodeId });
+    if (path === '/readyz') {
+      const reasons: string[] = [];
+      if (!isReady) reasons.push(closing ? 'shutting down' : 'not started');
+      if (commandRedis?.status !== 'ready' || subRedis?.status !== 'ready') reasons.push('redis unreachable');
+      return sendJson(res, reasons.length === 0 ? 200 : 503, {
+        status: reasons.length === 0 ? 'ready' : 'not-ready',
+        nodeId,
+        connections: io.of('/').sockets.size,
+        reasons,
+      });
+    }
+    sendJson(res, 404, { error: { code: 'NOT_FOUND', message: `no route ${path ?? ''}` } });
+  });
   const io = new Server(http, {
     transports: ['polling', 'websocket'],
     cors: { origin: opts.corsOrigins === '*' ? true : [...opts.corsOrigins], credentials: true },
@@ -186,6 +202,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   let port = 0;
   let url = '';
   let closing: Promise<void> | undefined;
+  let isReady = false;
   let started = false;
 
   function describe(socket: Socket): ClientInfo {
@@ -296,11 +313,13 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         failReady(err);
         throw err;
       }
+      isReady = true;
       markReady();
     },
 
     close() {
       closing ??= (async () => {
+        isReady = false;
         const steps: CloseStep[] = [
           // First, so no frontend sends a client to a node that is going away.
           ['leave registry', () => registry.close()],
@@ -322,4 +341,9 @@ export function createIoNode(options: IoNodeOptions): IoNode {
       return closing;
     },
   };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
 }
