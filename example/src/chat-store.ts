@@ -1,4 +1,4 @@
-import type { Keys, RedisConnection } from '@iocluster/shared';
+import { isNodeLive, type Keys, type RedisConnection } from '@iocluster/shared';
 import { type ChatMessage, LIMITS } from './chat-protocol.js';
 
 /** Who holds a nickname: the socket, its io-node, and the tab session allowed to take it back. */
@@ -36,11 +36,7 @@ export function createChatStore(redis: RedisConnection, keys: Keys): ChatStore {
   const historyKey = (room: string) => keys.app('history', room);
   const field = (nickname: string) => nickname.toLowerCase();
 
-  async function alive(nodeId: string): Promise<boolean> {
-    // The registry scores each live io-node by the time its heartbeat expires (keys.ts).
-    const expiresAt = await redis.zscore(keys.registryIndex, nodeId);
-    return expiresAt !== null && Number(expiresAt) > Date.now();
-  }
+  const alive = (nodeId: string) => isNodeLive(redis, keys, nodeId);
 
   async function holder(nickname: string): Promise<NicknameOwner | undefined> {
     const raw = await redis.hget(nicknamesKey, field(nickname));

@@ -13,7 +13,13 @@ export { announceReady, runUntilSignal } from './process.js';
 export type { RedisConnection, RedisRole, RedisTarget } from './redis.js';
 export { createRedis, toRedisTarget } from './redis.js';
 export type { IoNodeRecord, RegistryEvents, RegistryWatcher, RegistryWatcherOptions } from './registry.js';
-export { decodeIoNodeRecord, encodeIoNodeRecord, readLiveNodes, watchRegistry } from './registry.js';
+export {
+  decodeIoNodeRecord,
+  encodeIoNodeRecord,
+  isNodeLive,
+  readLiveNodes,
+  watchRegistry,
+} from './registry.js';
 export type {
   ClientBatch,
   ClientInfo,

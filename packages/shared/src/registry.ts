@@ -117,6 +117,17 @@ export async function readLiveNodes(
   return [...byUrl.values()].sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
 }
 
+/** Whether io-node `nodeId`'s heartbeat is current: one ZSCORE, for code that asks about one node. */
+export async function isNodeLive(
+  redis: RedisConnection,
+  keys: Keys,
+  nodeId: string,
+  now: number = Date.now(),
+): Promise<boolean> {
+  const expiresAt = await redis.zscore(keys.registryIndex, nodeId);
+  return expiresAt !== null && Number(expiresAt) > now;
+}
+
 /** Events of a {@link RegistryWatcher}. */
 export interface RegistryEvents {
   /** A node appeared in the registry (started, or came back after its record expired). */
