@@ -1,0 +1,24 @@
+import type { AppNode } from '@iocluster/app-node';
+
+/** The benchmark's chat message, as the load generator sends it. */
+interface ChatMessage {
+  room: string;
+  text: string;
+  sentAt: number;
+  mid: number;
+}
+
+/**
+ * Handlers module for `node packages/app-node/dist/main.js bench/dist/chat-handlers.js`: the same chat
+ * the baseline server runs in-process.
+ */
+export default function register(app: AppNode): void {
+  app.on('join', async (socket, room: string) => {
+    await socket.join(room);
+    return { ok: true };
+  });
+  app.on('chat message', (socket, msg: ChatMessage) => {
+    app.to(msg.room).emit('chat message', { ...msg, from: socket.id });
+    return { ok: true };
+  });
+}

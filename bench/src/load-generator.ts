@@ -1,0 +1,293 @@
+import { performance } from 'node:perf_hooks';
+import { io, type Socket } from 'socket.io-client';
+import type {
+  ClientPlan,
+  ConnectResult,
+  GeneratorRequest,
+  GeneratorResponse,
+  StepResult,
+} from './generator-protocol.js';
+import { LatencyHistogram } from './histogram.js';
+
+/**
+ * A load generator process (`fork`ed by the benchmark, driven over IPC): runs socket.io-client
+ * connections over WebSocket, sends chat messages on a schedule and accounts for every delivery.
+ *
+ * Every member of a room is in the same generator, so send and receive times come from one clock.
+ */
+const GEN_INDEX = Number(process.env.GEN_INDEX ?? 0);
+/** The chat text: 100 bytes of ASCII. */
+const TEXT = 'The quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs. '.padEnd(
+  100,
+  '0123456789',
+);
+/** Most sends in one timer turn while catching up: deliveries keep being read in between. */
+const MAX_SENDS_PER_TURN = 200;
+const MID_SPAN = 2 ** 32;
+
+if (Buffer.byteLength(TEXT) !== 100) throw new Error(`TEXT must be 100 bytes, is ${Buffer.byteLength(TEXT)}`);
+
+/** Epoch milliseconds with microsecond resolution; one clock for sentAt and receive times. */
+const now = () => performance.timeOrigin + performance.now();
+
+interface Client {
+  socket: Socket;
+  plan: ClientPlan;
+}
+
+interface ChatDelivery {
+  room?: unknown;
+  sentAt?: unknown;
+  mid?: unknown;
+}
+
+interface ActiveStep {
+  /** mid = high * 2^32 + k */
+  high: number;
+  senders: Client[];
+  count: number;
+  maxRoom: number;
+  seen: Uint8Array;
+  result: StepResult;
+  latency: LatencyHistogram;
+  sendingDone: boolean;
+  finish: () => void;
+}
+
+let clients: Client[] = [];
+let active: ActiveStep | undefined;
+/** Deliveries that arrived between steps: added to the next step's `late`. */
+let strays = 0;
+
+function onDelivery(client: Client, msg: ChatDelivery): void {
+  const receivedAt = now();
+  const step = active;
+  if (!step) {
+    strays++;
+    return;
+  }
+  const { result } = step;
+  const mid = msg?.mid;
+  if (typeof mid !== 'number' || typeof msg.sentAt !== 'number') {
+    result.misrouted++;
+    return;
+  }
+  const high = Math.floor(mid / MID_SPAN);
+  if (high !== step.high) {
+    if (high < step.high) result.late++;
+    else result.misrouted++;
+    return;
+  }
+  const k = mid - high * MID_SPAN;
+  const sender = step.senders[k % step.senders.length];
+  if (k >= step.count || !sender || sender.plan.room !== client.plan.room || msg.room !== client.plan.room) {
+    result.misrouted++;
+    return;
+  }
+  const slot = k * step.maxRoom + client.plan.pos;
+  if (step.seen[slot]) {
+    result.duplicates++;
+    return;
+  }
+  step.seen[slot] = 1;
+  result.delivered++;
+  step.latency.record((receivedAt - msg.sentAt) * 1000);
+  result.lastDeliveryAt = receivedAt;
+  if (step.sendingDone && result.delivered === result.expected) step.finish();
+}
+
+async function connectAll(
+  plans: ClientPlan[],
+  concurrency: number,
+  timeoutMs: number,
+): Promise<ConnectResult> {
+  const started = performance.now();
+  const deadline = started + timeoutMs;
+  let next = 0;
+  let joined = 0;
+  const connected: Client[] = [];
+  async function worker(): Promise<void> {
+    while (next < plans.length) {
+      const plan = plans[next++]!;
+      const left = Math.max(1, deadline - performance.now());
+      const socket = io(plan.url, {
+        transports: ['websocket'],
+        reconnection: false,
+        forceNew: true,
+        timeout: left,
+      });
+      const client: Client = { socket, plan };
+      connected.push(client);
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', () => resolve());
+        socket.once('connect_error', (err) => reject(new Error(`connect to ${plan.url}: ${err.message}`)));
+      });
+      if (plan.room !== null) {
+        socket.on('chat message', (msg: ChatDelivery) => onDelivery(client, msg));
+        const answer = (await socket
+          .timeout(Math.max(1, deadline - performance.now()))
+          .emitWithAck('join', plan.room)) as { ok?: unknown; error?: { code?: string; message?: string } };
+        if (answer?.ok !== true) throw new Error(`join ${plan.room}: ${JSON.stringify(answer)}`);
+        joined++;
+      }
+    }
+  }
+  try {
+    await Promise.all(Array.from({ length: Math.min(concurrency, plans.length) }, worker));
+  } finally {
+    clients.push(...connected);
+  }
+  return { connected: connected.length, joined, ms: Math.round(performance.now() - started) };
+}
+
+function runStep(request: Extract<GeneratorRequest, { type: 'step' }>): Promise<StepResult> {
+  const senders = clients.filter((c) => c.plan.room !== null);
+  const count = senders.length > 0 ? request.count : 0;
+  const maxRoom = Math.max(1, ...senders.map((c) => c.plan.roomSize));
+  const latency = new LatencyHistogram();
+  const sendLag = new LatencyHistogram();
+  const result: StepResult = {
+    sent: 0,
+    acked: 0,
+    ackErrors: {},
+    expected: 0,
+    delivered: 0,
+    duplicates: 0,
+    late: strays,
+    misrouted: 0,
+    latency: latency.snapshot(),
+    sendLag: sendLag.snapshot(),
+    firstSendAt: 0,
+    lastSendAt: 0,
+    lastDeliveryAt: 0,
+    eventLoopUtilization: 0,
+  };
+  strays = 0;
+  for (let k = 0; k < count; k++) result.expected += senders[k % senders.length]!.plan.roomSize;
+  const high = request.tag * 16 + GEN_INDEX;
+  const base = high * MID_SPAN;
+  const interval = request.durationMs / Math.max(1, count);
+  const t0 = request.startAt + request.phase * interval;
+
+  return new Promise((resolve) => {
+    let k = 0;
+    let drainTimer: NodeJS.Timeout | undefined;
+    let elu = performance.eventLoopUtilization();
+    let done = false;
+    const step: ActiveStep = {
+      high,
+      senders,
+      count,
+      maxRoom,
+      seen: new Uint8Array(count * maxRoom),
+      result,
+      latency,
+      sendingDone: false,
+      finish() {
+        if (done) return;
+        done = true;
+        clearTimeout(drainTimer);
+        active = undefined;
+        result.latency = latency.snapshot();
+        result.sendLag = sendLag.snapshot();
+        result.eventLoopUtilization = performance.eventLoopUtilization(elu).utilization;
+        resolve(result);
+      },
+    };
+    active = step;
+
+    const ack = (answer: { ok?: unknown; error?: { code?: unknown } } | undefined) => {
+      if (answer?.ok === true) result.acked++;
+      else {
+        const code = typeof answer?.error?.code === 'string' ? answer.error.code : 'UNKNOWN';
+        result.ackErrors[code] = (result.ackErrors[code] ?? 0) + 1;
+      }
+    };
+
+    const tick = () => {
+      const t = now();
+      const due = Math.min(count, Math.floor((t - t0) / interval) + 1);
+      let budget = MAX_SENDS_PER_TURN;
+      while (k < due && budget-- > 0) {
+        const sender = senders[k % senders.length]!;
+        sendLag.record((t - (t0 + k * interval)) * 1000);
+        const sentAt = now();
+        if (k === 0) result.firstSendAt = sentAt;
+        result.lastSendAt = sentAt;
+        sender.socket.emit(
+          'chat message',
+          { room: sender.plan.room, text: TEXT, sentAt, mid: base + k },
+          ack,
+        );
+        result.sent++;
+        k++;
+      }
+      if (k >= count) {
+        step.sendingDone = true;
+        if (result.delivered === result.expected) step.finish();
+        else drainTimer = setTimeout(() => step.finish(), request.drainMs);
+        return;
+      }
+      if (k < due) setImmediate(tick);
+      else setTimeout(tick, Math.max(0, t0 + k * interval - now()));
+    };
+    if (count === 0) {
+      step.sendingDone = true;
+      step.finish();
+      return;
+    }
+    setTimeout(
+      () => {
+        elu = performance.eventLoopUtilization();
+        tick();
+      },
+      Math.max(0, t0 - now()),
+    );
+  });
+}
+
+async function disconnectAll(): Promise<void> {
+  for (const { socket } of clients) socket.disconnect();
+  clients = [];
+  // Lets the close frames go out before the parent stops the servers.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+async function handle(request: GeneratorRequest): Promise<GeneratorResponse> {
+  switch (request.type) {
+    case 'connect':
+      return {
+        type: 'ok',
+        id: request.id,
+        result: await connectAll(request.clients, request.concurrency, request.timeoutMs),
+      };
+    case 'step':
+      return { type: 'ok', id: request.id, result: await runStep(request) };
+    case 'disconnect':
+      await disconnectAll();
+      return { type: 'ok', id: request.id };
+    case 'exit':
+      await disconnectAll();
+      return { type: 'ok', id: request.id };
+  }
+}
+
+process.on('message', (request: GeneratorRequest) => {
+  handle(request).then(
+    (response) => {
+      process.send?.(response, undefined, undefined, () => {
+        if (request.type === 'exit') process.exit(0);
+      });
+    },
+    (err: unknown) => {
+      process.send?.({
+        type: 'error',
+        id: request.id,
+        message: err instanceof Error ? err.message : String(err),
+      });
+    },
+  );
+});
+// Orphaned (the benchmark died): exit rather than keep thousands of sockets open.
+process.on('disconnect', () => process.exit(1));
+process.send?.({ type: 'ready', pid: process.pid });

@@ -1,0 +1,229 @@
+import type { MachineInfo } from './proc-stats.js';
+import type {
+  BenchResults,
+  Knee,
+  MemoryRecord,
+  StepRecord,
+  SystemRun,
+  TargetStatus,
+  WorkloadRun,
+} from './results.js';
+
+const n = (value: number) => Math.round(value).toLocaleString('en-US');
+const ms = (value: number) =>
+  value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+/** Highest delivered rate among steps with zero loss and p99 within the limit. */
+export function kneeOf(steps: readonly StepRecord[]): Knee | null {
+  let best: StepRecord | undefined;
+  for (const step of steps) {
+    if (step.ok && (!best || step.deliveredMsgsPerSec > best.deliveredMsgsPerSec)) best = step;
+  }
+  if (!best) return null;
+  return {
+    msgsPerSec: best.deliveredMsgsPerSec,
+    deliveriesPerSec: best.deliveriesPerSec,
+    offered: best.offered,
+    p50Ms: best.latencyMs.p50,
+    p99Ms: best.latencyMs.p99,
+    cpu: best.cpu,
+    bounded: steps.some((step) => !step.ok),
+  };
+}
+
+function cpuText(cpu: Record<string, number>): string {
+  return Object.entries(cpu)
+    .map(([label, pct]) => `${label} ${pct.toFixed(0)}%`)
+    .join(' ');
+}
+
+/** The console line for one step of one system. */
+export function stepLine(workload: string, system: string, step: StepRecord): string {
+  const errors = Object.entries(step.ackErrors)
+    .map(([code, count]) => `${code}×${count}`)
+    .join(',');
+  return [
+    `${workload.padEnd(8)} ${system.padEnd(9)}`,
+    `offered ${n(step.offered).padStart(6)}/s`,
+    `sent ${n(step.sentRate).padStart(6)}/s`,
+    `delivered ${n(step.deliveredMsgsPerSec).padStart(6)} msg/s ${n(step.deliveriesPerSec).padStart(7)} del/s`,
+    `lost ${n(step.lost)} dup ${n(step.duplicates)}`,
+    `p50 ${ms(step.latencyMs.p50)} p99 ${ms(step.latencyMs.p99)} max ${ms(step.latencyMs.max)} ms`,
+    `| cpu ${cpuText(step.cpu)}`,
+    `| gen lag p99 ${ms(step.sendLagMs.p99)} ms elu ${step.generatorElu.join('/')}`,
+    ...(step.late + step.misrouted > 0 ? [`late ${step.late} misrouted ${step.misrouted}`] : []),
+    ...(errors ? [`ack errors ${errors}`] : []),
+    step.ok ? 'ok' : `FAIL (${step.failure})`,
+  ].join('  ');
+}
+
+function kneeText(knee: Knee | null): string {
+  if (!knee) return 'none (first step failed)';
+  return `${knee.bounded ? '' : '≥ '}${n(knee.msgsPerSec)}`;
+}
+
+function ratioText(workload: WorkloadRun): string {
+  if (workload.ratio === null) return 'n/a';
+  const [io, base] = ['iocluster', 'baseline'].map((s) => workload.runs.find((r) => r.system === s)?.knee);
+  const note = io && base && (!io.bounded || !base.bounded) ? ' (a knee was not reached: bound only)' : '';
+  return `${workload.ratio.toFixed(2)}×${note}`;
+}
+
+function describeWorkload(workload: WorkloadRun): string {
+  return `fan-out ${Number(workload.fanout.toFixed(2))} (${workload.clients} clients, ${workload.rooms} rooms)`;
+}
+
+function run(workload: WorkloadRun, system: string): SystemRun | undefined {
+  return workload.runs.find((r) => r.system === system);
+}
+
+/** Statuses of the issue's targets, from whatever this run measured. */
+export function evaluateTargets(
+  workloads: readonly WorkloadRun[],
+  memory: readonly MemoryRecord[],
+): TargetStatus[] {
+  const targets: TargetStatus[] = [];
+  for (const [name, goal] of [
+    ['fanout10', 1.0],
+    ['fanout1', 0.7],
+  ] as const) {
+    const workload = workloads.find((w) => w.name === name);
+    const label = `knee throughput, ${name === 'fanout10' ? 'fan-out 10' : 'fan-out 1'}`;
+    if (!workload || workload.ratio === null) {
+      targets.push({
+        target: label,
+        goal: `≥ ${goal.toFixed(1)}× baseline`,
+        measured: '—',
+        status: 'not measured',
+        detail: '',
+      });
+      continue;
+    }
+    const io = run(workload, 'iocluster')?.knee ?? null;
+    const base = run(workload, 'baseline')?.knee ?? null;
+    const ratio = workload.ratio;
+    // An unreached knee is only a lower bound of that system's: a lower bound of the ratio when it is
+    // iocluster's, an upper bound when it is the baseline's.
+    const ioExact = io?.bounded !== false;
+    const baseExact = base?.bounded !== false;
+    let status: TargetStatus['status'];
+    if (ioExact && baseExact) status = ratio >= goal ? 'met' : 'missed';
+    else if (baseExact) status = ratio >= goal ? 'met' : 'inconclusive';
+    else if (ioExact) status = ratio < goal ? 'missed' : 'inconclusive';
+    else status = 'inconclusive';
+    targets.push({
+      target: label,
+      goal: `≥ ${goal.toFixed(1)}× baseline`,
+      measured: `${ratio.toFixed(2)}× (${kneeText(io)} vs ${kneeText(base)} msgs/s)`,
+      status,
+      detail:
+        status === 'missed'
+          ? `missed by ${(goal - ratio).toFixed(2)}× (${n((1 - ratio / goal) * 100)}% short)`
+          : status === 'inconclusive'
+            ? 'a knee was not reached: raise --steps'
+            : '',
+    });
+  }
+
+  const fanout10 = workloads.find((w) => w.name === 'fanout10');
+  const steps = fanout10 ? (run(fanout10, 'iocluster')?.steps ?? []) : [];
+  // The step whose delivery rate is nearest 10,000/s, if one is within 25 % of it.
+  const near = steps
+    .filter((s) => Math.abs(s.deliveriesPerSec - 10_000) <= 2_500)
+    .sort((a, b) => Math.abs(a.deliveriesPerSec - 10_000) - Math.abs(b.deliveriesPerSec - 10_000))[0];
+  for (const [pct, goal] of [
+    ['p50', 3],
+    ['p99', 20],
+  ] as const) {
+    const label = `${pct} latency at 10,000 deliveries/s, fan-out 10`;
+    if (!near) {
+      targets.push({
+        target: label,
+        goal: `≤ ${goal} ms`,
+        measured: '—',
+        status: 'not measured',
+        detail: 'no iocluster fan-out 10 step near 10,000 deliveries/s',
+      });
+      continue;
+    }
+    const value = near.latencyMs[pct];
+    targets.push({
+      target: label,
+      goal: `≤ ${goal} ms`,
+      measured: `${ms(value)} ms (at ${n(near.deliveriesPerSec)} deliveries/s)`,
+      status: value <= goal ? 'met' : 'missed',
+      detail: value <= goal ? '' : `missed by ${ms(value - goal)} ms`,
+    });
+  }
+
+  const mem = memory.find((m) => m.system === 'iocluster');
+  targets.push(
+    mem
+      ? {
+          target: 'RSS per idle connection on an io-node',
+          goal: '≤ 25 KB',
+          measured: `${mem.perClientKB} KB (${n(mem.clients)} connections)`,
+          status: mem.perClientKB <= 25 ? 'met' : 'missed',
+          detail: mem.perClientKB <= 25 ? '' : `missed by ${(mem.perClientKB - 25).toFixed(1)} KB`,
+        }
+      : {
+          target: 'RSS per idle connection on an io-node',
+          goal: '≤ 25 KB',
+          measured: '—',
+          status: 'not measured',
+          detail: '',
+        },
+  );
+  return targets;
+}
+
+export function machineLine(machine: MachineInfo): string {
+  return (
+    `${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Linux ${machine.kernel}, ` +
+    `Node ${machine.node}, Redis ${machine.redis}; load average ${machine.loadAverageAtStart[0]} at start; ` +
+    'servers, Redis and load generator all on this machine'
+  );
+}
+
+/** The markdown the README can paste. */
+export function markdown(results: BenchResults): string {
+  const lines: string[] = [];
+  lines.push(`**Machine:** ${machineLine(results.machine)}.`, '');
+  lines.push(
+    '| workload | system | knee (msgs/s) | deliveries/s at knee | p50 / p99 at knee (ms) | CPU at knee | iocluster / baseline |',
+    '|---|---|---:|---:|---:|---|---:|',
+  );
+  for (const workload of results.workloads) {
+    workload.runs.forEach((r, i) => {
+      const knee = r.knee;
+      lines.push(
+        `| ${i === 0 ? describeWorkload(workload) : ''} | ${r.system} | ${kneeText(knee)} | ` +
+          `${knee ? n(knee.deliveriesPerSec) : '—'} | ${knee ? `${ms(knee.p50Ms)} / ${ms(knee.p99Ms)}` : '—'} | ` +
+          `${knee ? cpuText(knee.cpu) : '—'} | ${i === 0 ? ratioText(workload) : ''} |`,
+      );
+    });
+  }
+  lines.push('', '| target | goal | measured | status |', '|---|---|---|---|');
+  for (const t of results.targets) {
+    lines.push(`| ${t.target} | ${t.goal} | ${t.measured} | ${t.status}${t.detail ? `: ${t.detail}` : ''} |`);
+  }
+  if (results.memory.length > 0) {
+    lines.push(
+      '',
+      '| system | server | idle connections | RSS before | RSS after | per connection |',
+      '|---|---|---:|---:|---:|---:|',
+    );
+    for (const m of results.memory) {
+      lines.push(
+        `| ${m.system} | ${m.server} | ${n(m.clients)} | ${mib(m.rssBeforeBytes)} | ${mib(m.rssAfterBytes)} | ${m.perClientKB} KB |`,
+      );
+    }
+  }
+  lines.push(
+    '',
+    `Knee: highest delivered rate with zero loss and p99 ≤ 100 ms; steps of ${results.options.durationMs / 1000} s; ` +
+      'CPU 100% = one core. "≥" marks a system never pushed past its knee.',
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,249 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { ClientPlan, StepResult } from './generator-protocol.js';
+import type { GeneratorPool } from './generators.js';
+import { LatencyHistogram } from './histogram.js';
+import type { BenchOptions, Workload } from './options.js';
+import { CpuMeter, openFilesLimit, rssBytes } from './proc-stats.js';
+import type { LatencySummary, MemoryRecord, StepRecord, SystemRun } from './results.js';
+import type { RunningSystem } from './systems.js';
+
+/** Connections opened at once: well under the listen backlog, so no SYN is dropped and retried. */
+const CONNECT_CONCURRENCY = 50;
+const CONNECT_TIMEOUT_MS = 120_000;
+/** How long the memory probe lets a server settle before and after connecting. */
+const MEMORY_SETTLE_MS = 2_000;
+/** Lead time for generators to receive a step before it starts. */
+const STEP_LEAD_MS = 300;
+
+let nextTag = 1;
+/** Step tags are part of every mid; 4096 of them per run (see load-generator). */
+function takeTag(): number {
+  const tag = nextTag++;
+  if (tag >= 4096) throw new Error('more than 4095 steps in one run');
+  return tag;
+}
+
+/**
+ * Clients round-robin over the servers (client i → server i mod N), rooms in consecutive blocks
+ * (client i → room ⌊i·R/C⌋) so each room has members on every server, rooms round-robin over generators.
+ */
+export function planClients(workload: Workload, urls: readonly string[], generators: number): ClientPlan[][] {
+  const { clients, rooms } = workload;
+  const roomOf = (i: number) => Math.floor((i * rooms) / clients);
+  const sizes = new Array<number>(rooms).fill(0);
+  for (let i = 0; i < clients; i++) sizes[roomOf(i)]!++;
+  const positions = new Array<number>(rooms).fill(0);
+  const plans: ClientPlan[][] = Array.from({ length: generators }, () => []);
+  for (let i = 0; i < clients; i++) {
+    const room = roomOf(i);
+    plans[room % generators]!.push({
+      url: urls[i % urls.length]!,
+      room: `room-${room}`,
+      roomSize: sizes[room]!,
+      pos: positions[room]!++,
+    });
+  }
+  return plans;
+}
+
+function summary(histogram: LatencyHistogram): LatencySummary {
+  const ms = (micros: number) => Math.round(micros) / 1000;
+  return {
+    p50: ms(histogram.percentile(50)),
+    p90: ms(histogram.percentile(90)),
+    p99: ms(histogram.percentile(99)),
+    p999: ms(histogram.percentile(99.9)),
+    max: ms(histogram.max),
+    mean: ms(histogram.mean()),
+  };
+}
+
+function sum(results: readonly StepResult[], pick: (r: StepResult) => number): number {
+  return results.reduce((n, r) => n + pick(r), 0);
+}
+
+function combine(
+  requested: number,
+  scheduled: number,
+  durationMs: number,
+  results: readonly StepResult[],
+  cpu: Record<string, number>,
+  p99LimitMs: number,
+): StepRecord {
+  const latency = LatencyHistogram.from(results.map((r) => r.latency));
+  const sendLag = LatencyHistogram.from(results.map((r) => r.sendLag));
+  const sent = sum(results, (r) => r.sent);
+  const expected = sum(results, (r) => r.expected);
+  const delivered = sum(results, (r) => r.delivered);
+  const firstSend = Math.min(...results.filter((r) => r.sent > 0).map((r) => r.firstSendAt));
+  const lastSend = Math.max(...results.map((r) => r.lastSendAt));
+  const lastDelivery = Math.max(...results.map((r) => r.lastDeliveryAt));
+  const sendSeconds = Math.max(1e-3, (lastSend - firstSend) / 1000);
+  const deliverySeconds = Math.max(1e-3, (Math.max(lastSend, lastDelivery) - firstSend) / 1000);
+  const fanout = sent > 0 ? expected / sent : 0;
+  const ackErrors: Record<string, number> = {};
+  for (const r of results) {
+    for (const [code, n] of Object.entries(r.ackErrors)) ackErrors[code] = (ackErrors[code] ?? 0) + n;
+  }
+  const latencyMs = summary(latency);
+  const lost = expected - delivered;
+  const failures: string[] = [];
+  if (lost > 0) failures.push(`${lost} lost`);
+  if (latencyMs.p99 > p99LimitMs) failures.push(`p99 ${latencyMs.p99} ms > ${p99LimitMs} ms`);
+  const round = (n: number) => Math.round(n);
+  return {
+    requested,
+    offered: round(scheduled / (durationMs / 1000)),
+    durationMs,
+    sent,
+    // n sends span n-1 intervals.
+    sentRate: sent > 1 ? round(((sent - 1) / sendSeconds) * (sent / (sent - 1))) : sent,
+    expected,
+    delivered,
+    deliveredMsgsPerSec: fanout > 0 ? round(delivered / fanout / deliverySeconds) : 0,
+    deliveriesPerSec: round(delivered / deliverySeconds),
+    lost,
+    duplicates: sum(results, (r) => r.duplicates),
+    late: sum(results, (r) => r.late),
+    misrouted: sum(results, (r) => r.misrouted),
+    acked: sum(results, (r) => r.acked),
+    ackErrors,
+    latencyMs,
+    sendLagMs: {
+      p99: Math.round(sendLag.percentile(99)) / 1000,
+      max: Math.round(sendLag.max) / 1000,
+    },
+    generatorElu: results.map((r) => Math.round(r.eventLoopUtilization * 100) / 100),
+    cpu,
+    ok: failures.length === 0,
+    ...(failures.length > 0 ? { failure: failures.join(', ') } : {}),
+  };
+}
+
+export interface StepContext {
+  system: RunningSystem;
+  pool: GeneratorPool;
+  options: BenchOptions;
+  /** Every process to meter, by label (the system's, the generators', redis). */
+  pids: ReadonlyMap<string, number>;
+  onStep: (record: StepRecord) => void;
+}
+
+/** Connects and joins the workload's clients, warms up, then steps the load up until a step fails. */
+export async function runWorkload(workload: Workload, context: StepContext): Promise<SystemRun> {
+  const { system, pool, options } = context;
+  const plans = planClients(workload, system.urls, pool.size);
+  const connected = await pool.connect(plans, CONNECT_CONCURRENCY, CONNECT_TIMEOUT_MS);
+  const run: SystemRun = {
+    system: system.name,
+    connect: {
+      clients: connected.reduce((n, r) => n + r.connected, 0),
+      joined: connected.reduce((n, r) => n + r.joined, 0),
+      ms: Math.max(...connected.map((r) => r.ms)),
+    },
+    steps: [],
+    knee: null,
+    warnings: {},
+  };
+  // Each generator's share of the load is its share of the clients, so every client sends at one rate.
+  const counts = (rate: number, durationMs: number) =>
+    plans.map((plan) => Math.round((((rate * plan.length) / workload.clients) * durationMs) / 1000));
+
+  const first = workload.steps[0];
+  if (options.warmupMs > 0 && first !== undefined) {
+    const warm = await pool.step({
+      tag: takeTag(),
+      counts: counts(first, options.warmupMs),
+      durationMs: options.warmupMs,
+      drainMs: options.drainMs,
+      startAt: Date.now() + STEP_LEAD_MS,
+    });
+    run.warmup = {
+      sent: sum(warm, (r) => r.sent),
+      lost: sum(warm, (r) => r.expected - r.delivered),
+      duplicates: sum(warm, (r) => r.duplicates),
+    };
+    await delay(options.gapMs);
+  }
+
+  for (const rate of workload.steps) {
+    const stepCounts = counts(rate, options.durationMs);
+    const startAt = Date.now() + STEP_LEAD_MS;
+    const meter = new CpuMeter(context.pids);
+    const metering = delay(STEP_LEAD_MS).then(() => meter.begin());
+    const results = await pool.step({
+      tag: takeTag(),
+      counts: stepCounts,
+      durationMs: options.durationMs,
+      drainMs: options.drainMs,
+      startAt,
+    });
+    await metering;
+    const record = combine(
+      rate,
+      stepCounts.reduce((a, b) => a + b, 0),
+      options.durationMs,
+      results,
+      meter.end(),
+      options.p99LimitMs,
+    );
+    run.steps.push(record);
+    context.onStep(record);
+    if (!record.ok) break;
+    await delay(options.gapMs);
+  }
+  await pool.disconnect();
+  return run;
+}
+
+/** RSS per idle connection on the system's first server: RSS before and after `count` clients connect. */
+export async function probeMemory(
+  system: RunningSystem,
+  pool: GeneratorPool,
+  count: number,
+): Promise<MemoryRecord> {
+  const server = system.servers[0]!;
+  const limit = openFilesLimit();
+  // Each connection is one descriptor in the server and one in its generator; keep 256 for the rest.
+  const perGenerator = Math.ceil(count / pool.size);
+  if (count + 256 > limit || perGenerator + 256 > limit) {
+    throw new Error(
+      `the memory probe needs ${count} connections but the open-files limit is ${limit}: ` +
+        'raise it (ulimit -n) or pass --memory-clients / --generators',
+    );
+  }
+  const rssAll = () => new Map(system.processes.map((p) => [p.label, rssBytes(p.pid) ?? 0]));
+  await delay(MEMORY_SETTLE_MS);
+  const before = rssAll();
+  const url = system.urls[0]!;
+  const plans: ClientPlan[][] = Array.from({ length: pool.size }, (_, g) =>
+    Array.from({ length: Math.min(perGenerator, Math.max(0, count - g * perGenerator)) }, () => ({
+      url,
+      room: null,
+      roomSize: 0,
+      pos: 0,
+    })),
+  );
+  const connected = await pool.connect(plans, CONNECT_CONCURRENCY, CONNECT_TIMEOUT_MS);
+  const clients = connected.reduce((n, r) => n + r.connected, 0);
+  if (clients !== count) throw new Error(`memory probe: ${clients} of ${count} clients connected`);
+  await delay(MEMORY_SETTLE_MS);
+  const after = rssAll();
+  await pool.disconnect();
+  const rssBeforeBytes = before.get(server.label) ?? 0;
+  const rssAfterBytes = after.get(server.label) ?? 0;
+  const perClientBytes = Math.round((rssAfterBytes - rssBeforeBytes) / count);
+  return {
+    system: system.name,
+    server: server.label,
+    clients: count,
+    connectMs: Math.max(...connected.map((r) => r.ms)),
+    rssBeforeBytes,
+    rssAfterBytes,
+    perClientBytes,
+    perClientKB: Math.round((perClientBytes / 1024) * 10) / 10,
+    processes: Object.fromEntries(
+      [...before].map(([label, bytes]) => [label, { beforeBytes: bytes, afterBytes: after.get(label) ?? 0 }]),
+    ),
+  };
+}
