@@ -51,6 +51,8 @@ interface ActiveStep {
   result: StepResult;
   latency: LatencyHistogram;
   sendingDone: boolean;
+  /** Acks received, with or without an error. */
+  answered: number;
   finish: () => void;
 }
 
@@ -58,6 +60,11 @@ let clients: Client[] = [];
 let active: ActiveStep | undefined;
 /** Deliveries that arrived between steps: added to the next step's `late`. */
 let strays = 0;
+
+/** Every expected delivery arrived and every ack came back. */
+function complete({ result, answered }: ActiveStep): boolean {
+  return result.delivered === result.expected && answered === result.sent;
+}
 
 function onDelivery(client: Client, msg: ChatDelivery): void {
   const receivedAt = now();
@@ -93,7 +100,7 @@ function onDelivery(client: Client, msg: ChatDelivery): void {
   result.delivered++;
   step.latency.record((receivedAt - msg.sentAt) * 1000);
   result.lastDeliveryAt = receivedAt;
-  if (step.sendingDone && result.delivered === result.expected) step.finish();
+  if (step.sendingDone && complete(step)) step.finish();
 }
 
 async function connectAll(
@@ -183,6 +190,7 @@ function runStep(request: Extract<GeneratorRequest, { type: 'step' }>): Promise<
       result,
       latency,
       sendingDone: false,
+      answered: 0,
       finish() {
         if (done) return;
         done = true;
@@ -202,6 +210,8 @@ function runStep(request: Extract<GeneratorRequest, { type: 'step' }>): Promise<
         const code = typeof answer?.error?.code === 'string' ? answer.error.code : 'UNKNOWN';
         result.ackErrors[code] = (result.ackErrors[code] ?? 0) + 1;
       }
+      step.answered++;
+      if (step.sendingDone && complete(step)) step.finish();
     };
 
     const tick = () => {
@@ -224,7 +234,7 @@ function runStep(request: Extract<GeneratorRequest, { type: 'step' }>): Promise<
       }
       if (k >= count) {
         step.sendingDone = true;
-        if (result.delivered === result.expected) step.finish();
+        if (complete(step)) step.finish();
         else drainTimer = setTimeout(() => step.finish(), request.drainMs);
         return;
       }

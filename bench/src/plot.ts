@@ -2,9 +2,8 @@ import { existsSync } from 'node:fs';
 import { Resvg } from '@resvg/resvg-js';
 import type { WorkloadRun } from './results.js';
 
-const WIDTH = 1200;
-const HEIGHT = 520;
-const PANEL = { width: 540, height: 380, top: 70, left: [80, 680] };
+const HEIGHT = 560;
+const PANEL = { width: 500, height: 380, top: 86, gap: 100, margin: 80 };
 const COLORS: Record<string, string> = { iocluster: '#1f6fb4', baseline: '#e07b10' };
 const FONT_FILES = ['/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf'];
 
@@ -82,14 +81,14 @@ function panel(workload: WorkloadRun, left: number): string {
   return out.join('\n');
 }
 
-function legend(): string {
+function legend(width: number): string {
   const items: string[] = [];
-  let cx = 300;
+  let cx = width / 2 - 330;
   for (const system of ['iocluster', 'baseline']) {
     for (const pct of ['p50', 'p99']) {
       const dash = pct === 'p99' ? ' stroke-dasharray="7 4"' : '';
       items.push(
-        `<line x1="${cx}" x2="${cx + 34}" y1="${HEIGHT - 22}" y2="${HEIGHT - 22}" stroke="${COLORS[system]}" stroke-width="2"${dash}/>`,
+        `<line x1="${cx}" x2="${cx + 34}" y1="${HEIGHT - 20}" y2="${HEIGHT - 20}" stroke="${COLORS[system]}" stroke-width="2"${dash}/>`,
         `<text x="${cx + 40}" y="${HEIGHT - 18}" font-size="13">${system} ${pct}</text>`,
       );
       cx += 150;
@@ -103,14 +102,19 @@ function legend(): string {
 
 /** Latency p50/p99 against delivered rate, one panel per workload, both systems; as SVG text. */
 export function latencySvg(workloads: readonly WorkloadRun[], subtitle: string): string {
-  const panels = workloads.slice(0, 2).map((w, i) => panel(w, PANEL.left[i]!));
+  const shown = workloads.slice(0, 2);
+  const width = Math.max(
+    840,
+    PANEL.margin * 2 + shown.length * PANEL.width + (shown.length - 1) * PANEL.gap + 20,
+  );
+  const panels = shown.map((w, i) => panel(w, PANEL.margin + i * (PANEL.width + PANEL.gap)));
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="DejaVu Sans, sans-serif">`,
-    `<rect width="${WIDTH}" height="${HEIGHT}" fill="#fff"/>`,
-    `<text x="${WIDTH / 2}" y="24" text-anchor="middle" font-size="17" font-weight="bold">iocluster vs Socket.IO + Redis adapter: latency against delivered rate</text>`,
-    `<text x="${WIDTH / 2}" y="44" text-anchor="middle" font-size="12" fill="#555">${escapeXml(subtitle)}</text>`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${HEIGHT}" viewBox="0 0 ${width} ${HEIGHT}" font-family="DejaVu Sans, sans-serif">`,
+    `<rect width="${width}" height="${HEIGHT}" fill="#fff"/>`,
+    `<text x="${width / 2}" y="24" text-anchor="middle" font-size="17" font-weight="bold">iocluster vs Socket.IO + Redis adapter: latency against delivered rate</text>`,
+    `<text x="${width / 2}" y="44" text-anchor="middle" font-size="12" fill="#555">${escapeXml(subtitle)}</text>`,
     ...panels,
-    legend(),
+    legend(width),
     '</svg>',
   ].join('\n');
 }

@@ -45,15 +45,36 @@ export function openFilesLimit(): number {
   }
 }
 
-/** CPU% per process between two samples: 100 = one core busy for the whole interval. */
+/** CPU seconds the whole machine has spent busy (all cores: everything but idle and iowait). */
+export function machineBusySeconds(): number | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+    const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is already inside user and nice).
+    const total = ticks.slice(0, 8).reduce((a, b) => a + b, 0);
+    return (total - (ticks[3] ?? 0) - (ticks[4] ?? 0)) / CLK_TCK;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Label under which {@link CpuMeter} reports what processes outside the benchmark used. */
+export const OTHER_CPU = 'other';
+
+/**
+ * CPU% per process between two samples (100 = one core busy for the whole interval), plus `other`:
+ * what the rest of the machine used meanwhile, the measure of how far a shared machine skews a step.
+ */
 export class CpuMeter {
   private readonly start = new Map<number, number>();
+  private startBusy: number | undefined;
   private startedAt = 0;
 
   constructor(private readonly pids: ReadonlyMap<string, number>) {}
 
   begin(): void {
     this.startedAt = performance.now();
+    this.startBusy = machineBusySeconds();
     for (const pid of this.pids.values()) {
       const seconds = cpuSeconds(pid);
       if (seconds !== undefined) this.start.set(pid, seconds);
@@ -63,12 +84,19 @@ export class CpuMeter {
   /** CPU% by process label over the interval since `begin()`. */
   end(): Record<string, number> {
     const wallSeconds = (performance.now() - this.startedAt) / 1000;
+    const busy = machineBusySeconds();
     const out: Record<string, number> = {};
+    let ours = 0;
     for (const [label, pid] of this.pids) {
       const before = this.start.get(pid);
       const after = cpuSeconds(pid);
       if (before === undefined || after === undefined || wallSeconds <= 0) continue;
+      ours += after - before;
       out[label] = Math.round(((after - before) / wallSeconds) * 1000) / 10;
+    }
+    if (busy !== undefined && this.startBusy !== undefined && wallSeconds > 0) {
+      const others = Math.max(0, busy - this.startBusy - ours);
+      out[OTHER_CPU] = Math.round((others / wallSeconds) * 1000) / 10;
     }
     return out;
   }

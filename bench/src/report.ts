@@ -55,6 +55,7 @@ export function stepLine(workload: string, system: string, step: StepRecord): st
     ...(step.late + step.misrouted > 0 ? [`late ${step.late} misrouted ${step.misrouted}`] : []),
     ...(errors ? [`ack errors ${errors}`] : []),
     step.ok ? 'ok' : `FAIL (${step.failure})`,
+    ...step.caveats.map((c) => `[${c}]`),
   ].join('  ');
 }
 

@@ -40,6 +40,8 @@ export interface StepRecord {
   generatorElu: number[];
   /** CPU% by process label (100 = one core): servers, app-node, generators, redis. */
   cpu: Record<string, number>;
+  /** What may skew this step: a generator near saturation, other work on the machine. */
+  caveats: string[];
   /** Zero loss and p99 within the limit. */
   ok: boolean;
   failure?: string;

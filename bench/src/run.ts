@@ -73,6 +73,12 @@ async function main(): Promise<void> {
   running.add({ close: () => redis.stop() });
   const machine = machineInfo(redis.version);
   console.log(`machine: ${machineLine(machine)}`);
+  if ((machine.loadAverageAtStart[0] ?? 0) > machine.cores / 2) {
+    console.log(
+      `warning: load average ${machine.loadAverageAtStart[0]} on ${machine.cores} cores: other work will skew ` +
+        'the figures (each step reports the CPU used outside the benchmark as "other")',
+    );
+  }
   console.log(
     `mode: ${options.short ? 'short' : 'full'}; systems ${options.systems.join(', ')}; ` +
       `workloads ${options.workloads.map((w) => `${w.name} (${w.clients} clients, ${w.rooms} rooms, steps ${w.steps.join(',')})`).join('; ')}; ` +
@@ -92,6 +98,7 @@ async function main(): Promise<void> {
           ...system.processes.map((p) => [p.label, p.pid] as const),
           ...pool.children.map((p) => [p.label, p.pid] as const),
           ['redis', redis.pid],
+          ['bench', process.pid],
         ]);
         const result = await runWorkload(workload, {
           system,

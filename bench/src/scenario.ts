@@ -3,7 +3,7 @@ import type { ClientPlan, StepResult } from './generator-protocol.js';
 import type { GeneratorPool } from './generators.js';
 import { LatencyHistogram } from './histogram.js';
 import type { BenchOptions, Workload } from './options.js';
-import { CpuMeter, openFilesLimit, rssBytes } from './proc-stats.js';
+import { CpuMeter, OTHER_CPU, openFilesLimit, rssBytes } from './proc-stats.js';
 import type { LatencySummary, MemoryRecord, StepRecord, SystemRun } from './results.js';
 import type { RunningSystem } from './systems.js';
 
@@ -12,6 +12,10 @@ const CONNECT_CONCURRENCY = 50;
 const CONNECT_TIMEOUT_MS = 120_000;
 /** How long the memory probe lets a server settle before and after connecting. */
 const MEMORY_SETTLE_MS = 2_000;
+/** Above this event-loop utilization a generator's own queueing shows in the latencies it measures. */
+const GENERATOR_BUSY_ELU = 0.9;
+/** CPU% (of one core) used by others during a step above which the step is flagged. */
+const OTHER_CPU_CAVEAT = 20;
 /** Lead time for generators to receive a step before it starts. */
 const STEP_LEAD_MS = 300;
 
@@ -90,6 +94,16 @@ function combine(
   const failures: string[] = [];
   if (lost > 0) failures.push(`${lost} lost`);
   if (latencyMs.p99 > p99LimitMs) failures.push(`p99 ${latencyMs.p99} ms > ${p99LimitMs} ms`);
+  const caveats: string[] = [];
+  const busiest = Math.max(...results.map((r) => r.eventLoopUtilization));
+  if (busiest > GENERATOR_BUSY_ELU) {
+    caveats.push(
+      `a generator's event loop was ${Math.round(busiest * 100)}% busy: latency includes its queueing`,
+    );
+  }
+  if ((cpu[OTHER_CPU] ?? 0) > OTHER_CPU_CAVEAT) {
+    caveats.push(`processes outside the benchmark used ${cpu[OTHER_CPU]}% CPU`);
+  }
   const round = (n: number) => Math.round(n);
   return {
     requested,
@@ -115,6 +129,7 @@ function combine(
     },
     generatorElu: results.map((r) => Math.round(r.eventLoopUtilization * 100) / 100),
     cpu,
+    caveats,
     ok: failures.length === 0,
     ...(failures.length > 0 ? { failure: failures.join(', ') } : {}),
   };
