@@ -46,7 +46,7 @@ const WORKLOAD_SHAPES: Record<WorkloadName, { clients: number; rooms: number }> 
 
 export const USAGE = `usage: npm run bench -- [options]   (or: node bench/dist/run.js [options])
   --short                 CI mode: fanout10 at 3 low steps of 3 s, both systems, 1,000-connection memory probe
-  --workload <names>      fanout10, fanout1 or both (comma-separated)        default: both (short: fanout10)
+  --workload <names>      fanout10, fanout1, both (comma-separated) or none   default: both (short: fanout10)
   --steps <n,n,...>       offered loads in messages/s, lowest first           default: per workload
   --duration-ms <ms>      length of each step                                 default: 10000 (short: 3000)
   --drain-ms <ms>         wait for stragglers after a step's last send        default: 3000 (short: 2000)
@@ -114,7 +114,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions & { help: bo
   const get = (name: string) => values.get(name);
 
   const names: WorkloadName[] = get('workload')
-    ? list(get('workload')!, ['fanout10', 'fanout1'] as const, '--workload')
+    ? get('workload') === 'none'
+      ? []
+      : list(get('workload')!, ['fanout10', 'fanout1'] as const, '--workload')
     : short
       ? ['fanout10']
       : ['fanout10', 'fanout1'];

@@ -206,6 +206,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     if (interrupted) process.exit(130);
     interrupted = true;
     console.error(`\n${signal}: stopping every process the benchmark started`);
+    // Children that ignore SIGTERM are SIGKILLed by their own stop(); this is the last resort.
+    setTimeout(() => process.exit(130), 30_000).unref();
     void closeAll().then(() => process.exit(130));
   });
 }

@@ -33,7 +33,17 @@ const SERVERS = 2;
 
 /** 2 io-nodes and 1 app-node, through their real entry points, ordering on. */
 async function startIocluster(options: SystemOptions): Promise<RunningSystem> {
-  const execArgv = options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] : [];
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const execArgv = (label: string) =>
+    options.cpuProfDir
+      ? [
+          '--cpu-prof',
+          '--cpu-prof-dir',
+          options.cpuProfDir,
+          '--cpu-prof-name',
+          `${label}-${stamp}.cpuprofile`,
+        ]
+      : [];
   const env = {
     REDIS_URL: options.redisUrl,
     IOCLUSTER_PREFIX: options.prefix,
@@ -48,7 +58,7 @@ async function startIocluster(options: SystemOptions): Promise<RunningSystem> {
       module: APP_NODE_MAIN,
       args: [CHAT_HANDLERS],
       env: { ...env, APP_NODE_ID: 'bench-app-0' },
-      execArgv,
+      execArgv: execArgv('app-0'),
     });
     started.push(app);
     for (let i = 0; i < SERVERS; i++) {
@@ -57,7 +67,7 @@ async function startIocluster(options: SystemOptions): Promise<RunningSystem> {
           label: `io-${i}`,
           module: IO_NODE_MAIN,
           env: { ...env, IO_NODE_ID: `bench-io-${i}`, IO_NODE_HOST: '127.0.0.1', IO_NODE_PORT: '0' },
-          execArgv,
+          execArgv: execArgv(`io-${i}`),
         }),
       );
     }
