@@ -120,9 +120,9 @@ export function evaluateTargets(
       status,
       detail:
         status === 'missed'
-          ? `missed by ${(goal - ratio).toFixed(2)}× (${n((1 - ratio / goal) * 100)}% short)`
+          ? `by ${(goal - ratio).toFixed(2)}× (${n((1 - ratio / goal) * 100)}% short)`
           : status === 'inconclusive'
-            ? 'a knee was not reached: raise --steps'
+            ? 'a knee was not reached; raise --steps'
             : '',
     });
   }
@@ -154,29 +154,37 @@ export function evaluateTargets(
       goal: `≤ ${goal} ms`,
       measured: `${ms(value)} ms (at ${n(near.deliveriesPerSec)} deliveries/s)`,
       status: value <= goal ? 'met' : 'missed',
-      detail: value <= goal ? '' : `missed by ${ms(value - goal)} ms`,
+      detail: value <= goal ? '' : `by ${ms(value - goal)} ms`,
     });
   }
 
   const mem = memory.find((m) => m.system === 'iocluster');
-  targets.push(
-    mem
-      ? {
-          target: 'RSS per idle connection on an io-node',
-          goal: '≤ 25 KB',
-          measured: `${mem.perClientKB} KB (${n(mem.clients)} connections)`,
-          status: mem.perClientKB <= 25 ? 'met' : 'missed',
-          detail: mem.perClientKB <= 25 ? '' : `missed by ${(mem.perClientKB - 25).toFixed(1)} KB`,
-        }
-      : {
-          target: 'RSS per idle connection on an io-node',
-          goal: '≤ 25 KB',
-          measured: '—',
-          status: 'not measured',
-          detail: '',
-        },
-  );
+  const memTarget = 'RSS per idle connection on an io-node, 10,000 connections';
+  if (!mem) {
+    targets.push({ target: memTarget, goal: '≤ 25 KB', measured: '—', status: 'not measured', detail: '' });
+  } else {
+    const met = mem.perClientKB <= 25;
+    // Fewer connections spread the server's fixed growth over fewer clients: only a pass is conclusive.
+    const partial = mem.clients < 10_000;
+    targets.push({
+      target: memTarget,
+      goal: '≤ 25 KB',
+      measured: `${mem.perClientKB} KB (${n(mem.clients)} connections)`,
+      status: met ? 'met' : partial ? 'inconclusive' : 'missed',
+      detail: met
+        ? ''
+        : partial
+          ? `over by ${(mem.perClientKB - 25).toFixed(1)} KB with only ${n(mem.clients)} connections`
+          : `by ${(mem.perClientKB - 25).toFixed(1)} KB`,
+    });
+  }
   return targets;
+}
+
+/** `met`, `missed by 2.1 ms`, `inconclusive: why`... */
+export function statusText(target: TargetStatus): string {
+  if (!target.detail) return target.status;
+  return `${target.status}${target.status === 'missed' ? ' ' : ': '}${target.detail}`;
 }
 
 export function machineLine(machine: MachineInfo): string {
@@ -207,7 +215,7 @@ export function markdown(results: BenchResults): string {
   }
   lines.push('', '| target | goal | measured | status |', '|---|---|---|---|');
   for (const t of results.targets) {
-    lines.push(`| ${t.target} | ${t.goal} | ${t.measured} | ${t.status}${t.detail ? `: ${t.detail}` : ''} |`);
+    lines.push(`| ${t.target} | ${t.goal} | ${t.measured} | ${statusText(t)} |`);
   }
   if (results.memory.length > 0) {
     lines.push(

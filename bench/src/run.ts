@@ -7,7 +7,7 @@ import { type BenchOptions, parseOptions, USAGE } from './options.js';
 import { latencySvg, renderPng } from './plot.js';
 import { machineInfo } from './proc-stats.js';
 import { type BenchRedis, startRedisServer } from './redis-server.js';
-import { evaluateTargets, kneeOf, machineLine, markdown, stepLine } from './report.js';
+import { evaluateTargets, kneeOf, machineLine, markdown, statusText, stepLine } from './report.js';
 import type { BenchResults, MemoryRecord, SystemRun, WorkloadRun } from './results.js';
 import { probeMemory, runWorkload } from './scenario.js';
 import { type RunningSystem, type SystemName, startSystem } from './systems.js';
@@ -184,9 +184,7 @@ async function main(): Promise<void> {
   }
   console.log(`\n${markdown(results)}\n`);
   for (const t of results.targets) {
-    console.log(
-      `target ${t.target} (${t.goal}): ${t.status}${t.detail ? ` — ${t.detail}` : ''}; measured ${t.measured}`,
-    );
+    console.log(`target ${t.target} (${t.goal}): ${statusText(t)}; measured ${t.measured}`);
   }
   console.log(
     `\nresults: ${join(outDir, 'latest.json')}${workloads.length > 0 ? `, ${join(outDir, 'latest.png')}` : ''}`,
