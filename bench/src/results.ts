@@ -56,6 +56,10 @@ export interface Knee {
   cpu: Record<string, number>;
   /** False when no step failed: the knee is at least this, the system was never pushed past it. */
   bounded: boolean;
+  /** Offered rate of the failing step: the true knee lies below it (null when no step failed). */
+  failedAt: number | null;
+  /** The failing step had a generator near saturation: the limit found may be the generator's. */
+  failedGeneratorBusy: boolean;
 }
 
 export interface SystemRun {

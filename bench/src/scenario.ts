@@ -14,6 +14,8 @@ const CONNECT_TIMEOUT_MS = 120_000;
 const MEMORY_SETTLE_MS = 2_000;
 /** Above this event-loop utilization a generator's own queueing shows in the latencies it measures. */
 const GENERATOR_BUSY_ELU = 0.9;
+/** Start of the caveat a step gets when a generator was near saturation. */
+export const GENERATOR_BUSY = 'generator busy';
 /** CPU% (of one core) used by others during a step above which the step is flagged. */
 const OTHER_CPU_CAVEAT = 20;
 /** Lead time for generators to receive a step before it starts. */
@@ -98,7 +100,7 @@ function combine(
   const busiest = Math.max(...results.map((r) => r.eventLoopUtilization));
   if (busiest > GENERATOR_BUSY_ELU) {
     caveats.push(
-      `a generator's event loop was ${Math.round(busiest * 100)}% busy: latency includes its queueing`,
+      `${GENERATOR_BUSY}: event loop ${Math.round(busiest * 100)}% busy, latency includes its queueing`,
     );
   }
   if ((cpu[OTHER_CPU] ?? 0) > OTHER_CPU_CAVEAT) {
