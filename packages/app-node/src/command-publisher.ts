@@ -4,19 +4,36 @@ import {
   type Keys,
   type Logger,
   type RedisConnection,
+  type ReplyCommand,
 } from '@iocluster/shared';
 
 /**
- * Sending side of the command bus. `publish` only buffers; everything buffered in one turn of the
- * event loop goes out in one pipeline, consecutive commands for the same channel in one message, in
- * the order they were published (so a join stays ahead of the emit that follows it).
+ * Sending side of the command bus. `publish` only buffers; everything buffered in one turn of the event
+ * loop goes out in one pipeline (one write): consecutive commands for the same channel in one message, in
+ * the order they were published, so a join stays ahead of the emit that follows it.
+ *
+ * Replies go last, one message per io-node, appended to that node's last message when it is the last one
+ * anyway: a reply only has to follow the commands of its own event (it releases the client's next
+ * events), and sending it later is always safe. Interleaved with room emits they would otherwise cost
+ * one message each.
  */
 export interface CommandPublisher {
   /** Queues a command for one io-node's channel (`nodeId`) or for all io-nodes (`null`). */
   publish(nodeId: string | null, cmd: Command): void;
+  /** Queues the reply to a client event, for the io-node holding the client. */
+  reply(nodeId: string, cmd: ReplyCommand): void;
   /** Resolves once everything published so far is in Redis; rejects if Redis refused it. */
   flush(): Promise<void>;
   close(): Promise<void>;
+}
+
+interface Outgoing {
+  channels: string[];
+  cmds: Command[];
+  replies: Map<string, ReplyCommand[]>;
+  done: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
 }
 
 export function createCommandPublisher(
@@ -24,61 +41,71 @@ export function createCommandPublisher(
   keys: Keys,
   logger: Logger,
 ): CommandPublisher {
-  let channels: string[] = [];
-  let cmds: Command[] = [];
-  let pending: Promise<void> | undefined;
-  let resolvePending: (() => void) | undefined;
-  let rejectPending: ((err: unknown) => void) | undefined;
+  let next: Outgoing | undefined;
   const inFlight = new Set<Promise<void>>();
 
+  function buffer(): Outgoing {
+    if (next) return next;
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const done = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // Callers that never await the flush must not see an unhandled rejection; flush() still rejects.
+    done.catch(() => undefined);
+    next = { channels: [], cmds: [], replies: new Map(), done, resolve, reject };
+    setImmediate(send);
+    return next;
+  }
+
   function send(): void {
-    const batchChannels = channels;
-    const batchCmds = cmds;
-    const resolve = resolvePending!;
-    const reject = rejectPending!;
-    channels = [];
-    cmds = [];
-    pending = undefined;
-    const pipeline = connection.pipeline();
-    let messages = 0;
-    for (let start = 0; start < batchCmds.length; ) {
-      let end = start + 1;
-      while (end < batchCmds.length && batchChannels[end] === batchChannels[start]) end++;
-      pipeline.publish(batchChannels[start]!, encodeCommandEnvelope(batchCmds.slice(start, end)));
-      messages++;
-      start = end;
+    const out = next!;
+    next = undefined;
+    const messages: [channel: string, cmds: Command[]][] = [];
+    for (let i = 0; i < out.cmds.length; i++) {
+      const channel = out.channels[i]!;
+      const last = messages[messages.length - 1];
+      if (last?.[0] === channel) last[1].push(out.cmds[i]!);
+      else messages.push([channel, [out.cmds[i]!]]);
     }
+    for (const [nodeId, replies] of out.replies) {
+      const channel = keys.nodeChannel(nodeId);
+      const last = messages[messages.length - 1];
+      if (last?.[0] === channel) last[1].push(...replies);
+      else messages.push([channel, replies]);
+    }
+    const pipeline = connection.pipeline();
+    for (const [channel, cmds] of messages) pipeline.publish(channel, encodeCommandEnvelope(cmds));
     const done = pipeline.exec().then((results) => {
       const failed = results?.find(([err]) => err);
       if (!results || failed) throw failed?.[0] ?? new Error('command pipeline was discarded');
     });
     inFlight.add(done);
-    done.then(resolve, (err: unknown) => {
-      logger.error({ err, commands: batchCmds.length, messages }, 'publishing commands failed');
-      reject(err);
+    done.then(out.resolve, (err: unknown) => {
+      logger.error({ err, messages: messages.length }, 'publishing commands failed');
+      out.reject(err);
     });
     void done.catch(() => undefined).finally(() => inFlight.delete(done));
   }
 
   return {
     publish(nodeId, cmd) {
-      channels.push(nodeId === null ? keys.broadcastChannel : keys.nodeChannel(nodeId));
-      cmds.push(cmd);
-      if (!pending) {
-        pending = new Promise<void>((resolve, reject) => {
-          resolvePending = resolve;
-          rejectPending = reject;
-        });
-        // Callers that never await the flush must not see an unhandled rejection; flush() still rejects.
-        pending.catch(() => undefined);
-        setImmediate(send);
-      }
+      const out = buffer();
+      out.channels.push(nodeId === null ? keys.broadcastChannel : keys.nodeChannel(nodeId));
+      out.cmds.push(cmd);
+    },
+    reply(nodeId, cmd) {
+      const { replies } = buffer();
+      const list = replies.get(nodeId);
+      if (list) list.push(cmd);
+      else replies.set(nodeId, [cmd]);
     },
     async flush() {
-      await Promise.all([pending, ...inFlight]);
+      await Promise.all([next?.done, ...inFlight]);
     },
     async close() {
-      await Promise.allSettled([pending, ...inFlight]);
+      await Promise.allSettled([next?.done, ...inFlight]);
     },
   };
 }

@@ -80,7 +80,7 @@ export class JobProcessor {
           reply = await this.call(event.name, socket, decodeArgs(event.args, event.bin), event, context);
           break;
       }
-      this.publisher.publish(socket.nodeId, reply);
+      this.publisher.reply(socket.nodeId, reply);
     }
   }
 

@@ -24,6 +24,21 @@ export interface EventSequencerOptions {
   eventTimeoutMs: number;
   /** Events queued for one client beyond this are refused with OVERLOADED. */
   maxQueuedPerClient: number;
+  /**
+   * Jobs of this node awaiting their replies before the next events wait for one of them (Nagle's
+   * algorithm for the queue): below it events go out at once; at it they gather into the next job.
+   */
+  maxJobsInFlight: number;
+}
+
+/** A job sent and not yet answered: how many of its events still await their reply. */
+interface JobInFlight {
+  remaining: number;
+}
+
+interface InFlight {
+  ack: AckFn | null;
+  job: JobInFlight;
 }
 
 interface Queued {
@@ -38,8 +53,8 @@ interface ClientState {
   final: ClientInfo | undefined;
   nextSeq: number;
   queued: Queued[];
-  /** Sent, awaiting their reply: seq → ack callback (null when the client passed none). */
-  inflight: Map<number, AckFn | null>;
+  /** Sent, awaiting their reply, by seq. */
+  inflight: Map<number, InFlight>;
   sentAt: number;
   ended: boolean;
 }
@@ -60,6 +75,7 @@ export class EventSequencer {
   private readonly idleWaiters: (() => void)[] = [];
   private flushScheduled = false;
   private outstanding = 0;
+  private jobsInFlight = 0;
   private readonly sweepTimer: NodeJS.Timeout;
 
   constructor(private readonly options: EventSequencerOptions) {
@@ -119,21 +135,22 @@ export class EventSequencer {
   /** Applies an app-node's reply: answers the ack and, once the batch is done, releases the next one. */
   reply(cmd: ReplyCommand): void {
     const state = this.clients.get(cmd.socketId);
-    const ack = state?.inflight.get(cmd.seq);
-    if (!state || ack === undefined) {
+    const entry = state?.inflight.get(cmd.seq);
+    if (!state || entry === undefined) {
       // A repeat after an app-node retried a job, or an answer that came after the timeout.
       this.options.logger.debug({ socketId: cmd.socketId, seq: cmd.seq }, 'reply for no in-flight event');
       return;
     }
     state.inflight.delete(cmd.seq);
     this.outstanding--;
-    if (ack) ack(cmd.error ? { error: cmd.error } : decodeArgs([cmd.result], cmd.bin)[0]);
+    this.answered(entry.job);
+    if (entry.ack) entry.ack(cmd.error ? { error: cmd.error } : decodeArgs([cmd.result], cmd.bin)[0]);
     this.settle(state);
   }
 
   /** Resolves when every event queued so far has been handed to Redis. */
   async flushed(): Promise<void> {
-    if (this.flushScheduled) this.flush();
+    if (this.ready.size > 0) this.flush();
     while (this.adding.size > 0) await Promise.all([...this.adding]);
   }
 
@@ -153,12 +170,25 @@ export class EventSequencer {
     if (!this.options.ordering || state.inflight.size === 0) this.markReady(state);
   }
 
+  private answered(job: JobInFlight): void {
+    if (--job.remaining > 0) return;
+    this.jobsInFlight--;
+    if (this.ready.size > 0) this.scheduleFlush();
+  }
+
   private markReady(state: ClientState): void {
     this.ready.add(state);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.jobsInFlight >= this.options.maxJobsInFlight) return;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       // Everything that arrived in this turn of the event loop goes out in as few jobs as possible.
-      setImmediate(() => this.flush());
+      setImmediate(() => {
+        if (this.flushScheduled) this.flush();
+      });
     }
   }
 
@@ -172,17 +202,16 @@ export class EventSequencer {
   }
 
   private flush(): void {
-    if (!this.flushScheduled) return;
     this.flushScheduled = false;
     const { batchMaxEvents, ordering, nodeId } = this.options;
     const now = Date.now();
     const jobs: IngressJob[] = [];
     let current: ClientBatch[] = [];
     let count = 0;
+    let tracker: JobInFlight = { remaining: 0 };
     for (const state of this.ready) {
       const take = ordering ? state.queued.splice(0, batchMaxEvents) : state.queued.splice(0);
       if (take.length === 0) continue;
-      for (const { event, ack } of take) state.inflight.set(event.seq, ack ?? null);
       state.sentAt = now;
       this.waiting.add(state);
       // With ordering a client's batch stays whole (one job, one worker); without, it may be split.
@@ -192,7 +221,10 @@ export class EventSequencer {
           jobs.push({ v: INGRESS_VERSION, nodeId, batches: current });
           current = [];
           count = 0;
+          tracker = { remaining: 0 };
         }
+        for (const { event, ack } of piece) state.inflight.set(event.seq, { ack: ack ?? null, job: tracker });
+        tracker.remaining += piece.length;
         current.push({ client: state.final ?? state.describe(), events: piece.map((q) => q.event) });
         count += piece.length;
       }
@@ -200,6 +232,7 @@ export class EventSequencer {
     this.ready.clear();
     if (current.length > 0) jobs.push({ v: INGRESS_VERSION, nodeId, batches: current });
     if (jobs.length === 0) return;
+    this.jobsInFlight += jobs.length;
     const adding = this.options.producer.add(jobs).catch((err: unknown) => {
       this.options.logger.error({ err, jobs: jobs.length }, 'client events could not be enqueued');
     });
@@ -215,8 +248,9 @@ export class EventSequencer {
         { socketId: state.id, events: state.inflight.size, timeoutMs: eventTimeoutMs },
         'no app-node answered in time; events answered with TIMEOUT',
       );
-      for (const ack of state.inflight.values()) {
+      for (const { ack, job } of state.inflight.values()) {
         ack?.({ error: { code: 'TIMEOUT', message: `no answer within ${eventTimeoutMs} ms` } });
+        this.answered(job);
       }
       this.outstanding -= state.inflight.size;
       state.inflight.clear();

@@ -50,6 +50,13 @@ export interface IoNodeOptions {
   ordering?: boolean;
   /** Most client events in one queue job. @defaultValue 256 */
   batchMaxEvents?: number;
+  /**
+   * Jobs of this node in the queue or running, awaiting their replies, before new events wait for one of
+   * them to finish and then go out together in the next job (Nagle's algorithm for the queue). Below the
+   * cap events leave at once; at it, the per-job cost of the queue is shared by more events. A low cap
+   * also couples clients: every client in a job waits for the job's slowest handler. @defaultValue 32
+   */
+  maxJobsInFlight?: number;
   /** Events waiting for one client beyond this are refused with OVERLOADED. @defaultValue 10000 */
   maxQueuedPerClient?: number;
   /** How long `close()` waits for in-flight events before disconnecting clients. @defaultValue 10000 */
@@ -128,6 +135,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
       ordering: true,
       batchMaxEvents: 256,
       maxQueuedPerClient: 10_000,
+      maxJobsInFlight: 32,
       drainTimeoutMs: 10_000,
       commandHandlers: {},
       socketIo: {},
@@ -144,7 +152,13 @@ export function createIoNode(options: IoNodeOptions): IoNode {
       `IoNodeOptions.heartbeatTtlMs (${opts.heartbeatTtlMs}) must be larger than heartbeatIntervalMs (${opts.heartbeatIntervalMs})`,
     );
   }
-  for (const name of ['eventTimeoutMs', 'batchMaxEvents', 'maxQueuedPerClient', 'drainTimeoutMs'] as const) {
+  for (const name of [
+    'eventTimeoutMs',
+    'batchMaxEvents',
+    'maxQueuedPerClient',
+    'maxJobsInFlight',
+    'drainTimeoutMs',
+  ] as const) {
     assertInteger('IoNodeOptions', name, opts[name], 1);
   }
   assertInteger('IoNodeOptions', 'port', opts.port, 0);
@@ -288,6 +302,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           batchMaxEvents: opts.batchMaxEvents,
           eventTimeoutMs: opts.eventTimeoutMs,
           maxQueuedPerClient: opts.maxQueuedPerClient,
+          maxJobsInFlight: opts.maxJobsInFlight,
         });
         subscriber = createRedisCommandSubscriber(
           subRedis,

@@ -16,6 +16,7 @@ const node = createIoNode({
   eventTimeoutMs: ioNode.eventTimeoutMs,
   ordering: ioNode.ordering,
   batchMaxEvents: ioNode.batchMaxEvents,
+  maxJobsInFlight: ioNode.maxJobsInFlight,
   heartbeatIntervalMs: ioNode.heartbeatIntervalMs,
   heartbeatTtlMs: ioNode.heartbeatTtlMs,
   logger,

@@ -35,6 +35,8 @@ export interface Config {
     readonly ordering: boolean;
     /** `BATCH_MAX_EVENTS`: most client events carried by one queue job. */
     readonly batchMaxEvents: number;
+    /** `MAX_JOBS_IN_FLIGHT`: this node's unanswered jobs before new events gather for the next one. */
+    readonly maxJobsInFlight: number;
     /** `HEARTBEAT_INTERVAL_MS`: registry refresh period. */
     readonly heartbeatIntervalMs: number;
     /** `HEARTBEAT_TTL_MS`: a node missing heartbeats this long drops out of the registry. */
@@ -214,6 +216,7 @@ export function loadConfig(env: Env = process.env): Config {
       eventTimeoutMs: int(env, 'EVENT_TIMEOUT_MS', 30_000, 100, 3_600_000),
       ordering: bool(env, 'ORDERING', true),
       batchMaxEvents: int(env, 'BATCH_MAX_EVENTS', 256, 1, 10_000),
+      maxJobsInFlight: int(env, 'MAX_JOBS_IN_FLIGHT', 32, 1, 100_000),
       heartbeatIntervalMs,
       heartbeatTtlMs,
     },
