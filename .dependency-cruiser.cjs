@@ -1,4 +1,4 @@
-/** Architecture rules from ../shared/DESIGN.md: shared imports nothing of ours, io-node and app-node never import each other, the example uses public entry points only. */
+/** Architecture rules from ../shared/DESIGN.md: shared imports nothing of ours, io-node and app-node never import each other, devkit (tooling) and the packages never import each other, the example uses public entry points only. */
 module.exports = {
   forbidden: [
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
@@ -7,6 +7,20 @@ module.exports = {
       severity: 'error',
       from: { path: '^packages/shared/' },
       to: { path: '^packages/(io-node|app-node|frontend|client)/' },
+    },
+    {
+      name: 'devkit-is-tooling',
+      comment: 'packages/devkit starts processes by their entry points; it never imports the packages.',
+      severity: 'error',
+      from: { path: '^packages/devkit/' },
+      to: { path: '^packages/(shared|io-node|app-node|frontend|client)/' },
+    },
+    {
+      name: 'no-devkit-in-packages',
+      comment: 'Development tooling stays out of what runs in production.',
+      severity: 'error',
+      from: { path: '^packages/(shared|io-node|app-node|frontend|client)/' },
+      to: { path: '^packages/devkit/' },
     },
     {
       name: 'io-node-not-app-node',

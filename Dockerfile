@@ -11,6 +11,7 @@ COPY packages/io-node/package.json packages/io-node/
 COPY packages/app-node/package.json packages/app-node/
 COPY packages/frontend/package.json packages/frontend/
 COPY packages/client/package.json packages/client/
+COPY packages/devkit/package.json packages/devkit/
 COPY example/package.json example/
 COPY bench/package.json bench/
 RUN npm ci --no-audit --no-fund

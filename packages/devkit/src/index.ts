@@ -1,0 +1,15 @@
+/**
+ * Development tooling for running iocluster locally: a private redis-server, free ports, forking the
+ * packages' processes and waiting until they are ready. Used by the tests, the example's launcher and
+ * the benchmark; nothing in production imports it.
+ */
+
+export type { DevkitErrorCode } from './errors.js';
+export { DevkitError } from './errors.js';
+export type { ExitStatus } from './exit-status.js';
+export type { ForkedProcess, ForkProcessOptions, ReadyMessage } from './fork-process.js';
+export { forkProcess } from './fork-process.js';
+export { freePort } from './free-port.js';
+export { redisReachable } from './redis-probe.js';
+export type { RedisServer, RedisServerOptions } from './redis-server.js';
+export { startRedisServer } from './redis-server.js';
