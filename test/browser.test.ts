@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { createKeys, createRedis } from '@iocluster/shared';
+import { createRedis } from '@iocluster/shared';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import { buildPage } from '../example/src/build-page.js';
 import { type Stack, startStack } from '../example/src/launcher.js';
+import { deleteKeys } from './support/cluster.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const OUTPUT = fileURLToPath(new URL('../test-output/', import.meta.url));
@@ -43,14 +44,7 @@ afterAll(async () => {
   await browser?.close();
   await stack?.stop();
   const redis = createRedis(inject('redisUrl'), 'command');
-  for (const pattern of createKeys(prefix).patterns) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  }
+  await deleteKeys(redis, prefix);
   await redis.quit();
 }, 60_000);
 

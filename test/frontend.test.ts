@@ -6,16 +6,16 @@ import { join } from 'node:path';
 import { setTimeout as pause } from 'node:timers/promises';
 import { runInNewContext } from 'node:vm';
 import type { AppNode } from '@iocluster/app-node';
+import { type RedisServer, startRedisServer } from '@iocluster/devkit';
 import type { Frontend } from '@iocluster/frontend';
 import { type IoNodeRecord, loadConfig } from '@iocluster/shared';
 import { type Socket as ClientSocket, io as connectClient } from 'socket.io-client';
 import { afterEach, describe, expect, inject, test } from 'vitest';
 import registerTestApp from './fixtures/test-app.js';
 import { type Cluster, collect, nextEvent, type SetupOptions, setup } from './support/cluster.js';
-import { startRedis, type TestRedis } from './support/redis-server.js';
 
 let cluster: Cluster | undefined;
-let ownRedis: TestRedis | undefined;
+let ownRedis: RedisServer | undefined;
 const clients: ClientSocket[] = [];
 afterEach(async () => {
   for (const socket of clients.splice(0)) socket.disconnect();
@@ -228,7 +228,7 @@ describe('frontend api', () => {
   });
 
   test('readyz - Redis unreachable is a 503 that says so, and a stale node list is not served', async () => {
-    ownRedis = await startRedis();
+    ownRedis = await startRedisServer();
     const c = await start({ ioNodes: 1, redisUrl: ownRedis.url });
     const frontend = await c.startFrontend({
       registryRefreshMs: 100,

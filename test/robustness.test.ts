@@ -1,13 +1,13 @@
 import { once } from 'node:events';
+import { type RedisServer, startRedisServer } from '@iocluster/devkit';
 import { createKeys, createRedis } from '@iocluster/shared';
 import { Queue, QueueEvents } from 'bullmq';
 import { afterEach, describe, expect, test } from 'vitest';
 import registerTestApp from './fixtures/test-app.js';
 import { type Cluster, collect, nextEvent, setup } from './support/cluster.js';
-import { startRedis, type TestRedis } from './support/redis-server.js';
 
 let cluster: Cluster | undefined;
-let ownRedis: TestRedis | undefined;
+let ownRedis: RedisServer | undefined;
 afterEach(async () => {
   await cluster?.cleanup();
   await ownRedis?.stop();
@@ -114,7 +114,7 @@ describe('robustness', () => {
   });
 
   test('redis - nodes ride out a Redis restart and an event sent during the outage is answered', async () => {
-    ownRedis = await startRedis();
+    ownRedis = await startRedisServer();
     cluster = await setup({ ioNodes: 2, appNodes: 2, register: registerTestApp, redisUrl: ownRedis.url });
     const c = cluster;
     const [a, b] = await Promise.all([c.connect(0), c.connect(1)]);

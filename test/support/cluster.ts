@@ -1,7 +1,8 @@
-import { type ChildProcess, fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { type AppNode, type AppNodeOptions, createAppNode } from '@iocluster/app-node';
+import { type ForkedProcess, forkProcess } from '@iocluster/devkit';
 import { createFrontend, type Frontend, type FrontendOptions } from '@iocluster/frontend';
 import { createIoNode, type IoNode, type IoNodeOptions } from '@iocluster/io-node';
 import { createKeys, createRedis, type RedisConnection } from '@iocluster/shared';
@@ -78,6 +79,23 @@ export interface Cluster {
   cleanup(): Promise<void>;
 }
 
+/** Deletes every key under `prefix` (SCAN by the patterns of createKeys, then DEL). */
+export async function deleteKeys(redis: RedisConnection, prefix: string): Promise<void> {
+  for (const pattern of createKeys(prefix).patterns) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  }
+}
+
+/** SIGKILL (`kill`) and SIGTERM (`stop`) of a child process, each waiting for its exit. */
+function controls(child: ForkedProcess): Pick<ChildAppNode, 'process' | 'kill' | 'stop'> {
+  return { process: child.child, kill: () => child.kill('SIGKILL'), stop: () => child.kill('SIGTERM') };
+}
+
 export async function setup(options: SetupOptions = {}): Promise<Cluster> {
   const redisUrl = options.redisUrl ?? inject('redisUrl');
   const prefix = `t${randomBytes(5).toString('hex')}`;
@@ -88,6 +106,25 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
   const childIoNodes: ChildIoNode[] = [];
   const frontends: Frontend[] = [];
   const redis = createRedis(redisUrl, 'command');
+
+  /** A package's process through its real entry point (TypeScript sources via tsx), on this cluster. */
+  const startChild = (kind: 'app-node' | 'io-node', args: string[], env: Record<string, string>) =>
+    forkProcess({
+      label: `child ${kind}`,
+      module: `${root}packages/${kind}/src/main.ts`,
+      args,
+      cwd: root,
+      execArgv: ['--import', 'tsx', '--conditions=source'],
+      env: {
+        REDIS_URL: redisUrl,
+        IOCLUSTER_PREFIX: prefix,
+        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+        ...env,
+      },
+      stdio: 'inherit',
+      // Under the test timeout (60 s), so a stuck start fails here, with the child's name.
+      readyTimeoutMs: 50_000,
+    });
 
   const cluster: Cluster = {
     prefix,
@@ -136,89 +173,28 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
     async startChildAppNode(env = {}) {
       if (!options.appModule) throw new Error('setup(): childAppNodes need appModule');
       const nodeId = `child-${randomBytes(3).toString('hex')}`;
-      const child = fork(`${root}packages/app-node/src/main.ts`, [`${root}${options.appModule}`], {
-        cwd: root,
-        execArgv: ['--import', 'tsx', '--conditions=source'],
-        env: {
-          ...process.env,
-          REDIS_URL: redisUrl,
-          IOCLUSTER_PREFIX: prefix,
-          APP_NODE_ID: nodeId,
-          LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-          ...options.childEnv,
-          ...env,
-        },
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      const child = await startChild('app-node', [`${root}${options.appModule}`], {
+        APP_NODE_ID: nodeId,
+        ...options.childEnv,
+        ...env,
       });
-      await new Promise<void>((resolve, reject) => {
-        child.once('exit', (code) =>
-          reject(new Error(`child app-node exited with ${code} before it was ready`)),
-        );
-        child.on('message', (message: { type?: string }) => {
-          if (message.type === 'ready') {
-            child.removeAllListeners('exit');
-            resolve();
-          }
-        });
-      });
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      const handle: ChildAppNode = {
-        nodeId,
-        process: child,
-        async kill() {
-          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-          await exited;
-        },
-        async stop() {
-          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-          await exited;
-        },
-      };
+      const handle: ChildAppNode = { nodeId, ...controls(child) };
       children.push(handle);
       return handle;
     },
     async startChildIoNode(env = {}) {
       const nodeId = `child-io-${randomBytes(3).toString('hex')}`;
-      const child = fork(`${root}packages/io-node/src/main.ts`, [], {
-        cwd: root,
-        execArgv: ['--import', 'tsx', '--conditions=source'],
-        env: {
-          ...process.env,
-          REDIS_URL: redisUrl,
-          IOCLUSTER_PREFIX: prefix,
-          IO_NODE_ID: nodeId,
-          IO_NODE_HOST: '127.0.0.1',
-          IO_NODE_PORT: '0',
-          LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-          ...env,
-        },
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      const child = await startChild('io-node', [], {
+        IO_NODE_ID: nodeId,
+        IO_NODE_HOST: '127.0.0.1',
+        IO_NODE_PORT: '0',
+        ...env,
       });
-      const ready = await new Promise<{ url: string; port: number }>((resolve, reject) => {
-        child.once('exit', (code) =>
-          reject(new Error(`child io-node exited with ${code} before it was ready`)),
-        );
-        child.on('message', (message: { type?: string; url: string; port: number }) => {
-          if (message.type === 'ready') {
-            child.removeAllListeners('exit');
-            resolve(message);
-          }
-        });
-      });
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       const handle: ChildIoNode = {
         nodeId,
-        url: ready.url,
-        port: ready.port,
-        process: child,
-        async kill() {
-          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-          await exited;
-        },
-        async stop() {
-          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-          await exited;
-        },
+        url: String(child.ready.url),
+        port: Number(child.ready.port),
+        ...controls(child),
       };
       childIoNodes.push(handle);
       return handle;
@@ -237,14 +213,7 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
       await Promise.allSettled(ioNodes.map((node) => node.close()));
       await Promise.allSettled(children.map((child) => child.kill()));
       await Promise.allSettled(appNodes.map((app) => app.close()));
-      for (const pattern of createKeys(prefix).patterns) {
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-          if (keys.length > 0) await redis.del(...keys);
-          cursor = next;
-        } while (cursor !== '0');
-      }
+      await deleteKeys(redis, prefix);
       await redis.quit();
     },
   };

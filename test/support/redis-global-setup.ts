@@ -1,5 +1,5 @@
+import { startRedisServer } from '@iocluster/devkit';
 import type { TestProject } from 'vitest/node';
-import { startRedis } from './redis-server.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -13,7 +13,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide('redisUrl', process.env.REDIS_URL);
     return async () => undefined;
   }
-  const redis = await startRedis();
+  const redis = await startRedisServer();
   project.provide('redisUrl', redis.url);
   return () => redis.stop();
 }
