@@ -1,6 +1,6 @@
 import { createConnection } from 'node:net';
+import { redisReachable } from '@iocluster/devkit';
 import { loadConfig } from '@iocluster/shared';
-import { redisReachable } from './launcher.js';
 
 /**
  * Container health check, one script for every service of docker-compose.yml:

@@ -1,7 +1,14 @@
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createConnection, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import {
+  DevkitError,
+  type ForkedProcess,
+  forkProcess,
+  type RedisServer,
+  redisReachable,
+  startRedisServer,
+} from '@iocluster/devkit';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -69,66 +76,15 @@ export interface Stack {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** Is something answering PING at this Redis URL? */
-export function redisReachable(url: string, timeoutMs = 1_000): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: hostname || '127.0.0.1', port: Number(port || 6379) });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    // "+PONG", or "-NOAUTH ..." from a server that wants a password: either way a Redis is there.
-    socket.once('data', (chunk) => done(/^[+-]/.test(chunk.toString())));
-  });
-}
-
-/** A free TCP port on the loopback interface. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function pipeLines(name: string, child: ChildProcess, output: StackOptions['output'], tail: string[]): void {
-  for (const stream of [child.stdout, child.stderr]) {
-    let rest = '';
-    stream?.setEncoding('utf8');
-    stream?.on('data', (chunk: string) => {
-      const lines = (rest + chunk).split('\n');
-      rest = lines.pop() ?? '';
-      for (const line of lines) {
-        tail.push(line);
-        if (tail.length > 20) tail.shift();
-        output?.(name, line);
-      }
-    });
-  }
-}
-
-function manage(
-  name: string,
-  child: ChildProcess,
-  exited: Promise<void>,
-): StackProcess & { ready: Record<string, unknown> } {
+/** A process of the stack from the one devkit forked. */
+function stackProcess(name: string, forked: ForkedProcess): StackProcess {
   return {
     name,
-    pid: child.pid!,
-    child,
-    ready: {},
-    exited,
-    async kill(signal = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      await exited;
-    },
+    pid: forked.pid,
+    child: forked.child,
+    ready: forked.ready,
+    exited: forked.exited.then(() => undefined),
+    kill: forked.kill,
   };
 }
 
@@ -157,89 +113,73 @@ interface Spec {
 
 type Resolved = Required<Omit<StackOptions, 'output'>> & StackOptions;
 
-/** Forks one process and registers it in `processes` at once (so a failed start still stops it). */
-async function startNode(spec: Spec, options: Resolved, processes: StackProcess[]): Promise<StackProcess> {
-  const entry = entryPoint(spec.pkg, options.source);
-  const tail: string[] = [];
-  const child = fork(`${ROOT}${entry}`, spec.args ?? [], {
-    cwd: ROOT,
-    execArgv: options.source ? ['--import', 'tsx', '--conditions=source'] : [],
-    env: { ...process.env, ...options.env, ...spec.env },
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    // Own process group: a Ctrl-C in the terminal reaches only the launcher, which stops the others in
-    // drain order, once each (a second signal would make them exit at once).
-    detached: true,
-  });
-  pipeLines(spec.name, child, options.output, tail);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const managed = manage(spec.name, child, exited);
-  processes.push(managed);
-  managed.ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(
-        new Error(`${spec.name} was not ready within ${options.readyTimeoutMs} ms:\n${tail.join('\n')}`),
-      );
-    }, options.readyTimeoutMs);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${spec.name} exited (${signal ?? code}) before it was ready:\n${tail.join('\n')}`));
-    });
-    child.on('message', (message: { type?: string } & Record<string, unknown>) => {
-      if (message?.type !== 'ready') return;
-      clearTimeout(timer);
-      resolve(message);
-    });
-  });
-  return managed;
+/**
+ * Forks `specs` at once and registers every one that got ready in `processes`, even when another
+ * failed (so `stop` finds it); then throws the first failure. A failed process is already gone.
+ */
+async function startNodes(
+  specs: Spec[],
+  options: Resolved,
+  processes: StackProcess[],
+): Promise<StackProcess[]> {
+  const results = await Promise.allSettled(
+    specs.map(async (spec) => {
+      const forked = await forkProcess({
+        label: spec.name,
+        module: `${ROOT}${entryPoint(spec.pkg, options.source)}`,
+        args: spec.args ?? [],
+        cwd: ROOT,
+        execArgv: options.source ? ['--import', 'tsx', '--conditions=source'] : [],
+        env: { ...options.env, ...spec.env },
+        output: (line) => options.output?.(spec.name, line),
+        tailLines: 20,
+        // Own process group: a Ctrl-C in the terminal reaches only the launcher, which stops the others
+        // in drain order, once each (a second signal would make them exit at once).
+        detached: true,
+        readyTimeoutMs: options.readyTimeoutMs,
+      });
+      return stackProcess(spec.name, forked);
+    }),
+  );
+  const started = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  processes.push(...started);
+  const failed = results.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  return started;
 }
 
-async function startRedisServer(
+/** A redis-server of the stack's own on a free port, quiet (warnings only) and in its own process group. */
+async function startOwnRedis(
+  redisUrl: string,
   output: StackOptions['output'],
-  processes: StackProcess[],
 ): Promise<{ url: string; process: StackProcess }> {
-  const port = await freePort();
-  const tail: string[] = [];
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
-  args.push('--loglevel', 'warning');
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  pipeLines('redis', child, output, tail);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const managed = manage('redis', child, exited);
-  managed.ready = { port };
-  if (child.pid !== undefined) processes.push(managed);
-  const url = `redis://127.0.0.1:${port}`;
-  await new Promise<void>((resolve, reject) => {
-    const deadline = Date.now() + 10_000;
-    const onExit = (code: number | null) =>
-      reject(new Error(`redis-server exited with ${code}:\n${tail.join('\n')}`));
-    child.once('exit', onExit);
-    child.once('error', (err) => {
-      child.off('exit', onExit);
-      reject(
-        new Error(
-          `no Redis answers and redis-server cannot be started (${err.message}): install Redis ` +
-            '(Debian/Ubuntu: apt-get install redis-server) or set REDIS_URL to a running one',
-        ),
-      );
+  let server: RedisServer;
+  try {
+    server = await startRedisServer({
+      args: ['--loglevel', 'warning'],
+      detached: true,
+      output: (line) => output?.('redis', line),
     });
-    // Bounded poll: redis-server (at loglevel warning) says nothing when ready.
-    const poll = async () => {
-      while (child.exitCode === null && child.pid !== undefined) {
-        if (await redisReachable(url, 200)) {
-          child.off('exit', onExit);
-          return resolve();
-        }
-        if (Date.now() > deadline) {
-          child.kill('SIGKILL');
-          return reject(new Error(`redis-server did not answer within 10 s:\n${tail.join('\n')}`));
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
-    void poll();
-  });
-  return { url, process: managed };
+  } catch (err) {
+    if (err instanceof DevkitError && err.code === 'REDIS_SERVER_NOT_FOUND') {
+      throw new Error(
+        `no Redis answers at ${redisUrl} and ${err.message}, or set REDIS_URL to a running one`,
+        {
+          cause: err,
+        },
+      );
+    }
+    throw err;
+  }
+  const redis: StackProcess = {
+    name: 'redis',
+    pid: server.pid,
+    child: server.child,
+    ready: { port: server.port },
+    exited: server.exited.then(() => undefined),
+    kill: (signal = 'SIGTERM') => server.stop(signal),
+  };
+  return { url: server.url, process: redis };
 }
 
 /**
@@ -287,7 +227,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     let redis: StackProcess | undefined;
     if (!(await redisReachable(redisUrl))) {
       if (!opts.startRedis) throw new Error(`no Redis answers at ${redisUrl}`);
-      const started = await startRedisServer(opts.output, processes);
+      const started = await startOwnRedis(redisUrl, opts.output);
+      processes.push(started.process);
       redisUrl = started.url;
       redis = started.process;
     }
@@ -296,53 +237,47 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       IOCLUSTER_PREFIX: opts.prefix,
     };
     const appModule = chatModule(opts.source);
-    const io = await Promise.all(
-      Array.from({ length: opts.ioNodes }, (_, i) =>
-        startNode(
-          {
-            name: `io-node-${i + 1}`,
-            pkg: 'io-node',
-            env: {
-              ...common,
-              IO_NODE_ID: `io-${i + 1}-${randomBytes(2).toString('hex')}`,
-              IO_NODE_HOST: opts.host,
-              IO_NODE_PORT: '0',
-            },
-          },
-          opts,
-          processes,
-        ),
-      ),
-    );
-    const apps = await Promise.all(
-      Array.from({ length: opts.appNodes }, (_, i) =>
-        startNode(
-          {
-            name: `app-node-${i + 1}`,
-            pkg: 'app-node',
-            args: [appModule],
-            env: { ...common, APP_NODE_ID: `app-${i + 1}-${randomBytes(2).toString('hex')}` },
-          },
-          opts,
-          processes,
-        ),
-      ),
-    );
-    const frontend = await startNode(
-      {
-        name: 'frontend',
-        pkg: 'frontend',
+    const io = await startNodes(
+      Array.from({ length: opts.ioNodes }, (_, i) => ({
+        name: `io-node-${i + 1}`,
+        pkg: 'io-node' as const,
         env: {
           ...common,
-          FRONTEND_HOST: opts.host,
-          FRONTEND_PORT: String(opts.frontendPort),
-          FRONTEND_STATIC_DIR: `${ROOT}example/public`,
-          FRONTEND_PROXY: opts.proxy ? 'on' : 'off',
+          IO_NODE_ID: `io-${i + 1}-${randomBytes(2).toString('hex')}`,
+          IO_NODE_HOST: opts.host,
+          IO_NODE_PORT: '0',
         },
-      },
+      })),
       opts,
       processes,
     );
+    const apps = await startNodes(
+      Array.from({ length: opts.appNodes }, (_, i) => ({
+        name: `app-node-${i + 1}`,
+        pkg: 'app-node' as const,
+        args: [appModule],
+        env: { ...common, APP_NODE_ID: `app-${i + 1}-${randomBytes(2).toString('hex')}` },
+      })),
+      opts,
+      processes,
+    );
+    const [frontend] = (await startNodes(
+      [
+        {
+          name: 'frontend',
+          pkg: 'frontend',
+          env: {
+            ...common,
+            FRONTEND_HOST: opts.host,
+            FRONTEND_PORT: String(opts.frontendPort),
+            FRONTEND_STATIC_DIR: `${ROOT}example/public`,
+            FRONTEND_PROXY: opts.proxy ? 'on' : 'off',
+          },
+        },
+      ],
+      opts,
+      processes,
+    )) as [StackProcess];
     const port = frontend.ready.port;
     return {
       frontendUrl: `http://${opts.host}:${String(port)}`,
