@@ -71,15 +71,15 @@ export class GeneratorPool {
   /** Asks every generator to close its clients and exit; kills any that does not. Idempotent. */
   async close(): Promise<void> {
     await Promise.allSettled(
-      this.children.map(async (child) => {
-        if (child.process.connected) await this.request(child, 'exit', {}, 10_000).catch(() => undefined);
-        await child.stop(5_000);
+      this.children.map(async (gen) => {
+        if (gen.child.connected) await this.request(gen, 'exit', {}, 10_000).catch(() => undefined);
+        await gen.stop(5_000);
       }),
     );
   }
 
   private request<R>(
-    child: BenchChild,
+    gen: BenchChild,
     type: GeneratorRequest['type'],
     body: object,
     timeoutMs: number,
@@ -88,26 +88,26 @@ export class GeneratorPool {
     return new Promise<R>((resolve, reject) => {
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`${child.label}: no answer to "${type}" within ${timeoutMs} ms`));
+        reject(new Error(`${gen.label}: no answer to "${type}" within ${timeoutMs} ms`));
       }, timeoutMs);
       const onMessage = (message: GeneratorResponse) => {
         if (message?.id !== id) return;
         cleanup();
         if (message.type === 'ok') resolve(message.result as R);
-        else reject(new Error(`${child.label}: ${type} failed: ${message.message}`));
+        else reject(new Error(`${gen.label}: ${type} failed: ${message.message}`));
       };
       const onExit = (code: number | null) => {
         cleanup();
-        reject(new Error(`${child.label} exited (${code}) during "${type}":\n${child.tail()}`));
+        reject(new Error(`${gen.label} exited (${code}) during "${type}":\n${gen.tail()}`));
       };
       const cleanup = () => {
         clearTimeout(timer);
-        child.process.off('message', onMessage);
-        child.process.off('exit', onExit);
+        gen.child.off('message', onMessage);
+        gen.child.off('exit', onExit);
       };
-      child.process.on('message', onMessage);
-      child.process.once('exit', onExit);
-      child.process.send({ type, id, ...body } as GeneratorRequest);
+      gen.child.on('message', onMessage);
+      gen.child.once('exit', onExit);
+      gen.child.send({ type, id, ...body } as GeneratorRequest);
     });
   }
 }

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type RedisServer, startRedisServer } from '@iocluster/devkit';
 import { GeneratorPool } from './generators.js';
 import { type BenchOptions, parseOptions, USAGE } from './options.js';
 import { latencySvg, renderPng } from './plot.js';
 import { machineInfo } from './proc-stats.js';
-import { type BenchRedis, startRedisServer } from './redis-server.js';
 import { evaluateTargets, kneeOf, machineLine, markdown, statusText, stepLine } from './report.js';
 import type { BenchResults, MemoryRecord, SystemRun, WorkloadRun } from './results.js';
 import { probeMemory, runWorkload } from './scenario.js';
@@ -23,7 +23,7 @@ const running = new Set<{ close(): Promise<void> }>();
 
 async function withSystem<T>(
   name: SystemName,
-  redis: BenchRedis,
+  redis: RedisServer,
   options: BenchOptions,
   body: (system: RunningSystem, pool: GeneratorPool) => Promise<T>,
   generators = options.generators,
