@@ -55,6 +55,11 @@ export interface StackOptions {
   output?: (name: string, line: string) => void;
   /** How long each process may take to get ready. @defaultValue 30000 */
   readyTimeoutMs?: number;
+  /**
+   * Aborting it while the stack starts (Ctrl-C) stops what was started once the step under way is done,
+   * and rejects. @defaultValue never aborted
+   */
+  signal?: AbortSignal;
 }
 
 /** The running example: a frontend, io-nodes and app-nodes, and maybe a redis-server. */
@@ -222,7 +227,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     return stopping;
   };
 
+  const checkAborted = () => {
+    if (opts.signal?.aborted) throw new Error('start aborted');
+  };
   try {
+    checkAborted();
     let redisUrl = opts.redisUrl;
     let redis: StackProcess | undefined;
     if (!(await redisReachable(redisUrl))) {
@@ -237,6 +246,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       IOCLUSTER_PREFIX: opts.prefix,
     };
     const appModule = chatModule(opts.source);
+    checkAborted();
     const io = await startNodes(
       Array.from({ length: opts.ioNodes }, (_, i) => ({
         name: `io-node-${i + 1}`,
@@ -251,6 +261,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       opts,
       processes,
     );
+    checkAborted();
     const apps = await startNodes(
       Array.from({ length: opts.appNodes }, (_, i) => ({
         name: `app-node-${i + 1}`,
@@ -261,6 +272,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       opts,
       processes,
     );
+    checkAborted();
     const [frontend] = (await startNodes(
       [
         {
@@ -278,6 +290,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       opts,
       processes,
     )) as [StackProcess];
+    checkAborted();
     const port = frontend.ready.port;
     return {
       frontendUrl: `http://${opts.host}:${String(port)}`,

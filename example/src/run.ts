@@ -39,11 +39,18 @@ if (config.redis.kind !== 'standalone') {
 
 let stack: Stack | undefined;
 let stopping = false;
+// A Ctrl-C while the stack starts: startStack stops what it started and rejects (children run in their own
+// process groups, so the terminal's signal reaches only this process).
+const starting = new AbortController();
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   print('example', `${signal}: stopping every process it started`);
-  await stack?.stop();
+  if (!stack) {
+    starting.abort();
+    return;
+  }
+  await stack.stop();
   print('example', 'stopped');
   process.exit(0);
 }
@@ -67,8 +74,13 @@ try {
     proxy: config.frontend.proxy,
     env: { LOG_PRETTY: process.env.LOG_PRETTY ?? 'on' },
     output: print,
+    signal: starting.signal,
   });
 } catch (err) {
+  if (starting.signal.aborted) {
+    print('example', 'stopped');
+    process.exit(0);
+  }
   print('example', `could not start: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 }
