@@ -14,7 +14,9 @@ COPY packages/client/package.json packages/client/
 COPY packages/devkit/package.json packages/devkit/
 COPY example/package.json example/
 COPY bench/package.json bench/
-RUN npm ci --no-audit --no-fund
+# npm install, not npm ci: the lockfile carries no registry URLs, and npm ci then asks for every
+# platform's optional packages; npm install installs the same locked versions.
+RUN npm install --no-audit --no-fund
 
 COPY . .
 # tsc -b for every package and the example, then the page bundle (example/public/chat.bundle.js).
