@@ -3,7 +3,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as pause } from 'node:timers/promises';
 import { runInNewContext } from 'node:vm';
 import type { AppNode } from '@iocluster/app-node';
 import { type RedisServer, startRedisServer } from '@iocluster/devkit';
@@ -13,6 +12,7 @@ import { type Socket as ClientSocket, io as connectClient } from 'socket.io-clie
 import { afterEach, describe, expect, inject, test } from 'vitest';
 import registerTestApp from './fixtures/test-app.js';
 import { type Cluster, collect, nextEvent, type SetupOptions, setup } from './support/cluster.js';
+import { listed, until } from './support/poll.js';
 
 let cluster: Cluster | undefined;
 let ownRedis: RedisServer | undefined;
@@ -39,27 +39,6 @@ function register(app: AppNode): void {
 async function getJson(url: string): Promise<{ status: number; body: unknown; type: string | null }> {
   const res = await fetch(url);
   return { status: res.status, body: await res.json(), type: res.headers.get('content-type') };
-}
-
-async function listed(frontend: Frontend): Promise<IoNodeRecord[]> {
-  const res = await fetch(`${frontend.url}/api/io-nodes`);
-  if (res.status === 503) return [];
-  return ((await res.json()) as { nodes: IoNodeRecord[] }).nodes;
-}
-
-/** Polls `probe` every 20 ms until `done` holds; fails after `deadlineMs`. For states with no event. */
-async function until<T>(
-  probe: () => Promise<T>,
-  done: (value: T) => boolean,
-  deadlineMs: number,
-): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${deadlineMs} ms`);
-    await pause(20);
-  }
 }
 
 async function picks(frontend: Frontend, strategy: string, count: number): Promise<string[]> {

@@ -1,8 +1,7 @@
-import { setTimeout as pause } from 'node:timers/promises';
-import type { Frontend } from '@iocluster/frontend';
 import { createKeys, decodeIoNodeRecord, type IoNodeRecord } from '@iocluster/shared';
 import { afterEach, describe, expect, test } from 'vitest';
 import { type Cluster, setup } from './support/cluster.js';
+import { listed, until } from './support/poll.js';
 
 let cluster: Cluster | undefined;
 
@@ -20,28 +19,6 @@ const INTERVAL_MS = 500;
 const TTL_MS = 1_500;
 const FAST_ENV = { HEARTBEAT_INTERVAL_MS: String(INTERVAL_MS), HEARTBEAT_TTL_MS: String(TTL_MS) };
 const FAST = { heartbeatIntervalMs: INTERVAL_MS, heartbeatTtlMs: TTL_MS };
-
-async function listed(frontend: Frontend): Promise<IoNodeRecord[]> {
-  const res = await fetch(`${frontend.url}/api/io-nodes`);
-  if (res.status === 503) return [];
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { nodes: IoNodeRecord[] }).nodes;
-}
-
-/** Polls `probe` every 20 ms until `done` holds; fails after `deadlineMs`. For states with no event. */
-async function until<T>(
-  probe: () => Promise<T>,
-  done: (value: T) => boolean,
-  deadlineMs: number,
-): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${deadlineMs} ms`);
-    await pause(20);
-  }
-}
 
 /** Resolves with the next record `event` reports for `nodeId`. */
 function peerEvent(
