@@ -1,5 +1,7 @@
 import {
   type Command,
+  type Deferred,
+  deferred,
   encodeCommandEnvelope,
   type Keys,
   type Logger,
@@ -31,9 +33,8 @@ interface Outgoing {
   channels: string[];
   cmds: Command[];
   replies: Map<string, ReplyCommand[]>;
-  done: Promise<void>;
-  resolve: () => void;
-  reject: (err: unknown) => void;
+  /** Settles once this buffer is in Redis; callers that never await it see no unhandled rejection. */
+  sent: Deferred<void>;
 }
 
 export function createCommandPublisher(
@@ -46,15 +47,7 @@ export function createCommandPublisher(
 
   function buffer(): Outgoing {
     if (next) return next;
-    let resolve!: () => void;
-    let reject!: (err: unknown) => void;
-    const done = new Promise<void>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    // Callers that never await the flush must not see an unhandled rejection; flush() still rejects.
-    done.catch(() => undefined);
-    next = { channels: [], cmds: [], replies: new Map(), done, resolve, reject };
+    next = { channels: [], cmds: [], replies: new Map(), sent: deferred() };
     setImmediate(send);
     return next;
   }
@@ -82,10 +75,13 @@ export function createCommandPublisher(
       if (!results || failed) throw failed?.[0] ?? new Error('command pipeline was discarded');
     });
     inFlight.add(done);
-    done.then(out.resolve, (err: unknown) => {
-      logger.error({ err, messages: messages.length }, 'publishing commands failed');
-      out.reject(err);
-    });
+    done.then(
+      () => out.sent.resolve(),
+      (err: unknown) => {
+        logger.error({ err, messages: messages.length }, 'publishing commands failed');
+        out.sent.reject(err);
+      },
+    );
     void done.catch(() => undefined).finally(() => inFlight.delete(done));
   }
 
@@ -102,10 +98,10 @@ export function createCommandPublisher(
       else replies.set(nodeId, [cmd]);
     },
     async flush() {
-      await Promise.all([next?.done, ...inFlight]);
+      await Promise.all([next?.sent.promise, ...inFlight]);
     },
     async close() {
-      await Promise.allSettled([next?.done, ...inFlight]);
+      await Promise.allSettled([next?.sent.promise, ...inFlight]);
     },
   };
 }

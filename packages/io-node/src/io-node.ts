@@ -7,6 +7,7 @@ import {
   closeRedis,
   createKeys,
   createRedis,
+  deferred,
   encodeBinary,
   hasBinary,
   IoclusterError,
@@ -199,14 +200,8 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     heartbeatTtlMs: opts.heartbeatTtlMs,
     logger,
   });
-  let markReady!: () => void;
-  let failReady!: (err: unknown) => void;
-  const ready = new Promise<void>((resolve, reject) => {
-    markReady = resolve;
-    failReady = reject;
-  });
   // Awaiting `ready` is optional; start() reports a failure to its own caller.
-  ready.catch(() => undefined);
+  const ready = deferred();
 
   let commandRedis: RedisConnection | undefined;
   let subRedis: RedisConnection | undefined;
@@ -281,7 +276,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     get connections() {
       return io.of('/').sockets.size;
     },
-    ready,
+    ready: ready.promise,
     get peers() {
       return registry.peers.length;
     },
@@ -325,11 +320,11 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         // Registered only once it listens: a frontend may send clients as soon as the record appears.
         await registry.start({ url, io });
       } catch (err) {
-        failReady(err);
+        ready.reject(err);
         throw err;
       }
       isReady = true;
-      markReady();
+      ready.resolve();
     },
 
     close() {

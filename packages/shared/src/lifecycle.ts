@@ -44,3 +44,25 @@ export async function closeRedis(connection: RedisConnection | undefined, waitMs
   if (connection.status === 'ready') await settleWithin(connection.quit(), waitMs);
   connection.disconnect();
 }
+
+/** A promise with its settle functions (Node 20 has no `Promise.withResolvers`). */
+export interface Deferred<T> {
+  readonly promise: Promise<T>;
+  resolve(value: T): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Creates a {@link Deferred}. Its promise never raises an unhandled rejection by itself, for results that
+ * callers may or may not await; awaiting it still rejects.
+ */
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
