@@ -1,6 +1,6 @@
-import type { BalanceStrategy } from '@iocluster/shared';
-import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
+import { io, type Socket } from 'socket.io-client';
 import { retryDelayMs, sleep } from './backoff.js';
+import { type ClientOptions, type ResolvedOptions, resolveClientOptions } from './client-options.js';
 import { discoverNode } from './discovery.js';
 import { ClientError } from './errors.js';
 import {
@@ -17,58 +17,6 @@ import {
 } from './events.js';
 import { createPendingAck, type Outgoing, type PendingAck } from './outbox.js';
 
-/** Options of {@link createClient}. */
-export interface ClientOptions {
-  /** Base URL of the frontend, where `/api/connect` is asked; in a page served by it, `location.origin`. */
-  frontendUrl: string;
-  /** Strategy the frontend picks a node with. @defaultValue the frontend's own (`FRONTEND_STRATEGY`) */
-  strategy?: BalanceStrategy;
-  /**
-   * Connect through the frontend's Socket.IO reverse proxy (`FRONTEND_PROXY=on`) instead of to the node
-   * `/api/connect` names: for io-nodes browsers cannot reach (containers, private networks). The frontend
-   * then picks the node itself, so the client cannot tell which one: `nodeId` is {@link PROXY_NODE_ID}
-   * and `node-changed` is not raised (the application can tell the client, as the chat example's
-   * `welcome` does). The Socket.IO `path` must be the frontend's `FRONTEND_PROXY_PATH`.
-   * @defaultValue false
-   */
-  proxy?: boolean;
-  /**
-   * socket.io-client options for every connection (`auth`, `path`, `transports`, `query`...).
-   * `reconnection`, `forceNew` and `autoConnect` belong to this client and are overridden; `auth` may be a
-   * function, asked again on every connection (a good place for state the server should restore).
-   * @defaultValue `{ transports: ['websocket'] }`: no sticky sessions needed in front of the io-nodes
-   */
-  socketOptions?: Partial<ManagerOptions & SocketOptions>;
-  /** Connection attempts in one cycle before `unavailable` is raised. @defaultValue 8 */
-  maxAttempts?: number;
-  /** First retry waits a random part of this; later ones double from it. @defaultValue 250 */
-  backoffMinMs?: number;
-  /** Longest wait between two attempts of a cycle. @defaultValue 5000 */
-  backoffMaxMs?: number;
-  /** Wait between a failed cycle and the next one. @defaultValue 15000 */
-  cyclePauseMs?: number;
-  /**
-   * Start another cycle after one failed; when off, the client stops (queued emits are rejected with
-   * `UNAVAILABLE`) until `connect()` is called. @defaultValue true
-   */
-  retryForever?: boolean;
-  /**
-   * A connection that stays up this long resets the attempt count; a node that accepts and then drops
-   * clients at once therefore slows the client down instead of making it spin. @defaultValue 5000
-   */
-  stableAfterMs?: number;
-  /** Timeout of a discovery request and of a Socket.IO handshake. @defaultValue 5000 */
-  connectTimeoutMs?: number;
-  /** `emitWithAck` rejects with `TIMEOUT` after this (queue time included); 0 for no limit. @defaultValue 0 */
-  ackTimeoutMs?: number;
-  /** Emits kept while (re)connecting; one more throws (or rejects) with `QUEUE_FULL`. @defaultValue 1000 */
-  maxQueued?: number;
-  /** Connect at once; otherwise call `connect()`. @defaultValue true */
-  autoConnect?: boolean;
-  /** `fetch` used for discovery (tests, polyfills). @defaultValue `globalThis.fetch` */
-  fetch?: typeof fetch;
-}
-
 /** Where the client is in its life. */
 export type ClientState = 'idle' | 'connecting' | 'connected' | 'closed';
 
@@ -76,24 +24,6 @@ type AnyHandler = (...args: never[]) => unknown;
 
 /** The `nodeId` a client reports when it connects through the frontend's proxy. */
 export const PROXY_NODE_ID = 'frontend-proxy';
-
-const DEFAULTS = {
-  strategy: undefined,
-  proxy: false,
-  socketOptions: {},
-  maxAttempts: 8,
-  backoffMinMs: 250,
-  backoffMaxMs: 5_000,
-  cyclePauseMs: 15_000,
-  retryForever: true,
-  stableAfterMs: 5_000,
-  connectTimeoutMs: 5_000,
-  ackTimeoutMs: 0,
-  maxQueued: 1_000,
-  autoConnect: true,
-} as const;
-
-type ResolvedOptions = Required<Omit<ClientOptions, 'strategy'>> & { strategy: BalanceStrategy | undefined };
 
 /**
  * A Socket.IO client for an iocluster: asks the frontend for an io-node, connects, and when that node goes
@@ -128,30 +58,7 @@ export class IoclusterClient<
   private status: ClientState = 'idle';
 
   constructor(options: ClientOptions) {
-    if (typeof options?.frontendUrl !== 'string' || !/^https?:\/\//.test(options.frontendUrl)) {
-      throw new TypeError(
-        `ClientOptions.frontendUrl must be an http(s) URL, got ${JSON.stringify(options?.frontendUrl)}`,
-      );
-    }
-    const merged: Record<string, unknown> = { ...DEFAULTS };
-    for (const [key, value] of Object.entries(options)) if (value !== undefined) merged[key] = value;
-    merged.fetch ??= globalThis.fetch?.bind(globalThis);
-    this.opts = merged as ResolvedOptions;
-    for (const name of [
-      'maxAttempts',
-      'backoffMinMs',
-      'backoffMaxMs',
-      'cyclePauseMs',
-      'connectTimeoutMs',
-    ] as const) {
-      assertInteger(name, this.opts[name], 1);
-    }
-    for (const name of ['stableAfterMs', 'ackTimeoutMs', 'maxQueued'] as const) {
-      assertInteger(name, this.opts[name], 0);
-    }
-    if (typeof this.opts.fetch !== 'function') {
-      throw new TypeError('ClientOptions.fetch is required where there is no global fetch');
-    }
+    this.opts = resolveClientOptions(options);
     if (this.opts.autoConnect) this.connect();
   }
 
@@ -493,12 +400,6 @@ export function createClient<
   ClientEvents extends object = DefaultEventsMap,
 >(options: ClientOptions): IoclusterClient<ServerEvents, ClientEvents> {
   return new IoclusterClient<ServerEvents, ClientEvents>(options);
-}
-
-function assertInteger(name: string, value: unknown, min: number): void {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new TypeError(`ClientOptions.${name} must be an integer of at least ${min}, got ${String(value)}`);
-  }
 }
 
 function errorMessage(err: unknown): string {

@@ -1,5 +1,6 @@
-export type { ClientOptions, ClientState } from './client.js';
+export type { ClientState } from './client.js';
 export { createClient, IoclusterClient, PROXY_NODE_ID } from './client.js';
+export type { ClientOptions } from './client-options.js';
 export type { ClientErrorCode } from './errors.js';
 export { ClientError } from './errors.js';
 export type {

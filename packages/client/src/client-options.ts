@@ -1,0 +1,110 @@
+import type { BalanceStrategy } from '@iocluster/shared';
+import type { ManagerOptions, SocketOptions } from 'socket.io-client';
+
+/** Options of {@link createClient}. */
+export interface ClientOptions {
+  /** Base URL of the frontend, where `/api/connect` is asked; in a page served by it, `location.origin`. */
+  frontendUrl: string;
+  /** Strategy the frontend picks a node with. @defaultValue the frontend's own (`FRONTEND_STRATEGY`) */
+  strategy?: BalanceStrategy;
+  /**
+   * Connect through the frontend's Socket.IO reverse proxy (`FRONTEND_PROXY=on`) instead of to the node
+   * `/api/connect` names: for io-nodes browsers cannot reach (containers, private networks). The frontend
+   * then picks the node itself, so the client cannot tell which one: `nodeId` is {@link PROXY_NODE_ID}
+   * and `node-changed` is not raised (the application can tell the client, as the chat example's
+   * `welcome` does). The Socket.IO `path` must be the frontend's `FRONTEND_PROXY_PATH`.
+   * @defaultValue false
+   */
+  proxy?: boolean;
+  /**
+   * socket.io-client options for every connection (`auth`, `path`, `transports`, `query`...).
+   * `reconnection`, `forceNew` and `autoConnect` belong to this client and are overridden; `auth` may be a
+   * function, asked again on every connection (a good place for state the server should restore).
+   * @defaultValue `{ transports: ['websocket'] }`: no sticky sessions needed in front of the io-nodes
+   */
+  socketOptions?: Partial<ManagerOptions & SocketOptions>;
+  /** Connection attempts in one cycle before `unavailable` is raised. @defaultValue 8 */
+  maxAttempts?: number;
+  /** First retry waits a random part of this; later ones double from it. @defaultValue 250 */
+  backoffMinMs?: number;
+  /** Longest wait between two attempts of a cycle. @defaultValue 5000 */
+  backoffMaxMs?: number;
+  /** Wait between a failed cycle and the next one. @defaultValue 15000 */
+  cyclePauseMs?: number;
+  /**
+   * Start another cycle after one failed; when off, the client stops (queued emits are rejected with
+   * `UNAVAILABLE`) until `connect()` is called. @defaultValue true
+   */
+  retryForever?: boolean;
+  /**
+   * A connection that stays up this long resets the attempt count; a node that accepts and then drops
+   * clients at once therefore slows the client down instead of making it spin. @defaultValue 5000
+   */
+  stableAfterMs?: number;
+  /** Timeout of a discovery request and of a Socket.IO handshake. @defaultValue 5000 */
+  connectTimeoutMs?: number;
+  /** `emitWithAck` rejects with `TIMEOUT` after this (queue time included); 0 for no limit. @defaultValue 0 */
+  ackTimeoutMs?: number;
+  /** Emits kept while (re)connecting; one more throws (or rejects) with `QUEUE_FULL`. @defaultValue 1000 */
+  maxQueued?: number;
+  /** Connect at once; otherwise call `connect()`. @defaultValue true */
+  autoConnect?: boolean;
+  /** `fetch` used for discovery (tests, polyfills). @defaultValue `globalThis.fetch` */
+  fetch?: typeof fetch;
+}
+
+const DEFAULTS = {
+  strategy: undefined,
+  proxy: false,
+  socketOptions: {},
+  maxAttempts: 8,
+  backoffMinMs: 250,
+  backoffMaxMs: 5_000,
+  cyclePauseMs: 15_000,
+  retryForever: true,
+  stableAfterMs: 5_000,
+  connectTimeoutMs: 5_000,
+  ackTimeoutMs: 0,
+  maxQueued: 1_000,
+  autoConnect: true,
+} as const;
+
+/** Options with every default applied. */
+export type ResolvedOptions = Required<Omit<ClientOptions, 'strategy'>> & {
+  strategy: BalanceStrategy | undefined;
+};
+
+/** Applies the defaults and validates; throws a TypeError naming the option that is wrong. */
+export function resolveClientOptions(options: ClientOptions): ResolvedOptions {
+  if (typeof options?.frontendUrl !== 'string' || !/^https?:\/\//.test(options.frontendUrl)) {
+    throw new TypeError(
+      `ClientOptions.frontendUrl must be an http(s) URL, got ${JSON.stringify(options?.frontendUrl)}`,
+    );
+  }
+  const merged: Record<string, unknown> = { ...DEFAULTS };
+  for (const [key, value] of Object.entries(options)) if (value !== undefined) merged[key] = value;
+  merged.fetch ??= globalThis.fetch?.bind(globalThis);
+  const opts = merged as ResolvedOptions;
+  for (const name of [
+    'maxAttempts',
+    'backoffMinMs',
+    'backoffMaxMs',
+    'cyclePauseMs',
+    'connectTimeoutMs',
+  ] as const) {
+    assertInteger(name, opts[name], 1);
+  }
+  for (const name of ['stableAfterMs', 'ackTimeoutMs', 'maxQueued'] as const) {
+    assertInteger(name, opts[name], 0);
+  }
+  if (typeof opts.fetch !== 'function') {
+    throw new TypeError('ClientOptions.fetch is required where there is no global fetch');
+  }
+  return opts;
+}
+
+function assertInteger(name: string, value: unknown, min: number): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new TypeError(`ClientOptions.${name} must be an integer of at least ${min}, got ${String(value)}`);
+  }
+}
