@@ -1,5 +1,6 @@
 import type { AppNode, AppSocket } from '@iocluster/app-node';
 import {
+  closeRedis,
   createKeys,
   createLogger,
   createRedis,
@@ -221,10 +222,7 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
   return {
     register,
     close() {
-      closing ??= redis.quit().then(
-        () => undefined,
-        (err: unknown) => logger.warn({ err }, 'closing the chat store connection failed'),
-      );
+      closing ??= closeRedis(redis);
       return closing;
     },
   };

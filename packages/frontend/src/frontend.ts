@@ -1,7 +1,8 @@
 import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import {
   assertInteger,
+  assertPort,
   BALANCE_STRATEGIES,
   type BalanceStrategy,
   type CloseStep,
@@ -10,6 +11,7 @@ import {
   createRedis,
   type IoNodeRecord,
   type Logger,
+  listen,
   type RedisConnection,
   type RedisTarget,
   type RegistryWatcher,
@@ -101,8 +103,7 @@ export function createFrontend(options: FrontendOptions): Frontend {
   for (const name of ['registryRefreshMs', 'registryStaleMs', 'readyTimeoutMs', 'sessionIdleMs'] as const) {
     assertInteger('FrontendOptions', name, opts[name], 1);
   }
-  assertInteger('FrontendOptions', 'port', opts.port, 0);
-  if (opts.port > 65535) throw new TypeError(`FrontendOptions.port must be at most 65535, got ${opts.port}`);
+  assertPort('FrontendOptions', 'port', opts.port);
   if (!BALANCE_STRATEGIES.includes(opts.strategy)) {
     throw new TypeError(
       `FrontendOptions.strategy must be one of ${BALANCE_STRATEGIES.join(', ')}, got "${opts.strategy}"`,
@@ -197,14 +198,7 @@ export function createFrontend(options: FrontendOptions): Frontend {
         proxy?.nodeLeft(node.nodeId);
       });
       await watcher.start();
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(opts.port, opts.host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      port = (server.address() as AddressInfo).port;
+      port = await listen(server, opts.port, opts.host);
       logger.info(
         { port, strategy: opts.strategy, proxy: opts.proxy, ioNodes: watcher.nodes.length },
         'frontend listening',

@@ -84,11 +84,6 @@ export class EventSequencer {
     this.sweepTimer.unref();
   }
 
-  /** Number of clients known (connected, or disconnected with events still under way). */
-  get size(): number {
-    return this.clients.size;
-  }
-
   /** Registers a client and queues its `connect` event. */
   open(id: string, describe: () => ClientInfo): void {
     const state: ClientState = {

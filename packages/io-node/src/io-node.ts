@@ -1,7 +1,7 @@
 import { createServer, type Server as HttpServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   assertInteger,
+  assertPort,
   type ClientInfo,
   type CloseStep,
   closeRedis,
@@ -12,6 +12,7 @@ import {
   hasBinary,
   IoclusterError,
   type Logger,
+  listen,
   RESERVED_EVENTS,
   type RedisConnection,
   type RedisTarget,
@@ -162,8 +163,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   ] as const) {
     assertInteger('IoNodeOptions', name, opts[name], 1);
   }
-  assertInteger('IoNodeOptions', 'port', opts.port, 0);
-  if (opts.port > 65535) throw new TypeError(`IoNodeOptions.port must be at most 65535, got ${opts.port}`);
+  assertPort('IoNodeOptions', 'port', opts.port);
   const keys = createKeys(opts.prefix);
   const { nodeId } = opts;
   const logger = opts.logger.child({ component: 'io-node', nodeId });
@@ -307,14 +307,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         subscriber.onCommand(createCommandApplier(io, sequencer, opts.commandHandlers, logger));
         // Subscribed before listening: no client can send an event whose reply we would miss.
         await subscriber.start();
-        await new Promise<void>((resolve, reject) => {
-          http.once('error', reject);
-          http.listen(opts.port, opts.host, () => {
-            http.off('error', reject);
-            resolve();
-          });
-        });
-        port = (http.address() as AddressInfo).port;
+        port = await listen(http, opts.port, opts.host);
         url = opts.publicUrl ?? `http://127.0.0.1:${port}`;
         logger.info({ port, url, ordering: opts.ordering }, 'io-node listening');
         // Registered only once it listens: a frontend may send clients as soon as the record appears.

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import {
   type CloseStep,
   closeRedis,
+  createListeners,
   createRedis,
   encodeIoNodeRecord,
   type IoNodeRecord,
@@ -90,10 +91,7 @@ export function packageVersion(): string {
 export function createNodeRegistry(options: NodeRegistryOptions): NodeRegistry {
   const { keys, nodeId, heartbeatIntervalMs, heartbeatTtlMs } = options;
   const logger = options.logger.child({ component: 'io-node:registry' });
-  const listeners: { [E in keyof PeerEvents]: Set<PeerEvents[E]> } = {
-    'peer-joined': new Set(),
-    'peer-left': new Set(),
-  };
+  const listeners = createListeners<PeerEvents>(logger);
   let redis: RedisConnection | undefined;
   let sub: RedisConnection | undefined;
   let watcher: RegistryWatcher | undefined;
@@ -180,12 +178,7 @@ export function createNodeRegistry(options: NodeRegistryOptions): NodeRegistry {
     get peers() {
       return watcher?.nodes ?? [];
     },
-    on(event, listener) {
-      listeners[event].add(listener);
-      return () => {
-        listeners[event].delete(listener);
-      };
-    },
+    on: listeners.on,
     async start(me) {
       self = me;
       redis = createRedis(options.redis, 'command', { logger, connectionName: `${nodeId}:registry` });
@@ -212,13 +205,7 @@ export function createNodeRegistry(options: NodeRegistryOptions): NodeRegistry {
       for (const event of ['peer-joined', 'peer-left'] as const) {
         watcher.on(event, (node) => {
           logger.info({ peer: node.nodeId, url: node.url }, event);
-          for (const listener of listeners[event]) {
-            try {
-              listener(node);
-            } catch (err) {
-              logger.error({ err, event }, 'peer listener failed');
-            }
-          }
+          listeners.emit(event, node);
         });
       }
       await watcher.start();

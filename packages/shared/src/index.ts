@@ -5,17 +5,17 @@ export { ConfigError, IoclusterError, isTransientRedisError, toAckError, WireErr
 export type { Keys } from './keys.js';
 export { createKeys } from './keys.js';
 export type { CloseStep, Deferred } from './lifecycle.js';
-export { closeRedis, deferred, runCloseSteps, settleWithin } from './lifecycle.js';
+export { closeRedis, deferred, listen, runCloseSteps, settleWithin } from './lifecycle.js';
+export type { Listeners } from './listeners.js';
+export { createListeners } from './listeners.js';
 export type { Logger, LoggerOptions, LogLevel } from './logger.js';
 export { createLogger, silentLogger } from './logger.js';
-export { assertInteger, withDefaults } from './options.js';
+export { assertInteger, assertPort, withDefaults } from './options.js';
 export { announceReady, runUntilSignal } from './process.js';
 export type { RedisConnection, RedisRole, RedisTarget } from './redis.js';
-export { createRedis, toRedisTarget } from './redis.js';
-export type { IoNodeRecord, RegistryEvents, RegistryWatcher, RegistryWatcherOptions } from './registry.js';
+export { createRedis } from './redis.js';
+export type { RegistryEvents, RegistryWatcher, RegistryWatcherOptions } from './registry.js';
 export {
-  decodeIoNodeRecord,
-  encodeIoNodeRecord,
   isNodeLive,
   readLiveNodes,
   watchRegistry,
@@ -33,6 +33,7 @@ export type {
   HandshakeInfo,
   IngressEvent,
   IngressJob,
+  IoNodeRecord,
   JoinCommand,
   LeaveCommand,
   ReplyCommand,
@@ -45,9 +46,11 @@ export {
   decodeClientInfo,
   decodeCommandEnvelope,
   decodeIngressJob,
+  decodeIoNodeRecord,
   encodeArgs,
   encodeBinary,
   encodeCommandEnvelope,
+  encodeIoNodeRecord,
   hasBinary,
   INGRESS_VERSION,
   RESERVED_EVENTS,

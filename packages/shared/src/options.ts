@@ -14,3 +14,9 @@ export function assertInteger(owner: string, name: string, value: number, min: n
     throw new TypeError(`${owner}.${name} must be an integer of at least ${min}, got ${String(value)}`);
   }
 }
+
+/** Throws a TypeError naming `owner.name` unless `port` is a TCP port, or 0 for "any free one". */
+export function assertPort(owner: string, name: string, port: number): void {
+  assertInteger(owner, name, port, 0);
+  if (port > 65535) throw new TypeError(`${owner}.${name} must be at most 65535, got ${port}`);
+}

@@ -26,7 +26,7 @@ export type RedisRole = 'command' | 'publisher' | 'subscriber' | 'blocking';
 export type RedisConnection = Redis | Cluster;
 
 /** Accepts a URL string as shorthand for a standalone target. */
-export function toRedisTarget(target: RedisTarget | string): RedisTarget {
+function toRedisTarget(target: RedisTarget | string): RedisTarget {
   return typeof target === 'string' ? { kind: 'standalone', url: target } : target;
 }
 

@@ -1,77 +1,8 @@
-import { WireError } from './errors.js';
 import type { Keys } from './keys.js';
+import { createListeners } from './listeners.js';
 import type { Logger } from './logger.js';
 import type { RedisConnection } from './redis.js';
-
-/**
- * One live io-node as the registry describes it. Written by the io-node itself on every heartbeat
- * (a Redis hash, `Keys.registryNode(nodeId)`, plus its member in the `Keys.registryIndex` sorted set,
- * scored by the ms epoch at which the record expires), read by the frontend and by other io-nodes.
- *
- * Times are the writer's wall clock: nodes are assumed to keep their clocks in sync (NTP) to well within
- * the heartbeat TTL.
- */
-export interface IoNodeRecord {
-  readonly nodeId: string;
-  /** URL Socket.IO clients use to reach the node. */
-  readonly url: string;
-  /** Clients connected at the last heartbeat. */
-  readonly connections: number;
-  /** When the node started (ms since epoch). */
-  readonly startedAt: number;
-  /** The io-node package version the node runs. */
-  readonly version: string;
-  /** When the node last wrote its record (ms since epoch). */
-  readonly lastSeen: number;
-}
-
-const STRING_FIELDS = ['nodeId', 'url', 'version'] as const;
-const NUMBER_FIELDS = ['connections', 'startedAt', 'lastSeen'] as const;
-
-/** The Redis hash fields of a record (every value a string, as HSET stores them). */
-export function encodeIoNodeRecord(record: IoNodeRecord): Record<string, string> {
-  return {
-    nodeId: record.nodeId,
-    url: record.url,
-    connections: String(record.connections),
-    startedAt: String(record.startedAt),
-    version: record.version,
-    lastSeen: String(record.lastSeen),
-  };
-}
-
-/**
- * Validates the fields of a registry hash (as HGETALL returns them) or a parsed JSON object and returns
- * the record; throws a {@link WireError} naming the first bad field.
- */
-export function decodeIoNodeRecord(fields: unknown): IoNodeRecord {
-  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
-    throw new WireError('io-node record must be an object');
-  }
-  const source = fields as Record<string, unknown>;
-  const out: Record<string, string | number> = {};
-  for (const name of STRING_FIELDS) {
-    const value = source[name];
-    if (typeof value !== 'string' || value.length === 0) {
-      throw new WireError(`io-node record field "${name}" must be a non-empty string`);
-    }
-    out[name] = value;
-  }
-  try {
-    new URL(out.url as string);
-  } catch (cause) {
-    throw new WireError(`io-node record field "url" must be a URL, got "${String(out.url)}"`, { cause });
-  }
-  for (const name of NUMBER_FIELDS) {
-    const raw = source[name];
-    const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-      throw new WireError(`io-node record field "${name}" must be a non-negative integer`);
-    }
-    out[name] = value;
-  }
-  return out as unknown as IoNodeRecord;
-}
+import { decodeIoNodeRecord, type IoNodeRecord } from './wire/io-node-record.js';
 
 /**
  * The live io-nodes: those whose heartbeat has not expired at `now`, ordered by `nodeId` (a stable order
@@ -185,11 +116,8 @@ export function watchRegistry(options: RegistryWatcherOptions): RegistryWatcher 
   if (!Number.isInteger(intervalMs) || intervalMs < 1) {
     throw new TypeError(`RegistryWatcherOptions.intervalMs must be a positive integer, got ${intervalMs}`);
   }
-  const listeners: { [E in keyof RegistryEvents]: Set<RegistryEvents[E]> } = {
-    'peer-joined': new Set(),
-    'peer-left': new Set(),
-    refresh: new Set(),
-  };
+  const listeners = createListeners<RegistryEvents>(logger);
+  const { emit } = listeners;
   let nodes: readonly IoNodeRecord[] = [];
   let refreshedAt = 0;
   let inFlight: Promise<readonly IoNodeRecord[]> | undefined;
@@ -197,16 +125,6 @@ export function watchRegistry(options: RegistryWatcherOptions): RegistryWatcher 
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   let lastError = '';
-
-  function emit<E extends keyof RegistryEvents>(event: E, ...args: Parameters<RegistryEvents[E]>): void {
-    for (const listener of listeners[event]) {
-      try {
-        (listener as (...a: Parameters<RegistryEvents[E]>) => void)(...args);
-      } catch (err) {
-        logger?.error({ err, event }, 'registry listener failed');
-      }
-    }
-  }
 
   async function read(): Promise<readonly IoNodeRecord[]> {
     const live = (await readLiveNodes(redis, keys, Date.now(), logger)).filter((n) => n.nodeId !== exclude);
@@ -275,12 +193,7 @@ export function watchRegistry(options: RegistryWatcherOptions): RegistryWatcher 
       if (!closed) timer = setInterval(poll, intervalMs);
     },
     refresh,
-    on(event, listener) {
-      listeners[event].add(listener);
-      return () => {
-        listeners[event].delete(listener);
-      };
-    },
+    on: listeners.on,
     async close() {
       if (closed) return;
       closed = true;

@@ -16,4 +16,6 @@ export type {
 export { COMMAND_VERSION, decodeCommandEnvelope, encodeCommandEnvelope } from './commands.js';
 export type { ClientBatch, IngressEvent, IngressJob } from './ingress.js';
 export { decodeIngressJob, INGRESS_VERSION, RESERVED_EVENTS } from './ingress.js';
+export type { IoNodeRecord } from './io-node-record.js';
+export { decodeIoNodeRecord, encodeIoNodeRecord } from './io-node-record.js';
 export { decodeArgs, decodeBinary, encodeArgs, encodeBinary, hasBinary } from './values.js';
