@@ -119,9 +119,11 @@ describe('robustness', () => {
     const c = cluster;
     const [a, b] = await Promise.all([c.connect(0), c.connect(1)]);
     expect(await a.emitWithAck('echo', 'before')).toEqual(['before']);
+    // Listening first: ioredis may notice the outage before stop() returns.
+    const noticed = once(c.redis, 'reconnecting');
     await ownRedis.stop();
     const during = a.emitWithAck('echo', 'during');
-    await once(c.redis, 'reconnecting');
+    await noticed;
     await ownRedis.start();
     expect(await during).toEqual(['during']);
     expect(await b.emitWithAck('join', 'after')).toEqual(['after']);

@@ -74,6 +74,7 @@ export class EventSequencer {
   private readonly adding = new Set<Promise<void>>();
   private readonly idleWaiters: (() => void)[] = [];
   private flushScheduled = false;
+  private paused = false;
   private outstanding = 0;
   private jobsInFlight = 0;
   private readonly sweepTimer: NodeJS.Timeout;
@@ -143,7 +144,16 @@ export class EventSequencer {
     this.settle(state);
   }
 
-  /** Resolves when every event queued so far has been handed to Redis. */
+  /**
+   * While paused, events queue up here instead of going to the queue (their answers could not reach this
+   * node); unpausing sends what gathered. Events already sent keep their timeouts.
+   */
+  setPaused(paused: boolean): void {
+    this.paused = paused;
+    if (!paused && this.ready.size > 0) this.scheduleFlush();
+  }
+
+  /** Resolves when every event queued so far has been handed to Redis (paused or not: for shutdown). */
   async flushed(): Promise<void> {
     if (this.ready.size > 0) this.flush();
     while (this.adding.size > 0) await Promise.all([...this.adding]);
@@ -177,12 +187,15 @@ export class EventSequencer {
   }
 
   private scheduleFlush(): void {
-    if (this.jobsInFlight >= this.options.maxJobsInFlight) return;
+    if (this.paused || this.jobsInFlight >= this.options.maxJobsInFlight) return;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       // Everything that arrived in this turn of the event loop goes out in as few jobs as possible.
       setImmediate(() => {
-        if (this.flushScheduled) this.flush();
+        if (!this.flushScheduled) return;
+        // Paused since this was scheduled: unpausing schedules the flush again.
+        if (this.paused) this.flushScheduled = false;
+        else this.flush();
       });
     }
   }

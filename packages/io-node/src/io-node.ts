@@ -305,6 +305,8 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           logger,
         );
         subscriber.onCommand(createCommandApplier(io, sequencer, opts.commandHandlers, logger));
+        const seq = sequencer;
+        subscriber.onSubscribed((subscribed) => seq.setPaused(!subscribed));
         // Subscribed before listening: no client can send an event whose reply we would miss.
         await subscriber.start();
         port = await listen(http, opts.port, opts.host);
