@@ -23,11 +23,13 @@ describe('robustness', () => {
     await a.emitWithAck('join', 'r');
     const keys = createKeys(c.prefix);
     const got = collect(a, 'note');
-    await c.redis.publish(keys.broadcastChannel, 'not json at all');
-    await c.redis.publish(keys.broadcastChannel, JSON.stringify({ v: 7, cmds: [] }));
-    await c.redis.publish(keys.nodeChannel(c.ioNodes[0]!.nodeId), JSON.stringify({ v: 1, cmds: 'x' }));
-    await c.redis.publish(
-      keys.broadcastChannel,
+    const inbox = keys.inbox(c.ioNodes[0]!.nodeId);
+    const append = (raw: string) => c.redis.xadd(inbox, '*', 'c', raw);
+    await append('not json at all');
+    await append(JSON.stringify({ v: 7, cmds: [] }));
+    await append(JSON.stringify({ v: 1, cmds: 'x' }));
+    await c.redis.xadd(inbox, '*', 'unknown-field', 'ignored');
+    await append(
       JSON.stringify({
         v: 1,
         cmds: [

@@ -47,6 +47,11 @@ export interface AppNodeOptions {
    * client's next event runs; keep it below the io-nodes' `eventTimeoutMs`. @defaultValue 25000
    */
   handlerTimeoutMs?: number;
+  /**
+   * Commands wait in an io-node's inbox at least this long for it to read them: the longest an io-node
+   * may be cut off from Redis without losing a command. Must match across app-nodes. @defaultValue 120000
+   */
+  inboxRetentionMs?: number;
   /** Clients remembered for `no-client` detection. @defaultValue 100000 */
   seenClientsCapacity?: number;
   /** @defaultValue a silent logger */
@@ -105,6 +110,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
       maxStalledCount: 3,
       seenClientsCapacity: 100_000,
       handlerTimeoutMs: 25_000,
+      inboxRetentionMs: 120_000,
       logger: silentLogger(),
     },
     options,
@@ -115,6 +121,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
     'stalledIntervalMs',
     'seenClientsCapacity',
     'handlerTimeoutMs',
+    'inboxRetentionMs',
   ] as const) {
     assertInteger('AppNodeOptions', name, opts[name], 1);
   }
@@ -129,7 +136,9 @@ export function createAppNode(options: AppNodeOptions): AppNode {
     logger,
     connectionName: `${nodeId}:pub`,
   });
-  const publisher: CommandPublisher = createCommandPublisher(publisherRedis, keys, logger);
+  const publisher: CommandPublisher = createCommandPublisher(publisherRedis, keys, logger, {
+    inboxRetentionMs: opts.inboxRetentionMs,
+  });
   const processor = new JobProcessor(
     { handlers, middleware },
     publisher,

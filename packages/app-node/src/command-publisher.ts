@@ -1,5 +1,6 @@
 import {
   type Command,
+  createRoutingTable,
   type Deferred,
   deferred,
   encodeCommandEnvelope,
@@ -10,27 +11,50 @@ import {
 } from '@iocluster/shared';
 
 /**
- * Sending side of the command bus. `publish` only buffers; everything buffered in one turn of the event
- * loop goes out in one pipeline (one write): consecutive commands for the same channel in one message, in
- * the order they were published, so a join stays ahead of the emit that follows it.
+ * Sending side of the command bus: appends commands to the inboxes (Redis Streams) of the io-nodes that
+ * must apply them. `publish` only buffers; what was buffered while the previous delivery ran goes out
+ * together, one stream entry per io-node, holding that node's commands in the order they were published
+ * and the replies last (a reply only has to follow the commands of its own event).
  *
- * Replies go last, one message per io-node, appended to that node's last message when it is the last one
- * anyway: a reply only has to follow the commands of its own event (it releases the client's next
- * events), and sending it later is always safe. Interleaved with room emits they would otherwise cost
- * one message each.
+ * A delivery has up to two steps: first the routing table (joins counted, rooms and live nodes looked
+ * up), then the inbox appends. Deliveries run one after another, so one app-node's commands reach each
+ * inbox in publish order, and a join is counted before any emit published after it looks its room up.
  */
 export interface CommandPublisher {
-  /** Queues a command for one io-node's channel (`nodeId`) or for all io-nodes (`null`). */
+  /**
+   * Queues a command for the io-node `nodeId`, or, with `null`, for every io-node that holds a member
+   * of the command's rooms (every live io-node when it names none: broadcasts, custom commands).
+   */
   publish(nodeId: string | null, cmd: Command): void;
   /** Queues the reply to a client event, for the io-node holding the client. */
   reply(nodeId: string, cmd: ReplyCommand): void;
-  /** Resolves once everything published so far is in Redis; rejects if Redis refused it. */
-  flush(): Promise<void>;
+  /**
+   * Where the next published command will go: pass it to `flush` later to learn whether everything
+   * published from here on reached Redis.
+   */
+  position(): number;
+  /**
+   * Resolves once everything published so far is in Redis; rejects if Redis refused any of it that was
+   * published at or after `since` (default: the commands still buffered or being delivered now).
+   */
+  flush(since?: number): Promise<void>;
   close(): Promise<void>;
 }
 
+export interface CommandPublisherOptions {
+  /**
+   * Inbox entries older than this are trimmed when new ones are appended: how long an io-node may be cut
+   * off from Redis and still read every command meant for it.
+   */
+  inboxRetentionMs: number;
+}
+
+const MAX_FAILURES_KEPT = 1_000;
+
 interface Outgoing {
-  channels: string[];
+  /** Deliveries are numbered in the order they go out. */
+  seq: number;
+  targets: (string | null)[];
   cmds: Command[];
   replies: Map<string, ReplyCommand[]>;
   /** Settles once this buffer is in Redis; callers that never await it see no unhandled rejection. */
@@ -41,54 +65,136 @@ export function createCommandPublisher(
   connection: RedisConnection,
   keys: Keys,
   logger: Logger,
+  options: CommandPublisherOptions,
 ): CommandPublisher {
+  const routing = createRoutingTable(connection, keys);
   let next: Outgoing | undefined;
-  const inFlight = new Set<Promise<void>>();
+  let delivering: Outgoing | undefined;
+  let created = 0;
+  /** Recent failed deliveries, so a job that published into one learns of it even after it settled. */
+  const failed: { seq: number; err: unknown }[] = [];
 
   function buffer(): Outgoing {
     if (next) return next;
-    next = { channels: [], cmds: [], replies: new Map(), sent: deferred() };
-    setImmediate(send);
+    next = { seq: ++created, targets: [], cmds: [], replies: new Map(), sent: deferred() };
+    // Suppress the unhandled rejection of a buffer nobody flushes; flush() reports failures itself.
+    next.sent.promise.catch(() => undefined);
+    setImmediate(kick);
     return next;
   }
 
-  function send(): void {
-    const out = next!;
+  function kick(): void {
+    if (delivering || !next) return;
+    const out = next;
     next = undefined;
-    const messages: [channel: string, cmds: Command[]][] = [];
-    for (let i = 0; i < out.cmds.length; i++) {
-      const channel = out.channels[i]!;
-      const last = messages[messages.length - 1];
-      if (last?.[0] === channel) last[1].push(out.cmds[i]!);
-      else messages.push([channel, [out.cmds[i]!]]);
-    }
-    for (const [nodeId, replies] of out.replies) {
-      const channel = keys.nodeChannel(nodeId);
-      const last = messages[messages.length - 1];
-      if (last?.[0] === channel) last[1].push(...replies);
-      else messages.push([channel, replies]);
-    }
-    const pipeline = connection.pipeline();
-    for (const [channel, cmds] of messages) pipeline.publish(channel, encodeCommandEnvelope(cmds));
-    const done = pipeline.exec().then((results) => {
-      const failed = results?.find(([err]) => err);
-      if (!results || failed) throw failed?.[0] ?? new Error('command pipeline was discarded');
+    delivering = out;
+    deliver(out)
+      .then(
+        () => out.sent.resolve(),
+        (err: unknown) => {
+          logger.error({ err, commands: out.cmds.length }, 'publishing commands failed');
+          failed.push({ seq: out.seq, err });
+          if (failed.length > MAX_FAILURES_KEPT) failed.shift();
+          out.sent.reject(err);
+        },
+      )
+      .finally(() => {
+        delivering = undefined;
+        kick();
+      });
+  }
+
+  async function deliver(out: Outgoing): Promise<void> {
+    const joins = new Map<string, Set<string>>();
+    const rooms = new Set<string>();
+    let everyNode = false;
+    out.cmds.forEach((cmd, i) => {
+      const target = out.targets[i];
+      if (target === null || target === undefined) {
+        if (cmd.type === 'emit' && cmd.rooms && cmd.rooms.length > 0) for (const r of cmd.rooms) rooms.add(r);
+        else everyNode = true;
+      } else if (cmd.type === 'join') {
+        const set = joins.get(target) ?? new Set<string>();
+        for (const r of cmd.rooms) set.add(r);
+        joins.set(target, set);
+      }
     });
-    inFlight.add(done);
-    done.then(
-      () => out.sent.resolve(),
-      (err: unknown) => {
-        logger.error({ err, messages: messages.length }, 'publishing commands failed');
-        out.sent.reject(err);
-      },
+    // Counted before the lookups below and before any append: see RoutingTable.
+    await Promise.all([...joins].map(([nodeId, set]) => routing.countJoins(nodeId, set)));
+    // Live nodes are looked up with the rooms too: a room no node counts (no members, or a socket id
+    // used as a room) goes to every node, which drops what it has no member for.
+    const [byRoom, live] = await Promise.all([
+      rooms.size > 0 ? routing.roomNodes(rooms) : new Map<string, string[]>(),
+      everyNode || rooms.size > 0 ? routing.liveNodes() : [],
+    ]);
+
+    const perNode = new Map<string, Command[]>();
+    const add = (nodeId: string, cmd: Command) => {
+      const list = perNode.get(nodeId);
+      if (list) list.push(cmd);
+      else perNode.set(nodeId, [cmd]);
+    };
+    out.cmds.forEach((cmd, i) => {
+      const target = out.targets[i];
+      if (target !== null && target !== undefined) add(target, cmd);
+      else if (cmd.type === 'emit' && cmd.rooms && cmd.rooms.length > 0) {
+        const nodes = new Set<string>();
+        for (const room of cmd.rooms) {
+          const counted = byRoom.get(room) ?? [];
+          for (const nodeId of counted.length > 0 ? counted : live) nodes.add(nodeId);
+        }
+        for (const nodeId of nodes) add(nodeId, cmd);
+      } else {
+        for (const nodeId of live) add(nodeId, cmd);
+      }
+    });
+    for (const [nodeId, replies] of out.replies) for (const reply of replies) add(nodeId, reply);
+
+    const minId = Date.now() - options.inboxRetentionMs;
+    const entries = [...perNode];
+    const ids = await Promise.all(
+      entries.map(([nodeId, cmds]) =>
+        connection.xadd(
+          keys.inbox(nodeId),
+          'NOMKSTREAM',
+          'MINID',
+          '~',
+          String(minId),
+          '*',
+          'c',
+          encodeCommandEnvelope(cmds),
+        ),
+      ),
     );
-    void done.catch(() => undefined).finally(() => inFlight.delete(done));
+    const gone = entries.filter((_, i) => ids[i] === null).map(([nodeId]) => nodeId);
+    if (gone.length > 0) await forgetGone(gone, byRoom, joins);
+  }
+
+  /** Nodes without an inbox were purged (they died): commands for them have no one to reach. */
+  async function forgetGone(
+    gone: string[],
+    byRoom: ReadonlyMap<string, string[]>,
+    joins: ReadonlyMap<string, Set<string>>,
+  ): Promise<void> {
+    logger.debug({ nodes: gone }, 'commands for io-nodes that no longer exist dropped');
+    await Promise.all(
+      gone.map((nodeId) => {
+        const rooms = new Set(joins.get(nodeId));
+        for (const [room, nodes] of byRoom) if (nodes.includes(nodeId)) rooms.add(room);
+        return routing.forget(nodeId, rooms);
+      }),
+    );
+  }
+
+  /** Waits for the deliveries open now (buffered or under way) to settle, failed or not. */
+  async function settled(): Promise<void> {
+    await Promise.allSettled([delivering?.sent.promise, next?.sent.promise]);
   }
 
   return {
     publish(nodeId, cmd) {
       const out = buffer();
-      out.channels.push(nodeId === null ? keys.broadcastChannel : keys.nodeChannel(nodeId));
+      out.targets.push(nodeId);
       out.cmds.push(cmd);
     },
     reply(nodeId, cmd) {
@@ -97,11 +203,16 @@ export function createCommandPublisher(
       if (list) list.push(cmd);
       else replies.set(nodeId, [cmd]);
     },
-    async flush() {
-      await Promise.all([next?.sent.promise, ...inFlight]);
+    position: () => next?.seq ?? created + 1,
+    async flush(since) {
+      const from = since ?? delivering?.seq ?? next?.seq ?? created + 1;
+      const to = created;
+      await settled();
+      const failure = failed.find((f) => f.seq >= from && f.seq <= to);
+      if (failure) throw failure.err;
     },
     async close() {
-      await Promise.allSettled([next?.sent.promise, ...inFlight]);
+      await settled();
     },
   };
 }

@@ -54,8 +54,9 @@ export class JobProcessor {
   ) {}
 
   async run(job: IngressJob, context: JobContext): Promise<void> {
+    const since = this.publisher.position();
     await Promise.all(job.batches.map((batch) => this.runClient(batch, context)));
-    await this.publisher.flush();
+    await this.publisher.flush(since);
   }
 
   private async runClient({ client, events }: ClientBatch, context: JobContext): Promise<void> {

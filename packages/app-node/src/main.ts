@@ -34,6 +34,7 @@ const app = createAppNode({
   lockDurationMs: config.appNode.lockDurationMs,
   stalledIntervalMs: config.appNode.stalledIntervalMs,
   maxStalledCount: config.appNode.maxStalledCount,
+  inboxRetentionMs: config.appNode.inboxRetentionMs,
   logger,
 });
 await register(app);

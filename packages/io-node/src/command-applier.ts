@@ -2,6 +2,7 @@ import type { Command, CustomCommand, Logger } from '@iocluster/shared';
 import { decodeArgs } from '@iocluster/shared';
 import type { Server, Socket } from 'socket.io';
 import type { EventSequencer } from './event-sequencer.js';
+import type { RoomRouting } from './room-routing.js';
 
 /** What a custom command hook gets besides the command's payload. */
 export interface CustomCommandContext {
@@ -19,6 +20,7 @@ export type CustomCommandHandler = (payload: unknown, context: CustomCommandCont
 export function createCommandApplier(
   io: Server,
   sequencer: EventSequencer,
+  roomRouting: RoomRouting,
   customHandlers: Readonly<Record<string, CustomCommandHandler>>,
   logger: Logger,
 ): (cmd: Command) => void {
@@ -40,7 +42,9 @@ export function createCommandApplier(
         return;
       }
       case 'join':
+        // The adapter counts the socket's new memberships; this takes off the joins the app-node counted.
         void sockets.get(cmd.socketId)?.join(cmd.rooms);
+        roomRouting.joinApplied(cmd.rooms);
         return;
       case 'leave': {
         const socket = sockets.get(cmd.socketId);

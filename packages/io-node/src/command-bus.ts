@@ -1,96 +1,196 @@
-import { type Command, decodeCommandEnvelope, type Logger, type RedisConnection } from '@iocluster/shared';
+import {
+  type Command,
+  decodeCommandEnvelope,
+  type Keys,
+  type Logger,
+  type RedisConnection,
+  type RoutingTable,
+} from '@iocluster/shared';
 
 /**
- * Receiving side of the command bus. Implementations deliver every command of every subscribed channel
- * to the handlers in the order the commands were published (across channels, too: that is what makes a
- * `join` published before an `emit` apply first). They drop malformed commands with a log line and
- * never throw into the caller. They do not persist anything: a command published while the subscriber is
- * disconnected is not delivered, which is why they report when they are (and stop being) subscribed.
+ * Receiving side of the command bus. Implementations deliver every command meant for this node to the
+ * handlers exactly in the order the app-nodes' appends reached Redis — across app-nodes too: that is what
+ * makes a `join` published before an `emit` apply first. They lose nothing while the node's connection
+ * to Redis is down, however long, as long as what was sent meanwhile was kept (see the inbox retention):
+ * on reconnect they go on from the last command applied. They drop malformed commands with a log line
+ * and never throw into the caller. They do not deduplicate: a command appended twice (an app-node's job
+ * run again) is delivered twice.
  */
 export interface CommandSubscriber {
-  /** Subscribes; resolves once the transport confirmed it. */
+  /** Makes the node reachable (inbox created, listed as a broadcast target) and starts reading. */
   start(): Promise<void>;
   onCommand(handler: (cmd: Command) => void): () => void;
   /**
-   * `false` when the connection drops, `true` once the subscription is confirmed again after a
-   * reconnect: commands published in between are lost, so producers of work that will be answered by
-   * commands should hold back meanwhile.
+   * Called when this node's inbox or routing entries were found gone while it ran (Redis lost its
+   * data): whatever routing state the node holds must be written again. Returns the unsubscribe function.
    */
-  onSubscribed(handler: (subscribed: boolean) => void): () => void;
+  onReset(handler: () => void): () => void;
+  /**
+   * Creates the inbox again if Redis lost it (a restart without persistence): the ingress producer calls
+   * it after a reconnect, before the first job, so the answers to that job have somewhere to go.
+   */
+  ensureInbox(): Promise<void>;
+  /** Stops reading and removes the node's inbox and routing entries. Idempotent. */
   close(): Promise<void>;
 }
 
-/** Redis pub/sub: every channel on ONE connection, so Redis hands messages over in publish order. */
-export function createRedisCommandSubscriber(
-  connection: RedisConnection,
-  channels: readonly string[],
-  logger: Logger,
-): CommandSubscriber {
+export interface InboxSubscriberOptions {
+  nodeId: string;
+  keys: Keys;
+  routing: RoutingTable;
+  /** Connection for the blocking reads, used by nothing else (closed by the caller). */
+  reader: RedisConnection;
+  /** Connection for trims and heartbeats (closed by the caller). */
+  commands: RedisConnection;
+  /** How often the node proves it is alive, and purges nodes that stopped doing so. */
+  heartbeatIntervalMs: number;
+  /** How long the node stays a broadcast target after its last heartbeat. */
+  heartbeatTtlMs: number;
+  logger: Logger;
+  /** Called with each node this one purged after its heartbeat expired (exactly one purger per node). */
+  onPurged?: (nodeId: string) => void;
+}
+
+/** Entries read per call: enough to drain a burst in a few calls, small enough to keep turns short. */
+const READ_COUNT = 1_000;
+/** How long one blocking read waits before it is issued again (it is cheap; this bounds close()). */
+const READ_BLOCK_MS = 5_000;
+/** Applied entries are trimmed from the inbox at most this often. */
+const TRIM_INTERVAL_MS = 1_000;
+const RETRY_DELAY_MS = 250;
+
+type StreamReply = [key: string, entries: [id: string, fields: string[]][]][] | null;
+
+/**
+ * The node's inbox: a Redis Stream that app-nodes append to and this node reads with a blocking XREAD
+ * from the id of the last entry it applied, so a reconnect simply reads on (the Socket.IO Redis Streams
+ * adapter resumes the same way). One stream per node gives one total order per node.
+ */
+export function createInboxSubscriber(options: InboxSubscriberOptions): CommandSubscriber {
+  const { nodeId, keys, routing, reader, commands, logger } = options;
+  const inbox = keys.inbox(nodeId);
   const handlers = new Set<(cmd: Command) => void>();
-  const stateHandlers = new Set<(subscribed: boolean) => void>();
-  let subscribed = false;
+  const resetHandlers = new Set<() => void>();
+  let lastId = '0-0';
+  let trimmedAt = 0;
   let closed = false;
+  let closing: Promise<void> | undefined;
+  let loop: Promise<void> | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
+  let beating: Promise<void> | undefined;
 
-  const setSubscribed = (value: boolean) => {
-    if (value === subscribed) return;
-    subscribed = value;
-    for (const handler of stateHandlers) handler(value);
-  };
-  const onClose = () => setSubscribed(false);
-  // ioredis reports `ready` before it re-sends SUBSCRIBE, and each connection reconnects on its own
-  // backoff: only our own SUBSCRIBE's reply proves that commands reach this node again.
-  const onReady = () => {
-    if (closed || subscribed) return;
-    connection.subscribe(...channels).then(
-      () => {
-        if (!closed) {
-          logger.info('command channels subscribed again');
-          setSubscribed(true);
-        }
-      },
-      (err: unknown) =>
-        logger.warn({ err }, 're-subscribing to command channels failed; waiting for the next reconnect'),
-    );
-  };
-
-  const onMessage = (channel: string, raw: string) => {
+  function apply(id: string, fields: string[]): void {
+    lastId = id;
+    if (fields[0] !== 'c' || fields[1] === undefined) return;
+    const raw = fields[1];
     const { cmds, errors } = decodeCommandEnvelope(raw);
-    for (const err of errors) logger.warn({ err, channel, bytes: raw.length }, 'malformed command dropped');
+    for (const err of errors) logger.warn({ err, entry: id, bytes: raw.length }, 'malformed command dropped');
     for (const cmd of cmds) {
       for (const handler of handlers) {
         try {
           handler(cmd);
         } catch (err) {
-          logger.error({ err, channel, type: cmd.type }, 'command handler failed');
+          logger.error({ err, entry: id, type: cmd.type }, 'command handler failed');
         }
       }
     }
-  };
+  }
+
+  async function read(): Promise<void> {
+    let failing = false;
+    while (!closed) {
+      try {
+        const reply = (await reader.xread(
+          'COUNT',
+          READ_COUNT,
+          'BLOCK',
+          READ_BLOCK_MS,
+          'STREAMS',
+          inbox,
+          lastId,
+        )) as StreamReply;
+        if (failing) logger.info({ lastId }, 'reading commands again');
+        failing = false;
+        for (const [, entries] of reply ?? []) for (const [id, fields] of entries) apply(id, fields);
+        if (reply && Date.now() - trimmedAt >= TRIM_INTERVAL_MS) trim();
+      } catch (err) {
+        if (closed) return;
+        if (!failing)
+          logger.warn({ err, lastId }, 'reading commands failed; retrying from the last one applied');
+        failing = true;
+        await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+      }
+    }
+  }
+
+  /** Entries this node applied are of no use to anyone: drop them (MINID keeps `lastId` itself). */
+  function trim(): void {
+    trimmedAt = Date.now();
+    commands
+      .xtrim(inbox, 'MINID', '~', lastId)
+      .catch((err: unknown) => logger.debug({ err }, 'inbox trim failed; the next one will catch up'));
+  }
+
+  async function ensureInbox(): Promise<void> {
+    const created = await routing.createInbox(nodeId);
+    if (created === null || closed) return;
+    // Only a Redis that lost its data (no persistence, or a failover to a replica that lagged) does this.
+    logger.error({ lastId }, 'inbox was gone from Redis: commands sent to this node meanwhile are lost');
+    lastId = created;
+    await routing.touch(nodeId, Date.now() + options.heartbeatTtlMs);
+    for (const handler of resetHandlers) handler();
+  }
+
+  /** Stays listed as a broadcast target, checks its inbox survived, and purges nodes that died. */
+  async function beat(): Promise<void> {
+    const now = Date.now();
+    await routing.touch(nodeId, now + options.heartbeatTtlMs);
+    await ensureInbox();
+    for (const dead of await routing.claimExpired(now)) {
+      await routing.purge(dead);
+      logger.info({ purged: dead }, 'io-node heartbeat expired; its inbox and routing entries purged');
+      options.onPurged?.(dead);
+    }
+  }
 
   return {
     async start() {
-      connection.on('message', onMessage);
-      connection.on('close', onClose);
-      connection.on('ready', onReady);
-      await connection.subscribe(...channels);
-      setSubscribed(true);
+      // A previous life of this node id (a restart with a fixed IO_NODE_ID) may have left entries behind.
+      await routing.purge(nodeId);
+      lastId = (await routing.createInbox(nodeId)) ?? '0-0';
+      await routing.touch(nodeId, Date.now() + options.heartbeatTtlMs);
+      loop = read();
+      heartbeat = setInterval(() => {
+        if (beating) return;
+        beating = beat()
+          .catch((err: unknown) => logger.warn({ err }, 'inbox heartbeat failed; retrying'))
+          .finally(() => {
+            beating = undefined;
+          });
+      }, options.heartbeatIntervalMs);
+      heartbeat.unref();
     },
     onCommand(handler) {
       handlers.add(handler);
       return () => handlers.delete(handler);
     },
-    onSubscribed(handler) {
-      stateHandlers.add(handler);
-      return () => stateHandlers.delete(handler);
+    ensureInbox,
+    onReset(handler) {
+      resetHandlers.add(handler);
+      return () => resetHandlers.delete(handler);
     },
-    async close() {
-      closed = true;
-      connection.off('message', onMessage);
-      connection.off('close', onClose);
-      connection.off('ready', onReady);
-      handlers.clear();
-      stateHandlers.clear();
-      if (connection.status === 'ready') await connection.unsubscribe(...channels).catch(() => undefined);
+    close() {
+      closing ??= (async () => {
+        closed = true;
+        clearInterval(heartbeat);
+        // The blocking read returns within READ_BLOCK_MS; disconnecting the reader ends it at once.
+        reader.disconnect();
+        await Promise.allSettled([loop, beating]);
+        handlers.clear();
+        resetHandlers.clear();
+        await routing.purge(nodeId);
+      })();
+      return closing;
     },
   };
 }

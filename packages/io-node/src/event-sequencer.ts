@@ -25,6 +25,11 @@ export interface EventSequencerOptions {
   /** Events queued for one client beyond this are refused with OVERLOADED. */
   maxQueuedPerClient: number;
   /**
+   * Events of all clients waiting on this node (queued, being enqueued while Redis is unreachable, or
+   * awaiting their reply) beyond this are refused with OVERLOADED: a bound on the memory an outage costs.
+   */
+  maxPendingEvents: number;
+  /**
    * Jobs of this node awaiting their replies before the next events wait for one of them (Nagle's
    * algorithm for the queue): below it events go out at once; at it they gather into the next job.
    */
@@ -74,7 +79,6 @@ export class EventSequencer {
   private readonly adding = new Set<Promise<void>>();
   private readonly idleWaiters: (() => void)[] = [];
   private flushScheduled = false;
-  private paused = false;
   private outstanding = 0;
   private jobsInFlight = 0;
   private readonly sweepTimer: NodeJS.Timeout;
@@ -113,6 +117,16 @@ export class EventSequencer {
       ack?.({ error: { code: 'OVERLOADED', message: 'too many events waiting for this client; slow down' } });
       return false;
     }
+    if (this.outstanding >= this.options.maxPendingEvents) {
+      this.options.logger.warn(
+        { socketId: id, event: name, pending: this.outstanding },
+        'io-node over its pending-event limit; event refused',
+      );
+      ack?.({
+        error: { code: 'OVERLOADED', message: 'this io-node has too many events waiting; retry later' },
+      });
+      return false;
+    }
     const event: IngressEvent = { seq: state.nextSeq++, kind: 'event', name, args, ack: ack !== undefined };
     if (bin) event.bin = true;
     this.enqueue(state, event, ack);
@@ -144,16 +158,7 @@ export class EventSequencer {
     this.settle(state);
   }
 
-  /**
-   * While paused, events queue up here instead of going to the queue (their answers could not reach this
-   * node); unpausing sends what gathered. Events already sent keep their timeouts.
-   */
-  setPaused(paused: boolean): void {
-    this.paused = paused;
-    if (!paused && this.ready.size > 0) this.scheduleFlush();
-  }
-
-  /** Resolves when every event queued so far has been handed to Redis (paused or not: for shutdown). */
+  /** Resolves when every event queued so far has been handed to Redis (for shutdown). */
   async flushed(): Promise<void> {
     if (this.ready.size > 0) this.flush();
     while (this.adding.size > 0) await Promise.all([...this.adding]);
@@ -187,15 +192,12 @@ export class EventSequencer {
   }
 
   private scheduleFlush(): void {
-    if (this.paused || this.jobsInFlight >= this.options.maxJobsInFlight) return;
+    if (this.jobsInFlight >= this.options.maxJobsInFlight) return;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       // Everything that arrived in this turn of the event loop goes out in as few jobs as possible.
       setImmediate(() => {
-        if (!this.flushScheduled) return;
-        // Paused since this was scheduled: unpausing schedules the flush again.
-        if (this.paused) this.flushScheduled = false;
-        else this.flush();
+        if (this.flushScheduled) this.flush();
       });
     }
   }

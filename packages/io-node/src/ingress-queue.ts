@@ -19,10 +19,20 @@ const KEEP_FAILED_JOBS = 10_000;
 const RETRY_DELAY_MS = 250;
 const MAX_RETRY_DELAY_MS = 5_000;
 
+export interface IngressProducerOptions {
+  /**
+   * Runs before the first add after the connection to Redis dropped and came back (a failure fails the
+   * add, which is retried): the io-node checks its inbox survived, so the answers to the jobs it is
+   * about to add can reach it.
+   */
+  afterReconnect?: () => Promise<void>;
+}
+
 export function createIngressProducer(
   connection: RedisConnection,
   keys: Keys,
   logger: Logger,
+  options: IngressProducerOptions = {},
 ): IngressProducer {
   const queue = new Queue<IngressJob>(keys.ingressQueue, {
     connection,
@@ -38,11 +48,25 @@ export function createIngressProducer(
   });
   queue.on('error', (err) => logger.warn({ err }, 'ingress queue error'));
   let closed = false;
+  let reconnected = false;
+  const onClose = () => {
+    reconnected = true;
+  };
+  connection.on('close', onClose);
 
   async function add(jobs: readonly IngressJob[]): Promise<void> {
     const bulk = jobs.map((data) => ({ name: 'events', data }));
     for (let attempt = 0; ; attempt++) {
       try {
+        if (reconnected && options.afterReconnect) {
+          reconnected = false;
+          try {
+            await options.afterReconnect();
+          } catch (err) {
+            reconnected = true;
+            throw err;
+          }
+        }
         await queue.addBulk(bulk);
         return;
       } catch (err) {
@@ -61,6 +85,7 @@ export function createIngressProducer(
     add,
     async close() {
       closed = true;
+      connection.off('close', onClose);
       await queue.close();
     },
   };

@@ -7,6 +7,7 @@ import {
   closeRedis,
   createKeys,
   createRedis,
+  createRoutingTable,
   deferred,
   encodeBinary,
   hasBinary,
@@ -23,10 +24,11 @@ import {
 } from '@iocluster/shared';
 import { Server, type ServerOptions, type Socket } from 'socket.io';
 import { type CustomCommandHandler, createCommandApplier } from './command-applier.js';
-import { type CommandSubscriber, createRedisCommandSubscriber } from './command-bus.js';
+import { type CommandSubscriber, createInboxSubscriber } from './command-bus.js';
 import { type AckFn, EventSequencer } from './event-sequencer.js';
 import { createIngressProducer, type IngressProducer } from './ingress-queue.js';
 import { createNodeRegistry, type PeerEvents, packageVersion } from './node-registry.js';
+import { createRoomRouting, type RoomRouting } from './room-routing.js';
 
 /** What the `authenticate` hook sees of a connecting client. */
 export type Handshake = Socket['handshake'];
@@ -61,6 +63,11 @@ export interface IoNodeOptions {
   maxJobsInFlight?: number;
   /** Events waiting for one client beyond this are refused with OVERLOADED. @defaultValue 10000 */
   maxQueuedPerClient?: number;
+  /**
+   * Events of all clients waiting on this node — while Redis is unreachable they wait here and go to the
+   * queue when it is back — beyond which new ones are refused with OVERLOADED. @defaultValue 100000
+   */
+  maxPendingEvents?: number;
   /** How long `close()` waits for in-flight events before disconnecting clients. @defaultValue 10000 */
   drainTimeoutMs?: number;
   /**
@@ -119,6 +126,8 @@ export interface IoNode {
 }
 
 const MAX_EVENT_NAME_LENGTH = 256;
+/** Longest a close step waits on Redis (it may be the reason we are closing). */
+const CLOSE_REDIS_WAIT_MS = 2_000;
 
 interface SocketState {
   user: unknown;
@@ -137,6 +146,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
       ordering: true,
       batchMaxEvents: 256,
       maxQueuedPerClient: 10_000,
+      maxPendingEvents: 100_000,
       maxJobsInFlight: 32,
       drainTimeoutMs: 10_000,
       commandHandlers: {},
@@ -158,6 +168,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     'eventTimeoutMs',
     'batchMaxEvents',
     'maxQueuedPerClient',
+    'maxPendingEvents',
     'maxJobsInFlight',
     'drainTimeoutMs',
   ] as const) {
@@ -175,7 +186,8 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     if (path === '/readyz') {
       const reasons: string[] = [];
       if (!isReady) reasons.push(closing ? 'shutting down' : 'not started');
-      if (commandRedis?.status !== 'ready' || subRedis?.status !== 'ready') reasons.push('redis unreachable');
+      if (commandRedis?.status !== 'ready' || inboxRedis?.status !== 'ready')
+        reasons.push('redis unreachable');
       return sendJson(res, reasons.length === 0 ? 200 : 503, {
         status: reasons.length === 0 ? 'ready' : 'not-ready',
         nodeId,
@@ -204,9 +216,11 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   const ready = deferred();
 
   let commandRedis: RedisConnection | undefined;
-  let subRedis: RedisConnection | undefined;
+  let inboxRedis: RedisConnection | undefined;
+  let routingRedis: RedisConnection | undefined;
   let producer: IngressProducer | undefined;
   let subscriber: CommandSubscriber | undefined;
+  let roomRouting: RoomRouting | undefined;
   let sequencer: EventSequencer | undefined;
   let port = 0;
   let url = '';
@@ -287,8 +301,12 @@ export function createIoNode(options: IoNodeOptions): IoNode {
       started = true;
       try {
         commandRedis = createRedis(opts.redis, 'command', { logger, connectionName: `${nodeId}:cmd` });
-        subRedis = createRedis(opts.redis, 'subscriber', { logger, connectionName: `${nodeId}:sub` });
-        producer = createIngressProducer(commandRedis, keys, logger);
+        inboxRedis = createRedis(opts.redis, 'blocking', { logger, connectionName: `${nodeId}:inbox` });
+        routingRedis = createRedis(opts.redis, 'publisher', { logger, connectionName: `${nodeId}:routing` });
+        const routing = createRoutingTable(routingRedis, keys);
+        producer = createIngressProducer(commandRedis, keys, logger, {
+          afterReconnect: () => subscriber?.ensureInbox() ?? Promise.resolve(),
+        });
         sequencer = new EventSequencer({
           nodeId,
           producer,
@@ -297,17 +315,24 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           batchMaxEvents: opts.batchMaxEvents,
           eventTimeoutMs: opts.eventTimeoutMs,
           maxQueuedPerClient: opts.maxQueuedPerClient,
+          maxPendingEvents: opts.maxPendingEvents,
           maxJobsInFlight: opts.maxJobsInFlight,
         });
-        subscriber = createRedisCommandSubscriber(
-          subRedis,
-          [keys.nodeChannel(nodeId), keys.broadcastChannel],
+        roomRouting = createRoomRouting(io, nodeId, routing, logger);
+        roomRouting.start();
+        subscriber = createInboxSubscriber({
+          nodeId,
+          keys,
+          routing,
+          reader: inboxRedis,
+          commands: routingRedis,
+          heartbeatIntervalMs: opts.heartbeatIntervalMs,
+          heartbeatTtlMs: opts.heartbeatTtlMs,
           logger,
-        );
-        subscriber.onCommand(createCommandApplier(io, sequencer, opts.commandHandlers, logger));
-        const seq = sequencer;
-        subscriber.onSubscribed((subscribed) => seq.setPaused(!subscribed));
-        // Subscribed before listening: no client can send an event whose reply we would miss.
+        });
+        subscriber.onCommand(createCommandApplier(io, sequencer, roomRouting, opts.commandHandlers, logger));
+        subscriber.onReset(() => roomRouting?.reassert());
+        // The inbox exists and the node is a broadcast target before any client can connect.
         await subscriber.start();
         port = await listen(http, opts.port, opts.host);
         url = opts.publicUrl ?? `http://127.0.0.1:${port}`;
@@ -336,9 +361,15 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           ['close socket.io', () => io.close()],
           ['close connections', () => http.closeAllConnections()],
           ['close sequencer', () => sequencer?.close()],
-          ['close command subscriber', () => subscriber?.close()],
+          // Every client left its rooms: their counts are written before the node's entries are purged.
+          ['write room routing', () => settleWithin(roomRouting?.flushed(), CLOSE_REDIS_WAIT_MS)],
+          ['close room routing', () => roomRouting?.close()],
+          ['close command inbox', () => settleWithin(subscriber?.close(), CLOSE_REDIS_WAIT_MS)],
           ['close ingress queue', () => producer?.close()],
-          ['close redis', () => Promise.all([closeRedis(commandRedis), closeRedis(subRedis)])],
+          [
+            'close redis',
+            () => Promise.all([closeRedis(commandRedis), closeRedis(inboxRedis), closeRedis(routingRedis)]),
+          ],
         ];
         await runCloseSteps(steps, logger, 'io-node');
         logger.info('io-node closed');

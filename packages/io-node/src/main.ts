@@ -17,6 +17,7 @@ const node = createIoNode({
   ordering: ioNode.ordering,
   batchMaxEvents: ioNode.batchMaxEvents,
   maxJobsInFlight: ioNode.maxJobsInFlight,
+  maxPendingEvents: ioNode.maxPendingEvents,
   heartbeatIntervalMs: ioNode.heartbeatIntervalMs,
   heartbeatTtlMs: ioNode.heartbeatTtlMs,
   logger,

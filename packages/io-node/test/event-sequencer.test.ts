@@ -14,61 +14,62 @@ const client: ClientInfo = {
 };
 
 let sequencer: EventSequencer | undefined;
-afterEach(() => sequencer?.close());
 
-function create(): { sequencer: EventSequencer; jobs: IngressJob[] } {
-  const jobs: IngressJob[] = [];
-  const producer: IngressProducer = {
-    add: async (added) => {
-      jobs.push(...added);
-    },
-    close: async () => undefined,
-  };
-  sequencer = new EventSequencer({
-    nodeId: 'io-1',
-    producer,
-    logger: silentLogger(),
-    ordering: true,
-    batchMaxEvents: 256,
-    eventTimeoutMs: 30_000,
-    maxQueuedPerClient: 100,
-    maxJobsInFlight: 32,
-  });
-  return { sequencer, jobs };
-}
+const baseOptions = {
+  nodeId: 'io-1',
+  logger: silentLogger(),
+  ordering: true,
+  batchMaxEvents: 256,
+  eventTimeoutMs: 30_000,
+  maxQueuedPerClient: 100,
+  maxPendingEvents: 100_000,
+  maxJobsInFlight: 32,
+};
+afterEach(() => sequencer?.close());
 
 const events = (jobs: IngressJob[]) =>
   jobs.flatMap((job) => job.batches.flatMap((b) => b.events.map((e) => e.seq)));
 
 describe('event sequencer', () => {
-  test('sequencer - while paused (command subscription down) events wait, then leave together in order', async () => {
-    const { sequencer, jobs } = create();
-    sequencer.open('s1', () => client);
+  test('sequencer - past maxPendingEvents the node refuses events with OVERLOADED and keeps the others', async () => {
+    let release: () => void = () => undefined;
+    const jobs: IngressJob[] = [];
+    // A queue that does not accept anything yet: Redis unreachable.
+    const producer: IngressProducer = {
+      add: (added) =>
+        new Promise((resolve) => {
+          release = () => {
+            jobs.push(...added);
+            resolve();
+          };
+        }),
+      close: async () => undefined,
+    };
+    const seq = new EventSequencer({ ...baseOptions, producer, maxPendingEvents: 4 });
+    sequencer = seq;
+    seq.open('s1', () => client);
     await nextTurn();
-    expect(events(jobs)).toEqual([0]);
-    sequencer.reply({ type: 'reply', socketId: 's1', seq: 0 });
-
-    sequencer.setPaused(true);
-    sequencer.event('s1', 'a', [], false, undefined);
-    sequencer.event('s1', 'b', [], false, undefined);
+    const answers: unknown[] = [];
+    const accepted = ['a', 'b', 'c', 'd', 'e'].map((name) =>
+      seq.event('s1', name, [], false, (answer) => answers.push([name, answer])),
+    );
+    expect(accepted).toEqual([true, true, true, false, false]);
+    expect(answers).toEqual([
+      [
+        'd',
+        { error: { code: 'OVERLOADED', message: 'this io-node has too many events waiting; retry later' } },
+      ],
+      [
+        'e',
+        { error: { code: 'OVERLOADED', message: 'this io-node has too many events waiting; retry later' } },
+      ],
+    ]);
+    release();
     await nextTurn();
+    seq.reply({ type: 'reply', socketId: 's1', seq: 0 });
     await nextTurn();
-    expect(events(jobs)).toEqual([0]);
-
-    sequencer.setPaused(false);
+    release();
     await nextTurn();
-    expect(jobs).toHaveLength(2);
-    expect(events(jobs)).toEqual([0, 1, 2]);
-  });
-
-  test('sequencer - pausing after a flush was scheduled still holds the events', async () => {
-    const { sequencer, jobs } = create();
-    sequencer.open('s1', () => client);
-    sequencer.setPaused(true);
-    await nextTurn();
-    expect(jobs).toEqual([]);
-    sequencer.setPaused(false);
-    await nextTurn();
-    expect(events(jobs)).toEqual([0]);
+    expect(events(jobs)).toEqual([0, 1, 2, 3]);
   });
 });

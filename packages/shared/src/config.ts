@@ -37,6 +37,8 @@ export interface Config {
     readonly batchMaxEvents: number;
     /** `MAX_JOBS_IN_FLIGHT`: this node's unanswered jobs before new events gather for the next one. */
     readonly maxJobsInFlight: number;
+    /** `MAX_PENDING_EVENTS`: events waiting on this node (e.g. while Redis is down) before OVERLOADED. */
+    readonly maxPendingEvents: number;
     /** `HEARTBEAT_INTERVAL_MS`: registry refresh period. */
     readonly heartbeatIntervalMs: number;
     /** `HEARTBEAT_TTL_MS`: a node missing heartbeats this long drops out of the registry. */
@@ -53,6 +55,8 @@ export interface Config {
     readonly stalledIntervalMs: number;
     /** `MAX_STALLED_COUNT`: how many times a job may lose its worker before it is failed. */
     readonly maxStalledCount: number;
+    /** `INBOX_RETENTION_MS`: how long commands wait in an io-node's inbox for it to come back. */
+    readonly inboxRetentionMs: number;
   };
   readonly frontend: {
     /** `FRONTEND_HOST` */
@@ -217,6 +221,7 @@ export function loadConfig(env: Env = process.env): Config {
       ordering: bool(env, 'ORDERING', true),
       batchMaxEvents: int(env, 'BATCH_MAX_EVENTS', 256, 1, 10_000),
       maxJobsInFlight: int(env, 'MAX_JOBS_IN_FLIGHT', 32, 1, 100_000),
+      maxPendingEvents: int(env, 'MAX_PENDING_EVENTS', 100_000, 1, 100_000_000),
       heartbeatIntervalMs,
       heartbeatTtlMs,
     },
@@ -226,6 +231,7 @@ export function loadConfig(env: Env = process.env): Config {
       lockDurationMs,
       stalledIntervalMs: int(env, 'STALLED_INTERVAL_MS', 2_500, 500, 600_000),
       maxStalledCount: int(env, 'MAX_STALLED_COUNT', 3, 0, 100),
+      inboxRetentionMs: int(env, 'INBOX_RETENTION_MS', 120_000, 1_000, 86_400_000),
     },
     frontend: {
       host: read(env, 'FRONTEND_HOST') ?? '0.0.0.0',

@@ -10,6 +10,8 @@ export type { Listeners } from './listeners.js';
 export { createListeners } from './listeners.js';
 export type { Logger, LoggerOptions, LogLevel } from './logger.js';
 export { createLogger, silentLogger } from './logger.js';
+export type { LuaScript } from './lua-script.js';
+export { luaScript } from './lua-script.js';
 export { assertInteger, assertPort, withDefaults } from './options.js';
 export { announceReady, runUntilSignal } from './process.js';
 export type { RedisConnection, RedisRole, RedisTarget } from './redis.js';
@@ -20,6 +22,8 @@ export {
   readLiveNodes,
   watchRegistry,
 } from './registry.js';
+export type { RoutingTable } from './routing.js';
+export { createRoutingTable } from './routing.js';
 export type {
   ClientBatch,
   ClientInfo,

@@ -12,10 +12,21 @@ export interface Keys {
   readonly bullPrefix: string;
   /** BullMQ queue that carries client events from io-nodes to app-nodes. */
   readonly ingressQueue: string;
-  /** Pub/sub channel of commands for one io-node (emit to its client, join, reply...). */
-  nodeChannel(nodeId: string): string;
-  /** Pub/sub channel every io-node subscribes to (room and broadcast emits). */
-  readonly broadcastChannel: string;
+  /**
+   * Stream of commands for one io-node (its inbox): app-nodes append, the io-node reads from the last
+   * entry it applied, so nothing is lost while its connection is down. Tagged by node id, so a Redis
+   * Cluster spreads the inboxes over its primaries.
+   */
+  inbox(nodeId: string): string;
+  /**
+   * Hash of the io-nodes that hold (or are about to hold) members of a room: field = node id, value =
+   * members plus joins published and not yet applied. Tagged by room, like every per-room key.
+   */
+  roomNodes(room: string): string;
+  /** Set of the rooms an io-node was counted in, so its entries can be purged when it dies. */
+  nodeRooms(nodeId: string): string;
+  /** Sorted set of io-nodes with an inbox, scored by the expiry of their last heartbeat (ms since epoch). */
+  readonly inboxNodes: string;
   /** Sorted set of live io-node ids scored by heartbeat expiry (ms since epoch). */
   readonly registryIndex: string;
   /** Hash describing one io-node in the registry. */
@@ -26,6 +37,15 @@ export interface Keys {
   app(...parts: string[]): string;
   /** Glob that matches every key built here: for cleanup in tests and tools. */
   readonly patterns: readonly string[];
+}
+
+/**
+ * Makes a name safe inside a hash tag: Redis hashes what stands between the first `{` and the next `}`,
+ * so a room named `a}b` would otherwise tag its keys `a` (fine) and a room named `}x` would tag nothing
+ * (its keys would scatter over slots). Escaping `%`, `{` and `}` keeps every key of one name together.
+ */
+function escapeTag(name: string): string {
+  return name.replace(/[%{}]/g, (c) => (c === '%' ? '%25' : c === '{' ? '%7B' : '%7D'));
 }
 
 const PREFIX_RE = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -40,8 +60,10 @@ export function createKeys(prefix: string): Keys {
     prefix,
     bullPrefix: tag,
     ingressQueue: 'ingress',
-    nodeChannel: (nodeId: string) => `${prefix}:cmd:node:${nodeId}`,
-    broadcastChannel: `${prefix}:cmd:all`,
+    inbox: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:inbox`,
+    roomNodes: (room: string) => `${prefix}:room:{${escapeTag(room)}}:nodes`,
+    nodeRooms: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:rooms`,
+    inboxNodes: `${tag}:inboxes`,
     registryIndex: `${tag}:registry`,
     registryNode: (nodeId: string) => `${tag}:registry:node:${nodeId}`,
     registryChannel: `${prefix}:registry:events`,

@@ -43,6 +43,10 @@ export function createRedis(
     maxRetriesPerRequest: role === 'blocking' || role === 'subscriber' ? null : 20,
     enableReadyCheck: true,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
+    // Publishers send many independent commands per turn (routing lookups, one append per inbox): ioredis
+    // then writes them as one pipeline per server, which on a Cluster is the only way to pipeline
+    // commands whose keys live on different primaries.
+    enableAutoPipelining: role === 'publisher',
   };
   let connection: RedisConnection;
   if (resolved.kind === 'standalone') {
@@ -57,7 +61,10 @@ export function createRedis(
   } else {
     connection = new Cluster(
       resolved.nodes.map((n) => ({ ...n })),
-      { redisOptions: { ...base, password: resolved.password } },
+      {
+        redisOptions: { ...base, password: resolved.password },
+        enableAutoPipelining: base.enableAutoPipelining,
+      },
     );
   }
   const log = options.logger?.child({ redisRole: role });
