@@ -13,3 +13,5 @@ export { freePort } from './free-port.js';
 export { redisReachable } from './redis-probe.js';
 export type { RedisServer, RedisServerOptions } from './redis-server.js';
 export { startRedisServer } from './redis-server.js';
+export type { TcpProxy } from './tcp-proxy.js';
+export { startTcpProxy } from './tcp-proxy.js';

@@ -6,6 +6,7 @@ import {
   type CloseStep,
   closeRedis,
   createKeys,
+  createListeners,
   createRedis,
   createRoutingTable,
   deferred,
@@ -94,6 +95,15 @@ export interface IoNodeOptions {
   logger?: Logger;
 }
 
+/** Events an io-node raises for embedders: its peers coming and going. */
+export interface IoNodeEvents extends PeerEvents {
+  /**
+   * This node purged a dead peer (its heartbeat expired without a goodbye): its inbox and routing entries
+   * are gone. Exactly one live node raises it per dead peer, whoever saw the expiry first.
+   */
+  'peer-purged': (nodeId: string) => void;
+}
+
 /** Socket.IO server whose client events go to app-nodes through Redis. */
 export interface IoNode {
   readonly nodeId: string;
@@ -115,7 +125,7 @@ export interface IoNode {
    * `peer-joined` / `peer-left` with the peer's registry record; a crashed peer leaves within its
    * `heartbeatTtlMs` plus half this node's `heartbeatIntervalMs`. Returns the unsubscribe function.
    */
-  on<E extends keyof PeerEvents>(event: E, listener: PeerEvents[E]): () => void;
+  on<E extends keyof IoNodeEvents>(event: E, listener: IoNodeEvents[E]): () => void;
   /** Listens, then registers; see `ready`. */
   start(): Promise<void>;
   /**
@@ -212,6 +222,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     heartbeatTtlMs: opts.heartbeatTtlMs,
     logger,
   });
+  const events = createListeners<Pick<IoNodeEvents, 'peer-purged'>>(logger);
   // Awaiting `ready` is optional; start() reports a failure to its own caller.
   const ready = deferred();
 
@@ -294,7 +305,10 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     get peers() {
       return registry.peers.length;
     },
-    on: (event, listener) => registry.on(event, listener),
+    on(event, listener) {
+      if (event === 'peer-purged') return events.on(event, listener as IoNodeEvents['peer-purged']);
+      return registry.on(event, listener as PeerEvents['peer-joined']);
+    },
 
     async start() {
       if (started) throw new Error('io-node already started');
@@ -329,6 +343,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           heartbeatIntervalMs: opts.heartbeatIntervalMs,
           heartbeatTtlMs: opts.heartbeatTtlMs,
           logger,
+          onPurged: (dead) => events.emit('peer-purged', dead),
         });
         subscriber.onCommand(createCommandApplier(io, sequencer, roomRouting, opts.commandHandlers, logger));
         subscriber.onReset(() => roomRouting?.reassert());
