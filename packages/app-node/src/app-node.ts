@@ -6,6 +6,7 @@ import {
   createKeys,
   createRedis,
   decodeIngressJob,
+  type HistoryPosition,
   type IngressJob,
   type Logger,
   type RedisConnection,
@@ -21,6 +22,14 @@ import { BroadcastOperator } from './broadcast.js';
 import { type CommandPublisher, createCommandPublisher } from './command-publisher.js';
 import { type EventHandler, type EventMiddleware, JobProcessor } from './job-processor.js';
 import { MessageBuilder } from './message-builder.js';
+import {
+  createAppHistory,
+  earlierAnswer,
+  HISTORY_EVENT,
+  type HistoryAuthorizer,
+  type HistoryOptions,
+  type HistoryPage,
+} from './room-history.js';
 import { SeenClients } from './seen-clients.js';
 
 export interface AppNodeOptions {
@@ -52,6 +61,14 @@ export interface AppNodeOptions {
    * may be cut off from Redis without losing a command. Must match across app-nodes. @defaultValue 120000
    */
   inboxRetentionMs?: number;
+  /** Rooms that keep history (messages clients recover after a reconnect). @defaultValue none */
+  history?: HistoryOptions;
+  /**
+   * How long answers to a client's events are kept, so an event it sends again after reconnecting gets
+   * the first run's answer instead of running twice. Match the io-nodes' `recoveryWindowMs`.
+   * @defaultValue 120000
+   */
+  recoveryWindowMs?: number;
   /** Clients remembered for `no-client` detection. @defaultValue 100000 */
   seenClientsCapacity?: number;
   /** @defaultValue a silent logger */
@@ -88,6 +105,16 @@ export interface AppNode {
   /** The 2011 message builder. */
   message(): MessageBuilder;
   /**
+   * A room's history (rooms chosen by `AppNodeOptions.history`): the newest `limit` messages (100 by
+   * default, 1000 at most), or those after `since` (a position from an earlier read or a client).
+   */
+  history(room: string, options?: { since?: HistoryPosition; limit?: number }): Promise<HistoryPage>;
+  /**
+   * Decides which clients may read a room's history with the reserved `$history` event (default:
+   * members of the room). Returns the function that restores the default.
+   */
+  authorizeHistory(fn: HistoryAuthorizer): () => void;
+  /**
    * Sends a custom command, handled on io-nodes by the hook registered under `name`: to the io-node
    * holding `target.socketId` when given, else to every io-node.
    */
@@ -111,6 +138,8 @@ export function createAppNode(options: AppNodeOptions): AppNode {
       seenClientsCapacity: 100_000,
       handlerTimeoutMs: 25_000,
       inboxRetentionMs: 120_000,
+      history: {},
+      recoveryWindowMs: 120_000,
       logger: silentLogger(),
     },
     options,
@@ -122,6 +151,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
     'seenClientsCapacity',
     'handlerTimeoutMs',
     'inboxRetentionMs',
+    'recoveryWindowMs',
   ] as const) {
     assertInteger('AppNodeOptions', name, opts[name], 1);
   }
@@ -136,15 +166,22 @@ export function createAppNode(options: AppNodeOptions): AppNode {
     logger,
     connectionName: `${nodeId}:pub`,
   });
+  const history = createAppHistory(publisherRedis, keys, opts.history);
   const publisher: CommandPublisher = createCommandPublisher(publisherRedis, keys, logger, {
     inboxRetentionMs: opts.inboxRetentionMs,
+    history,
+    recoveryWindowMs: opts.recoveryWindowMs,
   });
+  handlers.set(HISTORY_EVENT, (socket, room, request) => history.handleRequest(socket, room, request));
   const processor = new JobProcessor(
     { handlers, middleware },
     publisher,
     new SeenClients(opts.seenClientsCapacity),
     logger,
-    { handlerTimeoutMs: opts.handlerTimeoutMs },
+    {
+      handlerTimeoutMs: opts.handlerTimeoutMs,
+      earlierAnswer: (session, eid) => earlierAnswer(publisherRedis, keys, session, eid),
+    },
   );
   let worker: Worker<IngressJob> | undefined;
   let workerRedis: RedisConnection | undefined;
@@ -182,6 +219,8 @@ export function createAppNode(options: AppNodeOptions): AppNode {
     except: (rooms) => root().except(rooms),
     emit: (event, ...args) => root().emit(event, ...args),
     message: () => new MessageBuilder(publisher),
+    history: (room, options) => history.read(room, options),
+    authorizeHistory: (fn) => history.authorize(fn),
     command(name, payload, target) {
       if (target)
         publisher.publish(target.nodeId, { type: 'custom', name, payload, socketId: target.socketId });

@@ -15,6 +15,11 @@ export class AppSocket {
   /** What the io-node's `authenticate` hook returned (null for anonymous clients). */
   readonly user: unknown;
   readonly handshake: Readonly<HandshakeInfo>;
+  /**
+   * In the `connection` handler: set when the client came back within the recovery window (to any
+   * io-node) with its rooms and data restored, so setup done at its first connection can be skipped.
+   */
+  recovered: { previousId: string } | undefined;
   private readonly state: Record<string, unknown>;
   private readonly roomSet: Set<string>;
 

@@ -1,9 +1,13 @@
 import {
   type Command,
+  createRoomHistory,
   createRoutingTable,
   type Deferred,
   deferred,
+  type EmitCommand,
   encodeCommandEnvelope,
+  type HistoryLimits,
+  type JoinCommand,
   type Keys,
   type Logger,
   type RedisConnection,
@@ -26,8 +30,11 @@ export interface CommandPublisher {
    * of the command's rooms (every live io-node when it names none: broadcasts, custom commands).
    */
   publish(nodeId: string | null, cmd: Command): void;
-  /** Queues the reply to a client event, for the io-node holding the client. */
-  reply(nodeId: string, cmd: ReplyCommand): void;
+  /**
+   * Queues the reply to a client event, for the io-node holding the client; with `remember`, the answer
+   * is also kept (before the reply goes out) for a resend of that event after a reconnect.
+   */
+  reply(nodeId: string, cmd: ReplyCommand, remember?: { session: string; eid: string }): void;
   /**
    * Where the next published command will go: pass it to `flush` later to learn whether everything
    * published from here on reached Redis.
@@ -47,9 +54,36 @@ export interface CommandPublisherOptions {
    * off from Redis and still read every command meant for it.
    */
   inboxRetentionMs: number;
+  /** Which rooms keep history, and how much. */
+  history: { keeps: (room: string) => boolean; limits: HistoryLimits };
+  /** How long the answers to a session's events are kept for its resends. */
+  recoveryWindowMs: number;
 }
 
 const MAX_FAILURES_KEPT = 1_000;
+
+/**
+ * A room emit naming rooms with history becomes one message per such room (each recorded in its room's
+ * history) plus one for the other rooms. Each leaves out the rooms before it, so a socket in several of
+ * them still gets it once, and a recovery replays it only where it was delivered.
+ */
+function splitForHistory(out: Outgoing, cmd: EmitCommand, kept: string[]): void {
+  const except = cmd.except ?? [];
+  const before: string[] = [];
+  for (const room of kept) {
+    const part: EmitCommand = { ...cmd, rooms: [room], except: [...except, ...before] };
+    if (part.except!.length === 0) delete part.except;
+    out.targets.push(null);
+    out.cmds.push(part);
+    out.appends.push(part);
+    before.push(room);
+  }
+  const rest = cmd.rooms!.filter((room) => !kept.includes(room));
+  if (rest.length > 0) {
+    out.targets.push(null);
+    out.cmds.push({ ...cmd, rooms: rest, except: [...except, ...kept] });
+  }
+}
 
 interface Outgoing {
   /** Deliveries are numbered in the order they go out. */
@@ -57,6 +91,10 @@ interface Outgoing {
   targets: (string | null)[];
   cmds: Command[];
   replies: Map<string, ReplyCommand[]>;
+  /** Room emits to record in their room's history first (their `history` is set then). */
+  appends: EmitCommand[];
+  /** Answers to keep for resends: [session, event id, reply]. */
+  remembered: [string, string, ReplyCommand][];
   /** Settles once this buffer is in Redis; callers that never await it see no unhandled rejection. */
   sent: Deferred<void>;
 }
@@ -68,6 +106,7 @@ export function createCommandPublisher(
   options: CommandPublisherOptions,
 ): CommandPublisher {
   const routing = createRoutingTable(connection, keys);
+  const history = createRoomHistory(connection, keys);
   let next: Outgoing | undefined;
   let delivering: Outgoing | undefined;
   let created = 0;
@@ -76,7 +115,15 @@ export function createCommandPublisher(
 
   function buffer(): Outgoing {
     if (next) return next;
-    next = { seq: ++created, targets: [], cmds: [], replies: new Map(), sent: deferred() };
+    next = {
+      seq: ++created,
+      targets: [],
+      cmds: [],
+      replies: new Map(),
+      appends: [],
+      remembered: [],
+      sent: deferred(),
+    };
     // Suppress the unhandled rejection of a buffer nobody flushes; flush() reports failures itself.
     next.sent.promise.catch(() => undefined);
     setImmediate(kick);
@@ -120,7 +167,19 @@ export function createCommandPublisher(
       }
     });
     // Counted before the lookups below and before any append: see RoutingTable.
-    await Promise.all([...joins].map(([nodeId, set]) => routing.countJoins(nodeId, set)));
+    await Promise.all([
+      ...[...joins].map(([nodeId, set]) => routing.countJoins(nodeId, set)),
+      ...out.appends.map(async (cmd) => {
+        const { event, args, bin, except } = cmd;
+        cmd.history = await history.append(
+          cmd.rooms![0]!,
+          { event, args, bin, except },
+          options.history.limits,
+        );
+      }),
+      ...out.cmds.map((cmd) => (cmd.type === 'join' ? positionJoin(cmd) : undefined)),
+      ...out.remembered.map(([session, eid, reply]) => remember(session, eid, reply)),
+    ]);
     // Live nodes are looked up with the rooms too: a room no node counts (no members, or a socket id
     // used as a room) goes to every node, which drops what it has no member for.
     const [byRoom, live] = await Promise.all([
@@ -170,6 +229,27 @@ export function createCommandPublisher(
     if (gone.length > 0) await forgetGone(gone, byRoom, joins);
   }
 
+  /** Tells the io-node where each joined room with history stands, so it delivers on from there. */
+  async function positionJoin(cmd: JoinCommand): Promise<void> {
+    const rooms = cmd.rooms.filter(options.history.keeps);
+    if (rooms.length === 0) return;
+    const positions = await history.positions(rooms);
+    // A room without history yet stands at epoch '': everything its history will hold comes later.
+    cmd.positions = rooms.map((room, i) => {
+      const position = positions[i];
+      return position ? [room, position.epoch, position.offset] : [room, '', 0];
+    });
+  }
+
+  async function remember(session: string, eid: string, reply: ReplyCommand): Promise<void> {
+    const key = keys.sessionReplies(session);
+    const { type: _type, socketId: _socketId, seq: _seq, ...answer } = reply;
+    await Promise.all([
+      connection.hset(key, eid, JSON.stringify(answer)),
+      connection.pexpire(key, options.recoveryWindowMs),
+    ]);
+  }
+
   /** Nodes without an inbox were purged (they died): commands for them have no one to reach. */
   async function forgetGone(
     gone: string[],
@@ -194,14 +274,22 @@ export function createCommandPublisher(
   return {
     publish(nodeId, cmd) {
       const out = buffer();
+      if (nodeId === null && cmd.type === 'emit' && cmd.rooms && cmd.rooms.length > 0) {
+        const kept = cmd.rooms.filter(options.history.keeps);
+        if (kept.length > 0) {
+          splitForHistory(out, cmd, kept);
+          return;
+        }
+      }
       out.targets.push(nodeId);
       out.cmds.push(cmd);
     },
-    reply(nodeId, cmd) {
-      const { replies } = buffer();
-      const list = replies.get(nodeId);
+    reply(nodeId, cmd, rememberAs) {
+      const out = buffer();
+      const list = out.replies.get(nodeId);
       if (list) list.push(cmd);
-      else replies.set(nodeId, [cmd]);
+      else out.replies.set(nodeId, [cmd]);
+      if (rememberAs) out.remembered.push([rememberAs.session, rememberAs.eid, cmd]);
     },
     position: () => next?.seq ?? created + 1,
     async flush(since) {

@@ -5,3 +5,4 @@ export { BroadcastOperator } from './broadcast.js';
 export type { CommandPublisher } from './command-publisher.js';
 export type { EventHandler, EventMiddleware } from './job-processor.js';
 export { MessageBuilder } from './message-builder.js';
+export type { HistoryAuthorizer, HistoryMessage, HistoryOptions, HistoryPage } from './room-history.js';

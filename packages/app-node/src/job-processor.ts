@@ -28,10 +28,15 @@ export interface HandlerTable {
   readonly middleware: readonly EventMiddleware[];
 }
 
-/** Limits of a handler run. */
+/** Limits of a handler run, and where answers to resent events are found. */
 export interface ProcessorOptions {
   /** A handler still pending after this is answered TIMEOUT and its batch moves on. */
   handlerTimeoutMs: number;
+  /** The answer kept for event `eid` of a session, if its first run finished (see `CommandPublisher.reply`). */
+  earlierAnswer: (
+    session: string,
+    eid: string,
+  ) => Promise<Omit<ReplyCommand, 'type' | 'socketId' | 'seq'> | null>;
 }
 
 /** Context of a job for logs. */
@@ -71,17 +76,30 @@ export class JobProcessor {
       switch (event.kind) {
         case 'connect':
           this.seen.add(socket.id);
+          socket.recovered = event.recovery;
           reply = await this.call('connection', socket, [], event, context);
           break;
         case 'disconnect':
           reply = await this.call('disconnect', socket, [event.reason], event, context);
           this.seen.delete(socket.id);
           break;
-        case 'event':
-          reply = await this.call(event.name, socket, decodeArgs(event.args, event.bin), event, context);
+        case 'event': {
+          const earlier =
+            event.resent && event.eid && client.session
+              ? await this.options.earlierAnswer(client.session, event.eid)
+              : null;
+          // A resend of an event whose first run finished gets that run's answer; the handler stays put.
+          reply = earlier
+            ? { ...earlier, type: 'reply', socketId: socket.id, seq: event.seq }
+            : await this.call(event.name, socket, decodeArgs(event.args, event.bin), event, context);
           break;
+        }
       }
-      this.publisher.reply(socket.nodeId, reply);
+      const remember =
+        event.kind === 'event' && event.eid && client.session
+          ? { session: client.session, eid: event.eid }
+          : undefined;
+      this.publisher.reply(socket.nodeId, reply, remember);
     }
   }
 

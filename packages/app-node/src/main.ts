@@ -35,6 +35,12 @@ const app = createAppNode({
   stalledIntervalMs: config.appNode.stalledIntervalMs,
   maxStalledCount: config.appNode.maxStalledCount,
   inboxRetentionMs: config.appNode.inboxRetentionMs,
+  recoveryWindowMs: config.appNode.recoveryWindowMs,
+  history: {
+    rooms: config.appNode.historyRooms,
+    maxLength: config.appNode.historyMaxLength,
+    ttlMs: config.appNode.historyTtlMs,
+  },
   logger,
 });
 await register(app);

@@ -2,6 +2,7 @@ import type { Command, CustomCommand, Logger } from '@iocluster/shared';
 import { decodeArgs } from '@iocluster/shared';
 import type { Server, Socket } from 'socket.io';
 import type { EventSequencer } from './event-sequencer.js';
+import type { RoomDelivery } from './room-delivery.js';
 import type { RoomRouting } from './room-routing.js';
 
 /** What a custom command hook gets besides the command's payload. */
@@ -16,14 +17,25 @@ export interface CustomCommandContext {
 /** Handles a custom command type on an io-node; registered by name in `IoNodeOptions.commandHandlers`. */
 export type CustomCommandHandler = (payload: unknown, context: CustomCommandContext) => void;
 
-/** Applies decoded commands to this node's Socket.IO server. Unknown targets are ignored. */
+/** The modules a command may touch besides the Socket.IO server. */
+export interface ApplierParts {
+  sequencer: EventSequencer;
+  roomRouting: RoomRouting;
+  delivery: RoomDelivery;
+  /** A socket's data changed (its recovery session is rewritten). */
+  dataChanged: (socket: Socket) => void;
+}
+
+/**
+ * Applies decoded commands to this node's Socket.IO server. Unknown targets are ignored. Returns a promise
+ * only while a room's history gap is read (the commands after it must wait, see `CommandSubscriber`).
+ */
 export function createCommandApplier(
   io: Server,
-  sequencer: EventSequencer,
-  roomRouting: RoomRouting,
+  { sequencer, roomRouting, delivery, dataChanged }: ApplierParts,
   customHandlers: Readonly<Record<string, CustomCommandHandler>>,
   logger: Logger,
-): (cmd: Command) => void {
+): (cmd: Command) => void | Promise<void> {
   const sockets = io.of('/').sockets;
   return (cmd) => {
     switch (cmd.type) {
@@ -31,6 +43,7 @@ export function createCommandApplier(
         sequencer.reply(cmd);
         return;
       case 'emit': {
+        if (cmd.history) return delivery.emit({ ...cmd, history: cmd.history });
         const args = decodeArgs(cmd.args, cmd.bin);
         if (cmd.socketId !== undefined) {
           sockets.get(cmd.socketId)?.emit(cmd.event, ...args);
@@ -41,11 +54,14 @@ export function createCommandApplier(
         (cmd.except && cmd.except.length > 0 ? target.except(cmd.except) : target).emit(cmd.event, ...args);
         return;
       }
-      case 'join':
+      case 'join': {
         // The adapter counts the socket's new memberships; this takes off the joins the app-node counted.
-        void sockets.get(cmd.socketId)?.join(cmd.rooms);
+        const socket = sockets.get(cmd.socketId);
+        void socket?.join(cmd.rooms);
         roomRouting.joinApplied(cmd.rooms);
+        delivery.joined(socket, cmd);
         return;
+      }
       case 'leave': {
         const socket = sockets.get(cmd.socketId);
         if (socket) for (const room of cmd.rooms) void socket.leave(room);
@@ -53,7 +69,10 @@ export function createCommandApplier(
       }
       case 'set-data': {
         const socket = sockets.get(cmd.socketId);
-        if (socket) Object.assign(socket.data, cmd.data);
+        if (socket) {
+          Object.assign(socket.data, cmd.data);
+          dataChanged(socket);
+        }
         return;
       }
       case 'disconnect':

@@ -19,7 +19,11 @@ import {
 export interface CommandSubscriber {
   /** Makes the node reachable (inbox created, listed as a broadcast target) and starts reading. */
   start(): Promise<void>;
-  onCommand(handler: (cmd: Command) => void): () => void;
+  /**
+   * Registers the handler of every command. A handler that returns a promise holds back the commands
+   * after it until the promise settles (a room's history gap being read, say): order is kept.
+   */
+  onCommand(handler: (cmd: Command) => void | Promise<void>): () => void;
   /**
    * Called when this node's inbox or routing entries were found gone while it ran (Redis lost its
    * data): whatever routing state the node holds must be written again. Returns the unsubscribe function.
@@ -69,7 +73,7 @@ type StreamReply = [key: string, entries: [id: string, fields: string[]][]][] | 
 export function createInboxSubscriber(options: InboxSubscriberOptions): CommandSubscriber {
   const { nodeId, keys, routing, reader, commands, logger } = options;
   const inbox = keys.inbox(nodeId);
-  const handlers = new Set<(cmd: Command) => void>();
+  const handlers = new Set<(cmd: Command) => void | Promise<void>>();
   const resetHandlers = new Set<() => void>();
   let lastId = '0-0';
   let trimmedAt = 0;
@@ -79,7 +83,7 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
   let heartbeat: NodeJS.Timeout | undefined;
   let beating: Promise<void> | undefined;
 
-  function apply(id: string, fields: string[]): void {
+  async function apply(id: string, fields: string[]): Promise<void> {
     lastId = id;
     if (fields[0] !== 'c' || fields[1] === undefined) return;
     const raw = fields[1];
@@ -88,7 +92,8 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
     for (const cmd of cmds) {
       for (const handler of handlers) {
         try {
-          handler(cmd);
+          const pending = handler(cmd);
+          if (pending) await pending;
         } catch (err) {
           logger.error({ err, entry: id, type: cmd.type }, 'command handler failed');
         }
@@ -111,7 +116,7 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
         )) as StreamReply;
         if (failing) logger.info({ lastId }, 'reading commands again');
         failing = false;
-        for (const [, entries] of reply ?? []) for (const [id, fields] of entries) apply(id, fields);
+        for (const [, entries] of reply ?? []) for (const [id, fields] of entries) await apply(id, fields);
         if (reply && Date.now() - trimmedAt >= TRIM_INTERVAL_MS) trim();
       } catch (err) {
         if (closed) return;

@@ -89,8 +89,8 @@ export class EventSequencer {
     this.sweepTimer.unref();
   }
 
-  /** Registers a client and queues its `connect` event. */
-  open(id: string, describe: () => ClientInfo): void {
+  /** Registers a client and queues its `connect` event (with `recovery` when its session was restored). */
+  open(id: string, describe: () => ClientInfo, recovery?: { previousId: string }): void {
     const state: ClientState = {
       id,
       describe,
@@ -102,11 +102,23 @@ export class EventSequencer {
       ended: false,
     };
     this.clients.set(id, state);
-    this.enqueue(state, { seq: state.nextSeq++, kind: 'connect' }, undefined);
+    const connect: IngressEvent = { seq: state.nextSeq++, kind: 'connect' };
+    if (recovery) connect.recovery = recovery;
+    this.enqueue(state, connect, undefined);
   }
 
-  /** Queues a client event; returns false (and answers the ack) when the client is over its limit. */
-  event(id: string, name: string, args: unknown[], bin: boolean, ack: AckFn | undefined): boolean {
+  /**
+   * Queues a client event; returns false (and answers the ack) when the client is over its limit.
+   * `identity` is the id `@iocluster/client` gave it, and whether this is a resend after a reconnect.
+   */
+  event(
+    id: string,
+    name: string,
+    args: unknown[],
+    bin: boolean,
+    ack: AckFn | undefined,
+    identity?: { eid: string; resent: boolean },
+  ): boolean {
     const state = this.clients.get(id);
     if (!state || state.ended) return false;
     if (state.queued.length >= this.options.maxQueuedPerClient) {
@@ -129,6 +141,10 @@ export class EventSequencer {
     }
     const event: IngressEvent = { seq: state.nextSeq++, kind: 'event', name, args, ack: ack !== undefined };
     if (bin) event.bin = true;
+    if (identity) {
+      event.eid = identity.eid;
+      if (identity.resent) event.resent = true;
+    }
     this.enqueue(state, event, ack);
     return true;
   }

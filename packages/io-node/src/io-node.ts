@@ -8,6 +8,7 @@ import {
   createKeys,
   createListeners,
   createRedis,
+  createRoomHistory,
   createRoutingTable,
   deferred,
   encodeBinary,
@@ -29,7 +30,10 @@ import { type CommandSubscriber, createInboxSubscriber } from './command-bus.js'
 import { type AckFn, EventSequencer } from './event-sequencer.js';
 import { createIngressProducer, type IngressProducer } from './ingress-queue.js';
 import { createNodeRegistry, type PeerEvents, packageVersion } from './node-registry.js';
+import { type ClientRecovery, createClientRecovery, IDENTIFIED_EVENT } from './recovery.js';
+import { createRoomDelivery, INTERNAL_ROOM_PREFIX } from './room-delivery.js';
 import { createRoomRouting, type RoomRouting } from './room-routing.js';
+import { createSessionStore, type SessionStore } from './sessions.js';
 
 /** What the `authenticate` hook sees of a connecting client. */
 export type Handshake = Socket['handshake'];
@@ -64,6 +68,12 @@ export interface IoNodeOptions {
   maxJobsInFlight?: number;
   /** Events waiting for one client beyond this are refused with OVERLOADED. @defaultValue 10000 */
   maxQueuedPerClient?: number;
+  /**
+   * How long a client of `@iocluster/client` that lost its connection may come back, to any io-node, and
+   * get its rooms, data and missed room messages. Match the app-nodes' `recoveryWindowMs`.
+   * @defaultValue 120000
+   */
+  recoveryWindowMs?: number;
   /**
    * Events of all clients waiting on this node — while Redis is unreachable they wait here and go to the
    * queue when it is back — beyond which new ones are refused with OVERLOADED. @defaultValue 100000
@@ -157,6 +167,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
       batchMaxEvents: 256,
       maxQueuedPerClient: 10_000,
       maxPendingEvents: 100_000,
+      recoveryWindowMs: 120_000,
       maxJobsInFlight: 32,
       drainTimeoutMs: 10_000,
       commandHandlers: {},
@@ -179,6 +190,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     'batchMaxEvents',
     'maxQueuedPerClient',
     'maxPendingEvents',
+    'recoveryWindowMs',
     'maxJobsInFlight',
     'drainTimeoutMs',
   ] as const) {
@@ -232,6 +244,8 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   let producer: IngressProducer | undefined;
   let subscriber: CommandSubscriber | undefined;
   let roomRouting: RoomRouting | undefined;
+  let sessions: SessionStore | undefined;
+  let recovery: ClientRecovery | undefined;
   let sequencer: EventSequencer | undefined;
   let port = 0;
   let url = '';
@@ -242,8 +256,20 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   function describe(socket: Socket): ClientInfo {
     const state = states.get(socket)!;
     const rooms: string[] = [];
-    for (const room of socket.rooms) if (room !== socket.id) rooms.push(room);
-    return { id: socket.id, nodeId, data: socket.data, rooms, handshake: state.handshake, user: state.user };
+    for (const room of socket.rooms) {
+      if (room !== socket.id && !room.startsWith(INTERNAL_ROOM_PREFIX)) rooms.push(room);
+    }
+    const info: ClientInfo = {
+      id: socket.id,
+      nodeId,
+      data: socket.data,
+      rooms,
+      handshake: state.handshake,
+      user: state.user,
+    };
+    const session = recovery?.sessionOf(socket);
+    if (session) info.session = session;
+    return info;
   }
 
   io.use(async (socket, next) => {
@@ -261,6 +287,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         },
       });
       socket.data = {};
+      await recovery?.handshake(socket, user ?? null);
       next();
     } catch (err) {
       logger.info({ err, address: socket.handshake.address }, 'handshake refused');
@@ -270,9 +297,29 @@ export function createIoNode(options: IoNodeOptions): IoNode {
 
   io.on('connection', (socket) => {
     const seq = sequencer!;
-    seq.open(socket.id, () => describe(socket));
-    socket.onAny((name: unknown, ...args: unknown[]) => {
+    const rec = recovery!;
+    const recovered = rec.connected(socket);
+    seq.open(socket.id, () => describe(socket), recovered);
+    void rec.replay(socket);
+    socket.onAny((rawName: unknown, ...rawArgs: unknown[]) => {
+      let name = rawName;
+      let args = rawArgs;
       const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined;
+      let identity: { eid: string; resent: boolean } | undefined;
+      if (name === IDENTIFIED_EVENT) {
+        const unwrapped = rec.unwrap(args);
+        if (!unwrapped) {
+          ack?.({
+            error: {
+              code: 'INVALID_EVENT',
+              message: `${IDENTIFIED_EVENT} takes (eid, resent, event, ...args)`,
+            },
+          });
+          return;
+        }
+        ({ name, args } = unwrapped);
+        identity = unwrapped;
+      }
       if (typeof name !== 'string' || name.length === 0 || name.length > MAX_EVENT_NAME_LENGTH) {
         ack?.({
           error: { code: 'INVALID_EVENT', message: 'event name must be a string of 1-256 characters' },
@@ -284,9 +331,10 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         return;
       }
       const bin = hasBinary(args);
-      seq.event(socket.id, name, bin ? (encodeBinary(args) as unknown[]) : args, bin, ack);
+      seq.event(socket.id, name, bin ? (encodeBinary(args) as unknown[]) : args, bin, ack, identity);
     });
     socket.on('disconnecting', (reason) => seq.end(socket.id, reason, describe(socket)));
+    socket.on('disconnect', (reason) => rec.disconnected(socket, reason));
   });
 
   return {
@@ -334,6 +382,32 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         });
         roomRouting = createRoomRouting(io, nodeId, routing, logger);
         roomRouting.start();
+        const history = createRoomHistory(routingRedis, keys);
+        const delivery = createRoomDelivery(io, history, logger);
+        const store = createSessionStore(routingRedis, keys, nodeId, opts.recoveryWindowMs, logger);
+        sessions = store;
+        const rooms = roomRouting;
+        recovery = createClientRecovery({
+          sessions: store,
+          history,
+          delivery,
+          nodeId,
+          routingFlushed: () => rooms.flushed(),
+          logger,
+        });
+        const rec = recovery;
+        const dataChanged = (socket: Socket) => {
+          const session = rec.sessionOf(socket);
+          if (session) store.changed(session);
+        };
+        io.of('/').adapter.on('join-room', (_room: string, id: string) => {
+          const socket = io.of('/').sockets.get(id);
+          if (socket) dataChanged(socket);
+        });
+        io.of('/').adapter.on('leave-room', (_room: string, id: string) => {
+          const socket = io.of('/').sockets.get(id);
+          if (socket) dataChanged(socket);
+        });
         subscriber = createInboxSubscriber({
           nodeId,
           keys,
@@ -343,9 +417,23 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           heartbeatIntervalMs: opts.heartbeatIntervalMs,
           heartbeatTtlMs: opts.heartbeatTtlMs,
           logger,
-          onPurged: (dead) => events.emit('peer-purged', dead),
+          onPurged: (dead) => {
+            store
+              .expireNode(dead)
+              .catch((err: unknown) =>
+                logger.warn({ err, dead }, 'starting the recovery window of a dead node failed'),
+              );
+            events.emit('peer-purged', dead);
+          },
         });
-        subscriber.onCommand(createCommandApplier(io, sequencer, roomRouting, opts.commandHandlers, logger));
+        subscriber.onCommand(
+          createCommandApplier(
+            io,
+            { sequencer, roomRouting, delivery, dataChanged },
+            opts.commandHandlers,
+            logger,
+          ),
+        );
         subscriber.onReset(() => roomRouting?.reassert());
         // The inbox exists and the node is a broadcast target before any client can connect.
         await subscriber.start();
@@ -376,6 +464,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           ['close socket.io', () => io.close()],
           ['close connections', () => http.closeAllConnections()],
           ['close sequencer', () => sequencer?.close()],
+          ['write sessions', () => settleWithin(sessions?.flushed(), CLOSE_REDIS_WAIT_MS)],
           // Every client left its rooms: their counts are written before the node's entries are purged.
           ['write room routing', () => settleWithin(roomRouting?.flushed(), CLOSE_REDIS_WAIT_MS)],
           ['close room routing', () => roomRouting?.close()],

@@ -18,6 +18,7 @@ const node = createIoNode({
   batchMaxEvents: ioNode.batchMaxEvents,
   maxJobsInFlight: ioNode.maxJobsInFlight,
   maxPendingEvents: ioNode.maxPendingEvents,
+  recoveryWindowMs: ioNode.recoveryWindowMs,
   heartbeatIntervalMs: ioNode.heartbeatIntervalMs,
   heartbeatTtlMs: ioNode.heartbeatTtlMs,
   logger,

@@ -1,5 +1,6 @@
 import type { Logger, RoutingTable } from '@iocluster/shared';
 import type { Server } from 'socket.io';
+import { INTERNAL_ROOM_PREFIX } from './room-delivery.js';
 
 /**
  * This node's share of the routing table (see `RoutingTable` in shared): it counts its members of every
@@ -43,11 +44,12 @@ export function createRoomRouting(
   };
   // A socket's own room (its id) is not a room anyone emits to by name here: per-socket commands go to
   // the node that holds it directly.
+  const routed = (room: string, id: string) => room !== id && !room.startsWith(INTERNAL_ROOM_PREFIX);
   const onJoin = (room: string, id: string) => {
-    if (room !== id) add(room, 1);
+    if (routed(room, id)) add(room, 1);
   };
   const onLeave = (room: string, id: string) => {
-    if (room !== id) add(room, -1);
+    if (routed(room, id)) add(room, -1);
   };
 
   function schedule(): void {
@@ -89,8 +91,8 @@ export function createRoomRouting(
   function reassert(): void {
     const counts = new Map<string, number>();
     for (const [room, members] of adapter.rooms) {
-      // Skip each socket's own room (its only member is itself).
-      if (members.size === 1 && members.has(room)) continue;
+      // Skip each socket's own room (its only member is itself) and the node's bookkeeping rooms.
+      if ((members.size === 1 && members.has(room)) || room.startsWith(INTERNAL_ROOM_PREFIX)) continue;
       counts.set(room, members.size);
     }
     routing.raise(nodeId, counts).catch((err: unknown) => {

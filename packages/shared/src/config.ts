@@ -39,6 +39,8 @@ export interface Config {
     readonly maxJobsInFlight: number;
     /** `MAX_PENDING_EVENTS`: events waiting on this node (e.g. while Redis is down) before OVERLOADED. */
     readonly maxPendingEvents: number;
+    /** `RECOVERY_WINDOW_MS`: how long a disconnected client's session waits for it to come back. */
+    readonly recoveryWindowMs: number;
     /** `HEARTBEAT_INTERVAL_MS`: registry refresh period. */
     readonly heartbeatIntervalMs: number;
     /** `HEARTBEAT_TTL_MS`: a node missing heartbeats this long drops out of the registry. */
@@ -57,6 +59,14 @@ export interface Config {
     readonly maxStalledCount: number;
     /** `INBOX_RETENTION_MS`: how long commands wait in an io-node's inbox for it to come back. */
     readonly inboxRetentionMs: number;
+    /** `RECOVERY_WINDOW_MS`: how long the answers to a client's events are kept for its resends. */
+    readonly recoveryWindowMs: number;
+    /** `HISTORY_ROOMS`: comma-separated globs of rooms that keep history (`chat:*,lobby`); none when unset. */
+    readonly historyRooms: readonly string[];
+    /** `HISTORY_MAX_LENGTH`: messages kept per room. */
+    readonly historyMaxLength: number;
+    /** `HISTORY_TTL_MS`: age past which messages are dropped, and a quiet room's history expires. */
+    readonly historyTtlMs: number;
   };
   readonly frontend: {
     /** `FRONTEND_HOST` */
@@ -169,6 +179,17 @@ function origins(env: Env, name: string): readonly string[] | '*' {
   );
 }
 
+function list(env: Env, name: string): readonly string[] {
+  const raw = read(env, name);
+  if (raw === undefined) return Object.freeze([]);
+  return Object.freeze(
+    raw
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0),
+  );
+}
+
 function urlPath(env: Env, name: string, fallback: string): string {
   const raw = read(env, name);
   if (raw === undefined) return fallback;
@@ -206,6 +227,7 @@ export function loadConfig(env: Env = process.env): Config {
     );
   }
   const lockDurationMs = int(env, 'LOCK_DURATION_MS', 5_000, 1_000, 600_000);
+  const recoveryWindowMs = int(env, 'RECOVERY_WINDOW_MS', 120_000, 1_000, 86_400_000);
   const config: Config = {
     redis: redisTarget(env),
     prefix,
@@ -222,6 +244,7 @@ export function loadConfig(env: Env = process.env): Config {
       batchMaxEvents: int(env, 'BATCH_MAX_EVENTS', 256, 1, 10_000),
       maxJobsInFlight: int(env, 'MAX_JOBS_IN_FLIGHT', 32, 1, 100_000),
       maxPendingEvents: int(env, 'MAX_PENDING_EVENTS', 100_000, 1, 100_000_000),
+      recoveryWindowMs,
       heartbeatIntervalMs,
       heartbeatTtlMs,
     },
@@ -232,6 +255,10 @@ export function loadConfig(env: Env = process.env): Config {
       stalledIntervalMs: int(env, 'STALLED_INTERVAL_MS', 2_500, 500, 600_000),
       maxStalledCount: int(env, 'MAX_STALLED_COUNT', 3, 0, 100),
       inboxRetentionMs: int(env, 'INBOX_RETENTION_MS', 120_000, 1_000, 86_400_000),
+      recoveryWindowMs,
+      historyRooms: list(env, 'HISTORY_ROOMS'),
+      historyMaxLength: int(env, 'HISTORY_MAX_LENGTH', 1_000, 1, 10_000_000),
+      historyTtlMs: int(env, 'HISTORY_TTL_MS', 300_000, 1_000, 2_592_000_000),
     },
     frontend: {
       host: read(env, 'FRONTEND_HOST') ?? '0.0.0.0',

@@ -2,6 +2,8 @@ export type { BalanceStrategy, Config } from './config.js';
 export { BALANCE_STRATEGIES, loadConfig } from './config.js';
 export type { AckError, ErrorCode } from './errors.js';
 export { ConfigError, IoclusterError, isTransientRedisError, toAckError, WireError } from './errors.js';
+export type { HistoryEntry, HistoryLimits, HistoryRead, RoomHistory } from './history.js';
+export { createRoomHistory, matchRooms } from './history.js';
 export type { Keys } from './keys.js';
 export { createKeys } from './keys.js';
 export type { CloseStep, Deferred } from './lifecycle.js';
@@ -35,6 +37,7 @@ export type {
   DisconnectCommand,
   EmitCommand,
   HandshakeInfo,
+  HistoryPosition,
   IngressEvent,
   IngressJob,
   IoNodeRecord,

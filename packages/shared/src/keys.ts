@@ -25,6 +25,16 @@ export interface Keys {
   roomNodes(room: string): string;
   /** Set of the rooms an io-node was counted in, so its entries can be purged when it dies. */
   nodeRooms(nodeId: string): string;
+  /** Stream of a room's messages (its history), entry ids `0-<offset>`; with {@link Keys.historyMeta}. */
+  history(room: string): string;
+  /** Hash of a room's history position: `epoch` (changes when the history is lost) and last `offset`. */
+  historyMeta(room: string): string;
+  /** Hash of a client session (rooms, data, user, io-node) kept for recovery after a disconnect. */
+  session(sessionId: string): string;
+  /** Hash of the answers to a session's events, by event id: what a resent event is answered with. */
+  sessionReplies(sessionId: string): string;
+  /** Set of the sessions an io-node holds, so a purger can start their recovery window. */
+  nodeSessions(nodeId: string): string;
   /** Sorted set of io-nodes with an inbox, scored by the expiry of their last heartbeat (ms since epoch). */
   readonly inboxNodes: string;
   /** Sorted set of live io-node ids scored by heartbeat expiry (ms since epoch). */
@@ -63,6 +73,11 @@ export function createKeys(prefix: string): Keys {
     inbox: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:inbox`,
     roomNodes: (room: string) => `${prefix}:room:{${escapeTag(room)}}:nodes`,
     nodeRooms: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:rooms`,
+    history: (room: string) => `${prefix}:room:{${escapeTag(room)}}:history`,
+    historyMeta: (room: string) => `${prefix}:room:{${escapeTag(room)}}:history-meta`,
+    session: (sessionId: string) => `${prefix}:session:{${escapeTag(sessionId)}}`,
+    sessionReplies: (sessionId: string) => `${prefix}:session:{${escapeTag(sessionId)}}:replies`,
+    nodeSessions: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:sessions`,
     inboxNodes: `${tag}:inboxes`,
     registryIndex: `${tag}:registry`,
     registryNode: (nodeId: string) => `${tag}:registry:node:${nodeId}`,

@@ -67,8 +67,17 @@ describe('config', () => {
   test('keys - every name carries the prefix and queue keys share one hash tag', () => {
     const keys = createKeys('chat');
     expect(keys.bullPrefix).toBe('{chat}');
-    expect(keys.nodeChannel('n1')).toBe('chat:cmd:node:n1');
-    expect(keys.broadcastChannel).toBe('chat:cmd:all');
+    expect(keys.inbox('n1')).toBe('chat:node:{n1}:inbox');
+    expect(keys.nodeRooms('n1')).toBe('chat:node:{n1}:rooms');
+    expect(keys.roomNodes('lobby')).toBe('chat:room:{lobby}:nodes');
+    // Every key of one room shares its hash tag, whatever the room's name holds.
+    for (const room of ['a}b', '}x', '{', 'x%7Dy']) {
+      const tag = (key: string) => key.slice(key.indexOf('{') + 1, key.indexOf('}'));
+      const roomKeys = [keys.roomNodes(room), keys.history(room), keys.historyMeta(room)];
+      expect(new Set(roomKeys.map(tag)).size).toBe(1);
+      expect(tag(roomKeys[0]!).length).toBeGreaterThan(0);
+    }
+    expect(keys.roomNodes('a}b')).not.toBe(keys.roomNodes('a%7Db'));
     expect(keys.registryNode('n1').startsWith('{chat}:')).toBe(true);
     expect(keys.app('history', 'lobby')).toBe('chat:app:history:lobby');
     expect(() => createKeys('a:b')).toThrow(/key prefix "a:b"/);

@@ -29,6 +29,11 @@ export interface ClientInfo {
   handshake: HandshakeInfo;
   /** What the io-node's `authenticate` hook returned, or null for anonymous clients. */
   user: unknown;
+  /**
+   * The client's recovery session (`@iocluster/client` only): keys the answers kept for its resent
+   * events. A secret of that client; never shown to application code.
+   */
+  session?: string;
 }
 
 /** Validates a ClientInfo received from another node. */
@@ -48,5 +53,6 @@ export function decodeClientInfo(value: unknown, path = 'client'): ClientInfo {
       auth: object(handshake.auth, `${path}.handshake.auth`) as Plain,
     },
     user: v.user === undefined ? null : v.user,
+    ...(v.session === undefined ? {} : { session: nonEmptyString(v.session, `${path}.session`, 128) }),
   };
 }

@@ -25,11 +25,24 @@ export interface EmitCommand {
   socketId?: string;
   rooms?: string[];
   except?: string[];
+  /**
+   * Set on an emit to one room with history: where the message stands in that room's history. io-nodes
+   * deliver a room's messages in offset order (filling a gap from the history) and tell clients of
+   * `@iocluster/client` the position, so they can recover from it.
+   */
+  history?: HistoryPosition;
+}
+/** A message's place in a room's history: `offset` counts from 1 within `epoch`. */
+export interface HistoryPosition {
+  epoch: string;
+  offset: number;
 }
 export interface JoinCommand {
   type: 'join';
   socketId: string;
   rooms: string[];
+  /** For the joined rooms that keep history: their position when the join was published. */
+  positions?: [room: string, epoch: string, offset: number][];
 }
 export interface LeaveCommand {
   type: 'leave';
@@ -100,9 +113,30 @@ function decodeCommand(value: unknown, path: string): Command {
       }
       if (v.rooms !== undefined) cmd.rooms = stringArray(v.rooms, `${path}.rooms`);
       if (v.except !== undefined) cmd.except = stringArray(v.except, `${path}.except`);
+      if (v.history !== undefined) {
+        if (cmd.rooms?.length !== 1) throw new WireError(`${path}.history needs exactly one room`);
+        cmd.history = position(v.history, `${path}.history`);
+      }
       return cmd;
     }
-    case 'join':
+    case 'join': {
+      const cmd: JoinCommand = {
+        type: 'join',
+        socketId: nonEmptyString(v.socketId, `${path}.socketId`),
+        rooms: stringArray(v.rooms, `${path}.rooms`),
+      };
+      if (v.positions !== undefined) {
+        cmd.positions = array(v.positions, `${path}.positions`).map((item, i) => {
+          const at = `${path}.positions[${i}]`;
+          const tuple = array(item, at);
+          const epoch = string(tuple[1], `${at}[1]`, 64);
+          const offset = integer(tuple[2], `${at}[2]`);
+          if (offset < 0) throw new WireError(`${at}[2] must not be negative`);
+          return [nonEmptyString(tuple[0], `${at}[0]`), epoch, offset];
+        });
+      }
+      return cmd;
+    }
     case 'leave':
       return {
         type: v.type,
@@ -149,6 +183,13 @@ function decodeCommand(value: unknown, path: string): Command {
     default:
       throw new WireError(`${path}.type "${String(v.type)}" is not a known command`);
   }
+}
+
+function position(value: unknown, path: string): HistoryPosition {
+  const v = object(value, path);
+  const offset = integer(v.offset, `${path}.offset`);
+  if (offset < 0) throw new WireError(`${path}.offset must not be negative`);
+  return { epoch: nonEmptyString(v.epoch, `${path}.epoch`, 64), offset };
 }
 
 /** Result of decoding an envelope: the valid commands in order, and one error per command dropped. */

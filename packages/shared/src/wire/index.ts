@@ -8,6 +8,7 @@ export type {
   DecodedEnvelope,
   DisconnectCommand,
   EmitCommand,
+  HistoryPosition,
   JoinCommand,
   LeaveCommand,
   ReplyCommand,

@@ -20,7 +20,12 @@ export const RESERVED_EVENTS: ReadonlySet<string> = new Set([
  * io-node release the client's next events in order.
  */
 export type IngressEvent =
-  | { seq: number; kind: 'connect' }
+  | {
+      seq: number;
+      kind: 'connect';
+      /** Set when the client came back within the recovery window: rooms and data are restored. */
+      recovery?: { previousId: string };
+    }
   | {
       seq: number;
       kind: 'event';
@@ -31,6 +36,10 @@ export type IngressEvent =
       /** Whether the client passed an ack callback (the reply's result then reaches it). */
       ack: boolean;
       bin?: true;
+      /** Id the client gave the event (`@iocluster/client`), unique within its session. */
+      eid?: string;
+      /** The client sent it again after a reconnect: answer from the first run if there was one. */
+      resent?: true;
     }
   | { seq: number; kind: 'disconnect'; reason: string };
 
@@ -51,8 +60,14 @@ function decodeEvent(value: unknown, path: string): IngressEvent {
   const v = object(value, path);
   const seq = integer(v.seq, `${path}.seq`);
   switch (v.kind) {
-    case 'connect':
-      return { seq, kind: 'connect' };
+    case 'connect': {
+      const event: IngressEvent = { seq, kind: 'connect' };
+      if (v.recovery !== undefined) {
+        const recovery = object(v.recovery, `${path}.recovery`);
+        event.recovery = { previousId: nonEmptyString(recovery.previousId, `${path}.recovery.previousId`) };
+      }
+      return event;
+    }
     case 'disconnect':
       return { seq, kind: 'disconnect', reason: string(v.reason, `${path}.reason`) };
     case 'event': {
@@ -64,6 +79,8 @@ function decodeEvent(value: unknown, path: string): IngressEvent {
         ack: v.ack === true,
       };
       if (v.bin === true) event.bin = true;
+      if (v.eid !== undefined) event.eid = nonEmptyString(v.eid, `${path}.eid`, 128);
+      if (v.resent === true) event.resent = true;
       return event;
     }
     default:

@@ -1,0 +1,167 @@
+import { type Keys, type Logger, luaScript, type RedisConnection } from '@iocluster/shared';
+
+/** What is kept of a client's connection so it can be recovered on another io-node. */
+export interface SessionRecord {
+  /** The io-node that holds (or last held) it. */
+  node: string;
+  /** Its socket id there. */
+  socket: string;
+  user: unknown;
+  rooms: string[];
+  data: Record<string, unknown>;
+}
+
+/**
+ * Recovery sessions in Redis, one hash per session, written by the io-node that holds the client: created
+ * when it connects, rewritten (once per turn of the event loop) when its rooms or data change, kept for
+ * `recoveryWindowMs` after it goes away without saying goodbye, deleted when it leaves on purpose.
+ *
+ * While the client is connected the hash has no expiry (a quiet connection can last for days); an index
+ * per io-node lets whoever purges a dead io-node start the window of each of its sessions.
+ */
+export interface SessionStore {
+  load(sessionId: string): Promise<SessionRecord | null>;
+  /** The client is connected here now as `socketId`; `snapshot` gives its state each time it is written. */
+  open(sessionId: string, socketId: string, snapshot: () => SessionRecord): void;
+  /** Its rooms or data changed: written at the end of this turn of the event loop. */
+  changed(sessionId: string): void;
+  /**
+   * Socket `socketId` went away: `ended` (it left on purpose) deletes the session, else its window
+   * starts — unless the session moved on to a newer connection meanwhile, which then keeps it.
+   */
+  close(sessionId: string, socketId: string, ended: boolean): void;
+  /** Starts the window of every session of a dead io-node (those no other node took over meanwhile). */
+  expireNode(nodeId: string): Promise<void>;
+  /** Resolves once what was written so far reached Redis (or failed). */
+  flushed(): Promise<void>;
+}
+
+/**
+ * KEYS: session, replies. ARGV: socket id, window ms, '1' to delete. Acts only while the session still
+ * belongs to that socket.
+ */
+const CLOSE = luaScript(`
+if redis.call('HGET', KEYS[1], 'socket') ~= ARGV[1] then return 0 end
+if ARGV[3] == '1' then return redis.call('DEL', KEYS[1], KEYS[2]) end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+`);
+
+/** KEYS: session. ARGV: dead node id, window ms. PEXPIRE only if the session still names that node. */
+const EXPIRE_IF_ON = luaScript(`
+if redis.call('HGET', KEYS[1], 'node') == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+`);
+
+export function createSessionStore(
+  redis: RedisConnection,
+  keys: Keys,
+  nodeId: string,
+  recoveryWindowMs: number,
+  logger: Logger,
+): SessionStore {
+  const open = new Map<string, { socketId: string; snapshot: () => SessionRecord }>();
+  const dirty = new Set<string>();
+  const writing = new Set<Promise<unknown>>();
+  let scheduled = false;
+
+  const track = (promise: Promise<unknown>, what: string) => {
+    const settled = promise.catch((err: unknown) => logger.warn({ err }, `session ${what} failed`));
+    writing.add(settled);
+    void settled.finally(() => writing.delete(settled));
+  };
+
+  function fields(record: SessionRecord): string[] {
+    return [
+      'node',
+      record.node,
+      'socket',
+      record.socket,
+      'user',
+      JSON.stringify(record.user ?? null),
+      'rooms',
+      JSON.stringify(record.rooms),
+      'data',
+      JSON.stringify(record.data),
+    ];
+  }
+
+  function write(): void {
+    scheduled = false;
+    for (const sessionId of dirty) {
+      const entry = open.get(sessionId);
+      if (entry) track(redis.hset(keys.session(sessionId), ...fields(entry.snapshot())), 'write');
+    }
+    dirty.clear();
+  }
+
+  return {
+    async load(sessionId) {
+      const hash = await redis.hgetall(keys.session(sessionId));
+      if (!hash.node || !hash.socket) return null;
+      try {
+        return {
+          node: hash.node,
+          socket: hash.socket,
+          user: JSON.parse(hash.user ?? 'null') as unknown,
+          rooms: JSON.parse(hash.rooms ?? '[]') as string[],
+          data: JSON.parse(hash.data ?? '{}') as Record<string, unknown>,
+        };
+      } catch (err) {
+        logger.warn({ err }, 'unreadable session ignored');
+        return null;
+      }
+    },
+    open(sessionId, socketId, snapshot) {
+      open.set(sessionId, { socketId, snapshot });
+      const key = keys.session(sessionId);
+      track(
+        Promise.all([
+          redis.hset(key, ...fields(snapshot())),
+          redis.persist(key),
+          redis.sadd(keys.nodeSessions(nodeId), sessionId),
+        ]),
+        'open',
+      );
+    },
+    changed(sessionId) {
+      if (!open.has(sessionId)) return;
+      dirty.add(sessionId);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(write);
+      }
+    },
+    close(sessionId, socketId, ended) {
+      if (open.get(sessionId)?.socketId !== socketId) return;
+      open.delete(sessionId);
+      dirty.delete(sessionId);
+      track(
+        Promise.all([
+          CLOSE.run(
+            redis,
+            [keys.session(sessionId), keys.sessionReplies(sessionId)],
+            [socketId, recoveryWindowMs, ended ? '1' : '0'],
+          ),
+          redis.srem(keys.nodeSessions(nodeId), sessionId),
+        ]),
+        'close',
+      );
+    },
+    async expireNode(dead) {
+      const index = keys.nodeSessions(dead);
+      const sessions = await redis.smembers(index);
+      await Promise.all(
+        sessions.map((sessionId) =>
+          EXPIRE_IF_ON.run(redis, [keys.session(sessionId)], [dead, recoveryWindowMs]),
+        ),
+      );
+      await redis.del(index);
+    },
+    async flushed() {
+      if (scheduled) write();
+      await Promise.all([...writing]);
+    },
+  };
+}
