@@ -13,10 +13,12 @@ import {
   IoclusterError,
   type Logger,
   listen,
+  PORT_PLACEHOLDER,
   RESERVED_EVENTS,
   type RedisConnection,
   type RedisTarget,
   runCloseSteps,
+  type SocketIoParser,
   settleWithin,
   silentLogger,
   withDefaults,
@@ -27,6 +29,7 @@ import { type CommandSubscriber, createRedisCommandSubscriber } from './command-
 import { type AckFn, EventSequencer } from './event-sequencer.js';
 import { createIngressProducer, type IngressProducer } from './ingress-queue.js';
 import { createNodeRegistry, type PeerEvents, packageVersion } from './node-registry.js';
+import { parserOptions } from './socketio-parser.js';
 
 /** What the `authenticate` hook sees of a connecting client. */
 export type Handshake = Socket['handshake'];
@@ -42,8 +45,16 @@ export interface IoNodeOptions {
   host?: string;
   /** Port to listen on; 0 picks a free one. @defaultValue 3001 */
   port?: number;
-  /** URL clients reach this node at (registry, logs). @defaultValue `http://127.0.0.1:<port>` */
+  /**
+   * URL clients reach this node at (registry, logs); `{port}` in it stands for the port listened on.
+   * @defaultValue `http://127.0.0.1:<port>`
+   */
   publicUrl?: string;
+  /**
+   * Socket.IO packet encoding: `msgpack` (socket.io-msgpack-parser) or Socket.IO's own. Clients must use
+   * the same. @defaultValue 'default'
+   */
+  parser?: SocketIoParser;
   /** Origins allowed by CORS, or '*' for any. @defaultValue '*' */
   corsOrigins?: readonly string[] | '*';
   /** Ack answered with a TIMEOUT error when no app-node replied by then. @defaultValue 30000 */
@@ -133,6 +144,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
       host: '0.0.0.0',
       port: 3001,
       corsOrigins: '*' as const,
+      parser: 'default' as SocketIoParser,
       eventTimeoutMs: 30_000,
       ordering: true,
       batchMaxEvents: 256,
@@ -188,6 +200,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   const io = new Server(http, {
     transports: ['polling', 'websocket'],
     cors: { origin: opts.corsOrigins === '*' ? true : [...opts.corsOrigins], credentials: true },
+    ...parserOptions(opts.parser),
     ...opts.socketIo,
   });
   const states = new WeakMap<Socket, SocketState>();
@@ -310,8 +323,8 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         // Subscribed before listening: no client can send an event whose reply we would miss.
         await subscriber.start();
         port = await listen(http, opts.port, opts.host);
-        url = opts.publicUrl ?? `http://127.0.0.1:${port}`;
-        logger.info({ port, url, ordering: opts.ordering }, 'io-node listening');
+        url = opts.publicUrl?.replaceAll(PORT_PLACEHOLDER, String(port)) ?? `http://127.0.0.1:${port}`;
+        logger.info({ port, url, ordering: opts.ordering, parser: opts.parser }, 'io-node listening');
         // Registered only once it listens: a frontend may send clients as soon as the record appears.
         await registry.start({ url, io });
       } catch (err) {

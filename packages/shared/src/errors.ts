@@ -9,7 +9,8 @@ export type ErrorCode =
   | 'NODE_CLOSING'
   | 'OVERLOADED'
   | 'INVALID_EVENT'
-  | 'REDIS_UNAVAILABLE';
+  | 'REDIS_UNAVAILABLE'
+  | 'WORKER_FAILED';
 
 /** Base of every error iocluster throws on purpose: a `name`, a stable `code` and an optional `cause`. */
 export class IoclusterError extends Error {
