@@ -133,7 +133,7 @@ describe('workers', () => {
     expect(record).toMatchObject({ nodeId: child.nodeId, url: child.url });
   });
 
-  test('workers - APP_NODE_WORKERS=2 runs two app-nodes that answer events and stop together', async () => {
+  test('workers - APP_NODE_WORKERS=2 runs two app-nodes that answer events and stop together on SIGINT', async () => {
     const c = await start({ ioNodes: 1, appModule: 'test/fixtures/test-app.ts' });
     const child = await c.startChildAppNode({ APP_NODE_WORKERS: '2' });
     const workers = child.ready.workers as { nodeId: string; pid: number }[];
@@ -142,8 +142,12 @@ describe('workers', () => {
     const socket = await c.connect(0);
     expect(workers.map((w) => w.nodeId)).toContain(await socket.emitWithAck('who'));
 
-    await child.stop();
-    expect(child.process.exitCode).toBe(0);
+    // The io-node first, while the workers still answer its clients' disconnect events.
+    await c.ioNodes[0]!.close();
+    // SIGINT (a Ctrl-C) drains the workers as SIGTERM does.
+    const exited = once(child.process, 'exit');
+    child.process.kill('SIGINT');
+    expect(await exited).toEqual([0, null]);
     expect(workers.map((w) => w.pid).filter(isRunning)).toEqual([]);
   });
 });
