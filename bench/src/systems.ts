@@ -52,14 +52,15 @@ async function startIocluster(
   const parser = name === 'iocluster-msgpack' ? 'msgpack' : 'default';
   const workers = name === 'iocluster-workers' ? SERVERS : 1;
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const execArgv = (label: string) =>
+  // A supervisor's workers inherit its options: a fixed --cpu-prof-name would have them overwrite one
+  // another's profile, so theirs keep Node's default name, which holds the PID (`io-0.w1` in the report).
+  const execArgv = (label: string, named = true) =>
     options.cpuProfDir
       ? [
           '--cpu-prof',
           '--cpu-prof-dir',
           options.cpuProfDir,
-          '--cpu-prof-name',
-          `${label}-${stamp}.cpuprofile`,
+          ...(named ? ['--cpu-prof-name', `${label}-${stamp}.cpuprofile`] : []),
         ]
       : [];
   const env = {
@@ -92,8 +93,7 @@ async function startIocluster(
             IO_NODE_PORT: '0',
             IO_NODE_WORKERS: String(workers),
           },
-          // Workers inherit it, and write one profile each (the supervisor's own is near empty).
-          execArgv: execArgv(`io-${i}`),
+          execArgv: execArgv(`io-${i}`, workers === 1),
         }),
       );
     }
