@@ -3,6 +3,8 @@ import type { HistogramSnapshot } from './histogram.js';
 /** One client a generator process runs. Every member of a room lives in the same generator. */
 export interface ClientPlan {
   url: string;
+  /** Socket.IO parser: the server's (`SOCKETIO_PARSER` for iocluster). */
+  parser: 'default' | 'msgpack';
   /** Room to join, or null for an idle client (memory probe). */
   room: string | null;
   /** Members of that room, the client included: deliveries expected per message sent to it. */

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { io, type Socket } from 'socket.io-client';
+import * as msgpackParser from 'socket.io-msgpack-parser';
 import type {
   ClientPlan,
   ConnectResult,
@@ -122,6 +123,7 @@ async function connectAll(
         reconnection: false,
         forceNew: true,
         timeout: left,
+        ...(plan.parser === 'msgpack' ? { parser: msgpackParser } : {}),
       });
       const client: Client = { socket, plan };
       connected.push(client);

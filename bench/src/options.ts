@@ -55,7 +55,10 @@ export const USAGE = `usage: npm run bench -- [options]   (or: node bench/dist/r
   --warmup-ms <ms>        unrecorded warm-up load after joining               default: 2000 (short: 1000)
   --clients <n>           clients of every workload                           default: 200
   --rooms <n>             rooms of every workload                             default: 20 / 200
-  --systems <names>       iocluster, baseline or both                         default: both
+  --systems <names>       iocluster, baseline, iocluster-msgpack (msgpack parser on io-nodes and clients),
+                          iocluster-workers (one io-node process with IO_NODE_WORKERS=2)
+                                                                              default: the first three
+                                                                              (short: iocluster, baseline)
   --generators <n>        load generator processes                            default: 1
   --memory-clients <n>    idle connections of the memory probe (0 skips it)   default: 10000 (short: 1000)
   --cpu-prof              run the iocluster processes with --cpu-prof into bench/profiles
@@ -150,7 +153,11 @@ export function parseOptions(argv: readonly string[]): BenchOptions & { help: bo
     help: flags.has('help'),
     short,
     workloads,
-    systems: get('systems') ? list(get('systems')!, SYSTEM_NAMES, '--systems') : [...SYSTEM_NAMES],
+    systems: get('systems')
+      ? list(get('systems')!, SYSTEM_NAMES, '--systems')
+      : short
+        ? ['iocluster', 'baseline']
+        : ['iocluster', 'baseline', 'iocluster-msgpack'],
     durationMs: integer(get('duration-ms') ?? (short ? '3000' : '10000'), '--duration-ms', 200, 600_000),
     drainMs: integer(get('drain-ms') ?? (short ? '2000' : '3000'), '--drain-ms', 100, 120_000),
     warmupMs: integer(get('warmup-ms') ?? (short ? '1000' : '2000'), '--warmup-ms', 0, 120_000),

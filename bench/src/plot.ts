@@ -4,7 +4,12 @@ import type { WorkloadRun } from './results.js';
 
 const HEIGHT = 560;
 const PANEL = { width: 500, height: 380, top: 86, gap: 100, margin: 80 };
-const COLORS: Record<string, string> = { iocluster: '#1f6fb4', baseline: '#e07b10' };
+const COLORS: Record<string, string> = {
+  iocluster: '#1f6fb4',
+  baseline: '#e07b10',
+  'iocluster-msgpack': '#2a9d3c',
+  'iocluster-workers': '#8e44ad',
+};
 const FONT_FILES = ['/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf'];
 
 const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -81,14 +86,15 @@ function panel(workload: WorkloadRun, left: number): string {
   return out.join('\n');
 }
 
-function legend(width: number): string {
+function legend(width: number, systems: readonly string[]): string {
   const items: string[] = [];
-  let cx = width / 2 - 330;
-  for (const system of ['iocluster', 'baseline']) {
+  // Two entries of 150 px per system plus the note: centred.
+  let cx = width / 2 - (systems.length * 300 + 150) / 2 + 10;
+  for (const system of systems) {
     for (const pct of ['p50', 'p99']) {
       const dash = pct === 'p99' ? ' stroke-dasharray="7 4"' : '';
       items.push(
-        `<line x1="${cx}" x2="${cx + 34}" y1="${HEIGHT - 20}" y2="${HEIGHT - 20}" stroke="${COLORS[system]}" stroke-width="2"${dash}/>`,
+        `<line x1="${cx}" x2="${cx + 34}" y1="${HEIGHT - 20}" y2="${HEIGHT - 20}" stroke="${COLORS[system] ?? '#333'}" stroke-width="2"${dash}/>`,
         `<text x="${cx + 40}" y="${HEIGHT - 18}" font-size="13">${system} ${pct}</text>`,
       );
       cx += 150;
@@ -104,17 +110,18 @@ function legend(width: number): string {
 export function latencySvg(workloads: readonly WorkloadRun[], subtitle: string): string {
   const shown = workloads.slice(0, 2);
   const width = Math.max(
-    840,
+    960,
     PANEL.margin * 2 + shown.length * PANEL.width + (shown.length - 1) * PANEL.gap + 20,
   );
   const panels = shown.map((w, i) => panel(w, PANEL.margin + i * (PANEL.width + PANEL.gap)));
+  const systems = [...new Set(shown.flatMap((w) => w.runs.map((r) => r.system)))];
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${HEIGHT}" viewBox="0 0 ${width} ${HEIGHT}" font-family="DejaVu Sans, sans-serif">`,
     `<rect width="${width}" height="${HEIGHT}" fill="#fff"/>`,
     `<text x="${width / 2}" y="24" text-anchor="middle" font-size="17" font-weight="bold">iocluster vs Socket.IO + Redis adapter: latency against delivered rate</text>`,
     `<text x="${width / 2}" y="44" text-anchor="middle" font-size="12" fill="#555">${escapeXml(subtitle)}</text>`,
     ...panels,
-    legend(width),
+    legend(width, systems),
     '</svg>',
   ].join('\n');
 }

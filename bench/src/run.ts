@@ -32,7 +32,7 @@ async function withSystem<T>(
   const system = await startSystem(name, {
     redisUrl: redis.url,
     prefix: `bench${randomBytes(3).toString('hex')}`,
-    ...(options.cpuProf && name === 'iocluster' ? { cpuProfDir: PROFILE_DIR } : {}),
+    ...(options.cpuProf && name !== 'baseline' ? { cpuProfDir: PROFILE_DIR } : {}),
   });
   const systemHandle = { close: () => system.stop() };
   running.add(systemHandle);
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
     for (const name of options.systems) {
       const run = await withSystem(name, redis, options, async (system, pool) => {
         const pids = new Map<string, number>([
-          ...system.processes.map((p) => [p.label, p.pid] as const),
+          ...system.pids,
           ...pool.children.map((p) => [p.label, p.pid] as const),
           ['redis', redis.pid],
           ['bench', process.pid],
@@ -145,7 +145,8 @@ async function main(): Promise<void> {
 
   const memory: MemoryRecord[] = [];
   if (options.memoryClients > 0) {
-    for (const name of options.systems) {
+    // The memory target compares iocluster with the baseline; the variants would add minutes, not facts.
+    for (const name of options.systems.filter((s) => s === 'iocluster' || s === 'baseline')) {
       const record = await withSystem(name, redis, options, (system, pool) =>
         probeMemory(system, pool, options.memoryClients),
       );

@@ -33,7 +33,12 @@ function takeTag(): number {
  * Clients round-robin over the servers (client i → server i mod N), rooms in consecutive blocks
  * (client i → room ⌊i·R/C⌋) so each room has members on every server, rooms round-robin over generators.
  */
-export function planClients(workload: Workload, urls: readonly string[], generators: number): ClientPlan[][] {
+export function planClients(
+  workload: Workload,
+  urls: readonly string[],
+  generators: number,
+  parser: ClientPlan['parser'] = 'default',
+): ClientPlan[][] {
   const { clients, rooms } = workload;
   const roomOf = (i: number) => Math.floor((i * rooms) / clients);
   const sizes = new Array<number>(rooms).fill(0);
@@ -44,6 +49,7 @@ export function planClients(workload: Workload, urls: readonly string[], generat
     const room = roomOf(i);
     plans[room % generators]!.push({
       url: urls[i % urls.length]!,
+      parser,
       room: `room-${room}`,
       roomSize: sizes[room]!,
       pos: positions[room]!++,
@@ -149,7 +155,7 @@ export interface StepContext {
 /** Connects and joins the workload's clients, warms up, then steps the load up until a step fails. */
 export async function runWorkload(workload: Workload, context: StepContext): Promise<SystemRun> {
   const { system, pool, options } = context;
-  const plans = planClients(workload, system.urls, pool.size);
+  const plans = planClients(workload, system.urls, pool.size, system.parser);
   const connected = await pool.connect(plans, CONNECT_CONCURRENCY, CONNECT_TIMEOUT_MS);
   const run: SystemRun = {
     system: system.name,
@@ -236,6 +242,7 @@ export async function probeMemory(
   const plans: ClientPlan[][] = Array.from({ length: pool.size }, (_, g) =>
     Array.from({ length: Math.min(perGenerator, Math.max(0, count - g * perGenerator)) }, () => ({
       url,
+      parser: system.parser,
       room: null,
       roomSize: 0,
       pos: 0,

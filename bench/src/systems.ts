@@ -1,17 +1,26 @@
 import { fileURLToPath } from 'node:url';
 import { type BenchChild, forkReady } from './child.js';
 
-export type SystemName = 'iocluster' | 'baseline';
-export const SYSTEM_NAMES: readonly SystemName[] = ['iocluster', 'baseline'];
+export type SystemName = 'iocluster' | 'baseline' | 'iocluster-msgpack' | 'iocluster-workers';
+export const SYSTEM_NAMES: readonly SystemName[] = [
+  'iocluster',
+  'baseline',
+  'iocluster-msgpack',
+  'iocluster-workers',
+];
 
 /** A system under test, running in child processes. */
 export interface RunningSystem {
   readonly name: SystemName;
+  /** Socket.IO parser of its servers, which clients must use too. */
+  readonly parser: 'default' | 'msgpack';
   /** URLs clients connect to, one per Socket.IO server. */
   readonly urls: string[];
-  /** Every process of the system; `servers[i]` serves `urls[i]`. */
+  /** Every process the benchmark started; without workers, `servers[i]` serves `urls[i]`. */
   readonly processes: BenchChild[];
   readonly servers: BenchChild[];
+  /** Every process to meter, by label: `processes`, plus the workers of a supervisor (`io-0.w1`). */
+  readonly pids: ReadonlyMap<string, number>;
   /** Stops the servers first (clients leave cleanly), then the rest. */
   stop(): Promise<void>;
 }
@@ -31,17 +40,27 @@ const CHAT_HANDLERS = fileURLToPath(new URL('./chat-handlers.js', import.meta.ur
 const BASELINE_SERVER = fileURLToPath(new URL('./baseline-server.js', import.meta.url));
 const SERVERS = 2;
 
-/** 2 io-nodes and 1 app-node, through their real entry points, ordering on. */
-async function startIocluster(options: SystemOptions): Promise<RunningSystem> {
+/**
+ * 2 io-nodes and 1 app-node, through their real entry points, ordering on: `iocluster` as 2 io-node
+ * processes; `iocluster-msgpack` the same with `SOCKETIO_PARSER=msgpack` (clients too);
+ * `iocluster-workers` as ONE io-node process with `IO_NODE_WORKERS=2`.
+ */
+async function startIocluster(
+  name: 'iocluster' | 'iocluster-msgpack' | 'iocluster-workers',
+  options: SystemOptions,
+): Promise<RunningSystem> {
+  const parser = name === 'iocluster-msgpack' ? 'msgpack' : 'default';
+  const workers = name === 'iocluster-workers' ? SERVERS : 1;
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const execArgv = (label: string) =>
+  // A supervisor's workers inherit its options: a fixed --cpu-prof-name would have them overwrite one
+  // another's profile, so theirs keep Node's default name, which holds the PID (`io-0.w1` in the report).
+  const execArgv = (label: string, named = true) =>
     options.cpuProfDir
       ? [
           '--cpu-prof',
           '--cpu-prof-dir',
           options.cpuProfDir,
-          '--cpu-prof-name',
-          `${label}-${stamp}.cpuprofile`,
+          ...(named ? ['--cpu-prof-name', `${label}-${stamp}.cpuprofile`] : []),
         ]
       : [];
   const env = {
@@ -50,6 +69,7 @@ async function startIocluster(options: SystemOptions): Promise<RunningSystem> {
     LOG_LEVEL: 'warn',
     LOG_PRETTY: 'off',
     ORDERING: 'on',
+    SOCKETIO_PARSER: parser,
   };
   const started: BenchChild[] = [];
   try {
@@ -61,13 +81,19 @@ async function startIocluster(options: SystemOptions): Promise<RunningSystem> {
       execArgv: execArgv('app-0'),
     });
     started.push(app);
-    for (let i = 0; i < SERVERS; i++) {
+    for (let i = 0; i < SERVERS / workers; i++) {
       started.push(
         await forkReady({
           label: `io-${i}`,
           module: IO_NODE_MAIN,
-          env: { ...env, IO_NODE_ID: `bench-io-${i}`, IO_NODE_HOST: '127.0.0.1', IO_NODE_PORT: '0' },
-          execArgv: execArgv(`io-${i}`),
+          env: {
+            ...env,
+            IO_NODE_ID: `bench-io-${i}`,
+            IO_NODE_HOST: '127.0.0.1',
+            IO_NODE_PORT: '0',
+            IO_NODE_WORKERS: String(workers),
+          },
+          execArgv: execArgv(`io-${i}`, workers === 1),
         }),
       );
     }
@@ -76,7 +102,7 @@ async function startIocluster(options: SystemOptions): Promise<RunningSystem> {
     throw err;
   }
   const servers = started.filter((child) => child.label.startsWith('io-'));
-  return system('iocluster', servers, started);
+  return system(name, parser, servers, started);
 }
 
 /** 2 plain Socket.IO servers with the Redis adapter, one process each. */
@@ -96,20 +122,40 @@ async function startBaseline(options: SystemOptions): Promise<RunningSystem> {
     await Promise.allSettled(servers.map((child) => child.stop()));
     throw err;
   }
-  return system('baseline', servers, servers);
+  return system('baseline', 'default', servers, servers);
 }
 
-function system(name: SystemName, servers: BenchChild[], processes: BenchChild[]): RunningSystem {
-  const urls = servers.map((server) => {
-    const url = server.ready.url;
-    if (typeof url !== 'string') throw new Error(`${server.label} announced no url`);
-    return url;
+/** A server's nodes as it announced them: itself, or each worker of a supervisor. */
+function nodesOf(server: BenchChild): { url: string; label: string; pid: number }[] {
+  const workers = server.ready.workers;
+  const nodes: Record<string, unknown>[] = Array.isArray(workers)
+    ? (workers as Record<string, unknown>[]).map((w) => ({
+        ...w,
+        label: `${server.label}.w${String(w.index)}`,
+      }))
+    : [{ ...server.ready, label: server.label, pid: server.pid }];
+  return nodes.map((node) => {
+    if (typeof node.url !== 'string') throw new Error(`${String(node.label)} announced no url`);
+    return { url: node.url, label: String(node.label), pid: Number(node.pid) };
   });
+}
+
+function system(
+  name: SystemName,
+  parser: RunningSystem['parser'],
+  servers: BenchChild[],
+  processes: BenchChild[],
+): RunningSystem {
+  const nodes = servers.flatMap(nodesOf);
+  const pids = new Map(processes.map((p) => [p.label, p.pid] as const));
+  for (const node of nodes) pids.set(node.label, node.pid);
   return {
     name,
-    urls,
+    parser,
+    urls: nodes.map((node) => node.url),
     servers,
     processes,
+    pids,
     async stop() {
       await Promise.allSettled(servers.map((child) => child.stop()));
       await Promise.allSettled(processes.map((child) => child.stop()));
@@ -118,5 +164,5 @@ function system(name: SystemName, servers: BenchChild[], processes: BenchChild[]
 }
 
 export function startSystem(name: SystemName, options: SystemOptions): Promise<RunningSystem> {
-  return name === 'iocluster' ? startIocluster(options) : startBaseline(options);
+  return name === 'baseline' ? startBaseline(options) : startIocluster(name, options);
 }

@@ -38,6 +38,10 @@ export interface StackOptions {
   ioNodes?: number;
   /** @defaultValue 2 */
   appNodes?: number;
+  /** `IO_NODE_WORKERS` of every io-node process: io-nodes it runs, each on a port of its own. @defaultValue 1 */
+  ioWorkers?: number;
+  /** `APP_NODE_WORKERS` of every app-node process. @defaultValue 1 */
+  appWorkers?: number;
   /** Frontend port; 0 picks a free one. @defaultValue 3000 */
   frontendPort?: number;
   /** Interface everything listens on. @defaultValue '127.0.0.1' */
@@ -199,6 +203,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     prefix: 'iocluster',
     ioNodes: 2,
     appNodes: 2,
+    ioWorkers: 1,
+    appWorkers: 1,
     frontendPort: 3000,
     host: '127.0.0.1',
     proxy: false,
@@ -256,6 +262,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           IO_NODE_ID: `io-${i + 1}-${randomBytes(2).toString('hex')}`,
           IO_NODE_HOST: opts.host,
           IO_NODE_PORT: '0',
+          IO_NODE_WORKERS: String(opts.ioWorkers),
         },
       })),
       opts,
@@ -267,7 +274,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         name: `app-node-${i + 1}`,
         pkg: 'app-node' as const,
         args: [appModule],
-        env: { ...common, APP_NODE_ID: `app-${i + 1}-${randomBytes(2).toString('hex')}` },
+        env: {
+          ...common,
+          APP_NODE_ID: `app-${i + 1}-${randomBytes(2).toString('hex')}`,
+          APP_NODE_WORKERS: String(opts.appWorkers),
+        },
       })),
       opts,
       processes,

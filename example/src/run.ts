@@ -5,8 +5,9 @@ import { type Stack, startStack } from './launcher.js';
  * `npm run example`: the chat example on this machine. Uses the Redis at REDIS_URL (default
  * redis://127.0.0.1:6379), or starts a redis-server of its own on a free port when none answers; then
  * 2 io-nodes, 2 app-nodes and the frontend (FRONTEND_PORT, default 3000). Ctrl-C stops all of it.
- * EXAMPLE_IO_NODES / EXAMPLE_APP_NODES change the counts; FRONTEND_PROXY=on routes clients through the
- * frontend.
+ * EXAMPLE_IO_NODES / EXAMPLE_APP_NODES change the counts of processes, EXAMPLE_IO_WORKERS /
+ * EXAMPLE_APP_WORKERS the nodes each of them runs (IO_NODE_WORKERS / APP_NODE_WORKERS, default 1);
+ * FRONTEND_PROXY=on routes clients through the frontend.
  */
 const config = loadConfig();
 const COLORS = [36, 33, 35, 32, 34, 91, 96, 93];
@@ -69,6 +70,8 @@ try {
     prefix: config.prefix,
     ioNodes: count('EXAMPLE_IO_NODES', 2),
     appNodes: count('EXAMPLE_APP_NODES', 2),
+    ioWorkers: count('EXAMPLE_IO_WORKERS', 1),
+    appWorkers: count('EXAMPLE_APP_WORKERS', 1),
     frontendPort: config.frontend.port,
     host: process.env.FRONTEND_HOST ?? '127.0.0.1',
     proxy: config.frontend.proxy,
@@ -85,16 +88,25 @@ try {
   process.exit(1);
 }
 
+/** A process's nodes: itself, or each worker it supervises (`IO_NODE_WORKERS` > 1). */
+function nodesOf(ready: Record<string, unknown>): Record<string, unknown>[] {
+  return Array.isArray(ready.workers) ? (ready.workers as Record<string, unknown>[]) : [ready];
+}
+
 const s = stack;
 const lines = [
   '',
   `chat example ready: open ${s.frontendUrl}/ (in two windows to chat with yourself)`,
   `  redis     ${s.redisUrl}${s.redis ? ` (started here, pid ${s.redis.pid})` : ''}  prefix "${s.prefix}"`,
   `  frontend  ${s.frontendUrl}  pid ${s.frontend.pid}  live io-nodes: ${s.frontendUrl}/api/io-nodes`,
-  ...s.ioNodes.map(
-    (p) => `  ${p.name.padEnd(9)} ${String(p.ready.url)}  ${String(p.ready.nodeId)}  pid ${p.pid}`,
+  ...s.ioNodes.flatMap((p) =>
+    nodesOf(p.ready).map(
+      (n) => `  ${p.name.padEnd(9)} ${String(n.url)}  ${String(n.nodeId)}  pid ${String(n.pid ?? p.pid)}`,
+    ),
   ),
-  ...s.appNodes.map((p) => `  ${p.name.padEnd(9)} ${String(p.ready.nodeId)}  pid ${p.pid}`),
+  ...s.appNodes.flatMap((p) =>
+    nodesOf(p.ready).map((n) => `  ${p.name.padEnd(9)} ${String(n.nodeId)}  pid ${String(n.pid ?? p.pid)}`),
+  ),
   'Ctrl-C stops everything.',
   '',
 ];

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { type AppNode, type AppNodeOptions, createAppNode } from '@iocluster/app-node';
-import { type ForkedProcess, forkProcess } from '@iocluster/devkit';
+import { type ForkedProcess, forkProcess, type ReadyMessage } from '@iocluster/devkit';
 import { createFrontend, type Frontend, type FrontendOptions } from '@iocluster/frontend';
 import { createIoNode, type IoNode, type IoNodeOptions } from '@iocluster/io-node';
 import { createKeys, createRedis, type RedisConnection } from '@iocluster/shared';
@@ -19,6 +19,8 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 /** An app-node running in its own process through the real entry point (packages/app-node/src/main.ts). */
 export interface ChildAppNode {
   readonly nodeId: string;
+  /** What it announced when ready (with `APP_NODE_WORKERS` > 1: `workers`, one entry per worker). */
+  readonly ready: ReadyMessage;
   readonly process: ChildProcess;
   /** SIGKILL: the process gets no chance to finish or release anything. */
   kill(): Promise<void>;
@@ -36,6 +38,28 @@ export interface ChildIoNode {
   /** SIGKILL: no deregistration, no drain; the registry entry must expire. */
   kill(): Promise<void>;
   /** SIGTERM and wait for a clean exit. */
+  stop(): Promise<void>;
+}
+
+/** One io-node worker of a {@link ChildIoNodeSupervisor}, as it announced itself. */
+export interface SupervisedIoNode {
+  readonly index: number;
+  readonly pid: number;
+  readonly nodeId: string;
+  readonly url: string;
+  readonly port: number;
+}
+
+/** `IO_NODE_WORKERS` io-nodes run by one io-node process (its supervisor), through the real entry point. */
+export interface ChildIoNodeSupervisor {
+  /** `IO_NODE_ID` of the supervisor: every worker's id starts with it. */
+  readonly baseId: string;
+  /** The workers as they were when the supervisor announced ready. */
+  readonly workers: readonly SupervisedIoNode[];
+  readonly process: ChildProcess;
+  /** Resolves with how the supervisor exited. */
+  readonly exited: ForkedProcess['exited'];
+  /** SIGTERM to the supervisor, waiting for its exit. */
   stop(): Promise<void>;
 }
 
@@ -73,6 +97,15 @@ export interface Cluster {
   startChildAppNode(env?: Record<string, string>): Promise<ChildAppNode>;
   /** An io-node process on 127.0.0.1 (port 0 unless `env.IO_NODE_PORT`); `env` adds to its environment. */
   startChildIoNode(env?: Record<string, string>): Promise<ChildIoNode>;
+  /**
+   * An io-node process on 127.0.0.1 running `workers` io-nodes (`IO_NODE_WORKERS`, port 0); every output
+   * line of it and its workers goes to `output`. Cleanup stops it with SIGTERM, so its workers drain.
+   */
+  startIoNodeSupervisor(
+    workers: number,
+    env?: Record<string, string>,
+    output?: (line: string) => void,
+  ): Promise<ChildIoNodeSupervisor>;
   /** A frontend on 127.0.0.1, port 0, reading this cluster's registry. */
   startFrontend(options?: Partial<FrontendOptions>): Promise<Frontend>;
   /** Closes clients, nodes and processes, then deletes every key under the prefix. */
@@ -104,11 +137,17 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
   const appNodes: AppNode[] = [];
   const children: ChildAppNode[] = [];
   const childIoNodes: ChildIoNode[] = [];
+  const supervisors: ChildIoNodeSupervisor[] = [];
   const frontends: Frontend[] = [];
   const redis = createRedis(redisUrl, 'command');
 
   /** A package's process through its real entry point (TypeScript sources via tsx), on this cluster. */
-  const startChild = (kind: 'app-node' | 'io-node', args: string[], env: Record<string, string>) =>
+  const startChild = (
+    kind: 'app-node' | 'io-node',
+    args: string[],
+    env: Record<string, string>,
+    output?: (line: string) => void,
+  ) =>
     forkProcess({
       label: `child ${kind}`,
       module: `${root}packages/${kind}/src/main.ts`,
@@ -121,7 +160,7 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
         LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
         ...env,
       },
-      stdio: 'inherit',
+      ...(output ? { stdio: 'pipe' as const, output } : { stdio: 'inherit' as const }),
       // Under the test timeout (60 s), so a stuck start fails here, with the child's name.
       readyTimeoutMs: 50_000,
     });
@@ -178,7 +217,7 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
         ...options.childEnv,
         ...env,
       });
-      const handle: ChildAppNode = { nodeId, ...controls(child) };
+      const handle: ChildAppNode = { nodeId, ready: child.ready, ...controls(child) };
       children.push(handle);
       return handle;
     },
@@ -199,6 +238,38 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
       childIoNodes.push(handle);
       return handle;
     },
+    async startIoNodeSupervisor(workers, env = {}, output) {
+      const baseId = `child-io-${randomBytes(3).toString('hex')}`;
+      const child = await startChild(
+        'io-node',
+        [],
+        {
+          IO_NODE_ID: baseId,
+          IO_NODE_HOST: '127.0.0.1',
+          IO_NODE_PORT: '0',
+          IO_NODE_WORKERS: String(workers),
+          ...env,
+        },
+        output,
+      );
+      const announced = child.ready.workers;
+      if (!Array.isArray(announced)) throw new Error('the io-node supervisor announced no workers');
+      const handle: ChildIoNodeSupervisor = {
+        baseId,
+        workers: (announced as Record<string, unknown>[]).map((w) => ({
+          index: Number(w.index),
+          pid: Number(w.pid),
+          nodeId: String(w.nodeId),
+          url: String(w.url),
+          port: Number(w.port),
+        })),
+        process: child.child,
+        exited: child.exited,
+        stop: () => child.kill('SIGTERM'),
+      };
+      supervisors.push(handle);
+      return handle;
+    },
     async startFrontend(extra = {}) {
       const frontend = createFrontend({ redis: redisUrl, prefix, host: '127.0.0.1', port: 0, ...extra });
       await frontend.start();
@@ -209,6 +280,7 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
       for (const socket of clients) socket.disconnect();
       await Promise.allSettled(frontends.map((frontend) => frontend.close()));
       await Promise.allSettled(childIoNodes.map((child) => child.kill()));
+      await Promise.allSettled(supervisors.map((supervisor) => supervisor.stop()));
       // io-nodes first: their clients' disconnect events still find app-nodes to answer them.
       await Promise.allSettled(ioNodes.map((node) => node.close()));
       await Promise.allSettled(children.map((child) => child.kill()));

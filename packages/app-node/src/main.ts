@@ -1,11 +1,20 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { announceReady, createLogger, loadConfig, runUntilSignal } from '@iocluster/shared';
+import {
+  announceReady,
+  appNodeWorkerEnv,
+  createLogger,
+  exitWithSupervisor,
+  loadConfig,
+  runUntilSignal,
+  runWorkers,
+} from '@iocluster/shared';
 import { type AppNode, createAppNode } from './app-node.js';
 
 /**
  * `node packages/app-node/dist/main.js <handlers-module>`: runs an app-node whose handlers come from a
- * module that default-exports (or exports as `register`) a function `(app: AppNode) => void`.
+ * module that default-exports (or exports as `register`) a function `(app: AppNode) => void`; with
+ * `APP_NODE_WORKERS` > 1, a supervisor of that many app-node processes.
  */
 const config = loadConfig();
 const logger = createLogger({ level: config.logLevel, name: 'app-node', pretty: config.logPretty });
@@ -14,36 +23,49 @@ if (!modulePath) {
   logger.fatal('usage: app-node <handlers-module> (or set APP_MODULE)');
   process.exit(2);
 }
-const handlers = (await import(pathToFileURL(resolve(modulePath)).href)) as {
-  default?: (app: AppNode) => unknown;
-  register?: (app: AppNode) => unknown;
-};
-const register = handlers.default ?? handlers.register;
-if (typeof register !== 'function') {
-  logger.fatal(
-    { modulePath },
-    'the handlers module must export a function `register(app)` (default or named)',
-  );
-  process.exit(2);
+if (config.workerIndex === undefined && config.appNode.workers > 1) {
+  await runWorkers({
+    workers: config.appNode.workers,
+    module: process.argv[1]!,
+    args: process.argv.slice(2),
+    execArgv: process.execArgv,
+    env: process.env,
+    workerEnv: (index, incarnation) => appNodeWorkerEnv(config.appNode, index, incarnation),
+    logger,
+  });
+} else {
+  const handlers = (await import(pathToFileURL(resolve(modulePath)).href)) as {
+    default?: (app: AppNode) => unknown;
+    register?: (app: AppNode) => unknown;
+  };
+  const register = handlers.default ?? handlers.register;
+  if (typeof register !== 'function') {
+    logger.fatal(
+      { modulePath },
+      'the handlers module must export a function `register(app)` (default or named)',
+    );
+    process.exit(2);
+  }
+  const app = createAppNode({
+    redis: config.redis,
+    prefix: config.prefix,
+    nodeId: config.appNode.nodeId,
+    concurrency: config.appNode.concurrency,
+    lockDurationMs: config.appNode.lockDurationMs,
+    stalledIntervalMs: config.appNode.stalledIntervalMs,
+    maxStalledCount: config.appNode.maxStalledCount,
+    inboxRetentionMs: config.appNode.inboxRetentionMs,
+    recoveryWindowMs: config.appNode.recoveryWindowMs,
+    history: {
+      rooms: config.appNode.historyRooms,
+      maxLength: config.appNode.historyMaxLength,
+      ttlMs: config.appNode.historyTtlMs,
+    },
+    logger,
+  });
+  await register(app);
+  runUntilSignal(logger, () => app.close());
+  if (config.workerIndex !== undefined) exitWithSupervisor();
+  await app.start();
+  announceReady({ nodeId: app.nodeId });
 }
-const app = createAppNode({
-  redis: config.redis,
-  prefix: config.prefix,
-  nodeId: config.appNode.nodeId,
-  concurrency: config.appNode.concurrency,
-  lockDurationMs: config.appNode.lockDurationMs,
-  stalledIntervalMs: config.appNode.stalledIntervalMs,
-  maxStalledCount: config.appNode.maxStalledCount,
-  inboxRetentionMs: config.appNode.inboxRetentionMs,
-  recoveryWindowMs: config.appNode.recoveryWindowMs,
-  history: {
-    rooms: config.appNode.historyRooms,
-    maxLength: config.appNode.historyMaxLength,
-    ttlMs: config.appNode.historyTtlMs,
-  },
-  logger,
-});
-await register(app);
-runUntilSignal(logger, () => app.close());
-await app.start();
-announceReady({ nodeId: app.nodeId });

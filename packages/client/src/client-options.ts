@@ -1,5 +1,6 @@
-import type { BalanceStrategy } from '@iocluster/shared';
+import type { BalanceStrategy, SocketIoParser } from '@iocluster/shared';
 import type { ManagerOptions, SocketOptions } from 'socket.io-client';
+import * as msgpackParser from 'socket.io-msgpack-parser';
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
@@ -23,6 +24,11 @@ export interface ClientOptions {
    * @defaultValue `{ transports: ['websocket'] }`: no sticky sessions needed in front of the io-nodes
    */
   socketOptions?: Partial<ManagerOptions & SocketOptions>;
+  /**
+   * Socket.IO packet encoding; must be the io-nodes' (`SOCKETIO_PARSER`): a client on the other one cannot
+   * connect. `msgpack` uses socket.io-msgpack-parser. @defaultValue 'default'
+   */
+  parser?: SocketIoParser;
   /** Connection attempts in one cycle before `unavailable` is raised. @defaultValue 8 */
   maxAttempts?: number;
   /** First retry waits a random part of this; later ones double from it. @defaultValue 250 */
@@ -57,6 +63,7 @@ const DEFAULTS = {
   strategy: undefined,
   proxy: false,
   socketOptions: {},
+  parser: 'default',
   maxAttempts: 8,
   backoffMinMs: 250,
   backoffMaxMs: 5_000,
@@ -97,6 +104,12 @@ export function resolveClientOptions(options: ClientOptions): ResolvedOptions {
   for (const name of ['stableAfterMs', 'ackTimeoutMs', 'maxQueued'] as const) {
     assertInteger(name, opts[name], 0);
   }
+  if (opts.parser !== 'default' && opts.parser !== 'msgpack') {
+    throw new TypeError(
+      `ClientOptions.parser must be 'default' or 'msgpack', got ${JSON.stringify(opts.parser)}`,
+    );
+  }
+  if (opts.parser === 'msgpack') opts.socketOptions = { parser: msgpackParser, ...opts.socketOptions };
   if (typeof opts.fetch !== 'function') {
     throw new TypeError('ClientOptions.fetch is required where there is no global fetch');
   }

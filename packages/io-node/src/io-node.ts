@@ -16,10 +16,12 @@ import {
   IoclusterError,
   type Logger,
   listen,
+  PORT_PLACEHOLDER,
   RESERVED_EVENTS,
   type RedisConnection,
   type RedisTarget,
   runCloseSteps,
+  type SocketIoParser,
   settleWithin,
   silentLogger,
   withDefaults,
@@ -34,6 +36,7 @@ import { type ClientRecovery, createClientRecovery, IDENTIFIED_EVENT } from './r
 import { createRoomDelivery, INTERNAL_ROOM_PREFIX } from './room-delivery.js';
 import { createRoomRouting, type RoomRouting } from './room-routing.js';
 import { createSessionStore, type SessionStore } from './sessions.js';
+import { parserOptions } from './socketio-parser.js';
 
 /** What the `authenticate` hook sees of a connecting client. */
 export type Handshake = Socket['handshake'];
@@ -49,8 +52,16 @@ export interface IoNodeOptions {
   host?: string;
   /** Port to listen on; 0 picks a free one. @defaultValue 3001 */
   port?: number;
-  /** URL clients reach this node at (registry, logs). @defaultValue `http://127.0.0.1:<port>` */
+  /**
+   * URL clients reach this node at (registry, logs); `{port}` in it stands for the port listened on.
+   * @defaultValue `http://127.0.0.1:<port>`
+   */
   publicUrl?: string;
+  /**
+   * Socket.IO packet encoding: `msgpack` (socket.io-msgpack-parser) or Socket.IO's own. Clients must use
+   * the same. @defaultValue 'default'
+   */
+  parser?: SocketIoParser;
   /** Origins allowed by CORS, or '*' for any. @defaultValue '*' */
   corsOrigins?: readonly string[] | '*';
   /** Ack answered with a TIMEOUT error when no app-node replied by then. @defaultValue 30000 */
@@ -162,6 +173,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
       host: '0.0.0.0',
       port: 3001,
       corsOrigins: '*' as const,
+      parser: 'default' as SocketIoParser,
       eventTimeoutMs: 30_000,
       ordering: true,
       batchMaxEvents: 256,
@@ -222,6 +234,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   const io = new Server(http, {
     transports: ['polling', 'websocket'],
     cors: { origin: opts.corsOrigins === '*' ? true : [...opts.corsOrigins], credentials: true },
+    ...parserOptions(opts.parser),
     ...opts.socketIo,
   });
   const states = new WeakMap<Socket, SocketState>();
@@ -438,8 +451,8 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         // The inbox exists and the node is a broadcast target before any client can connect.
         await subscriber.start();
         port = await listen(http, opts.port, opts.host);
-        url = opts.publicUrl ?? `http://127.0.0.1:${port}`;
-        logger.info({ port, url, ordering: opts.ordering }, 'io-node listening');
+        url = opts.publicUrl?.replaceAll(PORT_PLACEHOLDER, String(port)) ?? `http://127.0.0.1:${port}`;
+        logger.info({ port, url, ordering: opts.ordering, parser: opts.parser }, 'io-node listening');
         // Registered only once it listens: a frontend may send clients as soon as the record appears.
         await registry.start({ url, io });
       } catch (err) {

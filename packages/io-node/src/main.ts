@@ -1,28 +1,53 @@
-import { announceReady, createLogger, loadConfig, runUntilSignal } from '@iocluster/shared';
+import {
+  announceReady,
+  createLogger,
+  exitWithSupervisor,
+  ioNodeWorkerEnv,
+  loadConfig,
+  runUntilSignal,
+  runWorkers,
+} from '@iocluster/shared';
 import { createIoNode } from './io-node.js';
 
-/** `node packages/io-node/dist/main.js`: an io-node configured from the environment. */
+/**
+ * `node packages/io-node/dist/main.js`: an io-node configured from the environment; with
+ * `IO_NODE_WORKERS` > 1, a supervisor of that many io-node processes, each a node of its own.
+ */
 const config = loadConfig();
 const logger = createLogger({ level: config.logLevel, name: 'io-node', pretty: config.logPretty });
 const { ioNode } = config;
-const node = createIoNode({
-  redis: config.redis,
-  prefix: config.prefix,
-  nodeId: ioNode.nodeId,
-  host: ioNode.host,
-  port: ioNode.port,
-  publicUrl: ioNode.publicUrl,
-  corsOrigins: ioNode.corsOrigins,
-  eventTimeoutMs: ioNode.eventTimeoutMs,
-  ordering: ioNode.ordering,
-  batchMaxEvents: ioNode.batchMaxEvents,
-  maxJobsInFlight: ioNode.maxJobsInFlight,
-  maxPendingEvents: ioNode.maxPendingEvents,
-  recoveryWindowMs: ioNode.recoveryWindowMs,
-  heartbeatIntervalMs: ioNode.heartbeatIntervalMs,
-  heartbeatTtlMs: ioNode.heartbeatTtlMs,
-  logger,
-});
-runUntilSignal(logger, () => node.close());
-await node.start();
-announceReady({ nodeId: node.nodeId, url: node.url, port: node.port });
+if (config.workerIndex === undefined && ioNode.workers > 1) {
+  await runWorkers({
+    workers: ioNode.workers,
+    module: process.argv[1]!,
+    args: process.argv.slice(2),
+    execArgv: process.execArgv,
+    env: process.env,
+    workerEnv: (index, incarnation) => ioNodeWorkerEnv(ioNode, index, incarnation),
+    logger,
+  });
+} else {
+  const node = createIoNode({
+    redis: config.redis,
+    prefix: config.prefix,
+    nodeId: ioNode.nodeId,
+    host: ioNode.host,
+    port: ioNode.port,
+    publicUrl: ioNode.publicUrl,
+    corsOrigins: ioNode.corsOrigins,
+    eventTimeoutMs: ioNode.eventTimeoutMs,
+    ordering: ioNode.ordering,
+    batchMaxEvents: ioNode.batchMaxEvents,
+    maxJobsInFlight: ioNode.maxJobsInFlight,
+    maxPendingEvents: ioNode.maxPendingEvents,
+    recoveryWindowMs: ioNode.recoveryWindowMs,
+    heartbeatIntervalMs: ioNode.heartbeatIntervalMs,
+    heartbeatTtlMs: ioNode.heartbeatTtlMs,
+    parser: ioNode.parser,
+    logger,
+  });
+  runUntilSignal(logger, () => node.close());
+  if (config.workerIndex !== undefined) exitWithSupervisor();
+  await node.start();
+  announceReady({ nodeId: node.nodeId, url: node.url, port: node.port });
+}

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { ConfigError } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
@@ -8,6 +8,16 @@ import type { RedisTarget } from './redis.js';
 
 export type BalanceStrategy = 'fewest-connections' | 'random' | 'round-robin';
 export const BALANCE_STRATEGIES: readonly BalanceStrategy[] = ['fewest-connections', 'random', 'round-robin'];
+/** Socket.IO packet encoding between clients and io-nodes; both sides must use the same one. */
+export type SocketIoParser = 'default' | 'msgpack';
+export const SOCKETIO_PARSERS: readonly SocketIoParser[] = ['default', 'msgpack'];
+/**
+ * Set by a worker supervisor (worker-supervisor.ts) on the processes it forks: the worker's index. A
+ * process that has it runs one node and never supervises.
+ */
+export const WORKER_INDEX_VAR = 'IOCLUSTER_WORKER_INDEX';
+/** What `{port}` in `IO_NODE_PUBLIC_URL` stands for: the port the io-node listens on. */
+export const PORT_PLACEHOLDER = '{port}';
 
 /** Everything the processes read from the environment, parsed and validated once by {@link loadConfig}. */
 export interface Config {
@@ -18,6 +28,8 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** `LOG_PRETTY`: human-readable logs (needs pino-pretty); JSON lines otherwise. */
   readonly logPretty: boolean;
+  /** `IOCLUSTER_WORKER_INDEX`: set only in a process a worker supervisor forked (its index from 0). */
+  readonly workerIndex: number | undefined;
   readonly ioNode: {
     /** `IO_NODE_ID`; defaults to `<hostname>-<random>` so restarts are distinct nodes. */
     readonly nodeId: string;
@@ -25,8 +37,15 @@ export interface Config {
     readonly host: string;
     /** `IO_NODE_PORT` (0 picks a free port) */
     readonly port: number;
-    /** `IO_NODE_PUBLIC_URL`: the URL clients use to reach this node; derived from host/port when unset. */
+    /**
+     * `IO_NODE_PUBLIC_URL`: the URL clients use to reach this node; derived from host/port when unset.
+     * `{port}` in it stands for the port listened on.
+     */
     readonly publicUrl: string | undefined;
+    /** `IO_NODE_WORKERS`: io-node processes one command runs (`auto`: one per core). */
+    readonly workers: number;
+    /** `SOCKETIO_PARSER`: `default` (Socket.IO's JSON + binary attachments) or `msgpack`. */
+    readonly parser: SocketIoParser;
     /** `IO_NODE_CORS_ORIGINS`: comma-separated allowed origins, or `*`. */
     readonly corsOrigins: readonly string[] | '*';
     /** `EVENT_TIMEOUT_MS`: an event's ack gets a TIMEOUT error if no app-node answered by then. */
@@ -49,6 +68,8 @@ export interface Config {
   readonly appNode: {
     /** `APP_NODE_ID`; defaults to `app-<hostname>-<random>`. */
     readonly nodeId: string;
+    /** `APP_NODE_WORKERS`: app-node processes one command runs (`auto`: one per core). */
+    readonly workers: number;
     /** `APP_NODE_CONCURRENCY`: jobs one app-node runs at once. */
     readonly concurrency: number;
     /** `LOCK_DURATION_MS`: BullMQ job lock; a dead worker's job is retried after about this long. */
@@ -120,12 +141,18 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   return raw as T;
 }
 
-function url(env: Env, name: string, protocols: readonly string[]): string | undefined {
+/** How many worker processes: a count, or `auto` for one per core. */
+function workers(env: Env, name: string): number {
+  if (read(env, name)?.toLowerCase() === 'auto') return availableParallelism();
+  return int(env, name, 1, 1, 256);
+}
+
+function url(env: Env, name: string, protocols: readonly string[], placeholder?: string): string | undefined {
   const raw = read(env, name);
   if (raw === undefined) return undefined;
   let parsed: URL;
   try {
-    parsed = new URL(raw);
+    parsed = new URL(placeholder === undefined ? raw : raw.replaceAll(placeholder, '1'));
   } catch (cause) {
     throw new ConfigError(`${name} must be a URL, got "${raw}"`, { cause });
   }
@@ -233,11 +260,15 @@ export function loadConfig(env: Env = process.env): Config {
     prefix,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logPretty: bool(env, 'LOG_PRETTY', false),
+    workerIndex:
+      read(env, WORKER_INDEX_VAR) === undefined ? undefined : int(env, WORKER_INDEX_VAR, 0, 0, 255),
     ioNode: {
       nodeId: read(env, 'IO_NODE_ID') ?? `${hostname()}-${randomBytes(3).toString('hex')}`,
       host: read(env, 'IO_NODE_HOST') ?? '0.0.0.0',
       port: int(env, 'IO_NODE_PORT', 3001, 0, 65535),
-      publicUrl: url(env, 'IO_NODE_PUBLIC_URL', ['http:', 'https:']),
+      publicUrl: url(env, 'IO_NODE_PUBLIC_URL', ['http:', 'https:'], PORT_PLACEHOLDER),
+      workers: workers(env, 'IO_NODE_WORKERS'),
+      parser: oneOf(env, 'SOCKETIO_PARSER', SOCKETIO_PARSERS, 'default'),
       corsOrigins: origins(env, 'IO_NODE_CORS_ORIGINS'),
       eventTimeoutMs: int(env, 'EVENT_TIMEOUT_MS', 30_000, 100, 3_600_000),
       ordering: bool(env, 'ORDERING', true),
@@ -250,6 +281,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     appNode: {
       nodeId: read(env, 'APP_NODE_ID') ?? `app-${hostname()}-${randomBytes(3).toString('hex')}`,
+      workers: workers(env, 'APP_NODE_WORKERS'),
       concurrency: int(env, 'APP_NODE_CONCURRENCY', 16, 1, 10_000),
       lockDurationMs,
       stalledIntervalMs: int(env, 'STALLED_INTERVAL_MS', 2_500, 500, 600_000),
@@ -270,6 +302,12 @@ export function loadConfig(env: Env = process.env): Config {
       registryRefreshMs: int(env, 'FRONTEND_REGISTRY_REFRESH_MS', 500, 50, 60_000),
     },
   };
+  const { port, workers: ioWorkers } = config.ioNode;
+  if (port !== 0 && port + ioWorkers - 1 > 65535) {
+    throw new ConfigError(
+      `IO_NODE_PORT (${port}) + IO_NODE_WORKERS (${ioWorkers}) - 1 must be at most 65535: worker i listens on IO_NODE_PORT + i`,
+    );
+  }
   return deepFreeze(config);
 }
 

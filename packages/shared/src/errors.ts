@@ -11,7 +11,8 @@ export type ErrorCode =
   | 'INVALID_EVENT'
   | 'REDIS_UNAVAILABLE'
   | 'INVALID_REQUEST'
-  | 'FORBIDDEN';
+  | 'FORBIDDEN'
+  | 'WORKER_FAILED';
 
 /** Base of every error iocluster throws on purpose: a `name`, a stable `code` and an optional `cause`. */
 export class IoclusterError extends Error {

@@ -1,5 +1,5 @@
-export type { BalanceStrategy, Config } from './config.js';
-export { BALANCE_STRATEGIES, loadConfig } from './config.js';
+export type { BalanceStrategy, Config, SocketIoParser } from './config.js';
+export { BALANCE_STRATEGIES, loadConfig, PORT_PLACEHOLDER, SOCKETIO_PARSERS } from './config.js';
 export type { AckError, ErrorCode } from './errors.js';
 export { ConfigError, IoclusterError, isTransientRedisError, toAckError, WireError } from './errors.js';
 export type { HistoryEntry, HistoryLimits, HistoryRead, RoomHistory } from './history.js';
@@ -62,3 +62,6 @@ export {
   INGRESS_VERSION,
   RESERVED_EVENTS,
 } from './wire/index.js';
+export { appNodeWorkerEnv, ioNodeWorkerEnv, workerNodeId, workerPublicUrl } from './worker-env.js';
+export type { WorkerInfo, WorkerSupervisor, WorkerSupervisorOptions } from './worker-supervisor.js';
+export { createWorkerSupervisor, exitWithSupervisor, runWorkers } from './worker-supervisor.js';

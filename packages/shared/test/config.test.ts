@@ -1,5 +1,13 @@
+import { availableParallelism } from 'node:os';
 import { describe, expect, test } from 'vitest';
-import { ConfigError, createKeys, loadConfig } from '../src/index.js';
+import {
+  appNodeWorkerEnv,
+  ConfigError,
+  createKeys,
+  ioNodeWorkerEnv,
+  loadConfig,
+  workerPublicUrl,
+} from '../src/index.js';
 
 describe('config', () => {
   test('config - defaults when the environment is empty', () => {
@@ -59,9 +67,56 @@ describe('config', () => {
     [{ IOCLUSTER_PREFIX: 'has space' }, /IOCLUSTER_PREFIX must be/],
     [{ HEARTBEAT_TTL_MS: '1000', HEARTBEAT_INTERVAL_MS: '1000' }, /HEARTBEAT_TTL_MS \(1000\) must be larger/],
     [{ IO_NODE_CORS_ORIGINS: 'nope' }, /IO_NODE_CORS_ORIGINS must be "\*" or a comma-separated list/],
+    [{ IO_NODE_WORKERS: '0' }, /IO_NODE_WORKERS must be an integer from 1 to 256, got "0"/],
+    [{ APP_NODE_WORKERS: 'many' }, /APP_NODE_WORKERS must be an integer from 1 to 256/],
+    [{ IO_NODE_PORT: '65535', IO_NODE_WORKERS: '2' }, /IO_NODE_PORT \(65535\) \+ IO_NODE_WORKERS \(2\) - 1/],
+    [{ SOCKETIO_PARSER: 'json' }, /SOCKETIO_PARSER must be one of default, msgpack, got "json"/],
+    [{ IOCLUSTER_WORKER_INDEX: '-1' }, /IOCLUSTER_WORKER_INDEX must be an integer from 0/],
   ])('config - %o is refused with an error naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  test('config - workers, parser and the worker marker', () => {
+    expect(loadConfig({})).toMatchObject({
+      workerIndex: undefined,
+      ioNode: { workers: 1, parser: 'default' },
+    });
+    expect(loadConfig({}).appNode.workers).toBe(1);
+    const config = loadConfig({
+      IO_NODE_WORKERS: 'auto',
+      APP_NODE_WORKERS: '3',
+      SOCKETIO_PARSER: 'msgpack',
+      IOCLUSTER_WORKER_INDEX: '1',
+      IO_NODE_PUBLIC_URL: 'https://io.example.com:{port}/rt',
+    });
+    expect(config.ioNode).toMatchObject({ workers: availableParallelism(), parser: 'msgpack' });
+    expect(config.ioNode.publicUrl).toBe('https://io.example.com:{port}/rt');
+    expect(config.appNode.workers).toBe(3);
+    expect(config.workerIndex).toBe(1);
+  });
+
+  test('worker env - every worker gets its own id, port and public URL', () => {
+    const { ioNode, appNode } = loadConfig({
+      IO_NODE_ID: 'io-a',
+      IO_NODE_PORT: '4000',
+      IO_NODE_PUBLIC_URL: 'https://chat.example.com',
+      APP_NODE_ID: 'app-a',
+    });
+    expect(ioNodeWorkerEnv(ioNode, 0, 0)).toEqual({
+      IO_NODE_ID: 'io-a-w0',
+      IO_NODE_PORT: '4000',
+      IO_NODE_PUBLIC_URL: 'https://chat.example.com:{port}',
+    });
+    expect(ioNodeWorkerEnv(ioNode, 2, 3)).toMatchObject({ IO_NODE_ID: 'io-a-w2-r3', IO_NODE_PORT: '4002' });
+    expect(ioNodeWorkerEnv(loadConfig({ IO_NODE_PORT: '0' }).ioNode, 1, 0)).not.toHaveProperty(
+      'IO_NODE_PUBLIC_URL',
+    );
+    expect(ioNodeWorkerEnv(loadConfig({ IO_NODE_PORT: '0' }).ioNode, 1, 0).IO_NODE_PORT).toBe('0');
+    expect(appNodeWorkerEnv(appNode, 1, 0)).toEqual({ APP_NODE_ID: 'app-a-w1' });
+    expect(workerPublicUrl('http://10.0.0.5:3001/io/?x=1')).toBe('http://10.0.0.5:{port}/io/?x=1');
+    expect(workerPublicUrl('http://[::1]:3001')).toBe('http://[::1]:{port}');
+    expect(workerPublicUrl('http://h:{port}/p')).toBe('http://h:{port}/p');
   });
 
   test('keys - every name carries the prefix and queue keys share one hash tag', () => {

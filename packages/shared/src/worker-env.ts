@@ -1,0 +1,49 @@
+import { type Config, PORT_PLACEHOLDER } from './config.js';
+
+/*
+ * What a worker supervisor adds to the environment of each worker it forks, so that every worker is a
+ * node of its own. Kept beside config.ts because it writes the variables config.ts reads.
+ */
+
+/** `<id>-w<index>`, and `<id>-w<index>-r<n>` after its n-th restart: every incarnation is a new node. */
+export function workerNodeId(baseId: string, index: number, incarnation: number): string {
+  return incarnation === 0 ? `${baseId}-w${index}` : `${baseId}-w${index}-r${incarnation}`;
+}
+
+/**
+ * The public URL of every worker: `IO_NODE_PUBLIC_URL` as given when it holds `{port}`, otherwise its
+ * scheme, host and path with `{port}` as the port, which the io-node replaces with the port it listens on.
+ * Unset stays unset (the io-node then derives `http://127.0.0.1:<port>`).
+ */
+export function workerPublicUrl(publicUrl: string | undefined): string | undefined {
+  if (publicUrl === undefined || publicUrl.includes(PORT_PLACEHOLDER)) return publicUrl;
+  const url = new URL(publicUrl);
+  const path = url.pathname === '/' && !publicUrl.endsWith('/') ? '' : url.pathname;
+  return `${url.protocol}//${url.hostname}:${PORT_PLACEHOLDER}${path}${url.search}`;
+}
+
+/**
+ * Environment of io-node worker `index`: its own id, its own port (`IO_NODE_PORT + index`, or 0 for a
+ * free one when `IO_NODE_PORT` is 0) and a public URL naming that port.
+ */
+export function ioNodeWorkerEnv(
+  ioNode: Config['ioNode'],
+  index: number,
+  incarnation: number,
+): Record<string, string> {
+  const publicUrl = workerPublicUrl(ioNode.publicUrl);
+  return {
+    IO_NODE_ID: workerNodeId(ioNode.nodeId, index, incarnation),
+    IO_NODE_PORT: String(ioNode.port === 0 ? 0 : ioNode.port + index),
+    ...(publicUrl === undefined ? {} : { IO_NODE_PUBLIC_URL: publicUrl }),
+  };
+}
+
+/** Environment of app-node worker `index`: its own id. */
+export function appNodeWorkerEnv(
+  appNode: Config['appNode'],
+  index: number,
+  incarnation: number,
+): Record<string, string> {
+  return { APP_NODE_ID: workerNodeId(appNode.nodeId, index, incarnation) };
+}
