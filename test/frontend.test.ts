@@ -102,6 +102,7 @@ describe('frontend api', () => {
         startedAt: expect.any(Number),
         version: '0.1.0',
         lastSeen: expect.any(Number),
+        eventsPerSecond: 0,
       });
       expect(node.lastSeen).toBeGreaterThanOrEqual(node.startedAt);
     }

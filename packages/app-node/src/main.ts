@@ -34,9 +34,13 @@ const app = createAppNode({
   lockDurationMs: config.appNode.lockDurationMs,
   stalledIntervalMs: config.appNode.stalledIntervalMs,
   maxStalledCount: config.appNode.maxStalledCount,
+  metricsPort: config.appNode.metricsPort,
+  metricsHost: config.appNode.metricsHost,
+  heartbeatIntervalMs: config.ioNode.heartbeatIntervalMs,
+  heartbeatTtlMs: config.ioNode.heartbeatTtlMs,
   logger,
 });
 await register(app);
 runUntilSignal(logger, () => app.close());
 await app.start();
-announceReady({ nodeId: app.nodeId });
+announceReady({ nodeId: app.nodeId, metricsUrl: app.metricsUrl });

@@ -26,6 +26,7 @@ import { type CustomCommandHandler, createCommandApplier } from './command-appli
 import { type CommandSubscriber, createRedisCommandSubscriber } from './command-bus.js';
 import { type AckFn, EventSequencer } from './event-sequencer.js';
 import { createIngressProducer, type IngressProducer } from './ingress-queue.js';
+import { createIoNodeMetrics } from './metrics.js';
 import { createNodeRegistry, type PeerEvents, packageVersion } from './node-registry.js';
 
 /** What the `authenticate` hook sees of a connecting client. */
@@ -171,6 +172,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   // Engine.IO takes its own path (/socket.io/) and hands every other request to this handler.
   const http: HttpServer = createServer((req, res) => {
     const path = req.url?.split('?')[0];
+    if (path === '/metrics') return void metrics.serve(res);
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok', nodeId });
     if (path === '/readyz') {
       const reasons: string[] = [];
@@ -191,6 +193,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     ...opts.socketIo,
   });
   const states = new WeakMap<Socket, SocketState>();
+  const metrics = createIoNodeMetrics(() => io.of('/').sockets.size);
   const registry = createNodeRegistry({
     redis: opts.redis,
     keys,
@@ -246,6 +249,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   io.on('connection', (socket) => {
     const seq = sequencer!;
     seq.open(socket.id, () => describe(socket));
+    metrics.event('connect');
     socket.onAny((name: unknown, ...args: unknown[]) => {
       const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined;
       if (typeof name !== 'string' || name.length === 0 || name.length > MAX_EVENT_NAME_LENGTH) {
@@ -259,9 +263,14 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         return;
       }
       const bin = hasBinary(args);
-      seq.event(socket.id, name, bin ? (encodeBinary(args) as unknown[]) : args, bin, ack);
+      if (seq.event(socket.id, name, bin ? (encodeBinary(args) as unknown[]) : args, bin, ack)) {
+        metrics.event('event');
+      }
     });
-    socket.on('disconnecting', (reason) => seq.end(socket.id, reason, describe(socket)));
+    socket.on('disconnecting', (reason) => {
+      seq.end(socket.id, reason, describe(socket));
+      metrics.event('disconnect');
+    });
   });
 
   return {
@@ -288,6 +297,8 @@ export function createIoNode(options: IoNodeOptions): IoNode {
       try {
         commandRedis = createRedis(opts.redis, 'command', { logger, connectionName: `${nodeId}:cmd` });
         subRedis = createRedis(opts.redis, 'subscriber', { logger, connectionName: `${nodeId}:sub` });
+        metrics.watchRedis(commandRedis, 'command');
+        metrics.watchRedis(subRedis, 'subscriber');
         producer = createIngressProducer(commandRedis, keys, logger);
         sequencer = new EventSequencer({
           nodeId,
@@ -298,13 +309,16 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           eventTimeoutMs: opts.eventTimeoutMs,
           maxQueuedPerClient: opts.maxQueuedPerClient,
           maxJobsInFlight: opts.maxJobsInFlight,
+          hooks: { onAnswered: metrics.answered, onTimedOut: metrics.timedOut },
         });
         subscriber = createRedisCommandSubscriber(
           subRedis,
           [keys.nodeChannel(nodeId), keys.broadcastChannel],
           logger,
         );
-        subscriber.onCommand(createCommandApplier(io, sequencer, opts.commandHandlers, logger));
+        subscriber.onCommand(
+          metrics.countCommands(createCommandApplier(io, sequencer, opts.commandHandlers, logger)),
+        );
         const seq = sequencer;
         subscriber.onSubscribed((subscribed) => seq.setPaused(!subscribed));
         // Subscribed before listening: no client can send an event whose reply we would miss.
@@ -313,7 +327,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         url = opts.publicUrl ?? `http://127.0.0.1:${port}`;
         logger.info({ port, url, ordering: opts.ordering }, 'io-node listening');
         // Registered only once it listens: a frontend may send clients as soon as the record appears.
-        await registry.start({ url, io });
+        await registry.start({ url, io, eventsPerSecond: metrics.eventsPerSecond });
       } catch (err) {
         ready.reject(err);
         throw err;

@@ -53,6 +53,13 @@ export interface Config {
     readonly stalledIntervalMs: number;
     /** `MAX_STALLED_COUNT`: how many times a job may lose its worker before it is failed. */
     readonly maxStalledCount: number;
+    /**
+     * `METRICS_PORT`: port of the app-node's HTTP server (`/healthz`, `/readyz`, `/metrics`); 0 picks a
+     * free one. Unset: no server (several app-nodes on one host would otherwise collide on a default).
+     */
+    readonly metricsPort: number | undefined;
+    /** `METRICS_HOST`: interface of that server. */
+    readonly metricsHost: string;
   };
   readonly frontend: {
     /** `FRONTEND_HOST` */
@@ -69,6 +76,8 @@ export interface Config {
     readonly staticDir: string | undefined;
     /** `FRONTEND_REGISTRY_REFRESH_MS`: how often the frontend re-reads the io-node registry. */
     readonly registryRefreshMs: number;
+    /** `ADMIN_TOKEN`: enables `/admin`, which asks for this token; unset, there is no admin view. */
+    readonly adminToken: string | undefined;
   };
 }
 
@@ -188,6 +197,16 @@ function directory(env: Env, name: string): string | undefined {
   return path;
 }
 
+function token(env: Env, name: string): string | undefined {
+  const raw = read(env, name);
+  if (raw !== undefined && raw.length < 8) {
+    throw new ConfigError(
+      `${name} must be at least 8 characters (it guards the admin view), got ${raw.length}`,
+    );
+  }
+  return raw;
+}
+
 /** Parses and validates the environment once; throws a {@link ConfigError} naming the bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const prefix = read(env, 'IOCLUSTER_PREFIX') ?? 'iocluster';
@@ -226,6 +245,9 @@ export function loadConfig(env: Env = process.env): Config {
       lockDurationMs,
       stalledIntervalMs: int(env, 'STALLED_INTERVAL_MS', 2_500, 500, 600_000),
       maxStalledCount: int(env, 'MAX_STALLED_COUNT', 3, 0, 100),
+      metricsPort:
+        read(env, 'METRICS_PORT') === undefined ? undefined : int(env, 'METRICS_PORT', 0, 0, 65535),
+      metricsHost: read(env, 'METRICS_HOST') ?? '0.0.0.0',
     },
     frontend: {
       host: read(env, 'FRONTEND_HOST') ?? '0.0.0.0',
@@ -235,6 +257,7 @@ export function loadConfig(env: Env = process.env): Config {
       proxyPath: urlPath(env, 'FRONTEND_PROXY_PATH', '/socket.io/'),
       staticDir: directory(env, 'FRONTEND_STATIC_DIR'),
       registryRefreshMs: int(env, 'FRONTEND_REGISTRY_REFRESH_MS', 500, 50, 60_000),
+      adminToken: token(env, 'ADMIN_TOKEN'),
     },
   };
   return deepFreeze(config);

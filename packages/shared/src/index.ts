@@ -10,17 +10,25 @@ export type { Listeners } from './listeners.js';
 export { createListeners } from './listeners.js';
 export type { Logger, LoggerOptions, LogLevel } from './logger.js';
 export { createLogger, silentLogger } from './logger.js';
+export type { ProcessMetrics } from './metrics.js';
+export { cachedReader, createProcessMetrics } from './metrics.js';
 export { assertInteger, assertPort, withDefaults } from './options.js';
-export { announceReady, runUntilSignal } from './process.js';
+export { announceReady, packageVersionAt, runUntilSignal } from './process.js';
+export type { RateMeter } from './rate-meter.js';
+export { createRateMeter } from './rate-meter.js';
 export type { RedisConnection, RedisRole, RedisTarget } from './redis.js';
 export { createRedis } from './redis.js';
 export type { RegistryEvents, RegistryWatcher, RegistryWatcherOptions } from './registry.js';
 export {
   isNodeLive,
+  readLiveAppNodes,
   readLiveNodes,
+  removeAppNodeRecord,
   watchRegistry,
+  writeAppNodeRecord,
 } from './registry.js';
 export type {
+  AppNodeRecord,
   ClientBatch,
   ClientInfo,
   Command,
@@ -41,12 +49,14 @@ export type {
 } from './wire/index.js';
 export {
   COMMAND_VERSION,
+  decodeAppNodeRecord,
   decodeArgs,
   decodeBinary,
   decodeClientInfo,
   decodeCommandEnvelope,
   decodeIngressJob,
   decodeIoNodeRecord,
+  encodeAppNodeRecord,
   encodeArgs,
   encodeBinary,
   encodeCommandEnvelope,
