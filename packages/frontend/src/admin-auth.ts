@@ -79,7 +79,9 @@ export function createAdminAuth(token: string): AdminAuth {
     router,
     require(req, res, next) {
       if (sameToken(expected, bearerToken(req) ?? cookieToken(req))) return next();
-      if (req.method === 'GET' && (req.path === '/admin' || req.path === '/admin/')) {
+      // Mounted under /admin, so `req.path` is relative: the page itself is what the original URL names.
+      const path = req.originalUrl.split('?')[0];
+      if (req.method === 'GET' && (path === '/admin' || path === '/admin/')) {
         return refuse(res, 'Enter the admin token (ADMIN_TOKEN) to see the cluster.');
       }
       res
