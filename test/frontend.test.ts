@@ -254,6 +254,17 @@ describe('frontend api', () => {
     expect(context.SOCKET_SERVERS).toEqual([a.url, b.url]);
   });
 
+  test('api/config - tells pages whether the frontend proxies Socket.IO, even with no io-node', async () => {
+    const c = await start();
+    const direct = await c.startFrontend();
+    const proxying = await c.startFrontend({ proxy: true, proxyPath: '/rt/' });
+    expect(await (await fetch(`${direct.url}/api/config`)).json()).toEqual({ proxy: false });
+    expect(await (await fetch(`${proxying.url}/api/config`)).json()).toEqual({
+      proxy: true,
+      proxyPath: '/rt/',
+    });
+  });
+
   test('static - pages from staticDir are served beside the API', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'iocluster-static-'));
     try {
