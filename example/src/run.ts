@@ -21,7 +21,7 @@ let lastLineAt = Date.now();
 // the process has said it is ready, and so after the banner.
 const pretty = prettyFactory({ colorize: tty, singleLine: true, ignore: 'pid,hostname,name' });
 // On unless LOG_PRETTY says off: then the JSON lines as they are.
-const prettyLogs = process.env.LOG_PRETTY === undefined || config.logPretty;
+const prettyLogs = !process.env.LOG_PRETTY?.trim() || config.logPretty;
 
 function readable(line: string): string {
   if (!prettyLogs || !line.startsWith('{')) return line;
