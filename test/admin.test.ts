@@ -129,6 +129,56 @@ describe('admin view', () => {
     expect((await state(frontend)).appNodes.map((n) => n.nodeId)).toEqual([app.nodeId]);
   });
 
+  test('admin - the rooms panel shows what its source gives (presence plugs in here); a failing source is reported', async () => {
+    cluster = await setup({ ioNodes: 1 });
+    let fail = false;
+    const frontend = await cluster.startFrontend({
+      adminToken: TOKEN,
+      adminRooms: {
+        rooms: async () => {
+          if (fail) throw new Error('presence unreachable');
+          return [{ room: 'lobby', members: 2, users: ['ada', 'bob'] }];
+        },
+      },
+    });
+    const first = await state(frontend);
+    expect(first.rooms).toEqual([{ room: 'lobby', members: 2, users: ['ada', 'bob'] }]);
+    expect(first.errors).toEqual([]);
+    fail = true;
+    const second = await state(frontend);
+    expect(second.rooms).toEqual([]);
+    expect(second.errors).toEqual(['rooms: presence unreachable']);
+    expect(second.ioNodes).toHaveLength(1);
+  });
+
+  test('admin - a crashed app-node process leaves the registry when its heartbeat expires', async () => {
+    const c = await setup({
+      appModule: 'test/fixtures/test-app.ts',
+      childEnv: {
+        HEARTBEAT_INTERVAL_MS: '200',
+        HEARTBEAT_TTL_MS: '800',
+        METRICS_PORT: '0',
+        METRICS_HOST: '127.0.0.1',
+      },
+    });
+    cluster = c;
+    const keys = createKeys(c.prefix);
+    const child = await c.startChildAppNode();
+    const [record] = await readLiveAppNodes(c.redis, keys);
+    expect(record).toMatchObject({ nodeId: child.nodeId, concurrency: 16 });
+    // Its metrics server answers at the URL it registered.
+    const metrics = await fetch(record!.metricsUrl);
+    expect(await metrics.text()).toContain('iocluster_app_jobs_total{result="completed"} 0');
+    await child.kill();
+    // SIGKILL: no deregistration; the record must expire (800 ms TTL).
+    await until(
+      () => readLiveAppNodes(c.redis, keys),
+      (nodes) => nodes.length === 0,
+      5_000,
+    );
+    expect(await c.redis.exists(keys.appRegistryNode(child.nodeId))).toBe(0);
+  });
+
   test('admin - the page in Chromium shows the cluster and updates by itself', async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
     const c = await setup({ ioNodes: 2, register });

@@ -18,6 +18,23 @@ describe('config', () => {
       stalledIntervalMs: 2_500,
     });
     expect(Object.isFrozen(config.ioNode)).toBe(true);
+    // No app-node HTTP server and no admin view unless asked for.
+    expect(config.appNode.metricsPort).toBeUndefined();
+    expect(config.appNode.metricsHost).toBe('0.0.0.0');
+    expect(config.frontend.adminToken).toBeUndefined();
+  });
+
+  test('config - METRICS_PORT (0 = a free port), METRICS_HOST and ADMIN_TOKEN', () => {
+    const config = loadConfig({
+      METRICS_PORT: '0',
+      METRICS_HOST: '127.0.0.1',
+      ADMIN_TOKEN: ' s3cret-token ',
+    });
+    expect(config.appNode.metricsPort).toBe(0);
+    expect(config.appNode.metricsHost).toBe('127.0.0.1');
+    expect(config.frontend.adminToken).toBe('s3cret-token');
+    expect(loadConfig({ METRICS_PORT: '9464', ADMIN_TOKEN: '' }).appNode.metricsPort).toBe(9464);
+    expect(loadConfig({ ADMIN_TOKEN: '' }).frontend.adminToken).toBeUndefined();
   });
 
   test('config - parses every kind of value', () => {
@@ -59,6 +76,8 @@ describe('config', () => {
     [{ IOCLUSTER_PREFIX: 'has space' }, /IOCLUSTER_PREFIX must be/],
     [{ HEARTBEAT_TTL_MS: '1000', HEARTBEAT_INTERVAL_MS: '1000' }, /HEARTBEAT_TTL_MS \(1000\) must be larger/],
     [{ IO_NODE_CORS_ORIGINS: 'nope' }, /IO_NODE_CORS_ORIGINS must be "\*" or a comma-separated list/],
+    [{ METRICS_PORT: '70000' }, /METRICS_PORT must be an integer from 0 to 65535, got "70000"/],
+    [{ ADMIN_TOKEN: 'short' }, /ADMIN_TOKEN must be at least 8 characters/],
   ])('config - %o is refused with an error naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -70,6 +89,10 @@ describe('config', () => {
     expect(keys.nodeChannel('n1')).toBe('chat:cmd:node:n1');
     expect(keys.broadcastChannel).toBe('chat:cmd:all');
     expect(keys.registryNode('n1').startsWith('{chat}:')).toBe(true);
+    // App-node records beside the io-node ones, distinct from them, under the same tag.
+    expect(keys.appRegistryIndex).toBe('{chat}:registry:apps');
+    expect(keys.appRegistryNode('n1')).toBe('{chat}:registry:app:n1');
+    expect(keys.appRegistryNode('n1')).not.toBe(keys.registryNode('n1'));
     expect(keys.app('history', 'lobby')).toBe('chat:app:history:lobby');
     expect(() => createKeys('a:b')).toThrow(/key prefix "a:b"/);
   });
