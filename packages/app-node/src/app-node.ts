@@ -164,6 +164,8 @@ export function createAppNode(options: AppNodeOptions): AppNode {
   const publisher: CommandPublisher = createCommandPublisher(publisherRedis, keys, logger);
   // Reads counts only; on a shared connection, which BullMQ leaves open when the queue closes.
   const queue = new Queue(keys.ingressQueue, { connection: publisherRedis, prefix: keys.bullPrefix });
+  // Connection errors are logged once by createRedis; BullMQ re-emits each of them here.
+  queue.on('error', (err) => logger.debug({ err }, 'queue reader error'));
   const metrics = createAppNodeMetrics({
     isRegistered: (event) => handlers.has(event),
     queueCounts: () => queue.getJobCounts(...QUEUE_STATES),

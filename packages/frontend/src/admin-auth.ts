@@ -1,5 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
+import type { FrontendErrorCode } from './http-api.js';
+
+const UNAUTHORIZED: FrontendErrorCode = 'UNAUTHORIZED';
 
 /** Name of the cookie that carries the admin token (HttpOnly, SameSite=Strict, Path=/admin). */
 export const ADMIN_COOKIE = 'iocluster_admin';
@@ -87,7 +90,7 @@ export function createAdminAuth(token: string): AdminAuth {
       res
         .status(401)
         .set('cache-control', 'no-store')
-        .json({ error: { code: 'UNAUTHORIZED', message: 'the admin token is missing or wrong' } });
+        .json({ error: { code: UNAUTHORIZED, message: 'the admin token is missing or wrong' } });
     },
   };
 }

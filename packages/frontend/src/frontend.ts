@@ -237,6 +237,8 @@ export function createFrontend(options: FrontendOptions): Frontend {
       metrics.watchRedis(sub, 'subscriber');
       // Reads counts (metrics, admin) and serves bull-board's actions on the shared command connection.
       queue = new Queue(keys.ingressQueue, { connection: redis, prefix: keys.bullPrefix });
+      // Connection errors are logged once by createRedis; BullMQ re-emits each of them here.
+      queue.on('error', (err) => logger.debug({ err }, 'queue reader error'));
       admin?.setQueue(queue);
       watcher = watchRegistry({ redis, subscriber: sub, keys, intervalMs: opts.registryRefreshMs, logger });
       watcher.on('peer-joined', (node) =>

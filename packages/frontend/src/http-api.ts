@@ -2,7 +2,13 @@ import { BALANCE_STRATEGIES, type BalanceStrategy, type IoNodeRecord } from '@io
 import { type Request, type Response, Router } from 'express';
 
 /** Stable codes of the frontend's JSON errors (`{ "error": { "code", "message" } }`). */
-export type FrontendErrorCode = 'NO_IO_NODES' | 'BAD_STRATEGY' | 'REGISTRY_UNAVAILABLE' | 'NOT_FOUND';
+export type FrontendErrorCode =
+  | 'NO_IO_NODES'
+  | 'BAD_STRATEGY'
+  | 'REGISTRY_UNAVAILABLE'
+  | 'NOT_FOUND'
+  /** `/admin` without the admin token (admin-auth.ts). */
+  | 'UNAUTHORIZED';
 
 /** What the routes need from the frontend. */
 export interface ApiContext {
