@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AppNode } from '@iocluster/app-node';
 import type { AdminState, Frontend } from '@iocluster/frontend';
@@ -10,7 +12,14 @@ import { type Cluster, setup } from './support/cluster.js';
 import { until } from './support/poll.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const SCREENSHOT = fileURLToPath(new URL('../docs/admin.png', import.meta.url));
+// The README's screenshot is rewritten only on request (UPDATE_SCREENSHOTS=1), so test runs leave the
+// working tree clean; every run writes its own to test-output/.
+const SCREENSHOT = fileURLToPath(
+  new URL(
+    process.env.UPDATE_SCREENSHOTS === '1' ? '../docs/admin.png' : '../test-output/admin.png',
+    import.meta.url,
+  ),
+);
 const TOKEN = 'test-admin-token-1234';
 
 let cluster: Cluster | undefined;
@@ -235,6 +244,7 @@ describe('admin view', () => {
     );
     sending = false;
     await traffic;
+    await mkdir(dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
 
     // The queue dashboard opens behind the same token (the cookie), with the failed job.
