@@ -24,5 +24,5 @@ RUN npm run build
 
 ENV NODE_ENV=production
 USER node
-EXPOSE 3000 3001
+EXPOSE 3000 3001 9464
 CMD ["node", "packages/frontend/dist/main.js"]

@@ -8,6 +8,8 @@ const root = fileURLToPath(new URL('../', import.meta.url));
 const installed = spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).status === 0;
 
 interface ComposeService {
+  profiles?: string[];
+  volumes?: unknown[];
   command?: string[] | string;
   environment?: Record<string, string>;
   ports?: unknown[];
@@ -17,21 +19,24 @@ interface ComposeService {
   image?: string;
 }
 
-/** `docker-compose config`: validates the file and prints it normalized; PyYAML (compose v1's own) turns it into JSON. */
-function composeConfig(): { services: Record<string, ComposeService> } {
-  const config = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config'], {
-    cwd: root,
-    encoding: 'utf8',
-  });
-  expect(config.stderr.trim(), 'docker-compose config printed warnings or errors').toBe('');
-  expect(config.status).toBe(0);
+/** YAML text as JSON, through PyYAML (compose v1's own YAML reader). */
+function yamlToJson<T>(text: string): T {
   const json = spawnSync(
     'python3',
     ['-c', 'import sys, json, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'],
-    { input: config.stdout, encoding: 'utf8' },
+    { input: text, encoding: 'utf8' },
   );
-  if (json.status !== 0) throw new Error(`cannot read the normalized config as YAML: ${json.stderr}`);
-  return JSON.parse(json.stdout);
+  if (json.status !== 0) throw new Error(`cannot read YAML: ${json.stderr}`);
+  return JSON.parse(json.stdout) as T;
+}
+
+/** `docker-compose config`: validates the file (with `profile`, its services too) and prints it normalized. */
+function composeConfig(profile?: string): { services: Record<string, ComposeService> } {
+  const args = ['-f', 'docker-compose.yml', ...(profile ? ['--profile', profile] : []), 'config'];
+  const config = spawnSync('docker-compose', args, { cwd: root, encoding: 'utf8' });
+  expect(config.stderr.trim(), 'docker-compose config printed warnings or errors').toBe('');
+  expect(config.status).toBe(0);
+  return yamlToJson(config.stdout);
 }
 
 function commandLine(service: ComposeService): string {
@@ -43,7 +48,8 @@ const skipReason = installed ? '' : ' (skipped: docker-compose is not installed;
 describe.skipIf(!installed)(`compose${skipReason}`, () => {
   test('compose - the file parses and runs the entry points the tests run, with health checks', () => {
     const { services } = composeConfig();
-    expect(Object.keys(services).sort()).toEqual(['app-node', 'frontend', 'io-node', 'redis']);
+    const always = Object.entries(services).filter(([, service]) => !service.profiles);
+    expect(always.map(([name]) => name).sort()).toEqual(['app-node', 'frontend', 'io-node', 'redis']);
     for (const pkg of ['frontend', 'io-node', 'app-node'] as StackPackage[]) {
       const service = services[pkg]!;
       // The same files the launcher (npm run example, the browser test) starts; tests run their sources.
@@ -81,5 +87,44 @@ describe.skipIf(!installed)(`compose${skipReason}`, () => {
     expect(dockerfile).toMatch(/^RUN npm run build$/m);
     const ignored = readFileSync(`${root}.dockerignore`, 'utf8').split('\n');
     expect(ignored).toEqual(expect.arrayContaining(['**/node_modules', '**/dist']));
+  });
+
+  test('compose - the monitoring profile scrapes every scaled service by DNS and provisions the dashboard', () => {
+    const { services } = composeConfig('monitoring');
+    expect(services.prometheus!.profiles).toEqual(['monitoring']);
+    expect(services.grafana!.profiles).toEqual(['monitoring']);
+    expect(services['app-node']!.environment?.METRICS_PORT).toBe('9464');
+    const prometheus = yamlToJson<{
+      scrape_configs: {
+        job_name: string;
+        dns_sd_configs: { names: string[]; type: string; port: number }[];
+      }[];
+    }>(readFileSync(`${root}deploy/monitoring/prometheus.yml`, 'utf8'));
+    expect(
+      prometheus.scrape_configs.map((job) => [
+        job.job_name,
+        job.dns_sd_configs[0]!.names,
+        job.dns_sd_configs[0]!.port,
+      ]),
+    ).toEqual([
+      ['io-node', ['io-node'], 3001],
+      ['app-node', ['app-node'], 9464],
+      ['frontend', ['frontend'], 3000],
+    ]);
+    // Every metric the dashboard plots is one the processes export (docs/operations.md lists them).
+    const dashboard = JSON.parse(
+      readFileSync(`${root}deploy/monitoring/grafana/dashboards/iocluster.json`, 'utf8'),
+    ) as { panels: { targets: { expr: string }[] }[] };
+    const names = new Set(
+      dashboard.panels.flatMap((p) =>
+        p.targets.flatMap((t) => t.expr.match(/\b(iocluster|process)_[a-z_]+/g) ?? []),
+      ),
+    );
+    const documented = readFileSync(`${root}docs/operations.md`, 'utf8');
+    for (const name of names) {
+      const base = name.replace(/_(bucket|count|sum)$/, '');
+      expect(documented.includes(`\`${base}\``) || base.startsWith('process_'), name).toBe(true);
+    }
+    expect(names.size).toBeGreaterThan(8);
   });
 });

@@ -102,6 +102,7 @@ describe('frontend api', () => {
         startedAt: expect.any(Number),
         version: '0.1.0',
         lastSeen: expect.any(Number),
+        eventsPerSecond: 0,
       });
       expect(node.lastSeen).toBeGreaterThanOrEqual(node.startedAt);
     }
@@ -251,6 +252,17 @@ describe('frontend api', () => {
     const context: { SOCKET_SERVERS?: unknown } = {};
     runInNewContext(text, context);
     expect(context.SOCKET_SERVERS).toEqual([a.url, b.url]);
+  });
+
+  test('api/config - tells pages whether the frontend proxies Socket.IO, even with no io-node', async () => {
+    const c = await start();
+    const direct = await c.startFrontend();
+    const proxying = await c.startFrontend({ proxy: true, proxyPath: '/rt/' });
+    expect(await (await fetch(`${direct.url}/api/config`)).json()).toEqual({ proxy: false });
+    expect(await (await fetch(`${proxying.url}/api/config`)).json()).toEqual({
+      proxy: true,
+      proxyPath: '/rt/',
+    });
   });
 
   test('static - pages from staticDir are served beside the API', async () => {

@@ -177,7 +177,11 @@ describe('registry', () => {
       startedAt: 1_700_000_000_000,
       version: '0.1.0',
       lastSeen: 1_700_000_001_000,
+      // Absent in the hash (a record from before the field existed): 0.
+      eventsPerSecond: 0,
     });
+    expect(decodeIoNodeRecord({ ...fields, eventsPerSecond: '2.5' }).eventsPerSecond).toBe(2.5);
+    expect(() => decodeIoNodeRecord({ ...fields, eventsPerSecond: '-1' })).toThrow(/"eventsPerSecond"/);
     expect(() => decodeIoNodeRecord({ ...fields, connections: '-1' })).toThrow(/"connections"/);
     expect(() => decodeIoNodeRecord({ ...fields, url: 'not a url' })).toThrow(/"url"/);
     expect(() => decodeIoNodeRecord({ ...fields, nodeId: '' })).toThrow(/"nodeId"/);

@@ -7,7 +7,7 @@ import { loadConfig } from '@iocluster/shared';
  * - `healthcheck.js http://127.0.0.1:3000/healthz`: the URL answers 2xx (frontend);
  * - `healthcheck.js http://127.0.0.1:3001/readyz`: the io-node is listening and reaches Redis;
  * - `healthcheck.js tcp://host:port`: the port accepts connections;
- * - `healthcheck.js redis`: the Redis of REDIS_URL answers PING (app-node: it has no port of its own).
+ * - `healthcheck.js redis`: the Redis of REDIS_URL answers PING (an app-node run without METRICS_PORT).
  * Exits 0 when healthy, 1 otherwise, within 3 s.
  */
 const target = process.argv[2] ?? '';

@@ -48,6 +48,8 @@ export interface StackOptions {
   host?: string;
   /** FRONTEND_PROXY. @defaultValue false */
   proxy?: boolean;
+  /** ADMIN_TOKEN of the frontend (enables `/admin`). @defaultValue none: no admin view */
+  adminToken?: string;
   /**
    * Run the TypeScript sources through tsx (`src/main.ts`, `--conditions=source`) instead of the built
    * `dist/main.js`: for tests that must not depend on a build. @defaultValue false
@@ -278,6 +280,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           ...common,
           APP_NODE_ID: `app-${i + 1}-${randomBytes(2).toString('hex')}`,
           APP_NODE_WORKERS: String(opts.appWorkers),
+          // Each app-node's /healthz, /readyz and /metrics, on a free port (listed in the admin view).
+          METRICS_HOST: opts.host,
+          METRICS_PORT: '0',
         },
       })),
       opts,
@@ -295,6 +300,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
             FRONTEND_PORT: String(opts.frontendPort),
             FRONTEND_STATIC_DIR: `${ROOT}example/public`,
             FRONTEND_PROXY: opts.proxy ? 'on' : 'off',
+            ...(opts.adminToken ? { ADMIN_TOKEN: opts.adminToken } : {}),
           },
         },
       ],

@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as pause } from 'node:timers/promises';
 import { loadConfig } from '@iocluster/shared';
+import { prettyFactory } from 'pino-pretty';
 import { type Stack, startStack } from './launcher.js';
 
 /**
@@ -7,12 +10,29 @@ import { type Stack, startStack } from './launcher.js';
  * 2 io-nodes, 2 app-nodes and the frontend (FRONTEND_PORT, default 3000). Ctrl-C stops all of it.
  * EXAMPLE_IO_NODES / EXAMPLE_APP_NODES change the counts of processes, EXAMPLE_IO_WORKERS /
  * EXAMPLE_APP_WORKERS the nodes each of them runs (IO_NODE_WORKERS / APP_NODE_WORKERS, default 1);
- * FRONTEND_PROXY=on routes clients through the frontend.
+ * FRONTEND_PROXY=on routes clients through the frontend. The admin view is on, with ADMIN_TOKEN or a
+ * random token printed in the ready banner.
  */
 const config = loadConfig();
 const COLORS = [36, 33, 35, 32, 34, 91, 96, 93];
 const colorOf = new Map<string, number>();
 const tty = process.stdout.isTTY === true;
+let lastLineAt = Date.now();
+// The processes log JSON lines (synchronously, in order); they are made readable here, one line per entry.
+// Pretty-printing in each process instead would go through a worker thread, whose lines can arrive after
+// the process has said it is ready, and so after the banner.
+const pretty = prettyFactory({ colorize: tty, singleLine: true, ignore: 'pid,hostname,name' });
+// On unless LOG_PRETTY says off: then the JSON lines as they are.
+const prettyLogs = !process.env.LOG_PRETTY?.trim() || config.logPretty;
+
+function readable(line: string): string {
+  if (!prettyLogs || !line.startsWith('{')) return line;
+  try {
+    return pretty(line).trimEnd();
+  } catch {
+    return line;
+  }
+}
 
 function count(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -25,10 +45,11 @@ function count(name: string, fallback: number): number {
 }
 
 function print(name: string, line: string): void {
+  lastLineAt = Date.now();
   if (!colorOf.has(name)) colorOf.set(name, COLORS[colorOf.size % COLORS.length]!);
   const label = name.padEnd(10);
   const prefix = tty ? `\x1b[${colorOf.get(name)}m${label}\x1b[0m` : label;
-  process.stdout.write(`${prefix} | ${line}\n`);
+  process.stdout.write(`${prefix} | ${readable(line)}\n`);
 }
 
 if (config.redis.kind !== 'standalone') {
@@ -38,6 +59,7 @@ if (config.redis.kind !== 'standalone') {
   process.exit(2);
 }
 
+const adminToken = config.frontend.adminToken ?? randomBytes(12).toString('base64url');
 let stack: Stack | undefined;
 let stopping = false;
 // A Ctrl-C while the stack starts: startStack stops what it started and rejects (children run in their own
@@ -75,7 +97,8 @@ try {
     frontendPort: config.frontend.port,
     host: process.env.FRONTEND_HOST ?? '127.0.0.1',
     proxy: config.frontend.proxy,
-    env: { LOG_PRETTY: process.env.LOG_PRETTY ?? 'on' },
+    adminToken,
+    env: { LOG_PRETTY: 'off' },
     output: print,
     signal: starting.signal,
   });
@@ -94,21 +117,31 @@ function nodesOf(ready: Record<string, unknown>): Record<string, unknown>[] {
 }
 
 const s = stack;
+// The banner is what a newcomer needs, so it goes last: after the start-up logs have gone quiet (a
+// registry announcement or two still arrive after the processes said they are ready), at most 3 s later.
+const readyAt = Date.now();
+lastLineAt = Math.max(lastLineAt, readyAt);
+while (Date.now() - lastLineAt < 300 && Date.now() - readyAt < 3_000) await pause(50);
 const lines = [
   '',
-  `chat example ready: open ${s.frontendUrl}/ (in two windows to chat with yourself)`,
   `  redis     ${s.redisUrl}${s.redis ? ` (started here, pid ${s.redis.pid})` : ''}  prefix "${s.prefix}"`,
   `  frontend  ${s.frontendUrl}  pid ${s.frontend.pid}  live io-nodes: ${s.frontendUrl}/api/io-nodes`,
   ...s.ioNodes.flatMap((p) =>
     nodesOf(p.ready).map(
-      (n) => `  ${p.name.padEnd(9)} ${String(n.url)}  ${String(n.nodeId)}  pid ${String(n.pid ?? p.pid)}`,
+      (n) =>
+        `  ${p.name.padEnd(9)} ${String(n.url)}  ${String(n.nodeId)}  pid ${String(n.pid ?? p.pid)}  ${String(n.url)}/metrics`,
     ),
   ),
   ...s.appNodes.flatMap((p) =>
-    nodesOf(p.ready).map((n) => `  ${p.name.padEnd(9)} ${String(n.nodeId)}  pid ${String(n.pid ?? p.pid)}`),
+    nodesOf(p.ready).map(
+      (n) =>
+        `  ${p.name.padEnd(9)} ${String(n.nodeId)}  pid ${String(n.pid ?? p.pid)}  ${String(n.metricsUrl ?? '')}`,
+    ),
   ),
-  'Ctrl-C stops everything.',
   '',
+  `chat example ready: open ${s.frontendUrl}/ (in two windows to chat with yourself)`,
+  `admin view:         ${s.frontendUrl}/admin?token=${encodeURIComponent(adminToken)}  (token ${adminToken})`,
+  'Ctrl-C stops everything.',
 ];
 for (const line of lines) print('example', line);
 for (const p of s.processes) {

@@ -175,15 +175,16 @@ function typing(isTyping: boolean): void {
 }
 
 /**
- * Whether to connect through the frontend's proxy: `?proxy=on|off`, else detected. With FRONTEND_PROXY=on
- * the frontend forwards /socket.io/ to an io-node, which answers a plain GET for the websocket transport
- * with 400 (it expects an upgrade); a frontend without the proxy answers 404.
+ * Whether to connect through the frontend's proxy: `?proxy=on|off`, else what the frontend says at
+ * `/api/config` (`{ proxy: true }` with FRONTEND_PROXY=on); direct to io-nodes when it cannot be asked.
  */
 async function useProxy(): Promise<boolean> {
   const flag = params.get('proxy');
   if (flag === 'on' || flag === 'off') return flag === 'on';
-  const probe = await fetch('/socket.io/?EIO=4&transport=websocket').catch(() => undefined);
-  return probe?.status === 400;
+  const res = await fetch('/api/config').catch(() => undefined);
+  if (!res?.ok) return false;
+  const config = (await res.json().catch(() => ({}))) as { proxy?: unknown };
+  return config.proxy === true;
 }
 
 function wire(): void {

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import {
   assertInteger,
+  assertPort,
   type CloseStep,
   closeRedis,
   createKeys,
@@ -9,6 +11,7 @@ import {
   type HistoryPosition,
   type IngressJob,
   type Logger,
+  packageVersionAt,
   type RedisConnection,
   type RedisTarget,
   runCloseSteps,
@@ -16,12 +19,15 @@ import {
   WireError,
   withDefaults,
 } from '@iocluster/shared';
-import { UnrecoverableError, Worker } from 'bullmq';
+import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import { createAppRegistry } from './app-registry.js';
 import type { AppSocket } from './app-socket.js';
 import { BroadcastOperator } from './broadcast.js';
 import { type CommandPublisher, createCommandPublisher } from './command-publisher.js';
+import { createHealthServer, type HealthServer } from './health-server.js';
 import { type EventHandler, type EventMiddleware, JobProcessor } from './job-processor.js';
 import { MessageBuilder } from './message-builder.js';
+import { createAppNodeMetrics, QUEUE_STATES } from './metrics.js';
 import {
   createAppHistory,
   earlierAnswer,
@@ -71,6 +77,19 @@ export interface AppNodeOptions {
   recoveryWindowMs?: number;
   /** Clients remembered for `no-client` detection. @defaultValue 100000 */
   seenClientsCapacity?: number;
+  /**
+   * Port of the node's HTTP server (`/healthz`, `/readyz`, `/metrics`); 0 picks a free one.
+   * @defaultValue none: no server
+   */
+  metricsPort?: number;
+  /** Interface of that server. @defaultValue '0.0.0.0' */
+  metricsHost?: string;
+  /** How often the node refreshes its registry record (shown in the admin view). @defaultValue 2000 */
+  heartbeatIntervalMs?: number;
+  /** How long the record outlives the last heartbeat; must exceed `heartbeatIntervalMs`. @defaultValue 6000 */
+  heartbeatTtlMs?: number;
+  /** Version shown in the registry. @defaultValue the app-node package version */
+  version?: string;
   /** @defaultValue a silent logger */
   logger?: Logger;
 }
@@ -88,6 +107,8 @@ export interface LifecycleHandlers {
 /** The application side of iocluster: handlers for client events, run by BullMQ workers. */
 export interface AppNode {
   readonly nodeId: string;
+  /** `http://<host>:<port>/metrics` of its HTTP server after `start()`; '' when `metricsPort` is unset. */
+  readonly metricsUrl: string;
   /** Registers the handler of a lifecycle event; returns a function that removes it. */
   on<K extends keyof LifecycleHandlers>(event: K, handler: LifecycleHandlers[K]): () => void;
   /** Registers the one handler of a client event; its return value answers the client's ack. */
@@ -140,6 +161,9 @@ export function createAppNode(options: AppNodeOptions): AppNode {
       inboxRetentionMs: 120_000,
       history: {},
       recoveryWindowMs: 120_000,
+      metricsHost: '0.0.0.0',
+      heartbeatIntervalMs: 2_000,
+      heartbeatTtlMs: 6_000,
       logger: silentLogger(),
     },
     options,
@@ -152,9 +176,17 @@ export function createAppNode(options: AppNodeOptions): AppNode {
     'handlerTimeoutMs',
     'inboxRetentionMs',
     'recoveryWindowMs',
+    'heartbeatIntervalMs',
+    'heartbeatTtlMs',
   ] as const) {
     assertInteger('AppNodeOptions', name, opts[name], 1);
   }
+  if (opts.heartbeatTtlMs <= opts.heartbeatIntervalMs) {
+    throw new TypeError(
+      `AppNodeOptions.heartbeatTtlMs (${opts.heartbeatTtlMs}) must be larger than heartbeatIntervalMs (${opts.heartbeatIntervalMs})`,
+    );
+  }
+  if (opts.metricsPort !== undefined) assertPort('AppNodeOptions', 'metricsPort', opts.metricsPort);
   assertInteger('AppNodeOptions', 'maxStalledCount', opts.maxStalledCount, 0);
   const keys = createKeys(opts.prefix);
   const { nodeId } = opts;
@@ -173,6 +205,15 @@ export function createAppNode(options: AppNodeOptions): AppNode {
     recoveryWindowMs: opts.recoveryWindowMs,
   });
   handlers.set(HISTORY_EVENT, (socket, room, request) => history.handleRequest(socket, room, request));
+  // Reads counts only; on a shared connection, which BullMQ leaves open when the queue closes.
+  const queue = new Queue(keys.ingressQueue, { connection: publisherRedis, prefix: keys.bullPrefix });
+  // Connection errors are logged once by createRedis; BullMQ re-emits each of them here.
+  queue.on('error', (err) => logger.debug({ err }, 'queue reader error'));
+  const metrics = createAppNodeMetrics({
+    isRegistered: (event) => handlers.has(event),
+    queueCounts: () => queue.getJobCounts(...QUEUE_STATES),
+  });
+  metrics.watchRedis(publisherRedis, 'publisher');
   const processor = new JobProcessor(
     { handlers, middleware },
     publisher,
@@ -181,16 +222,52 @@ export function createAppNode(options: AppNodeOptions): AppNode {
     {
       handlerTimeoutMs: opts.handlerTimeoutMs,
       earlierAnswer: (session, eid) => earlierAnswer(publisherRedis, keys, session, eid),
+      onHandled: metrics.handled,
     },
   );
   let worker: Worker<IngressJob> | undefined;
   let workerRedis: RedisConnection | undefined;
   let closing: Promise<void> | undefined;
+  let metricsUrl = '';
+  const health: HealthServer | undefined =
+    opts.metricsPort === undefined
+      ? undefined
+      : createHealthServer({
+          host: opts.metricsHost,
+          port: opts.metricsPort,
+          nodeId,
+          logger,
+          metrics: metrics.serve,
+          notReadyReasons: () => {
+            const reasons: string[] = [];
+            if (closing) reasons.push('shutting down');
+            else if (!worker?.isRunning()) reasons.push('not started');
+            if (publisherRedis.status !== 'ready' || workerRedis?.status !== 'ready') {
+              reasons.push('redis unreachable');
+            }
+            return reasons;
+          },
+        });
+  const registry = createAppRegistry({
+    redis: publisherRedis,
+    keys,
+    nodeId,
+    concurrency: opts.concurrency,
+    version: opts.version ?? packageVersionAt(new URL('../package.json', import.meta.url)),
+    metricsUrl: () => metricsUrl,
+    rates: metrics.rates,
+    heartbeatIntervalMs: opts.heartbeatIntervalMs,
+    heartbeatTtlMs: opts.heartbeatTtlMs,
+    logger,
+  });
 
   const root = () => new BroadcastOperator(publisher);
 
   const app: AppNode = {
     nodeId,
+    get metricsUrl() {
+      return metricsUrl;
+    },
     on(event: string, handler: EventHandler<never[]>) {
       if (typeof event !== 'string' || event.length === 0)
         throw new TypeError('app.on(): event must be a non-empty string');
@@ -231,6 +308,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
     async start() {
       if (worker) throw new Error('app-node already started');
       workerRedis = createRedis(opts.redis, 'blocking', { logger, connectionName: `${nodeId}:worker` });
+      metrics.watchRedis(workerRedis, 'blocking');
       worker = new Worker<IngressJob>(
         keys.ingressQueue,
         async (job) => {
@@ -254,9 +332,21 @@ export function createAppNode(options: AppNodeOptions): AppNode {
         },
       );
       worker.on('error', (err) => logger.warn({ err }, 'worker error'));
-      worker.on('failed', (job, err) => logger.error({ err, jobId: job?.id }, 'ingress job failed'));
+      worker.on('failed', (job, err) => {
+        metrics.job('failed');
+        logger.error({ err, jobId: job?.id }, 'ingress job failed');
+      });
+      worker.on('completed', () => metrics.job('completed'));
       void worker.run().catch((err: unknown) => logger.error({ err }, 'worker stopped'));
       await worker.waitUntilReady();
+      if (health) {
+        await health.start();
+        // Listening on every interface: the host name is the address others (a container network) know.
+        const host =
+          opts.metricsHost === '0.0.0.0' || opts.metricsHost === '::' ? hostname() : opts.metricsHost;
+        metricsUrl = `http://${host}:${health.port}/metrics`;
+      }
+      await registry.start();
       logger.info(
         {
           concurrency: opts.concurrency,
@@ -270,7 +360,10 @@ export function createAppNode(options: AppNodeOptions): AppNode {
     close() {
       closing ??= (async () => {
         const steps: CloseStep[] = [
+          ['leave registry', () => registry.close()],
           ['close worker', () => worker?.close()],
+          ['close queue reader', () => queue.close()],
+          ['stop health server', () => health?.close()],
           ['flush commands', () => publisher.close()],
           ['close redis', () => Promise.all([closeRedis(publisherRedis), closeRedis(workerRedis)])],
         ];

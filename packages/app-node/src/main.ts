@@ -56,6 +56,10 @@ if (config.workerIndex === undefined && config.appNode.workers > 1) {
     maxStalledCount: config.appNode.maxStalledCount,
     inboxRetentionMs: config.appNode.inboxRetentionMs,
     recoveryWindowMs: config.appNode.recoveryWindowMs,
+    metricsPort: config.appNode.metricsPort,
+    metricsHost: config.appNode.metricsHost,
+    heartbeatIntervalMs: config.ioNode.heartbeatIntervalMs,
+    heartbeatTtlMs: config.ioNode.heartbeatTtlMs,
     history: {
       rooms: config.appNode.historyRooms,
       maxLength: config.appNode.historyMaxLength,
@@ -67,5 +71,5 @@ if (config.workerIndex === undefined && config.appNode.workers > 1) {
   runUntilSignal(logger, () => app.close());
   if (config.workerIndex !== undefined) exitWithSupervisor();
   await app.start();
-  announceReady({ nodeId: app.nodeId });
+  announceReady({ nodeId: app.nodeId, metricsUrl: app.metricsUrl });
 }

@@ -15,14 +15,19 @@ import {
   type RedisConnection,
   type RedisTarget,
   type RegistryWatcher,
+  readLiveAppNodes,
   runCloseSteps,
   settleWithin,
   silentLogger,
   watchRegistry,
   withDefaults,
 } from '@iocluster/shared';
+import { Queue } from 'bullmq';
 import express, { type Express } from 'express';
+import { createAdminRouter } from './admin-router.js';
+import { type AdminRoomsSource, type QueueCounts, readAdminState } from './admin-state.js';
 import { createApiRouter } from './http-api.js';
+import { createFrontendMetrics } from './metrics.js';
 import { createNodePicker } from './node-picker.js';
 import { createSocketProxy, type SocketProxy } from './socket-proxy.js';
 
@@ -55,6 +60,13 @@ export interface FrontendOptions {
   readyTimeoutMs?: number;
   /** A proxied polling session with no request for this long is forgotten. @defaultValue 120000 */
   sessionIdleMs?: number;
+  /**
+   * Enables the admin view at `/admin`, which asks for this token (cookie or `Authorization: Bearer`).
+   * @defaultValue none: no admin view (404)
+   */
+  adminToken?: string;
+  /** Feeds the admin view's rooms panel (cluster-wide presence). @defaultValue none: the panel says so */
+  adminRooms?: AdminRoomsSource;
   /** @defaultValue a silent logger */
   logger?: Logger;
 }
@@ -109,6 +121,9 @@ export function createFrontend(options: FrontendOptions): Frontend {
       `FrontendOptions.strategy must be one of ${BALANCE_STRATEGIES.join(', ')}, got "${opts.strategy}"`,
     );
   }
+  if (opts.adminToken !== undefined && opts.adminToken.length < 8) {
+    throw new TypeError('FrontendOptions.adminToken must be at least 8 characters');
+  }
   if (!/^\/([^/?#]+\/)*$/.test(opts.proxyPath)) {
     throw new TypeError(`FrontendOptions.proxyPath must start and end with "/", got "${opts.proxyPath}"`);
   }
@@ -119,6 +134,7 @@ export function createFrontend(options: FrontendOptions): Frontend {
   let redis: RedisConnection | undefined;
   let sub: RedisConnection | undefined;
   let watcher: RegistryWatcher | undefined;
+  let queue: Queue | undefined;
   let port = 0;
   let started = false;
   let closing: Promise<void> | undefined;
@@ -138,10 +154,39 @@ export function createFrontend(options: FrontendOptions): Frontend {
       })
     : undefined;
 
+  const metrics = createFrontendMetrics({
+    liveIoNodes: () => liveNodes()?.length ?? 0,
+    queueCounts: async (): Promise<QueueCounts> => {
+      if (!queue) throw new Error('not started');
+      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+      return {
+        waiting: counts.waiting ?? 0,
+        active: counts.active ?? 0,
+        delayed: counts.delayed ?? 0,
+        failed: counts.failed ?? 0,
+      };
+    },
+  });
+  const admin = opts.adminToken
+    ? createAdminRouter({
+        token: opts.adminToken,
+        state: () =>
+          readAdminState({
+            ioNodes: () => liveNodes() ?? [],
+            appNodes: () => (redis ? readLiveAppNodes(redis, keys, Date.now(), logger) : Promise.resolve([])),
+            queueCounts: metrics.queueCounts,
+            rooms: opts.adminRooms,
+          }),
+      })
+    : undefined;
+
   const app = express();
   app.disable('x-powered-by');
+  app.get('/metrics', (_req, res) => void metrics.serve(res));
+  if (admin) app.use(admin.router);
   app.use(
     createApiRouter({
+      proxy: opts.proxy ? { path: opts.proxyPath } : undefined,
       nodes: liveNodes,
       pick: (strategy) => picker.pick(strategy, liveNodes() ?? []),
       defaultStrategy: opts.strategy,
@@ -188,6 +233,13 @@ export function createFrontend(options: FrontendOptions): Frontend {
       started = true;
       redis = createRedis(opts.redis, 'command', { logger, connectionName: 'frontend:cmd' });
       sub = createRedis(opts.redis, 'subscriber', { logger, connectionName: 'frontend:sub' });
+      metrics.watchRedis(redis, 'command');
+      metrics.watchRedis(sub, 'subscriber');
+      // Reads counts (metrics, admin) and serves bull-board's actions on the shared command connection.
+      queue = new Queue(keys.ingressQueue, { connection: redis, prefix: keys.bullPrefix });
+      // Connection errors are logged once by createRedis; BullMQ re-emits each of them here.
+      queue.on('error', (err) => logger.debug({ err }, 'queue reader error'));
+      admin?.setQueue(queue);
       watcher = watchRegistry({ redis, subscriber: sub, keys, intervalMs: opts.registryRefreshMs, logger });
       watcher.on('peer-joined', (node) =>
         logger.info({ nodeId: node.nodeId, url: node.url }, 'io-node joined'),
@@ -212,6 +264,7 @@ export function createFrontend(options: FrontendOptions): Frontend {
           ['close proxied sockets', () => proxy?.close()],
           ['close connections', () => server.closeAllConnections()],
           ['stop watching the registry', () => watcher && settleWithin(watcher.close(), CLOSE_WAIT_MS)],
+          ['close queue reader', () => queue && settleWithin(queue.close(), CLOSE_WAIT_MS)],
           [
             'close redis',
             () => Promise.all([closeRedis(redis, CLOSE_WAIT_MS), closeRedis(sub, CLOSE_WAIT_MS)]),

@@ -2,7 +2,13 @@ import { BALANCE_STRATEGIES, type BalanceStrategy, type IoNodeRecord } from '@io
 import { type Request, type Response, Router } from 'express';
 
 /** Stable codes of the frontend's JSON errors (`{ "error": { "code", "message" } }`). */
-export type FrontendErrorCode = 'NO_IO_NODES' | 'BAD_STRATEGY' | 'REGISTRY_UNAVAILABLE' | 'NOT_FOUND';
+export type FrontendErrorCode =
+  | 'NO_IO_NODES'
+  | 'BAD_STRATEGY'
+  | 'REGISTRY_UNAVAILABLE'
+  | 'NOT_FOUND'
+  /** `/admin` without the admin token (admin-auth.ts). */
+  | 'UNAUTHORIZED';
 
 /** What the routes need from the frontend. */
 export interface ApiContext {
@@ -13,6 +19,8 @@ export interface ApiContext {
   readonly defaultStrategy: BalanceStrategy;
   /** Resolves true when Redis answers a PING in time. */
   redisReachable(): Promise<boolean>;
+  /** Set when the frontend forwards Socket.IO traffic under `path` (proxy mode). */
+  readonly proxy: { readonly path: string } | undefined;
 }
 
 function sendError(res: Response, status: number, code: FrontendErrorCode, message: string): void {
@@ -42,6 +50,8 @@ function noStore(_req: Request, res: Response, next: () => void): void {
  * The frontend's HTTP API:
  * - `GET /api/io-nodes` → `{ nodes: IoNodeRecord[] }` (live only)
  * - `GET /api/connect?strategy=…` → `{ nodeId, url }`; 400 `BAD_STRATEGY` for an unknown strategy
+ * - `GET /api/config` → `{ proxy: boolean, proxyPath?: string }`: whether pages should connect through
+ *   the frontend (so they need not probe for it)
  * - `GET /config.js` → `var SOCKET_SERVERS = ["http://…", …];` (the 2011 design's page config)
  * - `GET /healthz` (process up), `GET /readyz` (Redis reachable and at least one live io-node)
  *
@@ -77,6 +87,10 @@ export function createApiRouter(ctx: ApiContext): Router {
   router.get('/api/io-nodes', (_req, res) => {
     const nodes = liveOrFail(ctx, res);
     if (nodes) res.json({ nodes });
+  });
+
+  router.get('/api/config', (_req, res) => {
+    res.json(ctx.proxy ? { proxy: true, proxyPath: ctx.proxy.path } : { proxy: false });
   });
 
   router.get('/api/connect', (req, res) => {

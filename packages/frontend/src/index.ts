@@ -1,3 +1,4 @@
+export type { AdminRoomsSource, AdminState, QueueCounts, RoomPresence } from './admin-state.js';
 export type { Frontend, FrontendOptions } from './frontend.js';
 export { createFrontend } from './frontend.js';
 export type { ApiContext, FrontendErrorCode } from './http-api.js';

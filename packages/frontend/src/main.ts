@@ -15,6 +15,7 @@ const frontend = createFrontend({
   proxyPath: settings.proxyPath,
   staticDir: settings.staticDir,
   registryRefreshMs: settings.registryRefreshMs,
+  adminToken: settings.adminToken,
   logger,
 });
 runUntilSignal(logger, () => frontend.close());

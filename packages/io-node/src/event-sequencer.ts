@@ -34,6 +34,16 @@ export interface EventSequencerOptions {
    * algorithm for the queue): below it events go out at once; at it they gather into the next job.
    */
   maxJobsInFlight: number;
+  /** Observers for metrics; they must not throw. @defaultValue none */
+  hooks?: EventSequencerHooks;
+}
+
+/** What the sequencer reports as it goes (metrics); called synchronously. */
+export interface EventSequencerHooks {
+  /** An event's reply arrived `ms` after its batch was handed to the ingress queue. */
+  onAnswered?(ms: number): void;
+  /** `events` events of one client were answered with TIMEOUT. */
+  onTimedOut?(events: number): void;
 }
 
 /** A job sent and not yet answered: how many of its events still await their reply. */
@@ -44,6 +54,8 @@ interface JobInFlight {
 interface InFlight {
   ack: AckFn | null;
   job: JobInFlight;
+  /** When its batch was handed to the queue (ms since epoch). */
+  sentAt: number;
 }
 
 interface Queued {
@@ -170,6 +182,7 @@ export class EventSequencer {
     state.inflight.delete(cmd.seq);
     this.outstanding--;
     this.answered(entry.job);
+    this.options.hooks?.onAnswered?.(Date.now() - entry.sentAt);
     if (entry.ack) entry.ack(cmd.error ? { error: cmd.error } : decodeArgs([cmd.result], cmd.bin)[0]);
     this.settle(state);
   }
@@ -249,7 +262,8 @@ export class EventSequencer {
           count = 0;
           tracker = { remaining: 0 };
         }
-        for (const { event, ack } of piece) state.inflight.set(event.seq, { ack: ack ?? null, job: tracker });
+        for (const { event, ack } of piece)
+          state.inflight.set(event.seq, { ack: ack ?? null, job: tracker, sentAt: now });
         tracker.remaining += piece.length;
         current.push({ client: state.final ?? state.describe(), events: piece.map((q) => q.event) });
         count += piece.length;
@@ -278,6 +292,7 @@ export class EventSequencer {
         ack?.({ error: { code: 'TIMEOUT', message: `no answer within ${eventTimeoutMs} ms` } });
         this.answered(job);
       }
+      this.options.hooks?.onTimedOut?.(state.inflight.size);
       this.outstanding -= state.inflight.size;
       state.inflight.clear();
       this.settle(state);

@@ -31,6 +31,7 @@ import { type CustomCommandHandler, createCommandApplier } from './command-appli
 import { type CommandSubscriber, createInboxSubscriber } from './command-bus.js';
 import { type AckFn, EventSequencer } from './event-sequencer.js';
 import { createIngressProducer, type IngressProducer } from './ingress-queue.js';
+import { createIoNodeMetrics } from './metrics.js';
 import { createNodeRegistry, type PeerEvents, packageVersion } from './node-registry.js';
 import { type ClientRecovery, createClientRecovery, IDENTIFIED_EVENT } from './recovery.js';
 import { createRoomDelivery, INTERNAL_ROOM_PREFIX } from './room-delivery.js';
@@ -216,6 +217,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   // Engine.IO takes its own path (/socket.io/) and hands every other request to this handler.
   const http: HttpServer = createServer((req, res) => {
     const path = req.url?.split('?')[0];
+    if (path === '/metrics') return void metrics.serve(res);
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok', nodeId });
     if (path === '/readyz') {
       const reasons: string[] = [];
@@ -238,6 +240,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     ...opts.socketIo,
   });
   const states = new WeakMap<Socket, SocketState>();
+  const metrics = createIoNodeMetrics(() => io.of('/').sockets.size);
   const registry = createNodeRegistry({
     redis: opts.redis,
     keys,
@@ -313,6 +316,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     const rec = recovery!;
     const recovered = rec.connected(socket);
     seq.open(socket.id, () => describe(socket), recovered);
+    metrics.event('connect');
     void rec.replay(socket);
     socket.onAny((rawName: unknown, ...rawArgs: unknown[]) => {
       let name = rawName;
@@ -344,9 +348,14 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         return;
       }
       const bin = hasBinary(args);
-      seq.event(socket.id, name, bin ? (encodeBinary(args) as unknown[]) : args, bin, ack, identity);
+      if (seq.event(socket.id, name, bin ? (encodeBinary(args) as unknown[]) : args, bin, ack, identity)) {
+        metrics.event('event');
+      }
     });
-    socket.on('disconnecting', (reason) => seq.end(socket.id, reason, describe(socket)));
+    socket.on('disconnecting', (reason) => {
+      seq.end(socket.id, reason, describe(socket));
+      metrics.event('disconnect');
+    });
     socket.on('disconnect', (reason) => rec.disconnected(socket, reason));
   });
 
@@ -378,6 +387,9 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         commandRedis = createRedis(opts.redis, 'command', { logger, connectionName: `${nodeId}:cmd` });
         inboxRedis = createRedis(opts.redis, 'blocking', { logger, connectionName: `${nodeId}:inbox` });
         routingRedis = createRedis(opts.redis, 'publisher', { logger, connectionName: `${nodeId}:routing` });
+        metrics.watchRedis(commandRedis, 'command');
+        metrics.watchRedis(inboxRedis, 'inbox');
+        metrics.watchRedis(routingRedis, 'routing');
         const routing = createRoutingTable(routingRedis, keys);
         producer = createIngressProducer(commandRedis, keys, logger, {
           afterReconnect: () => subscriber?.ensureInbox() ?? Promise.resolve(),
@@ -392,6 +404,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           maxQueuedPerClient: opts.maxQueuedPerClient,
           maxPendingEvents: opts.maxPendingEvents,
           maxJobsInFlight: opts.maxJobsInFlight,
+          hooks: { onAnswered: metrics.answered, onTimedOut: metrics.timedOut },
         });
         roomRouting = createRoomRouting(io, nodeId, routing, logger);
         roomRouting.start();
@@ -440,11 +453,13 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           },
         });
         subscriber.onCommand(
-          createCommandApplier(
-            io,
-            { sequencer, roomRouting, delivery, dataChanged },
-            opts.commandHandlers,
-            logger,
+          metrics.countCommands(
+            createCommandApplier(
+              io,
+              { sequencer, roomRouting, delivery, dataChanged },
+              opts.commandHandlers,
+              logger,
+            ),
           ),
         );
         subscriber.onReset(() => roomRouting?.reassert());
@@ -454,7 +469,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         url = opts.publicUrl?.replaceAll(PORT_PLACEHOLDER, String(port)) ?? `http://127.0.0.1:${port}`;
         logger.info({ port, url, ordering: opts.ordering, parser: opts.parser }, 'io-node listening');
         // Registered only once it listens: a frontend may send clients as soon as the record appears.
-        await registry.start({ url, io });
+        await registry.start({ url, io, eventsPerSecond: metrics.eventsPerSecond });
       } catch (err) {
         ready.reject(err);
         throw err;

@@ -50,9 +50,17 @@ export interface NodeRegistry {
    * id), starts heartbeats and watches peers. Heartbeats are also sent early (within 250 ms) when a client
    * connects or disconnects, so the frontend's fewest-connections pick sees fresh counts.
    */
-  start(self: { url: string; io: Server }): Promise<void>;
+  start(self: RegisteredNode): Promise<void>;
   /** Removes the record at once and announces it, stops heartbeats, closes its connections. Idempotent. */
   close(): Promise<void>;
+}
+
+/** What the registry reads of its node at each heartbeat. */
+export interface RegisteredNode {
+  url: string;
+  io: Server;
+  /** Client events accepted per second lately. */
+  eventsPerSecond(): number;
 }
 
 /**
@@ -95,7 +103,7 @@ export function createNodeRegistry(options: NodeRegistryOptions): NodeRegistry {
   let redis: RedisConnection | undefined;
   let sub: RedisConnection | undefined;
   let watcher: RegistryWatcher | undefined;
-  let self: { url: string; io: Server } | undefined;
+  let self: RegisteredNode | undefined;
   const startedAt = Date.now();
   let replaced: string[] = [];
   let timer: NodeJS.Timeout | undefined;
@@ -114,6 +122,7 @@ export function createNodeRegistry(options: NodeRegistryOptions): NodeRegistry {
       startedAt,
       version: options.version,
       lastSeen: now,
+      eventsPerSecond: self.eventsPerSecond(),
     };
     const fields = Object.entries(encodeIoNodeRecord(record)).flat();
     const added = await redis.eval(

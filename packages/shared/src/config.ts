@@ -88,6 +88,13 @@ export interface Config {
     readonly historyMaxLength: number;
     /** `HISTORY_TTL_MS`: age past which messages are dropped, and a quiet room's history expires. */
     readonly historyTtlMs: number;
+    /**
+     * `METRICS_PORT`: port of the app-node's HTTP server (`/healthz`, `/readyz`, `/metrics`); 0 picks a
+     * free one. Unset: no server (several app-nodes on one host would otherwise collide on a default).
+     */
+    readonly metricsPort: number | undefined;
+    /** `METRICS_HOST`: interface of that server. */
+    readonly metricsHost: string;
   };
   readonly frontend: {
     /** `FRONTEND_HOST` */
@@ -104,6 +111,8 @@ export interface Config {
     readonly staticDir: string | undefined;
     /** `FRONTEND_REGISTRY_REFRESH_MS`: how often the frontend re-reads the io-node registry. */
     readonly registryRefreshMs: number;
+    /** `ADMIN_TOKEN`: enables `/admin`, which asks for this token; unset, there is no admin view. */
+    readonly adminToken: string | undefined;
   };
 }
 
@@ -240,6 +249,16 @@ function directory(env: Env, name: string): string | undefined {
   return path;
 }
 
+function token(env: Env, name: string): string | undefined {
+  const raw = read(env, name);
+  if (raw !== undefined && raw.length < 8) {
+    throw new ConfigError(
+      `${name} must be at least 8 characters (it guards the admin view), got ${raw.length}`,
+    );
+  }
+  return raw;
+}
+
 /** Parses and validates the environment once; throws a {@link ConfigError} naming the bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const prefix = read(env, 'IOCLUSTER_PREFIX') ?? 'iocluster';
@@ -291,6 +310,9 @@ export function loadConfig(env: Env = process.env): Config {
       historyRooms: list(env, 'HISTORY_ROOMS'),
       historyMaxLength: int(env, 'HISTORY_MAX_LENGTH', 1_000, 1, 10_000_000),
       historyTtlMs: int(env, 'HISTORY_TTL_MS', 300_000, 1_000, 2_592_000_000),
+      metricsPort:
+        read(env, 'METRICS_PORT') === undefined ? undefined : int(env, 'METRICS_PORT', 0, 0, 65535),
+      metricsHost: read(env, 'METRICS_HOST') ?? '0.0.0.0',
     },
     frontend: {
       host: read(env, 'FRONTEND_HOST') ?? '0.0.0.0',
@@ -300,6 +322,7 @@ export function loadConfig(env: Env = process.env): Config {
       proxyPath: urlPath(env, 'FRONTEND_PROXY_PATH', '/socket.io/'),
       staticDir: directory(env, 'FRONTEND_STATIC_DIR'),
       registryRefreshMs: int(env, 'FRONTEND_REGISTRY_REFRESH_MS', 500, 50, 60_000),
+      adminToken: token(env, 'ADMIN_TOKEN'),
     },
   };
   const { port, workers: ioWorkers } = config.ioNode;

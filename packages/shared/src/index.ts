@@ -14,19 +14,27 @@ export type { Logger, LoggerOptions, LogLevel } from './logger.js';
 export { createLogger, silentLogger } from './logger.js';
 export type { LuaScript } from './lua-script.js';
 export { luaScript } from './lua-script.js';
+export type { ProcessMetrics } from './metrics.js';
+export { cachedReader, createProcessMetrics } from './metrics.js';
 export { assertInteger, assertPort, withDefaults } from './options.js';
-export { announceReady, runUntilSignal } from './process.js';
+export { announceReady, packageVersionAt, runUntilSignal } from './process.js';
+export type { RateMeter } from './rate-meter.js';
+export { createRateMeter } from './rate-meter.js';
 export type { RedisConnection, RedisRole, RedisTarget } from './redis.js';
 export { createRedis } from './redis.js';
 export type { RegistryEvents, RegistryWatcher, RegistryWatcherOptions } from './registry.js';
 export {
   isNodeLive,
+  readLiveAppNodes,
   readLiveNodes,
+  removeAppNodeRecord,
   watchRegistry,
+  writeAppNodeRecord,
 } from './registry.js';
 export type { RoutingTable } from './routing.js';
 export { createRoutingTable } from './routing.js';
 export type {
+  AppNodeRecord,
   ClientBatch,
   ClientInfo,
   Command,
@@ -48,12 +56,14 @@ export type {
 } from './wire/index.js';
 export {
   COMMAND_VERSION,
+  decodeAppNodeRecord,
   decodeArgs,
   decodeBinary,
   decodeClientInfo,
   decodeCommandEnvelope,
   decodeIngressJob,
   decodeIoNodeRecord,
+  encodeAppNodeRecord,
   encodeArgs,
   encodeBinary,
   encodeCommandEnvelope,

@@ -43,6 +43,10 @@ export interface Keys {
   registryNode(nodeId: string): string;
   /** Pub/sub channel announcing io-nodes joining and leaving. */
   readonly registryChannel: string;
+  /** Sorted set of live app-node ids scored by heartbeat expiry (ms since epoch). */
+  readonly appRegistryIndex: string;
+  /** Hash describing one app-node in the registry. */
+  appRegistryNode(nodeId: string): string;
   /** Free-form application key under the prefix (the example's chat history, say). */
   app(...parts: string[]): string;
   /** Glob that matches every key built here: for cleanup in tests and tools. */
@@ -82,6 +86,8 @@ export function createKeys(prefix: string): Keys {
     registryIndex: `${tag}:registry`,
     registryNode: (nodeId: string) => `${tag}:registry:node:${nodeId}`,
     registryChannel: `${prefix}:registry:events`,
+    appRegistryIndex: `${tag}:registry:apps`,
+    appRegistryNode: (nodeId: string) => `${tag}:registry:app:${nodeId}`,
     app: (...parts: string[]) => `${prefix}:app:${parts.join(':')}`,
     patterns: Object.freeze([`${tag}:*`, `${prefix}:*`]),
   });

@@ -11,7 +11,7 @@ export interface LoggerOptions {
   level?: LogLevel;
   /** Process name shown on every line. @defaultValue 'iocluster' */
   name?: string;
-  /** Human-readable output through pino-pretty (must be installed). @defaultValue false */
+  /** Human-readable output through pino-pretty (must be installed), one line per entry. @defaultValue false */
   pretty?: boolean;
 }
 
@@ -22,7 +22,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     name,
     level,
     ...(pretty
-      ? { transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname' } } }
+      ? {
+          transport: {
+            target: 'pino-pretty',
+            options: { colorize: true, ignore: 'pid,hostname', singleLine: true },
+          },
+        }
       : {}),
   });
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Logger } from './logger.js';
 
 /**
@@ -29,4 +30,10 @@ export function runUntilSignal(logger: Logger, close: () => Promise<void>): void
 /** Tells a parent process over IPC that this one is ready, if it was started with an IPC channel. */
 export function announceReady(details: Record<string, unknown>): void {
   process.send?.({ type: 'ready', ...details });
+}
+
+/** The `version` of the package.json at `packageJsonUrl` (e.g. `new URL('../package.json', import.meta.url)`). */
+export function packageVersionAt(packageJsonUrl: URL): string {
+  const pkg = JSON.parse(readFileSync(packageJsonUrl, 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
 }

@@ -2,6 +2,7 @@ import type { Keys } from './keys.js';
 import { createListeners } from './listeners.js';
 import type { Logger } from './logger.js';
 import type { RedisConnection } from './redis.js';
+import { type AppNodeRecord, decodeAppNodeRecord, encodeAppNodeRecord } from './wire/app-node-record.js';
 import { decodeIoNodeRecord, type IoNodeRecord } from './wire/io-node-record.js';
 
 /**
@@ -207,4 +208,79 @@ export function watchRegistry(options: RegistryWatcherOptions): RegistryWatcher 
       await Promise.all([inFlight?.catch(() => undefined), next?.catch(() => undefined)]);
     },
   };
+}
+
+/**
+ * Atomically: drop expired index members, replace the node's hash (with a TTL) and score its index member
+ * at the new expiry. KEYS: index, hash. ARGV: nodeId, now, expiry, ttlMs, fields...
+ */
+const APP_HEARTBEAT_SCRIPT = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], unpack(ARGV, 5))
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+`;
+
+/**
+ * Writes an app-node's heartbeat: its record, listed until `record.lastSeen + ttlMs` unless written again.
+ * One script, so a reader never sees the index member without its hash.
+ */
+export async function writeAppNodeRecord(
+  redis: RedisConnection,
+  keys: Keys,
+  record: AppNodeRecord,
+  ttlMs: number,
+): Promise<void> {
+  await redis.eval(
+    APP_HEARTBEAT_SCRIPT,
+    2,
+    keys.appRegistryIndex,
+    keys.appRegistryNode(record.nodeId),
+    record.nodeId,
+    record.lastSeen,
+    record.lastSeen + ttlMs,
+    ttlMs,
+    ...Object.entries(encodeAppNodeRecord(record)).flat(),
+  );
+}
+
+/** Removes an app-node's record at once (clean shutdown). */
+export async function removeAppNodeRecord(redis: RedisConnection, keys: Keys, nodeId: string): Promise<void> {
+  await redis.multi().zrem(keys.appRegistryIndex, nodeId).del(keys.appRegistryNode(nodeId)).exec();
+}
+
+/**
+ * The live app-nodes (heartbeat not expired at `now`), ordered by `nodeId`; like {@link readLiveNodes},
+ * it removes expired index members on the way and skips (and logs) records that fail to decode.
+ */
+export async function readLiveAppNodes(
+  redis: RedisConnection,
+  keys: Keys,
+  now: number = Date.now(),
+  logger?: Logger,
+): Promise<AppNodeRecord[]> {
+  const results = await redis
+    .multi()
+    .zremrangebyscore(keys.appRegistryIndex, '-inf', now)
+    .zrangebyscore(keys.appRegistryIndex, `(${now}`, '+inf')
+    .exec();
+  const listed = results?.[1];
+  if (!listed) throw new Error('app registry read aborted: MULTI returned no result');
+  if (listed[0]) throw listed[0];
+  const ids = listed[1] as string[];
+  if (ids.length === 0) return [];
+  const pipeline = redis.pipeline();
+  for (const id of ids) pipeline.hgetall(keys.appRegistryNode(id));
+  const records: AppNodeRecord[] = [];
+  ((await pipeline.exec()) ?? []).forEach(([err, fields], i) => {
+    if (err) throw err;
+    if (!fields || Object.keys(fields).length === 0) return;
+    try {
+      records.push(decodeAppNodeRecord(fields));
+    } catch (decodeErr) {
+      logger?.warn({ err: decodeErr, nodeId: ids[i] }, 'malformed app-node registry record skipped');
+    }
+  });
+  return records.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
 }

@@ -26,6 +26,23 @@ describe('config', () => {
       stalledIntervalMs: 2_500,
     });
     expect(Object.isFrozen(config.ioNode)).toBe(true);
+    // No app-node HTTP server and no admin view unless asked for.
+    expect(config.appNode.metricsPort).toBeUndefined();
+    expect(config.appNode.metricsHost).toBe('0.0.0.0');
+    expect(config.frontend.adminToken).toBeUndefined();
+  });
+
+  test('config - METRICS_PORT (0 = a free port), METRICS_HOST and ADMIN_TOKEN', () => {
+    const config = loadConfig({
+      METRICS_PORT: '0',
+      METRICS_HOST: '127.0.0.1',
+      ADMIN_TOKEN: ' s3cret-token ',
+    });
+    expect(config.appNode.metricsPort).toBe(0);
+    expect(config.appNode.metricsHost).toBe('127.0.0.1');
+    expect(config.frontend.adminToken).toBe('s3cret-token');
+    expect(loadConfig({ METRICS_PORT: '9464', ADMIN_TOKEN: '' }).appNode.metricsPort).toBe(9464);
+    expect(loadConfig({ ADMIN_TOKEN: '' }).frontend.adminToken).toBeUndefined();
   });
 
   test('config - parses every kind of value', () => {
@@ -72,6 +89,8 @@ describe('config', () => {
     [{ IO_NODE_PORT: '65535', IO_NODE_WORKERS: '2' }, /IO_NODE_PORT \(65535\) \+ IO_NODE_WORKERS \(2\) - 1/],
     [{ SOCKETIO_PARSER: 'json' }, /SOCKETIO_PARSER must be one of default, msgpack, got "json"/],
     [{ IOCLUSTER_WORKER_INDEX: '-1' }, /IOCLUSTER_WORKER_INDEX must be an integer from 0/],
+    [{ METRICS_PORT: '70000' }, /METRICS_PORT must be an integer from 0 to 65535, got "70000"/],
+    [{ ADMIN_TOKEN: 'short' }, /ADMIN_TOKEN must be at least 8 characters/],
   ])('config - %o is refused with an error naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -134,6 +153,10 @@ describe('config', () => {
     }
     expect(keys.roomNodes('a}b')).not.toBe(keys.roomNodes('a%7Db'));
     expect(keys.registryNode('n1').startsWith('{chat}:')).toBe(true);
+    // App-node records beside the io-node ones, distinct from them, under the same tag.
+    expect(keys.appRegistryIndex).toBe('{chat}:registry:apps');
+    expect(keys.appRegistryNode('n1')).toBe('{chat}:registry:app:n1');
+    expect(keys.appRegistryNode('n1')).not.toBe(keys.registryNode('n1'));
     expect(keys.app('history', 'lobby')).toBe('chat:app:history:lobby');
     expect(() => createKeys('a:b')).toThrow(/key prefix "a:b"/);
   });

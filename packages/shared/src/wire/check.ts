@@ -51,3 +51,21 @@ export function array(value: unknown, path: string): unknown[] {
 export function version(value: unknown, expected: number, path: string): void {
   if (value !== expected) throw new WireError(`${path} has version ${String(value)}, expected ${expected}`);
 }
+
+/** A non-negative integer, as a number or as the decimal string HGETALL returns. */
+export function storedCount(value: unknown, path: string): number {
+  const parsed = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof parsed !== 'number' || !Number.isSafeInteger(parsed) || parsed < 0) {
+    throw new WireError(`${path} must be a non-negative integer`);
+  }
+  return parsed;
+}
+
+/** A finite non-negative number, as a number or as the decimal string HGETALL returns. */
+export function storedRate(value: unknown, path: string): number {
+  const parsed = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof parsed !== 'number' || !Number.isFinite(parsed) || parsed < 0) {
+    throw new WireError(`${path} must be a non-negative number`);
+  }
+  return parsed;
+}

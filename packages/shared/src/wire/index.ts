@@ -1,3 +1,5 @@
+export type { AppNodeRecord } from './app-node-record.js';
+export { decodeAppNodeRecord, encodeAppNodeRecord } from './app-node-record.js';
 export type { ClientInfo, HandshakeInfo } from './client-info.js';
 export { decodeClientInfo } from './client-info.js';
 export type {

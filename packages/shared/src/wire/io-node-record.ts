@@ -1,5 +1,5 @@
 import { WireError } from '../errors.js';
-import { nonEmptyString, object } from './check.js';
+import { nonEmptyString, object, storedCount, storedRate } from './check.js';
 
 /**
  * One live io-node as the registry describes it. Written by the io-node itself on every heartbeat
@@ -21,6 +21,8 @@ export interface IoNodeRecord {
   readonly version: string;
   /** When the node last wrote its record (ms since epoch). */
   readonly lastSeen: number;
+  /** Client events (connects and disconnects included) accepted per second over the last few seconds. */
+  readonly eventsPerSecond: number;
 }
 
 /** The Redis hash fields of a record (every value a string, as HSET stores them). */
@@ -32,19 +34,13 @@ export function encodeIoNodeRecord(record: IoNodeRecord): Record<string, string>
     startedAt: String(record.startedAt),
     version: record.version,
     lastSeen: String(record.lastSeen),
+    eventsPerSecond: String(record.eventsPerSecond),
   };
 }
 
 const field = (name: string) => `io-node record field "${name}"`;
 
-/** A non-negative integer, as a number or as the decimal string HGETALL returns. */
-function count(value: unknown, name: string): number {
-  const parsed = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  if (typeof parsed !== 'number' || !Number.isSafeInteger(parsed) || parsed < 0) {
-    throw new WireError(`${field(name)} must be a non-negative integer`);
-  }
-  return parsed;
-}
+const count = (value: unknown, name: string) => storedCount(value, field(name));
 
 /**
  * Validates the fields of a registry hash (as HGETALL returns them) or a parsed JSON object and returns
@@ -65,5 +61,7 @@ export function decodeIoNodeRecord(fields: unknown): IoNodeRecord {
     startedAt: count(source.startedAt, 'startedAt'),
     version: nonEmptyString(source.version, field('version')),
     lastSeen: count(source.lastSeen, 'lastSeen'),
+    // Absent from records written before it existed (a rolling upgrade): 0.
+    eventsPerSecond: storedRate(source.eventsPerSecond ?? 0, field('eventsPerSecond')),
   };
 }

@@ -1,0 +1,86 @@
+import type { ServerResponse } from 'node:http';
+import { cachedReader, createProcessMetrics, createRateMeter, type RedisConnection } from '@iocluster/shared';
+import { Counter, Gauge, Histogram } from 'prom-client';
+
+/** BullMQ job states the queue gauge reports. */
+export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+export type QueueState = (typeof QUEUE_STATES)[number];
+
+/** Outcomes of an ingress job on this app-node. */
+export type JobResult = 'completed' | 'failed';
+
+/**
+ * An app-node's Prometheus metrics (see docs/operations.md), on a registry of the node's own, plus the
+ * counts its registry heartbeat reports.
+ */
+export interface AppNodeMetrics {
+  /** An ingress job finished. */
+  job(result: JobResult): void;
+  /** The handler of `event` (middleware included) took `seconds`. */
+  handled(event: string, seconds: number): void;
+  /** Jobs and events finished per second over the last few seconds (for the registry record). */
+  rates(): { jobsPerSecond: number; eventsPerSecond: number };
+  /** Counts the connection's reconnects; returns the remover. */
+  watchRedis(connection: RedisConnection, role: string): () => void;
+  /** Answers `GET /metrics`. */
+  serve(res: ServerResponse): Promise<void>;
+}
+
+export interface AppNodeMetricsOptions {
+  /** Whether `event` has a registered handler: other names are counted as `other`, so labels stay bounded. */
+  isRegistered(event: string): boolean;
+  /** Job counts of the ingress queue by state (BullMQ `Queue.getJobCounts`), read at scrape time. */
+  queueCounts(): Promise<Partial<Record<QueueState, number>>>;
+}
+
+/** Handler times from a fraction of a ms to the default 25 s handler timeout. */
+const HANDLER_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25];
+
+/** Several scrapers (or one scraping often) cost one queue read per this long. */
+const QUEUE_READ_MAX_AGE_MS = 1_000;
+
+export function createAppNodeMetrics(options: AppNodeMetricsOptions): AppNodeMetrics {
+  const base = createProcessMetrics();
+  const registers = [base.registry];
+  const jobs = new Counter({
+    name: 'iocluster_app_jobs_total',
+    help: 'Ingress jobs finished by this app-node, by result',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  const handlerSeconds = new Histogram({
+    name: 'iocluster_app_handler_seconds',
+    help: 'Time in middleware and handler per client event, by event name (unregistered names: other)',
+    labelNames: ['event'] as const,
+    buckets: HANDLER_BUCKETS,
+    registers,
+  });
+  const readQueue = cachedReader(options.queueCounts, QUEUE_READ_MAX_AGE_MS);
+  new Gauge({
+    name: 'iocluster_queue_jobs',
+    help: 'Jobs in the ingress queue by state (the same value from every process that reports it)',
+    labelNames: ['state'] as const,
+    registers,
+    async collect() {
+      const counts = await readQueue();
+      for (const state of QUEUE_STATES) this.set({ state }, counts[state] ?? 0);
+    },
+  });
+  for (const result of ['completed', 'failed'] as const) jobs.inc({ result }, 0);
+  const jobRate = createRateMeter();
+  const eventRate = createRateMeter();
+
+  return {
+    job(result) {
+      jobs.inc({ result });
+      jobRate.mark();
+    },
+    handled(event, seconds) {
+      handlerSeconds.observe({ event: options.isRegistered(event) ? event : 'other' }, seconds);
+      eventRate.mark();
+    },
+    rates: () => ({ jobsPerSecond: jobRate.perSecond(), eventsPerSecond: eventRate.perSecond() }),
+    watchRedis: base.watchRedis,
+    serve: base.serve,
+  };
+}

@@ -1,0 +1,128 @@
+// The admin view: polls /admin/api/state (see packages/frontend/src/admin-state.ts) and renders it.
+const POLL_MS = 1000;
+
+const $ = (selector) => document.querySelector(selector);
+
+function cell(text, className) {
+  const td = document.createElement('td');
+  td.textContent = String(text);
+  if (className) td.className = className;
+  return td;
+}
+
+function duration(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
+}
+
+const rate = (n) => (Math.round(n * 10) / 10).toString();
+
+function fill(tbody, rows, columns, empty) {
+  tbody.replaceChildren();
+  if (rows.length === 0) {
+    const tr = document.createElement('tr');
+    const td = cell(empty, 'empty');
+    td.colSpan = columns;
+    tr.append(td);
+    tbody.append(tr);
+    return;
+  }
+  for (const cells of rows) {
+    const tr = document.createElement('tr');
+    tr.append(...cells);
+    tbody.append(tr);
+  }
+}
+
+function metricsLink(url) {
+  const td = document.createElement('td');
+  if (!url) {
+    td.textContent = '–';
+    return td;
+  }
+  const a = document.createElement('a');
+  a.href = url;
+  a.textContent = 'metrics';
+  a.target = '_blank';
+  a.rel = 'noopener';
+  td.append(a);
+  return td;
+}
+
+function render(state) {
+  const { now, ioNodes, appNodes, queue, rooms } = state;
+  $('#io-count').textContent = String(ioNodes.length);
+  $('#connections').textContent = String(ioNodes.reduce((sum, n) => sum + n.connections, 0));
+  $('#events-rate').textContent = rate(ioNodes.reduce((sum, n) => sum + n.eventsPerSecond, 0));
+  $('#app-count').textContent = String(appNodes.length);
+  $('#jobs-rate').textContent = rate(appNodes.reduce((sum, n) => sum + n.jobsPerSecond, 0));
+
+  fill(
+    $('#io-nodes tbody'),
+    ioNodes.map((n) => [
+      cell(n.nodeId),
+      cell(n.url),
+      cell(n.connections, 'num'),
+      cell(rate(n.eventsPerSecond), 'num'),
+      cell(n.version),
+      cell(duration(now - n.startedAt)),
+    ]),
+    6,
+    'no live io-node',
+  );
+  fill(
+    $('#app-nodes tbody'),
+    appNodes.map((n) => [
+      cell(n.nodeId),
+      cell(n.concurrency, 'num'),
+      cell(rate(n.jobsPerSecond), 'num'),
+      cell(rate(n.eventsPerSecond), 'num'),
+      cell(n.version),
+      cell(duration(now - n.startedAt)),
+      cell(`${duration(now - n.lastSeen)} ago`),
+      metricsLink(n.metricsUrl),
+    ]),
+    8,
+    'no live app-node',
+  );
+  for (const el of document.querySelectorAll('#queue [data-state]')) {
+    el.textContent = queue ? String(queue[el.dataset.state]) : '?';
+  }
+  $('#rooms-off').hidden = rooms !== null;
+  $('#rooms').hidden = rooms === null;
+  if (rooms) {
+    fill(
+      $('#rooms tbody'),
+      rooms.map((r) => [cell(r.room), cell(r.members, 'num'), cell(r.users.join(', '))]),
+      3,
+      'no room has members',
+    );
+  }
+  const status = $('#status');
+  status.dataset.state = state.errors.length > 0 ? 'error' : 'ok';
+  status.textContent =
+    state.errors.length > 0 ? state.errors.join('; ') : `updated ${new Date(now).toLocaleTimeString()}`;
+  document.body.dataset.updatedAt = String(now);
+}
+
+async function poll() {
+  try {
+    const res = await fetch('/admin/api/state', { credentials: 'same-origin' });
+    if (res.status === 401) {
+      location.assign('/admin');
+      return;
+    }
+    if (!res.ok) throw new Error(`state answered ${res.status}`);
+    render(await res.json());
+  } catch (err) {
+    const status = $('#status');
+    status.dataset.state = 'error';
+    status.textContent = `cannot reach the frontend: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  setTimeout(poll, POLL_MS);
+}
+
+void poll();

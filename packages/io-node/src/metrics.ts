@@ -1,0 +1,99 @@
+import type { ServerResponse } from 'node:http';
+import { type Command, createProcessMetrics, createRateMeter, type RedisConnection } from '@iocluster/shared';
+import { Counter, Gauge, Histogram } from 'prom-client';
+
+/** Kinds of client events an io-node counts. */
+export type ClientEventKind = 'connect' | 'event' | 'disconnect';
+
+/**
+ * An io-node's Prometheus metrics (see docs/operations.md for names and labels), on a registry of the
+ * node's own. The composition root reports what happens; nothing here reaches into the node.
+ */
+export interface IoNodeMetrics {
+  /** A client event was accepted into the node's queue. */
+  event(kind: ClientEventKind): void;
+  /** Client events accepted per second over the last few seconds (for the registry record). */
+  eventsPerSecond(): number;
+  /** An event's reply arrived `ms` after its batch was handed to the ingress queue. */
+  answered(ms: number): void;
+  /** `events` events were answered with TIMEOUT. */
+  timedOut(events: number): void;
+  /** Wraps a command applier so each command applied is counted by `type`. */
+  countCommands(apply: (cmd: Command) => void | Promise<void>): (cmd: Command) => void | Promise<void>;
+  /** Counts the connection's reconnects; returns the remover. */
+  watchRedis(connection: RedisConnection, role: string): () => void;
+  /** Answers `GET /metrics`. */
+  serve(res: ServerResponse): Promise<void>;
+}
+
+/** Round trips from a few ms (idle) to the default 30 s event timeout. */
+const ROUNDTRIP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** Command types counted by name; a custom command counts as `custom`. */
+const COMMAND_TYPES: readonly Command['type'][] = [
+  'emit',
+  'join',
+  'leave',
+  'set-data',
+  'disconnect',
+  'reply',
+  'custom',
+];
+
+/** Creates the metrics of one io-node; `connections` is read at each scrape. */
+export function createIoNodeMetrics(connections: () => number): IoNodeMetrics {
+  const base = createProcessMetrics();
+  const registers = [base.registry];
+  new Gauge({
+    name: 'iocluster_io_connections',
+    help: 'Socket.IO clients connected to this io-node',
+    registers,
+    collect() {
+      this.set(connections());
+    },
+  });
+  const events = new Counter({
+    name: 'iocluster_io_events_total',
+    help: 'Client events accepted into the ingress queue, by kind',
+    labelNames: ['kind'] as const,
+    registers,
+  });
+  const roundtrip = new Histogram({
+    name: 'iocluster_io_event_roundtrip_seconds',
+    help: 'From handing an event to the ingress queue to its reply from an app-node',
+    buckets: ROUNDTRIP_BUCKETS,
+    registers,
+  });
+  const timeouts = new Counter({
+    name: 'iocluster_io_ack_timeouts_total',
+    help: 'Events answered with TIMEOUT because no app-node replied in time',
+    registers,
+  });
+  const commands = new Counter({
+    name: 'iocluster_io_commands_total',
+    help: 'Commands from app-nodes applied by this io-node, by type',
+    labelNames: ['type'] as const,
+    registers,
+  });
+  // Every label value present from the start: a rate() over a series that appears late misses its first step.
+  for (const kind of ['connect', 'event', 'disconnect'] as const) events.inc({ kind }, 0);
+  for (const type of COMMAND_TYPES) commands.inc({ type }, 0);
+
+  const rate = createRateMeter();
+
+  return {
+    event(kind) {
+      events.inc({ kind });
+      rate.mark();
+    },
+    eventsPerSecond: () => rate.perSecond(),
+    answered: (ms) => roundtrip.observe(ms / 1000),
+    timedOut: (n) => timeouts.inc(n),
+    countCommands: (apply) => (cmd) => {
+      commands.inc({ type: cmd.type });
+      return apply(cmd);
+    },
+    watchRedis: base.watchRedis,
+    serve: base.serve,
+  };
+}

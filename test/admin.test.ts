@@ -1,0 +1,260 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AppNode } from '@iocluster/app-node';
+import type { AdminState, Frontend } from '@iocluster/frontend';
+import { createKeys, readLiveAppNodes } from '@iocluster/shared';
+import { Queue } from 'bullmq';
+import { chromium } from 'playwright-core';
+import { afterEach, describe, expect, test } from 'vitest';
+import { type Cluster, setup } from './support/cluster.js';
+import { until } from './support/poll.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+// The README's screenshot is rewritten only on request (UPDATE_SCREENSHOTS=1), so test runs leave the
+// working tree clean; every run writes its own to test-output/.
+const SCREENSHOT = fileURLToPath(
+  new URL(
+    process.env.UPDATE_SCREENSHOTS === '1' ? '../docs/admin.png' : '../test-output/admin.png',
+    import.meta.url,
+  ),
+);
+const TOKEN = 'test-admin-token-1234';
+
+let cluster: Cluster | undefined;
+const closers: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+  await cluster?.cleanup();
+  cluster = undefined;
+});
+
+const register = (app: AppNode) => {
+  app.on('chat', (_socket, n: number) => n);
+};
+
+async function state(frontend: Frontend): Promise<AdminState> {
+  const res = await fetch(`${frontend.url}/admin/api/state`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  expect(res.status).toBe(200);
+  return (await res.json()) as AdminState;
+}
+
+describe('admin view', () => {
+  test('admin - there is none without a token', async () => {
+    cluster = await setup({ ioNodes: 1 });
+    const frontend = await cluster.startFrontend();
+    for (const path of ['/admin', '/admin/api/state', '/admin/queue/']) {
+      expect((await fetch(`${frontend.url}${path}`)).status, path).toBe(404);
+    }
+  });
+
+  test('admin - asks for the token and refuses a wrong one; form, link and header open it', async () => {
+    cluster = await setup({ ioNodes: 1 });
+    const frontend = await cluster.startFrontend({ adminToken: TOKEN });
+    const form = await fetch(`${frontend.url}/admin`);
+    expect(form.status).toBe(401);
+    expect(await form.text()).toContain('<form method="post" action="/admin/login">');
+    for (const path of ['/admin/api/state', '/admin/queue/', '/admin/assets/admin.js']) {
+      const res = await fetch(`${frontend.url}${path}`, { headers: { authorization: 'Bearer wrong-token' } });
+      expect(res.status, path).toBe(401);
+      expect(await res.json()).toEqual({
+        error: { code: 'UNAUTHORIZED', message: 'the admin token is missing or wrong' },
+      });
+    }
+    const login = (token: string) =>
+      fetch(`${frontend.url}/admin/login`, {
+        method: 'POST',
+        body: new URLSearchParams({ token }),
+        redirect: 'manual',
+      });
+    expect((await login('not-the-token')).status).toBe(401);
+    expect((await fetch(`${frontend.url}/admin?token=nope`, { redirect: 'manual' })).status).toBe(401);
+
+    for (const res of [
+      await login(TOKEN),
+      await fetch(`${frontend.url}/admin?token=${TOKEN}`, { redirect: 'manual' }),
+    ]) {
+      expect(res.status).toBe(303);
+      expect(res.headers.get('location')).toBe('/admin');
+      const cookie = res.headers.get('set-cookie')!;
+      expect(cookie).toMatch(/^iocluster_admin=[^;]+; Path=\/admin; HttpOnly; SameSite=Strict$/);
+      const page = await fetch(`${frontend.url}/admin`, { headers: { cookie: cookie.split(';')[0]! } });
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<table id="io-nodes">');
+    }
+    const board = await fetch(`${frontend.url}/admin/queue/`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(board.status).toBe(200);
+    expect(await board.text()).toContain('iocluster ingress');
+  });
+
+  test('admin - state lists io-nodes with their connections, app-nodes from their heartbeats, the queue', async () => {
+    const c = await setup({ ioNodes: 2, register });
+    cluster = c;
+    const app = await c.startAppNode({ metricsPort: 0, metricsHost: '127.0.0.1', concurrency: 4 });
+    const frontend = await c.startFrontend({ adminToken: TOKEN });
+    await Promise.all([c.connect(0), c.connect(1), c.connect(1)]);
+    const seen = await until(
+      () => state(frontend),
+      // The queue is read at most once a second: wait for a read after the connect events ran, too.
+      (s) => s.ioNodes.reduce((sum, n) => sum + n.connections, 0) === 3 && s.queue?.active === 0,
+      5_000,
+    );
+    expect(seen.ioNodes.map((n) => [n.nodeId, n.connections])).toEqual(
+      c.ioNodes
+        .map((n, i) => [n.nodeId, i === 0 ? 1 : 2])
+        .sort(([a], [b]) => String(a).localeCompare(String(b))),
+    );
+    expect(seen.appNodes).toEqual([
+      {
+        nodeId: app.nodeId,
+        concurrency: 4,
+        jobsPerSecond: expect.any(Number),
+        eventsPerSecond: expect.any(Number),
+        startedAt: expect.any(Number),
+        version: '0.1.0',
+        lastSeen: expect.any(Number),
+        metricsUrl: app.metricsUrl,
+      },
+    ]);
+    expect(seen.queue).toEqual({ waiting: 0, active: 0, delayed: 0, failed: 0 });
+    expect(seen.rooms).toBeNull();
+    expect(seen.errors).toEqual([]);
+
+    // A closed app-node removes its record at once (a silent one would expire with its TTL). The first
+    // stays, to answer the clients' disconnects at cleanup.
+    const second = await c.startAppNode();
+    const listed = await readLiveAppNodes(c.redis, createKeys(c.prefix));
+    expect(listed.map((n) => n.nodeId).sort()).toEqual([app.nodeId, second.nodeId].sort());
+    expect(listed.find((n) => n.nodeId === second.nodeId)?.metricsUrl).toBe('');
+    await second.close();
+    expect((await readLiveAppNodes(c.redis, createKeys(c.prefix))).map((n) => n.nodeId)).toEqual([
+      app.nodeId,
+    ]);
+    expect((await state(frontend)).appNodes.map((n) => n.nodeId)).toEqual([app.nodeId]);
+  });
+
+  test('admin - the rooms panel shows what its source gives (presence plugs in here); a failing source is reported', async () => {
+    cluster = await setup({ ioNodes: 1 });
+    let fail = false;
+    const frontend = await cluster.startFrontend({
+      adminToken: TOKEN,
+      adminRooms: {
+        rooms: async () => {
+          if (fail) throw new Error('presence unreachable');
+          return [{ room: 'lobby', members: 2, users: ['ada', 'bob'] }];
+        },
+      },
+    });
+    const first = await state(frontend);
+    expect(first.rooms).toEqual([{ room: 'lobby', members: 2, users: ['ada', 'bob'] }]);
+    expect(first.errors).toEqual([]);
+    fail = true;
+    const second = await state(frontend);
+    expect(second.rooms).toEqual([]);
+    expect(second.errors).toEqual(['rooms: presence unreachable']);
+    expect(second.ioNodes).toHaveLength(1);
+  });
+
+  test('admin - a crashed app-node process leaves the registry when its heartbeat expires', async () => {
+    const c = await setup({
+      appModule: 'test/fixtures/test-app.ts',
+      childEnv: {
+        HEARTBEAT_INTERVAL_MS: '200',
+        HEARTBEAT_TTL_MS: '800',
+        METRICS_PORT: '0',
+        METRICS_HOST: '127.0.0.1',
+      },
+    });
+    cluster = c;
+    const keys = createKeys(c.prefix);
+    const child = await c.startChildAppNode();
+    const [record] = await readLiveAppNodes(c.redis, keys);
+    expect(record).toMatchObject({ nodeId: child.nodeId, concurrency: 16 });
+    // Its metrics server answers at the URL it registered.
+    const metrics = await fetch(record!.metricsUrl);
+    expect(await metrics.text()).toContain('iocluster_app_jobs_total{result="completed"} 0');
+    await child.kill();
+    // SIGKILL: no deregistration; the record must expire (800 ms TTL).
+    await until(
+      () => readLiveAppNodes(c.redis, keys),
+      (nodes) => nodes.length === 0,
+      5_000,
+    );
+    expect(await c.redis.exists(keys.appRegistryNode(child.nodeId))).toBe(0);
+  });
+
+  test('admin - the page in Chromium shows the cluster and updates by itself', async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
+    const c = await setup({ ioNodes: 2, register });
+    cluster = c;
+    await c.startAppNode({ metricsPort: 0, metricsHost: '127.0.0.1' });
+    await c.startAppNode({ metricsPort: 0, metricsHost: '127.0.0.1' });
+    const frontend = await c.startFrontend({ adminToken: TOKEN });
+    const clients = await Promise.all([c.connect(0), c.connect(1), c.connect(0)]);
+    // A failed job to show in the queue.
+    const keys = createKeys(c.prefix);
+    const queue = new Queue(keys.ingressQueue, { connection: c.redis, prefix: keys.bullPrefix });
+    closers.push(() => queue.close());
+    await queue.add('bad', { v: 999 });
+
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    closers.push(() => browser.close());
+    const page = await browser.newPage({ viewport: { width: 1280, height: 760 } });
+    page.setDefaultTimeout(20_000);
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.goto(`${frontend.url}/admin`);
+    await page.fill('input[name=token]', TOKEN);
+    await page.click('button[type=submit]');
+    const text = (selector: string) => page.locator(selector).textContent();
+    await page.waitForFunction(() => document.getElementById('connections')?.textContent === '3');
+    expect(await text('#io-count')).toBe('2');
+    expect(await text('#app-count')).toBe('2');
+    expect(await page.locator('#io-nodes tbody tr').count()).toBe(2);
+    expect(await page.locator('#app-nodes tbody tr').count()).toBe(2);
+    await page.waitForFunction(
+      () => document.querySelector('#queue [data-state=failed]')?.textContent === '1',
+    );
+    expect(await page.locator('#rooms-off').isVisible()).toBe(true);
+
+    // Updates by itself: two more clients show without a reload.
+    clients.push(await c.connect(1), await c.connect(1));
+    await page.waitForFunction(() => document.getElementById('connections')?.textContent === '5');
+    const perNode = await page.locator('#io-nodes tbody tr td:nth-child(3)').allTextContents();
+    expect(perNode.map(Number).sort()).toEqual([2, 3]);
+
+    // Steady traffic until the rates (whole seconds, carried by heartbeats) show it; then the README's
+    // screenshot.
+    let sending = true;
+    const traffic = (async () => {
+      while (sending) await Promise.all(clients.map((s, i) => s.emitWithAck('chat', i)));
+    })();
+    await page.waitForFunction(
+      () =>
+        Number(document.getElementById('events-rate')?.textContent) > 10 &&
+        Number(document.getElementById('jobs-rate')?.textContent) > 0,
+    );
+    sending = false;
+    await traffic;
+    await mkdir(dirname(SCREENSHOT), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT });
+
+    // The queue dashboard opens behind the same token (the cookie), with the failed job.
+    const board = await browser.newPage();
+    await page
+      .context()
+      .cookies()
+      .then((cookies) => board.context().addCookies(cookies));
+    await board.goto(`${frontend.url}/admin/queue/`);
+    await board.getByText('ingress').first().waitFor();
+    expect(errors).toEqual([]);
+  });
+});

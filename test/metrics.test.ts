@@ -1,0 +1,177 @@
+import { type AppNode, createAppNode } from '@iocluster/app-node';
+import { startRedisServer } from '@iocluster/devkit';
+import { createFrontend } from '@iocluster/frontend';
+import { createIoNode } from '@iocluster/io-node';
+import { createKeys, createRedis, deferred } from '@iocluster/shared';
+import { Queue } from 'bullmq';
+import { afterEach, describe, expect, test } from 'vitest';
+import { type Cluster, setup } from './support/cluster.js';
+import { scrape, total, value } from './support/metrics.js';
+import { until } from './support/poll.js';
+
+let cluster: Cluster | undefined;
+const closers: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+  await cluster?.cleanup();
+  cluster = undefined;
+});
+
+const metricsOf = (url: string) => scrape(`${url}/metrics`);
+
+describe('metrics', () => {
+  test('metrics - io-nodes, app-node and frontend count known traffic exactly', async () => {
+    const release = deferred();
+    const register = (app: AppNode) => {
+      app.on('connection', (socket) => socket.join('lobby'));
+      app.on('chat', (_socket, n: number) => {
+        app.to('lobby').emit('chat', n);
+        return n;
+      });
+      app.on('hang', async () => {
+        await release.promise;
+        return 'late';
+      });
+    };
+    const c = await setup({ ioNodes: 2, register });
+    cluster = c;
+    const app = await c.startAppNode({ metricsPort: 0, metricsHost: '127.0.0.1' });
+    const frontend = await c.startFrontend();
+    expect(app.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+
+    // M = 3 clients (2 on io-node 0, 1 on io-node 1); N = 12 chat events with acks, 2 with no handler.
+    const clients = [await c.connect(0), await c.connect(1), await c.connect(0)];
+    for (let round = 0; round < 4; round++) {
+      const acks = await Promise.all(clients.map((s, i) => s.emitWithAck('chat', round * 10 + i)));
+      expect(acks).toEqual([round * 10, round * 10 + 1, round * 10 + 2]);
+    }
+    const refused = await Promise.all([clients[0]!.emitWithAck('nope'), clients[1]!.emitWithAck('nope')]);
+    expect(refused).toEqual([
+      { error: { code: 'NO_HANDLER', message: 'no handler for event "nope"' } },
+      { error: { code: 'NO_HANDLER', message: 'no handler for event "nope"' } },
+    ]);
+
+    // A malformed job fails on the app-node and stays in the queue; a delayed one waits there.
+    const keys = createKeys(c.prefix);
+    const queue = new Queue(keys.ingressQueue, { connection: c.redis, prefix: keys.bullPrefix });
+    closers.push(() => queue.close());
+    await queue.add('bad', { v: 999 });
+    await queue.add('later', { v: 999 }, { delay: 600_000 });
+    await until(
+      () => queue.getJobCounts('failed'),
+      (counts) => counts.failed === 1,
+      10_000,
+    );
+
+    const io = await Promise.all(c.ioNodes.map((node) => metricsOf(node.url)));
+    expect(io.map((s) => value(s, 'iocluster_io_connections'))).toEqual([2, 1]);
+    expect(total(io, 'iocluster_io_events_total', { kind: 'connect' })).toBe(3);
+    expect(total(io, 'iocluster_io_events_total', { kind: 'event' })).toBe(14);
+    expect(total(io, 'iocluster_io_events_total', { kind: 'disconnect' })).toBe(0);
+    // Every event is answered: 3 connects + 14 events, each timed from enqueue to reply.
+    expect(total(io, 'iocluster_io_event_roundtrip_seconds_count')).toBe(17);
+    expect(total(io, 'iocluster_io_event_roundtrip_seconds_bucket', { le: '+Inf' })).toBe(17);
+    expect(total(io, 'iocluster_io_commands_total', { type: 'reply' })).toBe(17);
+    expect(total(io, 'iocluster_io_commands_total', { type: 'join' })).toBe(3);
+    // Each io-node holds members of the lobby, so each applies every one of the 12 room emits.
+    expect(io.map((s) => value(s, 'iocluster_io_commands_total', { type: 'emit' }))).toEqual([12, 12]);
+    expect(total(io, 'iocluster_io_ack_timeouts_total')).toBe(0);
+    expect(value(io[0]!, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
+    expect(value(io[0]!, 'iocluster_redis_reconnects_total', { role: 'command' })).toBe(0);
+
+    const appMetrics = await until(
+      () => scrape(app.metricsUrl),
+      // The gauge reads the queue at most once a second: wait for a read after the jobs settled.
+      (s) => value(s, 'iocluster_queue_jobs', { state: 'delayed' }) === 1,
+      5_000,
+    );
+    expect(value(appMetrics, 'iocluster_app_handler_seconds_count', { event: 'chat' })).toBe(12);
+    expect(value(appMetrics, 'iocluster_app_handler_seconds_count', { event: 'connection' })).toBe(3);
+    // Events with no handler are not timed, so their names never become label values.
+    expect(value(appMetrics, 'iocluster_app_handler_seconds_count', { event: 'nope' })).toBeUndefined();
+    expect(value(appMetrics, 'iocluster_app_jobs_total', { result: 'failed' })).toBe(1);
+    // Events share jobs (batching), so the job count is between 1 and one per event.
+    const completed = value(appMetrics, 'iocluster_app_jobs_total', { result: 'completed' })!;
+    expect(completed).toBeGreaterThanOrEqual(1);
+    expect(completed).toBeLessThanOrEqual(17);
+    for (const [state, count] of Object.entries({ waiting: 0, active: 0, delayed: 1, failed: 1 })) {
+      expect(value(appMetrics, 'iocluster_queue_jobs', { state }), state).toBe(count);
+    }
+
+    const front = await until(
+      () => metricsOf(frontend.url),
+      (s) => value(s, 'iocluster_queue_jobs', { state: 'failed' }) === 1,
+      5_000,
+    );
+    expect(value(front, 'iocluster_frontend_io_nodes')).toBe(2);
+    expect(value(front, 'iocluster_queue_jobs', { state: 'delayed' })).toBe(1);
+    expect(value(front, 'nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
+
+    // An io-node whose events time out: the handler hangs past its 300 ms event timeout.
+    const impatient = await c.startIoNode({ eventTimeoutMs: 300 });
+    const socket = await c.connect(2);
+    expect(await socket.emitWithAck('hang')).toEqual({
+      error: { code: 'TIMEOUT', message: 'no answer within 300 ms' },
+    });
+    release.resolve();
+    const late = await metricsOf(impatient.url);
+    expect(value(late, 'iocluster_io_ack_timeouts_total')).toBe(1);
+    expect(value(late, 'iocluster_io_events_total', { kind: 'event' })).toBe(1);
+
+    for (const path of ['/healthz', '/readyz']) {
+      const res = await fetch(app.metricsUrl.replace('/metrics', path));
+      expect(res.status, path).toBe(200);
+      expect(await res.json()).toMatchObject({ nodeId: app.nodeId });
+    }
+  });
+
+  test('metrics - every process counts its Redis reconnects after Redis restarts', async () => {
+    const redis = await startRedisServer();
+    closers.push(() => redis.stop());
+    const prefix = `t${Date.now().toString(36)}`;
+    const node = createIoNode({ redis: redis.url, prefix, host: '127.0.0.1', port: 0 });
+    const app = createAppNode({ redis: redis.url, prefix, metricsPort: 0, metricsHost: '127.0.0.1' });
+    const frontend = createFrontend({ redis: redis.url, prefix, host: '127.0.0.1', port: 0 });
+    closers.push(
+      () => node.close(),
+      () => app.close(),
+      () => frontend.close(),
+    );
+    await node.start();
+    await app.start();
+    await frontend.start();
+    const urls = [`${node.url}/metrics`, app.metricsUrl, `${frontend.url}/metrics`];
+    for (const url of urls) {
+      expect(value(await scrape(url), 'iocluster_redis_reconnects_total'), url).toBe(0);
+    }
+
+    await redis.stop();
+    await redis.start();
+    for (const url of urls) {
+      const samples = await until(
+        () => scrape(url),
+        (s) => (value(s, 'iocluster_redis_reconnects_total') ?? 0) >= 1,
+        10_000,
+      );
+      // Every role the process watches reconnected at least once.
+      const roles = samples.filter((s) => s.name === 'iocluster_redis_reconnects_total');
+      expect(roles.length, url).toBeGreaterThanOrEqual(2);
+      for (const sample of roles)
+        expect(sample.value, `${url} ${sample.labels.role}`).toBeGreaterThanOrEqual(1);
+    }
+    // And the nodes are ready again.
+    await until(
+      () => fetch(`${node.url}/readyz`).then((r) => r.status),
+      (status) => status === 200,
+      10_000,
+    );
+    await until(
+      () => fetch(app.metricsUrl.replace('/metrics', '/readyz')).then((r) => r.status),
+      (status) => status === 200,
+      10_000,
+    );
+    const cleanup = createRedis(redis.url, 'command');
+    await cleanup.flushall();
+    await cleanup.quit();
+  });
+});
