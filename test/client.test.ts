@@ -137,11 +137,11 @@ describe('client', () => {
     ]);
   });
 
-  test('client - an io-node killed with SIGKILL: in-flight acks reject DISCONNECTED, the client moves on', async () => {
+  test('client - without recovery, an io-node killed with SIGKILL rejects in-flight acks with DISCONNECTED and the client moves on', async () => {
     cluster = await setup({ appNodes: 1, register: registerTestApp });
     const frontend = await cluster.startFrontend();
     const [one, two] = await Promise.all([cluster.startChildIoNode(), cluster.startChildIoNode()]);
-    const a = client({ frontendUrl: frontend.url, strategy: 'round-robin' });
+    const a = client({ frontendUrl: frontend.url, strategy: 'round-robin', recovery: false });
     const [first] = await next(a, 'connected');
     const victim = [one!, two!].find((n) => n.nodeId === first)!;
     const survivor = [one!, two!].find((n) => n.nodeId !== first)!;

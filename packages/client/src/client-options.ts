@@ -29,6 +29,15 @@ export interface ClientOptions {
    * connect. `msgpack` uses socket.io-msgpack-parser. @defaultValue 'default'
    */
   parser?: SocketIoParser;
+  /**
+   * Connection state recovery (docs/recovery.md): the client keeps its session and the last position it
+   * saw in each room with history, and after a reconnection — to any io-node, within the cluster's
+   * recovery window — gets back its rooms, data and the room messages it missed (then `recovered` is
+   * raised). Events sent and not yet answered when the connection dropped are sent again, with their id,
+   * and run once if their first run finished. Off: a reconnection starts afresh, and `emitWithAck`s in
+   * flight reject with `DISCONNECTED`. @defaultValue true
+   */
+  recovery?: boolean;
   /** Connection attempts in one cycle before `unavailable` is raised. @defaultValue 8 */
   maxAttempts?: number;
   /** First retry waits a random part of this; later ones double from it. @defaultValue 250 */
@@ -64,6 +73,7 @@ const DEFAULTS = {
   proxy: false,
   socketOptions: {},
   parser: 'default',
+  recovery: true,
   maxAttempts: 8,
   backoffMinMs: 250,
   backoffMaxMs: 5_000,

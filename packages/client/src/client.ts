@@ -1,4 +1,4 @@
-import { io, type Socket } from 'socket.io-client';
+import { io, type Socket, type SocketOptions } from 'socket.io-client';
 import { retryDelayMs, sleep } from './backoff.js';
 import { type ClientOptions, type ResolvedOptions, resolveClientOptions } from './client-options.js';
 import { discoverNode } from './discovery.js';
@@ -16,6 +16,7 @@ import {
   type ReconnectReason,
 } from './events.js';
 import { createPendingAck, type Outgoing, type PendingAck } from './outbox.js';
+import { RECOVERY_EVENTS, RecoveryState } from './recovery-state.js';
 
 /** Where the client is in its life. */
 export type ClientState = 'idle' | 'connecting' | 'connected' | 'closed';
@@ -31,9 +32,11 @@ export const PROXY_NODE_ID = 'frontend-proxy';
  * node, with backoff and a bounded number of attempts per cycle. Emits made while (re)connecting are
  * queued and sent in order once connected. Listeners registered with `on` survive node changes.
  *
- * It restores no server-side state by itself (rooms, nicknames): the application does, e.g. in a
- * `connected` listener (emits made there are sent before the queued ones) or in the server's
- * `connection` handler from the handshake `auth`.
+ * With `recovery` (the default) it keeps its session with the cluster: after a reconnection, to any
+ * io-node within the recovery window, its rooms, data and missed room messages come back, and events the
+ * drop left unanswered are sent again (see `recovered`). Past the window the application restores its
+ * state itself, e.g. in a `recovered` listener that sees `recovered: false`, or in the server's
+ * `connection` handler.
  *
  * @typeParam ServerEvents - events the server sends (name → listener signature)
  * @typeParam ClientEvents - events the client sends; for acknowledged ones the last parameter is the ack
@@ -47,6 +50,9 @@ export class IoclusterClient<
   private readonly listeners = new Map<string, Set<AnyHandler>>();
   private readonly queue: Outgoing[] = [];
   private readonly inflight = new Set<PendingAck>();
+  /** With recovery: what was sent on the current connection and not answered yet, in send order. */
+  private readonly unanswered = new Set<Outgoing>();
+  private readonly recovery: RecoveryState | undefined;
   /** Nodes that failed us since the last good connection: discovery steers away from them. */
   private readonly avoid = new Set<string>();
   private current: Socket | undefined;
@@ -59,6 +65,7 @@ export class IoclusterClient<
 
   constructor(options: ClientOptions) {
     this.opts = resolveClientOptions(options);
+    this.recovery = this.opts.recovery ? new RecoveryState() : undefined;
     if (this.opts.autoConnect) this.connect();
   }
 
@@ -95,6 +102,14 @@ export class IoclusterClient<
   /** Emits waiting for a connection. */
   get queued(): number {
     return this.queue.length;
+  }
+
+  /**
+   * The last position received in a room that keeps history (with `recovery`): where a recovery, or
+   * an application's own `$history` request, goes on from.
+   */
+  position(room: string): { epoch: string; offset: number } | undefined {
+    return this.recovery?.position(room);
   }
 
   /** Starts connecting, if not connected or connecting already (after `autoConnect: false` or `unavailable`). */
@@ -211,6 +226,26 @@ export class IoclusterClient<
 
   private send(socket: Socket, item: Outgoing): void {
     const { pending } = item;
+    if (this.recovery) {
+      if (pending?.settled) return;
+      if (pending) this.inflight.add(pending);
+      item.eid ??= this.recovery.eid();
+      this.unanswered.add(item);
+      // Every identified event is acknowledged, so the client knows which ones a drop left unanswered.
+      socket.emit(
+        RECOVERY_EVENTS.identified,
+        item.eid,
+        item.resent === true,
+        item.event,
+        ...item.args,
+        (result: unknown) => {
+          this.unanswered.delete(item);
+          if (pending) pending.resolve(result);
+          else item.callback?.(result);
+        },
+      );
+      return;
+    }
     if (pending) {
       if (pending.settled) return;
       this.inflight.add(pending);
@@ -291,12 +326,13 @@ export class IoclusterClient<
       transports: ['websocket'],
       timeout: this.opts.connectTimeoutMs,
       ...this.opts.socketOptions,
+      auth: this.handshakeAuth(),
       reconnection: false,
       forceNew: true,
       autoConnect: false,
     });
     // Before connecting: an event the server sends right in its `connection` handler is not missed.
-    socket.onAny((event: string, ...args: unknown[]) => this.dispatch(this.listeners, event, args));
+    socket.onAny((event: string, ...args: unknown[]) => this.receive(event, args));
     return new Promise<void>((resolve, reject) => {
       const settle = () => {
         socket.off('connect', onConnect);
@@ -350,10 +386,40 @@ export class IoclusterClient<
     for (const item of this.queue.splice(0)) this.send(socket, item);
   }
 
+  /** The handshake `auth`: the application's (object, or function asked each time) plus the session. */
+  private handshakeAuth(): SocketOptions['auth'] {
+    const own = this.opts.socketOptions.auth;
+    const recovery = this.recovery;
+    if (!recovery) return own;
+    if (typeof own === 'function') {
+      return (cb: (data: object) => void) =>
+        own((data: object) => cb({ ...data, iocluster: recovery.handshake() }));
+    }
+    return { ...own, iocluster: recovery.handshake() };
+  }
+
+  private receive(event: string, args: unknown[]): void {
+    const incoming = this.recovery
+      ? this.recovery.receive(event, args)
+      : { kind: 'app' as const, event, args };
+    if (incoming.kind === 'app') this.dispatch(this.listeners, incoming.event, incoming.args);
+    else if (incoming.kind === 'recovered') this.fire('recovered', incoming.report);
+  }
+
   private lost(socket: Socket, reason: string): void {
     if (socket !== this.current) return;
     this.current = undefined;
     clearTimeout(this.stableTimer);
+    if (this.recovery) {
+      // Sent again first, in the order first sent, marked so the cluster answers from a finished first run.
+      const again = [...this.unanswered].filter((item) => !item.pending?.settled);
+      this.unanswered.clear();
+      for (const item of again) {
+        item.resent = true;
+        if (item.pending) this.inflight.delete(item.pending);
+      }
+      this.queue.unshift(...again);
+    }
     const error = new ClientError('DISCONNECTED', `connection to ${this.target?.nodeId} lost (${reason})`);
     for (const pending of [...this.inflight]) pending.reject(error);
     if (this.target && !this.opts.proxy) this.avoid.add(this.target.nodeId);

@@ -4,6 +4,8 @@
  * `'chat message': (msg: Message, ack: (result: Result) => void) => void`.
  */
 
+import type { RecoveryReport } from './recovery-state.js';
+
 /** Names of the events of map `M`. */
 export type EventNames<M> = keyof M & string;
 
@@ -70,6 +72,12 @@ export interface ClientLifecycleEvents {
    * or stops when `retryForever` is off.
    */
   unavailable: (error: Error) => void;
+  /**
+   * After a reconnection that tried to recover the session (with `recovery`): whether rooms, data and
+   * every missed room message came back, how many were replayed (they were delivered just before), and
+   * otherwise why not. With `recovered: false`, fetch what the application needs again.
+   */
+  recovered: (report: RecoveryReport) => void;
 }
 
 /** Names reserved for {@link ClientLifecycleEvents}. */
@@ -79,4 +87,5 @@ export const LIFECYCLE_EVENTS: ReadonlySet<string> = new Set<keyof ClientLifecyc
   'node-changed',
   'disconnected',
   'unavailable',
+  'recovered',
 ]);

@@ -15,3 +15,4 @@ export type {
   ReconnectReason,
 } from './events.js';
 export { LIFECYCLE_EVENTS } from './events.js';
+export type { RecoveryReport } from './recovery-state.js';

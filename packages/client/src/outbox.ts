@@ -15,6 +15,9 @@ export interface Outgoing {
   readonly callback?: (...results: unknown[]) => void;
   /** Set for `emitWithAck`. */
   readonly pending?: PendingAck;
+  /** With recovery: the event's id, given when first sent, and whether it is being sent again. */
+  eid?: string;
+  resent?: boolean;
 }
 
 /** Creates a {@link PendingAck} around a promise, with an optional timeout (0 = none). */

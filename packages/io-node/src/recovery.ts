@@ -105,6 +105,7 @@ export function createClientRecovery(options: ClientRecoveryOptions): ClientReco
       current = { epoch: position.epoch, offset: 0 };
     }
     const found = await history.read(room, { since: current, limit: MAX_REPLAY_PER_ROOM });
+    delivery.advance(room, current.epoch, found.entries);
     let sent = 0;
     let last: HistoryPosition | undefined;
     for (const entry of found.entries) {

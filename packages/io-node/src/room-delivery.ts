@@ -49,6 +49,13 @@ export interface RoomDelivery {
   release(socket: Socket): HeldMessage[];
   /** Sends one positioned message to one socket (a replayed one, say). */
   send(socket: Socket, message: HeldMessage): void;
+  /**
+   * A recovery read these entries of a room from its history: the node delivers those it had not yet
+   * (to its other members; sockets being recovered hold them) and skips them when its inbox brings them
+   * later. Without this, a message read from the history before the node's inbox delivered it would
+   * reach the recovered socket twice.
+   */
+  advance(room: string, epoch: string, entries: readonly HistoryEntry[]): void;
 }
 
 interface Followed {
@@ -165,6 +172,21 @@ export function createRoomDelivery(io: Server, history: RoomHistory, logger: Log
     },
     send(socket, { room, position, event, args }) {
       socket.emit(POSITIONED_EVENT, room, position.epoch, position.offset, event, ...args);
+    },
+    advance(room, epoch, entries) {
+      const last = entries[entries.length - 1];
+      if (!last) return;
+      const state = followed.get(room);
+      if (!state || state.epoch !== epoch) {
+        // Not followed here yet: nobody on this node waits for these; go on from the last one read.
+        followed.set(room, { epoch, last: last.offset });
+        return;
+      }
+      for (const entry of entries) {
+        if (entry.offset <= state.last) continue;
+        deliverEntry(room, epoch, entry);
+        state.last = entry.offset;
+      }
     },
   };
 }

@@ -1,0 +1,251 @@
+import type { AppNode } from '@iocluster/app-node';
+import {
+  type ClientLifecycleEvents,
+  createClient,
+  type IoclusterClient,
+  type RecoveryReport,
+} from '@iocluster/client';
+import { createKeys } from '@iocluster/shared';
+import { io as connectPlain, type Socket } from 'socket.io-client';
+import { afterEach, describe, expect, test } from 'vitest';
+import registerTestApp from './fixtures/test-app.js';
+import { type Cluster, collect, setup } from './support/cluster.js';
+import { until } from './support/poll.js';
+
+let cluster: Cluster | undefined;
+const clients: IoclusterClient[] = [];
+const sockets: Socket[] = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.close()));
+  for (const socket of sockets.splice(0)) socket.disconnect();
+  await cluster?.cleanup();
+  cluster = undefined;
+});
+
+const fast = { HEARTBEAT_INTERVAL_MS: '200', HEARTBEAT_TTL_MS: '600' };
+
+function client(options: Parameters<typeof createClient>[0]): IoclusterClient {
+  const created = createClient({ backoffMinMs: 50, backoffMaxMs: 200, ...options });
+  clients.push(created);
+  return created;
+}
+
+function next<E extends keyof ClientLifecycleEvents>(
+  target: IoclusterClient,
+  event: E,
+): Promise<Parameters<ClientLifecycleEvents[E]>> {
+  return new Promise((resolve) => {
+    const off = target.on(event, ((...args: Parameters<ClientLifecycleEvents[E]>) => {
+      off();
+      resolve(args);
+    }) as ClientLifecycleEvents[E]);
+  });
+}
+
+/** A socket.io-client speaking the recovery protocol by hand, as any Socket.IO client can. */
+async function rawClient(
+  url: string,
+  iocluster: Record<string, unknown>,
+): Promise<{ socket: Socket; session: string }> {
+  const socket = connectPlain(url, { transports: ['websocket'], reconnection: false, auth: { iocluster } });
+  sockets.push(socket);
+  const session = await new Promise<string>((resolve, reject) => {
+    socket.once('$session', resolve);
+    socket.once('connect_error', reject);
+  });
+  return { socket, session };
+}
+
+describe('recovery', () => {
+  test('recovery - SIGKILL of the io-node holding 20 clients while 5 others publish: each gets every message once, in order', async () => {
+    cluster = await setup({
+      appNodes: 1,
+      register: registerTestApp,
+      appNodeOptions: { history: { rooms: ['h:*'] } },
+      ioNodeOptions: { heartbeatIntervalMs: 200, heartbeatTtlMs: 600 },
+    });
+    const c = cluster;
+    const frontend = await c.startFrontend({ registryRefreshMs: 100 });
+    const victim = await c.startChildIoNode(fast);
+    const listeners = Array.from({ length: 20 }, () => client({ frontendUrl: frontend.url }));
+    await Promise.all(listeners.map((l) => next(l, 'connected')));
+    expect(new Set(listeners.map((l) => l.nodeId))).toEqual(new Set([victim.nodeId]));
+    for (const l of listeners) await l.emitWithAck('join', 'h:lobby');
+    const received = listeners.map(() => [] as string[]);
+    listeners.forEach((l, i) => l.on('room', (m: string) => received[i]!.push(m)));
+    const reports = listeners.map((l) => next(l, 'recovered'));
+
+    await c.startIoNode();
+    const publishers = await Promise.all(Array.from({ length: 5 }, () => c.connect(0)));
+    const PER_PUBLISHER = 40;
+    let killed = false;
+    const publishing = publishers.map(async (p, i) => {
+      for (let n = 0; n < PER_PUBLISHER; n++) {
+        await p.emitWithAck('room only', 'h:lobby', `p${i}-${n}`);
+        if (i === 0 && n === 10 && !killed) {
+          killed = true;
+          await victim.kill();
+        }
+      }
+    });
+    await Promise.all(publishing);
+    const total = 5 * PER_PUBLISHER;
+    await until(
+      async () => received.map((r) => r.length),
+      (counts) => counts.every((n) => n >= total),
+      20_000,
+    );
+    // The order every listener saw is the room's history order, each message once.
+    const app = c.appNodes[0]!;
+    const page = await app.history('h:lobby', { limit: 1_000 });
+    const historyOrder = page.messages.map((m) => m.args[0] as string);
+    expect(historyOrder).toHaveLength(total);
+    for (const r of received) expect(r).toEqual(historyOrder);
+    const settled = await Promise.all(reports);
+    for (const [report] of settled) {
+      expect(report).toMatchObject({ recovered: true, rooms: ['h:lobby'] });
+    }
+    // Messages published while the listeners were away came back by replay.
+    expect(settled.reduce((n, [report]) => n + report.missed, 0)).toBeGreaterThan(0);
+    for (const l of listeners) expect(l.nodeId).not.toBe(victim.nodeId);
+  });
+
+  test('recovery - events unanswered when the io-node died are sent again: a finished first run answers, the others run once', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const runs: number[] = [];
+    let started: () => void = () => undefined;
+    const allStarted = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    cluster = await setup({
+      appNodes: 1,
+      register: (app: AppNode) => {
+        registerTestApp(app);
+        app.on('gated', async (_socket, n: number) => {
+          runs.push(n);
+          started();
+          await gate;
+          return n * 10;
+        });
+      },
+      ioNodeOptions: { heartbeatIntervalMs: 200, heartbeatTtlMs: 600 },
+    });
+    const c = cluster;
+    const frontend = await c.startFrontend({ registryRefreshMs: 100 });
+    const victim = await c.startChildIoNode(fast);
+    // Discovery after the first connection waits until the test lets it go on.
+    let reconnect: () => void = () => undefined;
+    const mayReconnect = new Promise<void>((resolve) => {
+      reconnect = resolve;
+    });
+    let discoveries = 0;
+    const gatedFetch: typeof fetch = async (input, init) => {
+      if (discoveries++ > 0) await mayReconnect;
+      return fetch(input, init);
+    };
+    const a = client({ frontendUrl: frontend.url, fetch: gatedFetch });
+    await next(a, 'connected');
+    await c.startIoNode();
+    // Per-client order: event 1 runs (and waits at the gate); 2-5 wait behind it.
+    const answers = Promise.all([1, 2, 3, 4, 5].map((n) => a.emitWithAck('gated', n)));
+    await allStarted;
+    expect(runs).toEqual([1]);
+    const lost = next(a, 'disconnected');
+    await victim.kill();
+    await lost;
+    release();
+    // Event 1's first run finishes and its answer is kept (its reply went to the dead node's inbox).
+    // Events 2-5 ran with it if they shared its job, else they wait on the client for the reconnection.
+    const keptAnswers = async () => {
+      const [key] = await c.redis.keys(`${c.prefix}:session:*:replies`);
+      return key ? c.redis.hget(key, '0') : null;
+    };
+    expect(await until(keptAnswers, (answer) => answer !== null, 5_000)).toBe('{"result":10}');
+    reconnect();
+    expect(await answers).toEqual([10, 20, 30, 40, 50]);
+    expect(runs).toEqual([1, 2, 3, 4, 5]);
+    expect(a.nodeId).not.toBe(victim.nodeId);
+  });
+
+  test('recovery - a client back after the recovery window is told recovered: false and starts a new session', async () => {
+    cluster = await setup({
+      ioNodes: 1,
+      appNodes: 1,
+      register: registerTestApp,
+      ioNodeOptions: { recoveryWindowMs: 1_000 },
+    });
+    const c = cluster;
+    const url = c.ioNodes[0]!.url;
+    const first = await rawClient(url, { v: 1 });
+    expect(await first.socket.emitWithAck('join', 'r')).toEqual(['r']);
+    first.socket.io.engine.close();
+    const key = createKeys(c.prefix).session(first.session);
+    await until(
+      () => c.redis.pttl(key),
+      (ttl) => ttl > 0,
+      5_000,
+    );
+    await until(
+      () => c.redis.exists(key),
+      (n) => n === 0,
+      5_000,
+    );
+    const socket = connectPlain(url, {
+      transports: ['websocket'],
+      reconnection: false,
+      auth: { iocluster: { v: 1, session: first.session, positions: [] } },
+    });
+    sockets.push(socket);
+    const [session, report] = await Promise.all([
+      new Promise<string>((resolve) => socket.once('$session', resolve)),
+      new Promise<RecoveryReport>((resolve) => socket.once('$recovered', resolve)),
+    ]);
+    expect(report).toEqual({ recovered: false, rooms: [], missed: 0, reason: 'expired' });
+    expect(session).not.toBe(first.session);
+    expect(await socket.emitWithAck('get')).toMatchObject({ rooms: [] });
+  });
+
+  test('recovery - within the window rooms and data come back; a trimmed history says recovered: false', async () => {
+    cluster = await setup({
+      ioNodes: 2,
+      appNodes: 1,
+      register: registerTestApp,
+      appNodeOptions: { history: { rooms: ['h:*'], maxLength: 10 } },
+    });
+    const c = cluster;
+    const first = await rawClient(c.ioNodes[0]!.url, { v: 1 });
+    const position = new Promise<unknown[]>((resolve) =>
+      first.socket.once('$pos', (...args) => resolve(args)),
+    );
+    await first.socket.emitWithAck('join', 'h:busy');
+    await first.socket.emitWithAck('join', 'plain');
+    await first.socket.emitWithAck('set', { nick: 'ann' });
+    const [room, epoch, offset] = await position;
+    expect([room, offset]).toEqual(['h:busy', 0]);
+    first.socket.io.engine.close();
+
+    const publisher = await c.connect(1);
+    // Far past maxLength: Redis trims whole blocks of entries, so this leaves the first ones behind.
+    for (let i = 0; i < 300; i++) publisher.emit('room only', 'h:busy', i);
+    expect(await publisher.emitWithAck('room only', 'h:busy', 300)).toBe(true);
+
+    const socket = connectPlain(c.ioNodes[1]!.url, {
+      transports: ['websocket'],
+      reconnection: false,
+      auth: { iocluster: { v: 1, session: first.session, positions: [['h:busy', epoch, 0]] } },
+    });
+    sockets.push(socket);
+    const report = await new Promise<RecoveryReport>((resolve) => socket.once('$recovered', resolve));
+    expect(report).toMatchObject({ recovered: false, reason: 'history-lost' });
+    expect(report.rooms.sort()).toEqual(['h:busy', 'plain']);
+    expect(await socket.emitWithAck('get')).toMatchObject({ data: { nick: 'ann' } });
+    // Live messages flow again to the recovered socket, as $h with their position.
+    const live = collect<unknown>(socket, '$h');
+    await publisher.emitWithAck('room only', 'h:busy', 'after');
+    await live.until(1);
+    expect(live.items).toHaveLength(1);
+  });
+});
