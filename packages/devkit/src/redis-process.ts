@@ -23,6 +23,8 @@ export interface RedisProcessSpec {
   readonly detached?: boolean | undefined;
   /** How long it may take to answer; then it is killed. */
   readonly readyTimeoutMs: number;
+  /** Runs after every start, once it answers (settings that do not survive a restart). */
+  readonly afterStart?: ((url: string) => Promise<void>) | undefined;
 }
 
 /**
@@ -138,6 +140,13 @@ async function launch(spec: RedisProcessSpec): Promise<Running> {
       }
     })();
   });
+  try {
+    await spec.afterStart?.(url);
+  } catch (err) {
+    child.kill('SIGKILL');
+    await exited;
+    throw err;
+  }
   return { child, exited };
 }
 

@@ -87,6 +87,16 @@ const SENTINEL_TIMERS = {
   'min-link-reconnect-period': '3000',
 } as const;
 
+/**
+ * Sentinel's own timers, shortened (Redis 7 lets tests do that; a restart resets them): hello messages,
+ * INFO polls and the delay before a returning old primary is turned into a replica (4 publish periods)
+ * take seconds at their defaults (2 s, 10 s); a TILT after a stall (a frozen sentinel) would block
+ * failovers for 30 s.
+ */
+async function applySentinelTimers(url: string): Promise<void> {
+  await redisCommand(url, ['SENTINEL', 'DEBUG', ...Object.entries(SENTINEL_TIMERS).flat()]);
+}
+
 const isLive = (p: RedisProcess) => p.child.exitCode === null && p.child.signalCode === null && !p.frozen;
 
 /**
@@ -210,17 +220,10 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
           port,
           output: output(`sentinel-${i}`),
           readyTimeoutMs: 10_000,
+          afterStart: applySentinelTimers,
         }),
       );
     }
-    // Sentinel's own timers (Redis 7 lets tests shorten them): hello messages, INFO polls and the delay
-    // before a returning old primary is turned into a replica (4 publish periods) take seconds at their
-    // defaults (2 s, 10 s); a TILT after a stall (a frozen sentinel) would block failovers for 30 s.
-    await Promise.all(
-      sentinels.map((sentinel) =>
-        redisCommand(sentinel.url, ['SENTINEL', 'DEBUG', ...Object.entries(SENTINEL_TIMERS).flat()]),
-      ),
-    );
     await waitUntil('sentinel setup healthy', healthy, timeoutMs);
   } catch (err) {
     await stop();

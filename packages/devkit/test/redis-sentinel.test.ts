@@ -67,4 +67,17 @@ describe('redis sentinel', () => {
     expect(await setup.waitUntilHealthy()).toBe(second);
     expect(((await redisCommand(first.url, ['ROLE'])) as string[])[0]).toBe('slave');
   });
+
+  test('sentinel - a restarted sentinel keeps the short timers; a frozen one is left out until thawed', async () => {
+    setup = await startRedisSentinel();
+    const sentinel = setup.sentinels[2]!;
+    await sentinel.restart();
+    const timers = (await redisCommand(sentinel.url, ['SENTINEL', 'DEBUG'])) as string[];
+    expect(Number(timers[timers.indexOf('INFO-PERIOD') + 1])).toBe(500);
+    sentinel.freeze();
+    // Two sentinels still agree on the primary: the frozen one is not asked.
+    expect(await setup.primary()).toBe(setup.servers[0]);
+    sentinel.thaw();
+    expect(await setup.waitUntilHealthy()).toBe(setup.servers[0]);
+  });
 });
