@@ -63,6 +63,22 @@ const READY_LINE = 'Ready to accept connections';
 const TAIL_LINES = 20;
 const POLL_MS = 50;
 
+/** Every Redis process started here and still running: killed if this process exits without stopping them. */
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function track(child: ChildProcess, exited: Promise<ExitStatus>): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    // A test or script that crashes before its stop() must not leave servers on the machine.
+    process.once('exit', () => {
+      for (const orphan of running) orphan.kill('SIGKILL');
+    });
+  }
+  running.add(child);
+  void exited.then(() => running.delete(child));
+}
+
 interface Running {
   child: ChildProcess;
   exited: Promise<ExitStatus>;
@@ -88,6 +104,7 @@ async function launch(spec: RedisProcessSpec): Promise<Running> {
     detached: spec.detached ?? false,
   });
   const exited = exitOf(child);
+  track(child, exited);
   await new Promise<void>((resolve, reject) => {
     let settled = false;
     let timedOut = false;
