@@ -1,8 +1,11 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { chatModule, entryPoint, type StackPackage } from '../example/src/launcher.js';
+import { runShellCommand } from './support/shell-command.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const installed = spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).status === 0;
@@ -37,6 +40,14 @@ function composeConfig(profile?: string): { services: Record<string, ComposeServ
   expect(config.stderr.trim(), 'docker-compose config printed warnings or errors').toBe('');
   expect(config.status).toBe(0);
   return yamlToJson(config.stdout);
+}
+
+/** Runs a command to its end without blocking the event loop (the test's own server must answer it). */
+function run(command: string, args: string[]): Promise<{ code: number | null }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: 'ignore' });
+    child.once('exit', (code) => resolve({ code }));
+  });
 }
 
 function commandLine(service: ComposeService): string {
@@ -77,14 +88,63 @@ describe.skipIf(!installed)(`compose${skipReason}`, () => {
     expect(existsSync(`${root}${frontend.environment?.FRONTEND_STATIC_DIR}/index.html`)).toBe(true);
     expect(frontend.ports).toEqual([{ published: 3000, target: 3000 }]);
     // Each replica registers its own in-network address for the proxy (`$$` is compose's escaped `$`).
-    expect(commandLine(services['io-node']!)).toMatch(/IO_NODE_PUBLIC_URL="http:\/\/\$\$?\(hostname -i/);
+    expect(commandLine(services['io-node']!)).toMatch(/hostname -i/);
+    expect(commandLine(services['io-node']!)).toMatch(/IO_NODE_PUBLIC_URL="http:\/\/\$\$?addr:3001"/);
+  });
+
+  test('compose - the io-node registers its IPv4 address, or its IPv6 one in brackets', () => {
+    const { services } = composeConfig();
+    const command = services['io-node']!.command as string[];
+    expect(command.slice(0, 2)).toEqual(['sh', '-c']);
+    const script = command[2]!.replaceAll('$$', '$');
+    const entry = 'packages/io-node/dist/main.js';
+    expect(runShellCommand(script, {}, '172.18.0.3')).toBe(`http://172.18.0.3:3001 ${entry}`);
+    expect(runShellCommand(script, {}, 'fd00:dead::3 172.18.0.3')).toBe(`http://172.18.0.3:3001 ${entry}`);
+    expect(runShellCommand(script, {}, 'fd00:dead::3')).toBe(`http://[fd00:dead::3]:3001 ${entry}`);
+  });
+
+  test('compose - health checks are node one-liners asking each service its health endpoint (no curl in the image)', async () => {
+    const { services } = composeConfig();
+    const want = {
+      frontend: 'http://127.0.0.1:3000/healthz',
+      'io-node': 'http://127.0.0.1:3001/readyz',
+      'app-node': 'http://127.0.0.1:9464/healthz',
+    };
+    expect(services['app-node']!.environment?.METRICS_PORT).toBe('9464');
+    // A server that answers 200 on /ok and 503 elsewhere stands in for the service.
+    const server = createServer((req, res) => res.writeHead(req.url === '/ok' ? 200 : 503).end());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      for (const [name, url] of Object.entries(want)) {
+        const test = services[name]!.healthcheck!.test!;
+        expect(test.slice(0, 3)).toEqual(['CMD', 'node', '-e']);
+        const code = test[3]!;
+        expect(code).toContain(`'${url}'`);
+        const exit = async (target: string) => (await run('node', ['-e', code.replace(url, target)])).code;
+        expect(await exit(`${base}/ok`)).toBe(0);
+        expect(await exit(`${base}/down`)).toBe(1);
+      }
+    } finally {
+      server.close();
+    }
   });
 
   test('compose - the image installs the locked dependencies and builds with npm run build', () => {
     const dockerfile = readFileSync(`${root}Dockerfile`, 'utf8');
-    expect(dockerfile).toMatch(/^FROM node:20-slim$/m);
+    expect(dockerfile).toMatch(/^FROM node:20-slim AS build$/m);
     expect(dockerfile).toMatch(/^RUN npm install\b/m);
     expect(dockerfile).toMatch(/^RUN npm run build$/m);
+    // The runtime stage: production dependencies of the workspaces that run, built files, not root.
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    expect(runtime).toMatch(/^FROM node:20-slim$/m);
+    expect(runtime).toMatch(/^RUN npm install --omit=dev\b/m);
+    expect(runtime).not.toMatch(/^RUN npm run build/m);
+    expect(runtime).toMatch(/^USER node$/m);
+    for (const dir of ['packages/shared/dist', 'packages/io-node/dist', 'packages/app-node/dist']) {
+      expect(runtime).toContain(`COPY --from=build /app/${dir} ${dir}`);
+    }
+    expect(runtime).toContain('COPY --from=build /app/example/public example/public');
     const ignored = readFileSync(`${root}.dockerignore`, 'utf8').split('\n');
     expect(ignored).toEqual(expect.arrayContaining(['**/node_modules', '**/dist']));
   });

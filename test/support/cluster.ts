@@ -5,7 +5,7 @@ import { type AppNode, type AppNodeOptions, createAppNode } from '@iocluster/app
 import { type ForkedProcess, forkProcess, type ReadyMessage } from '@iocluster/devkit';
 import { createFrontend, type Frontend, type FrontendOptions } from '@iocluster/frontend';
 import { createIoNode, type IoNode, type IoNodeOptions } from '@iocluster/io-node';
-import { createKeys, createRedis, type RedisConnection } from '@iocluster/shared';
+import { createKeys, createRedis, type RedisConnection, type RedisTarget } from '@iocluster/shared';
 import {
   type Socket as ClientSocket,
   io as connectClient,
@@ -78,11 +78,16 @@ export interface SetupOptions {
   /** Extra environment of child app-nodes. */
   childEnv?: Record<string, string>;
   redisUrl?: string;
+  /** A Sentinel or Cluster target (devkit's `startRedisSentinel().target`...) instead of `redisUrl`. */
+  redis?: RedisTarget;
 }
 
 export interface Cluster {
   readonly prefix: string;
+  /** The standalone Redis's URL (that of the test run unless `redisUrl` was given). */
   readonly redisUrl: string;
+  /** Where every node connects: `options.redis`, or `redisUrl`. */
+  readonly target: RedisTarget;
   readonly ioNodes: IoNode[];
   readonly appNodes: AppNode[];
   readonly children: ChildAppNode[];
@@ -112,16 +117,32 @@ export interface Cluster {
   cleanup(): Promise<void>;
 }
 
-/** Deletes every key under `prefix` (SCAN by the patterns of createKeys, then DEL). */
+/** Deletes every key under `prefix` (SCAN by the patterns of createKeys, then DEL; on every Cluster primary). */
 export async function deleteKeys(redis: RedisConnection, prefix: string): Promise<void> {
-  for (const pattern of createKeys(prefix).patterns) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+  const servers = 'nodes' in redis && typeof redis.nodes === 'function' ? redis.nodes('master') : [redis];
+  for (const server of servers) {
+    for (const pattern of createKeys(prefix).patterns) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await server.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        // One DEL per key (in a Cluster, the keys of one DEL must share a slot), in one pipeline.
+        if (keys.length > 0)
+          await keys.reduce((pipeline, key) => pipeline.del(key), server.pipeline()).exec();
+        cursor = next;
+      } while (cursor !== '0');
+    }
   }
+}
+
+/** The environment that points a child process at `target` (packages/shared/src/config.ts). */
+function redisEnv(target: RedisTarget): Record<string, string> {
+  const list = (nodes: readonly { host: string; port: number }[]) =>
+    nodes.map((node) => `${node.host}:${node.port}`).join(',');
+  if (target.kind === 'standalone') return { REDIS_URL: target.url };
+  if (target.kind === 'sentinel') {
+    return { REDIS_SENTINELS: list(target.sentinels), REDIS_SENTINEL_NAME: target.name };
+  }
+  return { REDIS_CLUSTER_NODES: list(target.nodes) };
 }
 
 /** SIGKILL (`kill`) and SIGTERM (`stop`) of a child process, each waiting for its exit. */
@@ -139,7 +160,8 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
   const childIoNodes: ChildIoNode[] = [];
   const supervisors: ChildIoNodeSupervisor[] = [];
   const frontends: Frontend[] = [];
-  const redis = createRedis(redisUrl, 'command');
+  const target: RedisTarget = options.redis ?? { kind: 'standalone', url: redisUrl };
+  const redis = createRedis(target, 'command');
 
   /** A package's process through its real entry point (TypeScript sources via tsx), on this cluster. */
   const startChild = (
@@ -155,7 +177,7 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
       cwd: root,
       execArgv: ['--import', 'tsx', '--conditions=source'],
       env: {
-        REDIS_URL: redisUrl,
+        ...redisEnv(target),
         IOCLUSTER_PREFIX: prefix,
         LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
         ...env,
@@ -168,6 +190,7 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
   const cluster: Cluster = {
     prefix,
     redisUrl,
+    target,
     ioNodes,
     appNodes,
     children,
@@ -191,7 +214,7 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
     },
     async startIoNode(extra = {}) {
       const node = createIoNode({
-        redis: redisUrl,
+        redis: target,
         prefix,
         port: 0,
         host: '127.0.0.1',
@@ -203,7 +226,7 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
       return node;
     },
     async startAppNode(extra = {}) {
-      const app = createAppNode({ redis: redisUrl, prefix, ...options.appNodeOptions, ...extra });
+      const app = createAppNode({ redis: target, prefix, ...options.appNodeOptions, ...extra });
       options.register?.(app);
       await app.start();
       appNodes.push(app);
@@ -271,7 +294,7 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
       return handle;
     },
     async startFrontend(extra = {}) {
-      const frontend = createFrontend({ redis: redisUrl, prefix, host: '127.0.0.1', port: 0, ...extra });
+      const frontend = createFrontend({ redis: target, prefix, host: '127.0.0.1', port: 0, ...extra });
       await frontend.start();
       frontends.push(frontend);
       return frontend;

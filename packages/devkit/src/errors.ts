@@ -2,6 +2,14 @@
 export type DevkitErrorCode =
   /** `redis-server` is not on the PATH (or cannot be executed). */
   | 'REDIS_SERVER_NOT_FOUND'
+  /** `redis-sentinel` is not on the PATH (Debian: package redis-sentinel). */
+  | 'REDIS_SENTINEL_NOT_FOUND'
+  /** `redis-cli` is not on the PATH (Debian: package redis-tools, a dependency of redis-server). */
+  | 'REDIS_CLI_NOT_FOUND'
+  /** `redis-cli --cluster create` failed. */
+  | 'CLUSTER_CREATE_FAILED'
+  /** A Sentinel or Cluster setup did not reach the state waited for (ready, failed over) in time. */
+  | 'TOPOLOGY_TIMEOUT'
   /** The process could not be spawned or forked at all. */
   | 'SPAWN_FAILED'
   /** The process exited before it was ready. */

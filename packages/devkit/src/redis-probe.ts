@@ -1,4 +1,5 @@
 import { createConnection, type Socket } from 'node:net';
+import { encodeCommand, parseReply, RespError, type RespValue } from './resp.js';
 
 function connect(url: string): Socket {
   const { hostname, port } = new URL(url);
@@ -24,19 +25,16 @@ export function redisReachable(url: string, timeoutMs = 1_000): Promise<boolean>
 }
 
 /**
- * Runs one command on a connection of its own and resolves with its reply: a status, integer or bulk
- * string (`null` for a nil bulk). An error reply rejects. For the few admin commands the tooling needs
- * (INFO, FLUSHALL) on a server it started, without a client library.
+ * Runs one command on a connection of its own and resolves with its reply (RESP2: a status, integer or
+ * bulk string, `null` for nil, or an array of these). An error reply rejects. For the few admin commands
+ * the tooling needs (INFO, FLUSHALL, ROLE, SENTINEL, CLUSTER) on a server it started, without a client
+ * library.
  */
-export function redisCommand(
-  url: string,
-  args: readonly string[],
-  timeoutMs = 5_000,
-): Promise<string | number | null> {
+export function redisCommand(url: string, args: readonly string[], timeoutMs = 5_000): Promise<RespValue> {
   return new Promise((resolve, reject) => {
     const socket = connect(url);
     let buffer = Buffer.alloc(0);
-    const finish = (err: Error | undefined, reply?: string | number | null) => {
+    const finish = (err: Error | undefined, reply?: RespValue) => {
       socket.destroy();
       if (err) reject(err);
       else resolve(reply ?? null);
@@ -45,25 +43,14 @@ export function redisCommand(
       finish(new Error(`${args[0]} on ${url}: no reply within ${timeoutMs} ms`)),
     );
     socket.once('error', (err) => finish(new Error(`${args[0]} on ${url}: ${err.message}`, { cause: err })));
-    socket.once('connect', () => {
-      const parts = args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`);
-      socket.write(`*${args.length}\r\n${parts.join('')}`);
-    });
+    socket.once('end', () => finish(new Error(`${args[0]} on ${url}: the server closed the connection`)));
+    socket.once('connect', () => socket.write(encodeCommand(args)));
     socket.on('data', (chunk: Buffer) => {
       buffer = Buffer.concat([buffer, chunk]);
-      const end = buffer.indexOf('\r\n');
-      if (end < 0) return;
-      const kind = String.fromCharCode(buffer[0]!);
-      const head = buffer.subarray(1, end).toString();
-      if (kind === '+') return finish(undefined, head);
-      if (kind === ':') return finish(undefined, Number(head));
-      if (kind === '-') return finish(new Error(`${args[0]} on ${url}: ${head}`));
-      if (kind !== '$') return finish(new Error(`${args[0]} on ${url}: unexpected reply "${kind}${head}"`));
-      const length = Number(head);
-      if (length < 0) return finish(undefined, null);
-      // The whole bulk string and its CRLF may take several chunks (INFO is a few kB).
-      if (buffer.length < end + 2 + length + 2) return;
-      finish(undefined, buffer.subarray(end + 2, end + 2 + length).toString());
+      const reply = parseReply(buffer);
+      if (reply === undefined) return;
+      if (reply.value instanceof RespError) finish(new Error(`${args[0]} on ${url}: ${reply.value.message}`));
+      else finish(undefined, reply.value);
     });
   });
 }

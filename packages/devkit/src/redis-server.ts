@@ -1,18 +1,35 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { setTimeout as delay } from 'node:timers/promises';
-import { DevkitError } from './errors.js';
-import { describeExit, type ExitStatus, exitOf, isRunning, outputClosed } from './exit-status.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freePort } from './free-port.js';
-import { readLines } from './output-lines.js';
 import { redisCommand } from './redis-probe.js';
+import { type RedisProcess, startRedisProcess } from './redis-process.js';
 
 /** Options of {@link startRedisServer}. */
 export interface RedisServerOptions {
   /** Port on 127.0.0.1. @defaultValue a free port ({@link freePort}) */
   port?: number;
   /**
+   * Append-only file on: every write is in the AOF (in {@link RedisServerOptions.dir}) before it is
+   * acknowledged, so a restart on the same port (SIGKILL included; fsync is Redis's default `everysec`,
+   * which only a host crash defeats) comes back with the data. @defaultValue false
+   */
+  aof?: boolean;
+  /**
+   * Working directory (`--dir`): AOF, `nodes.conf` of a Cluster node, config rewrites. Kept by
+   * {@link RedisServer.close} when given. @defaultValue a private temp dir, removed by `close()`, when
+   * `aof` is on; none otherwise (nothing is written)
+   */
+  dir?: string;
+  /**
+   * A config file read before the arguments (needed where Sentinel rewrites the config on a role
+   * change, so a restart keeps the role). @defaultValue none
+   */
+  configFile?: string;
+  /**
    * More `redis-server` arguments, after the defaults (`--port`, `--bind 127.0.0.1`, `--save ''`,
-   * `--appendonly no`, `--protected-mode no`); a later argument wins. @defaultValue []
+   * `--appendonly no|yes`, `--protected-mode no`, `--repl-diskless-sync-delay 0`, `--dir`); a later
+   * argument wins. @defaultValue []
    */
   args?: string[];
   /** Receives every line the server writes. @defaultValue lines are dropped (the last ones go into errors) */
@@ -26,163 +43,81 @@ export interface RedisServerOptions {
   readyTimeoutMs?: number;
 }
 
-/** A redis-server this process started: loopback only, nothing on disk, stoppable and restartable. */
-export interface RedisServer {
-  /** `redis://127.0.0.1:<port>`. */
-  readonly url: string;
-  readonly port: number;
+/**
+ * A redis-server this process started: loopback only, nothing on disk unless `aof`, stoppable,
+ * restartable on the same port, freezable (see {@link RedisProcess} for the chaos controls).
+ */
+export interface RedisServer extends RedisProcess {
   /** The `redis_version` it reports. */
   readonly version: string;
-  /** PID of the current process (a new one after {@link RedisServer.start}). */
-  readonly pid: number;
-  /** The current process. */
-  readonly child: ChildProcess;
-  /** Resolves when the current process exited. */
-  readonly exited: Promise<ExitStatus>;
+  /** Its working directory, if it has one. */
+  readonly dir: string | undefined;
   /** FLUSHALL: the next user starts from an empty Redis. */
   flush(): Promise<void>;
-  /**
-   * Sends `signal` unless it already exited, and waits for the exit. SIGKILL by default: there is
-   * nothing to save, and tests use it as a crash. Idempotent.
-   */
-  stop(signal?: NodeJS.Signals): Promise<void>;
-  /** Starts it again on the same port after {@link RedisServer.stop}; does nothing while it runs. */
-  start(): Promise<void>;
-}
-
-const READY_LINE = 'Ready to accept connections';
-const TAIL_LINES = 20;
-const POLL_MS = 50;
-
-interface Running {
-  child: ChildProcess;
-  exited: Promise<ExitStatus>;
-}
-
-/** The `process_id` INFO reports at `url`, or undefined while nothing answers there. */
-async function serverPid(url: string): Promise<number | undefined> {
-  const info = await redisCommand(url, ['INFO', 'server'], 500).catch(() => undefined);
-  const pid = typeof info === 'string' ? /^process_id:(\d+)/m.exec(info)?.[1] : undefined;
-  return pid === undefined ? undefined : Number(pid);
+  /** SIGKILL and wait, then remove the temp dir it created (if any). Idempotent; no restart after it. */
+  close(): Promise<void>;
 }
 
 /**
- * Starts a private `redis-server` on 127.0.0.1 and resolves once it answers. It is ready when it logs
- * "Ready to accept connections" or, with a quieter `--loglevel`, when INFO on its port reports its own
- * PID (so another Redis already on that port is never taken for it). Fails with a {@link DevkitError}
- * (`REDIS_SERVER_NOT_FOUND`, `EXITED_BEFORE_READY`, `READY_TIMEOUT`: then it has been killed) whose
- * message ends with the server's last lines.
+ * Starts a private `redis-server` on 127.0.0.1 and resolves once it answers (see {@link RedisProcess}
+ * for when that is). Fails with a {@link DevkitError} (`REDIS_SERVER_NOT_FOUND`, `EXITED_BEFORE_READY`,
+ * `READY_TIMEOUT`: then it has been killed) whose message ends with the server's last lines.
  */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
-  const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
   if (options.port !== undefined && !(Number.isInteger(options.port) && options.port > 0)) {
     throw new RangeError(`startRedisServer(): port must be a positive integer, got ${options.port}`);
   }
   const port = options.port ?? (await freePort());
-  const url = `redis://127.0.0.1:${port}`;
+  const ownDir =
+    options.dir === undefined && options.aof ? await mkdtemp(join(tmpdir(), 'devkit-redis-')) : undefined;
+  const dir = options.dir ?? ownDir;
+  const removeOwnDir = async () => {
+    if (ownDir !== undefined) await rm(ownDir, { recursive: true, force: true });
+  };
   const args = [
-    ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    ...['--protected-mode', 'no', ...(options.args ?? [])],
+    ...(options.configFile === undefined ? [] : [options.configFile]),
+    ...['--port', String(port), '--bind', '127.0.0.1', '--save', ''],
+    ...['--appendonly', options.aof ? 'yes' : 'no', '--protected-mode', 'no'],
+    // A replica syncs at once instead of after the primary's 5 s wait for more replicas.
+    ...['--repl-diskless-sync-delay', '0'],
+    ...(dir === undefined ? [] : ['--dir', dir]),
+    ...(options.args ?? []),
   ];
 
-  async function launch(): Promise<Running> {
-    const child = spawn('redis-server', args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: options.detached ?? false,
+  let server: RedisProcess;
+  try {
+    server = await startRedisProcess({
+      program: 'redis-server',
+      args,
+      port,
+      output: options.output,
+      detached: options.detached,
+      readyTimeoutMs: options.readyTimeoutMs ?? 10_000,
     });
-    const exited = exitOf(child);
-    await new Promise<void>((resolve, reject) => {
-      let settled = false;
-      let timedOut = false;
-      const settle = (err?: Error) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (err) reject(err);
-        else resolve();
-      };
-      const tail = readLines([child.stdout, child.stderr], TAIL_LINES, (line) => {
-        options.output?.(line);
-        if (line.includes(READY_LINE)) settle();
-      });
-      const timer = setTimeout(() => {
-        timedOut = true;
-        child.kill('SIGKILL');
-      }, readyTimeoutMs);
-      child.once('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') {
-          settle(
-            new DevkitError(
-              'REDIS_SERVER_NOT_FOUND',
-              'cannot run redis-server: it is not on the PATH; install Redis ' +
-                '(Debian/Ubuntu: apt-get install redis-server)',
-              { cause: err },
-            ),
-          );
-        } else {
-          settle(new DevkitError('SPAWN_FAILED', `cannot run redis-server: ${err.message}`, { cause: err }));
-        }
-      });
-      void exited.then(async (status) => {
-        await outputClosed(child);
-        const lines = tail.text();
-        settle(
-          timedOut
-            ? new DevkitError(
-                'READY_TIMEOUT',
-                `redis-server did not answer on port ${port} within ${readyTimeoutMs} ms:\n${lines}`,
-              )
-            : new DevkitError(
-                'EXITED_BEFORE_READY',
-                `redis-server exited (${describeExit(status)}) before it was ready on port ${port}:\n${lines}`,
-              ),
-        );
-      });
-      // Bounded poll for a quiet --loglevel, which hides the ready line; ends with the wait.
-      void (async () => {
-        while (!settled && child.pid !== undefined) {
-          if ((await serverPid(url)) === child.pid) settle();
-          else await delay(POLL_MS);
-        }
-      })();
-    });
-    return { child, exited };
+  } catch (err) {
+    await removeOwnDir();
+    throw err;
   }
-
-  let current = await launch();
   let version = 'unknown';
   try {
-    const info = await redisCommand(url, ['INFO', 'server']);
+    const info = await redisCommand(server.url, ['INFO', 'server']);
     version = (typeof info === 'string' && /^redis_version:(.+)$/m.exec(info)?.[1]?.trim()) || 'unknown';
   } catch (err) {
-    current.child.kill('SIGKILL');
-    await current.exited;
+    await server.stop();
+    await removeOwnDir();
     throw err;
   }
 
-  return {
-    url,
-    port,
+  // Getters stay on `server` (pid, child, exited, frozen change with each start): extend, don't spread.
+  return Object.assign(server, {
     version,
-    get pid() {
-      return current.child.pid!;
-    },
-    get child() {
-      return current.child;
-    },
-    get exited() {
-      return current.exited;
-    },
+    dir,
     async flush() {
-      await redisCommand(url, ['FLUSHALL']);
+      await redisCommand(server.url, ['FLUSHALL']);
     },
-    async stop(signal = 'SIGKILL') {
-      if (isRunning(current.child)) current.child.kill(signal);
-      await current.exited;
+    async close() {
+      await server.stop('SIGKILL');
+      await removeOwnDir();
     },
-    async start() {
-      if (isRunning(current.child)) return;
-      current = await launch();
-    },
-  };
+  });
 }
