@@ -71,8 +71,11 @@ export interface Cluster {
   startIoNode(options?: Partial<IoNodeOptions>): Promise<IoNode>;
   startAppNode(options?: Partial<AppNodeOptions>): Promise<AppNode>;
   startChildAppNode(env?: Record<string, string>): Promise<ChildAppNode>;
-  /** An io-node process on 127.0.0.1 (port 0 unless `env.IO_NODE_PORT`); `env` adds to its environment. */
-  startChildIoNode(env?: Record<string, string>): Promise<ChildIoNode>;
+  /**
+   * An io-node process on 127.0.0.1 (port 0 unless `env.IO_NODE_PORT`); `env` adds to its environment.
+   * `module` (path from the repository root) replaces the io-node's main.ts, e.g. a fixture with hooks.
+   */
+  startChildIoNode(env?: Record<string, string>, module?: string): Promise<ChildIoNode>;
   /** A frontend on 127.0.0.1, port 0, reading this cluster's registry. */
   startFrontend(options?: Partial<FrontendOptions>): Promise<Frontend>;
   /** Closes clients, nodes and processes, then deletes every key under the prefix. */
@@ -108,10 +111,15 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
   const redis = createRedis(redisUrl, 'command');
 
   /** A package's process through its real entry point (TypeScript sources via tsx), on this cluster. */
-  const startChild = (kind: 'app-node' | 'io-node', args: string[], env: Record<string, string>) =>
+  const startChild = (
+    kind: 'app-node' | 'io-node',
+    args: string[],
+    env: Record<string, string>,
+    module = `packages/${kind}/src/main.ts`,
+  ) =>
     forkProcess({
       label: `child ${kind}`,
-      module: `${root}packages/${kind}/src/main.ts`,
+      module: `${root}${module}`,
       args,
       cwd: root,
       execArgv: ['--import', 'tsx', '--conditions=source'],
@@ -182,14 +190,14 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
       children.push(handle);
       return handle;
     },
-    async startChildIoNode(env = {}) {
+    async startChildIoNode(env = {}, module = undefined) {
       const nodeId = `child-io-${randomBytes(3).toString('hex')}`;
-      const child = await startChild('io-node', [], {
-        IO_NODE_ID: nodeId,
-        IO_NODE_HOST: '127.0.0.1',
-        IO_NODE_PORT: '0',
-        ...env,
-      });
+      const child = await startChild(
+        'io-node',
+        [],
+        { IO_NODE_ID: nodeId, IO_NODE_HOST: '127.0.0.1', IO_NODE_PORT: '0', ...env },
+        module,
+      );
       const handle: ChildIoNode = {
         nodeId,
         url: String(child.ready.url),

@@ -7,6 +7,7 @@ import {
   closeRedis,
   createKeys,
   createListeners,
+  createPresenceStore,
   createRedis,
   createRoutingTable,
   deferred,
@@ -29,6 +30,7 @@ import { type CommandSubscriber, createInboxSubscriber } from './command-bus.js'
 import { type AckFn, EventSequencer } from './event-sequencer.js';
 import { createIngressProducer, type IngressProducer } from './ingress-queue.js';
 import { createNodeRegistry, type PeerEvents, packageVersion } from './node-registry.js';
+import { createPresenceTracker, type PresenceTracker } from './presence-tracker.js';
 import { createRoomRouting, type RoomRouting } from './room-routing.js';
 
 /** What the `authenticate` hook sees of a connecting client. */
@@ -114,6 +116,8 @@ export interface IoNode {
   readonly url: string;
   /** Connected clients. */
   readonly connections: number;
+  /** (room, connection) entries this node holds in presence rosters: the source of a presence gauge. */
+  readonly presenceEntries: number;
   /**
    * Settles with `start()`: resolves once the node listens and is registered (so frontends can send it
    * clients), rejects if starting failed. Never settles if `start()` is never called.
@@ -232,6 +236,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   let producer: IngressProducer | undefined;
   let subscriber: CommandSubscriber | undefined;
   let roomRouting: RoomRouting | undefined;
+  let presence: PresenceTracker | undefined;
   let sequencer: EventSequencer | undefined;
   let port = 0;
   let url = '';
@@ -301,6 +306,9 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     get connections() {
       return io.of('/').sockets.size;
     },
+    get presenceEntries() {
+      return presence?.entries ?? 0;
+    },
     ready: ready.promise,
     get peers() {
       return registry.peers.length;
@@ -345,10 +353,27 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           logger,
           onPurged: (dead) => events.emit('peer-purged', dead),
         });
+        presence = createPresenceTracker({
+          io,
+          nodeId,
+          store: createPresenceStore(routingRedis, keys),
+          userOf: (socket) => states.get(socket)?.user ?? null,
+          liveNodes: () => routing.liveNodes(),
+          enqueue: (jobs) => producer!.add(jobs),
+          sweepIntervalMs: opts.heartbeatIntervalMs,
+          logger,
+        });
+        events.on('peer-purged', (dead) => void presence?.purgeNode(dead));
         subscriber.onCommand(createCommandApplier(io, sequencer, roomRouting, opts.commandHandlers, logger));
-        subscriber.onReset(() => roomRouting?.reassert());
+        // After the applier: a join's presence entry is written once Socket.IO holds the membership.
+        subscriber.onCommand((cmd) => presence?.onCommand(cmd));
+        subscriber.onReset(() => {
+          roomRouting?.reassert();
+          presence?.reassert();
+        });
         // The inbox exists and the node is a broadcast target before any client can connect.
         await subscriber.start();
+        await presence.start();
         port = await listen(http, opts.port, opts.host);
         url = opts.publicUrl ?? `http://127.0.0.1:${port}`;
         logger.info({ port, url, ordering: opts.ordering }, 'io-node listening');
@@ -373,6 +398,8 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           ['drain in-flight events', () => settleWithin(sequencer?.idle(), opts.drainTimeoutMs)],
           ['disconnect clients', () => io.disconnectSockets(true)],
           ['enqueue disconnects', () => sequencer?.flushed()],
+          // Every client left its rooms: their roster entries go, and the `left` changes are enqueued.
+          ['close presence', () => presence?.close(CLOSE_REDIS_WAIT_MS)],
           ['close socket.io', () => io.close()],
           ['close connections', () => http.closeAllConnections()],
           ['close sequencer', () => sequencer?.close()],

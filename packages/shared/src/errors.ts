@@ -9,7 +9,9 @@ export type ErrorCode =
   | 'NODE_CLOSING'
   | 'OVERLOADED'
   | 'INVALID_EVENT'
-  | 'REDIS_UNAVAILABLE';
+  | 'REDIS_UNAVAILABLE'
+  | 'BAD_REQUEST'
+  | 'FORBIDDEN';
 
 /** Base of every error iocluster throws on purpose: a `name`, a stable `code` and an optional `cause`. */
 export class IoclusterError extends Error {

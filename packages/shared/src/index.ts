@@ -13,6 +13,8 @@ export { createLogger, silentLogger } from './logger.js';
 export type { LuaScript } from './lua-script.js';
 export { luaScript } from './lua-script.js';
 export { assertInteger, assertPort, withDefaults } from './options.js';
+export type { PresenceConnection, PresenceMember, PresenceRemoval, PresenceStore } from './presence.js';
+export { createPresenceStore } from './presence.js';
 export { announceReady, runUntilSignal } from './process.js';
 export type { RedisConnection, RedisRole, RedisTarget } from './redis.js';
 export { createRedis } from './redis.js';
@@ -40,11 +42,15 @@ export type {
   IoNodeRecord,
   JoinCommand,
   LeaveCommand,
+  PresenceChange,
+  PresenceMeta,
+  PresenceReason,
   ReplyCommand,
   SetDataCommand,
 } from './wire/index.js';
 export {
   COMMAND_VERSION,
+  checkPresenceMeta,
   decodeArgs,
   decodeBinary,
   decodeClientInfo,
@@ -57,5 +63,9 @@ export {
   encodeIoNodeRecord,
   hasBinary,
   INGRESS_VERSION,
+  PRESENCE_EVENT,
+  PRESENCE_META_MAX_BYTES,
+  PRESENCE_REQUEST_EVENT,
+  presenceMemberId,
   RESERVED_EVENTS,
 } from './wire/index.js';

@@ -10,6 +10,7 @@ import {
   stringArray,
   version,
 } from './check.js';
+import { checkPresenceMeta, type PresenceMeta } from './presence.js';
 
 export const COMMAND_VERSION = 1;
 
@@ -30,6 +31,8 @@ export interface JoinCommand {
   type: 'join';
   socketId: string;
   rooms: string[];
+  /** Opt-in presence: the socket also joins the rooms' rosters with this meta. */
+  presence?: PresenceMeta;
 }
 export interface LeaveCommand {
   type: 'leave';
@@ -102,7 +105,15 @@ function decodeCommand(value: unknown, path: string): Command {
       if (v.except !== undefined) cmd.except = stringArray(v.except, `${path}.except`);
       return cmd;
     }
-    case 'join':
+    case 'join': {
+      const cmd: JoinCommand = {
+        type: 'join',
+        socketId: nonEmptyString(v.socketId, `${path}.socketId`),
+        rooms: stringArray(v.rooms, `${path}.rooms`),
+      };
+      if (v.presence !== undefined) cmd.presence = checkPresenceMeta(v.presence, `${path}.presence`);
+      return cmd;
+    }
     case 'leave':
       return {
         type: v.type,
