@@ -3,10 +3,13 @@ import {
   createKeys,
   createPresenceStore,
   createRedis,
+  INGRESS_VERSION,
+  type IngressJob,
   type PresenceChange,
   type PresenceMember,
   type RedisConnection,
 } from '@iocluster/shared';
+import { Queue } from 'bullmq';
 import { io as connectClient, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, inject, test } from 'vitest';
 import { authenticateByAuthUser } from './fixtures/authenticate.js';
@@ -351,6 +354,44 @@ describe('presence', () => {
       );
     }
   }, 60_000);
+
+  test('presence - a presence job run again runs the hooks again but reaches each client once', async () => {
+    const hooks: PresenceChange[] = [];
+    cluster = await setup({ ioNodes: 2, appNodes: 1, register: presenceApp(hooks) });
+    const c = cluster;
+    const observers = await Promise.all([c.connect(0), c.connect(1)]);
+    for (const o of observers) await o.emitWithAck('plain join', 'r');
+    const seen = observers.map((o) => collect<PresencePayload>(o, 'presence'));
+    const keys = createKeys(c.prefix);
+    const queue = new Queue(keys.ingressQueue, { connection: c.redis.duplicate(), prefix: keys.bullPrefix });
+    const change: PresenceChange = {
+      id: 'io-x.rerun.1',
+      type: 'left',
+      room: 'r',
+      memberId: 'u9',
+      meta: { nick: 'zed' },
+      socketId: 'gone',
+      nodeId: 'io-x',
+      reason: 'purge',
+    };
+    const job: IngressJob = { v: INGRESS_VERSION, nodeId: 'io-x', batches: [], presence: [change] };
+    try {
+      // The same change twice: what an app-node dying after publishing, before completing, leads to.
+      for (let run = 1; run <= 2; run++) {
+        await queue.add('events', job);
+        await until(
+          async () => hooks.length,
+          (n) => n === run,
+          10_000,
+        );
+      }
+      await roundTrip(observers[0]!, 'r', observers);
+      for (const s of seen) expect(s.items).toEqual([{ room: 'r', left: { nick: 'zed', id: 'u9' } }]);
+      expect(hooks).toEqual([change, change]);
+    } finally {
+      await queue.close();
+    }
+  });
 
   test('presence - removals run concurrently from several connections report each connection once and each last one once', async () => {
     const url = inject('redisUrl');

@@ -1,4 +1,6 @@
 import {
+  type EmitCommand,
+  encodeArgs,
   IoclusterError,
   type Logger,
   PRESENCE_EVENT,
@@ -8,7 +10,6 @@ import {
   type PresenceStore,
 } from '@iocluster/shared';
 import type { AppSocket } from './app-socket.js';
-import { BroadcastOperator } from './broadcast.js';
 import type { CommandPublisher } from './command-publisher.js';
 
 /** A `presence` hook: runs once per member joining or leaving a room (again only if its job is rerun). */
@@ -106,7 +107,15 @@ export function createAppPresence(
           );
         }
         if (payload !== undefined && payload !== null) {
-          new BroadcastOperator(publisher).to(change.room).emit(PRESENCE_EVENT, payload);
+          // `once`: io-nodes drop the repeat a rerun of this job would publish.
+          const emit: EmitCommand = {
+            type: 'emit',
+            event: PRESENCE_EVENT,
+            ...encodeArgs([payload]),
+            rooms: [change.room],
+            once: change.id,
+          };
+          publisher.publish(null, emit);
         }
         for (const hook of hooks) {
           try {

@@ -31,6 +31,7 @@ import { type AckFn, EventSequencer } from './event-sequencer.js';
 import { createIngressProducer, type IngressProducer } from './ingress-queue.js';
 import { createNodeRegistry, type PeerEvents, packageVersion } from './node-registry.js';
 import { createPresenceTracker, type PresenceTracker } from './presence-tracker.js';
+import { createRecentIds } from './recent-ids.js';
 import { createRoomRouting, type RoomRouting } from './room-routing.js';
 
 /** What the `authenticate` hook sees of a connecting client. */
@@ -140,6 +141,8 @@ export interface IoNode {
 }
 
 const MAX_EVENT_NAME_LENGTH = 256;
+/** Emit ids (`once`) remembered: far more than a rerun job can repeat in the seconds it takes. */
+const ONCE_IDS_REMEMBERED = 10_000;
 /** Longest a close step waits on Redis (it may be the reason we are closing). */
 const CLOSE_REDIS_WAIT_MS = 2_000;
 
@@ -364,7 +367,12 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           logger,
         });
         events.on('peer-purged', (dead) => void presence?.purgeNode(dead));
-        subscriber.onCommand(createCommandApplier(io, sequencer, roomRouting, opts.commandHandlers, logger));
+        const apply = createCommandApplier(io, sequencer, roomRouting, opts.commandHandlers, logger);
+        const onceIds = createRecentIds(ONCE_IDS_REMEMBERED);
+        subscriber.onCommand((cmd) => {
+          if (cmd.type === 'emit' && cmd.once !== undefined && !onceIds.first(cmd.once)) return;
+          apply(cmd);
+        });
         // After the applier: a join's presence entry is written once Socket.IO holds the membership.
         subscriber.onCommand((cmd) => presence?.onCommand(cmd));
         subscriber.onReset(() => {

@@ -26,6 +26,11 @@ export interface EmitCommand {
   socketId?: string;
   rooms?: string[];
   except?: string[];
+  /**
+   * An id: an io-node applies emits with the same id once (it remembers recent ids), so a job run again
+   * does not deliver them twice. Presence events carry their change's id.
+   */
+  once?: string;
 }
 export interface JoinCommand {
   type: 'join';
@@ -103,6 +108,7 @@ function decodeCommand(value: unknown, path: string): Command {
       }
       if (v.rooms !== undefined) cmd.rooms = stringArray(v.rooms, `${path}.rooms`);
       if (v.except !== undefined) cmd.except = stringArray(v.except, `${path}.except`);
+      if (v.once !== undefined) cmd.once = nonEmptyString(v.once, `${path}.once`);
       return cmd;
     }
     case 'join': {
