@@ -1,4 +1,5 @@
 import type { AppNode } from '@iocluster/app-node';
+import { startTcpProxy, type TcpProxy } from '@iocluster/devkit';
 import {
   createKeys,
   createPresenceStore,
@@ -17,11 +18,14 @@ import { type Cluster, collect, deleteKeys, setup } from './support/cluster.js';
 import { until } from './support/poll.js';
 
 let cluster: Cluster | undefined;
+let proxy: TcpProxy | undefined;
 const extraClients: Socket[] = [];
 const extraRedis: RedisConnection[] = [];
 afterEach(async () => {
   for (const socket of extraClients.splice(0)) socket.disconnect();
   await cluster?.cleanup();
+  await proxy?.close();
+  proxy = undefined;
   await Promise.all(extraRedis.splice(0).map((r) => r.quit()));
   cluster = undefined;
 });
@@ -353,6 +357,86 @@ describe('presence', () => {
         byId(observers.map((o) => [o.id!, 1] as const)),
       );
     }
+  }, 60_000);
+
+  test('presence - an io-node closing cleanly takes its connections off the rosters: one left each, reason disconnect', async () => {
+    const hooks: PresenceChange[] = [];
+    cluster = await setup({ ioNodes: 2, appNodes: 1, register: presenceApp(hooks) });
+    const c = cluster;
+    const observer = await c.connect(0);
+    const seen = collect<PresencePayload>(observer, 'presence');
+    await observer.emitWithAck('pjoin', 'r', {});
+    const leaving = await Promise.all([c.connect(1), c.connect(1)]);
+    for (const s of leaving) await s.emitWithAck('pjoin', 'r', {});
+    await until(
+      () => c.appNodes[0]!.presenceCount('r'),
+      (n) => n === 3,
+      10_000,
+    );
+    const ids = leaving.map((s) => s.id!);
+    const closing = c.ioNodes[1]!;
+    await closing.close();
+    await until(
+      async () => tally(seen.items, 'left'),
+      (t) => ids.every((id) => t[id] === 1),
+      10_000,
+    );
+    await roundTrip(observer, 'r', [observer]);
+    expect(tally(seen.items, 'left')).toEqual(Object.fromEntries(ids.map((id) => [id, 1])));
+    expect(shape(await c.appNodes[0]!.presence('r'))).toEqual([[observer.id!, 1]]);
+    expect(
+      hooks
+        .filter((h) => h.type === 'left')
+        .map((h) => `${h.memberId} ${h.reason}`)
+        .sort(),
+    ).toEqual(ids.map((id) => `${id} disconnect`).sort());
+    const keys = createKeys(c.prefix);
+    expect(await c.redis.exists(keys.nodePresence(closing.nodeId))).toBe(0);
+    expect(await c.redis.smembers(keys.presenceNodes)).toEqual([c.ioNodes[0]!.nodeId]);
+  });
+
+  test('presence - an io-node purged while cut off from Redis writes its entries again when it is back: joined again', async () => {
+    const hooks: PresenceChange[] = [];
+    cluster = await setup({ appNodes: 1, register: presenceApp(hooks), ioNodeOptions: HEARTBEAT });
+    const c = cluster;
+    proxy = await startTcpProxy({ port: Number(new URL(c.redisUrl).port) });
+    await c.startIoNode();
+    await c.startIoNode({ redis: `redis://127.0.0.1:${proxy.port}` });
+    const observer = await c.connect(0);
+    const seen = collect<PresencePayload>(observer, 'presence');
+    await observer.emitWithAck('pjoin', 'r', {});
+    const member = await c.connect(1);
+    await member.emitWithAck('pjoin', 'r', { n: 1 });
+    const id = member.id!;
+    await until(
+      async () => tally(seen.items, 'joined'),
+      (t) => t[id] === 1,
+      10_000,
+    );
+    proxy.cut();
+    // The survivor sees the cut-off node's heartbeat expire and purges it, as if it had died.
+    await until(
+      async () => tally(seen.items, 'left'),
+      (t) => t[id] === 1,
+      15_000,
+    );
+    proxy.restore();
+    await until(
+      async () => tally(seen.items, 'joined'),
+      (t) => t[id] === 2,
+      15_000,
+    );
+    expect(shape(await c.appNodes[0]!.presence('r'))).toEqual(
+      byId([
+        [observer.id!, 1],
+        [id, 1],
+      ]),
+    );
+    expect(hooks.filter((h) => h.memberId === id).map((h) => `${h.type} ${h.reason}`)).toEqual([
+      'joined join',
+      'left purge',
+      'joined join',
+    ]);
   }, 60_000);
 
   test('presence - a presence job run again runs the hooks again but reaches each client once', async () => {
