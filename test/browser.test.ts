@@ -85,6 +85,16 @@ function line(page: Page, selector: string, text: string) {
   return page.locator(`#messages li${selector}`, { hasText: text });
 }
 
+/** Waits until the members list of the room shown reads exactly `names` (in any order). */
+async function membersShown(page: Page, names: string[]): Promise<void> {
+  await page.waitForFunction(
+    (expected) =>
+      JSON.stringify([...document.querySelectorAll('#members li')].map((li) => li.textContent).sort()) ===
+      JSON.stringify(expected),
+    [...names].sort(),
+  );
+}
+
 async function texts(page: Page): Promise<string[]> {
   return page.locator('#messages li.message .text').allTextContents();
 }
@@ -108,6 +118,10 @@ test('browser - two pages on different io-nodes chat, see history and notices, a
     await joinRoom(bob, 'lobby');
     await line(bob, '.message', 'first, before bob').waitFor();
     await line(alice, '.notice', 'bob joined lobby').waitFor();
+    // Both see both in the room's members, live.
+    await membersShown(alice, ['alice', 'bob']);
+    await membersShown(bob, ['alice', 'bob']);
+    expect(await alice.textContent('#member-count')).toBe('(2)');
 
     // Both ways, across the two io-nodes.
     await send(alice, 'hello bob');
@@ -155,6 +169,9 @@ test('browser - two pages on different io-nodes chat, see history and notices, a
       'back after the crash',
       'welcome back',
     ]);
+    // Her old connection leaves the members once a survivor purges the dead io-node; her new one stays.
+    await membersShown(bob, ['alice', 'bob']);
+    await membersShown(alice, ['alice', 'bob']);
     // Alice kept her nickname (her tab's session takes it back from the dead connection).
     expect(await alice.inputValue('#nickname')).toBe('alice');
     await expect(bob.locator('#messages li.message .nick').last().textContent()).resolves.toBe('bob');

@@ -2,7 +2,7 @@ import { createKeys } from '@iocluster/shared';
 import type { Socket } from 'socket.io-client';
 import { afterEach, describe, expect, test } from 'vitest';
 import { type ChatApp, createChatApp } from '../example/src/chat-app.js';
-import type { ChatMessage, JoinResult } from '../example/src/chat-protocol.js';
+import type { ChatMessage, JoinResult, PresenceNotice } from '../example/src/chat-protocol.js';
 import { type Cluster, collect, nextEvent, setup } from './support/cluster.js';
 
 let cluster: Cluster | undefined;
@@ -32,11 +32,27 @@ describe('example chat', () => {
     const { sockets } = await start(3);
     const [a, b, outsider] = sockets as [Socket, Socket, Socket];
     expect(await a.emitWithAck('set nickname', 'ada')).toEqual({ nickname: 'ada' });
-    expect(await a.emitWithAck('join', 'lobby')).toEqual({ room: 'lobby', history: [] });
+    const aPresent = nextEvent(a, 'presence');
+    expect(await a.emitWithAck('join', 'lobby')).toEqual({
+      room: 'lobby',
+      history: [],
+      members: [{ id: a.id, nick: 'ada' }],
+    });
+    // Its own `joined` comes once the roster has it.
+    expect((await aPresent)[0]).toEqual({ room: 'lobby', joined: { id: a.id, nick: 'ada' } });
     const joinNotice = nextEvent(a, 'notice');
+    const bPresent = nextEvent(a, 'presence');
     const joined = (await b.emitWithAck('join', 'lobby')) as JoinResult;
-    expect(joined).toEqual({ room: 'lobby', history: [] });
+    expect(joined).toEqual({
+      room: 'lobby',
+      history: [],
+      members: [
+        { id: a.id, nick: 'ada' },
+        { id: b.id, nick: null },
+      ],
+    });
     expect((await joinNotice)[0]).toMatchObject({ room: 'lobby', kind: 'join', id: b.id, nickname: null });
+    expect((await bPresent)[0]).toEqual({ room: 'lobby', joined: { id: b.id, nick: null } });
 
     const received = [a, b, outsider].map((s) => collect<ChatMessage>(s, 'chat message'));
     const ack = await a.emitWithAck('chat message', message('lobby', 'hello', 'm1'));
@@ -51,6 +67,42 @@ describe('example chat', () => {
     expect(received[2]!.items).toEqual([]);
     const history = ((await outsider.emitWithAck('join', 'lobby')) as JoinResult).history;
     expect(history).toEqual(received[0]!.items);
+  });
+
+  test('chat - members: one entry per member in the join ack, presence events on join, leave, disconnect', async () => {
+    const { sockets } = await start(3);
+    const [a, b, d] = sockets as [Socket, Socket, Socket];
+    await a.emitWithAck('set nickname', 'ada');
+    await b.emitWithAck('set nickname', 'bob');
+    const seen = collect<PresenceNotice>(a, 'presence');
+    await a.emitWithAck('join', 'room');
+    await seen.until(1);
+    await b.emitWithAck('join', 'room');
+    await seen.until(2);
+    const { members } = (await d.emitWithAck('join', 'room')) as JoinResult;
+    expect(members).toEqual([
+      { id: a.id, nick: 'ada' },
+      { id: b.id, nick: 'bob' },
+      { id: d.id, nick: null },
+    ]);
+    await seen.until(3);
+    // Joining again (a page does after a reconnect) announces nothing and lists each member once.
+    expect(((await b.emitWithAck('join', 'room')) as JoinResult).members).toEqual(members);
+    expect(await b.emitWithAck('leave', 'room')).toEqual({ room: 'room' });
+    await seen.until(4);
+    const dId = d.id;
+    d.disconnect();
+    await seen.until(5);
+    expect(seen.items).toEqual([
+      { room: 'room', joined: { id: a.id, nick: 'ada' } },
+      { room: 'room', joined: { id: b.id, nick: 'bob' } },
+      { room: 'room', joined: { id: dId, nick: null } },
+      { room: 'room', left: { id: b.id, nick: 'bob' } },
+      { room: 'room', left: { id: dId, nick: null } },
+    ]);
+    expect(((await a.emitWithAck('join', 'room')) as JoinResult).members).toEqual([
+      { id: a.id, nick: 'ada' },
+    ]);
   });
 
   test('chat - history keeps the last 50 messages of a room, oldest first, for any app-node', async () => {

@@ -15,6 +15,7 @@ import {
   type ChatMessage,
   type JoinResult,
   LIMITS,
+  type Member,
   NICKNAME_RE,
   type Notice,
   type PrivateMessage,
@@ -97,6 +98,28 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
   let closing: Promise<void> | undefined;
 
   function register(app: AppNode): void {
+    // Rooms are joined with presence (meta: the nickname); their members are told `{ room, joined|left }`.
+    app.formatPresence((change) => {
+      if (!change.room.startsWith(ROOM_PREFIX)) return null;
+      const member: Member = {
+        id: change.memberId,
+        nick: typeof change.meta.nick === 'string' ? change.meta.nick : null,
+      };
+      const room = change.room.slice(ROOM_PREFIX.length);
+      return change.type === 'joined' ? { room, joined: member } : { room, left: member };
+    });
+
+    async function members(socket: AppSocket, room: string): Promise<Member[]> {
+      const roster = await app.presence(ROOM_PREFIX + room);
+      const list = roster.map(
+        (m): Member => ({ id: m.id, nick: typeof m.meta.nick === 'string' ? m.meta.nick : null }),
+      );
+      // The io-node writes the joiner's entry once it applied the join, which may be after this read.
+      if (!list.some((m) => m.id === socket.memberId))
+        list.push({ id: socket.memberId, nick: nicknameOf(socket) });
+      return list;
+    }
+
     const notice = (socket: AppSocket, room: string, kind: Notice['kind']): Notice => ({
       room,
       kind,
@@ -125,6 +148,10 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
         await store.release(previous, socket.id);
       }
       socket.setData({ nickname });
+      // Rosters show the new name from now on (members already listing this one learn it on their next join).
+      for (const room of joinedRooms(socket)) {
+        await socket.join(ROOM_PREFIX + room, { presence: { nick: nickname } });
+      }
       return { nickname };
     });
 
@@ -138,10 +165,11 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
         }
         // Joined before reading the history: a message sent in between is delivered live (and may also
         // be in the history; clients dedupe by `mid`) rather than lost.
-        await socket.join(ROOM_PREFIX + room);
+        await socket.join(ROOM_PREFIX + room, { presence: { nick: nicknameOf(socket) } });
         socket.to(ROOM_PREFIX + room).emit('notice', notice(socket, room, 'join'));
       }
-      return { room, history: await store.history(room) };
+      const history = await store.history(room);
+      return { room, history, members: await members(socket, room) };
     });
 
     app.on('leave', async (socket, request: unknown) => {

@@ -36,11 +36,23 @@ export interface ChatMessage extends OutgoingMessage {
   at: number;
 }
 
-/** `join` answer: the room and its last messages, oldest first. */
+/** A member of a room: one per connection here (the chat has no login, so each tab is a member). */
+export interface Member {
+  /** Its presence id: the socket id of the connection. */
+  id: string;
+  /** Its nickname when it joined the room. */
+  nick: string | null;
+}
+
+/** `join` answer: the room, its last messages (oldest first) and its members (the joiner included). */
 export interface JoinResult {
   room: string;
   history: ChatMessage[];
+  members: Member[];
 }
+
+/** Sent to a room's members when someone joins it or leaves it (leaving, disconnecting, or losing its io-node). */
+export type PresenceNotice = { room: string; joined: Member } | { room: string; left: Member };
 
 /** System notice: someone joined or left a room (leaving includes disconnecting). */
 export interface Notice {
@@ -92,6 +104,7 @@ export interface ChatServerEvents {
   notice: (notice: Notice) => void;
   typing: (typing: Typing) => void;
   'private message': (message: PrivateMessage) => void;
+  presence: (notice: PresenceNotice) => void;
 }
 
 /** Events a client sends; the last parameter is the ack. */

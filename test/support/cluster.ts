@@ -100,8 +100,11 @@ export interface Cluster {
   startIoNode(options?: Partial<IoNodeOptions>): Promise<IoNode>;
   startAppNode(options?: Partial<AppNodeOptions>): Promise<AppNode>;
   startChildAppNode(env?: Record<string, string>): Promise<ChildAppNode>;
-  /** An io-node process on 127.0.0.1 (port 0 unless `env.IO_NODE_PORT`); `env` adds to its environment. */
-  startChildIoNode(env?: Record<string, string>): Promise<ChildIoNode>;
+  /**
+   * An io-node process on 127.0.0.1 (port 0 unless `env.IO_NODE_PORT`); `env` adds to its environment.
+   * `module` (path from the repository root) replaces the io-node's main.ts, e.g. a fixture with hooks.
+   */
+  startChildIoNode(env?: Record<string, string>, module?: string): Promise<ChildIoNode>;
   /**
    * An io-node process on 127.0.0.1 running `workers` io-nodes (`IO_NODE_WORKERS`, port 0); every output
    * line of it and its workers goes to `output`. Cleanup stops it with SIGTERM, so its workers drain.
@@ -168,11 +171,11 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
     kind: 'app-node' | 'io-node',
     args: string[],
     env: Record<string, string>,
-    output?: (line: string) => void,
+    how: { output?: (line: string) => void; module?: string } = {},
   ) =>
     forkProcess({
       label: `child ${kind}`,
-      module: `${root}packages/${kind}/src/main.ts`,
+      module: `${root}${how.module ?? `packages/${kind}/src/main.ts`}`,
       args,
       cwd: root,
       execArgv: ['--import', 'tsx', '--conditions=source'],
@@ -182,7 +185,7 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
         LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
         ...env,
       },
-      ...(output ? { stdio: 'pipe' as const, output } : { stdio: 'inherit' as const }),
+      ...(how.output ? { stdio: 'pipe' as const, output: how.output } : { stdio: 'inherit' as const }),
       // Under the test timeout (60 s), so a stuck start fails here, with the child's name.
       readyTimeoutMs: 50_000,
     });
@@ -244,14 +247,14 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
       children.push(handle);
       return handle;
     },
-    async startChildIoNode(env = {}) {
+    async startChildIoNode(env = {}, module = undefined) {
       const nodeId = `child-io-${randomBytes(3).toString('hex')}`;
-      const child = await startChild('io-node', [], {
-        IO_NODE_ID: nodeId,
-        IO_NODE_HOST: '127.0.0.1',
-        IO_NODE_PORT: '0',
-        ...env,
-      });
+      const child = await startChild(
+        'io-node',
+        [],
+        { IO_NODE_ID: nodeId, IO_NODE_HOST: '127.0.0.1', IO_NODE_PORT: '0', ...env },
+        { module },
+      );
       const handle: ChildIoNode = {
         nodeId,
         url: String(child.ready.url),
@@ -273,7 +276,7 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
           IO_NODE_WORKERS: String(workers),
           ...env,
         },
-        output,
+        { output },
       );
       const announced = child.ready.workers;
       if (!Array.isArray(announced)) throw new Error('the io-node supervisor announced no workers');

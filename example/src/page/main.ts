@@ -5,6 +5,7 @@ import {
   type ChatServerEvents,
   isChatError,
   type JoinResult,
+  type PresenceNotice,
 } from '../chat-protocol.js';
 import { dom, type Line, PRIVATE, renderLine, showStatus, who } from './view.js';
 
@@ -23,6 +24,10 @@ const conversations = new Map<string, Conversation>([[PRIVATE, { lines: [], mids
 let active = params.get('room') ?? 'general';
 const typingPeople = new Map<string, Map<string, { name: string; until: number }>>();
 let myId: string | undefined;
+/** Members of each joined room: id → nickname. */
+const members = new Map<string, Map<string, string | null>>();
+/** Presence notices that came while a join of their room was unanswered: applied after its member list. */
+const joining = new Map<string, PresenceNotice[]>();
 
 let client!: IoclusterClient<ChatServerEvents, ChatClientEvents>;
 
@@ -110,6 +115,7 @@ function render(): void {
   dom.messages.scrollTop = dom.messages.scrollHeight;
   renderRooms();
   renderTyping();
+  renderMembers();
 }
 
 function switchTo(room: string): void {
@@ -124,11 +130,44 @@ function writePrivately(to: string): void {
 }
 
 async function join(room: string): Promise<void> {
-  const result = await client.emitWithAck('join', room);
+  joining.set(room, []);
+  const result = await client.emitWithAck('join', room).catch((err: unknown) => {
+    joining.delete(room);
+    throw err;
+  });
+  const missed = joining.get(room) ?? [];
+  joining.delete(room);
   if (isChatError(result)) return showError(result.error.message);
   conversation(result.room);
   mergeHistory(result);
+  // The list was read at some point while the join ran: what changed meanwhile is applied on top of it.
+  members.set(result.room, new Map(result.members.map((m) => [m.id, m.nick])));
+  for (const notice of missed) applyPresence(notice);
   renderRooms();
+  renderMembers();
+}
+
+function applyPresence(notice: PresenceNotice): void {
+  const list = members.get(notice.room);
+  if (!list) return;
+  if ('joined' in notice) list.set(notice.joined.id, notice.joined.nick);
+  else list.delete(notice.left.id);
+  if (notice.room === active) renderMembers();
+}
+
+function renderMembers(): void {
+  const list = members.get(active);
+  dom.memberCount.textContent = list ? `(${list.size})` : '';
+  dom.members.replaceChildren(
+    ...[...(list ?? [])].map(([id, nick]) => {
+      const li = document.createElement('li');
+      li.textContent = who(nick, id);
+      li.title = `socket ${id}`;
+      li.dataset.id = id;
+      if (id === myId) li.classList.add('me');
+      return li;
+    }),
+  );
 }
 
 async function setNickname(name: string): Promise<void> {
@@ -213,6 +252,11 @@ function wire(): void {
   });
   client.on('chat message', (message: ChatMessage) => add(message.room, { kind: 'message', message }));
   client.on('notice', (notice) => add(notice.room, { kind: 'notice', notice }));
+  client.on('presence', (notice) => {
+    const missed = joining.get(notice.room);
+    if (missed) missed.push(notice);
+    else applyPresence(notice);
+  });
   client.on('private message', (message) => add(PRIVATE, { kind: 'private', message }));
   client.on('typing', (event) => {
     const room = typingPeople.get(event.room) ?? new Map<string, { name: string; until: number }>();
@@ -245,6 +289,7 @@ function wire(): void {
     const room = active;
     void client.emitWithAck('leave', room);
     conversations.delete(room);
+    members.delete(room);
     switchTo([...conversations.keys()].find((r) => r !== PRIVATE) ?? PRIVATE);
   });
   dom.text.addEventListener('input', () => typing(dom.text.value !== ''));

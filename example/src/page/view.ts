@@ -35,6 +35,8 @@ export const dom = {
   pmTo: byId<HTMLInputElement>('pm-to'),
   text: byId<HTMLInputElement>('text'),
   error: byId<HTMLParagraphElement>('error'),
+  members: byId<HTMLUListElement>('members'),
+  memberCount: byId<HTMLSpanElement>('member-count'),
 };
 
 function el(tag: string, className: string, text?: string): HTMLElement {

@@ -6,11 +6,16 @@ import {
   type CloseStep,
   closeRedis,
   createKeys,
+  createPresenceStore,
   createRedis,
   decodeIngressJob,
   type HistoryPosition,
   type IngressJob,
   type Logger,
+  PRESENCE_EVENT,
+  PRESENCE_REQUEST_EVENT,
+  type PresenceChange,
+  type PresenceMember,
   packageVersionAt,
   type RedisConnection,
   type RedisTarget,
@@ -28,6 +33,12 @@ import { createHealthServer, type HealthServer } from './health-server.js';
 import { type EventHandler, type EventMiddleware, JobProcessor } from './job-processor.js';
 import { MessageBuilder } from './message-builder.js';
 import { createAppNodeMetrics, QUEUE_STATES } from './metrics.js';
+import {
+  type AppPresence,
+  createAppPresence,
+  type PresenceAuthorizer,
+  type PresenceFormatter,
+} from './presence.js';
 import {
   createAppHistory,
   earlierAnswer,
@@ -102,6 +113,11 @@ export interface LifecycleHandlers {
   'no-client': (socket: AppSocket) => unknown;
   /** A client disconnected; `reason` is Socket.IO's. */
   disconnect: (socket: AppSocket, reason: string) => unknown;
+  /**
+   * A presence member's first connection joined a room, or its last one left (docs/presence.md). Any
+   * number of these hooks may be registered.
+   */
+  presence: (change: PresenceChange) => unknown;
 }
 
 /** The application side of iocluster: handlers for client events, run by BullMQ workers. */
@@ -142,6 +158,20 @@ export interface AppNode {
   command(name: string, payload: unknown, target?: { socketId: string; nodeId: string }): void;
   /** Resolves once every command sent so far is in Redis. */
   flush(): Promise<void>;
+  /** A room's presence roster: its members, each with its connections and their meta. */
+  presence(room: string): Promise<PresenceMember[]>;
+  /** How many members a room's roster has, without reading it. */
+  presenceCount(room: string): Promise<number>;
+  /**
+   * Who may read a room's roster with the client request `$presence` (room name, ack).
+   * @defaultValue members of the room (sockets in it)
+   */
+  authorizePresence(authorizer: PresenceAuthorizer): void;
+  /**
+   * What a room's members receive in the `presence` event when a member joins or leaves (null: nothing).
+   * @defaultValue `{ room, joined: { ...meta, id } }` / `{ room, left: { ...meta, id } }`
+   */
+  formatPresence(formatter: PresenceFormatter): void;
   start(): Promise<void>;
   /** Finishes running jobs, then closes. Idempotent. */
   close(): Promise<void>;
@@ -214,6 +244,12 @@ export function createAppNode(options: AppNodeOptions): AppNode {
     queueCounts: () => queue.getJobCounts(...QUEUE_STATES),
   });
   metrics.watchRedis(publisherRedis, 'publisher');
+  const presence: AppPresence = createAppPresence(
+    createPresenceStore(publisherRedis, keys),
+    publisher,
+    logger,
+  );
+  handlers.set(PRESENCE_REQUEST_EVENT, (socket, room) => presence.request(socket, room));
   const processor = new JobProcessor(
     { handlers, middleware },
     publisher,
@@ -273,6 +309,8 @@ export function createAppNode(options: AppNodeOptions): AppNode {
         throw new TypeError('app.on(): event must be a non-empty string');
       if (typeof handler !== 'function')
         throw new TypeError(`app.on("${event}"): handler must be a function`);
+      if (event === PRESENCE_EVENT)
+        return presence.onChange(handler as unknown as LifecycleHandlers['presence']);
       if (handlers.has(event)) {
         throw new Error(
           `app.on("${event}"): a handler is already registered; remove it first (on() returns a remover)`,
@@ -304,6 +342,10 @@ export function createAppNode(options: AppNodeOptions): AppNode {
       else publisher.publish(null, { type: 'custom', name, payload });
     },
     flush: () => publisher.flush(),
+    presence: (room) => presence.roster(room),
+    presenceCount: (room) => presence.count(room),
+    authorizePresence: (authorizer) => presence.authorize(authorizer),
+    formatPresence: (formatter) => presence.format(formatter),
 
     async start() {
       if (worker) throw new Error('app-node already started');
@@ -320,6 +362,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
             throw new UnrecoverableError(err instanceof WireError ? err.message : String(err));
           }
           await processor.run(payload, { jobId: job.id });
+          if (payload.presence) await presence.run(payload.presence, { jobId: job.id });
         },
         {
           connection: workerRedis,

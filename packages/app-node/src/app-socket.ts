@@ -1,6 +1,24 @@
-import { type ClientInfo, encodeArgs, type HandshakeInfo } from '@iocluster/shared';
+import {
+  type ClientInfo,
+  checkPresenceMeta,
+  encodeArgs,
+  type HandshakeInfo,
+  type JoinCommand,
+  type PresenceMeta,
+  presenceMemberId,
+} from '@iocluster/shared';
 import { BroadcastOperator } from './broadcast.js';
 import type { CommandPublisher } from './command-publisher.js';
+
+/** Options of {@link AppSocket.join}. */
+export interface JoinOptions {
+  /**
+   * Also join the rooms' presence rosters with this meta (a small JSON object, at most 2 KB): the room's
+   * members are told when this client's member joins or leaves, and `app.presence(room)` lists it.
+   * @defaultValue not in the roster
+   */
+  presence?: PresenceMeta;
+}
 
 /**
  * A client as seen from an app-node: rebuilt from the job's ClientInfo, so any app-node can serve it.
@@ -57,11 +75,30 @@ export class AppSocket {
     return true;
   }
 
-  /** Joins rooms; an emit to them published after this call reaches the client. */
-  join(rooms: string | readonly string[]): Promise<void> {
+  /**
+   * Who this client is in presence rosters: its user's `id` (or `sub`) when the io-node's `authenticate`
+   * hook returned one, else its socket id.
+   */
+  get memberId(): string {
+    return presenceMemberId(this.user, this.id);
+  }
+
+  /**
+   * Joins rooms; an emit to them published after this call reaches the client. With `presence`, the
+   * client also enters the rooms' rosters (written by its io-node once it applied the join).
+   */
+  join(rooms: string | readonly string[], options: JoinOptions = {}): Promise<void> {
     const list = typeof rooms === 'string' ? [rooms] : [...rooms];
+    const cmd: JoinCommand = { type: 'join', socketId: this.id, rooms: list };
+    if (options.presence !== undefined) {
+      try {
+        cmd.presence = checkPresenceMeta(options.presence, 'presence');
+      } catch (err) {
+        throw new TypeError(`socket.join(): ${(err as Error).message}`);
+      }
+    }
     for (const room of list) this.roomSet.add(room);
-    this.publisher.publish(this.nodeId, { type: 'join', socketId: this.id, rooms: list });
+    this.publisher.publish(this.nodeId, cmd);
     return this.publisher.flush();
   }
 

@@ -1,8 +1,17 @@
 export type { AppNode, AppNodeOptions, LifecycleHandlers } from './app-node.js';
 export { createAppNode } from './app-node.js';
+export type { JoinOptions } from './app-socket.js';
 export { AppSocket } from './app-socket.js';
 export { BroadcastOperator } from './broadcast.js';
 export type { CommandPublisher } from './command-publisher.js';
 export type { EventHandler, EventMiddleware } from './job-processor.js';
 export { MessageBuilder } from './message-builder.js';
+export type {
+  PresenceAuthorizer,
+  PresenceFormatter,
+  PresenceHook,
+  PresenceMemberView,
+  PresenceRoster,
+} from './presence.js';
+export { defaultPresencePayload } from './presence.js';
 export type { HistoryAuthorizer, HistoryMessage, HistoryOptions, HistoryPage } from './room-history.js';

@@ -93,7 +93,7 @@ export function createAppHistory(redis: RedisConnection, keys: Keys, options: Hi
     read,
     async handleRequest(socket, room, raw) {
       if (typeof room !== 'string' || room.length === 0) {
-        throw new IoclusterError('INVALID_REQUEST', `${HISTORY_EVENT} needs a room name`);
+        throw new IoclusterError('BAD_REQUEST', `${HISTORY_EVENT} needs a room name`);
       }
       const request = (raw ?? {}) as { since?: unknown; limit?: unknown };
       const since = request.since as Partial<HistoryPosition> | undefined;
@@ -101,7 +101,7 @@ export function createAppHistory(redis: RedisConnection, keys: Keys, options: Hi
         since !== undefined &&
         (typeof since?.epoch !== 'string' || !Number.isInteger(since.offset) || (since.offset as number) < 0)
       ) {
-        throw new IoclusterError('INVALID_REQUEST', 'since must be { epoch, offset }');
+        throw new IoclusterError('BAD_REQUEST', 'since must be { epoch, offset }');
       }
       if (!(await authorizer(socket, room))) {
         throw new IoclusterError('FORBIDDEN', `not allowed to read the history of "${room}"`);

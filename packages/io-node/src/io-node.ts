@@ -7,6 +7,7 @@ import {
   closeRedis,
   createKeys,
   createListeners,
+  createPresenceStore,
   createRedis,
   createRoomHistory,
   createRoutingTable,
@@ -33,6 +34,8 @@ import { type AckFn, EventSequencer } from './event-sequencer.js';
 import { createIngressProducer, type IngressProducer } from './ingress-queue.js';
 import { createIoNodeMetrics } from './metrics.js';
 import { createNodeRegistry, type PeerEvents, packageVersion } from './node-registry.js';
+import { createPresenceTracker, type PresenceTracker } from './presence-tracker.js';
+import { createRecentIds } from './recent-ids.js';
 import { type ClientRecovery, createClientRecovery, IDENTIFIED_EVENT } from './recovery.js';
 import { createRoomDelivery, INTERNAL_ROOM_PREFIX } from './room-delivery.js';
 import { createRoomRouting, type RoomRouting } from './room-routing.js';
@@ -136,6 +139,8 @@ export interface IoNode {
   readonly url: string;
   /** Connected clients. */
   readonly connections: number;
+  /** (room, connection) entries this node holds in presence rosters: the source of a presence gauge. */
+  readonly presenceEntries: number;
   /**
    * Settles with `start()`: resolves once the node listens and is registered (so frontends can send it
    * clients), rejects if starting failed. Never settles if `start()` is never called.
@@ -158,6 +163,8 @@ export interface IoNode {
 }
 
 const MAX_EVENT_NAME_LENGTH = 256;
+/** Emit ids (`once`) remembered: far more than a rerun job can repeat in the seconds it takes. */
+const ONCE_IDS_REMEMBERED = 10_000;
 /** Longest a close step waits on Redis (it may be the reason we are closing). */
 const CLOSE_REDIS_WAIT_MS = 2_000;
 
@@ -262,6 +269,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   let roomRouting: RoomRouting | undefined;
   let sessions: SessionStore | undefined;
   let recovery: ClientRecovery | undefined;
+  let presence: PresenceTracker | undefined;
   let sequencer: EventSequencer | undefined;
   let port = 0;
   let url = '';
@@ -371,6 +379,9 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     get connections() {
       return io.of('/').sockets.size;
     },
+    get presenceEntries() {
+      return presence?.entries ?? 0;
+    },
     ready: ready.promise,
     get peers() {
       return registry.peers.length;
@@ -452,19 +463,39 @@ export function createIoNode(options: IoNodeOptions): IoNode {
             events.emit('peer-purged', dead);
           },
         });
-        subscriber.onCommand(
-          metrics.countCommands(
-            createCommandApplier(
-              io,
-              { sequencer, roomRouting, delivery, dataChanged },
-              opts.commandHandlers,
-              logger,
-            ),
+        presence = createPresenceTracker({
+          io,
+          nodeId,
+          store: createPresenceStore(routingRedis, keys),
+          userOf: (socket) => states.get(socket)?.user ?? null,
+          liveNodes: () => routing.liveNodes(),
+          enqueue: (jobs) => producer!.add(jobs),
+          sweepIntervalMs: opts.heartbeatIntervalMs,
+          logger,
+        });
+        events.on('peer-purged', (dead) => void presence?.purgeNode(dead));
+        const apply = metrics.countCommands(
+          createCommandApplier(
+            io,
+            { sequencer, roomRouting, delivery, dataChanged },
+            opts.commandHandlers,
+            logger,
           ),
         );
-        subscriber.onReset(() => roomRouting?.reassert());
+        const onceIds = createRecentIds(ONCE_IDS_REMEMBERED);
+        subscriber.onCommand((cmd) => {
+          if (cmd.type === 'emit' && cmd.once !== undefined && !onceIds.first(cmd.once)) return;
+          return apply(cmd);
+        });
+        // After the applier: a join's presence entry is written once Socket.IO holds the membership.
+        subscriber.onCommand((cmd) => presence?.onCommand(cmd));
+        subscriber.onReset(() => {
+          roomRouting?.reassert();
+          presence?.reassert();
+        });
         // The inbox exists and the node is a broadcast target before any client can connect.
         await subscriber.start();
+        await presence.start();
         port = await listen(http, opts.port, opts.host);
         url = opts.publicUrl?.replaceAll(PORT_PLACEHOLDER, String(port)) ?? `http://127.0.0.1:${port}`;
         logger.info({ port, url, ordering: opts.ordering, parser: opts.parser }, 'io-node listening');
@@ -489,6 +520,8 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           ['drain in-flight events', () => settleWithin(sequencer?.idle(), opts.drainTimeoutMs)],
           ['disconnect clients', () => io.disconnectSockets(true)],
           ['enqueue disconnects', () => sequencer?.flushed()],
+          // Every client left its rooms: their roster entries go, and the `left` changes are enqueued.
+          ['close presence', () => presence?.close(CLOSE_REDIS_WAIT_MS)],
           ['close socket.io', () => io.close()],
           ['close connections', () => http.closeAllConnections()],
           ['close sequencer', () => sequencer?.close()],

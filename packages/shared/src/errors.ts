@@ -10,7 +10,7 @@ export type ErrorCode =
   | 'OVERLOADED'
   | 'INVALID_EVENT'
   | 'REDIS_UNAVAILABLE'
-  | 'INVALID_REQUEST'
+  | 'BAD_REQUEST'
   | 'FORBIDDEN'
   | 'WORKER_FAILED';
 

@@ -17,6 +17,8 @@ export { luaScript } from './lua-script.js';
 export type { ProcessMetrics } from './metrics.js';
 export { cachedReader, createProcessMetrics } from './metrics.js';
 export { assertInteger, assertPort, withDefaults } from './options.js';
+export type { PresenceConnection, PresenceMember, PresenceRemoval, PresenceStore } from './presence.js';
+export { createPresenceStore } from './presence.js';
 export { announceReady, packageVersionAt, runUntilSignal } from './process.js';
 export type { RateMeter } from './rate-meter.js';
 export { createRateMeter } from './rate-meter.js';
@@ -51,11 +53,15 @@ export type {
   IoNodeRecord,
   JoinCommand,
   LeaveCommand,
+  PresenceChange,
+  PresenceMeta,
+  PresenceReason,
   ReplyCommand,
   SetDataCommand,
 } from './wire/index.js';
 export {
   COMMAND_VERSION,
+  checkPresenceMeta,
   decodeAppNodeRecord,
   decodeArgs,
   decodeBinary,
@@ -70,6 +76,10 @@ export {
   encodeIoNodeRecord,
   hasBinary,
   INGRESS_VERSION,
+  PRESENCE_EVENT,
+  PRESENCE_META_MAX_BYTES,
+  PRESENCE_REQUEST_EVENT,
+  presenceMemberId,
   RESERVED_EVENTS,
 } from './wire/index.js';
 export { appNodeWorkerEnv, ioNodeWorkerEnv, workerNodeId, workerPublicUrl } from './worker-env.js';

@@ -37,6 +37,17 @@ export interface Keys {
   nodeSessions(nodeId: string): string;
   /** Sorted set of io-nodes with an inbox, scored by the expiry of their last heartbeat (ms since epoch). */
   readonly inboxNodes: string;
+  /**
+   * Presence roster of a room, per connection: hash socket id → JSON `{ m: member id, n: io-node id, meta,
+   * t: joined at }`. Same tag as `presenceMembers` (and `roomNodes`): one Lua script updates both.
+   */
+  presenceConnections(room: string): string;
+  /** Presence members of a room: hash member id → connections it has in the room (HLEN = member count). */
+  presenceMembers(room: string): string;
+  /** Set of `[room, socket id]` JSON pairs an io-node holds in presence rosters, so a purger finds them. */
+  nodePresence(nodeId: string): string;
+  /** Set of the io-nodes that may hold presence entries (each has a `nodePresence` set). */
+  readonly presenceNodes: string;
   /** Sorted set of live io-node ids scored by heartbeat expiry (ms since epoch). */
   readonly registryIndex: string;
   /** Hash describing one io-node in the registry. */
@@ -83,6 +94,10 @@ export function createKeys(prefix: string): Keys {
     sessionReplies: (sessionId: string) => `${prefix}:session:{${escapeTag(sessionId)}}:replies`,
     nodeSessions: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:sessions`,
     inboxNodes: `${tag}:inboxes`,
+    presenceConnections: (room: string) => `${prefix}:room:{${escapeTag(room)}}:presence`,
+    presenceMembers: (room: string) => `${prefix}:room:{${escapeTag(room)}}:members`,
+    nodePresence: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:presence`,
+    presenceNodes: `${tag}:presence-nodes`,
     registryIndex: `${tag}:registry`,
     registryNode: (nodeId: string) => `${tag}:registry:node:${nodeId}`,
     registryChannel: `${prefix}:registry:events`,

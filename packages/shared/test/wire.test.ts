@@ -6,6 +6,7 @@ import {
   encodeArgs,
   encodeCommandEnvelope,
   type IngressJob,
+  presenceMemberId,
   WireError,
 } from '../src/index.js';
 
@@ -96,5 +97,47 @@ describe('wire', () => {
     expect(decoded[0].file.toString()).toBe('hello');
     expect(decoded[0].n).toBe(1);
     expect([...decoded[1]]).toEqual([1, 2]);
+  });
+
+  test('wire - presence: a join carries meta, an emit its once id, a job its changes; bad ones are refused naming the field', () => {
+    const cmds = [
+      { type: 'join', socketId: 's1', rooms: ['a'], presence: { nick: 'ada' } },
+      { type: 'emit', event: 'presence', args: [{}], rooms: ['a'], once: 'io-1.x.1' },
+      { type: 'join', socketId: 's1', rooms: ['a'], presence: ['not', 'an object'] },
+      { type: 'join', socketId: 's1', rooms: ['a'], presence: { big: 'x'.repeat(3_000) } },
+    ];
+    const { cmds: ok, errors } = decodeCommandEnvelope(JSON.stringify({ v: 1, cmds }));
+    expect(ok).toEqual(cmds.slice(0, 2));
+    expect(errors.map((e) => e.message)).toEqual([
+      'envelope.cmds[2].presence must be a plain object',
+      'envelope.cmds[3].presence is larger than 2048 bytes as JSON',
+    ]);
+    const change = {
+      id: 'io-1.x.1',
+      type: 'left',
+      room: 'a',
+      memberId: 'u1',
+      meta: { nick: 'ada' },
+      socketId: 's1',
+      nodeId: 'io-2',
+      reason: 'purge',
+    } as const;
+    const job: IngressJob = { v: 1, nodeId: 'io-1', batches: [], presence: [change] };
+    expect(decodeIngressJob(JSON.parse(JSON.stringify(job)))).toEqual(job);
+    expect(() => decodeIngressJob({ ...job, presence: [{ ...change, type: 'gone' }] })).toThrow(
+      /job.presence\[0\].type must be joined or left/,
+    );
+    expect(() => decodeIngressJob({ ...job, presence: [{ ...change, reason: 'why' }] })).toThrow(
+      /job.presence\[0\].reason must be one of/,
+    );
+  });
+
+  test('wire - a presence member is the user id, its sub, a string user, or else the socket', () => {
+    expect(presenceMemberId({ id: 'u1', sub: 'x' }, 's')).toBe('u1');
+    expect(presenceMemberId({ sub: 'jwt-subject' }, 's')).toBe('jwt-subject');
+    expect(presenceMemberId({ id: 42 }, 's')).toBe('42');
+    expect(presenceMemberId('alice', 's')).toBe('alice');
+    expect(presenceMemberId({ id: '' }, 's')).toBe('s');
+    expect(presenceMemberId(null, 's')).toBe('s');
   });
 });

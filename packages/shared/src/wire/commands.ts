@@ -10,6 +10,7 @@ import {
   stringArray,
   version,
 } from './check.js';
+import { checkPresenceMeta, type PresenceMeta } from './presence.js';
 
 export const COMMAND_VERSION = 1;
 
@@ -31,6 +32,11 @@ export interface EmitCommand {
    * `@iocluster/client` the position, so they can recover from it.
    */
   history?: HistoryPosition;
+  /**
+   * An id: an io-node applies emits with the same id once (it remembers recent ids), so a job run again
+   * does not deliver them twice. Presence events carry their change's id.
+   */
+  once?: string;
 }
 /** A message's place in a room's history: `offset` counts from 1 within `epoch`. */
 export interface HistoryPosition {
@@ -43,6 +49,8 @@ export interface JoinCommand {
   rooms: string[];
   /** For the joined rooms that keep history: their position when the join was published. */
   positions?: [room: string, epoch: string, offset: number][];
+  /** Opt-in presence: the socket also joins the rooms' rosters with this meta. */
+  presence?: PresenceMeta;
 }
 export interface LeaveCommand {
   type: 'leave';
@@ -117,6 +125,7 @@ function decodeCommand(value: unknown, path: string): Command {
         if (cmd.rooms?.length !== 1) throw new WireError(`${path}.history needs exactly one room`);
         cmd.history = position(v.history, `${path}.history`);
       }
+      if (v.once !== undefined) cmd.once = nonEmptyString(v.once, `${path}.once`);
       return cmd;
     }
     case 'join': {
@@ -135,6 +144,7 @@ function decodeCommand(value: unknown, path: string): Command {
           return [nonEmptyString(tuple[0], `${at}[0]`), epoch, offset];
         });
       }
+      if (v.presence !== undefined) cmd.presence = checkPresenceMeta(v.presence, `${path}.presence`);
       return cmd;
     }
     case 'leave':

@@ -21,4 +21,13 @@ export type { ClientBatch, IngressEvent, IngressJob } from './ingress.js';
 export { decodeIngressJob, INGRESS_VERSION, RESERVED_EVENTS } from './ingress.js';
 export type { IoNodeRecord } from './io-node-record.js';
 export { decodeIoNodeRecord, encodeIoNodeRecord } from './io-node-record.js';
+export type { PresenceChange, PresenceMeta, PresenceReason } from './presence.js';
+export {
+  checkPresenceMeta,
+  decodePresenceChange,
+  PRESENCE_EVENT,
+  PRESENCE_META_MAX_BYTES,
+  PRESENCE_REQUEST_EVENT,
+  presenceMemberId,
+} from './presence.js';
 export { decodeArgs, decodeBinary, encodeArgs, encodeBinary, hasBinary } from './values.js';

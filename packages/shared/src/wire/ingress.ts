@@ -1,6 +1,7 @@
 import { WireError } from '../errors.js';
 import { array, integer, nonEmptyString, object, string, version } from './check.js';
 import { type ClientInfo, decodeClientInfo } from './client-info.js';
+import { decodePresenceChange, PRESENCE_EVENT, type PresenceChange } from './presence.js';
 
 export const INGRESS_VERSION = 1;
 
@@ -12,6 +13,7 @@ export const RESERVED_EVENTS: ReadonlySet<string> = new Set([
   'disconnecting',
   'no-client',
   'error',
+  PRESENCE_EVENT,
 ]);
 
 /**
@@ -54,6 +56,8 @@ export interface IngressJob {
   v: typeof INGRESS_VERSION;
   nodeId: string;
   batches: ClientBatch[];
+  /** Presence changes decided on that io-node (or by it, purging a dead one); no client sequence. */
+  presence?: PresenceChange[];
 }
 
 function decodeEvent(value: unknown, path: string): IngressEvent {
@@ -101,5 +105,11 @@ export function decodeIngressJob(value: unknown): IngressJob {
       ),
     };
   });
-  return { v: INGRESS_VERSION, nodeId: nonEmptyString(v.nodeId, 'job.nodeId'), batches };
+  const job: IngressJob = { v: INGRESS_VERSION, nodeId: nonEmptyString(v.nodeId, 'job.nodeId'), batches };
+  if (v.presence !== undefined) {
+    job.presence = array(v.presence, 'job.presence').map((c, i) =>
+      decodePresenceChange(c, `job.presence[${i}]`),
+    );
+  }
+  return job;
 }

@@ -1,0 +1,281 @@
+import { randomBytes } from 'node:crypto';
+import {
+  type Command,
+  INGRESS_VERSION,
+  type IngressJob,
+  type Logger,
+  type PresenceChange,
+  type PresenceMeta,
+  type PresenceReason,
+  type PresenceRemoval,
+  type PresenceStore,
+  presenceMemberId,
+  settleWithin,
+} from '@iocluster/shared';
+import type { Server, Socket } from 'socket.io';
+
+/**
+ * This node's side of presence (rosters in Redis: see `PresenceStore` in shared). It writes the roster
+ * entries of its own connections — a `join` command carrying `presence` adds them, leaving the room (a
+ * `leave` command, a disconnect, anything that takes the socket out of the Socket.IO room) removes them —
+ * and removes the entries of io-nodes that died. Whenever the store reports that a member's first
+ * connection joined or its last one left, the change is enqueued as an ingress job for app-nodes, which
+ * run the `presence` hooks and tell the room.
+ *
+ * Each connection's writes go to Redis one after another, in the order they happened here, and are
+ * retried until Redis takes them (a write lost would leave a ghost member or a missing one). A dead
+ * node's entries are removed by every live node that notices it: right away by the node that purged it
+ * (`purgeNode` on `peer-purged`), and by a sweep every heartbeat on every node, which also finishes a
+ * purge whose purger died half-way. Removal is idempotent, so racing purgers send each `left` once.
+ */
+export interface PresenceTracker {
+  /** Removes what a previous life of this node id left behind, then follows joins, leaves and peers. */
+  start(): Promise<void>;
+  /** Command hook: applies the presence part of `join` commands (after Socket.IO applied the join). */
+  onCommand(cmd: Command): void;
+  /** Removes every roster entry of a dead io-node and enqueues the `left` changes it causes. */
+  purgeNode(nodeId: string): Promise<void>;
+  /** Writes every local entry again: after Redis lost data, or this node was purged by mistake. */
+  reassert(): void;
+  /** (room, connection) entries this node holds in rosters: the source of a presence gauge. */
+  readonly entries: number;
+  /** Resolves once every write and change so far is in Redis (or given up on while closing). */
+  flushed(): Promise<void>;
+  /**
+   * Stops the sweep, waits up to `waitMs` for pending writes, then removes whatever entries of this node
+   * are still in Redis (one attempt). Idempotent.
+   */
+  close(waitMs: number): Promise<void>;
+}
+
+export interface PresenceTrackerOptions {
+  io: Server;
+  nodeId: string;
+  store: PresenceStore;
+  /** What the `authenticate` hook returned for a socket (presence members are keyed by it). */
+  userOf: (socket: Socket) => unknown;
+  /** The io-nodes whose heartbeat is current. */
+  liveNodes: () => Promise<string[]>;
+  /** Hands jobs to the ingress queue; resolves once Redis has them (retrying meanwhile). */
+  enqueue: (jobs: IngressJob[]) => Promise<void>;
+  /** How often to look for dead nodes whose entries are still there. */
+  sweepIntervalMs: number;
+  logger: Logger;
+}
+
+const RETRY_DELAY_MS = 250;
+const MAX_RETRY_DELAY_MS = 5_000;
+/** Changes in one ingress job: a purge of a big node goes out in several. */
+const CHANGES_PER_JOB = 500;
+
+export function createPresenceTracker(options: PresenceTrackerOptions): PresenceTracker {
+  const { io, nodeId, store, logger } = options;
+  const sockets = io.of('/').sockets;
+  const adapter = io.of('/').adapter;
+  /** Socket id → room → meta, for every entry this node wrote or is about to write. */
+  const local = new Map<string, Map<string, PresenceMeta>>();
+  const disconnecting = new Set<string>();
+  const chains = new Map<string, Promise<void>>();
+  const purges = new Map<string, Promise<void>>();
+  const adding = new Set<Promise<void>>();
+  const changeIdPrefix = `${nodeId}.${randomBytes(4).toString('hex')}`;
+  let changeCount = 0;
+  let pending: PresenceChange[] = [];
+  let entries = 0;
+  let sweep: NodeJS.Timeout | undefined;
+  let sweeping: Promise<void> | undefined;
+  let closed = false;
+  let closing: Promise<void> | undefined;
+
+  /** Runs `op` until it succeeds (or the node closes), logging the first failure of a streak. */
+  async function retried<T>(what: string, op: () => Promise<T>): Promise<T | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await op();
+      } catch (err) {
+        if (closed) {
+          logger.warn({ err }, `presence ${what} failed while closing; given up`);
+          return undefined;
+        }
+        if (attempt === 0) logger.warn({ err }, `presence ${what} failed; retrying`);
+        const delay = Math.min(RETRY_DELAY_MS * 2 ** attempt, MAX_RETRY_DELAY_MS);
+        await new Promise((resolve) => setTimeout(resolve, delay).unref());
+      }
+    }
+  }
+
+  /** Queues a write for one connection behind its earlier ones. */
+  function inOrder(socketId: string, op: () => Promise<void>): void {
+    const chain = (chains.get(socketId) ?? Promise.resolve()).then(op);
+    chains.set(socketId, chain);
+    void chain.finally(() => {
+      if (chains.get(socketId) === chain) chains.delete(socketId);
+    });
+  }
+
+  function change(
+    type: PresenceChange['type'],
+    reason: PresenceReason,
+    room: string,
+    fields: {
+      memberId: string;
+      meta: PresenceMeta;
+      socketId: string;
+      nodeId: string;
+    },
+  ): void {
+    pending.push({ id: `${changeIdPrefix}.${++changeCount}`, type, room, reason, ...fields });
+    // Everything decided in one turn of the event loop goes out in as few jobs as possible.
+    if (pending.length === 1) setImmediate(send);
+  }
+
+  function send(): void {
+    const changes = pending;
+    pending = [];
+    for (let i = 0; i < changes.length; i += CHANGES_PER_JOB) {
+      const job: IngressJob = {
+        v: INGRESS_VERSION,
+        nodeId,
+        batches: [],
+        presence: changes.slice(i, i + CHANGES_PER_JOB),
+      };
+      const add = options.enqueue([job]).catch((err: unknown) => {
+        logger.error({ err, changes: job.presence?.length }, 'presence changes could not be enqueued');
+      });
+      adding.add(add);
+      void add.finally(() => adding.delete(add));
+    }
+  }
+
+  function write(socket: Socket, room: string): void {
+    const memberId = presenceMemberId(options.userOf(socket), socket.id);
+    inOrder(socket.id, async () => {
+      // Left again before its turn came: the leave queued behind this has nothing to remove either.
+      const meta = local.get(socket.id)?.get(room);
+      if (meta === undefined) return;
+      const first = await retried('join', () => store.join(room, socket.id, memberId, nodeId, meta));
+      if (first) change('joined', 'join', room, { memberId, meta, socketId: socket.id, nodeId });
+    });
+  }
+
+  function removed(removal: PresenceRemoval, reason: PresenceReason): void {
+    if (!removal.last) return;
+    const { room, memberId, connection } = removal;
+    change('left', reason, room, {
+      memberId,
+      meta: connection.meta,
+      socketId: connection.socketId,
+      nodeId: connection.nodeId,
+    });
+  }
+
+  const onLeave = (room: string, socketId: string) => {
+    const rooms = local.get(socketId);
+    if (!rooms?.delete(room)) return;
+    entries--;
+    if (rooms.size === 0) local.delete(socketId);
+    const reason: PresenceReason = disconnecting.has(socketId) ? 'disconnect' : 'leave';
+    inOrder(socketId, async () => {
+      const removal = await retried('leave', () => store.leave(room, socketId, nodeId));
+      if (removal) removed(removal, reason);
+    });
+  };
+
+  const onConnection = (socket: Socket) => {
+    // Socket.IO raises `disconnecting` before the socket leaves its rooms, `disconnect` after.
+    socket.once('disconnecting', () => disconnecting.add(socket.id));
+    socket.once('disconnect', () => disconnecting.delete(socket.id));
+  };
+
+  function purgeNode(dead: string): Promise<void> {
+    const running = purges.get(dead);
+    if (running) return running;
+    const purge = (async () => {
+      const removals = await retried('purge', () => store.purgeNode(dead));
+      const reason: PresenceReason = dead === nodeId ? 'disconnect' : 'purge';
+      for (const removal of removals ?? []) removed(removal, reason);
+      const lefts = removals?.filter((r) => r.last).length ?? 0;
+      if (removals && removals.length > 0) {
+        logger.info(
+          { purged: dead, connections: removals.length, lefts },
+          'presence entries of io-node purged',
+        );
+      }
+    })().finally(() => purges.delete(dead));
+    purges.set(dead, purge);
+    return purge;
+  }
+
+  async function sweepOnce(): Promise<void> {
+    const [holders, live] = await Promise.all([store.nodes(), options.liveNodes()]);
+    const alive = new Set(live);
+    await Promise.all(holders.filter((id) => id !== nodeId && !alive.has(id)).map((id) => purgeNode(id)));
+  }
+
+  return {
+    async start() {
+      await purgeNode(nodeId);
+      adapter.on('leave-room', onLeave);
+      io.on('connection', onConnection);
+      sweep = setInterval(() => {
+        if (sweeping || closed) return;
+        sweeping = sweepOnce()
+          .catch((err: unknown) => logger.warn({ err }, 'presence sweep failed; retrying'))
+          .finally(() => {
+            sweeping = undefined;
+          });
+      }, options.sweepIntervalMs);
+      sweep.unref();
+    },
+
+    onCommand(cmd) {
+      if (cmd.type !== 'join' || cmd.presence === undefined || closed) return;
+      const socket = sockets.get(cmd.socketId);
+      if (!socket) return;
+      for (const room of cmd.rooms) {
+        // Socket.IO applied the join just before (a socket that is disconnecting joins nothing).
+        if (room === socket.id || !socket.rooms.has(room)) continue;
+        const rooms = local.get(socket.id) ?? new Map<string, PresenceMeta>();
+        local.set(socket.id, rooms);
+        if (!rooms.has(room)) entries++;
+        rooms.set(room, cmd.presence);
+        write(socket, room);
+      }
+    },
+
+    purgeNode,
+
+    reassert() {
+      for (const [socketId, rooms] of local) {
+        const socket = sockets.get(socketId);
+        if (socket) for (const room of rooms.keys()) write(socket, room);
+      }
+    },
+
+    get entries() {
+      return entries;
+    },
+
+    async flushed() {
+      while (chains.size > 0 || purges.size > 0 || pending.length > 0 || adding.size > 0) {
+        if (pending.length > 0) send();
+        await Promise.allSettled([...chains.values(), ...purges.values(), ...adding]);
+      }
+    },
+
+    close(waitMs) {
+      closing ??= (async () => {
+        clearInterval(sweep);
+        adapter.off('leave-room', onLeave);
+        io.off('connection', onConnection);
+        await settleWithin(Promise.allSettled([sweeping, ...chains.values(), ...purges.values()]), waitMs);
+        closed = true;
+        // Anything a failed write left behind: nobody else would remove it while this node id is live.
+        await purgeNode(nodeId);
+        if (pending.length > 0) send();
+        await Promise.allSettled([...adding]);
+      })();
+      return closing;
+    },
+  };
+}

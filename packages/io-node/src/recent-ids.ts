@@ -1,0 +1,21 @@
+/**
+ * Ids seen lately, to apply an emit marked `once` a single time: a job run again after its app-node died
+ * publishes the same emits again within seconds (lock duration + stalled check), so remembering the last
+ * `capacity` ids is enough. Insertion-ordered Map: the oldest id goes first.
+ */
+export interface RecentIds {
+  /** True the first time `id` is seen (while remembered), false on a repeat. */
+  first(id: string): boolean;
+}
+
+export function createRecentIds(capacity: number): RecentIds {
+  const seen = new Set<string>();
+  return {
+    first(id) {
+      if (seen.has(id)) return false;
+      seen.add(id);
+      if (seen.size > capacity) seen.delete(seen.values().next().value as string);
+      return true;
+    },
+  };
+}
