@@ -72,7 +72,9 @@ describe('recovery', () => {
     expect(new Set(listeners.map((l) => l.nodeId))).toEqual(new Set([victim.nodeId]));
     for (const l of listeners) await l.emitWithAck('join', 'h:lobby');
     const received = listeners.map(() => [] as string[]);
-    listeners.forEach((l, i) => l.on('room', (m: string) => received[i]!.push(m)));
+    listeners.forEach((l, i) => {
+      l.on('room', (m: string) => received[i]!.push(m));
+    });
     const reports = listeners.map((l) => next(l, 'recovered'));
 
     await c.startIoNode();
