@@ -250,4 +250,52 @@ describe('recovery', () => {
     await live.until(1);
     expect(live.items).toHaveLength(1);
   });
+
+  test('recovery - an anonymous client recovered on another io-node stays one member: no left, no second joined', async () => {
+    cluster = await setup({
+      appNodes: 1,
+      register: (app: AppNode) => {
+        registerTestApp(app);
+        app.on('pjoin', async (socket, room: string) => {
+          await socket.join(room, { presence: { nick: 'anon' } });
+          return socket.memberId;
+        });
+        app.on('count', (_socket, room: string) => app.presenceCount(room));
+      },
+      ioNodeOptions: { heartbeatIntervalMs: 200, heartbeatTtlMs: 600 },
+    });
+    const c = cluster;
+    const frontend = await c.startFrontend({ registryRefreshMs: 100 });
+    const victim = await c.startChildIoNode(fast);
+    const a = client({ frontendUrl: frontend.url });
+    await next(a, 'connected');
+    const memberId = (await a.emitWithAck('pjoin', 'p:room')) as string;
+    // A client that does not come back: its `left`, from the same purge, marks when all of them are out.
+    const gone = (await rawClient(victim.url, { v: 1 })).socket;
+    const goneId = (await gone.emitWithAck('pjoin', 'p:room')) as string;
+    const survivor = await c.startIoNode();
+    const observer = await c.connect(0);
+    const changes = collect<{ room: string; joined?: { id: string }; left?: { id: string } }>(
+      observer,
+      'presence',
+    );
+    await observer.emitWithAck('pjoin', 'p:room');
+    const recovered = next(a, 'recovered');
+    const purged = new Promise<void>((resolve) => survivor.on('peer-purged', () => resolve()));
+    await victim.kill();
+    expect((await recovered)[0]).toMatchObject({ recovered: true, rooms: ['p:room'] });
+    await purged;
+    await until(
+      async () => changes.items,
+      (items) => items.some((x) => x.left?.id === goneId),
+      10_000,
+    );
+    // After the dead node's entries are gone: still one member for the recovered client, under its id.
+    expect(await a.emitWithAck('count', 'p:room')).toBe(2);
+    expect(await a.emitWithAck('pjoin', 'p:room')).toBe(memberId);
+    const marker = await observer.emitWithAck('count', 'p:room');
+    expect(marker).toBe(2);
+    expect(changes.items.filter((x) => x.left?.id === memberId)).toEqual([]);
+    expect(changes.items.filter((x) => x.joined?.id === memberId)).toEqual([]);
+  });
 });

@@ -152,6 +152,12 @@ export interface AppNode {
    */
   authorizeHistory(fn: HistoryAuthorizer): () => void;
   /**
+   * Rooms whose messages are kept from now on (globs like `chat:*`, or RegExps), besides
+   * `AppNodeOptions.history.rooms`: an application can opt its rooms in from its handlers module. Every
+   * app-node must keep the same rooms (they all load that module).
+   */
+  keepHistory(patterns: string | RegExp | readonly (string | RegExp)[]): void;
+  /**
    * Sends a custom command, handled on io-nodes by the hook registered under `name`: to the io-node
    * holding `target.socketId` when given, else to every io-node.
    */
@@ -335,6 +341,9 @@ export function createAppNode(options: AppNodeOptions): AppNode {
     emit: (event, ...args) => root().emit(event, ...args),
     message: () => new MessageBuilder(publisher),
     history: (room, options) => history.read(room, options),
+    keepHistory(patterns) {
+      history.keep(typeof patterns === 'string' || patterns instanceof RegExp ? [patterns] : patterns);
+    },
     authorizeHistory: (fn) => history.authorize(fn),
     command(name, payload, target) {
       if (target)

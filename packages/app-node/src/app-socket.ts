@@ -38,6 +38,7 @@ export class AppSocket {
    * io-node) with its rooms and data restored, so setup done at its first connection can be skipped.
    */
   recovered: { previousId: string } | undefined;
+  private readonly origin: string | undefined;
   private readonly state: Record<string, unknown>;
   private readonly roomSet: Set<string>;
 
@@ -49,6 +50,7 @@ export class AppSocket {
     this.nodeId = info.nodeId;
     this.user = info.user;
     this.handshake = info.handshake;
+    this.origin = info.origin;
     this.state = { ...info.data };
     this.roomSet = new Set(info.rooms);
   }
@@ -77,10 +79,10 @@ export class AppSocket {
 
   /**
    * Who this client is in presence rosters: its user's `id` (or `sub`) when the io-node's `authenticate`
-   * hook returned one, else its socket id.
+   * hook returned one, else its socket id (for a recovered client, that of its first connection).
    */
   get memberId(): string {
-    return presenceMemberId(this.user, this.id);
+    return presenceMemberId(this.user, this.origin ?? this.id);
   }
 
   /**

@@ -55,6 +55,8 @@ const MAX_LIMIT = 1_000;
 
 export interface AppHistory {
   readonly keeps: (room: string) => boolean;
+  /** Adds rooms that keep history (globs or RegExps), besides `HistoryOptions.rooms`. */
+  keep(patterns: readonly (string | RegExp)[]): void;
   readonly limits: HistoryLimits;
   read(room: string, options?: { since?: HistoryPosition; limit?: number }): Promise<HistoryPage>;
   /** The `$history` handler: members of the room may read it unless an authorizer says otherwise. */
@@ -65,7 +67,10 @@ export interface AppHistory {
 export function createAppHistory(redis: RedisConnection, keys: Keys, options: HistoryOptions): AppHistory {
   const store = createRoomHistory(redis, keys);
   const { rooms = [] } = options;
-  const keeps = typeof rooms === 'function' ? rooms : matchRooms(rooms);
+  const configured = typeof rooms === 'function' ? rooms : matchRooms(rooms);
+  let added: (room: string) => boolean = () => false;
+  const keeps = (room: string) => configured(room) || added(room);
+  const addedPatterns: (string | RegExp)[] = [];
   const limits: HistoryLimits = { maxLength: options.maxLength ?? 1_000, ttlMs: options.ttlMs ?? 300_000 };
   let authorizer: HistoryAuthorizer = membersOnly;
 
@@ -89,6 +94,10 @@ export function createAppHistory(redis: RedisConnection, keys: Keys, options: Hi
 
   return {
     keeps,
+    keep(patterns) {
+      addedPatterns.push(...patterns);
+      added = matchRooms(addedPatterns);
+    },
     limits,
     read,
     async handleRequest(socket, room, raw) {

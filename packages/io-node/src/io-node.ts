@@ -293,6 +293,8 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     };
     const session = recovery?.sessionOf(socket);
     if (session) info.session = session;
+    const origin = recovery?.originOf(socket);
+    if (origin) info.origin = origin;
     return info;
   }
 
@@ -430,6 +432,8 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           delivery,
           nodeId,
           routingFlushed: () => rooms.flushed(),
+          presenceOf: (socket) => presence?.snapshot(socket.id),
+          restorePresence: (socket, entries) => presence?.restore(socket, entries),
           logger,
         });
         const rec = recovery;
@@ -468,6 +472,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           nodeId,
           store: createPresenceStore(routingRedis, keys),
           userOf: (socket) => states.get(socket)?.user ?? null,
+          anonymousIdOf: (socket) => recovery?.originOf(socket) ?? socket.id,
           liveNodes: () => routing.liveNodes(),
           enqueue: (jobs) => producer!.add(jobs),
           sweepIntervalMs: opts.heartbeatIntervalMs,
@@ -488,7 +493,13 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           return apply(cmd);
         });
         // After the applier: a join's presence entry is written once Socket.IO holds the membership.
-        subscriber.onCommand((cmd) => presence?.onCommand(cmd));
+        subscriber.onCommand((cmd) => {
+          presence?.onCommand(cmd);
+          if (cmd.type === 'join' && cmd.presence) {
+            const socket = io.of('/').sockets.get(cmd.socketId);
+            if (socket) dataChanged(socket);
+          }
+        });
         subscriber.onReset(() => {
           roomRouting?.reassert();
           presence?.reassert();

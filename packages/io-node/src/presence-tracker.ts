@@ -33,6 +33,13 @@ export interface PresenceTracker {
   start(): Promise<void>;
   /** Command hook: applies the presence part of `join` commands (after Socket.IO applied the join). */
   onCommand(cmd: Command): void;
+  /** The rooms this socket is in with presence, and its meta in each (for its recovery session). */
+  snapshot(socketId: string): Record<string, PresenceMeta> | undefined;
+  /**
+   * A recovered socket is back in these rooms (already joined): it enters their rosters again with its
+   * meta. Its member id is the same as before, so it stays one member (see docs/presence.md).
+   */
+  restore(socket: Socket, presence: Readonly<Record<string, PresenceMeta>>): void;
   /** Removes every roster entry of a dead io-node and enqueues the `left` changes it causes. */
   purgeNode(nodeId: string): Promise<void>;
   /** Writes every local entry again: after Redis lost data, or this node was purged by mistake. */
@@ -54,6 +61,8 @@ export interface PresenceTrackerOptions {
   store: PresenceStore;
   /** What the `authenticate` hook returned for a socket (presence members are keyed by it). */
   userOf: (socket: Socket) => unknown;
+  /** The id an anonymous socket is a member by (its session's first socket id, if it was recovered). */
+  anonymousIdOf: (socket: Socket) => string;
   /** The io-nodes whose heartbeat is current. */
   liveNodes: () => Promise<string[]>;
   /** Hands jobs to the ingress queue; resolves once Redis has them (retrying meanwhile). */
@@ -148,7 +157,7 @@ export function createPresenceTracker(options: PresenceTrackerOptions): Presence
   }
 
   function write(socket: Socket, room: string): void {
-    const memberId = presenceMemberId(options.userOf(socket), socket.id);
+    const memberId = presenceMemberId(options.userOf(socket), options.anonymousIdOf(socket));
     inOrder(socket.id, async () => {
       // Left again before its turn came: the leave queued behind this has nothing to remove either.
       const meta = local.get(socket.id)?.get(room);
@@ -186,6 +195,19 @@ export function createPresenceTracker(options: PresenceTrackerOptions): Presence
     socket.once('disconnecting', () => disconnecting.add(socket.id));
     socket.once('disconnect', () => disconnecting.delete(socket.id));
   };
+
+  /** Enters `socket` in the rosters of those `rooms` it is in, with `metaOf(room)`. */
+  function track(socket: Socket, rooms: readonly string[], metaOf: (room: string) => PresenceMeta): void {
+    for (const room of rooms) {
+      // Socket.IO applied the join just before (a socket that is disconnecting joins nothing).
+      if (room === socket.id || !socket.rooms.has(room)) continue;
+      const joined = local.get(socket.id) ?? new Map<string, PresenceMeta>();
+      local.set(socket.id, joined);
+      if (!joined.has(room)) entries++;
+      joined.set(room, metaOf(room));
+      write(socket, room);
+    }
+  }
 
   function purgeNode(dead: string): Promise<void> {
     const running = purges.get(dead);
@@ -231,16 +253,16 @@ export function createPresenceTracker(options: PresenceTrackerOptions): Presence
     onCommand(cmd) {
       if (cmd.type !== 'join' || cmd.presence === undefined || closed) return;
       const socket = sockets.get(cmd.socketId);
-      if (!socket) return;
-      for (const room of cmd.rooms) {
-        // Socket.IO applied the join just before (a socket that is disconnecting joins nothing).
-        if (room === socket.id || !socket.rooms.has(room)) continue;
-        const rooms = local.get(socket.id) ?? new Map<string, PresenceMeta>();
-        local.set(socket.id, rooms);
-        if (!rooms.has(room)) entries++;
-        rooms.set(room, cmd.presence);
-        write(socket, room);
-      }
+      if (socket) track(socket, cmd.rooms, () => cmd.presence!);
+    },
+
+    snapshot(socketId) {
+      const rooms = local.get(socketId);
+      return rooms ? Object.fromEntries(rooms) : undefined;
+    },
+
+    restore(socket, presence) {
+      if (!closed) track(socket, Object.keys(presence), (room) => presence[room]!);
     },
 
     purgeNode,

@@ -47,6 +47,8 @@ export interface ClientRecovery {
   replay(socket: Socket): Promise<void>;
   /** The session id of a client of `@iocluster/client`. */
   sessionOf(socket: Socket): string | undefined;
+  /** For a recovered socket: the socket id of its session's first connection. */
+  originOf(socket: Socket): string | undefined;
   disconnected(socket: Socket, reason: string): void;
   /** Unwraps `$e`; null when the arguments are not an identified event. */
   unwrap(args: unknown[]): IdentifiedEvent | null;
@@ -71,6 +73,10 @@ export interface ClientRecoveryOptions {
   nodeId: string;
   /** Resolves once this node's room memberships are in the routing table. */
   routingFlushed: () => Promise<void>;
+  /** The socket's presence (room → meta), kept in its session. */
+  presenceOf: (socket: Socket) => SessionRecord['presence'] | undefined;
+  /** Puts a recovered socket back in the rosters it was in. */
+  restorePresence: (socket: Socket, presence: SessionRecord['presence']) => void;
   logger: Logger;
 }
 
@@ -158,13 +164,17 @@ export function createClientRecovery(options: ClientRecoveryOptions): ClientReco
         Object.assign(socket.data, record.data);
         delivery.hold(socket);
         void socket.join(record.rooms.filter((room) => !room.startsWith(INTERNAL_ROOM_PREFIX)));
+        options.restorePresence(socket, record.presence);
       }
+      const origin = record?.origin;
       sessions.open(plan.sessionId, socket.id, () => ({
         node: nodeId,
         socket: socket.id,
+        origin: origin ?? socket.id,
         user: record?.user ?? null,
         rooms: visibleRooms(socket),
         data: socket.data as Record<string, unknown>,
+        presence: options.presenceOf(socket) ?? {},
       }));
       socket.emit(SESSION_EVENT, plan.sessionId);
       return record ? { previousId: record.socket } : undefined;
@@ -212,6 +222,7 @@ export function createClientRecovery(options: ClientRecoveryOptions): ClientReco
     },
 
     sessionOf: (socket) => plans.get(socket)?.sessionId,
+    originOf: (socket) => plans.get(socket)?.record?.origin,
 
     disconnected(socket, reason) {
       const plan = plans.get(socket);

@@ -6,9 +6,13 @@ export interface SessionRecord {
   node: string;
   /** Its socket id there. */
   socket: string;
+  /** The socket id of the session's first connection. */
+  origin: string;
   user: unknown;
   rooms: string[];
   data: Record<string, unknown>;
+  /** Rooms it is in with presence, and its meta there. */
+  presence: Record<string, Record<string, unknown>>;
 }
 
 /**
@@ -78,12 +82,16 @@ export function createSessionStore(
       record.node,
       'socket',
       record.socket,
+      'origin',
+      record.origin,
       'user',
       JSON.stringify(record.user ?? null),
       'rooms',
       JSON.stringify(record.rooms),
       'data',
       JSON.stringify(record.data),
+      'presence',
+      JSON.stringify(record.presence),
     ];
   }
 
@@ -104,9 +112,11 @@ export function createSessionStore(
         return {
           node: hash.node,
           socket: hash.socket,
+          origin: hash.origin ?? hash.socket,
           user: JSON.parse(hash.user ?? 'null') as unknown,
           rooms: JSON.parse(hash.rooms ?? '[]') as string[],
           data: JSON.parse(hash.data ?? '{}') as Record<string, unknown>,
+          presence: JSON.parse(hash.presence ?? '{}') as SessionRecord['presence'],
         };
       } catch (err) {
         logger.warn({ err }, 'unreadable session ignored');

@@ -34,6 +34,11 @@ export interface ClientInfo {
    * events. A secret of that client; never shown to application code.
    */
   session?: string;
+  /**
+   * For a client recovered on this node: the socket id of its session's first connection. Anonymous
+   * presence members are keyed by it, so a recovered client stays the same member.
+   */
+  origin?: string;
 }
 
 /** Validates a ClientInfo received from another node. */
@@ -54,5 +59,6 @@ export function decodeClientInfo(value: unknown, path = 'client'): ClientInfo {
     },
     user: v.user === undefined ? null : v.user,
     ...(v.session === undefined ? {} : { session: nonEmptyString(v.session, `${path}.session`, 128) }),
+    ...(v.origin === undefined ? {} : { origin: nonEmptyString(v.origin, `${path}.origin`) }),
   };
 }
