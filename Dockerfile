@@ -50,6 +50,7 @@ COPY --from=build /app/packages/shared/dist packages/shared/dist
 COPY --from=build /app/packages/io-node/dist packages/io-node/dist
 COPY --from=build /app/packages/app-node/dist packages/app-node/dist
 COPY --from=build /app/packages/frontend/dist packages/frontend/dist
+COPY --from=build /app/packages/frontend/admin packages/frontend/admin
 COPY --from=build /app/example/dist example/dist
 COPY --from=build /app/example/public example/public
 

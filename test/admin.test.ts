@@ -32,6 +32,10 @@ afterEach(async () => {
 
 const register = (app: AppNode) => {
   app.on('chat', (_socket, n: number) => n);
+  app.on('enter', async (socket, room: string, nick: string) => {
+    await socket.join(room, { presence: { nick } });
+    return socket.memberId;
+  });
 };
 
 async function state(frontend: Frontend): Promise<AdminState> {
@@ -122,7 +126,8 @@ describe('admin view', () => {
       },
     ]);
     expect(seen.queue).toEqual({ waiting: 0, active: 0, delayed: 0, failed: 0 });
-    expect(seen.rooms).toBeNull();
+    // No room has members with presence yet: the panel (fed by the cluster's rosters) is empty.
+    expect(seen.rooms).toEqual([]);
     expect(seen.errors).toEqual([]);
 
     // A closed app-node removes its record at once (a silent one would expire with its TTL). The first
@@ -223,7 +228,18 @@ describe('admin view', () => {
     await page.waitForFunction(
       () => document.querySelector('#queue [data-state=failed]')?.textContent === '1',
     );
-    expect(await page.locator('#rooms-off').isVisible()).toBe(true);
+    // Rooms with presence, from the cluster's rosters: two members in the lobby.
+    const ids = await Promise.all(
+      clients.slice(0, 2).map((s, i) => s.emitWithAck('enter', 'lobby', `n${i}`)),
+    );
+    await page.waitForFunction(
+      () => document.querySelector('#rooms tbody tr td:nth-child(2)')?.textContent === '2',
+    );
+    expect(await page.locator('#rooms-off').isVisible()).toBe(false);
+    expect(await text('#rooms tbody tr td:nth-child(1)')).toBe('lobby');
+    expect(((await text('#rooms tbody tr td:nth-child(3)')) ?? '').split(', ').sort()).toEqual(
+      [...ids].sort(),
+    );
 
     // Updates by itself: two more clients show without a reload.
     clients.push(await c.connect(1), await c.connect(1));

@@ -174,4 +174,33 @@ describe('metrics', () => {
     await cleanup.flushall();
     await cleanup.quit();
   });
+
+  test('metrics - iocluster_presence_members counts the roster entries each io-node holds', async () => {
+    const register = (app: AppNode) => {
+      app.on('pjoin', async (socket, room: string) => {
+        await socket.join(room, { presence: { n: 1 } });
+        return true;
+      });
+      app.on('pleave', async (socket, room: string) => {
+        await socket.leave(room);
+        return true;
+      });
+    };
+    const c = await setup({ ioNodes: 2, appNodes: 1, register });
+    cluster = c;
+    const [a, b, d] = [await c.connect(0), await c.connect(0), await c.connect(1)];
+    for (const [socket, room] of [
+      [a, 'r1'],
+      [a, 'r2'],
+      [b, 'r1'],
+      [d, 'r1'],
+    ] as const) {
+      expect(await socket.emitWithAck('pjoin', room)).toBe(true);
+    }
+    const entries = async () =>
+      Promise.all(c.ioNodes.map(async (n) => value(await metricsOf(n.url), 'iocluster_presence_members')));
+    expect(await until(entries, (v) => v[0] === 3 && v[1] === 1, 5_000)).toEqual([3, 1]);
+    await a.emitWithAck('pleave', 'r2');
+    expect(await until(entries, (v) => v[0] === 2, 5_000)).toEqual([2, 1]);
+  });
 });

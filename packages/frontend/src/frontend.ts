@@ -8,6 +8,7 @@ import {
   type CloseStep,
   closeRedis,
   createKeys,
+  createPresenceStore,
   createRedis,
   type IoNodeRecord,
   type Logger,
@@ -65,7 +66,10 @@ export interface FrontendOptions {
    * @defaultValue none: no admin view (404)
    */
   adminToken?: string;
-  /** Feeds the admin view's rooms panel (cluster-wide presence). @defaultValue none: the panel says so */
+  /**
+   * Feeds the admin view's rooms panel. @defaultValue the cluster's presence rosters: up to 200 rooms
+   * with members, sampled from every io-node's index, with up to 20 member ids each
+   */
   adminRooms?: AdminRoomsSource;
   /** @defaultValue a silent logger */
   logger?: Logger;
@@ -90,6 +94,9 @@ export interface Frontend {
 
 /** Longest a close step waits on Redis (a read retrying through an outage) before giving up on it. */
 const CLOSE_WAIT_MS = 1_000;
+/** Rooms, and member ids per room, the admin view's rooms panel lists at most. */
+const ADMIN_ROOMS = 200;
+const ADMIN_ROOM_MEMBERS = 20;
 
 /**
  * Creates the frontend; nothing listens or connects until `start()`. Throws a TypeError naming the option
@@ -167,6 +174,13 @@ export function createFrontend(options: FrontendOptions): Frontend {
       };
     },
   });
+  const presenceRooms: AdminRoomsSource = {
+    async rooms() {
+      if (!redis) return [];
+      const rooms = await createPresenceStore(redis, keys).rooms(ADMIN_ROOMS, ADMIN_ROOM_MEMBERS);
+      return rooms.map(({ room, members, ids }) => ({ room, members, users: ids }));
+    },
+  };
   const admin = opts.adminToken
     ? createAdminRouter({
         token: opts.adminToken,
@@ -175,7 +189,7 @@ export function createFrontend(options: FrontendOptions): Frontend {
             ioNodes: () => liveNodes() ?? [],
             appNodes: () => (redis ? readLiveAppNodes(redis, keys, Date.now(), logger) : Promise.resolve([])),
             queueCounts: metrics.queueCounts,
-            rooms: opts.adminRooms,
+            rooms: opts.adminRooms ?? presenceRooms,
           }),
       })
     : undefined;

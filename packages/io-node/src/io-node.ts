@@ -247,7 +247,10 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     ...opts.socketIo,
   });
   const states = new WeakMap<Socket, SocketState>();
-  const metrics = createIoNodeMetrics(() => io.of('/').sockets.size);
+  const metrics = createIoNodeMetrics(
+    () => io.of('/').sockets.size,
+    () => presence?.entries ?? 0,
+  );
   const registry = createNodeRegistry({
     redis: opts.redis,
     keys,

@@ -40,10 +40,20 @@ const COMMAND_TYPES: readonly Command['type'][] = [
   'custom',
 ];
 
-/** Creates the metrics of one io-node; `connections` is read at each scrape. */
-export function createIoNodeMetrics(connections: () => number): IoNodeMetrics {
+/**
+ * Creates the metrics of one io-node; `connections` and `presenceEntries` are read at each scrape.
+ */
+export function createIoNodeMetrics(connections: () => number, presenceEntries: () => number): IoNodeMetrics {
   const base = createProcessMetrics();
   const registers = [base.registry];
+  new Gauge({
+    name: 'iocluster_presence_members',
+    help: 'Presence roster entries this io-node holds: one per connection per room joined with presence',
+    registers,
+    collect() {
+      this.set(presenceEntries());
+    },
+  });
   new Gauge({
     name: 'iocluster_io_connections',
     help: 'Socket.IO clients connected to this io-node',

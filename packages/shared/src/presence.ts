@@ -62,6 +62,11 @@ export interface PresenceStore {
   roster(room: string): Promise<PresenceMember[]>;
   /** Number of members in a room, without reading the roster (HLEN). */
   count(room: string): Promise<number>;
+  /**
+   * Rooms that have members, for an overview (the admin view): up to `max`, found by sampling each
+   * io-node's index (no scan of the key space), each with its member count and up to `names` member ids.
+   */
+  rooms(max: number, names: number): Promise<{ room: string; members: number; ids: string[] }[]>;
 }
 
 /** Stored value of a connection: short field names, it is held once per connection per room. */
@@ -99,6 +104,9 @@ if redis.call('HINCRBY', KEYS[2], member, -1) <= 0 then
 end
 return { 0, entry }
 `);
+
+/** Entries sampled per io-node when listing rooms for an overview. */
+const ROOMS_SAMPLE = 2_000;
 
 /** Removals run at once by one purge call: bounds the replies held in memory. */
 const PURGE_CHUNK = 500;
@@ -188,5 +196,25 @@ export function createPresenceStore(redis: RedisConnection, keys: Keys): Presenc
     },
 
     count: (room) => redis.hlen(keys.presenceMembers(room)),
+
+    async rooms(max, names) {
+      const found = new Set<string>();
+      for (const nodeId of await redis.smembers(keys.presenceNodes)) {
+        for (const pair of await redis.srandmember(keys.nodePresence(nodeId), ROOMS_SAMPLE)) {
+          found.add((JSON.parse(pair) as [string, string])[0]);
+          if (found.size >= max) break;
+        }
+        if (found.size >= max) break;
+      }
+      const rooms = [...found].sort();
+      const replies = await Promise.all(
+        rooms.map((room) =>
+          Promise.all([redis.hlen(keys.presenceMembers(room)), redis.hkeys(keys.presenceMembers(room))]),
+        ),
+      );
+      return rooms
+        .map((room, i) => ({ room, members: replies[i]![0], ids: replies[i]![1].slice(0, names) }))
+        .filter((r) => r.members > 0);
+    },
   };
 }
