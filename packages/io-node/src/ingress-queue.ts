@@ -11,6 +11,8 @@ import { Queue } from 'bullmq';
 export interface IngressProducer {
   /** Adds jobs; resolves once Redis has them. Retries transient failures so accepted events are not lost. */
   add(jobs: readonly IngressJob[]): Promise<void>;
+  /** Jobs waiting in the queue for a worker (all io-nodes' together). */
+  waiting(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -59,6 +61,7 @@ export function createIngressProducer(
 
   return {
     add,
+    waiting: () => queue.getWaitingCount(),
     async close() {
       closed = true;
       await queue.close();

@@ -19,6 +19,16 @@ const node = createIoNode({
   maxJobsInFlight: ioNode.maxJobsInFlight,
   heartbeatIntervalMs: ioNode.heartbeatIntervalMs,
   heartbeatTtlMs: ioNode.heartbeatTtlMs,
+  jwt: config.auth && {
+    secret: config.auth.secret,
+    publicKeyPem: config.auth.publicKeyPem,
+    jwksUrl: config.auth.jwksUrl,
+    issuer: config.auth.issuer,
+    audience: config.auth.audience,
+    algorithms: config.auth.algorithms,
+    expiryNoticeMs: config.auth.expiryNoticeMs,
+  },
+  ...config.limits,
   logger,
 });
 runUntilSignal(logger, () => node.close());

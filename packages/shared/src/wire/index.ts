@@ -18,4 +18,20 @@ export type { ClientBatch, IngressEvent, IngressJob } from './ingress.js';
 export { decodeIngressJob, INGRESS_VERSION, RESERVED_EVENTS } from './ingress.js';
 export type { IoNodeRecord } from './io-node-record.js';
 export { decodeIoNodeRecord, encodeIoNodeRecord } from './io-node-record.js';
+export type { ChannelRequest } from './reserved.js';
+export {
+  CHANNEL_EVENTS,
+  CHANNEL_MESSAGE_EVENT,
+  CHANNEL_ROOM_PREFIX,
+  channelRoom,
+  decodeChannelRequest,
+  MAX_CHANNEL_LENGTH,
+  PUBLISH_EVENT,
+  RESERVED_PREFIX,
+  SERVER_ERROR_EVENT,
+  SUBSCRIBE_EVENT,
+  TOKEN_EXPIRING_EVENT,
+  TOKEN_REFRESH_EVENT,
+  UNSUBSCRIBE_EVENT,
+} from './reserved.js';
 export { decodeArgs, decodeBinary, encodeArgs, encodeBinary, hasBinary } from './values.js';

@@ -1,0 +1,52 @@
+import {
+  type AckError,
+  CHANNEL_EVENTS,
+  encodeBinary,
+  hasBinary,
+  RESERVED_EVENTS,
+  RESERVED_PREFIX,
+  TOKEN_REFRESH_EVENT,
+} from '@iocluster/shared';
+import type { Socket } from 'socket.io';
+import type { ClientGuard } from './client-limits.js';
+import type { AckFn, EventSequencer } from './event-sequencer.js';
+import type { QueueGuard } from './queue-guard.js';
+import type { RefreshAck, TokenSessions } from './token-sessions.js';
+
+const MAX_EVENT_NAME_LENGTH = 256;
+
+/** What the gateway hands a client's events to. */
+export interface GatewayDeps {
+  sequencer: EventSequencer;
+  guard: ClientGuard;
+  queue: QueueGuard;
+  tokens: TokenSessions | undefined;
+}
+
+/**
+ * The io-node's door for a connected client's events, in this order: a well-formed name, the client's
+ * limits (PAYLOAD_TOO_LARGE, RATE_LIMITED), reserved names (`$token:refresh` handled here; channel events
+ * go on like events; other `$` names and lifecycle names are RESERVED_EVENT), the queue bound
+ * (OVERLOADED), then the sequencer, which takes it to the ingress queue in order.
+ */
+export function attachGateway(socket: Socket, deps: GatewayDeps): void {
+  const { sequencer, guard, queue, tokens } = deps;
+  socket.onAny((name: unknown, ...args: unknown[]) => {
+    const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined;
+    const refuse = (error: AckError) => ack?.({ error });
+    if (typeof name !== 'string' || name.length === 0 || name.length > MAX_EVENT_NAME_LENGTH) {
+      return refuse({ code: 'INVALID_EVENT', message: 'event name must be a string of 1-256 characters' });
+    }
+    const limited = guard.check();
+    if (limited) return refuse(limited);
+    if (name === TOKEN_REFRESH_EVENT && tokens) return tokens.refresh(socket, args[0], ack as RefreshAck);
+    if (RESERVED_EVENTS.has(name) || (name.startsWith(RESERVED_PREFIX) && !CHANNEL_EVENTS.has(name))) {
+      return refuse({ code: 'RESERVED_EVENT', message: `"${name}" is reserved and cannot be emitted` });
+    }
+    if (queue.overloaded) {
+      return refuse({ code: 'OVERLOADED', message: 'the cluster is overloaded; try again shortly' });
+    }
+    const bin = hasBinary(args);
+    sequencer.event(socket.id, name, bin ? (encodeBinary(args) as unknown[]) : args, bin, ack);
+  });
+}
