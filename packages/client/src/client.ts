@@ -1,5 +1,6 @@
 import { io, type Socket } from 'socket.io-client';
 import { retryDelayMs, sleep } from './backoff.js';
+import { type ChannelListener, ClientChannels } from './client-channels.js';
 import { type ClientOptions, type ResolvedOptions, resolveClientOptions } from './client-options.js';
 import { discoverNode } from './discovery.js';
 import { ClientError } from './errors.js';
@@ -16,6 +17,7 @@ import {
   type ReconnectReason,
 } from './events.js';
 import { createPendingAck, type Outgoing, type PendingAck } from './outbox.js';
+import { handshakeAuth, refreshToken } from './token-refresh.js';
 
 /** Where the client is in its life. */
 export type ClientState = 'idle' | 'connecting' | 'connected' | 'closed';
@@ -56,6 +58,11 @@ export class IoclusterClient<
   private stableTimer: ReturnType<typeof setTimeout> | undefined;
   private cycle: AbortController | undefined;
   private status: ClientState = 'idle';
+  /** The code of the server's last `$error` (why it is about to disconnect us). */
+  private kickedFor: string | undefined;
+  private readonly channels = new ClientChannels((event, ...args) =>
+    (this.emitWithAck as (e: string, ...a: unknown[]) => Promise<unknown>)(event, ...args),
+  );
 
   constructor(options: ClientOptions) {
     this.opts = resolveClientOptions(options);
@@ -168,6 +175,25 @@ export class IoclusterClient<
   }
 
   /**
+   * Subscribes to a client channel (`$subscribe`); resolves once the server's authorizers allowed it,
+   * rejects with `REFUSED` (`serverCode` FORBIDDEN...) otherwise. Messages published on it reach
+   * `listener`; the subscription is renewed on every new connection. Queued while (re)connecting.
+   */
+  subscribe(channel: string, listener: ChannelListener): Promise<void> {
+    return this.channels.subscribe(channel, listener);
+  }
+
+  /** Leaves a channel; its listeners are removed at once. */
+  unsubscribe(channel: string): Promise<void> {
+    return this.channels.unsubscribe(channel);
+  }
+
+  /** Publishes on a channel (`$publish`); rejects with `REFUSED` when the server's authorizers refuse it. */
+  publish(channel: string, data: unknown): Promise<void> {
+    return this.channels.publish(channel, data);
+  }
+
+  /**
    * Disconnects and stops reconnecting; queued and unanswered `emitWithAck`s reject with `CLOSED`.
    * Idempotent.
    */
@@ -272,7 +298,9 @@ export class IoclusterClient<
               signal,
             );
         if (signal.aborted) return;
-        await this.open(target, signal);
+        const auth = await handshakeAuth(this.opts.socketOptions.auth, this.opts.getToken);
+        if (signal.aborted) return;
+        await this.open(target, signal, auth);
         return;
       } catch (err) {
         if (signal.aborted) return;
@@ -285,18 +313,37 @@ export class IoclusterClient<
   }
 
   /** Connects to one node; resolves once connected (the client then uses it), rejects on refusal. */
-  private open(target: NodeTarget, signal: AbortSignal): Promise<void> {
+  private open(
+    target: NodeTarget,
+    signal: AbortSignal,
+    auth: Record<string, unknown> | undefined,
+  ): Promise<void> {
     // The origin only: socket.io-client would read a path in the URL as a namespace.
     const socket = io(new URL(target.url).origin, {
       transports: ['websocket'],
       timeout: this.opts.connectTimeoutMs,
       ...this.opts.socketOptions,
+      ...(auth ? { auth } : {}),
       reconnection: false,
       forceNew: true,
       autoConnect: false,
     });
     // Before connecting: an event the server sends right in its `connection` handler is not missed.
-    socket.onAny((event: string, ...args: unknown[]) => this.dispatch(this.listeners, event, args));
+    socket.onAny((event: string, ...args: unknown[]) => {
+      if (event === '$message' && this.channels.deliver(args[0])) return;
+      if (event === '$token:expiring' && this.opts.getToken) {
+        refreshToken(socket, this.opts.getToken).catch((err: Error) =>
+          this.fire('token-refresh-failed', err),
+        );
+        return;
+      }
+      if (event === '$error') {
+        const code = (args[0] as { code?: unknown } | null)?.code;
+        if (typeof code === 'string' && socket === this.current) this.kickedFor = code;
+        return;
+      }
+      this.dispatch(this.listeners, event, args);
+    });
     return new Promise<void>((resolve, reject) => {
       const settle = () => {
         socket.off('connect', onConnect);
@@ -308,12 +355,14 @@ export class IoclusterClient<
         this.adopt(socket, target);
         resolve();
       };
-      const onError = (err: Error) => {
+      const onError = (err: Error & { data?: { code?: unknown } }) => {
         settle();
         socket.disconnect();
+        const code = err.data?.code;
         reject(
           new ClientError('CONNECT_FAILED', `${target.url} (${target.nodeId}): ${err.message}`, {
             cause: err,
+            serverCode: typeof code === 'string' ? code : undefined,
           }),
         );
       };
@@ -347,6 +396,8 @@ export class IoclusterClient<
     if (previous !== undefined && previous !== target.nodeId)
       this.fire('node-changed', previous, target.nodeId);
     if (this.current !== socket) return;
+    // Accepted subscriptions are named again first (a new node knows none); a refusal now goes unheard.
+    for (const channel of this.channels.accepted) this.send(socket, { event: '$subscribe', args: [channel] });
     for (const item of this.queue.splice(0)) this.send(socket, item);
   }
 
@@ -358,7 +409,10 @@ export class IoclusterClient<
     for (const pending of [...this.inflight]) pending.reject(error);
     if (this.target && !this.opts.proxy) this.avoid.add(this.target.nodeId);
     this.status = 'connecting';
-    this.fire('disconnected', reason);
+    const code = this.kickedFor;
+    this.kickedFor = undefined;
+    if (code === undefined) this.fire('disconnected', reason);
+    else this.fire('disconnected', reason, code);
     if (this.status === 'connecting' && !this.cycle) void this.run('disconnect');
   }
 
