@@ -80,6 +80,15 @@ describe('limits', () => {
     expect(codeOf(await a.emitWithAck('echo', Buffer.alloc(600), Buffer.alloc(600)))).toBe(
       'PAYLOAD_TOO_LARGE',
     );
+    // Events sent in one tick are dispatched on a later one: each is still measured by its own size.
+    const mixed = await Promise.all(
+      ['a', 'b'.repeat(1_100), 'c', Buffer.alloc(1_100), 'e'].map((v) => a.emitWithAck('echo', v)),
+    );
+    expect(mixed.map(codeOf)).toEqual(['ok', 'PAYLOAD_TOO_LARGE', 'ok', 'PAYLOAD_TOO_LARGE', 'ok']);
+    // Nesting deeper than 256 levels is refused (JSON could not encode it for the queue).
+    let deep: unknown = 'leaf';
+    for (let i = 0; i < 300; i++) deep = [deep];
+    expect(codeOf(await a.emitWithAck('echo', deep))).toBe('PAYLOAD_TOO_LARGE');
     const [small] = (await a.emitWithAck('echo', Buffer.alloc(300, 7))) as [Buffer];
     expect(Buffer.from(small)).toEqual(Buffer.alloc(300, 7));
     // Far past the frame bound (limit + 4 KB) the transport closes the connection.

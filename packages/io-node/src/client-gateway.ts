@@ -24,8 +24,8 @@ export interface GatewayDeps {
 }
 
 /**
- * The io-node's door for a connected client's events, in this order: a well-formed name, the client's
- * limits (PAYLOAD_TOO_LARGE, RATE_LIMITED), reserved names (`$token:refresh` handled here; channel events
+ * The io-node's door for a connected client's events, in this order: the client's limits
+ * (PAYLOAD_TOO_LARGE, RATE_LIMITED), a well-formed name (INVALID_EVENT), reserved names (`$token:refresh` handled here; channel events
  * go on like events; other `$` names and lifecycle names are RESERVED_EVENT), the queue bound
  * (OVERLOADED), then the sequencer, which takes it to the ingress queue in order.
  */
@@ -34,11 +34,12 @@ export function attachGateway(socket: Socket, deps: GatewayDeps): void {
   socket.onAny((name: unknown, ...args: unknown[]) => {
     const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined;
     const refuse = (error: AckError) => ack?.({ error });
+    // First, for every event: the guard's size meter takes one entry per event dispatched.
+    const limited = guard.check(args);
+    if (limited) return refuse(limited);
     if (typeof name !== 'string' || name.length === 0 || name.length > MAX_EVENT_NAME_LENGTH) {
       return refuse({ code: 'INVALID_EVENT', message: 'event name must be a string of 1-256 characters' });
     }
-    const limited = guard.check();
-    if (limited) return refuse(limited);
     if (name === TOKEN_REFRESH_EVENT && tokens) return tokens.refresh(socket, args[0], ack as RefreshAck);
     if (RESERVED_EVENTS.has(name) || (name.startsWith(RESERVED_PREFIX) && !CHANNEL_EVENTS.has(name))) {
       return refuse({ code: 'RESERVED_EVENT', message: `"${name}" is reserved and cannot be emitted` });

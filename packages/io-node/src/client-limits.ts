@@ -19,14 +19,23 @@ export interface ClientLimitsOptions {
 /** The limits of one connected client. */
 export interface ClientGuard {
   /**
-   * Checks the event Socket.IO just dispatched: its size on the wire, then the client's rate. Returns
-   * the refusal for the ack, or undefined to let it through.
+   * Checks the event Socket.IO just dispatched: its size on the wire and its nesting, then the client's
+   * rate. Returns the refusal for the ack, or undefined to let it through.
    */
-  check(): AckError | undefined;
+  check(args: readonly unknown[]): AckError | undefined;
 }
 
 /** Refusals are counted per window of this length for the disconnect decision. */
 export const ABUSE_WINDOW_MS = 10_000;
+
+/**
+ * Deepest nesting of an event's arguments. JSON.stringify recurses, and V8 runs out of stack near 5000
+ * levels: an event nested that deep could be parsed but never enqueued.
+ */
+export const MAX_PAYLOAD_DEPTH = 256;
+
+/** Event sizes kept waiting for their dispatch; a bound against a client that desynchronises the meter. */
+const MAX_METERED = 1_024;
 
 interface EnginePacket {
   type: string;
@@ -34,17 +43,32 @@ interface EnginePacket {
 }
 
 /**
- * Meters the Engine.IO packets of a client: Socket.IO dispatches an event synchronously once its last
- * packet (the last binary attachment, if any) arrived, so the bytes counted since the previous event are
- * exactly this event's, attachments included. Counting costs one addition per packet, no re-encoding.
+ * Meters the Engine.IO packets of a client. Socket.IO dispatches events on a later tick than their
+ * packets arrive, so several packets may be counted before the first event is checked: sizes are queued
+ * per event packet of namespace `/` (`2...`, or `5<n>-...` followed by its binary attachments) and
+ * taken in order by `check()`, which sees events in the same order. Packets for other namespaces are
+ * dropped by Socket.IO without a dispatch, so they are not queued. Counting costs one byte-length per
+ * packet, no re-encoding.
  */
 export function attachClientLimits(socket: Socket, options: ClientLimitsOptions): ClientGuard {
-  let bytes = 0;
+  const sizes: number[] = [];
+  let attachments = false;
   socket.conn.on('packet', (packet: EnginePacket) => {
     if (packet.type !== 'message') return;
     const { data } = packet;
-    if (typeof data === 'string') bytes += Buffer.byteLength(data);
-    else if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) bytes += data.byteLength;
+    if (typeof data === 'string') {
+      attachments = false;
+      const type = data[0];
+      const nsp = type === '5' ? data[data.indexOf('-') + 1] : data[1];
+      if ((type === '2' || type === '5') && nsp !== '/') {
+        sizes.push(Buffer.byteLength(data));
+        attachments = type === '5';
+        // Never reached by a well-behaved client: at most a few events wait for their tick.
+        if (sizes.length > MAX_METERED) sizes.splice(0, sizes.length - MAX_METERED);
+      }
+    } else if (attachments && sizes.length > 0 && (data instanceof ArrayBuffer || ArrayBuffer.isView(data))) {
+      sizes[sizes.length - 1]! += data.byteLength;
+    }
   });
   const bucket = options.eventRate > 0 ? new TokenBucket(options.eventRate, options.eventBurst) : undefined;
   let windowStart = 0;
@@ -52,13 +76,18 @@ export function attachClientLimits(socket: Socket, options: ClientLimitsOptions)
   let abused = false;
 
   return {
-    check() {
-      const size = bytes;
-      bytes = 0;
+    check(args) {
+      const size = sizes.shift() ?? 0;
       if (size > options.maxPayloadBytes) {
         return {
           code: 'PAYLOAD_TOO_LARGE',
           message: `event of ${size} bytes is over the limit of ${options.maxPayloadBytes}`,
+        };
+      }
+      if (deeperThan(args, MAX_PAYLOAD_DEPTH)) {
+        return {
+          code: 'PAYLOAD_TOO_LARGE',
+          message: `event nested more than ${MAX_PAYLOAD_DEPTH} levels deep`,
         };
       }
       if (!bucket) return undefined;
@@ -79,4 +108,16 @@ export function attachClientLimits(socket: Socket, options: ClientLimitsOptions)
       };
     },
   };
+}
+
+/** Whether `root` nests objects or arrays more than `max` levels deep; iterative, so any depth is safe. */
+function deeperThan(root: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[root, 0]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) continue;
+    if (depth >= max) return true;
+    for (const child of Array.isArray(value) ? value : Object.values(value)) stack.push([child, depth + 1]);
+  }
+  return false;
 }

@@ -48,7 +48,8 @@ export function createIngressProducer(
         await queue.addBulk(bulk);
         return;
       } catch (err) {
-        if (closed) throw err;
+        // A job JSON cannot encode (a RangeError from a too-deep value) never gets in: retrying would spin.
+        if (closed || err instanceof RangeError || err instanceof TypeError) throw err;
         const delay = Math.min(RETRY_DELAY_MS * 2 ** attempt, MAX_RETRY_DELAY_MS);
         const events = jobs.reduce((n, job) => n + job.batches.reduce((m, b) => m + b.events.length, 0), 0);
         const fields = { err, attempt, events, retryInMs: delay };
