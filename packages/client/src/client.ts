@@ -183,6 +183,20 @@ export class IoclusterClient<
     return this.channels.subscribe(channel, listener);
   }
 
+  /**
+   * Sends a fresh token from `getToken` now (`$token:refresh`) instead of waiting for the server's
+   * notice: after a login change, say. Rejects with `REFUSED` (`serverCode`) when the server refuses it.
+   */
+  refreshToken(): Promise<void> {
+    const socket = this.current;
+    if (!this.opts.getToken) return Promise.reject(new TypeError('refreshToken() needs the getToken option'));
+    if (!socket)
+      return Promise.reject(
+        new ClientError('DISCONNECTED', 'not connected; the next connection sends a fresh token'),
+      );
+    return refreshToken(socket, this.opts.getToken);
+  }
+
   /** Leaves a channel; its listeners are removed at once. */
   unsubscribe(channel: string): Promise<void> {
     return this.channels.unsubscribe(channel);
