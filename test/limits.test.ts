@@ -62,6 +62,8 @@ describe('limits', () => {
       { code: 'RATE_LIMITED', message: 'too many events refused for rate; disconnected' },
     ]);
     await expect.poll(() => disconnects).toEqual(['RATE_LIMITED']);
+    // Coming straight back does not buy a fresh burst: the address is refused for a while.
+    await expect(cluster.connect(0)).rejects.toMatchObject({ data: { code: 'RATE_LIMITED' } });
   });
 
   test('payload - events over MAX_PAYLOAD_BYTES (text or binary attachments together) get PAYLOAD_TOO_LARGE', async () => {

@@ -34,8 +34,21 @@ export const ABUSE_WINDOW_MS = 10_000;
  */
 export const MAX_PAYLOAD_DEPTH = 256;
 
+/**
+ * How long the io-node stops reading a WebSocket client that ran out of tokens. Refusing costs a parse
+ * and an ack per event; not reading costs nothing, and TCP pushes back on the sender. A resumed reader
+ * takes one socket chunk (64 KB, some hundreds of small events) before it pauses again.
+ */
+export const RATE_PAUSE_MS = 250;
+
 /** Event sizes kept waiting for their dispatch; a bound against a client that desynchronises the meter. */
 const MAX_METERED = 1_024;
+
+/** The `ws` WebSocket under Engine.IO's websocket transport. */
+interface Pausable {
+  pause?: () => void;
+  resume?: () => void;
+}
 
 interface EnginePacket {
   type: string;
@@ -70,6 +83,27 @@ export function attachClientLimits(socket: Socket, options: ClientLimitsOptions)
       sizes[sizes.length - 1]! += data.byteLength;
     }
   });
+  let paused: NodeJS.Timeout | undefined;
+  let resumeNow: (() => void) | undefined;
+  // Reading again at once: the WebSocket closing handshake needs the client's close frame.
+  socket.once('disconnect', () => {
+    clearTimeout(paused);
+    resumeNow?.();
+  });
+  /** Stops reading the client's WebSocket for a while (polling clients are refused, not paused). */
+  function pauseReading(): void {
+    const ws = (socket.conn as unknown as { transport?: { socket?: Pausable } }).transport?.socket;
+    const resume = ws?.resume?.bind(ws);
+    if (paused || typeof ws?.pause !== 'function' || !resume) return;
+    ws.pause();
+    resumeNow = resume;
+    paused = setTimeout(() => {
+      paused = undefined;
+      resumeNow = undefined;
+      resume();
+    }, RATE_PAUSE_MS);
+    paused.unref();
+  }
   const bucket = options.eventRate > 0 ? new TokenBucket(options.eventRate, options.eventBurst) : undefined;
   let windowStart = 0;
   let refused = 0;
@@ -98,6 +132,7 @@ export function attachClientLimits(socket: Socket, options: ClientLimitsOptions)
         refused = 0;
       }
       refused++;
+      pauseReading();
       if (options.disconnectAfter > 0 && refused >= options.disconnectAfter && !abused) {
         abused = true;
         options.onAbuse(socket);

@@ -54,6 +54,9 @@ export function createHandshakeMiddleware(
     try {
       const auth = isRecord(handshake.auth) ? handshake.auth : {};
       const token = options.verifier ? await options.verifier.verify(auth.token) : undefined;
+      const ban =
+        token?.claims.sub !== undefined ? options.admission.banned(`sub:${token.claims.sub}`) : undefined;
+      if (ban) throw ban;
       const hooked = options.authenticate
         ? await options.authenticate(handshake, token?.claims)
         : (token?.claims ?? null);

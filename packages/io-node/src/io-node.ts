@@ -83,6 +83,12 @@ export interface IoNodeOptions {
   clientEventBurst?: number;
   /** Refused (RATE_LIMITED) events within 10 s after which the client is disconnected; 0: never. @defaultValue 1000 */
   clientRateDisconnectAfter?: number;
+  /**
+   * How long a client disconnected for flooding is refused (RATE_LIMITED) when it reconnects: by token
+   * subject when it had one, else by address (behind a proxy without tokens that is the proxy's: set 0).
+   * @defaultValue 10000
+   */
+  abuseBanMs?: number;
   /** Largest client event in bytes on the wire, binary attachments included (PAYLOAD_TOO_LARGE). @defaultValue 65536 */
   maxPayloadBytes?: number;
   /** Clients held at once; the next handshake gets SERVER_FULL; 0: no limit. @defaultValue 50000 */
@@ -179,6 +185,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
       clientEventRate: 200,
       clientEventBurst: 1_000,
       clientRateDisconnectAfter: 1_000,
+      abuseBanMs: 10_000,
       maxPayloadBytes: 65_536,
       maxConnections: 50_000,
       connectionsPerSecondPerIp: 0,
@@ -210,6 +217,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   for (const name of [
     'clientEventRate',
     'clientRateDisconnectAfter',
+    'abuseBanMs',
     'maxConnections',
     'connectionsPerSecondPerIp',
     'queueMaxWaiting',
@@ -327,10 +335,11 @@ export function createIoNode(options: IoNodeOptions): IoNode {
       disconnectAfter: opts.clientRateDisconnectAfter,
       maxPayloadBytes: opts.maxPayloadBytes,
       onAbuse: (abuser) => {
-        logger.warn(
-          { socketId: abuser.id, address: abuser.handshake.address },
-          'client kept flooding; disconnected',
-        );
+        const subject = states.get(abuser)?.token?.claims.sub;
+        const { address } = abuser.handshake;
+        logger.warn({ socketId: abuser.id, address, subject }, 'client kept flooding; disconnected');
+        // Coming straight back must not buy a fresh burst.
+        admission.ban(subject !== undefined ? `sub:${subject}` : `ip:${address}`);
         kick(abuser, 'RATE_LIMITED', 'too many events refused for rate; disconnected');
       },
     });

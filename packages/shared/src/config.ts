@@ -63,6 +63,8 @@ export interface LimitsConfig {
   readonly clientEventBurst: number;
   /** `CLIENT_RATE_DISCONNECT_AFTER`: refused events in 10 s after which the client is disconnected (0: never). */
   readonly clientRateDisconnectAfter: number;
+  /** `CLIENT_ABUSE_BAN_MS`: how long a client disconnected for flooding is refused when it reconnects (0: not). */
+  readonly abuseBanMs: number;
   /** `MAX_PAYLOAD_BYTES`: largest client event on the wire, binary attachments included. */
   readonly maxPayloadBytes: number;
   /** `MAX_CONNECTIONS`: clients one io-node holds; the next is refused with SERVER_FULL (0: no limit). */
@@ -319,6 +321,7 @@ function limits(env: Env): LimitsConfig {
     clientEventRate: int(env, 'CLIENT_EVENT_RATE', 200, 0, 1_000_000),
     clientEventBurst: int(env, 'CLIENT_EVENT_BURST', 1_000, 1, 1_000_000),
     clientRateDisconnectAfter: int(env, 'CLIENT_RATE_DISCONNECT_AFTER', 1_000, 0, 100_000_000),
+    abuseBanMs: int(env, 'CLIENT_ABUSE_BAN_MS', 10_000, 0, 86_400_000),
     maxPayloadBytes: int(env, 'MAX_PAYLOAD_BYTES', 65_536, 256, 100_000_000),
     maxConnections: int(env, 'MAX_CONNECTIONS', 50_000, 0, 10_000_000),
     connectionsPerSecondPerIp: int(env, 'CONNECTIONS_PER_SECOND_PER_IP', 0, 0, 1_000_000),
