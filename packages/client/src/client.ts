@@ -1,4 +1,4 @@
-import { io, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { retryDelayMs, sleep } from './backoff.js';
 import { type ChannelListener, ClientChannels } from './client-channels.js';
 import { type ClientOptions, type ResolvedOptions, resolveClientOptions } from './client-options.js';
@@ -16,6 +16,7 @@ import {
   type ParamsBeforeAck,
   type ReconnectReason,
 } from './events.js';
+import { openSocket } from './open-socket.js';
 import { createPendingAck, type Outgoing, type PendingAck } from './outbox.js';
 import { handshakeAuth, refreshToken } from './token-refresh.js';
 
@@ -326,70 +327,36 @@ export class IoclusterClient<
     }
   }
 
-  /** Connects to one node; resolves once connected (the client then uses it), rejects on refusal. */
-  private open(
+  /** Connects to one node and adopts the socket; rejects on refusal. */
+  private async open(
     target: NodeTarget,
     signal: AbortSignal,
     auth: Record<string, unknown> | undefined,
   ): Promise<void> {
-    // The origin only: socket.io-client would read a path in the URL as a namespace.
-    const socket = io(new URL(target.url).origin, {
-      transports: ['websocket'],
-      timeout: this.opts.connectTimeoutMs,
-      ...this.opts.socketOptions,
-      ...(auth ? { auth } : {}),
-      reconnection: false,
-      forceNew: true,
-      autoConnect: false,
+    const socket = await openSocket({
+      target,
+      connectTimeoutMs: this.opts.connectTimeoutMs,
+      socketOptions: this.opts.socketOptions,
+      auth,
+      signal,
+      onEvent: (from, event, args) => this.onServerEvent(from, event, args),
     });
-    // Before connecting: an event the server sends right in its `connection` handler is not missed.
-    socket.onAny((event: string, ...args: unknown[]) => {
-      if (event === '$message' && this.channels.deliver(args[0])) return;
-      if (event === '$token:expiring' && this.opts.getToken) {
-        refreshToken(socket, this.opts.getToken).catch((err: Error) =>
-          this.fire('token-refresh-failed', err),
-        );
-        return;
-      }
-      if (event === '$error') {
-        const code = (args[0] as { code?: unknown } | null)?.code;
-        if (typeof code === 'string' && socket === this.current) this.kickedFor = code;
-        return;
-      }
-      this.dispatch(this.listeners, event, args);
-    });
-    return new Promise<void>((resolve, reject) => {
-      const settle = () => {
-        socket.off('connect', onConnect);
-        socket.off('connect_error', onError);
-        signal.removeEventListener('abort', onAbort);
-      };
-      const onConnect = () => {
-        settle();
-        this.adopt(socket, target);
-        resolve();
-      };
-      const onError = (err: Error & { data?: { code?: unknown } }) => {
-        settle();
-        socket.disconnect();
-        const code = err.data?.code;
-        reject(
-          new ClientError('CONNECT_FAILED', `${target.url} (${target.nodeId}): ${err.message}`, {
-            cause: err,
-            serverCode: typeof code === 'string' ? code : undefined,
-          }),
-        );
-      };
-      const onAbort = () => {
-        settle();
-        socket.disconnect();
-        reject(new ClientError('CLOSED', 'the client was closed while connecting'));
-      };
-      socket.on('connect', onConnect);
-      socket.on('connect_error', onError);
-      signal.addEventListener('abort', onAbort);
-      socket.connect();
-    });
+    this.adopt(socket, target);
+  }
+
+  /** Reserved events (`$message`, `$token:expiring`, `$error`) are the client's; the rest go to listeners. */
+  private onServerEvent(socket: Socket, event: string, args: unknown[]): void {
+    if (event === '$message' && this.channels.deliver(args[0])) return;
+    if (event === '$token:expiring' && this.opts.getToken) {
+      refreshToken(socket, this.opts.getToken).catch((err: Error) => this.fire('token-refresh-failed', err));
+      return;
+    }
+    if (event === '$error') {
+      const code = (args[0] as { code?: unknown } | null)?.code;
+      if (typeof code === 'string' && socket === this.current) this.kickedFor = code;
+      return;
+    }
+    this.dispatch(this.listeners, event, args);
   }
 
   private adopt(socket: Socket, target: NodeTarget): void {
