@@ -1,8 +1,10 @@
 import { createKeys } from '@iocluster/shared';
+import express from 'express';
 import type { Socket } from 'socket.io-client';
 import { afterEach, describe, expect, test } from 'vitest';
 import { type ChatApp, createChatApp } from '../example/src/chat-app.js';
-import type { ChatMessage, JoinResult, PresenceNotice } from '../example/src/chat-protocol.js';
+import type { ChatMessage, JoinResult, Notice, PresenceNotice } from '../example/src/chat-protocol.js';
+import { DEMO_LOGIN_PATH, type DemoLoginResult, demoLogin } from '../example/src/login.js';
 import { type Cluster, collect, nextEvent, setup } from './support/cluster.js';
 
 let cluster: Cluster | undefined;
@@ -190,5 +192,46 @@ describe('example chat', () => {
     b.disconnect();
     await bobGone;
     expect(await a.emitWithAck('set nickname', 'bob')).toEqual({ nickname: 'bob' });
+  });
+
+  test("chat - with JWT auth: the demo login signs a short-lived token, and the nickname is the login's", async () => {
+    const secret = 'example-test-secret-of-32-bytes-or-more';
+    const jwt = { secret, issuer: 'iocluster-example', audience: ['chat'] };
+    const c = await setup({ ioNodes: 2, register: (app) => chat!.register(app), ioNodeOptions: { jwt } });
+    cluster = c;
+    chat = createChatApp({ redis: c.redisUrl, prefix: c.prefix });
+    await c.startAppNode();
+    const frontend = await c.startFrontend();
+    frontend.app.post(
+      DEMO_LOGIN_PATH,
+      express.json(),
+      demoLogin({ secret, issuer: jwt.issuer, audience: 'chat', ttlSeconds: 60 }),
+    );
+    const login = async (body: unknown) => {
+      const res = await fetch(`${frontend.url}${DEMO_LOGIN_PATH}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as DemoLoginResult };
+    };
+    expect((await login({ nickname: 'no spaces' })).status).toBe(400);
+    const ada = await login({ nickname: 'ada', session: 'session-ada-1' });
+    expect(ada.status).toBe(200);
+    expect(ada.body.expiresAt - Date.now()).toBeLessThanOrEqual(60_000);
+
+    await expect(c.connect(0)).rejects.toMatchObject({ data: { code: 'UNAUTHORIZED' } });
+    const a = await c.connect(0, { auth: { token: ada.body.token } });
+    const b = await c.connect(1, { auth: { token: (await login({ nickname: 'bob' })).body.token } });
+    expect(await a.emitWithAck('set nickname', 'bob')).toMatchObject({ error: { code: 'BAD_NICKNAME' } });
+    expect(await a.emitWithAck('set nickname', 'ada')).toEqual({ nickname: 'ada' });
+    await b.emitWithAck('set nickname', 'bob');
+    await a.emitWithAck('join', 'lobby');
+    const notice = nextEvent<[Notice]>(a, 'notice');
+    await b.emitWithAck('join', 'lobby');
+    expect((await notice)[0]).toMatchObject({ kind: 'join', id: b.id, nickname: 'bob' });
+    const heard = collect<ChatMessage>(a, 'chat message');
+    await b.emitWithAck('chat message', message('lobby', 'hi ada', 'm1'));
+    expect((await heard.until(1))[0]).toMatchObject({ from: b.id, nickname: 'bob', text: 'hi ada' });
   });
 });

@@ -65,9 +65,12 @@ describe('robustness', () => {
     let nested: unknown = 'leaf';
     for (let i = 0; i < 200; i++) nested = [nested];
     expect(await bystander.emitWithAck('echo', nested)).toEqual([nested]);
-    const big = 'y'.repeat(500_000);
+    const big = 'y'.repeat(60_000);
     expect(await bystander.emitWithAck('echo', big)).toEqual([big]);
-    // Over the 1 MB default limit the client is cut off; the node and everyone else go on.
+    expect(await bystander.emitWithAck('echo', 'y'.repeat(66_000))).toMatchObject({
+      error: { code: 'PAYLOAD_TOO_LARGE' },
+    });
+    // Far over the 64 KB default limit the client is cut off; the node and everyone else go on.
     const fresh = await c.connect(0);
     const gone = nextEvent(fresh, 'disconnect');
     fresh.emit('echo', 'z'.repeat(1_100_000));

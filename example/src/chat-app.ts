@@ -64,6 +64,12 @@ function joinedRooms(socket: AppSocket): string[] {
   return [...socket.rooms].filter((r) => r.startsWith(ROOM_PREFIX)).map((r) => r.slice(ROOM_PREFIX.length));
 }
 
+/** The nickname the client logged in with (the token's `name`), when io-nodes verify tokens. */
+function loginName(socket: AppSocket): string | null {
+  const user = socket.user as { name?: unknown } | null;
+  return typeof user?.name === 'string' ? user.name : null;
+}
+
 function nicknameOf(socket: AppSocket): string | null {
   return typeof socket.data.nickname === 'string' ? socket.data.nickname : null;
 }
@@ -140,6 +146,11 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
         return fail('BAD_NICKNAME', "a nickname is 1-24 letters, digits, '_', '.' or '-'");
       }
       const nickname = raw.trim();
+      // Authenticated clients are who their token says: the nickname is the login's, nothing else.
+      const login = loginName(socket);
+      if (login !== null && login !== nickname) {
+        return fail('BAD_NICKNAME', `signed in as "${login}": log in as "${nickname}" to use that nickname`);
+      }
       const previous = nicknameOf(socket);
       if (!(await store.claim(nickname, { id: socket.id, nodeId: socket.nodeId, session }))) {
         return fail('NICKNAME_TAKEN', `"${nickname}" is taken`);

@@ -107,6 +107,8 @@ export type StackPackage = 'frontend' | 'io-node' | 'app-node';
  * docker-compose.yml and `npm run example` run), or with `source` the `src/main.ts` it is built from.
  */
 export function entryPoint(pkg: StackPackage, source = false): string {
+  // The example's frontend is packages/frontend plus the demo login (example/src/frontend.ts).
+  if (pkg === 'frontend') return source ? 'example/src/frontend.ts' : 'example/dist/frontend.js';
   return source ? `packages/${pkg}/src/main.ts` : `packages/${pkg}/dist/main.js`;
 }
 
@@ -253,6 +255,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       REDIS_URL: redisUrl,
       IOCLUSTER_PREFIX: opts.prefix,
     };
+    // One secret per run, unless given: io-nodes verify with it what the frontend's demo login signs.
+    const auth = {
+      AUTH_JWT_SECRET: opts.env.AUTH_JWT_SECRET ?? randomBytes(32).toString('base64url'),
+      AUTH_JWT_ISSUER: opts.env.AUTH_JWT_ISSUER ?? 'iocluster-example',
+      AUTH_JWT_AUDIENCE: opts.env.AUTH_JWT_AUDIENCE ?? 'chat',
+    };
     const appModule = chatModule(opts.source);
     checkAborted();
     const io = await startNodes(
@@ -261,6 +269,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         pkg: 'io-node' as const,
         env: {
           ...common,
+          ...auth,
           IO_NODE_ID: `io-${i + 1}-${randomBytes(2).toString('hex')}`,
           IO_NODE_HOST: opts.host,
           IO_NODE_PORT: '0',
@@ -296,6 +305,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           pkg: 'frontend',
           env: {
             ...common,
+            ...auth,
             FRONTEND_HOST: opts.host,
             FRONTEND_PORT: String(opts.frontendPort),
             FRONTEND_STATIC_DIR: `${ROOT}example/public`,

@@ -170,7 +170,41 @@ function renderMembers(): void {
   );
 }
 
+/** The nickname of the current token, when the frontend has the demo login. */
+let loggedInAs: string | undefined;
+
+/** The demo login: a short-lived token for the current nickname (the client asks again before it expires). */
+async function login(): Promise<string> {
+  const response = await fetch('/auth/token', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ nickname, session }),
+  });
+  const body = (await response.json()) as { token?: string; error?: { message?: string } };
+  if (!response.ok || typeof body.token !== 'string')
+    throw new Error(body.error?.message ?? `login: HTTP ${response.status}`);
+  loggedInAs = nickname;
+  return body.token;
+}
+
+/** Whether the frontend has the demo login (`POST /auth/token` exists): then io-nodes want tokens. */
+async function hasLogin(): Promise<boolean> {
+  const probe = await fetch('/auth/token', { method: 'POST' }).catch(() => undefined);
+  return probe !== undefined && probe.status !== 404;
+}
+
 async function setNickname(name: string): Promise<void> {
+  if (loggedInAs !== undefined && name !== loggedInAs) {
+    // The server takes the nickname from the token: log in under the new name first.
+    const previous = nickname;
+    nickname = name;
+    try {
+      await client.refreshToken();
+    } catch (err) {
+      nickname = previous;
+      return showError(err instanceof Error ? err.message : String(err));
+    }
+  }
   const result = await client.emitWithAck('set nickname', { nickname: name, session });
   if (isChatError(result)) return showError(result.error.message);
   nickname = result.nickname;
@@ -318,11 +352,12 @@ setInterval(renderTyping, 1_000);
 
 conversation(active);
 render();
-void useProxy().then((proxy) => {
+void Promise.all([useProxy(), hasLogin()]).then(([proxy, auth]) => {
   const strategy = params.get('strategy');
   client = createClient<ChatServerEvents, ChatClientEvents>({
     frontendUrl: location.origin,
     proxy,
+    ...(auth ? { getToken: login } : {}),
     // ?strategy=round-robin|random|fewest-connections overrides the frontend's default pick.
     ...(strategy === 'round-robin' || strategy === 'random' || strategy === 'fewest-connections'
       ? { strategy }

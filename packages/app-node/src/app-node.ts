@@ -9,6 +9,7 @@ import {
   createPresenceStore,
   createRedis,
   decodeIngressJob,
+  HISTORY_EVENT,
   type HistoryPosition,
   type IngressJob,
   type Logger,
@@ -17,6 +18,7 @@ import {
   type PresenceChange,
   type PresenceMember,
   packageVersionAt,
+  RESERVED_PREFIX,
   type RedisConnection,
   type RedisTarget,
   runCloseSteps,
@@ -28,6 +30,12 @@ import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { createAppRegistry } from './app-registry.js';
 import type { AppSocket } from './app-socket.js';
 import { BroadcastOperator } from './broadcast.js';
+import {
+  type ChannelDefaults,
+  createChannels,
+  type PublishAuthorizer,
+  type SubscribeAuthorizer,
+} from './channels.js';
 import { type CommandPublisher, createCommandPublisher } from './command-publisher.js';
 import { createHealthServer, type HealthServer } from './health-server.js';
 import { type EventHandler, type EventMiddleware, JobProcessor } from './job-processor.js';
@@ -42,7 +50,6 @@ import {
 import {
   createAppHistory,
   earlierAnswer,
-  HISTORY_EVENT,
   type HistoryAuthorizer,
   type HistoryOptions,
   type HistoryPage,
@@ -86,6 +93,11 @@ export interface AppNodeOptions {
    * @defaultValue 120000
    */
   recoveryWindowMs?: number;
+  /**
+   * Client channels with no authorizer registered: subscribing allowed, publishing refused (FORBIDDEN).
+   * @defaultValue { subscribe: 'allow', publish: 'deny' }
+   */
+  channels?: ChannelDefaults;
   /** Clients remembered for `no-client` detection. @defaultValue 100000 */
   seenClientsCapacity?: number;
   /**
@@ -129,8 +141,15 @@ export interface AppNode {
   on<K extends keyof LifecycleHandlers>(event: K, handler: LifecycleHandlers[K]): () => void;
   /** Registers the one handler of a client event; its return value answers the client's ack. */
   on<A extends unknown[]>(event: string, handler: EventHandler<A>): () => void;
-  /** Adds middleware run before every client event's handler. */
+  /**
+   * Adds middleware run before every client event's handler (channel events `$subscribe`, `$unsubscribe`,
+   * `$publish` included).
+   */
   use(middleware: EventMiddleware): () => void;
+  /** Adds an authorizer every client subscription passes (in order of registration); returns a remover. */
+  authorizeSubscribe(fn: SubscribeAuthorizer): () => void;
+  /** Adds an authorizer every client publication passes; it may rewrite the data. Returns a remover. */
+  authorizePublish(fn: PublishAuthorizer): () => void;
   /** Targets rooms on every io-node. */
   to(rooms: string | readonly string[]): BroadcastOperator;
   /** Alias of `to`. */
@@ -304,6 +323,11 @@ export function createAppNode(options: AppNodeOptions): AppNode {
   });
 
   const root = () => new BroadcastOperator(publisher);
+  const channels = createChannels({
+    defaults: { subscribe: 'allow', publish: 'deny', ...opts.channels },
+    emitToRoom: (room, event, payload) => root().to(room).emit(event, payload),
+  });
+  for (const [event, handler] of channels.handlers) handlers.set(event, handler);
 
   const app: AppNode = {
     nodeId,
@@ -313,6 +337,9 @@ export function createAppNode(options: AppNodeOptions): AppNode {
     on(event: string, handler: EventHandler<never[]>) {
       if (typeof event !== 'string' || event.length === 0)
         throw new TypeError('app.on(): event must be a non-empty string');
+      if (event.startsWith(RESERVED_PREFIX)) {
+        throw new TypeError(`app.on("${event}"): names starting with "${RESERVED_PREFIX}" are reserved`);
+      }
       if (typeof handler !== 'function')
         throw new TypeError(`app.on("${event}"): handler must be a function`);
       if (event === PRESENCE_EVENT)
@@ -335,6 +362,8 @@ export function createAppNode(options: AppNodeOptions): AppNode {
         if (index >= 0) middleware.splice(index, 1);
       };
     },
+    authorizeSubscribe: (fn) => channels.authorizeSubscribe(fn),
+    authorizePublish: (fn) => channels.authorizePublish(fn),
     to: (rooms) => root().to(rooms),
     in: (rooms) => root().to(rooms),
     except: (rooms) => root().except(rooms),

@@ -2,6 +2,7 @@ import {
   type ClientInfo,
   createRoomHistory,
   decodeArgs,
+  HISTORY_EVENT,
   type HistoryLimits,
   type HistoryPosition,
   IoclusterError,
@@ -44,9 +45,6 @@ export interface HistoryPage {
 
 /** Decides whether a client may read a room's history; throw or return false to refuse. */
 export type HistoryAuthorizer = (socket: AppSocket, room: string) => boolean | Promise<boolean>;
-
-/** Reserved event a client sends to read history: `(room, { since?, limit? }, ack)`. */
-export const HISTORY_EVENT = '$history';
 
 const membersOnly: HistoryAuthorizer = (socket, room) => socket.rooms.has(room);
 

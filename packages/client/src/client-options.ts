@@ -62,6 +62,12 @@ export interface ClientOptions {
   ackTimeoutMs?: number;
   /** Emits kept while (re)connecting; one more throws (or rejects) with `QUEUE_FULL`. @defaultValue 1000 */
   maxQueued?: number;
+  /**
+   * Supplies the JWT for io-nodes with `AUTH_JWT_*` set: asked before every connection (sent as handshake
+   * `auth.token`) and whenever the server announces the current one expires (`$token:expiring`; the fresh
+   * token goes out on `$token:refresh` without reconnecting). @defaultValue no token
+   */
+  getToken?: () => string | Promise<string>;
   /** Connect at once; otherwise call `connect()`. @defaultValue true */
   autoConnect?: boolean;
   /** `fetch` used for discovery (tests, polyfills). @defaultValue `globalThis.fetch` */
@@ -87,8 +93,9 @@ const DEFAULTS = {
 } as const;
 
 /** Options with every default applied. */
-export type ResolvedOptions = Required<Omit<ClientOptions, 'strategy'>> & {
+export type ResolvedOptions = Required<Omit<ClientOptions, 'strategy' | 'getToken'>> & {
   strategy: BalanceStrategy | undefined;
+  getToken: (() => string | Promise<string>) | undefined;
 };
 
 /** Applies the defaults and validates; throws a TypeError naming the option that is wrong. */
@@ -120,6 +127,9 @@ export function resolveClientOptions(options: ClientOptions): ResolvedOptions {
     );
   }
   if (opts.parser === 'msgpack') opts.socketOptions = { parser: msgpackParser, ...opts.socketOptions };
+  if (opts.getToken !== undefined && typeof opts.getToken !== 'function') {
+    throw new TypeError('ClientOptions.getToken must be a function');
+  }
   if (typeof opts.fetch !== 'function') {
     throw new TypeError('ClientOptions.fetch is required where there is no global fetch');
   }

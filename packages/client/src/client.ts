@@ -1,5 +1,6 @@
-import { io, type Socket, type SocketOptions } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { retryDelayMs, sleep } from './backoff.js';
+import { type ChannelListener, ClientChannels } from './client-channels.js';
 import { type ClientOptions, type ResolvedOptions, resolveClientOptions } from './client-options.js';
 import { discoverNode } from './discovery.js';
 import { ClientError } from './errors.js';
@@ -15,8 +16,10 @@ import {
   type ParamsBeforeAck,
   type ReconnectReason,
 } from './events.js';
+import { openSocket } from './open-socket.js';
 import { createPendingAck, type Outgoing, type PendingAck } from './outbox.js';
 import { RECOVERY_EVENTS, RecoveryState } from './recovery-state.js';
+import { handshakeAuth, refreshToken } from './token-refresh.js';
 
 /** Where the client is in its life. */
 export type ClientState = 'idle' | 'connecting' | 'connected' | 'closed';
@@ -32,11 +35,11 @@ export const PROXY_NODE_ID = 'frontend-proxy';
  * node, with backoff and a bounded number of attempts per cycle. Emits made while (re)connecting are
  * queued and sent in order once connected. Listeners registered with `on` survive node changes.
  *
- * With `recovery` (the default) it keeps its session with the cluster: after a reconnection, to any
- * io-node within the recovery window, its rooms, data and missed room messages come back, and events the
- * drop left unanswered are sent again (see `recovered`). Past the window the application restores its
- * state itself, e.g. in a `recovered` listener that sees `recovered: false`, or in the server's
- * `connection` handler.
+ * It restores no server-side state by itself (rooms, nicknames): the application does, e.g. in a
+ * `connected` listener (emits made there are sent before the queued ones) or in the server's
+ * `connection` handler from the handshake `auth`. With `recovery` (the default) the cluster does it: after
+ * a reconnection within its recovery window, to any io-node, rooms, data and missed room messages come
+ * back and unanswered events are sent again (see `recovered` and docs/recovery.md).
  *
  * @typeParam ServerEvents - events the server sends (name → listener signature)
  * @typeParam ClientEvents - events the client sends; for acknowledged ones the last parameter is the ack
@@ -62,6 +65,11 @@ export class IoclusterClient<
   private stableTimer: ReturnType<typeof setTimeout> | undefined;
   private cycle: AbortController | undefined;
   private status: ClientState = 'idle';
+  /** The code of the server's last `$error` (why it is about to disconnect us). */
+  private kickedFor: string | undefined;
+  private readonly channels = new ClientChannels((event, ...args) =>
+    (this.emitWithAck as (e: string, ...a: unknown[]) => Promise<unknown>)(event, ...args),
+  );
 
   constructor(options: ClientOptions) {
     this.opts = resolveClientOptions(options);
@@ -103,10 +111,9 @@ export class IoclusterClient<
   get queued(): number {
     return this.queue.length;
   }
-
   /**
-   * The last position received in a room that keeps history (with `recovery`): where a recovery, or
-   * an application's own `$history` request, goes on from.
+   * The last position received in a room that keeps history (with `recovery`): where a recovery, or an
+   * application's own `$history` request, goes on from.
    */
   position(room: string): { epoch: string; offset: number } | undefined {
     return this.recovery?.position(room);
@@ -183,6 +190,39 @@ export class IoclusterClient<
   }
 
   /**
+   * Subscribes to a client channel (`$subscribe`); resolves once the server's authorizers allowed it,
+   * rejects with `REFUSED` (`serverCode` FORBIDDEN...) otherwise. Messages published on it reach
+   * `listener`; the subscription is renewed on every new connection. Queued while (re)connecting.
+   */
+  subscribe(channel: string, listener: ChannelListener): Promise<void> {
+    return this.channels.subscribe(channel, listener);
+  }
+
+  /**
+   * Sends a fresh token from `getToken` now (`$token:refresh`) instead of waiting for the server's
+   * notice: after a login change, say. Rejects with `REFUSED` (`serverCode`) when the server refuses it.
+   */
+  refreshToken(): Promise<void> {
+    const socket = this.current;
+    if (!this.opts.getToken) return Promise.reject(new TypeError('refreshToken() needs the getToken option'));
+    if (!socket)
+      return Promise.reject(
+        new ClientError('DISCONNECTED', 'not connected; the next connection sends a fresh token'),
+      );
+    return refreshToken(socket, this.opts.getToken);
+  }
+
+  /** Leaves a channel; its listeners are removed at once. */
+  unsubscribe(channel: string): Promise<void> {
+    return this.channels.unsubscribe(channel);
+  }
+
+  /** Publishes on a channel (`$publish`); rejects with `REFUSED` when the server's authorizers refuse it. */
+  publish(channel: string, data: unknown): Promise<void> {
+    return this.channels.publish(channel, data);
+  }
+
+  /**
    * Disconnects and stops reconnecting; queued and unanswered `emitWithAck`s reject with `CLOSED`.
    * Idempotent.
    */
@@ -232,17 +272,18 @@ export class IoclusterClient<
       item.eid ??= this.recovery.eid();
       this.unanswered.add(item);
       // Every identified event is acknowledged, so the client knows which ones a drop left unanswered.
+      const answered = (result: unknown) => {
+        this.unanswered.delete(item);
+        if (pending) pending.resolve(result);
+        else item.callback?.(result);
+      };
       socket.emit(
         RECOVERY_EVENTS.identified,
         item.eid,
         item.resent === true,
         item.event,
         ...item.args,
-        (result: unknown) => {
-          this.unanswered.delete(item);
-          if (pending) pending.resolve(result);
-          else item.callback?.(result);
-        },
+        answered,
       );
       return;
     }
@@ -307,7 +348,10 @@ export class IoclusterClient<
               signal,
             );
         if (signal.aborted) return;
-        await this.open(target, signal);
+        const base = await handshakeAuth(this.opts.socketOptions.auth, this.opts.getToken);
+        const auth = this.recovery ? { ...base, iocluster: this.recovery.handshake() } : base;
+        if (signal.aborted) return;
+        await this.open(target, signal, auth);
         return;
       } catch (err) {
         if (signal.aborted) return;
@@ -319,50 +363,47 @@ export class IoclusterClient<
     }
   }
 
-  /** Connects to one node; resolves once connected (the client then uses it), rejects on refusal. */
-  private open(target: NodeTarget, signal: AbortSignal): Promise<void> {
-    // The origin only: socket.io-client would read a path in the URL as a namespace.
-    const socket = io(new URL(target.url).origin, {
-      transports: ['websocket'],
-      timeout: this.opts.connectTimeoutMs,
-      ...this.opts.socketOptions,
-      auth: this.handshakeAuth(),
-      reconnection: false,
-      forceNew: true,
-      autoConnect: false,
+  /** Connects to one node and adopts the socket; rejects on refusal. */
+  private async open(
+    target: NodeTarget,
+    signal: AbortSignal,
+    auth: Record<string, unknown> | undefined,
+  ): Promise<void> {
+    const socket = await openSocket({
+      target,
+      connectTimeoutMs: this.opts.connectTimeoutMs,
+      socketOptions: this.opts.socketOptions,
+      auth,
+      signal,
+      onEvent: (from, event, args) => this.onServerEvent(from, event, args),
     });
-    // Before connecting: an event the server sends right in its `connection` handler is not missed.
-    socket.onAny((event: string, ...args: unknown[]) => this.receive(event, args));
-    return new Promise<void>((resolve, reject) => {
-      const settle = () => {
-        socket.off('connect', onConnect);
-        socket.off('connect_error', onError);
-        signal.removeEventListener('abort', onAbort);
-      };
-      const onConnect = () => {
-        settle();
-        this.adopt(socket, target);
-        resolve();
-      };
-      const onError = (err: Error) => {
-        settle();
-        socket.disconnect();
-        reject(
-          new ClientError('CONNECT_FAILED', `${target.url} (${target.nodeId}): ${err.message}`, {
-            cause: err,
-          }),
-        );
-      };
-      const onAbort = () => {
-        settle();
-        socket.disconnect();
-        reject(new ClientError('CLOSED', 'the client was closed while connecting'));
-      };
-      socket.on('connect', onConnect);
-      socket.on('connect_error', onError);
-      signal.addEventListener('abort', onAbort);
-      socket.connect();
-    });
+    this.adopt(socket, target);
+  }
+
+  /** Reserved events (`$message`, `$token:expiring`, `$error`) are the client's; the rest go to listeners. */
+  private onServerEvent(socket: Socket, raw: string, rawArgs: unknown[]): void {
+    let event = raw;
+    let args = rawArgs;
+    if (this.recovery) {
+      const incoming = this.recovery.receive(raw, rawArgs);
+      if (incoming.kind === 'internal') return;
+      if (incoming.kind === 'recovered') {
+        this.fire('recovered', incoming.report);
+        return;
+      }
+      ({ event, args } = incoming);
+    }
+    if (event === '$message' && this.channels.deliver(args[0])) return;
+    if (event === '$token:expiring' && this.opts.getToken) {
+      refreshToken(socket, this.opts.getToken).catch((err: Error) => this.fire('token-refresh-failed', err));
+      return;
+    }
+    if (event === '$error') {
+      const code = (args[0] as { code?: unknown } | null)?.code;
+      if (typeof code === 'string' && socket === this.current) this.kickedFor = code;
+      return;
+    }
+    this.dispatch(this.listeners, event, args);
   }
 
   private adopt(socket: Socket, target: NodeTarget): void {
@@ -383,27 +424,9 @@ export class IoclusterClient<
     if (previous !== undefined && previous !== target.nodeId)
       this.fire('node-changed', previous, target.nodeId);
     if (this.current !== socket) return;
+    // Accepted subscriptions are named again first (a new node knows none); a refusal now goes unheard.
+    for (const channel of this.channels.accepted) this.send(socket, { event: '$subscribe', args: [channel] });
     for (const item of this.queue.splice(0)) this.send(socket, item);
-  }
-
-  /** The handshake `auth`: the application's (object, or function asked each time) plus the session. */
-  private handshakeAuth(): SocketOptions['auth'] {
-    const own = this.opts.socketOptions.auth;
-    const recovery = this.recovery;
-    if (!recovery) return own;
-    if (typeof own === 'function') {
-      return (cb: (data: object) => void) =>
-        own((data: object) => cb({ ...data, iocluster: recovery.handshake() }));
-    }
-    return { ...own, iocluster: recovery.handshake() };
-  }
-
-  private receive(event: string, args: unknown[]): void {
-    const incoming = this.recovery
-      ? this.recovery.receive(event, args)
-      : { kind: 'app' as const, event, args };
-    if (incoming.kind === 'app') this.dispatch(this.listeners, incoming.event, incoming.args);
-    else if (incoming.kind === 'recovered') this.fire('recovered', incoming.report);
   }
 
   private lost(socket: Socket, reason: string): void {
@@ -424,7 +447,10 @@ export class IoclusterClient<
     for (const pending of [...this.inflight]) pending.reject(error);
     if (this.target && !this.opts.proxy) this.avoid.add(this.target.nodeId);
     this.status = 'connecting';
-    this.fire('disconnected', reason);
+    const code = this.kickedFor;
+    this.kickedFor = undefined;
+    if (code === undefined) this.fire('disconnected', reason);
+    else this.fire('disconnected', reason, code);
     if (this.status === 'connecting' && !this.cycle) void this.run('disconnect');
   }
 

@@ -17,15 +17,20 @@ export type ClientErrorCode =
   /** More than `maxQueued` emits were waiting for a connection. */
   | 'QUEUE_FULL'
   /** `close()` was called. */
-  | 'CLOSED';
+  | 'CLOSED'
+  /** The server refused a channel request or a token; `serverCode` says why (FORBIDDEN...). */
+  | 'REFUSED';
 
 /** An error of the client library: `name`, a stable `code` and an optional `cause`. */
 export class ClientError extends Error {
   readonly code: ClientErrorCode;
+  /** The server's code, when the server refused something (`UNAUTHORIZED`, `SERVER_FULL`, `FORBIDDEN`...). */
+  readonly serverCode: string | undefined;
 
-  constructor(code: ClientErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ClientErrorCode, message: string, options?: { cause?: unknown; serverCode?: string }) {
     super(message, options);
     this.name = 'ClientError';
     this.code = code;
+    this.serverCode = options?.serverCode;
   }
 }

@@ -65,8 +65,13 @@ export interface ClientLifecycleEvents {
   reconnecting: (attempt: number, reason: ReconnectReason, delayMs: number) => void;
   /** Connected to a different io-node than the previous one. */
   'node-changed': (from: string, to: string) => void;
-  /** The connection to the current node dropped (not by `close()`); Socket.IO's reason. */
-  disconnected: (reason: string) => void;
+  /**
+   * The connection to the current node dropped (not by `close()`); Socket.IO's reason, and the server's
+   * code when it said why it disconnected the client (`TOKEN_EXPIRED`, `RATE_LIMITED`).
+   */
+  disconnected: (reason: string, code?: string) => void;
+  /** A token refresh failed (getToken threw or the server refused the token); the server disconnects at expiry. */
+  'token-refresh-failed': (error: Error) => void;
   /**
    * A cycle of `maxAttempts` attempts failed; the client waits `cyclePauseMs` and starts another,
    * or stops when `retryForever` is off.
@@ -86,6 +91,7 @@ export const LIFECYCLE_EVENTS: ReadonlySet<string> = new Set<keyof ClientLifecyc
   'reconnecting',
   'node-changed',
   'disconnected',
+  'token-refresh-failed',
   'unavailable',
   'recovered',
 ]);

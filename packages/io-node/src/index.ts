@@ -1,5 +1,7 @@
 export type { CustomCommandContext, CustomCommandHandler } from './command-applier.js';
 export type { CommandSubscriber } from './command-bus.js';
-export type { Handshake, IoNode, IoNodeEvents, IoNodeOptions } from './io-node.js';
+export type { AuthenticateHook, Handshake } from './handshake.js';
+export type { IoNode, IoNodeEvents, IoNodeOptions } from './io-node.js';
 export { createIoNode } from './io-node.js';
+export type { JwtAuthOptions } from './jwt-auth.js';
 export type { PeerEvents } from './node-registry.js';

@@ -11,6 +11,8 @@ import { Queue } from 'bullmq';
 export interface IngressProducer {
   /** Adds jobs; resolves once Redis has them. Retries transient failures so accepted events are not lost. */
   add(jobs: readonly IngressJob[]): Promise<void>;
+  /** Jobs waiting in the queue for a worker (all io-nodes' together). */
+  waiting(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -70,7 +72,8 @@ export function createIngressProducer(
         await queue.addBulk(bulk);
         return;
       } catch (err) {
-        if (closed) throw err;
+        // A job JSON cannot encode (a RangeError from a too-deep value) never gets in: retrying would spin.
+        if (closed || err instanceof RangeError || err instanceof TypeError) throw err;
         const delay = Math.min(RETRY_DELAY_MS * 2 ** attempt, MAX_RETRY_DELAY_MS);
         const events = jobs.reduce((n, job) => n + job.batches.reduce((m, b) => m + b.events.length, 0), 0);
         const fields = { err, attempt, events, retryInMs: delay };
@@ -83,6 +86,7 @@ export function createIngressProducer(
 
   return {
     add,
+    waiting: () => queue.getWaitingCount(),
     async close() {
       closed = true;
       connection.off('close', onClose);

@@ -12,38 +12,39 @@ import {
   createRoomHistory,
   createRoutingTable,
   deferred,
-  encodeBinary,
-  hasBinary,
-  IoclusterError,
   type Logger,
   listen,
   PORT_PLACEHOLDER,
-  RESERVED_EVENTS,
   type RedisConnection,
   type RedisTarget,
   runCloseSteps,
+  SERVER_ERROR_EVENT,
   type SocketIoParser,
   settleWithin,
   silentLogger,
   withDefaults,
 } from '@iocluster/shared';
 import { Server, type ServerOptions, type Socket } from 'socket.io';
+import { createAdmission } from './admission.js';
+import { attachGateway } from './client-gateway.js';
+import { attachClientLimits } from './client-limits.js';
 import { type CustomCommandHandler, createCommandApplier } from './command-applier.js';
 import { type CommandSubscriber, createInboxSubscriber } from './command-bus.js';
-import { type AckFn, EventSequencer } from './event-sequencer.js';
+import { EventSequencer } from './event-sequencer.js';
+import { type AuthenticateHook, createHandshakeMiddleware } from './handshake.js';
 import { createIngressProducer, type IngressProducer } from './ingress-queue.js';
+import { createJwtVerifier, type JwtAuthOptions, type VerifiedToken } from './jwt-auth.js';
 import { createIoNodeMetrics } from './metrics.js';
 import { createNodeRegistry, type PeerEvents, packageVersion } from './node-registry.js';
 import { createPresenceTracker, type PresenceTracker } from './presence-tracker.js';
+import { createQueueGuard } from './queue-guard.js';
 import { createRecentIds } from './recent-ids.js';
-import { type ClientRecovery, createClientRecovery, IDENTIFIED_EVENT } from './recovery.js';
+import { type ClientRecovery, createClientRecovery } from './recovery.js';
 import { createRoomDelivery, INTERNAL_ROOM_PREFIX } from './room-delivery.js';
 import { createRoomRouting, type RoomRouting } from './room-routing.js';
 import { createSessionStore, type SessionStore } from './sessions.js';
 import { parserOptions } from './socketio-parser.js';
-
-/** What the `authenticate` hook sees of a connecting client. */
-export type Handshake = Socket['handshake'];
+import { createTokenSessions } from './token-sessions.js';
 
 export interface IoNodeOptions {
   /** Redis URL or target (Sentinel, Cluster). */
@@ -98,10 +99,39 @@ export interface IoNodeOptions {
   drainTimeoutMs?: number;
   /**
    * Decides the handshake: return the user (any JSON value; null for anonymous) or throw to refuse the
-   * connection (the client gets `connect_error` with the message).
-   * @defaultValue every client is accepted as anonymous
+   * connection (the client gets `connect_error` with the message, and `data` when the error has one).
+   * With `jwt` set it runs after the token was verified and gets its claims.
+   * @defaultValue the token's claims with `jwt`, else every client is accepted as anonymous
    */
-  authenticate?: (handshake: Handshake) => unknown | Promise<unknown>;
+  authenticate?: AuthenticateHook;
+  /**
+   * JWT verification of `auth.token` at the handshake and expiry during the connection; a client without
+   * a valid token is refused (UNAUTHORIZED, TOKEN_EXPIRED). The claims become `socket.user`.
+   * @defaultValue off
+   */
+  jwt?: JwtAuthOptions;
+  /** Events per second one client may send, sustained (token bucket); 0: no limit. @defaultValue 200 */
+  clientEventRate?: number;
+  /** Events one client may send at once above the rate. @defaultValue 1000 */
+  clientEventBurst?: number;
+  /** Refused (RATE_LIMITED) events within 10 s after which the client is disconnected; 0: never. @defaultValue 1000 */
+  clientRateDisconnectAfter?: number;
+  /**
+   * How long a client disconnected for flooding is refused (RATE_LIMITED) when it reconnects: by token
+   * subject when it had one, else by address (behind a proxy without tokens that is the proxy's: set 0).
+   * @defaultValue 10000
+   */
+  abuseBanMs?: number;
+  /** Largest client event in bytes on the wire, binary attachments included (PAYLOAD_TOO_LARGE). @defaultValue 65536 */
+  maxPayloadBytes?: number;
+  /** Clients held at once; the next handshake gets SERVER_FULL; 0: no limit. @defaultValue 50000 */
+  maxConnections?: number;
+  /** New connections per second per remote address (RATE_LIMITED); 0: no limit. @defaultValue 0 */
+  connectionsPerSecondPerIp?: number;
+  /** Ingress jobs waiting past which new events get OVERLOADED; 0: no bound. @defaultValue 10000 */
+  queueMaxWaiting?: number;
+  /** How often the queue depth is read for `queueMaxWaiting`. @defaultValue 500 */
+  queueCheckIntervalMs?: number;
   /** Hooks for custom command types, by name. @defaultValue none */
   commandHandlers?: Readonly<Record<string, CustomCommandHandler>>;
   /** Extra Socket.IO server options (transports default to websocket and polling). @defaultValue {} */
@@ -162,15 +192,24 @@ export interface IoNode {
   close(): Promise<void>;
 }
 
-const MAX_EVENT_NAME_LENGTH = 256;
 /** Emit ids (`once`) remembered: far more than a rerun job can repeat in the seconds it takes. */
 const ONCE_IDS_REMEMBERED = 10_000;
 /** Longest a close step waits on Redis (it may be the reason we are closing). */
 const CLOSE_REDIS_WAIT_MS = 2_000;
+/**
+ * Bytes an Engine.IO frame may carry beyond `maxPayloadBytes` (event name, packet header): a frame a bit
+ * over the limit is still read and refused with PAYLOAD_TOO_LARGE; a far larger one closes the connection.
+ */
+const FRAME_OVERHEAD_BYTES = 4_096;
 
 interface SocketState {
   user: unknown;
   handshake: ClientInfo['handshake'];
+  release: () => void;
+  /** The verified handshake token, watched for expiry once connected. */
+  token: VerifiedToken | undefined;
+  /** Why the node disconnected the client (TOKEN_EXPIRED...): the disconnect reason app-nodes see. */
+  kickedFor?: string;
 }
 
 export function createIoNode(options: IoNodeOptions): IoNode {
@@ -194,6 +233,15 @@ export function createIoNode(options: IoNodeOptions): IoNode {
       socketIo: {},
       heartbeatIntervalMs: 2_000,
       heartbeatTtlMs: 6_000,
+      clientEventRate: 200,
+      clientEventBurst: 1_000,
+      clientRateDisconnectAfter: 1_000,
+      abuseBanMs: 10_000,
+      maxPayloadBytes: 65_536,
+      maxConnections: 50_000,
+      connectionsPerSecondPerIp: 0,
+      queueMaxWaiting: 10_000,
+      queueCheckIntervalMs: 500,
       logger: silentLogger(),
     },
     options,
@@ -213,8 +261,21 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     'recoveryWindowMs',
     'maxJobsInFlight',
     'drainTimeoutMs',
+    'clientEventBurst',
+    'maxPayloadBytes',
+    'queueCheckIntervalMs',
   ] as const) {
     assertInteger('IoNodeOptions', name, opts[name], 1);
+  }
+  for (const name of [
+    'clientEventRate',
+    'clientRateDisconnectAfter',
+    'abuseBanMs',
+    'maxConnections',
+    'connectionsPerSecondPerIp',
+    'queueMaxWaiting',
+  ] as const) {
+    assertInteger('IoNodeOptions', name, opts[name], 0);
   }
   assertPort('IoNodeOptions', 'port', opts.port);
   const keys = createKeys(opts.prefix);
@@ -243,6 +304,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   const io = new Server(http, {
     transports: ['polling', 'websocket'],
     cors: { origin: opts.corsOrigins === '*' ? true : [...opts.corsOrigins], credentials: true },
+    maxHttpBufferSize: opts.maxPayloadBytes + FRAME_OVERHEAD_BYTES,
     ...parserOptions(opts.parser),
     ...opts.socketIo,
   });
@@ -251,6 +313,26 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     () => io.of('/').sockets.size,
     () => presence?.entries ?? 0,
   );
+  const admission = createAdmission(opts);
+  const verifier = opts.jwt ? createJwtVerifier(opts.jwt) : undefined;
+  const tokens = verifier
+    ? createTokenSessions({
+        verifier,
+        expiryNoticeMs: opts.jwt?.expiryNoticeMs ?? 30_000,
+        logger,
+        onRefreshed: (socket, claims) => {
+          const state = states.get(socket);
+          if (state && !opts.authenticate) state.user = claims;
+        },
+        onExpired: (socket) => kick(socket, 'TOKEN_EXPIRED', 'token expired and was not refreshed'),
+      })
+    : undefined;
+  const queueGuard = createQueueGuard({
+    waiting: () => producer?.waiting() ?? Promise.resolve(0),
+    maxWaiting: opts.queueMaxWaiting,
+    intervalMs: opts.queueCheckIntervalMs,
+    logger,
+  });
   const registry = createNodeRegistry({
     redis: opts.redis,
     keys,
@@ -301,28 +383,29 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     return info;
   }
 
-  io.use(async (socket, next) => {
-    if (closing) return next(new IoclusterError('NODE_CLOSING', 'this io-node is shutting down'));
-    try {
-      const user = opts.authenticate ? await opts.authenticate(socket.handshake) : null;
-      const { handshake } = socket;
-      states.set(socket, {
-        user: user ?? null,
-        handshake: {
-          address: handshake.address,
-          time: handshake.issued,
-          query: { ...handshake.query },
-          auth: { ...handshake.auth },
-        },
-      });
-      socket.data = {};
-      await recovery?.handshake(socket, user ?? null);
-      next();
-    } catch (err) {
-      logger.info({ err, address: socket.handshake.address }, 'handshake refused');
-      next(err instanceof Error ? err : new Error(String(err)));
-    }
-  });
+  /** Tells the client why (`$error`), then disconnects it; app-nodes see `code` as the reason. */
+  function kick(socket: Socket, code: string, message: string): void {
+    const state = states.get(socket);
+    if (state) state.kickedFor = code;
+    socket.emit(SERVER_ERROR_EVENT, { code, message });
+    socket.disconnect(true);
+  }
+
+  io.use(
+    createHandshakeMiddleware(
+      { admission, verifier, authenticate: opts.authenticate, closing: () => closing !== undefined, logger },
+      async (socket, client) => {
+        states.set(socket, {
+          user: client.user,
+          handshake: client.handshake,
+          release: client.release,
+          token: client.token,
+        });
+        socket.data = {};
+        await recovery?.handshake(socket, client.user);
+      },
+    ),
+  );
 
   io.on('connection', (socket) => {
     const seq = sequencer!;
@@ -331,42 +414,35 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     seq.open(socket.id, () => describe(socket), recovered);
     metrics.event('connect');
     void rec.replay(socket);
-    socket.onAny((rawName: unknown, ...rawArgs: unknown[]) => {
-      let name = rawName;
-      let args = rawArgs;
-      const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined;
-      let identity: { eid: string; resent: boolean } | undefined;
-      if (name === IDENTIFIED_EVENT) {
-        const unwrapped = rec.unwrap(args);
-        if (!unwrapped) {
-          ack?.({
-            error: {
-              code: 'INVALID_EVENT',
-              message: `${IDENTIFIED_EVENT} takes (eid, resent, event, ...args)`,
-            },
-          });
-          return;
-        }
-        ({ name, args } = unwrapped);
-        identity = unwrapped;
-      }
-      if (typeof name !== 'string' || name.length === 0 || name.length > MAX_EVENT_NAME_LENGTH) {
-        ack?.({
-          error: { code: 'INVALID_EVENT', message: 'event name must be a string of 1-256 characters' },
-        });
-        return;
-      }
-      if (RESERVED_EVENTS.has(name)) {
-        ack?.({ error: { code: 'RESERVED_EVENT', message: `"${name}" is reserved and cannot be emitted` } });
-        return;
-      }
-      const bin = hasBinary(args);
-      if (seq.event(socket.id, name, bin ? (encodeBinary(args) as unknown[]) : args, bin, ack, identity)) {
-        metrics.event('event');
-      }
+    const guard = attachClientLimits(socket, {
+      eventRate: opts.clientEventRate,
+      eventBurst: opts.clientEventBurst,
+      disconnectAfter: opts.clientRateDisconnectAfter,
+      maxPayloadBytes: opts.maxPayloadBytes,
+      onAbuse: (abuser) => {
+        const subject = states.get(abuser)?.token?.claims.sub;
+        const { address } = abuser.handshake;
+        logger.warn({ socketId: abuser.id, address, subject }, 'client kept flooding; disconnected');
+        // Coming straight back must not buy a fresh burst.
+        admission.ban(subject !== undefined ? `sub:${subject}` : `ip:${address}`);
+        kick(abuser, 'RATE_LIMITED', 'too many events refused for rate; disconnected');
+      },
     });
+    attachGateway(socket, {
+      sequencer: seq,
+      guard,
+      queue: queueGuard,
+      tokens,
+      unwrap: rec.unwrap,
+      accepted: () => metrics.event('event'),
+    });
+    const token = states.get(socket)?.token;
+    if (token) tokens?.track(socket, token);
     socket.on('disconnecting', (reason) => {
-      seq.end(socket.id, reason, describe(socket));
+      const state = states.get(socket);
+      state?.release();
+      tokens?.untrack(socket);
+      seq.end(socket.id, state?.kickedFor ?? reason, describe(socket));
       metrics.event('disconnect');
     });
     socket.on('disconnect', (reason) => rec.disconnected(socket, reason));
@@ -510,6 +586,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         // The inbox exists and the node is a broadcast target before any client can connect.
         await subscriber.start();
         await presence.start();
+        queueGuard.start();
         port = await listen(http, opts.port, opts.host);
         url = opts.publicUrl?.replaceAll(PORT_PLACEHOLDER, String(port)) ?? `http://127.0.0.1:${port}`;
         logger.info({ port, url, ordering: opts.ordering, parser: opts.parser }, 'io-node listening');
@@ -543,6 +620,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           // Every client left its rooms: their counts are written before the node's entries are purged.
           ['write room routing', () => settleWithin(roomRouting?.flushed(), CLOSE_REDIS_WAIT_MS)],
           ['close room routing', () => roomRouting?.close()],
+          ['stop limits', () => [admission.close(), queueGuard.close(), tokens?.close()]],
           ['close command inbox', () => settleWithin(subscriber?.close(), CLOSE_REDIS_WAIT_MS)],
           ['close ingress queue', () => producer?.close()],
           [

@@ -44,6 +44,16 @@ if (config.workerIndex === undefined && ioNode.workers > 1) {
     heartbeatIntervalMs: ioNode.heartbeatIntervalMs,
     heartbeatTtlMs: ioNode.heartbeatTtlMs,
     parser: ioNode.parser,
+    jwt: config.auth && {
+      secret: config.auth.secret,
+      publicKeyPem: config.auth.publicKeyPem,
+      jwksUrl: config.auth.jwksUrl,
+      issuer: config.auth.issuer,
+      audience: config.auth.audience,
+      algorithms: config.auth.algorithms,
+      expiryNoticeMs: config.auth.expiryNoticeMs,
+    },
+    ...config.limits,
     logger,
   });
   runUntilSignal(logger, () => node.close());

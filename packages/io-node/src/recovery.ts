@@ -7,8 +7,6 @@ import type { SessionRecord, SessionStore } from './sessions.js';
 /** Server-to-client events of the recovery protocol (docs/recovery.md). */
 export const SESSION_EVENT = '$session';
 export const RECOVERED_EVENT = '$recovered';
-/** Client-to-server: an event with an id, `(eid, resent, event, ...args, ack)`. */
-export const IDENTIFIED_EVENT = '$e';
 
 /** What `$recovered` tells the client. */
 export interface RecoveryReport {

@@ -1,10 +1,81 @@
 import { randomBytes } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { ConfigError } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 import type { RedisTarget } from './redis.js';
+
+/** JWS algorithms io-nodes accept for client tokens. */
+export type JwtAlgorithm =
+  | 'HS256'
+  | 'HS384'
+  | 'HS512'
+  | 'RS256'
+  | 'RS384'
+  | 'RS512'
+  | 'PS256'
+  | 'PS384'
+  | 'PS512'
+  | 'ES256'
+  | 'ES384'
+  | 'ES512'
+  | 'EdDSA';
+export const JWT_ALGORITHMS: readonly JwtAlgorithm[] = [
+  'HS256',
+  'HS384',
+  'HS512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+];
+
+/** JWT verification of client handshakes; `undefined` in {@link Config.auth} when no key is set. */
+export interface JwtAuthConfig {
+  /** `AUTH_JWT_SECRET`: shared secret for HS256/384/512 (at least 32 bytes). */
+  readonly secret: string | undefined;
+  /** Contents of the PEM file named by `AUTH_JWT_PUBLIC_KEY_FILE` (SPKI public key: RS*, PS*, ES*, EdDSA). */
+  readonly publicKeyPem: string | undefined;
+  /** `AUTH_JWT_JWKS_URL`: a JSON Web Key Set fetched (and cached) over http(s). */
+  readonly jwksUrl: string | undefined;
+  /** `AUTH_JWT_ISSUER`: required `iss` claim. */
+  readonly issuer: string | undefined;
+  /** `AUTH_JWT_AUDIENCE`: required `aud` claim (comma-separated: any of them). */
+  readonly audience: readonly string[] | undefined;
+  /** `AUTH_JWT_ALGORITHMS`: accepted algorithms; by default those the configured key can verify. */
+  readonly algorithms: readonly JwtAlgorithm[] | undefined;
+  /** `AUTH_EXPIRY_NOTICE_MS`: how long before `exp` the client is asked for a fresh token. */
+  readonly expiryNoticeMs: number;
+}
+
+/** Bounds on what one client, one io-node and the cluster take in (`docs/security.md`). */
+export interface LimitsConfig {
+  /** `CLIENT_EVENT_RATE`: events per second one client may send, sustained (0: no limit). */
+  readonly clientEventRate: number;
+  /** `CLIENT_EVENT_BURST`: events a client may send at once above the rate (token bucket size). */
+  readonly clientEventBurst: number;
+  /** `CLIENT_RATE_DISCONNECT_AFTER`: refused events in 10 s after which the client is disconnected (0: never). */
+  readonly clientRateDisconnectAfter: number;
+  /** `CLIENT_ABUSE_BAN_MS`: how long a client disconnected for flooding is refused when it reconnects (0: not). */
+  readonly abuseBanMs: number;
+  /** `MAX_PAYLOAD_BYTES`: largest client event on the wire, binary attachments included. */
+  readonly maxPayloadBytes: number;
+  /** `MAX_CONNECTIONS`: clients one io-node holds; the next is refused with SERVER_FULL (0: no limit). */
+  readonly maxConnections: number;
+  /** `CONNECTIONS_PER_SECOND_PER_IP`: new connections per second from one address (0: no limit). */
+  readonly connectionsPerSecondPerIp: number;
+  /** `QUEUE_MAX_WAITING`: ingress jobs waiting past which io-nodes answer OVERLOADED (0: no limit). */
+  readonly queueMaxWaiting: number;
+  /** `QUEUE_CHECK_INTERVAL_MS`: how often an io-node reads the queue's waiting count. */
+  readonly queueCheckIntervalMs: number;
+}
 
 export type BalanceStrategy = 'fewest-connections' | 'random' | 'round-robin';
 export const BALANCE_STRATEGIES: readonly BalanceStrategy[] = ['fewest-connections', 'random', 'round-robin'];
@@ -65,6 +136,9 @@ export interface Config {
     /** `HEARTBEAT_TTL_MS`: a node missing heartbeats this long drops out of the registry. */
     readonly heartbeatTtlMs: number;
   };
+  /** JWT authentication of clients on io-nodes; undefined when no `AUTH_JWT_*` key is set. */
+  readonly auth: JwtAuthConfig | undefined;
+  readonly limits: LimitsConfig;
   readonly appNode: {
     /** `APP_NODE_ID`; defaults to `app-<hostname>-<random>`. */
     readonly nodeId: string;
@@ -215,17 +289,6 @@ function origins(env: Env, name: string): readonly string[] | '*' {
   );
 }
 
-function list(env: Env, name: string): readonly string[] {
-  const raw = read(env, name);
-  if (raw === undefined) return Object.freeze([]);
-  return Object.freeze(
-    raw
-      .split(',')
-      .map((item) => item.trim())
-      .filter((item) => item.length > 0),
-  );
-}
-
 function urlPath(env: Env, name: string, fallback: string): string {
   const raw = read(env, name);
   if (raw === undefined) return fallback;
@@ -257,6 +320,74 @@ function token(env: Env, name: string): string | undefined {
     );
   }
   return raw;
+}
+
+function list(env: Env, name: string): readonly string[] | undefined {
+  const raw = read(env, name);
+  if (raw === undefined) return undefined;
+  const items = raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  return items.length === 0 ? undefined : Object.freeze(items);
+}
+
+function fileContents(env: Env, name: string): string | undefined {
+  const raw = read(env, name);
+  if (raw === undefined) return undefined;
+  try {
+    return readFileSync(resolve(raw), 'utf8');
+  } catch (cause) {
+    throw new ConfigError(`${name} must name a readable file, got "${raw}"`, { cause });
+  }
+}
+
+function jwtAuth(env: Env): JwtAuthConfig | undefined {
+  const secret = read(env, 'AUTH_JWT_SECRET');
+  const publicKeyPem = fileContents(env, 'AUTH_JWT_PUBLIC_KEY_FILE');
+  const jwksUrl = url(env, 'AUTH_JWT_JWKS_URL', ['http:', 'https:']);
+  const keys = [secret, publicKeyPem, jwksUrl].filter((key) => key !== undefined).length;
+  if (keys === 0) return undefined;
+  if (keys > 1) {
+    throw new ConfigError('set one of AUTH_JWT_SECRET, AUTH_JWT_PUBLIC_KEY_FILE and AUTH_JWT_JWKS_URL');
+  }
+  if (secret !== undefined && Buffer.byteLength(secret) < 32) {
+    throw new ConfigError('AUTH_JWT_SECRET must be at least 32 bytes (256 bits) long');
+  }
+  if (publicKeyPem !== undefined && !publicKeyPem.includes('-----BEGIN PUBLIC KEY-----')) {
+    throw new ConfigError('AUTH_JWT_PUBLIC_KEY_FILE must hold a PEM public key (-----BEGIN PUBLIC KEY-----)');
+  }
+  const algorithms = list(env, 'AUTH_JWT_ALGORITHMS');
+  for (const algorithm of algorithms ?? []) {
+    if (!(JWT_ALGORITHMS as readonly string[]).includes(algorithm)) {
+      throw new ConfigError(
+        `AUTH_JWT_ALGORITHMS must list some of ${JWT_ALGORITHMS.join(', ')}, got "${algorithm}"`,
+      );
+    }
+  }
+  return {
+    secret,
+    publicKeyPem,
+    jwksUrl,
+    issuer: read(env, 'AUTH_JWT_ISSUER'),
+    audience: list(env, 'AUTH_JWT_AUDIENCE'),
+    algorithms: algorithms as readonly JwtAlgorithm[] | undefined,
+    expiryNoticeMs: int(env, 'AUTH_EXPIRY_NOTICE_MS', 30_000, 100, 86_400_000),
+  };
+}
+
+function limits(env: Env): LimitsConfig {
+  return {
+    clientEventRate: int(env, 'CLIENT_EVENT_RATE', 200, 0, 1_000_000),
+    clientEventBurst: int(env, 'CLIENT_EVENT_BURST', 1_000, 1, 1_000_000),
+    clientRateDisconnectAfter: int(env, 'CLIENT_RATE_DISCONNECT_AFTER', 1_000, 0, 100_000_000),
+    abuseBanMs: int(env, 'CLIENT_ABUSE_BAN_MS', 10_000, 0, 86_400_000),
+    maxPayloadBytes: int(env, 'MAX_PAYLOAD_BYTES', 65_536, 256, 100_000_000),
+    maxConnections: int(env, 'MAX_CONNECTIONS', 50_000, 0, 10_000_000),
+    connectionsPerSecondPerIp: int(env, 'CONNECTIONS_PER_SECOND_PER_IP', 0, 0, 1_000_000),
+    queueMaxWaiting: int(env, 'QUEUE_MAX_WAITING', 10_000, 0, 100_000_000),
+    queueCheckIntervalMs: int(env, 'QUEUE_CHECK_INTERVAL_MS', 500, 10, 60_000),
+  };
 }
 
 /** Parses and validates the environment once; throws a {@link ConfigError} naming the bad variable. */
@@ -298,6 +429,8 @@ export function loadConfig(env: Env = process.env): Config {
       heartbeatIntervalMs,
       heartbeatTtlMs,
     },
+    auth: jwtAuth(env),
+    limits: limits(env),
     appNode: {
       nodeId: read(env, 'APP_NODE_ID') ?? `app-${hostname()}-${randomBytes(3).toString('hex')}`,
       workers: workers(env, 'APP_NODE_WORKERS'),
@@ -307,7 +440,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxStalledCount: int(env, 'MAX_STALLED_COUNT', 3, 0, 100),
       inboxRetentionMs: int(env, 'INBOX_RETENTION_MS', 120_000, 1_000, 86_400_000),
       recoveryWindowMs,
-      historyRooms: list(env, 'HISTORY_ROOMS'),
+      historyRooms: list(env, 'HISTORY_ROOMS') ?? Object.freeze([]),
       historyMaxLength: int(env, 'HISTORY_MAX_LENGTH', 1_000, 1, 10_000_000),
       historyTtlMs: int(env, 'HISTORY_TTL_MS', 300_000, 1_000, 2_592_000_000),
       metricsPort:

@@ -12,7 +12,12 @@ export type ErrorCode =
   | 'REDIS_UNAVAILABLE'
   | 'BAD_REQUEST'
   | 'FORBIDDEN'
-  | 'WORKER_FAILED';
+  | 'WORKER_FAILED'
+  | 'UNAUTHORIZED'
+  | 'TOKEN_EXPIRED'
+  | 'RATE_LIMITED'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'SERVER_FULL';
 
 /** Base of every error iocluster throws on purpose: a `name`, a stable `code` and an optional `cause`. */
 export class IoclusterError extends Error {
@@ -45,6 +50,14 @@ export class WireError extends IoclusterError {
 export interface AckError {
   code: string;
   message: string;
+}
+
+/**
+ * An error for Socket.IO's handshake middleware: the client's `connect_error` carries its message and
+ * `data: { code }`, which is how clients tell UNAUTHORIZED from SERVER_FULL.
+ */
+export function refusal(code: ErrorCode, message: string): IoclusterError & { data: { code: ErrorCode } } {
+  return Object.assign(new IoclusterError(code, message), { data: { code } });
 }
 
 /** Turns anything a handler threw into the `{ code, message }` a client sees. */

@@ -1,7 +1,27 @@
-export type { BalanceStrategy, Config, SocketIoParser } from './config.js';
-export { BALANCE_STRATEGIES, loadConfig, PORT_PLACEHOLDER, SOCKETIO_PARSERS } from './config.js';
+export type {
+  BalanceStrategy,
+  Config,
+  JwtAlgorithm,
+  JwtAuthConfig,
+  LimitsConfig,
+  SocketIoParser,
+} from './config.js';
+export {
+  BALANCE_STRATEGIES,
+  JWT_ALGORITHMS,
+  loadConfig,
+  PORT_PLACEHOLDER,
+  SOCKETIO_PARSERS,
+} from './config.js';
 export type { AckError, ErrorCode } from './errors.js';
-export { ConfigError, IoclusterError, isTransientRedisError, toAckError, WireError } from './errors.js';
+export {
+  ConfigError,
+  IoclusterError,
+  isTransientRedisError,
+  refusal,
+  toAckError,
+  WireError,
+} from './errors.js';
 export type { HistoryEntry, HistoryLimits, HistoryRead, RoomHistory } from './history.js';
 export { createRoomHistory, matchRooms } from './history.js';
 export type { Keys } from './keys.js';
@@ -10,8 +30,8 @@ export type { CloseStep, Deferred } from './lifecycle.js';
 export { closeRedis, deferred, listen, runCloseSteps, settleWithin } from './lifecycle.js';
 export type { Listeners } from './listeners.js';
 export { createListeners } from './listeners.js';
-export type { Logger, LoggerOptions, LogLevel } from './logger.js';
-export { createLogger, silentLogger } from './logger.js';
+export type { DestinationStream, Logger, LoggerOptions, LogLevel } from './logger.js';
+export { createLogger, REDACTED_PATHS, silentLogger } from './logger.js';
 export type { LuaScript } from './lua-script.js';
 export { luaScript } from './lua-script.js';
 export type { ProcessMetrics } from './metrics.js';
@@ -37,6 +57,7 @@ export type { RoutingTable } from './routing.js';
 export { createRoutingTable } from './routing.js';
 export type {
   AppNodeRecord,
+  ChannelRequest,
   ClientBatch,
   ClientInfo,
   Command,
@@ -60,11 +81,17 @@ export type {
   SetDataCommand,
 } from './wire/index.js';
 export {
+  CHANNEL_EVENTS,
+  CHANNEL_MESSAGE_EVENT,
+  CHANNEL_ROOM_PREFIX,
+  CLIENT_REQUEST_EVENTS,
   COMMAND_VERSION,
+  channelRoom,
   checkPresenceMeta,
   decodeAppNodeRecord,
   decodeArgs,
   decodeBinary,
+  decodeChannelRequest,
   decodeClientInfo,
   decodeCommandEnvelope,
   decodeIngressJob,
@@ -74,13 +101,23 @@ export {
   encodeBinary,
   encodeCommandEnvelope,
   encodeIoNodeRecord,
+  HISTORY_EVENT,
   hasBinary,
+  IDENTIFIED_EVENT,
   INGRESS_VERSION,
+  MAX_CHANNEL_LENGTH,
   PRESENCE_EVENT,
   PRESENCE_META_MAX_BYTES,
   PRESENCE_REQUEST_EVENT,
+  PUBLISH_EVENT,
   presenceMemberId,
   RESERVED_EVENTS,
+  RESERVED_PREFIX,
+  SERVER_ERROR_EVENT,
+  SUBSCRIBE_EVENT,
+  TOKEN_EXPIRING_EVENT,
+  TOKEN_REFRESH_EVENT,
+  UNSUBSCRIBE_EVENT,
 } from './wire/index.js';
 export { appNodeWorkerEnv, ioNodeWorkerEnv, workerNodeId, workerPublicUrl } from './worker-env.js';
 export type { WorkerInfo, WorkerSupervisor, WorkerSupervisorOptions } from './worker-supervisor.js';

@@ -91,6 +91,14 @@ describe('config', () => {
     [{ IOCLUSTER_WORKER_INDEX: '-1' }, /IOCLUSTER_WORKER_INDEX must be an integer from 0/],
     [{ METRICS_PORT: '70000' }, /METRICS_PORT must be an integer from 0 to 65535, got "70000"/],
     [{ ADMIN_TOKEN: 'short' }, /ADMIN_TOKEN must be at least 8 characters/],
+    [{ AUTH_JWT_SECRET: 'short' }, /AUTH_JWT_SECRET must be at least 32 bytes/],
+    [{ AUTH_JWT_SECRET: 'x'.repeat(32), AUTH_JWT_JWKS_URL: 'https://a/jwks' }, /set one of AUTH_JWT_SECRET/],
+    [
+      { AUTH_JWT_PUBLIC_KEY_FILE: '/nonexistent/key.pem' },
+      /AUTH_JWT_PUBLIC_KEY_FILE must name a readable file/,
+    ],
+    [{ AUTH_JWT_SECRET: 'x'.repeat(32), AUTH_JWT_ALGORITHMS: 'HS256,none' }, /AUTH_JWT_ALGORITHMS must list/],
+    [{ MAX_PAYLOAD_BYTES: '10' }, /MAX_PAYLOAD_BYTES must be an integer from 256/],
   ])('config - %o is refused with an error naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -136,6 +144,39 @@ describe('config', () => {
     expect(workerPublicUrl('http://10.0.0.5:3001/io/?x=1')).toBe('http://10.0.0.5:{port}/io/?x=1');
     expect(workerPublicUrl('http://[::1]:3001')).toBe('http://[::1]:{port}');
     expect(workerPublicUrl('http://h:{port}/p')).toBe('http://h:{port}/p');
+  });
+
+  test('config - auth and limits: off and defaults when unset, parsed when set', () => {
+    const plain = loadConfig({});
+    expect(plain.auth).toBeUndefined();
+    expect(plain.limits).toEqual({
+      clientEventRate: 200,
+      clientEventBurst: 1_000,
+      clientRateDisconnectAfter: 1_000,
+      abuseBanMs: 10_000,
+      maxPayloadBytes: 65_536,
+      maxConnections: 50_000,
+      connectionsPerSecondPerIp: 0,
+      queueMaxWaiting: 10_000,
+      queueCheckIntervalMs: 500,
+    });
+    const config = loadConfig({
+      AUTH_JWT_SECRET: 's'.repeat(40),
+      AUTH_JWT_ISSUER: 'me',
+      AUTH_JWT_AUDIENCE: 'chat, admin',
+      AUTH_JWT_ALGORITHMS: 'HS512',
+      MAX_CONNECTIONS: '3',
+    });
+    expect(config.auth).toEqual({
+      secret: 's'.repeat(40),
+      publicKeyPem: undefined,
+      jwksUrl: undefined,
+      issuer: 'me',
+      audience: ['chat', 'admin'],
+      algorithms: ['HS512'],
+      expiryNoticeMs: 30_000,
+    });
+    expect(config.limits.maxConnections).toBe(3);
   });
 
   test('keys - every name carries the prefix and queue keys share one hash tag', () => {

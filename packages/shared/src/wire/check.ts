@@ -49,7 +49,16 @@ export function array(value: unknown, path: string): unknown[] {
 }
 
 export function version(value: unknown, expected: number, path: string): void {
-  if (value !== expected) throw new WireError(`${path} has version ${String(value)}, expected ${expected}`);
+  if (value !== expected) throw new WireError(`${path} has version ${show(value)}, expected ${expected}`);
+}
+
+/**
+ * A value for an error message, short and safe: `String()` throws on an object whose `toString` is not
+ * a function (`{ "toString": 0 }` is valid JSON).
+ */
+export function show(value: unknown): string {
+  if (value === null || typeof value !== 'object') return String(value).slice(0, 100);
+  return Array.isArray(value) ? 'an array' : 'an object';
 }
 
 /** A non-negative integer, as a number or as the decimal string HGETALL returns. */

@@ -6,6 +6,7 @@ import {
   nonEmptyString,
   object,
   optionalString,
+  show,
   string,
   stringArray,
   version,
@@ -191,7 +192,7 @@ function decodeCommand(value: unknown, path: string): Command {
       return cmd;
     }
     default:
-      throw new WireError(`${path}.type "${String(v.type)}" is not a known command`);
+      throw new WireError(`${path}.type "${show(v.type)}" is not a known command`);
   }
 }
 

@@ -30,4 +30,23 @@ export {
   PRESENCE_REQUEST_EVENT,
   presenceMemberId,
 } from './presence.js';
+export type { ChannelRequest } from './reserved.js';
+export {
+  CHANNEL_EVENTS,
+  CHANNEL_MESSAGE_EVENT,
+  CHANNEL_ROOM_PREFIX,
+  CLIENT_REQUEST_EVENTS,
+  channelRoom,
+  decodeChannelRequest,
+  HISTORY_EVENT,
+  IDENTIFIED_EVENT,
+  MAX_CHANNEL_LENGTH,
+  PUBLISH_EVENT,
+  RESERVED_PREFIX,
+  SERVER_ERROR_EVENT,
+  SUBSCRIBE_EVENT,
+  TOKEN_EXPIRING_EVENT,
+  TOKEN_REFRESH_EVENT,
+  UNSUBSCRIBE_EVENT,
+} from './reserved.js';
 export { decodeArgs, decodeBinary, encodeArgs, encodeBinary, hasBinary } from './values.js';

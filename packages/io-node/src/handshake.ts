@@ -1,0 +1,89 @@
+import { type ClientInfo, IoclusterError, type Logger, refusal } from '@iocluster/shared';
+import type { JWTPayload } from 'jose';
+import type { Socket } from 'socket.io';
+import type { Admission } from './admission.js';
+import type { JwtVerifier, VerifiedToken } from './jwt-auth.js';
+
+/** What the `authenticate` hook sees of a connecting client. */
+export type Handshake = Socket['handshake'];
+
+/**
+ * The application's own handshake check: returns the user (any JSON value; null for anonymous) or throws
+ * to refuse. With JWT verification on, it runs after it and gets the token's claims.
+ */
+export type AuthenticateHook = (handshake: Handshake, claims: JWTPayload | undefined) => unknown;
+
+/** What the io-node records of an admitted client. */
+export interface AdmittedClient {
+  user: unknown;
+  handshake: ClientInfo['handshake'];
+  token: VerifiedToken | undefined;
+  release: () => void;
+}
+
+export interface HandshakeOptions {
+  admission: Admission;
+  verifier: JwtVerifier | undefined;
+  authenticate: AuthenticateHook | undefined;
+  /** True once the node is shutting down. */
+  closing: () => boolean;
+  logger: Logger;
+}
+
+type Next = (err?: Error) => void;
+
+/**
+ * Socket.IO middleware deciding every handshake, cheapest check first: shutting down (NODE_CLOSING),
+ * connection limits (SERVER_FULL, RATE_LIMITED), the JWT in `auth.token` (UNAUTHORIZED, TOKEN_EXPIRED),
+ * then the `authenticate` hook. A refusal reaches the client as `connect_error` with `data.code`.
+ */
+export function createHandshakeMiddleware(
+  options: HandshakeOptions,
+  admitted: (socket: Socket, client: AdmittedClient) => void,
+): (socket: Socket, next: Next) => Promise<void> {
+  return async (socket, next) => {
+    if (options.closing()) return next(refusal('NODE_CLOSING', 'this io-node is shutting down'));
+    const { handshake } = socket;
+    // `auth` and credential headers are redacted by the logger (REDACTED_PATHS).
+    options.logger.debug(
+      { address: handshake.address, auth: handshake.auth, headers: handshake.headers },
+      'handshake',
+    );
+    const place = options.admission.admit(handshake.address);
+    if (place instanceof Error) return next(place);
+    try {
+      const auth = isRecord(handshake.auth) ? handshake.auth : {};
+      const token = options.verifier ? await options.verifier.verify(auth.token) : undefined;
+      const ban =
+        token?.claims.sub !== undefined ? options.admission.banned(`sub:${token.claims.sub}`) : undefined;
+      if (ban) throw ban;
+      const hooked = options.authenticate
+        ? await options.authenticate(handshake, token?.claims)
+        : (token?.claims ?? null);
+      const publicAuth: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(auth)) if (key !== 'token') publicAuth[key] = value;
+      admitted(socket, {
+        user: hooked ?? null,
+        token,
+        release: place.release,
+        handshake: {
+          address: handshake.address,
+          time: handshake.issued,
+          query: { ...handshake.query },
+          // The token stays on the io-node: app-nodes get its claims as the user, never the token.
+          auth: options.verifier ? publicAuth : { ...auth },
+        },
+      });
+      next();
+    } catch (err) {
+      place.release();
+      options.logger.info({ err, address: handshake.address }, 'handshake refused');
+      if (err instanceof IoclusterError && !('data' in err)) return next(refusal(err.code, err.message));
+      next(err instanceof Error ? err : new Error(String(err)));
+    }
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
