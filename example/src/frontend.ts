@@ -1,4 +1,4 @@
-import { createFrontend } from '@iocluster/frontend';
+import { createFrontend, frontendOptionsFrom } from '@iocluster/frontend';
 import { announceReady, createLogger, loadConfig, runUntilSignal } from '@iocluster/shared';
 import express from 'express';
 import { DEMO_LOGIN_PATH, demoLogin } from './login.js';
@@ -9,19 +9,7 @@ import { DEMO_LOGIN_PATH, demoLogin } from './login.js';
  */
 const config = loadConfig();
 const logger = createLogger({ level: config.logLevel, name: 'frontend', pretty: config.logPretty });
-const { frontend: settings } = config;
-const frontend = createFrontend({
-  redis: config.redis,
-  prefix: config.prefix,
-  host: settings.host,
-  port: settings.port,
-  strategy: settings.strategy,
-  proxy: settings.proxy,
-  proxyPath: settings.proxyPath,
-  staticDir: settings.staticDir,
-  registryRefreshMs: settings.registryRefreshMs,
-  logger,
-});
+const frontend = createFrontend(frontendOptionsFrom(config, logger));
 const secret = config.auth?.secret;
 if (secret) {
   frontend.app.post(

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 /**
  * Puts a raw payload on the command path of io-node `nodeId` (or of every io-node when null), bypassing
  * every encoder: the one place that knows how commands travel, so the fuzz test follows the transport
- * when it changes (pub/sub channels today).
+ * when it changes (per-io-node Redis Stream inboxes).
  */
 export async function injectRawCommand(
   redis: RedisConnection,
@@ -13,7 +13,10 @@ export async function injectRawCommand(
   payload: string,
 ): Promise<void> {
   const keys = createKeys(prefix);
-  await redis.publish(nodeId === null ? keys.broadcastChannel : keys.nodeChannel(nodeId), payload);
+  // Commands travel in io-node inboxes: appended as app-nodes do, to one node or to every live one.
+  const nodes =
+    nodeId === null ? await redis.zrangebyscore(keys.inboxNodes, `(${Date.now()}`, '+inf') : [nodeId];
+  await Promise.all(nodes.map((id) => redis.xadd(keys.inbox(id), 'NOMKSTREAM', '*', 'c', payload)));
 }
 
 /** Nested arrays `depth` deep around a leaf, as JSON text (no recursion, any depth). */

@@ -6,6 +6,7 @@ import {
   BALANCE_STRATEGIES,
   type BalanceStrategy,
   type CloseStep,
+  type Config,
   closeRedis,
   createKeys,
   createPresenceStore,
@@ -289,5 +290,23 @@ export function createFrontend(options: FrontendOptions): Frontend {
       })();
       return closing;
     },
+  };
+}
+
+/** The options `node packages/frontend/dist/main.js` runs with: the frontend part of the environment. */
+export function frontendOptionsFrom(config: Config, logger: Logger): FrontendOptions {
+  const { frontend: settings } = config;
+  return {
+    redis: config.redis,
+    prefix: config.prefix,
+    host: settings.host,
+    port: settings.port,
+    strategy: settings.strategy,
+    proxy: settings.proxy,
+    proxyPath: settings.proxyPath,
+    staticDir: settings.staticDir,
+    registryRefreshMs: settings.registryRefreshMs,
+    adminToken: settings.adminToken,
+    logger,
   };
 }

@@ -1,23 +1,10 @@
 import { announceReady, createLogger, loadConfig, runUntilSignal } from '@iocluster/shared';
-import { createFrontend } from './frontend.js';
+import { createFrontend, frontendOptionsFrom } from './frontend.js';
 
 /** `node packages/frontend/dist/main.js`: the frontend configured from the environment. */
 const config = loadConfig();
 const logger = createLogger({ level: config.logLevel, name: 'frontend', pretty: config.logPretty });
-const { frontend: settings } = config;
-const frontend = createFrontend({
-  redis: config.redis,
-  prefix: config.prefix,
-  host: settings.host,
-  port: settings.port,
-  strategy: settings.strategy,
-  proxy: settings.proxy,
-  proxyPath: settings.proxyPath,
-  staticDir: settings.staticDir,
-  registryRefreshMs: settings.registryRefreshMs,
-  adminToken: settings.adminToken,
-  logger,
-});
+const frontend = createFrontend(frontendOptionsFrom(config, logger));
 runUntilSignal(logger, () => frontend.close());
 await frontend.start();
 announceReady({ url: frontend.url, port: frontend.port });

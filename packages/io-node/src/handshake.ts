@@ -39,7 +39,7 @@ type Next = (err?: Error) => void;
  */
 export function createHandshakeMiddleware(
   options: HandshakeOptions,
-  admitted: (socket: Socket, client: AdmittedClient) => void,
+  admitted: (socket: Socket, client: AdmittedClient) => void | Promise<void>,
 ): (socket: Socket, next: Next) => Promise<void> {
   return async (socket, next) => {
     if (options.closing()) return next(refusal('NODE_CLOSING', 'this io-node is shutting down'));
@@ -60,9 +60,12 @@ export function createHandshakeMiddleware(
       const hooked = options.authenticate
         ? await options.authenticate(handshake, token?.claims)
         : (token?.claims ?? null);
+      // Neither the token nor the recovery session (a bearer secret too) goes on to app-nodes.
       const publicAuth: Record<string, unknown> = {};
-      for (const [key, value] of Object.entries(auth)) if (key !== 'token') publicAuth[key] = value;
-      admitted(socket, {
+      for (const [key, value] of Object.entries(auth)) {
+        if (key !== 'token' && key !== 'iocluster') publicAuth[key] = value;
+      }
+      await admitted(socket, {
         user: hooked ?? null,
         token,
         release: place.release,
@@ -71,7 +74,7 @@ export function createHandshakeMiddleware(
           time: handshake.issued,
           query: { ...handshake.query },
           // The token stays on the io-node: app-nodes get its claims as the user, never the token.
-          auth: options.verifier ? publicAuth : { ...auth },
+          auth: options.verifier ? publicAuth : withoutSession(auth),
         },
       });
       next();
@@ -86,4 +89,9 @@ export function createHandshakeMiddleware(
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function withoutSession(auth: Record<string, unknown>): Record<string, unknown> {
+  const { iocluster: _session, ...rest } = auth;
+  return rest;
 }

@@ -96,6 +96,7 @@ export {
   decodeCommandEnvelope,
   decodeIngressJob,
   decodeIoNodeRecord,
+  decodePresenceChange,
   encodeAppNodeRecord,
   encodeArgs,
   encodeBinary,

@@ -3,6 +3,8 @@ import { describe, expect, test } from 'vitest';
 import {
   type ClientInfo,
   type Command,
+  checkPresenceMeta,
+  decodeAppNodeRecord,
   decodeArgs,
   decodeBinary,
   decodeChannelRequest,
@@ -10,6 +12,7 @@ import {
   decodeCommandEnvelope,
   decodeIngressJob,
   decodeIoNodeRecord,
+  decodePresenceChange,
   encodeArgs,
   encodeBinary,
   encodeCommandEnvelope,
@@ -176,12 +179,21 @@ describe('wire properties', () => {
       startedAt: fc.nat(),
       version: name,
       lastSeen: fc.nat(),
+      eventsPerSecond: fc.nat(),
     });
     fc.assert(
       fc.property(record, (r) => {
         expect(decodeIoNodeRecord(encodeIoNodeRecord(r))).toEqual(r);
       }),
     );
+  });
+
+  test('wire - app-node records, presence changes and presence meta: total over any JSON', () => {
+    fc.assert(fc.property(parsedJson, (value) => totalOrWireError(() => decodeAppNodeRecord(value))));
+    fc.assert(
+      fc.property(parsedJson, (value) => totalOrWireError(() => decodePresenceChange(value, 'change'))),
+    );
+    fc.assert(fc.property(parsedJson, (value) => totalOrWireError(() => checkPresenceMeta(value, 'meta'))));
   });
 
   test('wire - binary encoding round-trips and decodeBinary is total', () => {
