@@ -104,6 +104,19 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
   let closing: Promise<void> | undefined;
 
   function register(app: AppNode): void {
+    // Every chat room keeps its messages: the join answers with the last ones, and a client that comes
+    // back (to any io-node) gets those it missed.
+    app.keepHistory(`${ROOM_PREFIX}*`);
+
+    async function history(room: string): Promise<ChatMessage[]> {
+      // The room's history holds its notices, typing and presence events too: read past them.
+      const page = await app.history(ROOM_PREFIX + room, { limit: LIMITS.historyLength * 4 });
+      return page.messages
+        .filter((m) => m.event === 'chat message')
+        .map((m) => m.args[0] as ChatMessage)
+        .slice(-LIMITS.historyLength);
+    }
+
     // Rooms are joined with presence (meta: the nickname); their members are told `{ room, joined|left }`.
     app.formatPresence((change) => {
       if (!change.room.startsWith(ROOM_PREFIX)) return null;
@@ -179,8 +192,7 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
         await socket.join(ROOM_PREFIX + room, { presence: { nick: nicknameOf(socket) } });
         socket.to(ROOM_PREFIX + room).emit('notice', notice(socket, room, 'join'));
       }
-      const history = await store.history(room);
-      return { room, history, members: await members(socket, room) };
+      return { room, history: await history(room), members: await members(socket, room) };
     });
 
     app.on('leave', async (socket, request: unknown) => {
@@ -208,7 +220,7 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
         at: Date.now(),
       };
       app.to(ROOM_PREFIX + room).emit('chat message', message);
-      await store.append(message);
+      await store.noteRoom(room);
       return { ok: true, mid: message.mid, at: message.at };
     });
 

@@ -1,5 +1,4 @@
 import { isNodeLive, type Keys, type RedisConnection } from '@iocluster/shared';
-import { type ChatMessage, LIMITS } from './chat-protocol.js';
 
 /** Who holds a nickname: the socket, its io-node, and the tab session allowed to take it back. */
 export interface NicknameOwner {
@@ -9,15 +8,14 @@ export interface NicknameOwner {
 }
 
 /**
- * The chat's shared state in Redis, so any app-node serves any client: the last messages of each room,
- * the names of rooms that have had messages, and who holds which nickname.
+ * The chat's own shared state in Redis, so any app-node serves any client: the names of rooms that have
+ * had messages, and who holds which nickname. (The messages themselves are the rooms' history, kept by
+ * iocluster: `app.history`.)
  */
 export interface ChatStore {
-  /** Appends to the room's history and trims it to the last {@link LIMITS.historyLength}. */
-  append(message: ChatMessage): Promise<void>;
-  /** The room's last messages, oldest first. */
-  history(room: string): Promise<ChatMessage[]>;
-  /** Rooms that have history, sorted. */
+  /** Remembers that a room has had messages. */
+  noteRoom(room: string): Promise<void>;
+  /** Rooms that have had messages, sorted. */
   rooms(): Promise<string[]>;
   /**
    * Claims a nickname: free, already ours, held by the same tab session (a client back after its
@@ -33,7 +31,6 @@ export interface ChatStore {
 export function createChatStore(redis: RedisConnection, keys: Keys): ChatStore {
   const roomsKey = keys.app('rooms');
   const nicknamesKey = keys.app('nicknames');
-  const historyKey = (room: string) => keys.app('history', room);
   const field = (nickname: string) => nickname.toLowerCase();
 
   const alive = (nodeId: string) => isNodeLive(redis, keys, nodeId);
@@ -51,25 +48,8 @@ export function createChatStore(redis: RedisConnection, keys: Keys): ChatStore {
   }
 
   return {
-    async append(message) {
-      await redis
-        .multi()
-        .rpush(historyKey(message.room), JSON.stringify(message))
-        .ltrim(historyKey(message.room), -LIMITS.historyLength, -1)
-        .sadd(roomsKey, message.room)
-        .exec();
-    },
-    async history(room) {
-      const items = await redis.lrange(historyKey(room), 0, -1);
-      const messages: ChatMessage[] = [];
-      for (const item of items) {
-        try {
-          messages.push(JSON.parse(item) as ChatMessage);
-        } catch {
-          // Skip an entry someone else wrote under our key; the rest of the history still loads.
-        }
-      }
-      return messages;
+    async noteRoom(room) {
+      await redis.sadd(roomsKey, room);
     },
     async rooms() {
       return (await redis.smembers(roomsKey)).sort();

@@ -262,14 +262,31 @@ async function useProxy(): Promise<boolean> {
 
 function wire(): void {
   // --- connection lifecycle -------------------------------------------------------------------------
+  let everConnected = false;
   client.on('connected', (nodeId) => {
     showStatus('connected', 'connected', nodeId);
     myId = client.id;
-    // The server owns rooms and nicknames of a connection; a new connection starts without them, so the
-    // page claims them again. These go out before anything queued while reconnecting.
+    // After a reconnection the cluster restores rooms, nickname and missed messages (see 'recovered').
+    if (everConnected) return;
+    everConnected = true;
     void setNickname(nickname);
     for (const room of conversations.keys()) if (room !== PRIVATE) void join(room);
     void refreshKnownRooms();
+  });
+  client.on('recovered', (report) => {
+    if (report.recovered) {
+      const missed = report.missed === 1 ? '1 missed message' : `${report.missed} missed messages`;
+      add(active, { kind: 'system', text: `reconnected: ${missed} recovered`, at: Date.now() });
+      return;
+    }
+    // Past the recovery window, or history lost: claim the nickname and rooms again and reload history.
+    add(active, {
+      kind: 'system',
+      text: `reconnected, but could not recover (${report.reason ?? 'unknown'}): history reloaded`,
+      at: Date.now(),
+    });
+    void setNickname(nickname);
+    for (const room of conversations.keys()) if (room !== PRIVATE) void join(room);
   });
   client.on('node-changed', (from, to) => {
     add(active, { kind: 'system', text: `reconnected: moved from io-node ${from} to ${to}`, at: Date.now() });
