@@ -97,6 +97,8 @@ export interface Cluster {
   readonly redis: RedisConnection;
   /** Connects a socket.io-client to io-node `index` and waits for `connect`. */
   connect(index: number, options?: Partial<ManagerOptions & SocketOptions>): Promise<ClientSocket>;
+  /** Connects a socket.io-client to any io-node URL (a child io-node's, say); closed by cleanup. */
+  connectTo(url: string, options?: Partial<ManagerOptions & SocketOptions>): Promise<ClientSocket>;
   startIoNode(options?: Partial<IoNodeOptions>): Promise<IoNode>;
   startAppNode(options?: Partial<AppNodeOptions>): Promise<AppNode>;
   startChildAppNode(env?: Record<string, string>): Promise<ChildAppNode>;
@@ -203,7 +205,10 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
     async connect(index, clientOptions = {}) {
       const node = ioNodes[index];
       if (!node) throw new Error(`no io-node ${index}`);
-      const socket = connectClient(node.url, {
+      return cluster.connectTo(node.url, clientOptions);
+    },
+    async connectTo(url, clientOptions = {}) {
+      const socket = connectClient(url, {
         transports: ['websocket'],
         reconnection: false,
         ...clientOptions,
