@@ -124,7 +124,14 @@ export interface Cluster {
 
 /** Deletes every key under `prefix` (SCAN by the patterns of createKeys, then DEL; on every Cluster primary). */
 export async function deleteKeys(redis: RedisConnection, prefix: string): Promise<void> {
-  const servers = 'nodes' in redis && typeof redis.nodes === 'function' ? redis.nodes('master') : [redis];
+  const isCluster = 'refreshSlotsCache' in redis;
+  if (isCluster) {
+    // After a failover the connection's view may still list a dead primary until it next hears MOVED.
+    await new Promise<void>((resolve, reject) =>
+      redis.refreshSlotsCache((err) => (err ? reject(err) : resolve())),
+    );
+  }
+  const servers = isCluster ? redis.nodes('master') : [redis];
   for (const server of servers) {
     for (const pattern of createKeys(prefix).patterns) {
       let cursor = '0';
