@@ -138,6 +138,13 @@ const kill = async (index: number) => {
   await redisCluster.waitUntilHealthy();
 };
 
+/** A killed primary: every event answered, and at most 1 % of the deliveries missing. */
+function expectFollowed(figures: RoomLoadFigures): void {
+  expect(figures.sent).toBeGreaterThanOrEqual(BEFORE + AFTER);
+  expect(figures.unanswered).toBe(0);
+  expect(figures.lost).toBeLessThanOrEqual(figures.expected * 0.01);
+}
+
 describe('redis cluster failover', () => {
   test('redis cluster failover - CLUSTER FAILOVER of the queue primary under load: nothing lost, nothing twice', async () => {
     const figures = await underLoad('cluster-failover-queue', 'queue', failover);
@@ -154,15 +161,15 @@ describe('redis cluster failover', () => {
 
   test('redis cluster failover - the queue primary SIGKILLed under load: nodes follow the promoted replica; losses counted', async () => {
     const figures = await underLoad('killed-queue', 'queue', kill);
-    // Replication is asynchronous: what the dead primary acknowledged and had not yet sent to its
-    // replica is gone. Nodes must follow on their own and the pipeline must flow again.
-    expect(figures.sent).toBeGreaterThanOrEqual(BEFORE + AFTER);
-    expect(figures.delivered).toBeGreaterThan(figures.expected * 0.9);
+    // Nodes follow on their own and the pipeline flows again. Jobs that could not publish during the
+    // failover run again (a duplicate, not a loss); every run so far lost nothing. Replication is
+    // asynchronous, though: a write the dead primary acknowledged and had not yet sent to its replica is
+    // gone, so loss is bounded here rather than forbidden (docs/scaling.md, Redis failover).
+    expectFollowed(figures);
   });
 
   test('redis cluster failover - the inboxes’ primary SIGKILLed under load: nodes follow the promoted replica; losses counted', async () => {
     const figures = await underLoad('killed-inboxes', 'inboxes', kill);
-    expect(figures.sent).toBeGreaterThanOrEqual(BEFORE + AFTER);
-    expect(figures.delivered).toBeGreaterThan(figures.expected * 0.9);
+    expectFollowed(figures);
   });
 });
