@@ -1,67 +1,285 @@
+import type { AppNode } from '@iocluster/app-node';
+import { type ClientLifecycleEvents, createClient, type IoclusterClient } from '@iocluster/client';
 import { type RedisClusterSetup, redisCommand, startRedisCluster } from '@iocluster/devkit';
-import type { Socket as ClientSocket } from 'socket.io-client';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createKeys } from '@iocluster/shared';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import registerTestApp from './fixtures/test-app.js';
 import { type Cluster, collect, nextEvent, setup } from './support/cluster.js';
 import { until } from './support/poll.js';
 
+// One Redis Cluster (3 primaries, 3 replicas) for the whole file; every test builds its own iocluster on
+// it under a prefix of its own, and cleans its keys up.
 let redisCluster: RedisClusterSetup;
 let cluster: Cluster | undefined;
+const clients: IoclusterClient[] = [];
 
 beforeAll(async () => {
   redisCluster = await startRedisCluster();
 });
 
-afterAll(async () => {
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.close()));
   await cluster?.cleanup();
+  cluster = undefined;
+});
+
+afterAll(async () => {
   await redisCluster?.stop();
 });
 
-/**
- * Waits until the client's io-node applied its join: the rooms a job carries are the io-node's. Needed on
- * a Cluster only while commands travel by pub/sub: ioredis sends each key-less PUBLISH pipeline to a
- * random primary and the cluster bus forwards it, so an io-node can get a later command (the room emit)
- * before an earlier one (the join) and the join-then-emit order does not hold.
- */
-async function joinedAtIoNode(socket: ClientSocket, room: string): Promise<void> {
-  await until(
-    () => socket.emitWithAck('get') as Promise<{ rooms: string[] }>,
-    ({ rooms }) => rooms.includes(room),
-    10_000,
-  );
+const FAST = { heartbeatIntervalMs: 200, heartbeatTtlMs: 600 };
+const CHILD_FAST = { HEARTBEAT_INTERVAL_MS: '200', HEARTBEAT_TTL_MS: '600' };
+
+/** The Cluster slot of each key, asked of the cluster itself. */
+async function slots(keys: readonly string[]): Promise<number[]> {
+  const url = redisCluster.nodes[0]!.url;
+  return Promise.all(keys.map(async (key) => Number(await redisCommand(url, ['CLUSTER', 'KEYSLOT', key]))));
+}
+
+/** Test handlers plus a presence join. */
+function withPresence(app: AppNode): void {
+  registerTestApp(app);
+  app.on('pjoin', async (socket, room: string, nick: string) => {
+    await socket.join(room, { presence: { nick } });
+    return socket.memberId;
+  });
+}
+
+function next<E extends keyof ClientLifecycleEvents>(
+  target: IoclusterClient,
+  event: E,
+): Promise<Parameters<ClientLifecycleEvents[E]>> {
+  return new Promise((resolve) => {
+    const off = target.on(event, ((...args: Parameters<ClientLifecycleEvents[E]>) => {
+      off();
+      resolve(args);
+    }) as ClientLifecycleEvents[E]);
+  });
 }
 
 describe('redis cluster', () => {
-  test('redis cluster - rooms across two io-nodes and an ack, with every tier on a Redis Cluster', async () => {
-    cluster = await setup({ ioNodes: 2, appNodes: 1, register: registerTestApp, redis: redisCluster.target });
+  test('redis cluster - rooms across 4 io-nodes (two of them processes given only REDIS_CLUSTER_NODES): join-before-emit holds, acks answer', async () => {
+    cluster = await setup({ ioNodes: 2, appNodes: 2, register: registerTestApp, redis: redisCluster.target });
     const c = cluster;
-    const [a, b, outsider] = await Promise.all([c.connect(0), c.connect(1), c.connect(1)]);
-    expect(await a.emitWithAck('echo', 1, 'two')).toEqual([1, 'two']);
-    expect(await a.emitWithAck('join', 'r1')).toEqual(['r1']);
-    expect(await b.emitWithAck('join', 'r1')).toEqual(['r1']);
-    await Promise.all([joinedAtIoNode(a, 'r1'), joinedAtIoNode(b, 'r1')]);
+    const children = await Promise.all([c.startChildIoNode(), c.startChildIoNode()]);
+    const urls = [...c.ioNodes.map((n) => n.url), ...children.map((n) => n.url)];
+    // Two clients on every io-node.
+    const sockets = await Promise.all([...urls, ...urls].map((url) => c.connectTo(url)));
+    expect(await sockets[2]!.emitWithAck('echo', 1, 'two')).toEqual([1, 'two']);
 
-    const received = [a, b, outsider].map((s) => collect(s, 'room'));
-    const markers = [a, b, outsider].map((s) => nextEvent(s, 'marker'));
-    expect(await outsider.emitWithAck('to room', 'r1', { text: 'hi' })).toBe(true);
-    // The marker goes to everyone in the same command message as the room emit.
-    await Promise.all(markers);
-    expect(received.map((r) => r.items)).toEqual([[{ text: 'hi' }], [{ text: 'hi' }], []]);
-    // Queue and registry keys all carry the `{prefix}` hash tag: they live on one primary, in one slot.
-    const { primaries } = await redisCluster.topology();
-    const tagged = await Promise.all(
-      primaries.map(async ({ server }) => {
-        const reply = await redisCommand(server.url, [
-          'SCAN',
-          '0',
-          'MATCH',
-          `{${c.prefix}}:*`,
-          'COUNT',
-          '10000',
-        ]);
-        return (reply as [string, string[]])[1];
+    // A join then at once an emit from another client on another io-node (served by either app-node):
+    // no waiting in between, the joined socket gets it. A room per socket, on slots of their own.
+    const rooms = sockets.map((_, i) => `room-${i}`);
+    await Promise.all(
+      rooms.map(async (room, i) => {
+        const member = sockets[i]!;
+        const sender = sockets[(i + 3) % sockets.length]!;
+        const got = nextEvent<[string]>(member, 'room');
+        expect(await member.emitWithAck('join', room)).toEqual([room]);
+        expect(await sender.emitWithAck('room only', room, room)).toBe(true);
+        expect(await got).toEqual([room]);
       }),
     );
-    expect(tagged.filter((keys) => keys.length > 0)).toHaveLength(1);
+    expect(new Set(await slots(rooms.map((room) => createKeys(c.prefix).roomNodes(room)))).size).toBe(
+      rooms.length,
+    );
+
+    // Join and emit in one handler: the joining socket is among the receivers of its own welcome.
+    const welcomes = await Promise.all(
+      sockets.map(async (socket, i) => {
+        const welcome = nextEvent<[string, string]>(socket, 'welcome');
+        expect(await socket.emitWithAck('join and emit', `w-${i}`)).toBe('ok');
+        return welcome;
+      }),
+    );
+    expect(welcomes).toEqual(sockets.map((socket, i) => [`w-${i}`, socket.id]));
+
+    // Everyone in one room: a room emit reaches all 8 on 4 io-nodes once, nobody outside.
+    const outsider = await c.connectTo(urls[3]!);
+    for (const s of sockets) await s.emitWithAck('join', 'all');
+    const received = [...sockets, outsider].map((s) => collect(s, 'room'));
+    const markers = [...sockets, outsider].map((s) => nextEvent(s, 'marker'));
+    expect(await outsider.emitWithAck('to room', 'all', { text: 'hi' })).toBe(true);
+    await Promise.all(markers);
+    expect(received.map((r) => r.items)).toEqual([...sockets.map(() => [{ text: 'hi' }]), []]);
+  });
+
+  test('redis cluster - per-client order: 500 events sent at once run and answer in order over 2 app-nodes', async () => {
+    cluster = await setup({ ioNodes: 1, appNodes: 2, register: registerTestApp, redis: redisCluster.target });
+    const c = cluster;
+    const socket = await c.connect(0);
+    const violations = collect(socket, 'order violation');
+    const seen = collect<number>(socket, 'seq');
+    const expected = Array.from({ length: 500 }, (_, n) => n);
+    const answers = await Promise.all(expected.map((n) => socket.emitWithAck('seq', n)));
+    await seen.until(500);
+    expect(answers).toEqual(expected);
+    expect(seen.items).toEqual(expected);
+    expect(violations.items).toEqual([]);
+  });
+
+  test('redis cluster - no-client fires on an app-node started after the client connected; data goes on', async () => {
+    cluster = await setup({ ioNodes: 1, appNodes: 1, register: registerTestApp, redis: redisCluster.target });
+    const c = cluster;
+    const socket = await c.connect(0);
+    const noClient = collect<string>(socket, 'no-client');
+    await socket.emitWithAck('set', { name: 'ada' });
+    await c.appNodes[0]!.close();
+    c.appNodes.shift();
+    const restarted = await c.startAppNode();
+    expect(await socket.emitWithAck('get')).toMatchObject({ data: { name: 'ada' }, by: restarted.nodeId });
+    await noClient.until(1);
+    expect(noClient.items).toEqual([restarted.nodeId]);
+  });
+
+  test('redis cluster - presence: joined on two io-nodes, left once when one disconnects; the roster agrees', async () => {
+    cluster = await setup({ ioNodes: 2, appNodes: 1, register: withPresence, redis: redisCluster.target });
+    const c = cluster;
+    const [a, b] = await Promise.all([c.connect(0), c.connect(1)]);
+    const seenByA = collect<{ room: string; joined?: { id: string }; left?: { id: string } }>(a, 'presence');
+    const idA = (await a.emitWithAck('pjoin', 'lobby', 'ann')) as string;
+    const idB = (await b.emitWithAck('pjoin', 'lobby', 'bob')) as string;
+    expect(await a.emitWithAck('$presence', 'lobby')).toEqual({
+      room: 'lobby',
+      members: [
+        { id: idA, nick: 'ann' },
+        { id: idB, nick: 'bob' },
+      ],
+    });
+    // a saw its own joined (it was in the room when the change went out), then bob's.
+    await seenByA.until(2);
+    b.disconnect();
+    await seenByA.until(3);
+    expect(seenByA.items).toEqual([
+      { room: 'lobby', joined: { id: idA, nick: 'ann' } },
+      { room: 'lobby', joined: { id: idB, nick: 'bob' } },
+      { room: 'lobby', left: { id: idB, nick: 'bob' } },
+    ]);
+    expect(await c.appNodes[0]!.presence('lobby')).toMatchObject([{ id: idA }]);
+  });
+
+  test('redis cluster - room history and recovery: 10 clients of a SIGKILLed io-node get every message once, in history order', async () => {
+    cluster = await setup({
+      appNodes: 1,
+      register: registerTestApp,
+      appNodeOptions: { history: { rooms: ['h:*'] } },
+      ioNodeOptions: FAST,
+      redis: redisCluster.target,
+    });
+    const c = cluster;
+    const frontend = await c.startFrontend({ registryRefreshMs: 100 });
+    const victim = await c.startChildIoNode(CHILD_FAST);
+    const listeners = Array.from({ length: 10 }, () => {
+      const client = createClient({ frontendUrl: frontend.url, backoffMinMs: 50, backoffMaxMs: 200 });
+      clients.push(client);
+      return client;
+    });
+    await Promise.all(listeners.map((l) => next(l, 'connected')));
+    expect(new Set(listeners.map((l) => l.nodeId))).toEqual(new Set([victim.nodeId]));
+    for (const l of listeners) await l.emitWithAck('join', 'h:lobby');
+    const received = listeners.map(() => [] as string[]);
+    listeners.forEach((l, i) => {
+      l.on('room', (m: string) => received[i]!.push(m));
+    });
+    const reports = listeners.map((l) => next(l, 'recovered'));
+
+    await c.startIoNode();
+    const publishers = await Promise.all([c.connect(0), c.connect(0), c.connect(0)]);
+    const PER_PUBLISHER = 30;
+    const publishing = publishers.map(async (p, i) => {
+      for (let n = 0; n < PER_PUBLISHER; n++) {
+        await p.emitWithAck('room only', 'h:lobby', `p${i}-${n}`);
+        if (i === 0 && n === 10) await victim.kill();
+      }
+    });
+    await Promise.all(publishing);
+    const total = publishers.length * PER_PUBLISHER;
+    await until(
+      async () => received.map((r) => r.length),
+      (counts) => counts.every((n) => n >= total),
+      20_000,
+    );
+    const page = await c.appNodes[0]!.history('h:lobby', { limit: 1_000 });
+    const historyOrder = page.messages.map((m) => m.args[0] as string);
+    expect(historyOrder).toHaveLength(total);
+    for (const r of received) expect(r).toEqual(historyOrder);
+    for (const [report] of await Promise.all(reports)) {
+      expect(report).toMatchObject({ recovered: true, rooms: ['h:lobby'] });
+    }
+    for (const l of listeners) expect(l.nodeId).not.toBe(victim.nodeId);
+  });
+
+  test('redis cluster - an app-node SIGKILLed while holding jobs loses no event (child app-nodes given only REDIS_CLUSTER_NODES)', async () => {
+    cluster = await setup({
+      ioNodes: 2,
+      childAppNodes: 2,
+      appModule: 'test/fixtures/test-app.ts',
+      childEnv: { LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000' },
+      redis: redisCluster.target,
+    });
+    const c = cluster;
+    const sockets = await Promise.all([c.connect(0), c.connect(1), c.connect(0), c.connect(1)]);
+    const perClient = 10;
+    const acks = sockets.map((socket, k) =>
+      Promise.all(Array.from({ length: perClient }, (_, n) => socket.emitWithAck('slow', k * 100 + n, 100))),
+    );
+    const victimId = await Promise.race(
+      sockets.map(
+        (socket) =>
+          new Promise<string>((resolve) => socket.once('started', (_n: number, by: string) => resolve(by))),
+      ),
+    );
+    const victim = c.children.find((child) => child.nodeId === victimId)!;
+    const survivor = c.children.find((child) => child.nodeId !== victimId)!;
+    await victim.kill();
+    expect(await Promise.all(acks)).toEqual(
+      sockets.map((_, k) => Array.from({ length: perClient }, (_, n) => k * 100 + n)),
+    );
+    expect(await sockets[0]!.emitWithAck('who')).toBe(survivor.nodeId);
+  });
+
+  test('redis cluster - key slots: a room’s keys share one slot, rooms and io-nodes spread, `{prefix}` keys share one', async () => {
+    const keys = createKeys('slots');
+    const room = (r: string) => [
+      keys.roomNodes(r),
+      keys.history(r),
+      keys.historyMeta(r),
+      keys.presenceConnections(r),
+      keys.presenceMembers(r),
+    ];
+    const node = (n: string) => [
+      keys.inbox(n),
+      keys.nodeRooms(n),
+      keys.nodeSessions(n),
+      keys.nodePresence(n),
+    ];
+    for (const group of [
+      room('lobby'),
+      room('a}b{c'),
+      node('io-1'),
+      [keys.session('s1'), keys.sessionReplies('s1')],
+    ]) {
+      expect(new Set(await slots(group)).size).toBe(1);
+    }
+    const tagged = [
+      keys.inboxNodes,
+      keys.presenceNodes,
+      keys.registryIndex,
+      keys.registryNode('io-1'),
+      keys.appRegistryIndex,
+      keys.appRegistryNode('app-1'),
+      `${keys.bullPrefix}:${keys.ingressQueue}:wait`,
+      `${keys.bullPrefix}:${keys.ingressQueue}:events`,
+    ];
+    expect(new Set(await slots(tagged)).size).toBe(1);
+    // 100 rooms and 100 io-nodes: their slots spread over all three primaries.
+    const { primaries } = await redisCluster.topology();
+    const primaryOf = (slot: number) =>
+      primaries.findIndex((p) => p.slots.some(([a, b]) => slot >= a && slot <= b));
+    const names = Array.from({ length: 100 }, (_, i) => `n${i}`);
+    for (const spread of [names.map((n) => keys.roomNodes(n)), names.map((n) => keys.inbox(n))]) {
+      const owners = new Set((await slots(spread)).map(primaryOf));
+      expect(owners).toEqual(new Set([0, 1, 2]));
+    }
   });
 });

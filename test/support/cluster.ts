@@ -97,6 +97,8 @@ export interface Cluster {
   readonly redis: RedisConnection;
   /** Connects a socket.io-client to io-node `index` and waits for `connect`. */
   connect(index: number, options?: Partial<ManagerOptions & SocketOptions>): Promise<ClientSocket>;
+  /** Connects a socket.io-client to any io-node URL (a child io-node's, say); closed by cleanup. */
+  connectTo(url: string, options?: Partial<ManagerOptions & SocketOptions>): Promise<ClientSocket>;
   startIoNode(options?: Partial<IoNodeOptions>): Promise<IoNode>;
   startAppNode(options?: Partial<AppNodeOptions>): Promise<AppNode>;
   startChildAppNode(env?: Record<string, string>): Promise<ChildAppNode>;
@@ -122,7 +124,14 @@ export interface Cluster {
 
 /** Deletes every key under `prefix` (SCAN by the patterns of createKeys, then DEL; on every Cluster primary). */
 export async function deleteKeys(redis: RedisConnection, prefix: string): Promise<void> {
-  const servers = 'nodes' in redis && typeof redis.nodes === 'function' ? redis.nodes('master') : [redis];
+  const isCluster = 'refreshSlotsCache' in redis;
+  if (isCluster) {
+    // After a failover the connection's view may still list a dead primary until it next hears MOVED.
+    await new Promise<void>((resolve, reject) =>
+      redis.refreshSlotsCache((err) => (err ? reject(err) : resolve())),
+    );
+  }
+  const servers = isCluster ? redis.nodes('master') : [redis];
   for (const server of servers) {
     for (const pattern of createKeys(prefix).patterns) {
       let cursor = '0';
@@ -203,7 +212,10 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
     async connect(index, clientOptions = {}) {
       const node = ioNodes[index];
       if (!node) throw new Error(`no io-node ${index}`);
-      const socket = connectClient(node.url, {
+      return cluster.connectTo(node.url, clientOptions);
+    },
+    async connectTo(url, clientOptions = {}) {
+      const socket = connectClient(url, {
         transports: ['websocket'],
         reconnection: false,
         ...clientOptions,

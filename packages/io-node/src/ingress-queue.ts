@@ -43,9 +43,11 @@ export function createIngressProducer(
       removeOnComplete: true,
       removeOnFail: { count: KEEP_FAILED_JOBS },
       // A job fails only when its app-node could not publish its commands (Redis trouble), not when a
-      // handler throws; retrying it then is what at-least-once asks for.
-      attempts: 3,
-      backoff: { type: 'fixed', delay: 500 },
+      // handler throws; retrying it then is what at-least-once asks for. The retries span ~32 s (0.25,
+      // 0.5, 1 ... 16 s), longer than a Redis Cluster takes to promote a replica of a dead primary
+      // (cluster-node-timeout, 15 s by default, plus an election): 3 retries 0.5 s apart gave up first.
+      attempts: 8,
+      backoff: { type: 'exponential', delay: 250 },
     },
   });
   queue.on('error', (err) => logger.warn({ err }, 'ingress queue error'));
