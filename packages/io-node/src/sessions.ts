@@ -50,6 +50,9 @@ if ARGV[3] == '1' then return redis.call('DEL', KEYS[1], KEYS[2]) end
 return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 `);
 
+/** Sessions of a dead node whose window is started per round trip. */
+const EXPIRE_CHUNK = 500;
+
 /** KEYS: session. ARGV: dead node id, window ms. PEXPIRE only if the session still names that node. */
 const EXPIRE_IF_ON = luaScript(`
 if redis.call('HGET', KEYS[1], 'node') == ARGV[1] then
@@ -161,13 +164,17 @@ export function createSessionStore(
     },
     async expireNode(dead) {
       const index = keys.nodeSessions(dead);
-      const sessions = await redis.smembers(index);
-      await Promise.all(
-        sessions.map((sessionId) =>
-          EXPIRE_IF_ON.run(redis, [keys.session(sessionId)], [dead, recoveryWindowMs]),
-        ),
-      );
-      await redis.del(index);
+      // In chunks: a dead node may have held a great many sessions.
+      for (;;) {
+        const sessions = await redis.srandmember(index, EXPIRE_CHUNK);
+        if (sessions.length === 0) break;
+        await Promise.all(
+          sessions.map((sessionId) =>
+            EXPIRE_IF_ON.run(redis, [keys.session(sessionId)], [dead, recoveryWindowMs]),
+          ),
+        );
+        await redis.srem(index, ...sessions);
+      }
     },
     async flushed() {
       if (scheduled) write();
