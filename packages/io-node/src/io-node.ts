@@ -1,8 +1,5 @@
 import { createServer, type Server as HttpServer, type ServerResponse } from 'node:http';
 import {
-  assertInteger,
-  assertPort,
-  type ClientInfo,
   type CloseStep,
   closeRedis,
   createKeys,
@@ -12,143 +9,28 @@ import {
   createRoomHistory,
   createRoutingTable,
   deferred,
-  type Logger,
   listen,
   PORT_PLACEHOLDER,
   type RedisConnection,
-  type RedisTarget,
   runCloseSteps,
-  SERVER_ERROR_EVENT,
-  type SocketIoParser,
   settleWithin,
-  silentLogger,
-  withDefaults,
 } from '@iocluster/shared';
-import { Server, type ServerOptions, type Socket } from 'socket.io';
-import { createAdmission } from './admission.js';
-import { attachGateway } from './client-gateway.js';
-import { attachClientLimits } from './client-limits.js';
-import { type CustomCommandHandler, createCommandApplier } from './command-applier.js';
+import { Server, type Socket } from 'socket.io';
+import { attachClientConnections } from './client-connections.js';
+import { createCommandApplier } from './command-applier.js';
 import { type CommandSubscriber, createInboxSubscriber } from './command-bus.js';
 import { EventSequencer } from './event-sequencer.js';
-import { type AuthenticateHook, createHandshakeMiddleware } from './handshake.js';
 import { createIngressProducer, type IngressProducer } from './ingress-queue.js';
-import { createJwtVerifier, type JwtAuthOptions, type VerifiedToken } from './jwt-auth.js';
+import { type IoNodeOptions, resolveIoNodeOptions } from './io-node-options.js';
 import { createIoNodeMetrics } from './metrics.js';
 import { createNodeRegistry, type PeerEvents, packageVersion } from './node-registry.js';
 import { createPresenceTracker, type PresenceTracker } from './presence-tracker.js';
-import { createQueueGuard } from './queue-guard.js';
 import { createRecentIds } from './recent-ids.js';
 import { type ClientRecovery, createClientRecovery } from './recovery.js';
-import { createRoomDelivery, INTERNAL_ROOM_PREFIX } from './room-delivery.js';
+import { createRoomDelivery } from './room-delivery.js';
 import { createRoomRouting, type RoomRouting } from './room-routing.js';
 import { createSessionStore, type SessionStore } from './sessions.js';
 import { parserOptions } from './socketio-parser.js';
-import { createTokenSessions } from './token-sessions.js';
-
-export interface IoNodeOptions {
-  /** Redis URL or target (Sentinel, Cluster). */
-  redis: RedisTarget | string;
-  /** Prefix of every Redis key and channel. @defaultValue 'iocluster' */
-  prefix?: string;
-  /** Unique id of this node. @defaultValue a random id */
-  nodeId?: string;
-  /** Interface to listen on. @defaultValue '0.0.0.0' */
-  host?: string;
-  /** Port to listen on; 0 picks a free one. @defaultValue 3001 */
-  port?: number;
-  /**
-   * URL clients reach this node at (registry, logs); `{port}` in it stands for the port listened on.
-   * @defaultValue `http://127.0.0.1:<port>`
-   */
-  publicUrl?: string;
-  /**
-   * Socket.IO packet encoding: `msgpack` (socket.io-msgpack-parser) or Socket.IO's own. Clients must use
-   * the same. @defaultValue 'default'
-   */
-  parser?: SocketIoParser;
-  /** Origins allowed by CORS, or '*' for any. @defaultValue '*' */
-  corsOrigins?: readonly string[] | '*';
-  /** Ack answered with a TIMEOUT error when no app-node replied by then. @defaultValue 30000 */
-  eventTimeoutMs?: number;
-  /** Per-client ordering of handlers and of what they emit. @defaultValue true */
-  ordering?: boolean;
-  /** Most client events in one queue job. @defaultValue 256 */
-  batchMaxEvents?: number;
-  /**
-   * Jobs of this node in the queue or running, awaiting their replies, before new events wait for one of
-   * them to finish and then go out together in the next job (Nagle's algorithm for the queue). Below the
-   * cap events leave at once; at it, the per-job cost of the queue is shared by more events. A low cap
-   * also couples clients: every client in a job waits for the job's slowest handler. @defaultValue 32
-   */
-  maxJobsInFlight?: number;
-  /** Events waiting for one client beyond this are refused with OVERLOADED. @defaultValue 10000 */
-  maxQueuedPerClient?: number;
-  /**
-   * How long a client of `@iocluster/client` that lost its connection may come back, to any io-node, and
-   * get its rooms, data and missed room messages. Match the app-nodes' `recoveryWindowMs`.
-   * @defaultValue 120000
-   */
-  recoveryWindowMs?: number;
-  /**
-   * Events of all clients waiting on this node — while Redis is unreachable they wait here and go to the
-   * queue when it is back — beyond which new ones are refused with OVERLOADED. @defaultValue 100000
-   */
-  maxPendingEvents?: number;
-  /** How long `close()` waits for in-flight events before disconnecting clients. @defaultValue 10000 */
-  drainTimeoutMs?: number;
-  /**
-   * Decides the handshake: return the user (any JSON value; null for anonymous) or throw to refuse the
-   * connection (the client gets `connect_error` with the message, and `data` when the error has one).
-   * With `jwt` set it runs after the token was verified and gets its claims.
-   * @defaultValue the token's claims with `jwt`, else every client is accepted as anonymous
-   */
-  authenticate?: AuthenticateHook;
-  /**
-   * JWT verification of `auth.token` at the handshake and expiry during the connection; a client without
-   * a valid token is refused (UNAUTHORIZED, TOKEN_EXPIRED). The claims become `socket.user`.
-   * @defaultValue off
-   */
-  jwt?: JwtAuthOptions;
-  /** Events per second one client may send, sustained (token bucket); 0: no limit. @defaultValue 200 */
-  clientEventRate?: number;
-  /** Events one client may send at once above the rate. @defaultValue 1000 */
-  clientEventBurst?: number;
-  /** Refused (RATE_LIMITED) events within 10 s after which the client is disconnected; 0: never. @defaultValue 1000 */
-  clientRateDisconnectAfter?: number;
-  /**
-   * How long a client disconnected for flooding is refused (RATE_LIMITED) when it reconnects: by token
-   * subject when it had one, else by address (behind a proxy without tokens that is the proxy's: set 0).
-   * @defaultValue 10000
-   */
-  abuseBanMs?: number;
-  /** Largest client event in bytes on the wire, binary attachments included (PAYLOAD_TOO_LARGE). @defaultValue 65536 */
-  maxPayloadBytes?: number;
-  /** Clients held at once; the next handshake gets SERVER_FULL; 0: no limit. @defaultValue 50000 */
-  maxConnections?: number;
-  /** New connections per second per remote address (RATE_LIMITED); 0: no limit. @defaultValue 0 */
-  connectionsPerSecondPerIp?: number;
-  /** Ingress jobs waiting past which new events get OVERLOADED; 0: no bound. @defaultValue 10000 */
-  queueMaxWaiting?: number;
-  /** How often the queue depth is read for `queueMaxWaiting`. @defaultValue 500 */
-  queueCheckIntervalMs?: number;
-  /** Hooks for custom command types, by name. @defaultValue none */
-  commandHandlers?: Readonly<Record<string, CustomCommandHandler>>;
-  /** Extra Socket.IO server options (transports default to websocket and polling). @defaultValue {} */
-  socketIo?: Partial<ServerOptions>;
-  /** How often the node refreshes its registry record. @defaultValue 2000 */
-  heartbeatIntervalMs?: number;
-  /**
-   * How long the record outlives the last heartbeat: a node that stops heartbeating leaves every reader's
-   * view within this plus the reader's poll interval. Must exceed `heartbeatIntervalMs`.
-   * @defaultValue 6000
-   */
-  heartbeatTtlMs?: number;
-  /** Version shown in the registry. @defaultValue the io-node package version */
-  version?: string;
-  /** @defaultValue a silent logger */
-  logger?: Logger;
-}
 
 /** Events an io-node raises for embedders: its peers coming and going. */
 export interface IoNodeEvents extends PeerEvents {
@@ -202,82 +84,8 @@ const CLOSE_REDIS_WAIT_MS = 2_000;
  */
 const FRAME_OVERHEAD_BYTES = 4_096;
 
-interface SocketState {
-  user: unknown;
-  handshake: ClientInfo['handshake'];
-  release: () => void;
-  /** The verified handshake token, watched for expiry once connected. */
-  token: VerifiedToken | undefined;
-  /** Why the node disconnected the client (TOKEN_EXPIRED...): the disconnect reason app-nodes see. */
-  kickedFor?: string;
-}
-
 export function createIoNode(options: IoNodeOptions): IoNode {
-  const opts = withDefaults(
-    {
-      prefix: 'iocluster',
-      nodeId: `io-${Math.random().toString(36).slice(2, 10)}`,
-      host: '0.0.0.0',
-      port: 3001,
-      corsOrigins: '*' as const,
-      parser: 'default' as SocketIoParser,
-      eventTimeoutMs: 30_000,
-      ordering: true,
-      batchMaxEvents: 256,
-      maxQueuedPerClient: 10_000,
-      maxPendingEvents: 100_000,
-      recoveryWindowMs: 120_000,
-      maxJobsInFlight: 32,
-      drainTimeoutMs: 10_000,
-      commandHandlers: {},
-      socketIo: {},
-      heartbeatIntervalMs: 2_000,
-      heartbeatTtlMs: 6_000,
-      clientEventRate: 200,
-      clientEventBurst: 1_000,
-      clientRateDisconnectAfter: 1_000,
-      abuseBanMs: 10_000,
-      maxPayloadBytes: 65_536,
-      maxConnections: 50_000,
-      connectionsPerSecondPerIp: 0,
-      queueMaxWaiting: 10_000,
-      queueCheckIntervalMs: 500,
-      logger: silentLogger(),
-    },
-    options,
-  );
-  assertInteger('IoNodeOptions', 'heartbeatIntervalMs', opts.heartbeatIntervalMs, 1);
-  assertInteger('IoNodeOptions', 'heartbeatTtlMs', opts.heartbeatTtlMs, 1);
-  if (opts.heartbeatTtlMs <= opts.heartbeatIntervalMs) {
-    throw new TypeError(
-      `IoNodeOptions.heartbeatTtlMs (${opts.heartbeatTtlMs}) must be larger than heartbeatIntervalMs (${opts.heartbeatIntervalMs})`,
-    );
-  }
-  for (const name of [
-    'eventTimeoutMs',
-    'batchMaxEvents',
-    'maxQueuedPerClient',
-    'maxPendingEvents',
-    'recoveryWindowMs',
-    'maxJobsInFlight',
-    'drainTimeoutMs',
-    'clientEventBurst',
-    'maxPayloadBytes',
-    'queueCheckIntervalMs',
-  ] as const) {
-    assertInteger('IoNodeOptions', name, opts[name], 1);
-  }
-  for (const name of [
-    'clientEventRate',
-    'clientRateDisconnectAfter',
-    'abuseBanMs',
-    'maxConnections',
-    'connectionsPerSecondPerIp',
-    'queueMaxWaiting',
-  ] as const) {
-    assertInteger('IoNodeOptions', name, opts[name], 0);
-  }
-  assertPort('IoNodeOptions', 'port', opts.port);
+  const opts = resolveIoNodeOptions(options);
   const keys = createKeys(opts.prefix);
   const { nodeId } = opts;
   const logger = opts.logger.child({ component: 'io-node', nodeId });
@@ -308,31 +116,10 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     ...parserOptions(opts.parser),
     ...opts.socketIo,
   });
-  const states = new WeakMap<Socket, SocketState>();
   const metrics = createIoNodeMetrics(
     () => io.of('/').sockets.size,
     () => presence?.entries ?? 0,
   );
-  const admission = createAdmission(opts);
-  const verifier = opts.jwt ? createJwtVerifier(opts.jwt) : undefined;
-  const tokens = verifier
-    ? createTokenSessions({
-        verifier,
-        expiryNoticeMs: opts.jwt?.expiryNoticeMs ?? 30_000,
-        logger,
-        onRefreshed: (socket, claims) => {
-          const state = states.get(socket);
-          if (state && !opts.authenticate) state.user = claims;
-        },
-        onExpired: (socket) => kick(socket, 'TOKEN_EXPIRED', 'token expired and was not refreshed'),
-      })
-    : undefined;
-  const queueGuard = createQueueGuard({
-    waiting: () => producer?.waiting() ?? Promise.resolve(0),
-    maxWaiting: opts.queueMaxWaiting,
-    intervalMs: opts.queueCheckIntervalMs,
-    logger,
-  });
   const registry = createNodeRegistry({
     redis: opts.redis,
     keys,
@@ -362,90 +149,15 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   let isReady = false;
   let started = false;
 
-  function describe(socket: Socket): ClientInfo {
-    const state = states.get(socket)!;
-    const rooms: string[] = [];
-    for (const room of socket.rooms) {
-      if (room !== socket.id && !room.startsWith(INTERNAL_ROOM_PREFIX)) rooms.push(room);
-    }
-    const info: ClientInfo = {
-      id: socket.id,
-      nodeId,
-      data: socket.data,
-      rooms,
-      handshake: state.handshake,
-      user: state.user,
-    };
-    const session = recovery?.sessionOf(socket);
-    if (session) info.session = session;
-    const origin = recovery?.originOf(socket);
-    if (origin) info.origin = origin;
-    return info;
-  }
-
-  /** Tells the client why (`$error`), then disconnects it; app-nodes see `code` as the reason. */
-  function kick(socket: Socket, code: string, message: string): void {
-    const state = states.get(socket);
-    if (state) state.kickedFor = code;
-    socket.emit(SERVER_ERROR_EVENT, { code, message });
-    socket.disconnect(true);
-  }
-
-  io.use(
-    createHandshakeMiddleware(
-      { admission, verifier, authenticate: opts.authenticate, closing: () => closing !== undefined, logger },
-      async (socket, client) => {
-        states.set(socket, {
-          user: client.user,
-          handshake: client.handshake,
-          release: client.release,
-          token: client.token,
-        });
-        socket.data = {};
-        await recovery?.handshake(socket, client.user);
-      },
-    ),
-  );
-
-  io.on('connection', (socket) => {
-    const seq = sequencer!;
-    const rec = recovery!;
-    const recovered = rec.connected(socket);
-    seq.open(socket.id, () => describe(socket), recovered);
-    metrics.event('connect');
-    void rec.replay(socket);
-    const guard = attachClientLimits(socket, {
-      eventRate: opts.clientEventRate,
-      eventBurst: opts.clientEventBurst,
-      disconnectAfter: opts.clientRateDisconnectAfter,
-      maxPayloadBytes: opts.maxPayloadBytes,
-      onAbuse: (abuser) => {
-        const subject = states.get(abuser)?.token?.claims.sub;
-        const { address } = abuser.handshake;
-        logger.warn({ socketId: abuser.id, address, subject }, 'client kept flooding; disconnected');
-        // Coming straight back must not buy a fresh burst.
-        admission.ban(subject !== undefined ? `sub:${subject}` : `ip:${address}`);
-        kick(abuser, 'RATE_LIMITED', 'too many events refused for rate; disconnected');
-      },
-    });
-    attachGateway(socket, {
-      sequencer: seq,
-      guard,
-      queue: queueGuard,
-      tokens,
-      unwrap: rec.unwrap,
-      accepted: () => metrics.event('event'),
-    });
-    const token = states.get(socket)?.token;
-    if (token) tokens?.track(socket, token);
-    socket.on('disconnecting', (reason) => {
-      const state = states.get(socket);
-      state?.release();
-      tokens?.untrack(socket);
-      seq.end(socket.id, state?.kickedFor ?? reason, describe(socket));
-      metrics.event('disconnect');
-    });
-    socket.on('disconnect', (reason) => rec.disconnected(socket, reason));
+  const clients = attachClientConnections(io, {
+    nodeId,
+    options: opts,
+    metrics,
+    logger,
+    closing: () => closing !== undefined,
+    sequencer: () => sequencer!,
+    recovery: () => recovery,
+    queueWaiting: () => producer?.waiting() ?? Promise.resolve(0),
   });
 
   return {
@@ -550,7 +262,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           io,
           nodeId,
           store: createPresenceStore(routingRedis, keys),
-          userOf: (socket) => states.get(socket)?.user ?? null,
+          userOf: clients.userOf,
           anonymousIdOf: (socket) => recovery?.originOf(socket) ?? socket.id,
           liveNodes: () => routing.liveNodes(),
           enqueue: (jobs) => producer!.add(jobs),
@@ -586,7 +298,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         // The inbox exists and the node is a broadcast target before any client can connect.
         await subscriber.start();
         await presence.start();
-        queueGuard.start();
+        clients.start();
         port = await listen(http, opts.port, opts.host);
         url = opts.publicUrl?.replaceAll(PORT_PLACEHOLDER, String(port)) ?? `http://127.0.0.1:${port}`;
         logger.info({ port, url, ordering: opts.ordering, parser: opts.parser }, 'io-node listening');
@@ -620,7 +332,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           // Every client left its rooms: their counts are written before the node's entries are purged.
           ['write room routing', () => settleWithin(roomRouting?.flushed(), CLOSE_REDIS_WAIT_MS)],
           ['close room routing', () => roomRouting?.close()],
-          ['stop limits', () => [admission.close(), queueGuard.close(), tokens?.close()]],
+          ['stop limits', () => clients.close()],
           ['close command inbox', () => settleWithin(subscriber?.close(), CLOSE_REDIS_WAIT_MS)],
           ['close ingress queue', () => producer?.close()],
           [

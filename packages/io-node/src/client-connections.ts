@@ -1,0 +1,176 @@
+import { type ClientInfo, type Logger, SERVER_ERROR_EVENT } from '@iocluster/shared';
+import type { Server, Socket } from 'socket.io';
+import { createAdmission } from './admission.js';
+import { attachGateway } from './client-gateway.js';
+import { attachClientLimits } from './client-limits.js';
+import type { EventSequencer } from './event-sequencer.js';
+import { createHandshakeMiddleware } from './handshake.js';
+import type { ResolvedIoNodeOptions } from './io-node-options.js';
+import { createJwtVerifier, type VerifiedToken } from './jwt-auth.js';
+import type { IoNodeMetrics } from './metrics.js';
+import { createQueueGuard } from './queue-guard.js';
+import type { ClientRecovery } from './recovery.js';
+import { INTERNAL_ROOM_PREFIX } from './room-delivery.js';
+import { createTokenSessions } from './token-sessions.js';
+
+interface SocketState {
+  user: unknown;
+  handshake: ClientInfo['handshake'];
+  release: () => void;
+  /** The verified handshake token, watched for expiry once connected. */
+  token: VerifiedToken | undefined;
+  /** Why the node disconnected the client (TOKEN_EXPIRED...): the disconnect reason app-nodes see. */
+  kickedFor?: string;
+}
+
+/** What the connection handling needs from the node; the parts made in `start()` come by getter. */
+export interface ClientConnectionDeps {
+  nodeId: string;
+  options: ResolvedIoNodeOptions;
+  metrics: IoNodeMetrics;
+  logger: Logger;
+  closing: () => boolean;
+  sequencer: () => EventSequencer;
+  recovery: () => ClientRecovery | undefined;
+  /** Ingress jobs waiting now (for QUEUE_MAX_WAITING). */
+  queueWaiting: () => Promise<number>;
+}
+
+/** The io-node's client side: every handshake, every connection, and the limits they are held to. */
+export interface ClientConnections {
+  /** A client as app-nodes see it: carried by every job. */
+  describe(socket: Socket): ClientInfo;
+  /** What the handshake authenticated a socket as (null: anonymous). */
+  userOf(socket: Socket): unknown;
+  /** Starts reading the queue depth. */
+  start(): void;
+  /** Stops the limits' timers and the token watch. */
+  close(): void;
+}
+
+/**
+ * Wires Socket.IO's handshake and connection handling: admission (SERVER_FULL, per-address rate, bans),
+ * JWT and the `authenticate` hook, recovery of a returning client, per-client limits, the event gateway
+ * into the sequencer, and the disconnect that ends it all.
+ */
+export function attachClientConnections(io: Server, deps: ClientConnectionDeps): ClientConnections {
+  const { nodeId, options: opts, metrics, logger } = deps;
+  const states = new WeakMap<Socket, SocketState>();
+  const admission = createAdmission(opts);
+  const verifier = opts.jwt ? createJwtVerifier(opts.jwt) : undefined;
+  const tokens = verifier
+    ? createTokenSessions({
+        verifier,
+        expiryNoticeMs: opts.jwt?.expiryNoticeMs ?? 30_000,
+        logger,
+        onRefreshed: (socket, claims) => {
+          const state = states.get(socket);
+          if (state && !opts.authenticate) state.user = claims;
+        },
+        onExpired: (socket) => kick(socket, 'TOKEN_EXPIRED', 'token expired and was not refreshed'),
+      })
+    : undefined;
+  const queueGuard = createQueueGuard({
+    waiting: () => deps.queueWaiting(),
+    maxWaiting: opts.queueMaxWaiting,
+    intervalMs: opts.queueCheckIntervalMs,
+    logger,
+  });
+
+  function describe(socket: Socket): ClientInfo {
+    const state = states.get(socket)!;
+    const rooms: string[] = [];
+    for (const room of socket.rooms) {
+      if (room !== socket.id && !room.startsWith(INTERNAL_ROOM_PREFIX)) rooms.push(room);
+    }
+    const info: ClientInfo = {
+      id: socket.id,
+      nodeId,
+      data: socket.data,
+      rooms,
+      handshake: state.handshake,
+      user: state.user,
+    };
+    const session = deps.recovery()?.sessionOf(socket);
+    if (session) info.session = session;
+    const origin = deps.recovery()?.originOf(socket);
+    if (origin) info.origin = origin;
+    return info;
+  }
+
+  /** Tells the client why (`$error`), then disconnects it; app-nodes see `code` as the reason. */
+  function kick(socket: Socket, code: string, message: string): void {
+    const state = states.get(socket);
+    if (state) state.kickedFor = code;
+    socket.emit(SERVER_ERROR_EVENT, { code, message });
+    socket.disconnect(true);
+  }
+
+  io.use(
+    createHandshakeMiddleware(
+      { admission, verifier, authenticate: opts.authenticate, closing: deps.closing, logger },
+      async (socket, client) => {
+        states.set(socket, {
+          user: client.user,
+          handshake: client.handshake,
+          release: client.release,
+          token: client.token,
+        });
+        socket.data = {};
+        await deps.recovery()?.handshake(socket, client.user);
+      },
+    ),
+  );
+
+  io.on('connection', (socket) => {
+    const seq = deps.sequencer();
+    const rec = deps.recovery()!;
+    const recovered = rec.connected(socket);
+    seq.open(socket.id, () => describe(socket), recovered);
+    metrics.event('connect');
+    void rec.replay(socket);
+    const guard = attachClientLimits(socket, {
+      eventRate: opts.clientEventRate,
+      eventBurst: opts.clientEventBurst,
+      disconnectAfter: opts.clientRateDisconnectAfter,
+      maxPayloadBytes: opts.maxPayloadBytes,
+      onAbuse: (abuser) => {
+        const subject = states.get(abuser)?.token?.claims.sub;
+        const { address } = abuser.handshake;
+        logger.warn({ socketId: abuser.id, address, subject }, 'client kept flooding; disconnected');
+        // Coming straight back must not buy a fresh burst.
+        admission.ban(subject !== undefined ? `sub:${subject}` : `ip:${address}`);
+        kick(abuser, 'RATE_LIMITED', 'too many events refused for rate; disconnected');
+      },
+    });
+    attachGateway(socket, {
+      sequencer: seq,
+      guard,
+      queue: queueGuard,
+      tokens,
+      unwrap: rec.unwrap,
+      accepted: () => metrics.event('event'),
+    });
+    const token = states.get(socket)?.token;
+    if (token) tokens?.track(socket, token);
+    socket.on('disconnecting', (reason) => {
+      const state = states.get(socket);
+      state?.release();
+      tokens?.untrack(socket);
+      seq.end(socket.id, state?.kickedFor ?? reason, describe(socket));
+      metrics.event('disconnect');
+    });
+    socket.on('disconnect', (reason) => rec.disconnected(socket, reason));
+  });
+
+  return {
+    describe,
+    userOf: (socket) => states.get(socket)?.user ?? null,
+    start: () => queueGuard.start(),
+    close() {
+      admission.close();
+      queueGuard.close();
+      tokens?.close();
+    },
+  };
+}

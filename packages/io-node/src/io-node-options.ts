@@ -1,0 +1,190 @@
+import {
+  assertInteger,
+  assertPort,
+  type Logger,
+  type RedisTarget,
+  type SocketIoParser,
+  silentLogger,
+  withDefaults,
+} from '@iocluster/shared';
+import type { ServerOptions } from 'socket.io';
+import type { CustomCommandHandler } from './command-applier.js';
+import type { AuthenticateHook } from './handshake.js';
+import type { JwtAuthOptions } from './jwt-auth.js';
+
+export interface IoNodeOptions {
+  /** Redis URL or target (Sentinel, Cluster). */
+  redis: RedisTarget | string;
+  /** Prefix of every Redis key and channel. @defaultValue 'iocluster' */
+  prefix?: string;
+  /** Unique id of this node. @defaultValue a random id */
+  nodeId?: string;
+  /** Interface to listen on. @defaultValue '0.0.0.0' */
+  host?: string;
+  /** Port to listen on; 0 picks a free one. @defaultValue 3001 */
+  port?: number;
+  /**
+   * URL clients reach this node at (registry, logs); `{port}` in it stands for the port listened on.
+   * @defaultValue `http://127.0.0.1:<port>`
+   */
+  publicUrl?: string;
+  /**
+   * Socket.IO packet encoding: `msgpack` (socket.io-msgpack-parser) or Socket.IO's own. Clients must use
+   * the same. @defaultValue 'default'
+   */
+  parser?: SocketIoParser;
+  /** Origins allowed by CORS, or '*' for any. @defaultValue '*' */
+  corsOrigins?: readonly string[] | '*';
+  /** Ack answered with a TIMEOUT error when no app-node replied by then. @defaultValue 30000 */
+  eventTimeoutMs?: number;
+  /** Per-client ordering of handlers and of what they emit. @defaultValue true */
+  ordering?: boolean;
+  /** Most client events in one queue job. @defaultValue 256 */
+  batchMaxEvents?: number;
+  /**
+   * Jobs of this node in the queue or running, awaiting their replies, before new events wait for one of
+   * them to finish and then go out together in the next job (Nagle's algorithm for the queue). Below the
+   * cap events leave at once; at it, the per-job cost of the queue is shared by more events. A low cap
+   * also couples clients: every client in a job waits for the job's slowest handler. @defaultValue 32
+   */
+  maxJobsInFlight?: number;
+  /** Events waiting for one client beyond this are refused with OVERLOADED. @defaultValue 10000 */
+  maxQueuedPerClient?: number;
+  /**
+   * How long a client of `@iocluster/client` that lost its connection may come back, to any io-node, and
+   * get its rooms, data and missed room messages. Match the app-nodes' `recoveryWindowMs`.
+   * @defaultValue 120000
+   */
+  recoveryWindowMs?: number;
+  /**
+   * Events of all clients waiting on this node — while Redis is unreachable they wait here and go to the
+   * queue when it is back — beyond which new ones are refused with OVERLOADED. @defaultValue 100000
+   */
+  maxPendingEvents?: number;
+  /** How long `close()` waits for in-flight events before disconnecting clients. @defaultValue 10000 */
+  drainTimeoutMs?: number;
+  /**
+   * Decides the handshake: return the user (any JSON value; null for anonymous) or throw to refuse the
+   * connection (the client gets `connect_error` with the message, and `data` when the error has one).
+   * With `jwt` set it runs after the token was verified and gets its claims.
+   * @defaultValue the token's claims with `jwt`, else every client is accepted as anonymous
+   */
+  authenticate?: AuthenticateHook;
+  /**
+   * JWT verification of `auth.token` at the handshake and expiry during the connection; a client without
+   * a valid token is refused (UNAUTHORIZED, TOKEN_EXPIRED). The claims become `socket.user`.
+   * @defaultValue off
+   */
+  jwt?: JwtAuthOptions;
+  /** Events per second one client may send, sustained (token bucket); 0: no limit. @defaultValue 200 */
+  clientEventRate?: number;
+  /** Events one client may send at once above the rate. @defaultValue 1000 */
+  clientEventBurst?: number;
+  /** Refused (RATE_LIMITED) events within 10 s after which the client is disconnected; 0: never. @defaultValue 1000 */
+  clientRateDisconnectAfter?: number;
+  /**
+   * How long a client disconnected for flooding is refused (RATE_LIMITED) when it reconnects: by token
+   * subject when it had one, else by address (behind a proxy without tokens that is the proxy's: set 0).
+   * @defaultValue 10000
+   */
+  abuseBanMs?: number;
+  /** Largest client event in bytes on the wire, binary attachments included (PAYLOAD_TOO_LARGE). @defaultValue 65536 */
+  maxPayloadBytes?: number;
+  /** Clients held at once; the next handshake gets SERVER_FULL; 0: no limit. @defaultValue 50000 */
+  maxConnections?: number;
+  /** New connections per second per remote address (RATE_LIMITED); 0: no limit. @defaultValue 0 */
+  connectionsPerSecondPerIp?: number;
+  /** Ingress jobs waiting past which new events get OVERLOADED; 0: no bound. @defaultValue 10000 */
+  queueMaxWaiting?: number;
+  /** How often the queue depth is read for `queueMaxWaiting`. @defaultValue 500 */
+  queueCheckIntervalMs?: number;
+  /** Hooks for custom command types, by name. @defaultValue none */
+  commandHandlers?: Readonly<Record<string, CustomCommandHandler>>;
+  /** Extra Socket.IO server options (transports default to websocket and polling). @defaultValue {} */
+  socketIo?: Partial<ServerOptions>;
+  /** How often the node refreshes its registry record. @defaultValue 2000 */
+  heartbeatIntervalMs?: number;
+  /**
+   * How long the record outlives the last heartbeat: a node that stops heartbeating leaves every reader's
+   * view within this plus the reader's poll interval. Must exceed `heartbeatIntervalMs`.
+   * @defaultValue 6000
+   */
+  heartbeatTtlMs?: number;
+  /** Version shown in the registry. @defaultValue the io-node package version */
+  version?: string;
+  /** @defaultValue a silent logger */
+  logger?: Logger;
+}
+
+/** The options with every default applied, validated. */
+export type ResolvedIoNodeOptions = ReturnType<typeof resolveIoNodeOptions>;
+
+/** Applies the defaults, then validates; throws a TypeError naming the option that is wrong. */
+export function resolveIoNodeOptions(options: IoNodeOptions) {
+  const opts = withDefaults(
+    {
+      prefix: 'iocluster',
+      nodeId: `io-${Math.random().toString(36).slice(2, 10)}`,
+      host: '0.0.0.0',
+      port: 3001,
+      corsOrigins: '*' as const,
+      parser: 'default' as SocketIoParser,
+      eventTimeoutMs: 30_000,
+      ordering: true,
+      batchMaxEvents: 256,
+      maxQueuedPerClient: 10_000,
+      maxPendingEvents: 100_000,
+      recoveryWindowMs: 120_000,
+      maxJobsInFlight: 32,
+      drainTimeoutMs: 10_000,
+      commandHandlers: {},
+      socketIo: {},
+      heartbeatIntervalMs: 2_000,
+      heartbeatTtlMs: 6_000,
+      clientEventRate: 200,
+      clientEventBurst: 1_000,
+      clientRateDisconnectAfter: 1_000,
+      abuseBanMs: 10_000,
+      maxPayloadBytes: 65_536,
+      maxConnections: 50_000,
+      connectionsPerSecondPerIp: 0,
+      queueMaxWaiting: 10_000,
+      queueCheckIntervalMs: 500,
+      logger: silentLogger(),
+    },
+    options,
+  );
+  assertInteger('IoNodeOptions', 'heartbeatIntervalMs', opts.heartbeatIntervalMs, 1);
+  assertInteger('IoNodeOptions', 'heartbeatTtlMs', opts.heartbeatTtlMs, 1);
+  if (opts.heartbeatTtlMs <= opts.heartbeatIntervalMs) {
+    throw new TypeError(
+      `IoNodeOptions.heartbeatTtlMs (${opts.heartbeatTtlMs}) must be larger than heartbeatIntervalMs (${opts.heartbeatIntervalMs})`,
+    );
+  }
+  for (const name of [
+    'eventTimeoutMs',
+    'batchMaxEvents',
+    'maxQueuedPerClient',
+    'maxPendingEvents',
+    'recoveryWindowMs',
+    'maxJobsInFlight',
+    'drainTimeoutMs',
+    'clientEventBurst',
+    'maxPayloadBytes',
+    'queueCheckIntervalMs',
+  ] as const) {
+    assertInteger('IoNodeOptions', name, opts[name], 1);
+  }
+  for (const name of [
+    'clientEventRate',
+    'clientRateDisconnectAfter',
+    'abuseBanMs',
+    'maxConnections',
+    'connectionsPerSecondPerIp',
+    'queueMaxWaiting',
+  ] as const) {
+    assertInteger('IoNodeOptions', name, opts[name], 0);
+  }
+  assertPort('IoNodeOptions', 'port', opts.port);
+  return opts;
+}
