@@ -1,5 +1,6 @@
-export type { AppNode, AppNodeOptions, LifecycleHandlers } from './app-node.js';
+export type { AppNode, LifecycleHandlers } from './app-node.js';
 export { createAppNode } from './app-node.js';
+export type { AppNodeOptions } from './app-node-options.js';
 export type { JoinOptions } from './app-socket.js';
 export { AppSocket } from './app-socket.js';
 export { BroadcastOperator } from './broadcast.js';

@@ -17,8 +17,8 @@ import {
   type ReconnectReason,
 } from './events.js';
 import { openSocket } from './open-socket.js';
-import { createPendingAck, type Outgoing, type PendingAck } from './outbox.js';
-import { RECOVERY_EVENTS, RecoveryState } from './recovery-state.js';
+import { createPendingAck, Outbox, type Outgoing } from './outbox.js';
+import { RecoveryState } from './recovery-state.js';
 import { handshakeAuth, refreshToken } from './token-refresh.js';
 
 /** Where the client is in its life. */
@@ -51,10 +51,7 @@ export class IoclusterClient<
   private readonly opts: ResolvedOptions;
   private readonly lifecycle = new Map<string, Set<AnyHandler>>();
   private readonly listeners = new Map<string, Set<AnyHandler>>();
-  private readonly queue: Outgoing[] = [];
-  private readonly inflight = new Set<PendingAck>();
-  /** With recovery: what was sent on the current connection and not answered yet, in send order. */
-  private readonly unanswered = new Set<Outgoing>();
+  private readonly outbox: Outbox;
   private readonly recovery: RecoveryState | undefined;
   /** Nodes that failed us since the last good connection: discovery steers away from them. */
   private readonly avoid = new Set<string>();
@@ -74,6 +71,8 @@ export class IoclusterClient<
   constructor(options: ClientOptions) {
     this.opts = resolveClientOptions(options);
     this.recovery = this.opts.recovery ? new RecoveryState() : undefined;
+    const recovery = this.recovery;
+    this.outbox = new Outbox(this.opts.maxQueued, recovery && { next: () => recovery.eid() });
     if (this.opts.autoConnect) this.connect();
   }
 
@@ -109,8 +108,9 @@ export class IoclusterClient<
 
   /** Emits waiting for a connection. */
   get queued(): number {
-    return this.queue.length;
+    return this.outbox.queued;
   }
+
   /**
    * The last position received in a room that keeps history (with `recovery`): where a recovery, or an
    * application's own `$history` request, goes on from.
@@ -176,15 +176,13 @@ export class IoclusterClient<
   ): Promise<AckResult<EventParams<ClientEvents, E>>> {
     try {
       this.assertOpen();
-      if (this.status !== 'connected' && this.queue.length >= this.opts.maxQueued) throw this.queueFull();
+      if (this.status !== 'connected') this.outbox.assertRoom();
     } catch (err) {
       return Promise.reject(err);
     }
-    const { pending, promise } = createPendingAck(event, this.opts.ackTimeoutMs, (settled) => {
-      this.inflight.delete(settled);
-      const index = this.queue.findIndex((item) => item.pending === settled);
-      if (index >= 0) this.queue.splice(index, 1);
-    });
+    const { pending, promise } = createPendingAck(event, this.opts.ackTimeoutMs, (settled) =>
+      this.outbox.settled(settled),
+    );
     this.push({ event, args: [...(args as unknown[])], pending });
     return promise as Promise<AckResult<EventParams<ClientEvents, E>>>;
   }
@@ -238,9 +236,7 @@ export class IoclusterClient<
       socket.off('disconnect');
       socket.disconnect();
     }
-    const error = new ClientError('CLOSED', 'the client was closed');
-    for (const item of this.queue.splice(0)) item.pending?.reject(error);
-    for (const pending of [...this.inflight]) pending.reject(error);
+    this.outbox.rejectAll(new ClientError('CLOSED', 'the client was closed'), true);
     return Promise.resolve();
   }
 
@@ -248,54 +244,8 @@ export class IoclusterClient<
     if (this.status === 'closed') throw new ClientError('CLOSED', 'the client is closed');
   }
 
-  private queueFull(): ClientError {
-    return new ClientError(
-      'QUEUE_FULL',
-      `${this.queue.length} emits already wait for a connection (maxQueued ${this.opts.maxQueued})`,
-    );
-  }
-
   private push(item: Outgoing): void {
-    if (this.status === 'connected' && this.current) {
-      this.send(this.current, item);
-      return;
-    }
-    if (this.queue.length >= this.opts.maxQueued) throw this.queueFull();
-    this.queue.push(item);
-  }
-
-  private send(socket: Socket, item: Outgoing): void {
-    const { pending } = item;
-    if (this.recovery) {
-      if (pending?.settled) return;
-      if (pending) this.inflight.add(pending);
-      item.eid ??= this.recovery.eid();
-      this.unanswered.add(item);
-      // Every identified event is acknowledged, so the client knows which ones a drop left unanswered.
-      const answered = (result: unknown) => {
-        this.unanswered.delete(item);
-        if (pending) pending.resolve(result);
-        else item.callback?.(result);
-      };
-      socket.emit(
-        RECOVERY_EVENTS.identified,
-        item.eid,
-        item.resent === true,
-        item.event,
-        ...item.args,
-        answered,
-      );
-      return;
-    }
-    if (pending) {
-      if (pending.settled) return;
-      this.inflight.add(pending);
-      socket.emit(item.event, ...item.args, (result: unknown) => pending.resolve(result));
-    } else if (item.callback) {
-      socket.emit(item.event, ...item.args, item.callback);
-    } else {
-      socket.emit(item.event, ...item.args);
-    }
+    this.outbox.push(this.status === 'connected' ? this.current : undefined, item);
   }
 
   /** One connection cycle: discover, connect, retry with backoff; returns once connected or stopped. */
@@ -320,7 +270,7 @@ export class IoclusterClient<
         if (!this.opts.retryForever) {
           this.status = 'idle';
           this.cycle = undefined;
-          for (const item of this.queue.splice(0)) item.pending?.reject(error);
+          this.outbox.rejectAll(error, false);
           return;
         }
         await sleep(this.opts.cyclePauseMs, signal);
@@ -425,26 +375,18 @@ export class IoclusterClient<
       this.fire('node-changed', previous, target.nodeId);
     if (this.current !== socket) return;
     // Accepted subscriptions are named again first (a new node knows none); a refusal now goes unheard.
-    for (const channel of this.channels.accepted) this.send(socket, { event: '$subscribe', args: [channel] });
-    for (const item of this.queue.splice(0)) this.send(socket, item);
+    for (const channel of this.channels.accepted)
+      this.outbox.push(socket, { event: '$subscribe', args: [channel] });
+    this.outbox.flush(socket);
   }
 
   private lost(socket: Socket, reason: string): void {
     if (socket !== this.current) return;
     this.current = undefined;
     clearTimeout(this.stableTimer);
-    if (this.recovery) {
-      // Sent again first, in the order first sent, marked so the cluster answers from a finished first run.
-      const again = [...this.unanswered].filter((item) => !item.pending?.settled);
-      this.unanswered.clear();
-      for (const item of again) {
-        item.resent = true;
-        if (item.pending) this.inflight.delete(item.pending);
-      }
-      this.queue.unshift(...again);
-    }
-    const error = new ClientError('DISCONNECTED', `connection to ${this.target?.nodeId} lost (${reason})`);
-    for (const pending of [...this.inflight]) pending.reject(error);
+    this.outbox.dropped(
+      new ClientError('DISCONNECTED', `connection to ${this.target?.nodeId} lost (${reason})`),
+    );
     if (this.target && !this.opts.proxy) this.avoid.add(this.target.nodeId);
     this.status = 'connecting';
     const code = this.kickedFor;

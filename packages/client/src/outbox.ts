@@ -1,4 +1,6 @@
+import type { Socket } from 'socket.io-client';
 import { ClientError } from './errors.js';
+import { RECOVERY_EVENTS } from './recovery-state.js';
 
 /** An `emitWithAck` waiting for its answer: settled once, by the ack, a timeout, a drop or `close()`. */
 export interface PendingAck {
@@ -55,4 +57,109 @@ export function createPendingAck(
     );
   }
   return { pending, promise };
+}
+
+/**
+ * The client's emits: queued while (re)connecting, sent in order once connected, tracked until answered.
+ * With recovery (`ids`), every event goes out as `$e (eid, resent, event, ...args)` with an ack, so the
+ * ones a dropped connection left unanswered can be sent again first after the reconnection.
+ */
+export class Outbox {
+  private readonly queue: Outgoing[] = [];
+  private readonly inflight = new Set<PendingAck>();
+  /** With ids: what was sent on the current connection and not answered yet, in send order. */
+  private readonly unanswered = new Set<Outgoing>();
+
+  constructor(
+    private readonly maxQueued: number,
+    /** Gives events ids (recovery on); undefined: plain Socket.IO emits. */
+    private readonly ids: { next(): string } | undefined,
+  ) {}
+
+  /** Emits waiting for a connection. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Throws `QUEUE_FULL` unless another emit may wait. */
+  assertRoom(): void {
+    if (this.queue.length >= this.maxQueued) {
+      throw new ClientError(
+        'QUEUE_FULL',
+        `${this.queue.length} emits already wait for a connection (maxQueued ${this.maxQueued})`,
+      );
+    }
+  }
+
+  /** Sends on `socket`, or queues while there is none. */
+  push(socket: Socket | undefined, item: Outgoing): void {
+    if (socket) return this.send(socket, item);
+    this.assertRoom();
+    this.queue.push(item);
+  }
+
+  /** Sends what waited, in order. */
+  flush(socket: Socket): void {
+    for (const item of this.queue.splice(0)) this.send(socket, item);
+  }
+
+  /** An `emitWithAck` settled (answer, timeout): it no longer waits anywhere. */
+  settled(pending: PendingAck): void {
+    this.inflight.delete(pending);
+    const index = this.queue.findIndex((item) => item.pending === pending);
+    if (index >= 0) this.queue.splice(index, 1);
+  }
+
+  /**
+   * The connection dropped: with ids, the unanswered events wait again (first, in their order, marked
+   * `resent`); without, the acks in flight reject with `error`.
+   */
+  dropped(error: ClientError): void {
+    if (this.ids) {
+      const again = [...this.unanswered].filter((item) => !item.pending?.settled);
+      this.unanswered.clear();
+      for (const item of again) {
+        item.resent = true;
+        if (item.pending) this.inflight.delete(item.pending);
+      }
+      this.queue.unshift(...again);
+    }
+    for (const pending of [...this.inflight]) pending.reject(error);
+  }
+
+  /** Rejects everything waiting or in flight (close, or no node to be had). */
+  rejectAll(error: ClientError, inflightToo: boolean): void {
+    for (const item of this.queue.splice(0)) item.pending?.reject(error);
+    if (inflightToo) for (const pending of [...this.inflight]) pending.reject(error);
+  }
+
+  private send(socket: Socket, item: Outgoing): void {
+    const { pending } = item;
+    if (pending?.settled) return;
+    if (pending) this.inflight.add(pending);
+    if (this.ids) {
+      item.eid ??= this.ids.next();
+      this.unanswered.add(item);
+      // Every identified event is acknowledged, so the client knows which ones a drop left unanswered.
+      const answered = (result: unknown) => {
+        this.unanswered.delete(item);
+        if (pending) pending.resolve(result);
+        else item.callback?.(result);
+      };
+      socket.emit(
+        RECOVERY_EVENTS.identified,
+        item.eid,
+        item.resent === true,
+        item.event,
+        ...item.args,
+        answered,
+      );
+    } else if (pending) {
+      socket.emit(item.event, ...item.args, (result: unknown) => pending.resolve(result));
+    } else if (item.callback) {
+      socket.emit(item.event, ...item.args, item.callback);
+    } else {
+      socket.emit(item.event, ...item.args);
+    }
+  }
 }

@@ -1,0 +1,120 @@
+import { randomBytes } from 'node:crypto';
+import {
+  assertInteger,
+  assertPort,
+  type Logger,
+  type RedisTarget,
+  silentLogger,
+  withDefaults,
+} from '@iocluster/shared';
+import type { ChannelDefaults } from './channels.js';
+import type { HistoryOptions } from './room-history.js';
+
+export interface AppNodeOptions {
+  /** Redis URL or target (Sentinel, Cluster). */
+  redis: RedisTarget | string;
+  /** Prefix of every Redis key and channel; must match the io-nodes'. @defaultValue 'iocluster' */
+  prefix?: string;
+  /** Id in logs. @defaultValue a random id */
+  nodeId?: string;
+  /** Ingress jobs run at once by this app-node. @defaultValue 16 */
+  concurrency?: number;
+  /**
+   * BullMQ lock on a running job, renewed every half of it. When an app-node dies, its jobs go back to
+   * the queue once the lock expires and a worker's stalled check sees it: within
+   * `lockDurationMs + stalledIntervalMs`. @defaultValue 5000
+   */
+  lockDurationMs?: number;
+  /** How often workers look for jobs whose lock expired. @defaultValue 2500 */
+  stalledIntervalMs?: number;
+  /** Times a job may lose its worker before it is failed (and kept). @defaultValue 3 */
+  maxStalledCount?: number;
+  /**
+   * A handler whose promise is still pending after this is answered with a TIMEOUT error and its
+   * client's next event runs; keep it below the io-nodes' `eventTimeoutMs`. @defaultValue 25000
+   */
+  handlerTimeoutMs?: number;
+  /**
+   * Commands wait in an io-node's inbox at least this long for it to read them: the longest an io-node
+   * may be cut off from Redis without losing a command. Must match across app-nodes. @defaultValue 120000
+   */
+  inboxRetentionMs?: number;
+  /** Rooms that keep history (messages clients recover after a reconnect). @defaultValue none */
+  history?: HistoryOptions;
+  /**
+   * How long answers to a client's events are kept, so an event it sends again after reconnecting gets
+   * the first run's answer instead of running twice. Match the io-nodes' `recoveryWindowMs`.
+   * @defaultValue 120000
+   */
+  recoveryWindowMs?: number;
+  /**
+   * Client channels with no authorizer registered: subscribing allowed, publishing refused (FORBIDDEN).
+   * @defaultValue { subscribe: 'allow', publish: 'deny' }
+   */
+  channels?: ChannelDefaults;
+  /** Clients remembered for `no-client` detection. @defaultValue 100000 */
+  seenClientsCapacity?: number;
+  /**
+   * Port of the node's HTTP server (`/healthz`, `/readyz`, `/metrics`); 0 picks a free one.
+   * @defaultValue none: no server
+   */
+  metricsPort?: number;
+  /** Interface of that server. @defaultValue '0.0.0.0' */
+  metricsHost?: string;
+  /** How often the node refreshes its registry record (shown in the admin view). @defaultValue 2000 */
+  heartbeatIntervalMs?: number;
+  /** How long the record outlives the last heartbeat; must exceed `heartbeatIntervalMs`. @defaultValue 6000 */
+  heartbeatTtlMs?: number;
+  /** Version shown in the registry. @defaultValue the app-node package version */
+  version?: string;
+  /** @defaultValue a silent logger */
+  logger?: Logger;
+}
+
+/** The options with every default applied, validated. */
+export type ResolvedAppNodeOptions = ReturnType<typeof resolveAppNodeOptions>;
+
+/** Applies the defaults, then validates; throws a TypeError naming the option that is wrong. */
+export function resolveAppNodeOptions(options: AppNodeOptions) {
+  const opts = withDefaults(
+    {
+      prefix: 'iocluster',
+      nodeId: `app-${randomBytes(4).toString('hex')}`,
+      concurrency: 16,
+      lockDurationMs: 5_000,
+      stalledIntervalMs: 2_500,
+      maxStalledCount: 3,
+      seenClientsCapacity: 100_000,
+      handlerTimeoutMs: 25_000,
+      inboxRetentionMs: 120_000,
+      history: {},
+      recoveryWindowMs: 120_000,
+      metricsHost: '0.0.0.0',
+      heartbeatIntervalMs: 2_000,
+      heartbeatTtlMs: 6_000,
+      logger: silentLogger(),
+    },
+    options,
+  );
+  for (const name of [
+    'concurrency',
+    'lockDurationMs',
+    'stalledIntervalMs',
+    'seenClientsCapacity',
+    'handlerTimeoutMs',
+    'inboxRetentionMs',
+    'recoveryWindowMs',
+    'heartbeatIntervalMs',
+    'heartbeatTtlMs',
+  ] as const) {
+    assertInteger('AppNodeOptions', name, opts[name], 1);
+  }
+  if (opts.heartbeatTtlMs <= opts.heartbeatIntervalMs) {
+    throw new TypeError(
+      `AppNodeOptions.heartbeatTtlMs (${opts.heartbeatTtlMs}) must be larger than heartbeatIntervalMs (${opts.heartbeatIntervalMs})`,
+    );
+  }
+  if (opts.metricsPort !== undefined) assertPort('AppNodeOptions', 'metricsPort', opts.metricsPort);
+  assertInteger('AppNodeOptions', 'maxStalledCount', opts.maxStalledCount, 0);
+  return opts;
+}
