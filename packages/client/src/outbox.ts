@@ -93,7 +93,10 @@ export class Outbox {
 
   /** Sends on `socket`, or queues while there is none. */
   push(socket: Socket | undefined, item: Outgoing): void {
-    if (socket) return this.send(socket, item);
+    if (socket) {
+      this.send(socket, item);
+      return;
+    }
     this.assertRoom();
     this.queue.push(item);
   }
