@@ -1,7 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
-import { availableParallelism, hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { hostname } from 'node:os';
+import {
+  bool,
+  directory,
+  type Env,
+  fileContents,
+  hostPorts,
+  int,
+  list,
+  oneOf,
+  origins,
+  read,
+  token,
+  url,
+  urlPath,
+  workers,
+} from './config-env.js';
 import { ConfigError } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 import type { RedisTarget } from './redis.js';
@@ -190,74 +204,6 @@ export interface Config {
   };
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
-
-function read(env: Env, name: string): string | undefined {
-  const value = env[name]?.trim();
-  return value === undefined || value === '' ? undefined : value;
-}
-
-function int(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = read(env, name);
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-  }
-  return value;
-}
-
-function bool(env: Env, name: string, fallback: boolean): boolean {
-  const raw = read(env, name)?.toLowerCase();
-  if (raw === undefined) return fallback;
-  if (['1', 'true', 'on', 'yes'].includes(raw)) return true;
-  if (['0', 'false', 'off', 'no'].includes(raw)) return false;
-  throw new ConfigError(`${name} must be on/off (or true/false, 1/0), got "${raw}"`);
-}
-
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
-  const raw = read(env, name);
-  if (raw === undefined) return fallback;
-  if (!(allowed as readonly string[]).includes(raw)) {
-    throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
-  }
-  return raw as T;
-}
-
-/** How many worker processes: a count, or `auto` for one per core. */
-function workers(env: Env, name: string): number {
-  if (read(env, name)?.toLowerCase() === 'auto') return availableParallelism();
-  return int(env, name, 1, 1, 256);
-}
-
-function url(env: Env, name: string, protocols: readonly string[], placeholder?: string): string | undefined {
-  const raw = read(env, name);
-  if (raw === undefined) return undefined;
-  let parsed: URL;
-  try {
-    parsed = new URL(placeholder === undefined ? raw : raw.replaceAll(placeholder, '1'));
-  } catch (cause) {
-    throw new ConfigError(`${name} must be a URL, got "${raw}"`, { cause });
-  }
-  if (!protocols.includes(parsed.protocol)) {
-    throw new ConfigError(`${name} must use ${protocols.join(' or ')}, got "${raw}"`);
-  }
-  return raw;
-}
-
-function hostPorts(env: Env, name: string): { host: string; port: number }[] | undefined {
-  const raw = read(env, name);
-  if (raw === undefined) return undefined;
-  return raw.split(',').map((part) => {
-    const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(part.trim());
-    const port = Number(match?.[2]);
-    if (!match?.[1] || port < 1 || port > 65535) {
-      throw new ConfigError(`${name} must be a comma-separated list of host:port, got "${part.trim()}"`);
-    }
-    return { host: match[1], port };
-  });
-}
-
 function redisTarget(env: Env): RedisTarget {
   const cluster = hostPorts(env, 'REDIS_CLUSTER_NODES');
   const sentinels = hostPorts(env, 'REDIS_SENTINELS');
@@ -270,76 +216,6 @@ function redisTarget(env: Env): RedisTarget {
     return { kind: 'sentinel', sentinels, name, password: read(env, 'REDIS_PASSWORD') };
   }
   return { kind: 'standalone', url: redisUrl ?? 'redis://127.0.0.1:6379' };
-}
-
-function origins(env: Env, name: string): readonly string[] | '*' {
-  const raw = read(env, name);
-  if (raw === undefined || raw === '*') return '*';
-  return Object.freeze(
-    raw.split(',').map((origin) => {
-      const value = origin.trim();
-      try {
-        return new URL(value).origin;
-      } catch (cause) {
-        throw new ConfigError(`${name} must be "*" or a comma-separated list of origins, got "${value}"`, {
-          cause,
-        });
-      }
-    }),
-  );
-}
-
-function urlPath(env: Env, name: string, fallback: string): string {
-  const raw = read(env, name);
-  if (raw === undefined) return fallback;
-  if (!/^\/([A-Za-z0-9._~-]+\/)*$/.test(raw)) {
-    throw new ConfigError(`${name} must be a URL path that starts and ends with "/", got "${raw}"`);
-  }
-  return raw;
-}
-
-function directory(env: Env, name: string): string | undefined {
-  const raw = read(env, name);
-  if (raw === undefined) return undefined;
-  const path = resolve(raw);
-  let isDirectory = false;
-  try {
-    isDirectory = statSync(path).isDirectory();
-  } catch (cause) {
-    throw new ConfigError(`${name} must name an existing directory, got "${raw}"`, { cause });
-  }
-  if (!isDirectory) throw new ConfigError(`${name} must name a directory, got "${raw}" (not a directory)`);
-  return path;
-}
-
-function token(env: Env, name: string): string | undefined {
-  const raw = read(env, name);
-  if (raw !== undefined && raw.length < 8) {
-    throw new ConfigError(
-      `${name} must be at least 8 characters (it guards the admin view), got ${raw.length}`,
-    );
-  }
-  return raw;
-}
-
-function list(env: Env, name: string): readonly string[] | undefined {
-  const raw = read(env, name);
-  if (raw === undefined) return undefined;
-  const items = raw
-    .split(',')
-    .map((item) => item.trim())
-    .filter((item) => item !== '');
-  return items.length === 0 ? undefined : Object.freeze(items);
-}
-
-function fileContents(env: Env, name: string): string | undefined {
-  const raw = read(env, name);
-  if (raw === undefined) return undefined;
-  try {
-    return readFileSync(resolve(raw), 'utf8');
-  } catch (cause) {
-    throw new ConfigError(`${name} must name a readable file, got "${raw}"`, { cause });
-  }
 }
 
 function jwtAuth(env: Env): JwtAuthConfig | undefined {
