@@ -50,6 +50,8 @@ export interface ChaosCluster {
   startNode(kind: ChaosNode['kind']): Promise<ChaosNode>;
   /** SIGKILL (a crash) or SIGTERM (a drain) to a node; waits for its exit and forgets it. */
   stopNode(node: ChaosNode, signal: 'SIGKILL' | 'SIGTERM'): Promise<void>;
+  /** Warnings and errors every node and the frontend logged so far (stopped ones included), by label. */
+  warnings(): Record<string, { count: number; first: string[] }>;
   /** Every process and Redis stopped, temp dirs removed. Idempotent. */
   close(): Promise<void>;
 }
@@ -70,6 +72,7 @@ export async function startChaosCluster(options: ChaosClusterOptions): Promise<C
   let redis: RedisServer | undefined;
   let sentinel: RedisSentinelSetup | undefined;
   const processes = new Set<BenchChild>();
+  const everStarted: BenchChild[] = [];
   const ioNodes: ChaosNode[] = [];
   const appNodes: ChaosNode[] = [];
   let closed: Promise<void> | undefined;
@@ -105,6 +108,7 @@ export async function startChaosCluster(options: ChaosClusterOptions): Promise<C
         env: { ...env, ...extra },
       });
       processes.add(child);
+      everStarted.push(child);
       void child.exited.then(() => processes.delete(child));
       return child;
     };
@@ -131,6 +135,12 @@ export async function startChaosCluster(options: ChaosClusterOptions): Promise<C
       ioNodes,
       appNodes,
       primary: async () => redis ?? sentinel!.primary(),
+      warnings: () =>
+        Object.fromEntries(
+          everStarted
+            .filter((child) => child.warnings.count > 0)
+            .map((child) => [child.label, { count: child.warnings.count, first: [...child.warnings.first] }]),
+        ),
       startNode,
       async stopNode(node, signal) {
         const list = node.kind === 'io-node' ? ioNodes : appNodes;

@@ -51,6 +51,8 @@ export interface ChaosRecord {
   latencyMs: { p50: number; p99: number; max: number };
   /** Sending ended before the injection did (the case ran longer than its load). */
   faultOutlastedLoad: boolean;
+  /** What the processes logged at warn level or above, by process label (the first few lines each). */
+  warnings: Record<string, { count: number; first: string[] }>;
 }
 
 /** Estimated time a case's injection takes, so the load spans it plus `tailMs`. */
@@ -70,7 +72,12 @@ export async function runChaosCase(name: ChaosCaseName, options: ChaosOptions): 
   let cluster: ChaosCluster | undefined;
   let pool: GeneratorPool | undefined;
   try {
-    cluster = await startChaosCluster({ topology: chaos.topology, ioNodes: 2, appNodes: 2 });
+    cluster = await startChaosCluster({
+      topology: chaos.topology,
+      ioNodes: 2,
+      appNodes: 2,
+      ...(chaos.env ? { env: chaos.env } : {}),
+    });
     pool = await GeneratorPool.start(1);
     const frontendUrl = cluster.frontendUrl;
     const plans: ClientPlan[][] = planClients(
@@ -97,7 +104,10 @@ export async function runChaosCase(name: ChaosCaseName, options: ChaosOptions): 
     const faults = await chaos.inject(cluster, { redisRestarts: options.redisRestarts });
     const injectedUntil = Date.now();
     const results = await stepping;
-    return record(chaos, options, durationMs, results, faults, injectedUntil);
+    return {
+      ...record(chaos, options, durationMs, results, faults, injectedUntil),
+      warnings: cluster.warnings(),
+    };
   } finally {
     await pool?.close();
     await cluster?.close();
@@ -111,7 +121,7 @@ function record(
   results: StepResult[],
   faults: number[],
   injectedUntil: number,
-): ChaosRecord {
+): Omit<ChaosRecord, 'warnings'> {
   const sum = (pick: (r: StepResult) => number) => results.reduce((n, r) => n + pick(r), 0);
   const latency = LatencyHistogram.from(results.map((r) => r.latency));
   const ackErrors: Record<string, number> = {};

@@ -19,6 +19,7 @@ import {
   packageVersionAt,
   type RedisConnection,
   type RedisTarget,
+  type ReplicaWait,
   runCloseSteps,
   silentLogger,
   WireError,
@@ -86,6 +87,12 @@ export interface AppNodeOptions {
    * @defaultValue 120000
    */
   recoveryWindowMs?: number;
+  /**
+   * Replicas that must have a write before it counts as done (`WAIT` after it; see {@link ReplicaWait}):
+   * with `{ replicas: 1 }` a failover to a replica cannot lose a command or reply it published.
+   * @defaultValue `{ replicas: 0, timeoutMs: 1000 }`: no wait
+   */
+  replicaWait?: ReplicaWait;
   /** Clients remembered for `no-client` detection. @defaultValue 100000 */
   seenClientsCapacity?: number;
   /**
@@ -191,6 +198,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
       inboxRetentionMs: 120_000,
       history: {},
       recoveryWindowMs: 120_000,
+      replicaWait: { replicas: 0, timeoutMs: 1_000 } as ReplicaWait,
       metricsHost: '0.0.0.0',
       heartbeatIntervalMs: 2_000,
       heartbeatTtlMs: 6_000,
@@ -233,6 +241,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
     inboxRetentionMs: opts.inboxRetentionMs,
     history,
     recoveryWindowMs: opts.recoveryWindowMs,
+    replicaWait: opts.replicaWait,
   });
   handlers.set(HISTORY_EVENT, (socket, room, request) => history.handleRequest(socket, room, request));
   // Reads counts only; on a shared connection, which BullMQ leaves open when the queue closes.

@@ -4,6 +4,8 @@ import {
   type Keys,
   type Logger,
   type RedisConnection,
+  type ReplicaWait,
+  waitForReplicas,
 } from '@iocluster/shared';
 import { Queue } from 'bullmq';
 
@@ -17,6 +19,7 @@ export interface IngressProducer {
 /** Failed jobs kept for inspection; completed jobs are removed at once. */
 const KEEP_FAILED_JOBS = 10_000;
 const RETRY_DELAY_MS = 250;
+const MAX_ATTEMPTS = 8;
 const MAX_RETRY_DELAY_MS = 5_000;
 
 export interface IngressProducerOptions {
@@ -26,6 +29,8 @@ export interface IngressProducerOptions {
    * about to add can reach it.
    */
   afterReconnect?: () => Promise<void>;
+  /** Replicas that must have the jobs before `add` resolves; too few in time is retried like an outage. */
+  replicaWait?: ReplicaWait;
 }
 
 export function createIngressProducer(
@@ -41,9 +46,12 @@ export function createIngressProducer(
       removeOnComplete: true,
       removeOnFail: { count: KEEP_FAILED_JOBS },
       // A job fails only when its app-node could not publish its commands (Redis trouble), not when a
-      // handler throws; retrying it then is what at-least-once asks for.
-      attempts: 3,
-      backoff: { type: 'fixed', delay: 500 },
+      // handler throws; retrying it then is what at-least-once asks for. Retries back off from 250 ms to
+      // 16 s, ~32 s in all: a failover, a Redis restart or replicas resyncing (no WAIT can succeed while
+      // the only replica reloads) takes seconds, and 3 tries 500 ms apart gave up before it ended, losing
+      // the job's messages (test/sentinel.test.ts).
+      attempts: MAX_ATTEMPTS,
+      backoff: { type: 'exponential', delay: 250 },
     },
   });
   queue.on('error', (err) => logger.warn({ err }, 'ingress queue error'));
@@ -68,6 +76,8 @@ export function createIngressProducer(
           }
         }
         await queue.addBulk(bulk);
+        // On the connection that added them: WAIT covers this client's own writes.
+        await waitForReplicas(connection, options.replicaWait);
         return;
       } catch (err) {
         if (closed) throw err;

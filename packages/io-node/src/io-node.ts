@@ -21,6 +21,7 @@ import {
   RESERVED_EVENTS,
   type RedisConnection,
   type RedisTarget,
+  type ReplicaWait,
   runCloseSteps,
   type SocketIoParser,
   settleWithin,
@@ -96,6 +97,12 @@ export interface IoNodeOptions {
   maxPendingEvents?: number;
   /** How long `close()` waits for in-flight events before disconnecting clients. @defaultValue 10000 */
   drainTimeoutMs?: number;
+  /**
+   * Replicas that must have a write before it counts as done (`WAIT` after it; see {@link ReplicaWait}):
+   * with `{ replicas: 1 }` a failover to a replica cannot lose an event this node accepted.
+   * @defaultValue `{ replicas: 0, timeoutMs: 1000 }`: no wait
+   */
+  replicaWait?: ReplicaWait;
   /**
    * Decides the handshake: return the user (any JSON value; null for anonymous) or throw to refuse the
    * connection (the client gets `connect_error` with the message).
@@ -190,6 +197,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
       recoveryWindowMs: 120_000,
       maxJobsInFlight: 32,
       drainTimeoutMs: 10_000,
+      replicaWait: { replicas: 0, timeoutMs: 1_000 } as ReplicaWait,
       commandHandlers: {},
       socketIo: {},
       heartbeatIntervalMs: 2_000,
@@ -404,6 +412,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         const routing = createRoutingTable(routingRedis, keys);
         producer = createIngressProducer(commandRedis, keys, logger, {
           afterReconnect: () => subscriber?.ensureInbox() ?? Promise.resolve(),
+          replicaWait: opts.replicaWait,
         });
         sequencer = new EventSequencer({
           nodeId,

@@ -44,6 +44,7 @@ if (config.workerIndex === undefined && ioNode.workers > 1) {
     heartbeatIntervalMs: ioNode.heartbeatIntervalMs,
     heartbeatTtlMs: ioNode.heartbeatTtlMs,
     parser: ioNode.parser,
+    replicaWait: config.redisWait,
     logger,
   });
   runUntilSignal(logger, () => node.close());

@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'REDIS_UNAVAILABLE'
   | 'BAD_REQUEST'
   | 'FORBIDDEN'
-  | 'WORKER_FAILED';
+  | 'WORKER_FAILED'
+  | 'REPLICATION_TIMEOUT';
 
 /** Base of every error iocluster throws on purpose: a `name`, a stable `code` and an optional `cause`. */
 export class IoclusterError extends Error {
@@ -60,6 +61,8 @@ export function toAckError(err: unknown, fallbackCode: ErrorCode = 'HANDLER_ERRO
 export function isTransientRedisError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
+  // Too few replicas had the write in time (replica-wait.ts): a failover may be under way; write again.
+  if (err instanceof IoclusterError && code === 'REPLICATION_TIMEOUT') return true;
   if (
     typeof code === 'string' &&
     ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND'].includes(code)
