@@ -73,6 +73,17 @@ describe.skipIf(!installed)(`compose${skipReason}`, () => {
       expect(service.environment?.REDIS_URL).toBe('redis://redis:6379');
     }
     expect(services.redis!.healthcheck?.test).toEqual(['CMD', 'redis-cli', 'ping']);
+    // What the guarantees need of Redis (docs/guarantees.md): AOF fsynced every second, no eviction, and
+    // the data dir on a volume so a recreated container starts from its AOF.
+    const redisArgs = services.redis!.command as string[];
+    const setting = (name: string) => redisArgs[redisArgs.indexOf(`--${name}`) + 1];
+    expect(redisArgs[0]).toBe('redis-server');
+    expect([setting('appendonly'), setting('appendfsync'), setting('maxmemory-policy')]).toEqual([
+      'yes',
+      'everysec',
+      'noeviction',
+    ]);
+    expect(services.redis!.volumes).toEqual([expect.stringMatching(/:\/data(:rw)?$/)]);
     expect(commandLine(services['app-node']!)).toContain(chatModule());
     expect(existsSync(`${root}${chatModule(true)}`)).toBe(true);
   });

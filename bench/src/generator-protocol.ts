@@ -11,6 +11,12 @@ export interface ClientPlan {
   roomSize: number;
   /** Position of the client in its room (0..roomSize-1): its slot in the delivery bitmap. */
   pos: number;
+  /**
+   * Connect with `@iocluster/client` through this frontend instead of socket.io-client to `url`: the
+   * client moves to another io-node when its own goes away, recovers its rooms and the messages it
+   * missed, and sends unanswered events again (the chaos suite).
+   */
+  frontendUrl?: string;
 }
 
 /** Parent → generator. Every request carries an id its answer repeats. */
@@ -32,6 +38,8 @@ export type GeneratorRequest =
       startAt: number;
       /** Fraction of one send interval this generator's schedule is shifted by, so generators interleave. */
       phase: number;
+      /** A delivery slower than this (ms) sets `lastSlowAt` (the chaos suite's time to recover). */
+      slowMs?: number;
     }
   | { type: 'disconnect'; id: number }
   | { type: 'exit'; id: number };
@@ -58,6 +66,11 @@ export interface StepResult {
   lastDeliveryAt: number;
   /** Event-loop utilization of the generator over the step (0..1): near 1 means it could not keep up. */
   eventLoopUtilization: number;
+  /** Epoch ms of the last delivery slower than the step's `slowMs` (0: none, or no `slowMs`). */
+  lastSlowAt: number;
+  /** Times `@iocluster/client` clients lost their io-node during the step, and recovered sessions. */
+  reconnects: number;
+  recovered: number;
 }
 
 export interface ConnectResult {

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { io, type Socket } from 'socket.io-client';
+import { createClient } from '@iocluster/client';
+import { io } from 'socket.io-client';
 import * as msgpackParser from 'socket.io-msgpack-parser';
 import type {
   ClientPlan,
@@ -31,9 +32,14 @@ if (Buffer.byteLength(TEXT) !== 100) throw new Error(`TEXT must be 100 bytes, is
 /** Epoch milliseconds with microsecond resolution; one clock for sentAt and receive times. */
 const now = () => performance.timeOrigin + performance.now();
 
+type Answer = { ok?: unknown; error?: { code?: unknown } } | undefined;
+
+/** One connection, over socket.io-client or `@iocluster/client` (`plan.frontendUrl`). */
 interface Client {
-  socket: Socket;
   plan: ClientPlan;
+  /** Emits a chat message; `ack` gets the answer, or `{ error: { code } }` if the client gave up on it. */
+  send(payload: object, ack: (answer: Answer) => void): void;
+  close(): void;
 }
 
 interface ChatDelivery {
@@ -52,6 +58,7 @@ interface ActiveStep {
   result: StepResult;
   latency: LatencyHistogram;
   sendingDone: boolean;
+  slowMs: number | undefined;
   /** Acks received, with or without an error. */
   answered: number;
   finish: () => void;
@@ -59,6 +66,9 @@ interface ActiveStep {
 
 let clients: Client[] = [];
 let active: ActiveStep | undefined;
+/** Connection losses and recoveries of `@iocluster/client` clients since the last step began. */
+let reconnects = 0;
+let recovered = 0;
 /** Deliveries that arrived between steps: added to the next step's `late`. */
 let strays = 0;
 
@@ -100,8 +110,90 @@ function onDelivery(client: Client, msg: ChatDelivery): void {
   step.seen[slot] = 1;
   result.delivered++;
   step.latency.record((receivedAt - msg.sentAt) * 1000);
+  if (step.slowMs !== undefined && receivedAt - msg.sentAt > step.slowMs) result.lastSlowAt = receivedAt;
   result.lastDeliveryAt = receivedAt;
   if (step.sendingDone && complete(step)) step.finish();
+}
+
+type Opened = Client & { join(room: string, timeoutMs: number): Promise<unknown> };
+
+/** A socket.io-client connection to one server, without reconnection (the benchmark). */
+async function openPlain(plan: ClientPlan, timeoutMs: number): Promise<Opened> {
+  const socket = io(plan.url, {
+    transports: ['websocket'],
+    reconnection: false,
+    forceNew: true,
+    timeout: timeoutMs,
+    ...(plan.parser === 'msgpack' ? { parser: msgpackParser } : {}),
+  });
+  const client: Opened = {
+    plan,
+    send: (payload, ack) => socket.emit('chat message', payload, ack),
+    close: () => socket.disconnect(),
+    join: (room, ms) => socket.timeout(ms).emitWithAck('join', room),
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', (err) => reject(new Error(`connect to ${plan.url}: ${err.message}`)));
+    });
+  } catch (err) {
+    socket.disconnect();
+    throw err;
+  }
+  socket.on('chat message', (msg: ChatDelivery) => onDelivery(client, msg));
+  return client;
+}
+
+/**
+ * An `@iocluster/client` through the frontend: it follows the cluster through failures (another io-node,
+ * its session recovered, unanswered events sent again), retrying forever.
+ */
+async function openIocluster(plan: ClientPlan, timeoutMs: number): Promise<Opened> {
+  const client = createClient({
+    frontendUrl: plan.frontendUrl!,
+    parser: plan.parser,
+    retryForever: true,
+    backoffMinMs: 100,
+    backoffMaxMs: 1_000,
+    connectTimeoutMs: 5_000,
+    ackTimeoutMs: 120_000,
+    maxQueued: 100_000,
+    autoConnect: false,
+  });
+  const opened: Opened = {
+    plan,
+    send: (payload, ack) => {
+      client.emitWithAck('chat message', payload).then(
+        (answer) => ack(answer as Answer),
+        (err: { code?: unknown }) => ack({ error: { code: err?.code ?? 'CLIENT_ERROR' } }),
+      );
+    },
+    close: () => void client.close(),
+    join: (room) => client.emitWithAck('join', room),
+  };
+  client.on('chat message', (msg: ChatDelivery) => onDelivery(opened, msg));
+  client.on('disconnected', () => {
+    reconnects++;
+  });
+  client.on('recovered', (report) => {
+    if (report.recovered) recovered++;
+  });
+  const connected = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no io-node through ${plan.frontendUrl}`)), timeoutMs);
+    client.on('connected', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  client.connect();
+  try {
+    await connected;
+  } catch (err) {
+    await client.close();
+    throw err;
+  }
+  return opened;
 }
 
 async function connectAll(
@@ -118,25 +210,11 @@ async function connectAll(
     while (next < plans.length) {
       const plan = plans[next++]!;
       const left = Math.max(1, deadline - performance.now());
-      const socket = io(plan.url, {
-        transports: ['websocket'],
-        reconnection: false,
-        forceNew: true,
-        timeout: left,
-        ...(plan.parser === 'msgpack' ? { parser: msgpackParser } : {}),
-      });
-      const client: Client = { socket, plan };
+      const client = plan.frontendUrl ? await openIocluster(plan, left) : await openPlain(plan, left);
       connected.push(client);
-      await new Promise<void>((resolve, reject) => {
-        socket.once('connect', () => resolve());
-        socket.once('connect_error', (err) => reject(new Error(`connect to ${plan.url}: ${err.message}`)));
-      });
       if (plan.room !== null) {
-        socket.on('chat message', (msg: ChatDelivery) => onDelivery(client, msg));
-        const answer = (await socket
-          .timeout(Math.max(1, deadline - performance.now()))
-          .emitWithAck('join', plan.room)) as { ok?: unknown; error?: { code?: string; message?: string } };
-        if (answer?.ok !== true) throw new Error(`join ${plan.room}: ${JSON.stringify(answer)}`);
+        const answer = await client.join(plan.room, Math.max(1, deadline - performance.now()));
+        if ((answer as Answer)?.ok !== true) throw new Error(`join ${plan.room}: ${JSON.stringify(answer)}`);
         joined++;
       }
     }
@@ -164,6 +242,9 @@ function runStep(request: Extract<GeneratorRequest, { type: 'step' }>): Promise<
     duplicates: 0,
     late: strays,
     misrouted: 0,
+    lastSlowAt: 0,
+    reconnects: 0,
+    recovered: 0,
     latency: latency.snapshot(),
     sendLag: sendLag.snapshot(),
     firstSendAt: 0,
@@ -172,6 +253,8 @@ function runStep(request: Extract<GeneratorRequest, { type: 'step' }>): Promise<
     eventLoopUtilization: 0,
   };
   strays = 0;
+  reconnects = 0;
+  recovered = 0;
   for (let k = 0; k < count; k++) result.expected += senders[k % senders.length]!.plan.roomSize;
   const high = request.tag * 16 + GEN_INDEX;
   const base = high * MID_SPAN;
@@ -192,6 +275,7 @@ function runStep(request: Extract<GeneratorRequest, { type: 'step' }>): Promise<
       result,
       latency,
       sendingDone: false,
+      slowMs: request.slowMs,
       answered: 0,
       finish() {
         if (done) return;
@@ -201,12 +285,14 @@ function runStep(request: Extract<GeneratorRequest, { type: 'step' }>): Promise<
         result.latency = latency.snapshot();
         result.sendLag = sendLag.snapshot();
         result.eventLoopUtilization = performance.eventLoopUtilization(elu).utilization;
+        result.reconnects = reconnects;
+        result.recovered = recovered;
         resolve(result);
       },
     };
     active = step;
 
-    const ack = (answer: { ok?: unknown; error?: { code?: unknown } } | undefined) => {
+    const ack = (answer: Answer) => {
       if (answer?.ok === true) result.acked++;
       else {
         const code = typeof answer?.error?.code === 'string' ? answer.error.code : 'UNKNOWN';
@@ -226,11 +312,7 @@ function runStep(request: Extract<GeneratorRequest, { type: 'step' }>): Promise<
         const sentAt = now();
         if (k === 0) result.firstSendAt = sentAt;
         result.lastSendAt = sentAt;
-        sender.socket.emit(
-          'chat message',
-          { room: sender.plan.room, text: TEXT, sentAt, mid: base + k },
-          ack,
-        );
+        sender.send({ room: sender.plan.room, text: TEXT, sentAt, mid: base + k }, ack);
         result.sent++;
         k++;
       }
@@ -259,7 +341,7 @@ function runStep(request: Extract<GeneratorRequest, { type: 'step' }>): Promise<
 }
 
 async function disconnectAll(): Promise<void> {
-  for (const { socket } of clients) socket.disconnect();
+  for (const client of clients) client.close();
   clients = [];
   // Lets the close frames go out before the parent stops the servers.
   await new Promise((resolve) => setTimeout(resolve, 50));

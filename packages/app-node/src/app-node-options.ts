@@ -4,6 +4,7 @@ import {
   assertPort,
   type Logger,
   type RedisTarget,
+  type ReplicaWait,
   silentLogger,
   withDefaults,
 } from '@iocluster/shared';
@@ -48,6 +49,12 @@ export interface AppNodeOptions {
    */
   recoveryWindowMs?: number;
   /**
+   * Replicas that must have a write before it counts as done (`WAIT` after it; see {@link ReplicaWait}):
+   * with `{ replicas: 1 }` a failover to a replica cannot lose a command or reply it published.
+   * @defaultValue `{ replicas: 0, timeoutMs: 1000 }`: no wait
+   */
+  replicaWait?: ReplicaWait;
+  /**
    * Client channels with no authorizer registered: subscribing allowed, publishing refused (FORBIDDEN).
    * @defaultValue { subscribe: 'allow', publish: 'deny' }
    */
@@ -89,6 +96,7 @@ export function resolveAppNodeOptions(options: AppNodeOptions) {
       inboxRetentionMs: 120_000,
       history: {},
       recoveryWindowMs: 120_000,
+      replicaWait: { replicas: 0, timeoutMs: 1_000 } as ReplicaWait,
       metricsHost: '0.0.0.0',
       heartbeatIntervalMs: 2_000,
       heartbeatTtlMs: 6_000,

@@ -141,6 +141,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
     inboxRetentionMs: opts.inboxRetentionMs,
     history,
     recoveryWindowMs: opts.recoveryWindowMs,
+    replicaWait: opts.replicaWait,
   });
   handlers.set(HISTORY_EVENT, (socket, room, request) => history.handleRequest(socket, room, request));
   // Reads counts only; on a shared connection, which BullMQ leaves open when the queue closes.

@@ -11,7 +11,9 @@ import {
   type Keys,
   type Logger,
   type RedisConnection,
+  type ReplicaWait,
   type ReplyCommand,
+  waitForReplicas,
 } from '@iocluster/shared';
 
 /**
@@ -58,6 +60,8 @@ export interface CommandPublisherOptions {
   history: { keeps: (room: string) => boolean; limits: HistoryLimits };
   /** How long the answers to a session's events are kept for its resends. */
   recoveryWindowMs: number;
+  /** Replicas that must have a delivery's writes before it counts as sent (replica-wait.ts). */
+  replicaWait?: ReplicaWait;
 }
 
 const MAX_FAILURES_KEPT = 1_000;
@@ -227,6 +231,7 @@ export function createCommandPublisher(
     );
     const gone = entries.filter((_, i) => ids[i] === null).map(([nodeId]) => nodeId);
     if (gone.length > 0) await forgetGone(gone, byRoom, joins);
+    await waitForReplicas(connection, options.replicaWait);
   }
 
   /** Tells the io-node where each joined room with history stands, so it delivers on from there. */

@@ -56,6 +56,7 @@ if (config.workerIndex === undefined && config.appNode.workers > 1) {
     maxStalledCount: config.appNode.maxStalledCount,
     inboxRetentionMs: config.appNode.inboxRetentionMs,
     recoveryWindowMs: config.appNode.recoveryWindowMs,
+    replicaWait: config.redisWait,
     metricsPort: config.appNode.metricsPort,
     metricsHost: config.appNode.metricsHost,
     heartbeatIntervalMs: config.ioNode.heartbeatIntervalMs,

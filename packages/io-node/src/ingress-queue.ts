@@ -4,6 +4,8 @@ import {
   type Keys,
   type Logger,
   type RedisConnection,
+  type ReplicaWait,
+  waitForReplicas,
 } from '@iocluster/shared';
 import { Queue } from 'bullmq';
 
@@ -19,6 +21,7 @@ export interface IngressProducer {
 /** Failed jobs kept for inspection; completed jobs are removed at once. */
 const KEEP_FAILED_JOBS = 10_000;
 const RETRY_DELAY_MS = 250;
+const MAX_ATTEMPTS = 8;
 const MAX_RETRY_DELAY_MS = 5_000;
 
 export interface IngressProducerOptions {
@@ -28,6 +31,8 @@ export interface IngressProducerOptions {
    * about to add can reach it.
    */
   afterReconnect?: () => Promise<void>;
+  /** Replicas that must have the jobs before `add` resolves; too few in time is retried like an outage. */
+  replicaWait?: ReplicaWait;
 }
 
 export function createIngressProducer(
@@ -43,10 +48,12 @@ export function createIngressProducer(
       removeOnComplete: true,
       removeOnFail: { count: KEEP_FAILED_JOBS },
       // A job fails only when its app-node could not publish its commands (Redis trouble), not when a
-      // handler throws; retrying it then is what at-least-once asks for. The retries span ~32 s (0.25,
-      // 0.5, 1 ... 16 s), longer than a Redis Cluster takes to promote a replica of a dead primary
-      // (cluster-node-timeout, 15 s by default, plus an election): 3 retries 0.5 s apart gave up first.
-      attempts: 8,
+      // handler throws; retrying it then is what at-least-once asks for. Retries back off from 250 ms to
+      // 16 s, ~32 s in all: longer than a Redis Cluster takes to promote a replica of a dead primary
+      // (cluster-node-timeout, 15 s by default, plus an election), a Sentinel failover, a Redis restart or
+      // replicas resyncing (no WAIT succeeds while the only replica reloads): 3 tries 500 ms apart gave up
+      // first and lost the job's messages (test/redis-cluster-failover.test.ts, test/sentinel.test.ts).
+      attempts: MAX_ATTEMPTS,
       backoff: { type: 'exponential', delay: 250 },
     },
   });
@@ -72,6 +79,8 @@ export function createIngressProducer(
           }
         }
         await queue.addBulk(bulk);
+        // On the connection that added them: WAIT covers this client's own writes.
+        await waitForReplicas(connection, options.replicaWait);
         return;
       } catch (err) {
         // A job JSON cannot encode (a RangeError from a too-deep value) never gets in: retrying would spin.

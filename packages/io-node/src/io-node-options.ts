@@ -3,6 +3,7 @@ import {
   assertPort,
   type Logger,
   type RedisTarget,
+  type ReplicaWait,
   type SocketIoParser,
   silentLogger,
   withDefaults,
@@ -63,6 +64,12 @@ export interface IoNodeOptions {
   maxPendingEvents?: number;
   /** How long `close()` waits for in-flight events before disconnecting clients. @defaultValue 10000 */
   drainTimeoutMs?: number;
+  /**
+   * Replicas that must have a write before it counts as done (`WAIT` after it; see {@link ReplicaWait}):
+   * with `{ replicas: 1 }` a failover to a replica cannot lose an event this node accepted.
+   * @defaultValue `{ replicas: 0, timeoutMs: 1000 }`: no wait
+   */
+  replicaWait?: ReplicaWait;
   /**
    * Decides the handshake: return the user (any JSON value; null for anonymous) or throw to refuse the
    * connection (the client gets `connect_error` with the message, and `data` when the error has one).
@@ -137,6 +144,7 @@ export function resolveIoNodeOptions(options: IoNodeOptions) {
       recoveryWindowMs: 120_000,
       maxJobsInFlight: 32,
       drainTimeoutMs: 10_000,
+      replicaWait: { replicas: 0, timeoutMs: 1_000 } as ReplicaWait,
       commandHandlers: {},
       socketIo: {},
       heartbeatIntervalMs: 2_000,

@@ -197,6 +197,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         const routing = createRoutingTable(routingRedis, keys);
         producer = createIngressProducer(commandRedis, keys, logger, {
           afterReconnect: () => subscriber?.ensureInbox() ?? Promise.resolve(),
+          replicaWait: opts.replicaWait,
         });
         sequencer = new EventSequencer({
           nodeId,

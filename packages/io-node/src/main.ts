@@ -54,6 +54,7 @@ if (config.workerIndex === undefined && ioNode.workers > 1) {
       expiryNoticeMs: config.auth.expiryNoticeMs,
     },
     ...config.limits,
+    replicaWait: config.redisWait,
     logger,
   });
   runUntilSignal(logger, () => node.close());

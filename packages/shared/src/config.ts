@@ -19,6 +19,7 @@ import {
 import { ConfigError } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 import type { RedisTarget } from './redis.js';
+import type { ReplicaWait } from './replica-wait.js';
 
 /** JWS algorithms io-nodes accept for client tokens. */
 export type JwtAlgorithm =
@@ -107,6 +108,11 @@ export const PORT_PLACEHOLDER = '{port}';
 /** Everything the processes read from the environment, parsed and validated once by {@link loadConfig}. */
 export interface Config {
   readonly redis: RedisTarget;
+  /**
+   * `REDIS_WAIT_REPLICAS`, `REDIS_WAIT_TIMEOUT_MS`: replicas that must have an accepted event or a
+   * command before it counts as written (WAIT); 0 (the default) waits for none.
+   */
+  readonly redisWait: ReplicaWait;
   /** `IOCLUSTER_PREFIX`: prefix of every Redis key and channel. */
   readonly prefix: string;
   /** `LOG_LEVEL` */
@@ -283,6 +289,10 @@ export function loadConfig(env: Env = process.env): Config {
   const recoveryWindowMs = int(env, 'RECOVERY_WINDOW_MS', 120_000, 1_000, 86_400_000);
   const config: Config = {
     redis: redisTarget(env),
+    redisWait: {
+      replicas: int(env, 'REDIS_WAIT_REPLICAS', 0, 0, 100),
+      timeoutMs: int(env, 'REDIS_WAIT_TIMEOUT_MS', 1_000, 1, 600_000),
+    },
     prefix,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logPretty: bool(env, 'LOG_PRETTY', false),

@@ -17,7 +17,8 @@ export type ErrorCode =
   | 'TOKEN_EXPIRED'
   | 'RATE_LIMITED'
   | 'PAYLOAD_TOO_LARGE'
-  | 'SERVER_FULL';
+  | 'SERVER_FULL'
+  | 'REPLICATION_TIMEOUT';
 
 /** Base of every error iocluster throws on purpose: a `name`, a stable `code` and an optional `cause`. */
 export class IoclusterError extends Error {
@@ -73,6 +74,8 @@ export function toAckError(err: unknown, fallbackCode: ErrorCode = 'HANDLER_ERRO
 export function isTransientRedisError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
+  // Too few replicas had the write in time (replica-wait.ts): a failover may be under way; write again.
+  if (err instanceof IoclusterError && code === 'REPLICATION_TIMEOUT') return true;
   if (
     typeof code === 'string' &&
     ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND'].includes(code)

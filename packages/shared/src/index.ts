@@ -53,6 +53,8 @@ export {
   watchRegistry,
   writeAppNodeRecord,
 } from './registry.js';
+export type { ReplicaWait } from './replica-wait.js';
+export { waitForReplicas } from './replica-wait.js';
 export type { RoutingTable } from './routing.js';
 export { createRoutingTable } from './routing.js';
 export type {

@@ -47,6 +47,11 @@ export function createRedis(
     // then writes them as one pipeline per server, which on a Cluster is the only way to pipeline
     // commands whose keys live on different primaries.
     enableAutoPipelining: role === 'publisher',
+    // After a failover the old primary may come back as a replica while a connection still points at it
+    // (a Sentinel failover demotes it without closing clients' connections, or a plain URL names it):
+    // every write then fails with READONLY. Reconnecting (2: and resending the command) makes a Sentinel
+    // connection ask the sentinels for the new primary, so writes go on there instead of failing.
+    reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
   };
   let connection: RedisConnection;
   if (resolved.kind === 'standalone') {
@@ -56,6 +61,9 @@ export function createRedis(
       ...base,
       sentinels: resolved.sentinels.map((s) => ({ ...s })),
       name: resolved.name,
+      // Subscribes to the sentinels' +switch-master and reconnects at once when the primary changes,
+      // rather than waiting for the old primary to refuse a write or drop the connection.
+      failoverDetector: true,
       password: resolved.password,
     });
   } else {
