@@ -6,6 +6,7 @@ import {
   type RedisConnection,
   type RoutingTable,
 } from '@iocluster/shared';
+import { createRecentIds } from './recent-ids.js';
 
 /**
  * Receiving side of the command bus. Implementations deliver every command meant for this node to the
@@ -55,6 +56,17 @@ export interface InboxSubscriberOptions {
   onPurged?: (nodeId: string) => void;
 }
 
+/** After a reconnect, entries this far (ms) behind the last one applied are read again. */
+const REWIND_MS = 10_000;
+/** Entry ids remembered as applied, to skip them when read again: far more than 10 s of entries. */
+const APPLIED_REMEMBERED = 200_000;
+
+/** The stream id `ms` before `id` (`<ms>-<seq>`), the start of a rewound read. */
+function rewound(id: string): string {
+  const ms = Number(id.slice(0, id.indexOf('-')));
+  return `${Math.max(0, ms - REWIND_MS)}-0`;
+}
+
 /** Entries read per call: enough to drain a burst in a few calls, small enough to keep turns short. */
 const READ_COUNT = 1_000;
 /** How long one blocking read waits before it is issued again (it is cheap; this bounds close()). */
@@ -75,7 +87,11 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
   const inbox = keys.inbox(nodeId);
   const handlers = new Set<(cmd: Command) => void | Promise<void>>();
   const resetHandlers = new Set<() => void>();
+  /** The last entry applied, and where the next read starts (behind it after a rewind). */
   let lastId = '0-0';
+  let cursor = '0-0';
+  const applied = createRecentIds(APPLIED_REMEMBERED);
+  let reconnected = false;
   let trimmedAt = 0;
   let closed = false;
   let closing: Promise<void> | undefined;
@@ -83,22 +99,35 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
   let heartbeat: NodeJS.Timeout | undefined;
   let beating: Promise<void> | undefined;
 
-  async function apply(id: string, fields: string[]): Promise<void> {
-    lastId = id;
-    if (fields[0] !== 'c' || fields[1] === undefined) return;
+  /**
+   * Applies one entry's commands in order. Synchronous unless a handler returns a promise (a history gap
+   * being read): then the rest of the entry waits for it, and so does the read loop.
+   */
+  function apply(id: string, fields: string[]): Promise<void> | undefined {
+    if (fields[0] !== 'c' || fields[1] === undefined) return undefined;
     const raw = fields[1];
     const { cmds, errors } = decodeCommandEnvelope(raw);
     for (const err of errors) logger.warn({ err, entry: id, bytes: raw.length }, 'malformed command dropped');
-    for (const cmd of cmds) {
+    return applyFrom(cmds, 0, id);
+  }
+
+  function applyFrom(cmds: Command[], from: number, id: string): Promise<void> | undefined {
+    for (let i = from; i < cmds.length; i++) {
+      const cmd = cmds[i]!;
+      let waits: Promise<void>[] | undefined;
       for (const handler of handlers) {
+        const failed = (err: unknown) =>
+          logger.error({ err, entry: id, type: cmd.type }, 'command handler failed');
         try {
           const pending = handler(cmd);
-          if (pending) await pending;
+          if (pending) (waits ??= []).push(pending.catch(failed));
         } catch (err) {
-          logger.error({ err, entry: id, type: cmd.type }, 'command handler failed');
+          failed(err);
         }
       }
+      if (waits) return Promise.all(waits).then(() => applyFrom(cmds, i + 1, id));
     }
+    return undefined;
   }
 
   async function read(): Promise<void> {
@@ -112,29 +141,49 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
           READ_BLOCK_MS,
           'STREAMS',
           inbox,
-          lastId,
+          cursor,
         )) as StreamReply;
         if (failing) logger.info({ lastId }, 'reading commands again');
         failing = false;
-        for (const [, entries] of reply ?? []) for (const [id, fields] of entries) await apply(id, fields);
+        for (const [, entries] of reply ?? []) {
+          for (const [id, fields] of entries) {
+            cursor = id;
+            if (!applied.first(id)) continue;
+            lastId = id;
+            const pending = apply(id, fields);
+            if (pending) await pending;
+          }
+        }
         if (reply && Date.now() - trimmedAt >= TRIM_INTERVAL_MS) trim();
       } catch (err) {
         if (closed) return;
         if (!failing)
-          logger.warn({ err, lastId }, 'reading commands failed; retrying from the last one applied');
+          logger.warn({ err, lastId }, 'reading commands failed; reading on from the last one applied');
         failing = true;
+        reconnected = true;
         await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+      }
+      if (reconnected) {
+        // The server may be another one now (a failover): entries appended there while this node still
+        // read the old primary can have ids below the last one applied. Read the last REWIND_MS again;
+        // what was applied already is skipped by id.
+        reconnected = false;
+        cursor = rewound(lastId);
       }
     }
   }
 
-  /** Entries this node applied are of no use to anyone: drop them (MINID keeps `lastId` itself). */
+  /** What this node applied is of no use to anyone: drop it, but keep what a rewind reads again. */
   function trim(): void {
     trimmedAt = Date.now();
     commands
-      .xtrim(inbox, 'MINID', '~', lastId)
+      .xtrim(inbox, 'MINID', '~', rewound(lastId))
       .catch((err: unknown) => logger.debug({ err }, 'inbox trim failed; the next one will catch up'));
   }
+
+  const onReaderClose = () => {
+    reconnected = true;
+  };
 
   async function ensureInbox(): Promise<void> {
     const created = await routing.createInbox(nodeId);
@@ -142,6 +191,7 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
     // Only a Redis that lost its data (no persistence, or a failover to a replica that lagged) does this.
     logger.error({ lastId }, 'inbox was gone from Redis: commands sent to this node meanwhile are lost');
     lastId = created;
+    cursor = created;
     await routing.touch(nodeId, Date.now() + options.heartbeatTtlMs);
     for (const handler of resetHandlers) handler();
   }
@@ -163,6 +213,9 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
       // A previous life of this node id (a restart with a fixed IO_NODE_ID) may have left entries behind.
       await routing.purge(nodeId);
       lastId = (await routing.createInbox(nodeId)) ?? '0-0';
+      cursor = lastId;
+      // A reconnect may reach another server (failover): the next read then rewinds (see read()).
+      reader.on('close', onReaderClose);
       await routing.touch(nodeId, Date.now() + options.heartbeatTtlMs);
       loop = read();
       heartbeat = setInterval(() => {
@@ -189,6 +242,7 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
         closed = true;
         clearInterval(heartbeat);
         // The blocking read returns within READ_BLOCK_MS; disconnecting the reader ends it at once.
+        reader.off('close', onReaderClose);
         reader.disconnect();
         await Promise.allSettled([loop, beating]);
         handlers.clear();

@@ -1,7 +1,8 @@
 /**
- * Ids seen lately, to apply an emit marked `once` a single time: a job run again after its app-node died
- * publishes the same emits again within seconds (lock duration + stalled check), so remembering the last
- * `capacity` ids is enough. Insertion-ordered Map: the oldest id goes first.
+ * Ids seen lately: to apply an emit marked `once` a single time (a job run again after its app-node died
+ * publishes the same emits again within seconds: lock duration + stalled check), and to skip inbox
+ * entries a rewound read brings again. Remembering the last `capacity` ids is enough; insertion-ordered
+ * Set: the oldest id goes first.
  */
 export interface RecentIds {
   /** True the first time `id` is seen (while remembered), false on a repeat. */
