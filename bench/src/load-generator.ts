@@ -42,6 +42,13 @@ interface ChatDelivery {
   mid?: unknown;
 }
 
+/** What the `rpc` handler answers: the request's mid, with `ok`. */
+interface RpcAnswer {
+  ok?: unknown;
+  mid?: unknown;
+  error?: { code?: unknown };
+}
+
 interface ActiveStep {
   /** mid = high * 2^32 + k */
   high: number;
@@ -172,7 +179,9 @@ function runStep(request: Extract<GeneratorRequest, { type: 'step' }>): Promise<
     eventLoopUtilization: 0,
   };
   strays = 0;
-  for (let k = 0; k < count; k++) result.expected += senders[k % senders.length]!.plan.roomSize;
+  const rpc = request.mode === 'rpc';
+  if (rpc) result.expected = count;
+  else for (let k = 0; k < count; k++) result.expected += senders[k % senders.length]!.plan.roomSize;
   const high = request.tag * 16 + GEN_INDEX;
   const base = high * MID_SPAN;
   const interval = request.durationMs / Math.max(1, count);
@@ -216,6 +225,23 @@ function runStep(request: Extract<GeneratorRequest, { type: 'step' }>): Promise<
       if (step.sendingDone && complete(step)) step.finish();
     };
 
+    /** An rpc's answer echoes its mid: that answer is its one delivery. */
+    const rpcAnswered = (slot: number, sentAt: number, answer: RpcAnswer | undefined) => {
+      const receivedAt = now();
+      if (answer?.mid !== base + slot) {
+        ack(answer);
+        return;
+      }
+      if (step.seen[slot * step.maxRoom]) result.duplicates++;
+      else {
+        step.seen[slot * step.maxRoom] = 1;
+        result.delivered++;
+        latency.record((receivedAt - sentAt) * 1000);
+        result.lastDeliveryAt = receivedAt;
+      }
+      ack(answer);
+    };
+
     const tick = () => {
       const t = now();
       const due = Math.min(count, Math.floor((t - t0) / interval) + 1);
@@ -226,11 +252,18 @@ function runStep(request: Extract<GeneratorRequest, { type: 'step' }>): Promise<
         const sentAt = now();
         if (k === 0) result.firstSendAt = sentAt;
         result.lastSendAt = sentAt;
-        sender.socket.emit(
-          'chat message',
-          { room: sender.plan.room, text: TEXT, sentAt, mid: base + k },
-          ack,
-        );
+        if (rpc) {
+          const slot = k;
+          sender.socket.emit('rpc', { sentAt, mid: base + k }, (answer: RpcAnswer | undefined) =>
+            rpcAnswered(slot, sentAt, answer),
+          );
+        } else {
+          sender.socket.emit(
+            'chat message',
+            { room: sender.plan.room, text: TEXT, sentAt, mid: base + k },
+            ack,
+          );
+        }
         result.sent++;
         k++;
       }

@@ -2,7 +2,8 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SYSTEM_NAMES, type SystemName } from './systems.js';
 
-export type WorkloadName = 'fanout10' | 'fanout1';
+export type WorkloadName = 'fanout10' | 'fanout1' | 'rpc';
+export const WORKLOAD_NAMES: readonly WorkloadName[] = ['fanout10', 'fanout1', 'rpc'];
 
 export interface Workload {
   name: WorkloadName;
@@ -39,25 +40,30 @@ const FULL_STEPS: Record<WorkloadName, number[]> = {
   // 1,000 msgs/s at fan-out 10 is the 10,000 deliveries/s of the latency target.
   fanout10: [500, 1_000, 1_500, 2_000, 2_500, 3_000, 3_500, 4_000, 5_000, 6_000, 8_000],
   fanout1: [1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 7_000, 8_000, 10_000, 12_000],
+  // Round trips per second; the first step is the fixed rate latency is compared at.
+  rpc: [1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 7_000, 8_000, 10_000, 12_000],
 };
 const SHORT_STEPS = [500, 1_000, 2_000];
 const WORKLOAD_SHAPES: Record<WorkloadName, { clients: number; rooms: number }> = {
   fanout10: { clients: 200, rooms: 20 },
   fanout1: { clients: 200, rooms: 200 },
+  rpc: { clients: 200, rooms: 200 },
 };
 
 export const USAGE = `usage: npm run bench -- [options]   (or: node bench/dist/run.js [options])
   --short                 CI mode: fanout10 at 3 low steps of 3 s, both systems, 1,000-connection memory probe
-  --workload <names>      fanout10, fanout1, both (comma-separated) or none   default: both (short: fanout10)
+  --workload <names>      fanout10, fanout1, rpc (comma-separated), all or none
+                                                                              default: all (short: fanout10)
   --steps <n,n,...>       offered loads in messages/s, lowest first           default: per workload
   --duration-ms <ms>      length of each step                                 default: 10000 (short: 3000)
   --drain-ms <ms>         wait for stragglers after a step's last send        default: 3000 (short: 2000)
   --warmup-ms <ms>        unrecorded warm-up load after joining               default: 2000 (short: 1000)
   --clients <n>           clients of every workload                           default: 200
   --rooms <n>             rooms of every workload                             default: 20 / 200
-  --systems <names>       iocluster, baseline, iocluster-msgpack (msgpack parser on io-nodes and clients),
-                          iocluster-workers (one io-node process with IO_NODE_WORKERS=2)
-                                                                              default: the first three
+  --systems <names>       iocluster, baseline (@socket.io/redis-adapter), baseline-streams
+                          (@socket.io/redis-streams-adapter), iocluster-msgpack (msgpack parser on
+                          io-nodes and clients), iocluster-workers (one io-node process with
+                          IO_NODE_WORKERS=2)                                  default: the first four
                                                                               (short: iocluster, baseline)
   --generators <n>        load generator processes                            default: 1
   --memory-clients <n>    idle connections of the memory probe (0 skips it)   default: 10000 (short: 1000)
@@ -121,10 +127,12 @@ export function parseOptions(argv: readonly string[]): BenchOptions & { help: bo
   const names: WorkloadName[] = get('workload')
     ? get('workload') === 'none'
       ? []
-      : list(get('workload')!, ['fanout10', 'fanout1'] as const, '--workload')
+      : get('workload') === 'all'
+        ? [...WORKLOAD_NAMES]
+        : list(get('workload')!, WORKLOAD_NAMES, '--workload')
     : short
       ? ['fanout10']
-      : ['fanout10', 'fanout1'];
+      : [...WORKLOAD_NAMES];
   const steps = get('steps')
     ? get('steps')!
         .split(',')
@@ -157,7 +165,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions & { help: bo
       ? list(get('systems')!, SYSTEM_NAMES, '--systems')
       : short
         ? ['iocluster', 'baseline']
-        : ['iocluster', 'baseline', 'iocluster-msgpack'],
+        : ['iocluster', 'baseline', 'baseline-streams', 'iocluster-msgpack'],
     durationMs: integer(get('duration-ms') ?? (short ? '3000' : '10000'), '--duration-ms', 200, 600_000),
     drainMs: integer(get('drain-ms') ?? (short ? '2000' : '3000'), '--drain-ms', 100, 120_000),
     warmupMs: integer(get('warmup-ms') ?? (short ? '1000' : '2000'), '--warmup-ms', 0, 120_000),

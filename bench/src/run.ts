@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type RedisServer, startRedisServer } from '@iocluster/devkit';
+import { costLine } from './cost.js';
 import { GeneratorPool } from './generators.js';
 import { type BenchOptions, parseOptions, USAGE } from './options.js';
 import { latencySvg, renderPng } from './plot.js';
@@ -10,7 +11,7 @@ import { machineInfo } from './proc-stats.js';
 import { evaluateTargets, kneeOf, machineLine, markdown, statusText, stepLine } from './report.js';
 import type { BenchResults, MemoryRecord, SystemRun, WorkloadRun } from './results.js';
 import { probeMemory, runWorkload } from './scenario.js';
-import { type RunningSystem, type SystemName, startSystem } from './systems.js';
+import { PEERS, type RunningSystem, type SystemName, startSystem } from './systems.js';
 
 /**
  * `npm run bench`: iocluster (2 io-nodes + 1 app-node) against plain Socket.IO with the Redis adapter
@@ -32,7 +33,7 @@ async function withSystem<T>(
   const system = await startSystem(name, {
     redisUrl: redis.url,
     prefix: `bench${randomBytes(3).toString('hex')}`,
-    ...(options.cpuProf && name !== 'baseline' ? { cpuProfDir: PROFILE_DIR } : {}),
+    ...(options.cpuProf && !PEERS.includes(name) ? { cpuProfDir: PROFILE_DIR } : {}),
   });
   const systemHandle = { close: () => system.stop() };
   running.add(systemHandle);
@@ -105,7 +106,12 @@ async function main(): Promise<void> {
           pool,
           options,
           pids,
-          onStep: (step) => console.log(stepLine(workload.name, name, step)),
+          redisUrl: redis.url,
+          onStep: (step) => {
+            console.log(stepLine(workload.name, name, step));
+            const cost = costLine(step);
+            if (cost) console.log(cost);
+          },
         });
         result.warnings = warningsOf(system);
         return result;
@@ -123,9 +129,14 @@ async function main(): Promise<void> {
       }
       runs.push(run);
     }
-    const [io, base] = (['iocluster', 'baseline'] as const).map(
-      (s) => runs.find((r) => r.system === s)?.knee,
-    );
+    const io = runs.find((r) => r.system === 'iocluster')?.knee;
+    const ratios: Record<string, number | null> = {};
+    for (const peer of PEERS) {
+      const knee = runs.find((r) => r.system === peer)?.knee;
+      if (!runs.some((r) => r.system === peer)) continue;
+      ratios[peer] =
+        io && knee && knee.msgsPerSec > 0 ? Math.round((io.msgsPerSec / knee.msgsPerSec) * 100) / 100 : null;
+    }
     const fanouts = runs.flatMap((r) => r.steps.filter((s) => s.sent > 0).map((s) => s.expected / s.sent));
     workloads.push({
       name: workload.name,
@@ -133,8 +144,8 @@ async function main(): Promise<void> {
       rooms: workload.rooms,
       fanout: fanouts[0] ?? workload.clients / workload.rooms,
       runs,
-      ratio:
-        io && base && base.msgsPerSec > 0 ? Math.round((io.msgsPerSec / base.msgsPerSec) * 100) / 100 : null,
+      ratio: ratios.baseline ?? null,
+      ratios,
     });
     for (const r of runs) {
       console.log(

@@ -4,6 +4,7 @@ import type { GeneratorPool } from './generators.js';
 import { LatencyHistogram } from './histogram.js';
 import type { BenchOptions, Workload } from './options.js';
 import { CpuMeter, OTHER_CPU, openFilesLimit, rssBytes } from './proc-stats.js';
+import { RedisMeter, type RedisStepStats } from './redis-stats.js';
 import type { LatencySummary, MemoryRecord, StepRecord, SystemRun } from './results.js';
 import type { RunningSystem } from './systems.js';
 
@@ -81,6 +82,8 @@ function combine(
   results: readonly StepResult[],
   cpu: Record<string, number>,
   p99LimitMs: number,
+  wakeups: Record<string, number>,
+  redis: RedisStepStats | undefined,
 ): StepRecord {
   const latency = LatencyHistogram.from(results.map((r) => r.latency));
   const sendLag = LatencyHistogram.from(results.map((r) => r.sendLag));
@@ -137,6 +140,8 @@ function combine(
     },
     generatorElu: results.map((r) => Math.round(r.eventLoopUtilization * 100) / 100),
     cpu,
+    wakeups,
+    ...(redis ? { redis } : {}),
     caveats,
     ok: failures.length === 0,
     ...(failures.length > 0 ? { failure: failures.join(', ') } : {}),
@@ -149,12 +154,15 @@ export interface StepContext {
   options: BenchOptions;
   /** Every process to meter, by label (the system's, the generators', redis). */
   pids: ReadonlyMap<string, number>;
+  /** The benchmark's private Redis, whose command counts each step records. */
+  redisUrl: string;
   onStep: (record: StepRecord) => void;
 }
 
 /** Connects and joins the workload's clients, warms up, then steps the load up until a step fails. */
 export async function runWorkload(workload: Workload, context: StepContext): Promise<SystemRun> {
   const { system, pool, options } = context;
+  const mode = workload.name === 'rpc' ? 'rpc' : 'chat';
   const plans = planClients(workload, system.urls, pool.size, system.parser);
   const connected = await pool.connect(plans, CONNECT_CONCURRENCY, CONNECT_TIMEOUT_MS);
   const run: SystemRun = {
@@ -180,6 +188,7 @@ export async function runWorkload(workload: Workload, context: StepContext): Pro
       durationMs: options.warmupMs,
       drainMs: options.drainMs,
       startAt: Date.now() + STEP_LEAD_MS,
+      mode,
     });
     run.warmup = {
       sent: sum(warm, (r) => r.sent),
@@ -193,23 +202,38 @@ export async function runWorkload(workload: Workload, context: StepContext): Pro
     const stepCounts = counts(rate, options.durationMs);
     const startAt = Date.now() + STEP_LEAD_MS;
     const meter = new CpuMeter(context.pids);
-    const metering = delay(STEP_LEAD_MS).then(() => meter.begin());
+    const redisMeter = new RedisMeter(context.redisUrl);
+    const metering = delay(STEP_LEAD_MS).then(() => {
+      meter.begin();
+      return redisMeter.begin().then(
+        () => true,
+        () => false,
+      );
+    });
     const results = await pool.step({
       tag: takeTag(),
       counts: stepCounts,
       durationMs: options.durationMs,
       drainMs: options.drainMs,
       startAt,
+      mode,
     });
-    await metering;
+    const redisMetered = await metering;
+    const meteredMs = Math.round(meter.elapsedMs());
+    const cpu = meter.end();
+    const wakeups = meter.wakeups();
+    const redis = redisMetered ? await redisMeter.end().catch(() => undefined) : undefined;
     const record = combine(
       rate,
       stepCounts.reduce((a, b) => a + b, 0),
       options.durationMs,
       results,
-      meter.end(),
+      cpu,
       options.p99LimitMs,
+      wakeups,
+      redis,
     );
+    record.meteredMs = meteredMs;
     run.steps.push(record);
     context.onStep(record);
     if (!record.ok) break;
