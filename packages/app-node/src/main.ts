@@ -49,6 +49,7 @@ if (config.workerIndex === undefined && config.appNode.workers > 1) {
   const app = createAppNode({
     redis: config.redis,
     prefix: config.prefix,
+    ingressPartitions: config.ingressPartitions,
     nodeId: config.appNode.nodeId,
     concurrency: config.appNode.concurrency,
     lockDurationMs: config.appNode.lockDurationMs,

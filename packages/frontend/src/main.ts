@@ -8,6 +8,7 @@ const { frontend: settings } = config;
 const frontend = createFrontend({
   redis: config.redis,
   prefix: config.prefix,
+  ingressPartitions: config.ingressPartitions,
   host: settings.host,
   port: settings.port,
   strategy: settings.strategy,

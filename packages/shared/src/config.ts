@@ -24,6 +24,11 @@ export interface Config {
   readonly redis: RedisTarget;
   /** `IOCLUSTER_PREFIX`: prefix of every Redis key and channel. */
   readonly prefix: string;
+  /**
+   * `INGRESS_PARTITIONS`: BullMQ queues the ingress is split into, each in its own Cluster slot; a client
+   * always uses the same one. Every io-node, app-node and frontend of a deployment must agree on it.
+   */
+  readonly ingressPartitions: number;
   /** `LOG_LEVEL` */
   readonly logLevel: LogLevel;
   /** `LOG_PRETTY`: human-readable logs (needs pino-pretty); JSON lines otherwise. */
@@ -277,6 +282,7 @@ export function loadConfig(env: Env = process.env): Config {
   const config: Config = {
     redis: redisTarget(env),
     prefix,
+    ingressPartitions: int(env, 'INGRESS_PARTITIONS', 1, 1, 256),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logPretty: bool(env, 'LOG_PRETTY', false),
     workerIndex:
