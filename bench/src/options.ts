@@ -30,6 +30,8 @@ export interface BenchOptions {
   /** Idle clients of the memory probe; 0 skips it. */
   memoryClients: number;
   cpuProf: boolean;
+  /** Extra environment of the iocluster processes (`--env K=V,K=V`): to compare settings, say. */
+  ioclusterEnv: Record<string, string>;
   outDir: string;
 }
 
@@ -68,6 +70,7 @@ export const USAGE = `usage: npm run bench -- [options]   (or: node bench/dist/r
   --generators <n>        load generator processes                            default: 1
   --memory-clients <n>    idle connections of the memory probe (0 skips it)   default: 10000 (short: 1000)
   --cpu-prof              run the iocluster processes with --cpu-prof into bench/profiles
+  --env <K=V,...>         extra environment of the iocluster processes (e.g. COMMAND_APPEND_SCRIPT=off)
   --out <dir>             results directory                                   default: bench/results`;
 
 function list<T extends string>(raw: string, allowed: readonly T[], name: string): T[] {
@@ -103,6 +106,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions & { help: bo
     'systems',
     'generators',
     'memory-clients',
+    'env',
     'out',
   ]);
   const boolean = new Set(['short', 'cpu-prof', 'help']);
@@ -179,6 +183,16 @@ export function parseOptions(argv: readonly string[]): BenchOptions & { help: bo
       100_000,
     ),
     cpuProf: flags.has('cpu-prof'),
+    ioclusterEnv: Object.fromEntries(
+      (get('env') ?? '')
+        .split(',')
+        .filter((pair) => pair.length > 0)
+        .map((pair) => {
+          const eq = pair.indexOf('=');
+          if (eq <= 0) throw new Error(`--env must be a comma-separated list of K=V, got "${pair}"`);
+          return [pair.slice(0, eq), pair.slice(eq + 1)];
+        }),
+    ),
     outDir: resolve(get('out') ?? `${ROOT}bench/results`),
   };
 }

@@ -10,8 +10,6 @@ export interface RedisStepStats {
   /** Microseconds Redis spent executing each command. */
   usec: Record<string, number>;
   totalCalls: number;
-  /** Commands clients sent (`total_commands_processed`, scripts counted once): the round trips' commands. */
-  clientCommands: number;
   /** Bytes Redis read from and wrote to its clients. */
   netInputBytes: number;
   netOutputBytes: number;
@@ -49,8 +47,6 @@ export class RedisMeter {
       calls,
       usec,
       totalCalls,
-      // The meter's own CONFIG RESETSTAT and two INFO are counted there too.
-      clientCommands: Math.max(0, Number(stats.get('total_commands_processed') ?? 0) - 3),
       netInputBytes: Number(stats.get('total_net_input_bytes') ?? 0),
       netOutputBytes: Number(stats.get('total_net_output_bytes') ?? 0),
     };

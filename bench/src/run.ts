@@ -33,6 +33,7 @@ async function withSystem<T>(
   const system = await startSystem(name, {
     redisUrl: redis.url,
     prefix: `bench${randomBytes(3).toString('hex')}`,
+    env: options.ioclusterEnv,
     ...(options.cpuProf && !PEERS.includes(name) ? { cpuProfDir: PROFILE_DIR } : {}),
   });
   const systemHandle = { close: () => system.stop() };

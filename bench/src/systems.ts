@@ -39,6 +39,8 @@ export interface SystemOptions {
   prefix: string;
   /** Profile the iocluster processes into this directory (`--cpu-prof`). */
   cpuProfDir?: string;
+  /** Extra environment of the iocluster processes. */
+  env?: Record<string, string>;
 }
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -78,6 +80,7 @@ async function startIocluster(
     LOG_PRETTY: 'off',
     ORDERING: 'on',
     SOCKETIO_PARSER: parser,
+    ...options.env,
   };
   const started: BenchChild[] = [];
   try {

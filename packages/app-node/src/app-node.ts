@@ -75,6 +75,11 @@ export interface AppNodeOptions {
   /** Times a job may lose its worker before it is failed (and kept). @defaultValue 3 */
   maxStalledCount?: number;
   /**
+   * Off a Redis Cluster, deliver commands that need no join, history or answer step with one Lua script
+   * (routing look-up and inbox appends in one round trip instead of two). @defaultValue true
+   */
+  commandAppendScript?: boolean;
+  /**
    * A handler whose promise is still pending after this is answered with a TIMEOUT error and its
    * client's next event runs; keep it below the io-nodes' `eventTimeoutMs`. @defaultValue 25000
    */
@@ -193,6 +198,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
       lockDurationMs: 5_000,
       stalledIntervalMs: 2_500,
       maxStalledCount: 3,
+      commandAppendScript: true,
       seenClientsCapacity: 100_000,
       handlerTimeoutMs: 25_000,
       inboxRetentionMs: 120_000,
@@ -238,6 +244,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
   const history = createAppHistory(publisherRedis, keys, opts.history);
   const publisher: CommandPublisher = createCommandPublisher(publisherRedis, keys, logger, {
     inboxRetentionMs: opts.inboxRetentionMs,
+    oneRoundTrip: opts.commandAppendScript,
     history,
     recoveryWindowMs: opts.recoveryWindowMs,
   });

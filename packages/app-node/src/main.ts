@@ -55,6 +55,7 @@ if (config.workerIndex === undefined && config.appNode.workers > 1) {
     lockDurationMs: config.appNode.lockDurationMs,
     stalledIntervalMs: config.appNode.stalledIntervalMs,
     maxStalledCount: config.appNode.maxStalledCount,
+    commandAppendScript: config.appNode.commandAppendScript,
     inboxRetentionMs: config.appNode.inboxRetentionMs,
     recoveryWindowMs: config.appNode.recoveryWindowMs,
     metricsPort: config.appNode.metricsPort,

@@ -83,22 +83,48 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
   let heartbeat: NodeJS.Timeout | undefined;
   let beating: Promise<void> | undefined;
 
-  async function apply(id: string, fields: string[]): Promise<void> {
+  /**
+   * Applies one inbox entry. Synchronous while every handler is (the common case: no promise is made);
+   * from the first handler that returns a promise on, the rest of the entry waits for it.
+   */
+  function apply(id: string, fields: string[]): Promise<void> | undefined {
     lastId = id;
-    if (fields[0] !== 'c' || fields[1] === undefined) return;
+    if (fields[0] !== 'c' || fields[1] === undefined) return undefined;
     const raw = fields[1];
     const { cmds, errors } = decodeCommandEnvelope(raw);
     for (const err of errors) logger.warn({ err, entry: id, bytes: raw.length }, 'malformed command dropped');
-    for (const cmd of cmds) {
-      for (const handler of handlers) {
+    return applyFrom(id, cmds, 0, [...handlers], 0);
+  }
+
+  function applyFrom(
+    id: string,
+    cmds: readonly Command[],
+    from: number,
+    list: readonly ((cmd: Command) => void | Promise<void>)[],
+    fromHandler: number,
+  ): Promise<void> | undefined {
+    for (let i = from; i < cmds.length; i++) {
+      const cmd = cmds[i]!;
+      for (let h = i === from ? fromHandler : 0; h < list.length; h++) {
+        let pending: void | Promise<void>;
         try {
-          const pending = handler(cmd);
-          if (pending) await pending;
+          pending = list[h]!(cmd);
         } catch (err) {
           logger.error({ err, entry: id, type: cmd.type }, 'command handler failed');
+          continue;
+        }
+        if (pending) {
+          return pending.then(
+            () => applyFrom(id, cmds, i, list, h + 1),
+            (err: unknown) => {
+              logger.error({ err, entry: id, type: cmd.type }, 'command handler failed');
+              return applyFrom(id, cmds, i, list, h + 1);
+            },
+          );
         }
       }
     }
+    return undefined;
   }
 
   async function read(): Promise<void> {
@@ -116,7 +142,12 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
         )) as StreamReply;
         if (failing) logger.info({ lastId }, 'reading commands again');
         failing = false;
-        for (const [, entries] of reply ?? []) for (const [id, fields] of entries) await apply(id, fields);
+        for (const [, entries] of reply ?? []) {
+          for (const [id, fields] of entries) {
+            const pending = apply(id, fields);
+            if (pending) await pending;
+          }
+        }
         if (reply && Date.now() - trimmedAt >= TRIM_INTERVAL_MS) trim();
       } catch (err) {
         if (closed) return;

@@ -83,6 +83,11 @@ export interface Config {
     readonly stalledIntervalMs: number;
     /** `MAX_STALLED_COUNT`: how many times a job may lose its worker before it is failed. */
     readonly maxStalledCount: number;
+    /**
+     * `COMMAND_APPEND_SCRIPT`: off a Redis Cluster, deliver commands that need no join or history step
+     * with one Lua script (look-up and inbox appends in one round trip); `off` takes two round trips.
+     */
+    readonly commandAppendScript: boolean;
     /** `INBOX_RETENTION_MS`: how long commands wait in an io-node's inbox for it to come back. */
     readonly inboxRetentionMs: number;
     /** `RECOVERY_WINDOW_MS`: how long the answers to a client's events are kept for its resends. */
@@ -311,6 +316,7 @@ export function loadConfig(env: Env = process.env): Config {
       lockDurationMs,
       stalledIntervalMs: int(env, 'STALLED_INTERVAL_MS', 2_500, 500, 600_000),
       maxStalledCount: int(env, 'MAX_STALLED_COUNT', 3, 0, 100),
+      commandAppendScript: bool(env, 'COMMAND_APPEND_SCRIPT', true),
       inboxRetentionMs: int(env, 'INBOX_RETENTION_MS', 120_000, 1_000, 86_400_000),
       recoveryWindowMs,
       historyRooms: list(env, 'HISTORY_ROOMS'),
