@@ -16,11 +16,13 @@ const ms = (value: number) =>
   value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
-/** Highest delivered rate among steps with zero loss and p99 within the limit. */
+/** Highest delivered rate among the steps with zero loss and p99 within the limit before the first failing one. */
 export function kneeOf(steps: readonly StepRecord[]): Knee | null {
   let best: StepRecord | undefined;
   for (const step of steps) {
-    if (step.ok && (!best || step.deliveredMsgsPerSec > best.deliveredMsgsPerSec)) best = step;
+    // Steps after a failing one (run only to reach the targets' load) do not raise the knee.
+    if (!step.ok) break;
+    if (!best || step.deliveredMsgsPerSec > best.deliveredMsgsPerSec) best = step;
   }
   if (!best) return null;
   return {
