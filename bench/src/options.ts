@@ -2,8 +2,8 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SYSTEM_NAMES, type SystemName } from './systems.js';
 
-export type WorkloadName = 'fanout10' | 'fanout1' | 'rpc';
-export const WORKLOAD_NAMES: readonly WorkloadName[] = ['fanout10', 'fanout1', 'rpc'];
+export type WorkloadName = 'fanout10' | 'fanout1' | 'rpc' | 'scale';
+export const WORKLOAD_NAMES: readonly WorkloadName[] = ['fanout10', 'fanout1', 'rpc', 'scale'];
 
 export interface Workload {
   name: WorkloadName;
@@ -44,17 +44,21 @@ const FULL_STEPS: Record<WorkloadName, number[]> = {
   fanout1: [1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 7_000, 8_000, 10_000, 12_000],
   // Round trips per second; the first step is the fixed rate latency is compared at.
   rpc: [1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 7_000, 8_000, 10_000, 12_000],
+  // One step per io-node count (1, 2, 4, 8): 10,000 deliveries/s.
+  scale: [1_000],
 };
 const SHORT_STEPS = [500, 1_000, 2_000];
 const WORKLOAD_SHAPES: Record<WorkloadName, { clients: number; rooms: number }> = {
   fanout10: { clients: 200, rooms: 20 },
   fanout1: { clients: 200, rooms: 200 },
   rpc: { clients: 200, rooms: 200 },
+  scale: { clients: 200, rooms: 20 },
 };
 
 export const USAGE = `usage: npm run bench -- [options]   (or: node bench/dist/run.js [options])
   --short                 CI mode: fanout10 at 3 low steps of 3 s, both systems, 1,000-connection memory probe
-  --workload <names>      fanout10, fanout1, rpc (comma-separated), all or none
+  --workload <names>      fanout10, fanout1, rpc, scale (iocluster with 1, 2, 4, 8 io-nodes, rooms on
+                          one node each; first --steps rate) comma-separated, all or none
                                                                               default: all (short: fanout10)
   --steps <n,n,...>       offered loads in messages/s, lowest first           default: per workload
   --duration-ms <ms>      length of each step                                 default: 10000 (short: 3000)

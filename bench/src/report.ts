@@ -9,6 +9,7 @@ import type {
   TargetStatus,
   WorkloadRun,
 } from './results.js';
+import type { ScaleRecord } from './scale.js';
 import { GENERATOR_BUSY } from './scenario.js';
 
 const n = (value: number) => Math.round(value).toLocaleString('en-US');
@@ -278,6 +279,19 @@ export function machineLine(machine: MachineInfo): string {
   );
 }
 
+/** The console line of one io-node count of the scale workload. */
+export function scaleLine(r: ScaleRecord): string {
+  const list = (record: Record<string, number>) =>
+    Object.entries(record)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(' ');
+  return (
+    `scale    ${r.ioNodes} io-node(s)  sent ${n(r.sent)} delivered ${n(r.delivered)} lost ${n(r.lost)}  ` +
+    `p50 ${ms(r.p50Ms)} p99 ${ms(r.p99Ms)} ms  | commands applied per message ${list(r.commandsPerMessage)}  ` +
+    `| io-node CPU µs per own delivery ${list(r.cpuUsPerDelivery)}  | system ${r.systemCpuUsPerDelivery} µs/delivery`
+  );
+}
+
 /** The markdown the README can paste. */
 export function markdown(results: BenchResults): string {
   const lines: string[] = [];
@@ -300,6 +314,21 @@ export function markdown(results: BenchResults): string {
   if (fanout10) lines.push('', ...costTable(fanout10, 10_000));
   const rpc = results.workloads.find((w) => w.name === 'rpc');
   if (rpc?.runs[0]?.steps[0]) lines.push('', ...costTable(rpc, rpc.runs[0].steps[0].deliveriesPerSec));
+  if (results.scale && results.scale.length > 0) {
+    lines.push(
+      '',
+      'Scale (rooms of 10 with every member on one io-node; 1,000 msgs/s = 10,000 deliveries/s):',
+      '',
+      '| io-nodes | lost | p50 / p99 (ms) | commands applied per message, each io-node | io-node CPU µs per delivery it made | system CPU µs per delivery |',
+      '|---:|---:|---:|---|---|---:|',
+    );
+    for (const r of results.scale) {
+      const values = (record: Record<string, number>) => Object.values(record).join(' / ');
+      lines.push(
+        `| ${r.ioNodes} | ${n(r.lost)} | ${ms(r.p50Ms)} / ${ms(r.p99Ms)} | ${values(r.commandsPerMessage)} | ${values(r.cpuUsPerDelivery)} | ${r.systemCpuUsPerDelivery} |`,
+      );
+    }
+  }
   lines.push('', '| target | goal | measured | status |', '|---|---|---|---|');
   for (const t of results.targets) {
     lines.push(`| ${t.target} | ${t.goal} | ${t.measured} | ${statusText(t)} |`);

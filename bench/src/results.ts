@@ -1,6 +1,7 @@
 import type { BenchOptions, WorkloadName } from './options.js';
 import type { MachineInfo } from './proc-stats.js';
 import type { RedisStepStats } from './redis-stats.js';
+import type { ScaleRecord } from './scale.js';
 import type { SystemName } from './systems.js';
 
 export interface LatencySummary {
@@ -125,6 +126,8 @@ export interface BenchResults {
   machine: MachineInfo;
   options: Omit<BenchOptions, 'outDir'>;
   workloads: WorkloadRun[];
+  /** The scale workload: one record per io-node count (absent in older results). */
+  scale?: ScaleRecord[];
   memory: MemoryRecord[];
   targets: TargetStatus[];
 }

@@ -8,9 +8,10 @@ import { GeneratorPool } from './generators.js';
 import { type BenchOptions, parseOptions, USAGE } from './options.js';
 import { latencySvg, renderPng } from './plot.js';
 import { machineInfo } from './proc-stats.js';
-import { evaluateTargets, kneeOf, machineLine, markdown, statusText, stepLine } from './report.js';
+import { evaluateTargets, kneeOf, machineLine, markdown, scaleLine, statusText, stepLine } from './report.js';
 import type { BenchResults, MemoryRecord, SystemRun, WorkloadRun } from './results.js';
-import { probeMemory, runWorkload } from './scenario.js';
+import { runScaleStep, SCALE_IO_NODES, type ScaleRecord } from './scale.js';
+import { probeMemory, runWorkload, takeTag } from './scenario.js';
 import { PEERS, type RunningSystem, type SystemName, startSystem } from './systems.js';
 
 /**
@@ -28,12 +29,14 @@ async function withSystem<T>(
   options: BenchOptions,
   body: (system: RunningSystem, pool: GeneratorPool) => Promise<T>,
   generators = options.generators,
+  ioNodes?: number,
 ): Promise<T> {
   await redis.flush();
   const system = await startSystem(name, {
     redisUrl: redis.url,
     prefix: `bench${randomBytes(3).toString('hex')}`,
     env: options.ioclusterEnv,
+    ...(ioNodes ? { ioNodes } : {}),
     ...(options.cpuProf && !PEERS.includes(name) ? { cpuProfDir: PROFILE_DIR } : {}),
   });
   const systemHandle = { close: () => system.stop() };
@@ -92,7 +95,35 @@ async function main(): Promise<void> {
   }
 
   const workloads: WorkloadRun[] = [];
-  for (const workload of options.workloads) {
+  const scale: ScaleRecord[] = [];
+  for (const workload of options.workloads.filter((w) => w.name === 'scale')) {
+    for (const ioNodes of SCALE_IO_NODES) {
+      const record = await withSystem(
+        'iocluster',
+        redis,
+        options,
+        (system, pool) => {
+          const pids = new Map<string, number>([...system.pids, ['redis', redis.pid]]);
+          const tag = takeTag();
+          takeTag();
+          return runScaleStep(
+            system,
+            pool,
+            pids,
+            workload.steps[0]!,
+            options.durationMs,
+            options.drainMs,
+            tag,
+          );
+        },
+        undefined,
+        ioNodes,
+      );
+      console.log(scaleLine(record));
+      scale.push(record);
+    }
+  }
+  for (const workload of options.workloads.filter((w) => w.name !== 'scale')) {
     const runs: SystemRun[] = [];
     for (const name of options.systems) {
       const run = await withSystem(name, redis, options, async (system, pool) => {
@@ -180,6 +211,7 @@ async function main(): Promise<void> {
     machine,
     options: recorded,
     workloads,
+    scale,
     memory,
     targets: evaluateTargets(workloads, memory),
   };

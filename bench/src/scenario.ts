@@ -26,7 +26,7 @@ const STEP_LEAD_MS = 300;
 
 let nextTag = 1;
 /** Step tags are part of every mid; 4096 of them per run (see load-generator). */
-function takeTag(): number {
+export function takeTag(): number {
   const tag = nextTag++;
   if (tag >= 4096) throw new Error('more than 4095 steps in one run');
   return tag;

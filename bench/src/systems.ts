@@ -41,6 +41,8 @@ export interface SystemOptions {
   cpuProfDir?: string;
   /** Extra environment of the iocluster processes. */
   env?: Record<string, string>;
+  /** io-node processes of `iocluster` (the scale workload). @defaultValue 2 */
+  ioNodes?: number;
 }
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -92,7 +94,7 @@ async function startIocluster(
       execArgv: execArgv('app-0'),
     });
     started.push(app);
-    for (let i = 0; i < SERVERS / workers; i++) {
+    for (let i = 0; i < (options.ioNodes ?? SERVERS) / workers; i++) {
       started.push(
         await forkReady({
           label: `io-${i}`,
