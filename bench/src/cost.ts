@@ -89,7 +89,7 @@ export function costTable(workload: WorkloadRun, rate: number): string[] {
   const lines = [
     `Cost per message, ${workload.name}, step nearest ${rate.toLocaleString('en-US')} deliveries/s:`,
     '',
-    "| system | deliveries/s | system CPU µs/msg (µs/delivery) | CPU µs/msg by process | wake-ups/msg by process | Redis client commands/msg | Redis calls/msg (scripts' included) | Redis bytes in / out per msg |",
+    '| system | deliveries/s | system CPU µs/msg (µs/delivery) | CPU µs/msg by process | wake-ups/msg by process | Lua scripts/msg | Redis calls/msg (incl. those inside scripts) | Redis bytes in / out per msg |',
     '|---|---:|---:|---|---|---:|---|---:|',
   ];
   for (const r of workload.runs) {

@@ -102,6 +102,17 @@ export function evaluateTargets(
   ] as const) {
     const workload = workloads.find((w) => w.name === name);
     const label = `knee throughput, ${name === 'fanout10' ? 'fan-out 10' : 'fan-out 1'}`;
+    const peerKnee = workload && run(workload, 'baseline')?.knee;
+    if (workload && peerKnee && run(workload, 'iocluster') && !run(workload, 'iocluster')?.knee) {
+      targets.push({
+        target: label,
+        goal: `≥ ${goal.toFixed(1)}× baseline`,
+        measured: `0× (iocluster failed its first step, ${n(run(workload, 'iocluster')!.steps[0]?.offered ?? 0)} msgs/s; baseline ${kneeText(peerKnee)})`,
+        status: 'missed',
+        detail: `by ${goal.toFixed(1)}×`,
+      });
+      continue;
+    }
     if (!workload || workload.ratio === null) {
       targets.push({
         target: label,
