@@ -92,6 +92,7 @@ export async function runChaosCase(name: ChaosCaseName, options: ChaosOptions): 
     const startAt = Date.now() + 300;
     const stepping = pool.step({
       tag: nextTag++,
+      mode: 'chat',
       counts: [count],
       durationMs,
       drainMs: options.drainMs,

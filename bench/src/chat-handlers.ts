@@ -10,13 +10,14 @@ interface ChatMessage {
 
 /**
  * Handlers module for `node packages/app-node/dist/main.js bench/dist/chat-handlers.js`: the same chat
- * the baseline server runs in-process.
+ * (and `rpc`: answer the request's mid) the baseline servers run in-process.
  */
 export default function register(app: AppNode): void {
   app.on('join', async (socket, room: string) => {
     await socket.join(room);
     return { ok: true };
   });
+  app.on('rpc', (_socket, request: { mid: number }) => ({ ok: true, mid: request.mid }));
   app.on('chat message', (socket, msg: ChatMessage) => {
     app.to(msg.room).emit('chat message', { ...msg, from: socket.id });
     return { ok: true };

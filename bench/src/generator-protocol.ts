@@ -36,6 +36,11 @@ export type GeneratorRequest =
       drainMs: number;
       /** Wall-clock time (ms since epoch) at which sending starts, the same for every generator. */
       startAt: number;
+      /**
+       * `chat`: each send is a room message, counted by its deliveries; `rpc`: each send is an `rpc`
+       * event whose ack is the one delivery (latency = ack time − send time).
+       */
+      mode: 'chat' | 'rpc';
       /** Fraction of one send interval this generator's schedule is shifted by, so generators interleave. */
       phase: number;
       /** A delivery slower than this (ms) sets `lastSlowAt` (the chaos suite's time to recover). */

@@ -37,8 +37,8 @@ type Answer = { ok?: unknown; error?: { code?: unknown } } | undefined;
 /** One connection, over socket.io-client or `@iocluster/client` (`plan.frontendUrl`). */
 interface Client {
   plan: ClientPlan;
-  /** Emits a chat message; `ack` gets the answer, or `{ error: { code } }` if the client gave up on it. */
-  send(payload: object, ack: (answer: Answer) => void): void;
+  /** Emits an event; `ack` gets the answer, or `{ error: { code } }` if the client gave up on it. */
+  send(event: string, payload: object, ack: (answer: Answer) => void): void;
   close(): void;
 }
 
@@ -46,6 +46,13 @@ interface ChatDelivery {
   room?: unknown;
   sentAt?: unknown;
   mid?: unknown;
+}
+
+/** What the `rpc` handler answers: the request's mid, with `ok`. */
+interface RpcAnswer {
+  ok?: unknown;
+  mid?: unknown;
+  error?: { code?: unknown };
 }
 
 interface ActiveStep {
@@ -128,7 +135,7 @@ async function openPlain(plan: ClientPlan, timeoutMs: number): Promise<Opened> {
   });
   const client: Opened = {
     plan,
-    send: (payload, ack) => socket.emit('chat message', payload, ack),
+    send: (event, payload, ack) => socket.emit(event, payload, ack),
     close: () => socket.disconnect(),
     join: (room, ms) => socket.timeout(ms).emitWithAck('join', room),
   };
@@ -163,8 +170,8 @@ async function openIocluster(plan: ClientPlan, timeoutMs: number): Promise<Opene
   });
   const opened: Opened = {
     plan,
-    send: (payload, ack) => {
-      client.emitWithAck('chat message', payload).then(
+    send: (event, payload, ack) => {
+      client.emitWithAck(event, payload).then(
         (answer) => ack(answer as Answer),
         (err: { code?: unknown }) => ack({ error: { code: err?.code ?? 'CLIENT_ERROR' } }),
       );
@@ -255,7 +262,9 @@ function runStep(request: Extract<GeneratorRequest, { type: 'step' }>): Promise<
   strays = 0;
   reconnects = 0;
   recovered = 0;
-  for (let k = 0; k < count; k++) result.expected += senders[k % senders.length]!.plan.roomSize;
+  const rpc = request.mode === 'rpc';
+  if (rpc) result.expected = count;
+  else for (let k = 0; k < count; k++) result.expected += senders[k % senders.length]!.plan.roomSize;
   const high = request.tag * 16 + GEN_INDEX;
   const base = high * MID_SPAN;
   const interval = request.durationMs / Math.max(1, count);
@@ -302,6 +311,23 @@ function runStep(request: Extract<GeneratorRequest, { type: 'step' }>): Promise<
       if (step.sendingDone && complete(step)) step.finish();
     };
 
+    /** An rpc's answer echoes its mid: that answer is its one delivery. */
+    const rpcAnswered = (slot: number, sentAt: number, answer: RpcAnswer | undefined) => {
+      const receivedAt = now();
+      if (answer?.mid !== base + slot) {
+        ack(answer);
+        return;
+      }
+      if (step.seen[slot * step.maxRoom]) result.duplicates++;
+      else {
+        step.seen[slot * step.maxRoom] = 1;
+        result.delivered++;
+        latency.record((receivedAt - sentAt) * 1000);
+        result.lastDeliveryAt = receivedAt;
+      }
+      ack(answer);
+    };
+
     const tick = () => {
       const t = now();
       const due = Math.min(count, Math.floor((t - t0) / interval) + 1);
@@ -312,7 +338,14 @@ function runStep(request: Extract<GeneratorRequest, { type: 'step' }>): Promise<
         const sentAt = now();
         if (k === 0) result.firstSendAt = sentAt;
         result.lastSendAt = sentAt;
-        sender.send({ room: sender.plan.room, text: TEXT, sentAt, mid: base + k }, ack);
+        if (rpc) {
+          const slot = k;
+          sender.send('rpc', { sentAt, mid: base + k }, (answer) =>
+            rpcAnswered(slot, sentAt, answer as RpcAnswer | undefined),
+          );
+        } else {
+          sender.send('chat message', { room: sender.plan.room, text: TEXT, sentAt, mid: base + k }, ack);
+        }
         result.sent++;
         k++;
       }

@@ -2,7 +2,8 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SYSTEM_NAMES, type SystemName } from './systems.js';
 
-export type WorkloadName = 'fanout10' | 'fanout1';
+export type WorkloadName = 'fanout10' | 'fanout1' | 'rpc' | 'scale';
+export const WORKLOAD_NAMES: readonly WorkloadName[] = ['fanout10', 'fanout1', 'rpc', 'scale'];
 
 export interface Workload {
   name: WorkloadName;
@@ -29,6 +30,8 @@ export interface BenchOptions {
   /** Idle clients of the memory probe; 0 skips it. */
   memoryClients: number;
   cpuProf: boolean;
+  /** Extra environment of the iocluster processes (`--env K=V,K=V`): to compare settings, say. */
+  ioclusterEnv: Record<string, string>;
   outDir: string;
 }
 
@@ -39,29 +42,39 @@ const FULL_STEPS: Record<WorkloadName, number[]> = {
   // 1,000 msgs/s at fan-out 10 is the 10,000 deliveries/s of the latency target.
   fanout10: [500, 1_000, 1_500, 2_000, 2_500, 3_000, 3_500, 4_000, 5_000, 6_000, 8_000],
   fanout1: [1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 7_000, 8_000, 10_000, 12_000],
+  // Round trips per second; the first step is the fixed rate latency is compared at.
+  rpc: [1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 7_000, 8_000, 10_000, 12_000],
+  // One step per io-node count (1, 2, 4, 8): 10,000 deliveries/s.
+  scale: [1_000],
 };
 const SHORT_STEPS = [500, 1_000, 2_000];
 const WORKLOAD_SHAPES: Record<WorkloadName, { clients: number; rooms: number }> = {
   fanout10: { clients: 200, rooms: 20 },
   fanout1: { clients: 200, rooms: 200 },
+  rpc: { clients: 200, rooms: 200 },
+  scale: { clients: 200, rooms: 20 },
 };
 
 export const USAGE = `usage: npm run bench -- [options]   (or: node bench/dist/run.js [options])
   --short                 CI mode: fanout10 at 3 low steps of 3 s, both systems, 1,000-connection memory probe
-  --workload <names>      fanout10, fanout1, both (comma-separated) or none   default: both (short: fanout10)
+  --workload <names>      fanout10, fanout1, rpc, scale (iocluster with 1, 2, 4, 8 io-nodes, rooms on
+                          one node each; first --steps rate) comma-separated, all or none
+                                                                              default: all (short: fanout10)
   --steps <n,n,...>       offered loads in messages/s, lowest first           default: per workload
   --duration-ms <ms>      length of each step                                 default: 10000 (short: 3000)
   --drain-ms <ms>         wait for stragglers after a step's last send        default: 3000 (short: 2000)
   --warmup-ms <ms>        unrecorded warm-up load after joining               default: 2000 (short: 1000)
   --clients <n>           clients of every workload                           default: 200
   --rooms <n>             rooms of every workload                             default: 20 / 200
-  --systems <names>       iocluster, baseline, iocluster-msgpack (msgpack parser on io-nodes and clients),
-                          iocluster-workers (one io-node process with IO_NODE_WORKERS=2)
-                                                                              default: the first three
+  --systems <names>       iocluster, baseline (@socket.io/redis-adapter), baseline-streams
+                          (@socket.io/redis-streams-adapter), iocluster-msgpack (msgpack parser on
+                          io-nodes and clients), iocluster-workers (one io-node process with
+                          IO_NODE_WORKERS=2)                                  default: the first four
                                                                               (short: iocluster, baseline)
   --generators <n>        load generator processes                            default: 1
   --memory-clients <n>    idle connections of the memory probe (0 skips it)   default: 10000 (short: 1000)
   --cpu-prof              run the iocluster processes with --cpu-prof into bench/profiles
+  --env <K=V,...>         extra environment of the iocluster processes (e.g. COMMAND_APPEND_SCRIPT=off)
   --out <dir>             results directory                                   default: bench/results`;
 
 function list<T extends string>(raw: string, allowed: readonly T[], name: string): T[] {
@@ -97,6 +110,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions & { help: bo
     'systems',
     'generators',
     'memory-clients',
+    'env',
     'out',
   ]);
   const boolean = new Set(['short', 'cpu-prof', 'help']);
@@ -121,10 +135,12 @@ export function parseOptions(argv: readonly string[]): BenchOptions & { help: bo
   const names: WorkloadName[] = get('workload')
     ? get('workload') === 'none'
       ? []
-      : list(get('workload')!, ['fanout10', 'fanout1'] as const, '--workload')
+      : get('workload') === 'all'
+        ? [...WORKLOAD_NAMES]
+        : list(get('workload')!, WORKLOAD_NAMES, '--workload')
     : short
       ? ['fanout10']
-      : ['fanout10', 'fanout1'];
+      : [...WORKLOAD_NAMES];
   const steps = get('steps')
     ? get('steps')!
         .split(',')
@@ -157,7 +173,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions & { help: bo
       ? list(get('systems')!, SYSTEM_NAMES, '--systems')
       : short
         ? ['iocluster', 'baseline']
-        : ['iocluster', 'baseline', 'iocluster-msgpack'],
+        : ['iocluster', 'baseline', 'baseline-streams', 'iocluster-msgpack'],
     durationMs: integer(get('duration-ms') ?? (short ? '3000' : '10000'), '--duration-ms', 200, 600_000),
     drainMs: integer(get('drain-ms') ?? (short ? '2000' : '3000'), '--drain-ms', 100, 120_000),
     warmupMs: integer(get('warmup-ms') ?? (short ? '1000' : '2000'), '--warmup-ms', 0, 120_000),
@@ -171,6 +187,16 @@ export function parseOptions(argv: readonly string[]): BenchOptions & { help: bo
       100_000,
     ),
     cpuProf: flags.has('cpu-prof'),
+    ioclusterEnv: Object.fromEntries(
+      (get('env') ?? '')
+        .split(',')
+        .filter((pair) => pair.length > 0)
+        .map((pair) => {
+          const eq = pair.indexOf('=');
+          if (eq <= 0) throw new Error(`--env must be a comma-separated list of K=V, got "${pair}"`);
+          return [pair.slice(0, eq), pair.slice(eq + 1)];
+        }),
+    ),
     outDir: resolve(get('out') ?? `${ROOT}bench/results`),
   };
 }

@@ -25,6 +25,19 @@ export function cpuSeconds(pid: number): number | undefined {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
+/**
+ * Times the process's main thread went to sleep and was woken (voluntary context switches): for an
+ * event-loop process, one per wake-up of its loop. Undefined once the process is gone.
+ */
+export function wakeups(pid: number): number | undefined {
+  try {
+    const match = /^voluntary_ctxt_switches:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Resident set size of a process in bytes (VmRSS); undefined once it is gone. */
 export function rssBytes(pid: number): number | undefined {
   try {
@@ -67,6 +80,7 @@ export const OTHER_CPU = 'other';
  */
 export class CpuMeter {
   private readonly start = new Map<number, number>();
+  private readonly startWakeups = new Map<number, number>();
   private startBusy: number | undefined;
   private startedAt = 0;
 
@@ -78,7 +92,25 @@ export class CpuMeter {
     for (const pid of this.pids.values()) {
       const seconds = cpuSeconds(pid);
       if (seconds !== undefined) this.start.set(pid, seconds);
+      const woken = wakeups(pid);
+      if (woken !== undefined) this.startWakeups.set(pid, woken);
     }
+  }
+
+  /** Wake-ups of each process's main thread since `begin()`, by label. */
+  wakeups(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [label, pid] of this.pids) {
+      const before = this.startWakeups.get(pid);
+      const after = wakeups(pid);
+      if (before !== undefined && after !== undefined) out[label] = after - before;
+    }
+    return out;
+  }
+
+  /** Length of the metered interval so far, ms. */
+  elapsedMs(): number {
+    return performance.now() - this.startedAt;
   }
 
   /** CPU% by process label over the interval since `begin()`. */

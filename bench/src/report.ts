@@ -1,3 +1,4 @@
+import { costTable, messageCost, stepNear } from './cost.js';
 import type { MachineInfo } from './proc-stats.js';
 import type {
   BenchResults,
@@ -8,6 +9,7 @@ import type {
   TargetStatus,
   WorkloadRun,
 } from './results.js';
+import type { ScaleRecord } from './scale.js';
 import { GENERATOR_BUSY } from './scenario.js';
 
 const n = (value: number) => Math.round(value).toLocaleString('en-US');
@@ -15,11 +17,13 @@ const ms = (value: number) =>
   value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
-/** Highest delivered rate among steps with zero loss and p99 within the limit. */
+/** Highest delivered rate among the steps with zero loss and p99 within the limit before the first failing one. */
 export function kneeOf(steps: readonly StepRecord[]): Knee | null {
   let best: StepRecord | undefined;
   for (const step of steps) {
-    if (step.ok && (!best || step.deliveredMsgsPerSec > best.deliveredMsgsPerSec)) best = step;
+    // Steps after a failing one (run only to reach the targets' load) do not raise the knee.
+    if (!step.ok) break;
+    if (!best || step.deliveredMsgsPerSec > best.deliveredMsgsPerSec) best = step;
   }
   if (!best) return null;
   return {
@@ -68,14 +72,17 @@ function kneeText(knee: Knee | null): string {
   return `${knee.bounded ? '' : '≥ '}${n(knee.msgsPerSec)}${knee.failedGeneratorBusy ? ' †' : ''}`;
 }
 
-function ratioText(workload: WorkloadRun): string {
-  if (workload.ratio === null) return 'n/a';
-  const [io, base] = ['iocluster', 'baseline'].map((s) => workload.runs.find((r) => r.system === s)?.knee);
+/** iocluster's knee over a peer's, on that peer's row. */
+function ratioText(workload: WorkloadRun, peer: string): string {
+  const ratio = workload.ratios?.[peer] ?? (peer === 'baseline' ? workload.ratio : null);
+  if (ratio === null || ratio === undefined) return 'n/a';
+  const [io, base] = ['iocluster', peer].map((s) => workload.runs.find((r) => r.system === s)?.knee);
   const note = io && base && (!io.bounded || !base.bounded) ? ' (a knee was not reached: bound only)' : '';
-  return `${workload.ratio.toFixed(2)}×${note}`;
+  return `${ratio.toFixed(2)}×${note}`;
 }
 
 function describeWorkload(workload: WorkloadRun): string {
+  if (workload.name === 'rpc') return `rpc (${workload.clients} clients, round trips/s)`;
   return `fan-out ${Number(workload.fanout.toFixed(2))} (${workload.clients} clients, ${workload.rooms} rooms)`;
 }
 
@@ -90,11 +97,22 @@ export function evaluateTargets(
 ): TargetStatus[] {
   const targets: TargetStatus[] = [];
   for (const [name, goal] of [
-    ['fanout10', 1.0],
-    ['fanout1', 0.7],
+    ['fanout10', 1.5],
+    ['fanout1', 1.0],
   ] as const) {
     const workload = workloads.find((w) => w.name === name);
     const label = `knee throughput, ${name === 'fanout10' ? 'fan-out 10' : 'fan-out 1'}`;
+    const peerKnee = workload && run(workload, 'baseline')?.knee;
+    if (workload && peerKnee && run(workload, 'iocluster') && !run(workload, 'iocluster')?.knee) {
+      targets.push({
+        target: label,
+        goal: `≥ ${goal.toFixed(1)}× baseline`,
+        measured: `0× (iocluster failed its first step, ${n(run(workload, 'iocluster')!.steps[0]?.offered ?? 0)} msgs/s; baseline ${kneeText(peerKnee)})`,
+        status: 'missed',
+        detail: `by ${goal.toFixed(1)}×`,
+      });
+      continue;
+    }
     if (!workload || workload.ratio === null) {
       targets.push({
         target: label,
@@ -129,11 +147,7 @@ export function evaluateTargets(
   }
 
   const fanout10 = workloads.find((w) => w.name === 'fanout10');
-  const steps = fanout10 ? (run(fanout10, 'iocluster')?.steps ?? []) : [];
-  // The step whose delivery rate is nearest 10,000/s, if one is within 25 % of it.
-  const near = steps
-    .filter((s) => Math.abs(s.deliveriesPerSec - 10_000) <= 2_500)
-    .sort((a, b) => Math.abs(a.deliveriesPerSec - 10_000) - Math.abs(b.deliveriesPerSec - 10_000))[0];
+  const near = stepNear(fanout10 && run(fanout10, 'iocluster'), 10_000);
   for (const [pct, goal] of [
     ['p50', 3],
     ['p99', 20],
@@ -150,14 +164,18 @@ export function evaluateTargets(
       continue;
     }
     const value = near.latencyMs[pct];
+    const base = stepNear(fanout10 && run(fanout10, 'baseline'), 10_000);
     targets.push({
       target: label,
       goal: `≤ ${goal} ms`,
-      measured: `${ms(value)} ms (at ${n(near.deliveriesPerSec)} deliveries/s)`,
+      measured: `${ms(value)} ms (at ${n(near.deliveriesPerSec)} deliveries/s${base ? `; baseline ${ms(base.latencyMs[pct])}` : ''})`,
       status: value <= goal ? 'met' : 'missed',
       detail: value <= goal ? '' : `by ${ms(value - goal)} ms`,
     });
   }
+  targets.push(cpuTarget(fanout10));
+  targets.push(rpcTarget(workloads.find((w) => w.name === 'rpc')));
+  targets.push(peerTarget(workloads));
 
   const mem = memory.find((m) => m.system === 'iocluster');
   const memTarget = 'RSS per idle connection on an io-node, 10,000 connections';
@@ -182,6 +200,82 @@ export function evaluateTargets(
   return targets;
 }
 
+/** CPU of iocluster's processes plus Redis per delivery at 10,000 deliveries/s, against the baseline's. */
+function cpuTarget(fanout10: WorkloadRun | undefined): TargetStatus {
+  const target = 'CPU (system processes + Redis) per delivery at 10,000 deliveries/s, fan-out 10';
+  const goal = '≤ 1.5× baseline';
+  const [io, base] = ['iocluster', 'baseline'].map((system) => {
+    const step = stepNear(fanout10 && run(fanout10, system), 10_000);
+    return step ? messageCost(step) : null;
+  });
+  if (!io || !base || base.systemCpuUsPerDelivery <= 0) {
+    return { target, goal, measured: '—', status: 'not measured', detail: '' };
+  }
+  const ratio = io.systemCpuUsPerDelivery / base.systemCpuUsPerDelivery;
+  return {
+    target,
+    goal,
+    measured: `${ratio.toFixed(2)}× (${io.systemCpuUsPerDelivery} vs ${base.systemCpuUsPerDelivery} µs per delivery)`,
+    status: ratio <= 1.5 ? 'met' : 'missed',
+    detail: ratio <= 1.5 ? '' : `by ${(ratio - 1.5).toFixed(2)}×`,
+  };
+}
+
+/** The rpc workload reports knee and latency at its first (fixed) rate for iocluster and the baseline. */
+function rpcTarget(rpc: WorkloadRun | undefined): TargetStatus {
+  const target = 'rpc workload: round trips/s at the knee, p50/p99 at a fixed rate';
+  const goal = 'reported for iocluster and the baseline';
+  const parts = ['iocluster', 'baseline', 'baseline-streams'].flatMap((system) => {
+    const r = rpc && run(rpc, system);
+    const first = r?.steps[0];
+    if (!r || !first) return [];
+    return [
+      `${system} ${kneeText(r.knee)}/s, ${ms(first.latencyMs.p50)}/${ms(first.latencyMs.p99)} ms at ${n(first.offered)}/s`,
+    ];
+  });
+  const complete = rpc && run(rpc, 'iocluster')?.steps[0] && run(rpc, 'baseline')?.steps[0];
+  return {
+    target,
+    goal,
+    measured: parts.length > 0 ? parts.join('; ') : '—',
+    status: complete ? 'met' : 'not measured',
+    detail: '',
+  };
+}
+
+/** `baseline-streams` ran on every workload of the run. */
+function peerTarget(workloads: readonly WorkloadRun[]): TargetStatus {
+  const target = 'second peer (@socket.io/redis-streams-adapter) on every workload';
+  const goal = 'measured on every workload';
+  const runs = workloads.map((w) => [w.name, run(w, 'baseline-streams')] as const);
+  const measured = runs.filter(([, r]) => r && r.steps.length > 0);
+  return {
+    target,
+    goal,
+    measured:
+      measured.length > 0
+        ? measured
+            .map(
+              ([name, r]) =>
+                `${name}: knee ${kneeText(r!.knee)} (iocluster ${workloadRatio(workloads, name)})`,
+            )
+            .join('; ')
+        : '—',
+    status:
+      workloads.length > 0 && measured.length === workloads.length
+        ? 'met'
+        : measured.length > 0
+          ? 'missed'
+          : 'not measured',
+    detail: measured.length > 0 && measured.length < workloads.length ? 'not on every workload' : '',
+  };
+}
+
+function workloadRatio(workloads: readonly WorkloadRun[], name: string): string {
+  const ratio = workloads.find((w) => w.name === name)?.ratios['baseline-streams'];
+  return ratio === null || ratio === undefined ? 'n/a' : `${ratio.toFixed(2)}×`;
+}
+
 /** `met`, `missed by 2.1 ms`, `inconclusive: why`... */
 export function statusText(target: TargetStatus): string {
   if (!target.detail) return target.status;
@@ -196,12 +290,25 @@ export function machineLine(machine: MachineInfo): string {
   );
 }
 
+/** The console line of one io-node count of the scale workload. */
+export function scaleLine(r: ScaleRecord): string {
+  const list = (record: Record<string, number>) =>
+    Object.entries(record)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(' ');
+  return (
+    `scale    ${r.ioNodes} io-node(s)  sent ${n(r.sent)} delivered ${n(r.delivered)} lost ${n(r.lost)}  ` +
+    `p50 ${ms(r.p50Ms)} p99 ${ms(r.p99Ms)} ms  | commands applied per message ${list(r.commandsPerMessage)}  ` +
+    `| io-node CPU µs per own delivery ${list(r.cpuUsPerDelivery)}  | system ${r.systemCpuUsPerDelivery} µs/delivery`
+  );
+}
+
 /** The markdown the README can paste. */
 export function markdown(results: BenchResults): string {
   const lines: string[] = [];
   lines.push(`**Machine:** ${machineLine(results.machine)}.`, '');
   lines.push(
-    '| workload | system | knee (msgs/s) | deliveries/s at knee | p50 / p99 at knee (ms) | CPU at knee | iocluster / baseline |',
+    '| workload | system | knee (msgs/s) | deliveries/s at knee | p50 / p99 at knee (ms) | CPU at knee | iocluster / this peer |',
     '|---|---|---:|---:|---:|---|---:|',
   );
   for (const workload of results.workloads) {
@@ -210,9 +317,28 @@ export function markdown(results: BenchResults): string {
       lines.push(
         `| ${i === 0 ? describeWorkload(workload) : ''} | ${r.system} | ${kneeText(knee)} | ` +
           `${knee ? n(knee.deliveriesPerSec) : '—'} | ${knee ? `${ms(knee.p50Ms)} / ${ms(knee.p99Ms)}` : '—'} | ` +
-          `${knee ? cpuText(knee.cpu) : '—'} | ${i === 0 ? ratioText(workload) : ''} |`,
+          `${knee ? cpuText(knee.cpu) : '—'} | ${r.system.startsWith('baseline') ? ratioText(workload, r.system) : ''} |`,
       );
     });
+  }
+  const fanout10 = results.workloads.find((w) => w.name === 'fanout10');
+  if (fanout10) lines.push('', ...costTable(fanout10, 10_000));
+  const rpc = results.workloads.find((w) => w.name === 'rpc');
+  if (rpc?.runs[0]?.steps[0]) lines.push('', ...costTable(rpc, rpc.runs[0].steps[0].deliveriesPerSec));
+  if (results.scale && results.scale.length > 0) {
+    lines.push(
+      '',
+      'Scale (rooms of 10 with every member on one io-node; 1,000 msgs/s = 10,000 deliveries/s):',
+      '',
+      '| io-nodes | lost | p50 / p99 (ms) | commands applied per message, each io-node | io-node CPU µs per delivery it made | system CPU µs per delivery |',
+      '|---:|---:|---:|---|---|---:|',
+    );
+    for (const r of results.scale) {
+      const values = (record: Record<string, number>) => Object.values(record).join(' / ');
+      lines.push(
+        `| ${r.ioNodes} | ${n(r.lost)} | ${ms(r.p50Ms)} / ${ms(r.p99Ms)} | ${values(r.commandsPerMessage)} | ${values(r.cpuUsPerDelivery)} | ${r.systemCpuUsPerDelivery} |`,
+      );
+    }
   }
   lines.push('', '| target | goal | measured | status |', '|---|---|---|---|');
   for (const t of results.targets) {

@@ -1,5 +1,7 @@
 import type { BenchOptions, WorkloadName } from './options.js';
 import type { MachineInfo } from './proc-stats.js';
+import type { RedisStepStats } from './redis-stats.js';
+import type { ScaleRecord } from './scale.js';
 import type { SystemName } from './systems.js';
 
 export interface LatencySummary {
@@ -40,6 +42,12 @@ export interface StepRecord {
   generatorElu: number[];
   /** CPU% by process label (100 = one core): servers, app-node, generators, redis. */
   cpu: Record<string, number>;
+  /** Length of the interval `cpu`, `wakeups` and `redis` cover (the step and its drain), ms. */
+  meteredMs?: number;
+  /** Wake-ups (voluntary context switches of the main thread) by process label over the step. */
+  wakeups: Record<string, number>;
+  /** Redis commands and bytes over the step (absent when the counters could not be read). */
+  redis?: RedisStepStats;
   /** What may skew this step: a generator near saturation, other work on the machine. */
   caveats: string[];
   /** Zero loss and p99 within the limit. */
@@ -81,6 +89,8 @@ export interface WorkloadRun {
   runs: SystemRun[];
   /** Knee of iocluster divided by the baseline's; null when either is missing. */
   ratio: number | null;
+  /** Knee of iocluster divided by each peer's (`baseline`, `baseline-streams`) that ran. */
+  ratios: Record<string, number | null>;
 }
 
 export interface MemoryRecord {
@@ -116,6 +126,8 @@ export interface BenchResults {
   machine: MachineInfo;
   options: Omit<BenchOptions, 'outDir'>;
   workloads: WorkloadRun[];
+  /** The scale workload: one record per io-node count (absent in older results). */
+  scale?: ScaleRecord[];
   memory: MemoryRecord[];
   targets: TargetStatus[];
 }

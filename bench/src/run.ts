@@ -3,14 +3,16 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type RedisServer, startRedisServer } from '@iocluster/devkit';
+import { costLine } from './cost.js';
 import { GeneratorPool } from './generators.js';
 import { type BenchOptions, parseOptions, USAGE } from './options.js';
 import { latencySvg, renderPng } from './plot.js';
 import { machineInfo } from './proc-stats.js';
-import { evaluateTargets, kneeOf, machineLine, markdown, statusText, stepLine } from './report.js';
+import { evaluateTargets, kneeOf, machineLine, markdown, scaleLine, statusText, stepLine } from './report.js';
 import type { BenchResults, MemoryRecord, SystemRun, WorkloadRun } from './results.js';
-import { probeMemory, runWorkload } from './scenario.js';
-import { type RunningSystem, type SystemName, startSystem } from './systems.js';
+import { runScaleStep, SCALE_IO_NODES, type ScaleRecord } from './scale.js';
+import { probeMemory, runWorkload, takeTag } from './scenario.js';
+import { PEERS, type RunningSystem, type SystemName, startSystem } from './systems.js';
 
 /**
  * `npm run bench`: iocluster (2 io-nodes + 1 app-node) against plain Socket.IO with the Redis adapter
@@ -27,12 +29,15 @@ async function withSystem<T>(
   options: BenchOptions,
   body: (system: RunningSystem, pool: GeneratorPool) => Promise<T>,
   generators = options.generators,
+  ioNodes?: number,
 ): Promise<T> {
   await redis.flush();
   const system = await startSystem(name, {
     redisUrl: redis.url,
     prefix: `bench${randomBytes(3).toString('hex')}`,
-    ...(options.cpuProf && name !== 'baseline' ? { cpuProfDir: PROFILE_DIR } : {}),
+    env: options.ioclusterEnv,
+    ...(ioNodes ? { ioNodes } : {}),
+    ...(options.cpuProf && !PEERS.includes(name) ? { cpuProfDir: PROFILE_DIR } : {}),
   });
   const systemHandle = { close: () => system.stop() };
   running.add(systemHandle);
@@ -90,7 +95,35 @@ async function main(): Promise<void> {
   }
 
   const workloads: WorkloadRun[] = [];
-  for (const workload of options.workloads) {
+  const scale: ScaleRecord[] = [];
+  for (const workload of options.workloads.filter((w) => w.name === 'scale')) {
+    for (const ioNodes of SCALE_IO_NODES) {
+      const record = await withSystem(
+        'iocluster',
+        redis,
+        options,
+        (system, pool) => {
+          const pids = new Map<string, number>([...system.pids, ['redis', redis.pid]]);
+          const tag = takeTag();
+          takeTag();
+          return runScaleStep(
+            system,
+            pool,
+            pids,
+            workload.steps[0]!,
+            options.durationMs,
+            options.drainMs,
+            tag,
+          );
+        },
+        undefined,
+        ioNodes,
+      );
+      console.log(scaleLine(record));
+      scale.push(record);
+    }
+  }
+  for (const workload of options.workloads.filter((w) => w.name !== 'scale')) {
     const runs: SystemRun[] = [];
     for (const name of options.systems) {
       const run = await withSystem(name, redis, options, async (system, pool) => {
@@ -105,7 +138,12 @@ async function main(): Promise<void> {
           pool,
           options,
           pids,
-          onStep: (step) => console.log(stepLine(workload.name, name, step)),
+          redisUrl: redis.url,
+          onStep: (step) => {
+            console.log(stepLine(workload.name, name, step));
+            const cost = costLine(step);
+            if (cost) console.log(cost);
+          },
         });
         result.warnings = warningsOf(system);
         return result;
@@ -123,9 +161,14 @@ async function main(): Promise<void> {
       }
       runs.push(run);
     }
-    const [io, base] = (['iocluster', 'baseline'] as const).map(
-      (s) => runs.find((r) => r.system === s)?.knee,
-    );
+    const io = runs.find((r) => r.system === 'iocluster')?.knee;
+    const ratios: Record<string, number | null> = {};
+    for (const peer of PEERS) {
+      const knee = runs.find((r) => r.system === peer)?.knee;
+      if (!runs.some((r) => r.system === peer)) continue;
+      ratios[peer] =
+        io && knee && knee.msgsPerSec > 0 ? Math.round((io.msgsPerSec / knee.msgsPerSec) * 100) / 100 : null;
+    }
     const fanouts = runs.flatMap((r) => r.steps.filter((s) => s.sent > 0).map((s) => s.expected / s.sent));
     workloads.push({
       name: workload.name,
@@ -133,8 +176,8 @@ async function main(): Promise<void> {
       rooms: workload.rooms,
       fanout: fanouts[0] ?? workload.clients / workload.rooms,
       runs,
-      ratio:
-        io && base && base.msgsPerSec > 0 ? Math.round((io.msgsPerSec / base.msgsPerSec) * 100) / 100 : null,
+      ratio: ratios.baseline ?? null,
+      ratios,
     });
     for (const r of runs) {
       console.log(
@@ -168,6 +211,7 @@ async function main(): Promise<void> {
     machine,
     options: recorded,
     workloads,
+    scale,
     memory,
     targets: evaluateTargets(workloads, memory),
   };

@@ -1,13 +1,21 @@
 import { fileURLToPath } from 'node:url';
 import { type BenchChild, forkReady } from './child.js';
 
-export type SystemName = 'iocluster' | 'baseline' | 'iocluster-msgpack' | 'iocluster-workers';
+export type SystemName =
+  | 'iocluster'
+  | 'baseline'
+  | 'baseline-streams'
+  | 'iocluster-msgpack'
+  | 'iocluster-workers';
 export const SYSTEM_NAMES: readonly SystemName[] = [
   'iocluster',
   'baseline',
+  'baseline-streams',
   'iocluster-msgpack',
   'iocluster-workers',
 ];
+/** The plain Socket.IO peers: `baseline` with `@socket.io/redis-adapter`, `baseline-streams` with the streams one. */
+export const PEERS: readonly SystemName[] = ['baseline', 'baseline-streams'];
 
 /** A system under test, running in child processes. */
 export interface RunningSystem {
@@ -31,6 +39,10 @@ export interface SystemOptions {
   prefix: string;
   /** Profile the iocluster processes into this directory (`--cpu-prof`). */
   cpuProfDir?: string;
+  /** Extra environment of the iocluster processes. */
+  env?: Record<string, string>;
+  /** io-node processes of `iocluster` (the scale workload). @defaultValue 2 */
+  ioNodes?: number;
 }
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -70,6 +82,7 @@ async function startIocluster(
     LOG_PRETTY: 'off',
     ORDERING: 'on',
     SOCKETIO_PARSER: parser,
+    ...options.env,
   };
   const started: BenchChild[] = [];
   try {
@@ -81,7 +94,7 @@ async function startIocluster(
       execArgv: execArgv('app-0'),
     });
     started.push(app);
-    for (let i = 0; i < SERVERS / workers; i++) {
+    for (let i = 0; i < (options.ioNodes ?? SERVERS) / workers; i++) {
       started.push(
         await forkReady({
           label: `io-${i}`,
@@ -105,16 +118,26 @@ async function startIocluster(
   return system(name, parser, servers, started);
 }
 
-/** 2 plain Socket.IO servers with the Redis adapter, one process each. */
-async function startBaseline(options: SystemOptions): Promise<RunningSystem> {
+/**
+ * 2 plain Socket.IO servers, one process each, with `@socket.io/redis-adapter` (`baseline`) or
+ * `@socket.io/redis-streams-adapter` (`baseline-streams`).
+ */
+async function startBaseline(
+  name: 'baseline' | 'baseline-streams',
+  options: SystemOptions,
+): Promise<RunningSystem> {
   const servers: BenchChild[] = [];
   try {
     for (let i = 0; i < SERVERS; i++) {
       servers.push(
         await forkReady({
-          label: `base-${i}`,
+          label: `${name === 'baseline' ? 'base' : 'streams'}-${i}`,
           module: BASELINE_SERVER,
-          env: { REDIS_URL: options.redisUrl, PORT: '0' },
+          env: {
+            REDIS_URL: options.redisUrl,
+            PORT: '0',
+            ADAPTER: name === 'baseline' ? 'redis' : 'redis-streams',
+          },
         }),
       );
     }
@@ -122,7 +145,7 @@ async function startBaseline(options: SystemOptions): Promise<RunningSystem> {
     await Promise.allSettled(servers.map((child) => child.stop()));
     throw err;
   }
-  return system('baseline', 'default', servers, servers);
+  return system(name, 'default', servers, servers);
 }
 
 /** A server's nodes as it announced them: itself, or each worker of a supervisor. */
@@ -164,5 +187,7 @@ function system(
 }
 
 export function startSystem(name: SystemName, options: SystemOptions): Promise<RunningSystem> {
-  return name === 'baseline' ? startBaseline(options) : startIocluster(name, options);
+  return name === 'baseline' || name === 'baseline-streams'
+    ? startBaseline(name, options)
+    : startIocluster(name, options);
 }

@@ -81,7 +81,17 @@ describe('bench', () => {
         expect(m.rssAfterBytes).toBeGreaterThan(m.rssBeforeBytes);
         expect(m.perClientBytes).toBe(Math.round((m.rssAfterBytes - m.rssBeforeBytes) / m.clients));
       }
-      expect(results.targets.map((t) => t.status)).toHaveLength(5);
+      // The knees at fan-out 10 and 1, p50, p99, CPU per delivery, rpc, the second peer, memory.
+      expect(results.targets.map((t) => t.status)).toHaveLength(8);
+      // Every step counts Redis commands (BullMQ's scripts and the inbox appends for iocluster, the
+      // adapter's PUBLISH for the baseline) and the wake-ups of each process.
+      const [io, base] = workload!.runs.map((r) => r.steps[0]!);
+      expect(io!.redis?.calls).toEqual(
+        expect.objectContaining({ evalsha: expect.any(Number), xadd: expect.any(Number) }),
+      );
+      expect(base!.redis?.calls.publish).toBeGreaterThan(base!.sent / 2);
+      expect(io!.wakeups['io-0']).toBeGreaterThan(0);
+      expect(stdout).toContain('per message: system CPU');
 
       const png = await readFile(join(outDir, 'latest.png'));
       expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');

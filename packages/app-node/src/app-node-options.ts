@@ -16,6 +16,11 @@ export interface AppNodeOptions {
   redis: RedisTarget | string;
   /** Prefix of every Redis key and channel; must match the io-nodes'. @defaultValue 'iocluster' */
   prefix?: string;
+  /**
+   * BullMQ queues the ingress is split into (`INGRESS_PARTITIONS`); every io-node, app-node and frontend
+   * of a deployment must use the same count. @defaultValue 1
+   */
+  ingressPartitions?: number;
   /** Id in logs. @defaultValue a random id */
   nodeId?: string;
   /** Ingress jobs run at once by this app-node. @defaultValue 16 */
@@ -30,6 +35,11 @@ export interface AppNodeOptions {
   stalledIntervalMs?: number;
   /** Times a job may lose its worker before it is failed (and kept). @defaultValue 3 */
   maxStalledCount?: number;
+  /**
+   * Off a Redis Cluster, deliver commands that need no join, history or answer step with one Lua script
+   * (routing look-up and inbox appends in one round trip instead of two). @defaultValue true
+   */
+  commandAppendScript?: boolean;
   /**
    * A handler whose promise is still pending after this is answered with a TIMEOUT error and its
    * client's next event runs; keep it below the io-nodes' `eventTimeoutMs`. @defaultValue 25000
@@ -86,11 +96,13 @@ export function resolveAppNodeOptions(options: AppNodeOptions) {
   const opts = withDefaults(
     {
       prefix: 'iocluster',
+      ingressPartitions: 1,
       nodeId: `app-${randomBytes(4).toString('hex')}`,
       concurrency: 16,
       lockDurationMs: 5_000,
       stalledIntervalMs: 2_500,
       maxStalledCount: 3,
+      commandAppendScript: true,
       seenClientsCapacity: 100_000,
       handlerTimeoutMs: 25_000,
       inboxRetentionMs: 120_000,

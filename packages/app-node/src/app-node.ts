@@ -19,7 +19,7 @@ import {
   runCloseSteps,
   WireError,
 } from '@iocluster/shared';
-import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import { UnrecoverableError } from 'bullmq';
 import { type AppNodeOptions, resolveAppNodeOptions } from './app-node-options.js';
 import { createAppRegistry } from './app-registry.js';
 import type { AppSocket } from './app-socket.js';
@@ -27,9 +27,10 @@ import { BroadcastOperator } from './broadcast.js';
 import { createChannels, type PublishAuthorizer, type SubscribeAuthorizer } from './channels.js';
 import { type CommandPublisher, createCommandPublisher } from './command-publisher.js';
 import { createHealthServer, type HealthServer } from './health-server.js';
+import { createIngressWorkers, type IngressWorkers } from './ingress-workers.js';
 import { type EventHandler, type EventMiddleware, JobProcessor } from './job-processor.js';
 import { MessageBuilder } from './message-builder.js';
-import { createAppNodeMetrics, QUEUE_STATES } from './metrics.js';
+import { createAppNodeMetrics } from './metrics.js';
 import {
   type AppPresence,
   createAppPresence,
@@ -139,18 +140,43 @@ export function createAppNode(options: AppNodeOptions): AppNode {
   const history = createAppHistory(publisherRedis, keys, opts.history);
   const publisher: CommandPublisher = createCommandPublisher(publisherRedis, keys, logger, {
     inboxRetentionMs: opts.inboxRetentionMs,
+    oneRoundTrip: opts.commandAppendScript,
     history,
     recoveryWindowMs: opts.recoveryWindowMs,
     replicaWait: opts.replicaWait,
   });
   handlers.set(HISTORY_EVENT, (socket, room, request) => history.handleRequest(socket, room, request));
-  // Reads counts only; on a shared connection, which BullMQ leaves open when the queue closes.
-  const queue = new Queue(keys.ingressQueue, { connection: publisherRedis, prefix: keys.bullPrefix });
-  // Connection errors are logged once by createRedis; BullMQ re-emits each of them here.
-  queue.on('error', (err) => logger.debug({ err }, 'queue reader error'));
+  // Declared before the processor it calls: `process` and `counts` only run once the node has started.
+  const ingress: IngressWorkers = createIngressWorkers({
+    keys,
+    partitions: opts.ingressPartitions,
+    async process(job) {
+      let payload: IngressJob;
+      try {
+        payload = decodeIngressJob(job.data);
+      } catch (err) {
+        logger.error({ err, jobId: job.id }, 'malformed ingress job failed');
+        throw new UnrecoverableError(err instanceof WireError ? err.message : String(err));
+      }
+      await processor.run(payload, { jobId: job.id });
+      if (payload.presence) await presence.run(payload.presence, { jobId: job.id });
+    },
+    connection: () => {
+      workerRedis = createRedis(opts.redis, 'blocking', { logger, connectionName: `${nodeId}:worker` });
+      metrics.watchRedis(workerRedis, 'blocking');
+      return workerRedis;
+    },
+    readerConnection: publisherRedis,
+    concurrency: opts.concurrency,
+    lockDurationMs: opts.lockDurationMs,
+    stalledIntervalMs: opts.stalledIntervalMs,
+    maxStalledCount: opts.maxStalledCount,
+    onJob: (result) => metrics.job(result),
+    logger,
+  });
   const metrics = createAppNodeMetrics({
     isRegistered: (event) => handlers.has(event),
-    queueCounts: () => queue.getJobCounts(...QUEUE_STATES),
+    queueCounts: () => ingress.counts(),
   });
   metrics.watchRedis(publisherRedis, 'publisher');
   const presence: AppPresence = createAppPresence(
@@ -170,7 +196,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
       onHandled: metrics.handled,
     },
   );
-  let worker: Worker<IngressJob> | undefined;
+  let started = false;
   let workerRedis: RedisConnection | undefined;
   let closing: Promise<void> | undefined;
   let metricsUrl = '';
@@ -186,7 +212,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
           notReadyReasons: () => {
             const reasons: string[] = [];
             if (closing) reasons.push('shutting down');
-            else if (!worker?.isRunning()) reasons.push('not started');
+            else if (!ingress.running()) reasons.push('not started');
             if (publisherRedis.status !== 'ready' || workerRedis?.status !== 'ready') {
               reasons.push('redis unreachable');
             }
@@ -270,40 +296,9 @@ export function createAppNode(options: AppNodeOptions): AppNode {
     formatPresence: (formatter) => presence.format(formatter),
 
     async start() {
-      if (worker) throw new Error('app-node already started');
-      workerRedis = createRedis(opts.redis, 'blocking', { logger, connectionName: `${nodeId}:worker` });
-      metrics.watchRedis(workerRedis, 'blocking');
-      worker = new Worker<IngressJob>(
-        keys.ingressQueue,
-        async (job) => {
-          let payload: IngressJob;
-          try {
-            payload = decodeIngressJob(job.data);
-          } catch (err) {
-            logger.error({ err, jobId: job.id }, 'malformed ingress job failed');
-            throw new UnrecoverableError(err instanceof WireError ? err.message : String(err));
-          }
-          await processor.run(payload, { jobId: job.id });
-          if (payload.presence) await presence.run(payload.presence, { jobId: job.id });
-        },
-        {
-          connection: workerRedis,
-          prefix: keys.bullPrefix,
-          concurrency: opts.concurrency,
-          lockDuration: opts.lockDurationMs,
-          stalledInterval: opts.stalledIntervalMs,
-          maxStalledCount: opts.maxStalledCount,
-          autorun: false,
-        },
-      );
-      worker.on('error', (err) => logger.warn({ err }, 'worker error'));
-      worker.on('failed', (job, err) => {
-        metrics.job('failed');
-        logger.error({ err, jobId: job?.id }, 'ingress job failed');
-      });
-      worker.on('completed', () => metrics.job('completed'));
-      void worker.run().catch((err: unknown) => logger.error({ err }, 'worker stopped'));
-      await worker.waitUntilReady();
+      if (started) throw new Error('app-node already started');
+      started = true;
+      await ingress.start();
       if (health) {
         await health.start();
         // Listening on every interface: the host name is the address others (a container network) know.
@@ -326,8 +321,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
       closing ??= (async () => {
         const steps: CloseStep[] = [
           ['leave registry', () => registry.close()],
-          ['close worker', () => worker?.close()],
-          ['close queue reader', () => queue.close()],
+          ['close workers and queue readers', () => ingress.close()],
           ['stop health server', () => health?.close()],
           ['flush commands', () => publisher.close()],
           ['close redis', () => Promise.all([closeRedis(publisherRedis), closeRedis(workerRedis)])],

@@ -15,6 +15,7 @@ import {
   type ReplyCommand,
   waitForReplicas,
 } from '@iocluster/shared';
+import { appendRouted, type Routed } from './inbox-append-script.js';
 
 /**
  * Sending side of the command bus: appends commands to the inboxes (Redis Streams) of the io-nodes that
@@ -62,6 +63,11 @@ export interface CommandPublisherOptions {
   recoveryWindowMs: number;
   /** Replicas that must have a delivery's writes before it counts as sent (replica-wait.ts). */
   replicaWait?: ReplicaWait;
+  /**
+   * Deliver commands that need no join, history or answer step in one round trip (a Lua script) when
+   * Redis is not a Cluster; false always takes the two-step path. @defaultValue true
+   */
+  oneRoundTrip?: boolean;
 }
 
 const MAX_FAILURES_KEPT = 1_000;
@@ -110,6 +116,8 @@ export function createCommandPublisher(
   options: CommandPublisherOptions,
 ): CommandPublisher {
   const routing = createRoutingTable(connection, keys);
+  // Off a Redis Cluster the common delivery takes one round trip (see inbox-append-script.ts).
+  const oneRoundTrip = !connection.isCluster && options.oneRoundTrip !== false;
   const history = createRoomHistory(connection, keys);
   let next: Outgoing | undefined;
   let delivering: Outgoing | undefined;
@@ -156,6 +164,9 @@ export function createCommandPublisher(
   }
 
   async function deliver(out: Outgoing): Promise<void> {
+    if (oneRoundTrip && out.appends.length === 0 && out.remembered.length === 0) {
+      if (!out.cmds.some((cmd) => cmd.type === 'join')) return deliverInOneRoundTrip(out);
+    }
     const joins = new Map<string, Set<string>>();
     const rooms = new Set<string>();
     let everyNode = false;
@@ -232,6 +243,20 @@ export function createCommandPublisher(
     const gone = entries.filter((_, i) => ids[i] === null).map(([nodeId]) => nodeId);
     if (gone.length > 0) await forgetGone(gone, byRoom, joins);
     await waitForReplicas(connection, options.replicaWait);
+  }
+
+  /** The common delivery (no joins, history or remembered answers) as one script: see appendRouted. */
+  async function deliverInOneRoundTrip(out: Outgoing): Promise<void> {
+    const routed: Routed[] = out.cmds.map((cmd, i) => {
+      const node = out.targets[i];
+      if (node !== null && node !== undefined) return { cmd, node };
+      return cmd.type === 'emit' && cmd.rooms && cmd.rooms.length > 0 ? { cmd, rooms: cmd.rooms } : { cmd };
+    });
+    for (const [node, replies] of out.replies) for (const cmd of replies) routed.push({ cmd, node });
+    const gone = await appendRouted(connection, keys, routed, Date.now() - options.inboxRetentionMs);
+    if (gone.length === 0) return;
+    const rooms = new Set(routed.flatMap((entry) => ('rooms' in entry ? entry.rooms : [])));
+    await forgetGone(gone, rooms.size > 0 ? await routing.roomNodes(rooms) : new Map(), new Map());
   }
 
   /** Tells the io-node where each joined room with history stands, so it delivers on from there. */

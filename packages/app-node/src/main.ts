@@ -49,11 +49,13 @@ if (config.workerIndex === undefined && config.appNode.workers > 1) {
   const app = createAppNode({
     redis: config.redis,
     prefix: config.prefix,
+    ingressPartitions: config.ingressPartitions,
     nodeId: config.appNode.nodeId,
     concurrency: config.appNode.concurrency,
     lockDurationMs: config.appNode.lockDurationMs,
     stalledIntervalMs: config.appNode.stalledIntervalMs,
     maxStalledCount: config.appNode.maxStalledCount,
+    commandAppendScript: config.appNode.commandAppendScript,
     inboxRetentionMs: config.appNode.inboxRetentionMs,
     recoveryWindowMs: config.appNode.recoveryWindowMs,
     replicaWait: config.redisWait,

@@ -20,5 +20,6 @@ export { startRedisSentinel } from './redis-sentinel.js';
 export type { RedisServer, RedisServerOptions } from './redis-server.js';
 export { startRedisServer } from './redis-server.js';
 export type { RespValue } from './resp.js';
+export { parseInfo } from './resp.js';
 export type { TcpProxy } from './tcp-proxy.js';
 export { startTcpProxy } from './tcp-proxy.js';

@@ -38,6 +38,11 @@ export interface FrontendOptions {
   redis: RedisTarget | string;
   /** Prefix of every Redis key and channel. @defaultValue 'iocluster' */
   prefix?: string;
+  /**
+   * BullMQ queues the ingress is split into (`INGRESS_PARTITIONS`); every io-node, app-node and frontend
+   * of a deployment must use the same count. @defaultValue 1
+   */
+  ingressPartitions?: number;
   /** Interface to listen on. @defaultValue '0.0.0.0' */
   host?: string;
   /** Port to listen on; 0 picks a free one. @defaultValue 3000 */
@@ -107,6 +112,7 @@ export function createFrontend(options: FrontendOptions): Frontend {
   const opts = withDefaults(
     {
       prefix: 'iocluster',
+      ingressPartitions: 1,
       host: '0.0.0.0',
       port: 3000,
       strategy: 'fewest-connections' as BalanceStrategy,
@@ -142,7 +148,8 @@ export function createFrontend(options: FrontendOptions): Frontend {
   let redis: RedisConnection | undefined;
   let sub: RedisConnection | undefined;
   let watcher: RegistryWatcher | undefined;
-  let queue: Queue | undefined;
+  /** One per ingress partition. */
+  let queues: Queue[] = [];
   let port = 0;
   let started = false;
   let closing: Promise<void> | undefined;
@@ -165,8 +172,13 @@ export function createFrontend(options: FrontendOptions): Frontend {
   const metrics = createFrontendMetrics({
     liveIoNodes: () => liveNodes()?.length ?? 0,
     queueCounts: async (): Promise<QueueCounts> => {
-      if (!queue) throw new Error('not started');
-      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+      if (queues.length === 0) throw new Error('not started');
+      const all = await Promise.all(
+        queues.map((queue) => queue.getJobCounts('waiting', 'active', 'delayed', 'failed')),
+      );
+      const counts: Record<string, number> = {};
+      for (const one of all)
+        for (const [state, n] of Object.entries(one)) counts[state] = (counts[state] ?? 0) + n;
       return {
         waiting: counts.waiting ?? 0,
         active: counts.active ?? 0,
@@ -251,10 +263,15 @@ export function createFrontend(options: FrontendOptions): Frontend {
       metrics.watchRedis(redis, 'command');
       metrics.watchRedis(sub, 'subscriber');
       // Reads counts (metrics, admin) and serves bull-board's actions on the shared command connection.
-      queue = new Queue(keys.ingressQueue, { connection: redis, prefix: keys.bullPrefix });
-      // Connection errors are logged once by createRedis; BullMQ re-emits each of them here.
-      queue.on('error', (err) => logger.debug({ err }, 'queue reader error'));
-      admin?.setQueue(queue);
+      const connection = redis;
+      queues = keys
+        .ingressPartitions(opts.ingressPartitions)
+        .map(({ name, bullPrefix }) => new Queue(name, { connection, prefix: bullPrefix }));
+      for (const queue of queues) {
+        // Connection errors are logged once by createRedis; BullMQ re-emits each of them here.
+        queue.on('error', (err) => logger.debug({ err }, 'queue reader error'));
+        admin?.setQueue(queue);
+      }
       watcher = watchRegistry({ redis, subscriber: sub, keys, intervalMs: opts.registryRefreshMs, logger });
       watcher.on('peer-joined', (node) =>
         logger.info({ nodeId: node.nodeId, url: node.url }, 'io-node joined'),
@@ -279,7 +296,10 @@ export function createFrontend(options: FrontendOptions): Frontend {
           ['close proxied sockets', () => proxy?.close()],
           ['close connections', () => server.closeAllConnections()],
           ['stop watching the registry', () => watcher && settleWithin(watcher.close(), CLOSE_WAIT_MS)],
-          ['close queue reader', () => queue && settleWithin(queue.close(), CLOSE_WAIT_MS)],
+          [
+            'close queue readers',
+            () => settleWithin(Promise.all(queues.map((queue) => queue.close())), CLOSE_WAIT_MS),
+          ],
           [
             'close redis',
             () => Promise.all([closeRedis(redis, CLOSE_WAIT_MS), closeRedis(sub, CLOSE_WAIT_MS)]),
@@ -299,6 +319,7 @@ export function frontendOptionsFrom(config: Config, logger: Logger): FrontendOpt
   return {
     redis: config.redis,
     prefix: config.prefix,
+    ingressPartitions: config.ingressPartitions,
     host: settings.host,
     port: settings.port,
     strategy: settings.strategy,

@@ -120,7 +120,10 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
           logger.error({ err, entry: id, type: cmd.type }, 'command handler failed');
         try {
           const pending = handler(cmd);
-          if (pending) (waits ??= []).push(pending.catch(failed));
+          if (pending) {
+            waits ??= [];
+            waits.push(pending.catch(failed));
+          }
         } catch (err) {
           failed(err);
         }

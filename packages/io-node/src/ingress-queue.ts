@@ -1,5 +1,6 @@
 import {
   type IngressJob,
+  ingressPartitionOf,
   isTransientRedisError,
   type Keys,
   type Logger,
@@ -20,11 +21,27 @@ export interface IngressProducer {
 
 /** Failed jobs kept for inspection; completed jobs are removed at once. */
 const KEEP_FAILED_JOBS = 10_000;
+const defaultJobOptions = {
+  removeOnComplete: true,
+  removeOnFail: { count: KEEP_FAILED_JOBS },
+  // A job fails only when its app-node could not publish its commands (Redis trouble), not when a
+  // handler throws; retrying it then is what at-least-once asks for. Retries back off from 250 ms to
+  // 16 s, ~32 s in all: longer than a Redis Cluster takes to promote a replica of a dead primary
+  // (cluster-node-timeout, 15 s by default, plus an election), a Sentinel failover, a Redis restart or
+  // replicas resyncing (no WAIT succeeds while the only replica reloads): 3 tries 500 ms apart gave up
+  // first and lost the job's messages (test/redis-cluster-failover.test.ts, test/sentinel.test.ts).
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 250 },
+} as const;
 const RETRY_DELAY_MS = 250;
-const MAX_ATTEMPTS = 8;
 const MAX_RETRY_DELAY_MS = 5_000;
 
 export interface IngressProducerOptions {
+  /**
+   * Queues the ingress is split into (`INGRESS_PARTITIONS`): a job holding clients of several partitions
+   * is split into one job per partition. @defaultValue 1
+   */
+  partitions?: number;
   /**
    * Runs before the first add after the connection to Redis dropped and came back (a failure fails the
    * add, which is retried): the io-node checks its inbox survived, so the answers to the jobs it is
@@ -41,23 +58,12 @@ export function createIngressProducer(
   logger: Logger,
   options: IngressProducerOptions = {},
 ): IngressProducer {
-  const queue = new Queue<IngressJob>(keys.ingressQueue, {
-    connection,
-    prefix: keys.bullPrefix,
-    defaultJobOptions: {
-      removeOnComplete: true,
-      removeOnFail: { count: KEEP_FAILED_JOBS },
-      // A job fails only when its app-node could not publish its commands (Redis trouble), not when a
-      // handler throws; retrying it then is what at-least-once asks for. Retries back off from 250 ms to
-      // 16 s, ~32 s in all: longer than a Redis Cluster takes to promote a replica of a dead primary
-      // (cluster-node-timeout, 15 s by default, plus an election), a Sentinel failover, a Redis restart or
-      // replicas resyncing (no WAIT succeeds while the only replica reloads): 3 tries 500 ms apart gave up
-      // first and lost the job's messages (test/redis-cluster-failover.test.ts, test/sentinel.test.ts).
-      attempts: MAX_ATTEMPTS,
-      backoff: { type: 'exponential', delay: 250 },
-    },
-  });
-  queue.on('error', (err) => logger.warn({ err }, 'ingress queue error'));
+  const partitions = keys.ingressPartitions(options.partitions ?? 1);
+  const queues = partitions.map(
+    ({ name, bullPrefix }) =>
+      new Queue<IngressJob>(name, { connection, prefix: bullPrefix, defaultJobOptions }),
+  );
+  for (const queue of queues) queue.on('error', (err) => logger.warn({ err }, 'ingress queue error'));
   let closed = false;
   let reconnected = false;
   const onClose = () => {
@@ -65,8 +71,35 @@ export function createIngressProducer(
   };
   connection.on('close', onClose);
 
+  /** Each job's batches grouped by their client's partition; presence-only jobs go to partition 0. */
+  function split(jobs: readonly IngressJob[]): { name: string; data: IngressJob }[][] {
+    const bulks = queues.map((): { name: string; data: IngressJob }[] => []);
+    if (queues.length === 1) {
+      for (const data of jobs) bulks[0]!.push({ name: 'events', data });
+      return bulks;
+    }
+    for (const job of jobs) {
+      const { presence, batches, ...envelope } = job;
+      const parts = new Map<number, IngressJob>();
+      for (const batch of batches) {
+        const index = ingressPartitionOf(batch.client.id, queues.length);
+        const part = parts.get(index);
+        if (part) part.batches.push(batch);
+        else parts.set(index, { ...envelope, batches: [batch] });
+      }
+      // A job's presence changes ride with its first part, or alone in partition 0.
+      if (presence) {
+        const first = parts.values().next().value;
+        if (first) first.presence = presence;
+        else parts.set(0, { ...envelope, batches: [], presence });
+      }
+      for (const [index, data] of parts) bulks[index]!.push({ name: 'events', data });
+    }
+    return bulks;
+  }
+
   async function add(jobs: readonly IngressJob[]): Promise<void> {
-    const bulk = jobs.map((data) => ({ name: 'events', data }));
+    const bulks = split(jobs);
     for (let attempt = 0; ; attempt++) {
       try {
         if (reconnected && options.afterReconnect) {
@@ -78,7 +111,14 @@ export function createIngressProducer(
             throw err;
           }
         }
-        await queue.addBulk(bulk);
+        // Partitions that already took their jobs are not asked again on a retry.
+        await Promise.all(
+          bulks.map(async (bulk, i) => {
+            if (bulk.length === 0) return;
+            await queues[i]!.addBulk(bulk);
+            bulks[i] = [];
+          }),
+        );
         // On the connection that added them: WAIT covers this client's own writes.
         await waitForReplicas(connection, options.replicaWait);
         return;
@@ -97,11 +137,14 @@ export function createIngressProducer(
 
   return {
     add,
-    waiting: () => queue.getWaitingCount(),
+    async waiting() {
+      const counts = await Promise.all(queues.map((queue) => queue.getWaitingCount()));
+      return counts.reduce((sum, n) => sum + n, 0);
+    },
     async close() {
       closed = true;
       connection.off('close', onClose);
-      await queue.close();
+      await Promise.all(queues.map((queue) => queue.close()));
     },
   };
 }

@@ -18,6 +18,11 @@ export interface IoNodeOptions {
   redis: RedisTarget | string;
   /** Prefix of every Redis key and channel. @defaultValue 'iocluster' */
   prefix?: string;
+  /**
+   * BullMQ queues the ingress is split into (`INGRESS_PARTITIONS`); every io-node, app-node and frontend
+   * of a deployment must use the same count. @defaultValue 1
+   */
+  ingressPartitions?: number;
   /** Unique id of this node. @defaultValue a random id */
   nodeId?: string;
   /** Interface to listen on. @defaultValue '0.0.0.0' */
@@ -131,6 +136,7 @@ export function resolveIoNodeOptions(options: IoNodeOptions) {
   const opts = withDefaults(
     {
       prefix: 'iocluster',
+      ingressPartitions: 1,
       nodeId: `io-${Math.random().toString(36).slice(2, 10)}`,
       host: '0.0.0.0',
       port: 3001,

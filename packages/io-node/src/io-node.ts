@@ -196,6 +196,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         metrics.watchRedis(routingRedis, 'routing');
         const routing = createRoutingTable(routingRedis, keys);
         producer = createIngressProducer(commandRedis, keys, logger, {
+          partitions: opts.ingressPartitions,
           afterReconnect: () => subscriber?.ensureInbox() ?? Promise.resolve(),
           replicaWait: opts.replicaWait,
         });

@@ -30,6 +30,7 @@ if (config.workerIndex === undefined && ioNode.workers > 1) {
   const node = createIoNode({
     redis: config.redis,
     prefix: config.prefix,
+    ingressPartitions: config.ingressPartitions,
     nodeId: ioNode.nodeId,
     host: ioNode.host,
     port: ioNode.port,

@@ -115,6 +115,11 @@ export interface Config {
   readonly redisWait: ReplicaWait;
   /** `IOCLUSTER_PREFIX`: prefix of every Redis key and channel. */
   readonly prefix: string;
+  /**
+   * `INGRESS_PARTITIONS`: BullMQ queues the ingress is split into, each in its own Cluster slot; a client
+   * always uses the same one. Every io-node, app-node and frontend of a deployment must agree on it.
+   */
+  readonly ingressPartitions: number;
   /** `LOG_LEVEL` */
   readonly logLevel: LogLevel;
   /** `LOG_PRETTY`: human-readable logs (needs pino-pretty); JSON lines otherwise. */
@@ -172,6 +177,11 @@ export interface Config {
     readonly stalledIntervalMs: number;
     /** `MAX_STALLED_COUNT`: how many times a job may lose its worker before it is failed. */
     readonly maxStalledCount: number;
+    /**
+     * `COMMAND_APPEND_SCRIPT`: off a Redis Cluster, deliver commands that need no join or history step
+     * with one Lua script (look-up and inbox appends in one round trip); `off` takes two round trips.
+     */
+    readonly commandAppendScript: boolean;
     /** `INBOX_RETENTION_MS`: how long commands wait in an io-node's inbox for it to come back. */
     readonly inboxRetentionMs: number;
     /** `RECOVERY_WINDOW_MS`: how long the answers to a client's events are kept for its resends. */
@@ -294,6 +304,7 @@ export function loadConfig(env: Env = process.env): Config {
       timeoutMs: int(env, 'REDIS_WAIT_TIMEOUT_MS', 1_000, 1, 600_000),
     },
     prefix,
+    ingressPartitions: int(env, 'INGRESS_PARTITIONS', 1, 1, 256),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logPretty: bool(env, 'LOG_PRETTY', false),
     workerIndex:
@@ -324,6 +335,7 @@ export function loadConfig(env: Env = process.env): Config {
       lockDurationMs,
       stalledIntervalMs: int(env, 'STALLED_INTERVAL_MS', 2_500, 500, 600_000),
       maxStalledCount: int(env, 'MAX_STALLED_COUNT', 3, 0, 100),
+      commandAppendScript: bool(env, 'COMMAND_APPEND_SCRIPT', true),
       inboxRetentionMs: int(env, 'INBOX_RETENTION_MS', 120_000, 1_000, 86_400_000),
       recoveryWindowMs,
       historyRooms: list(env, 'HISTORY_ROOMS') ?? Object.freeze([]),

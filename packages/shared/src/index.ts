@@ -24,8 +24,8 @@ export {
 } from './errors.js';
 export type { HistoryEntry, HistoryLimits, HistoryRead, RoomHistory } from './history.js';
 export { createRoomHistory, matchRooms } from './history.js';
-export type { Keys } from './keys.js';
-export { createKeys } from './keys.js';
+export type { IngressPartition, Keys } from './keys.js';
+export { createKeys, ingressPartitionOf } from './keys.js';
 export type { CloseStep, Deferred } from './lifecycle.js';
 export { closeRedis, deferred, listen, runCloseSteps, settleWithin } from './lifecycle.js';
 export type { Listeners } from './listeners.js';

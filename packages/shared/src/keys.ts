@@ -10,8 +10,15 @@ export interface Keys {
   readonly prefix: string;
   /** BullMQ `prefix` option: hash-tagged so every queue key lands in one Cluster slot. */
   readonly bullPrefix: string;
-  /** BullMQ queue that carries client events from io-nodes to app-nodes. */
+  /** BullMQ queue that carries client events from io-nodes to app-nodes (with one partition). */
   readonly ingressQueue: string;
+  /**
+   * The ingress queue split into `count` BullMQ queues. With one, it is {@link Keys.ingressQueue} under
+   * {@link Keys.bullPrefix} (the layout before partitions existed). With more, partition i is the queue
+   * `ingress-<i>` under the BullMQ prefix `{<prefix>:p<i>}`: its own hash tag, so a Redis Cluster spreads
+   * the partitions over its slots. See {@link ingressPartitionOf} for which one a client uses.
+   */
+  ingressPartitions(count: number): readonly IngressPartition[];
   /**
    * Stream of commands for one io-node (its inbox): app-nodes append, the io-node reads from the last
    * entry it applied, so nothing is lost while its connection is down. Tagged by node id, so a Redis
@@ -64,6 +71,27 @@ export interface Keys {
   readonly patterns: readonly string[];
 }
 
+/** One BullMQ queue of the ingress: `new Queue(name, { prefix: bullPrefix })`. */
+export interface IngressPartition {
+  readonly index: number;
+  readonly name: string;
+  readonly bullPrefix: string;
+}
+
+/**
+ * The ingress partition of a client: FNV-1a of its socket id modulo `count`, so every event of one
+ * connection goes through the same queue.
+ */
+export function ingressPartitionOf(socketId: string, count: number): number {
+  if (count <= 1) return 0;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < socketId.length; i++) {
+    hash ^= socketId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % count;
+}
+
 /**
  * Makes a name safe inside a hash tag: Redis hashes what stands between the first `{` and the next `}`,
  * so a room named `a}b` would otherwise tag its keys `a` (fine) and a room named `}x` would tag nothing
@@ -85,6 +113,17 @@ export function createKeys(prefix: string): Keys {
     prefix,
     bullPrefix: tag,
     ingressQueue: 'ingress',
+    ingressPartitions: (count: number): readonly IngressPartition[] => {
+      if (!Number.isInteger(count) || count < 1) {
+        throw new TypeError(`ingress partitions must be a positive integer, got ${count}`);
+      }
+      if (count === 1) return [{ index: 0, name: 'ingress', bullPrefix: tag }];
+      return Array.from({ length: count }, (_, index) => ({
+        index,
+        name: `ingress-${index}`,
+        bullPrefix: `{${prefix}:p${index}}`,
+      }));
+    },
     inbox: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:inbox`,
     roomNodes: (room: string) => `${prefix}:room:{${escapeTag(room)}}:nodes`,
     nodeRooms: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:rooms`,
@@ -104,6 +143,7 @@ export function createKeys(prefix: string): Keys {
     appRegistryIndex: `${tag}:registry:apps`,
     appRegistryNode: (nodeId: string) => `${tag}:registry:app:${nodeId}`,
     app: (...parts: string[]) => `${prefix}:app:${parts.join(':')}`,
-    patterns: Object.freeze([`${tag}:*`, `${prefix}:*`]),
+    // Ingress partitions' keys start with `{<prefix>:p<i>}`, which neither of the first two matches.
+    patterns: Object.freeze([`${tag}:*`, `${prefix}:*`, `{${prefix}:p*}:*`]),
   });
 }
