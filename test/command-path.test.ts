@@ -20,7 +20,7 @@ async function appended(c: Cluster, nodeId: string): Promise<number> {
   return Number(info[info.indexOf('entries-added') + 1]);
 }
 
-const fast = { heartbeatIntervalMs: 200, heartbeatTtlMs: 600 };
+const fast = { heartbeatIntervalMs: 200, heartbeatTtlMs: 600, inboxRetentionMs: 1_000 };
 
 describe('command path', () => {
   test('routing - a room lists exactly the io-nodes holding members; leaves and disconnects take them off', async () => {
@@ -84,6 +84,35 @@ describe('command path', () => {
     expect(await sentDuringCut).toEqual(['sent while cut off']);
     await got.until(51);
     expect(got.items).toEqual(Array.from({ length: 51 }, (_, i) => i));
+  });
+
+  test('inbox - an io-node cut off longer than its heartbeat TTL is taken for dead, yet misses nothing when back', async () => {
+    cluster = await setup({ appNodes: 1, register: registerTestApp, ioNodeOptions: fast });
+    const c = cluster;
+    proxy = await startTcpProxy({ port: Number(new URL(c.redisUrl).port) });
+    // Inbox retention as in production: the purge comes long after this test.
+    const cutOff = await c.startIoNode({
+      redis: `redis://127.0.0.1:${proxy.port}`,
+      inboxRetentionMs: 120_000,
+    });
+    const witness = await c.startIoNode({ inboxRetentionMs: 120_000 });
+    const [a, b] = await Promise.all([c.connect(0), c.connect(1)]);
+    await a.emitWithAck('join', 'r');
+    const got = collect<number>(a, 'room');
+    const expired = new Promise<void>((resolve) =>
+      witness.on('peer-expired', (id) => {
+        if (id === cutOff.nodeId) resolve();
+      }),
+    );
+    proxy.cut();
+    await expired;
+    // Taken for dead (past its TTL): room messages still go to its inbox, which waits for it.
+    for (let i = 0; i < 30; i++) expect(await b.emitWithAck('room only', 'r', i)).toBe(true);
+    expect(got.items).toEqual([]);
+    proxy.restore();
+    await got.until(30);
+    expect(got.items).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect(await a.emitWithAck('echo', 'back')).toEqual(['back']);
   });
 
   test('purge - a SIGKILLed io-node is purged exactly once, by one survivor: inbox, heartbeat and room entries', async () => {

@@ -281,7 +281,7 @@ describe('recovery', () => {
     );
     await observer.emitWithAck('pjoin', 'p:room');
     const recovered = next(a, 'recovered');
-    const purged = new Promise<void>((resolve) => survivor.on('peer-purged', () => resolve()));
+    const purged = new Promise<void>((resolve) => survivor.on('peer-expired', () => resolve()));
     await victim.kill();
     expect((await recovered)[0]).toMatchObject({ recovered: true, rooms: ['p:room'] });
     await purged;

@@ -199,7 +199,7 @@ export function createCommandPublisher(
     // used as a room) goes to every node, which drops what it has no member for.
     const [byRoom, live] = await Promise.all([
       rooms.size > 0 ? routing.roomNodes(rooms) : new Map<string, string[]>(),
-      everyNode || rooms.size > 0 ? routing.liveNodes() : [],
+      everyNode || rooms.size > 0 ? routing.liveNodes(Date.now() - options.inboxRetentionMs) : [],
     ]);
 
     const perNode = new Map<string, Command[]>();

@@ -106,7 +106,9 @@ export async function appendRouted(
   const gone = (await script.run(
     redis,
     [...roomKeys, keys.inboxNodes],
-    [Date.now(), minId, COMMAND_VERSION, head, tail, routed.length, ...args],
+    // Broadcasts still reach a node whose heartbeat stopped less than the inbox retention ago: it may be
+    // cut off, not dead, and its inbox keeps them for it (see RoutingTable).
+    [minId, minId, COMMAND_VERSION, head, tail, routed.length, ...args],
   )) as string[];
   return gone;
 }

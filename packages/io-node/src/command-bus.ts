@@ -49,10 +49,20 @@ export interface InboxSubscriberOptions {
   commands: RedisConnection;
   /** How often the node proves it is alive, and purges nodes that stopped doing so. */
   heartbeatIntervalMs: number;
-  /** How long the node stays a broadcast target after its last heartbeat. */
+  /** How long the node counts as live after its last heartbeat. */
   heartbeatTtlMs: number;
+  /**
+   * How long the inboxes keep commands for a node cut off from Redis (`INBOX_RETENTION_MS`): a node whose
+   * heartbeat stopped is purged (routing entries and inbox) only this long after it expired.
+   */
+  retentionMs: number;
   logger: Logger;
-  /** Called with each node this one purged after its heartbeat expired (exactly one purger per node). */
+  /**
+   * Called when this node sees a peer's heartbeat expire (several live nodes may): the peer is gone for
+   * presence and its clients' recovery window starts. Called again if it comes back and expires again.
+   */
+  onExpired?: (nodeId: string) => void;
+  /** Called with each node this one purged, `retentionMs` after it expired (exactly one purger per node). */
   onPurged?: (nodeId: string) => void;
 }
 
@@ -92,6 +102,9 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
   let cursor = '0-0';
   const applied = createRecentIds(APPLIED_REMEMBERED);
   let reconnected = false;
+  /** When the last heartbeat began, and the expired peers already told of. */
+  let lastBeat = 0;
+  const told = new Set<string>();
   let trimmedAt = 0;
   let closed = false;
   let closing: Promise<void> | undefined;
@@ -199,14 +212,42 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
     for (const handler of resetHandlers) handler();
   }
 
-  /** Stays listed as a broadcast target, checks its inbox survived, and purges nodes that died. */
+  /**
+   * Stays live, checks its inbox survived, tells of peers whose heartbeat expired and purges those
+   * expired longer than the inbox retention. A node back from its own outage (its previous beat is more
+   * than an interval and a half ago: Redis frozen, restarted, or this node cut off) judges no peer in
+   * that beat: every other node was cut off as long and gets one interval to beat again first.
+   */
   async function beat(): Promise<void> {
     const now = Date.now();
-    await routing.touch(nodeId, now + options.heartbeatTtlMs);
+    const previous = await routing.touch(nodeId, now + options.heartbeatTtlMs);
+    if (previous === null || previous <= now) {
+      // Taken for dead meanwhile: presence entries (and, past the retention, routing) may be gone.
+      logger.warn(
+        { expiredAt: previous },
+        'this node had been taken for dead; writing its routing and presence again',
+      );
+      for (const handler of resetHandlers) handler();
+    }
     await ensureInbox();
-    for (const dead of await routing.claimExpired(now)) {
+    const steady = now - lastBeat <= options.heartbeatIntervalMs * 1.5;
+    lastBeat = now;
+    if (!steady) return;
+    const expired = await routing.expiredNodes(now);
+    const seen = new Set(expired);
+    for (const id of expired) {
+      if (id === nodeId || told.has(id)) continue;
+      told.add(id);
+      logger.info({ expired: id }, 'io-node heartbeat expired');
+      options.onExpired?.(id);
+    }
+    for (const id of told) if (!seen.has(id)) told.delete(id);
+    for (const dead of await routing.claimExpired(now - options.retentionMs)) {
       await routing.purge(dead);
-      logger.info({ purged: dead }, 'io-node heartbeat expired; its inbox and routing entries purged');
+      logger.info(
+        { purged: dead },
+        'io-node expired past the inbox retention; its inbox and routing entries purged',
+      );
       options.onPurged?.(dead);
     }
   }
@@ -219,7 +260,8 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
       cursor = lastId;
       // A reconnect may reach another server (failover): the next read then rewinds (see read()).
       reader.on('close', onReaderClose);
-      await routing.touch(nodeId, Date.now() + options.heartbeatTtlMs);
+      lastBeat = Date.now();
+      await routing.touch(nodeId, lastBeat + options.heartbeatTtlMs);
       loop = read();
       heartbeat = setInterval(() => {
         if (beating) return;

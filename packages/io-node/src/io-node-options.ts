@@ -67,6 +67,12 @@ export interface IoNodeOptions {
    * queue when it is back — beyond which new ones are refused with OVERLOADED. @defaultValue 100000
    */
   maxPendingEvents?: number;
+  /**
+   * How long inboxes keep commands for an io-node cut off from Redis; a peer whose heartbeat expired is
+   * purged (inbox and routing entries) only this long after. Match the app-nodes' `inboxRetentionMs`.
+   * @defaultValue 120000
+   */
+  inboxRetentionMs?: number;
   /** How long `close()` waits for in-flight events before disconnecting clients. @defaultValue 10000 */
   drainTimeoutMs?: number;
   /**
@@ -150,6 +156,7 @@ export function resolveIoNodeOptions(options: IoNodeOptions) {
       recoveryWindowMs: 120_000,
       maxJobsInFlight: 32,
       drainTimeoutMs: 10_000,
+      inboxRetentionMs: 120_000,
       replicaWait: { replicas: 0, timeoutMs: 1_000 } as ReplicaWait,
       commandHandlers: {},
       socketIo: {},
@@ -183,6 +190,7 @@ export function resolveIoNodeOptions(options: IoNodeOptions) {
     'recoveryWindowMs',
     'maxJobsInFlight',
     'drainTimeoutMs',
+    'inboxRetentionMs',
     'clientEventBurst',
     'maxPayloadBytes',
     'queueCheckIntervalMs',

@@ -35,8 +35,13 @@ import { parserOptions } from './socketio-parser.js';
 /** Events an io-node raises for embedders: its peers coming and going. */
 export interface IoNodeEvents extends PeerEvents {
   /**
-   * This node purged a dead peer (its heartbeat expired without a goodbye): its inbox and routing entries
-   * are gone. Exactly one live node raises it per dead peer, whoever saw the expiry first.
+   * A peer's heartbeat expired without a goodbye (dead, or cut off from Redis): its presence entries go and
+   * its clients' recovery window starts. Each live node that sees it raises it.
+   */
+  'peer-expired': (nodeId: string) => void;
+  /**
+   * This node purged a peer that stayed expired past the inbox retention: its inbox and routing entries
+   * are gone. Exactly one live node raises it per peer, whoever claimed it first.
    */
   'peer-purged': (nodeId: string) => void;
 }
@@ -129,7 +134,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     heartbeatTtlMs: opts.heartbeatTtlMs,
     logger,
   });
-  const events = createListeners<Pick<IoNodeEvents, 'peer-purged'>>(logger);
+  const events = createListeners<Pick<IoNodeEvents, 'peer-expired' | 'peer-purged'>>(logger);
   // Awaiting `ready` is optional; start() reports a failure to its own caller.
   const ready = deferred();
 
@@ -180,7 +185,9 @@ export function createIoNode(options: IoNodeOptions): IoNode {
       return registry.peers.length;
     },
     on(event, listener) {
-      if (event === 'peer-purged') return events.on(event, listener as IoNodeEvents['peer-purged']);
+      if (event === 'peer-purged' || event === 'peer-expired') {
+        return events.on(event, listener as IoNodeEvents['peer-purged']);
+      }
       return registry.on(event, listener as PeerEvents['peer-joined']);
     },
 
@@ -250,15 +257,17 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           commands: routingRedis,
           heartbeatIntervalMs: opts.heartbeatIntervalMs,
           heartbeatTtlMs: opts.heartbeatTtlMs,
+          retentionMs: opts.inboxRetentionMs,
           logger,
-          onPurged: (dead) => {
+          onExpired: (dead) => {
             store
               .expireNode(dead)
               .catch((err: unknown) =>
                 logger.warn({ err, dead }, 'starting the recovery window of a dead node failed'),
               );
-            events.emit('peer-purged', dead);
+            events.emit('peer-expired', dead);
           },
+          onPurged: (dead) => events.emit('peer-purged', dead),
         });
         presence = createPresenceTracker({
           io,
@@ -271,7 +280,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           sweepIntervalMs: opts.heartbeatIntervalMs,
           logger,
         });
-        events.on('peer-purged', (dead) => void presence?.purgeNode(dead));
+        events.on('peer-expired', (dead) => void presence?.purgeNode(dead));
         const apply = metrics.countCommands(
           createCommandApplier(
             io,

@@ -42,6 +42,7 @@ if (config.workerIndex === undefined && ioNode.workers > 1) {
     maxJobsInFlight: ioNode.maxJobsInFlight,
     maxPendingEvents: ioNode.maxPendingEvents,
     recoveryWindowMs: ioNode.recoveryWindowMs,
+    inboxRetentionMs: ioNode.inboxRetentionMs,
     heartbeatIntervalMs: ioNode.heartbeatIntervalMs,
     heartbeatTtlMs: ioNode.heartbeatTtlMs,
     parser: ioNode.parser,

@@ -156,6 +156,8 @@ export interface Config {
     readonly maxPendingEvents: number;
     /** `RECOVERY_WINDOW_MS`: how long a disconnected client's session waits for it to come back. */
     readonly recoveryWindowMs: number;
+    /** `INBOX_RETENTION_MS`: how long a peer whose heartbeat expired keeps its inbox and routing. */
+    readonly inboxRetentionMs: number;
     /** `HEARTBEAT_INTERVAL_MS`: registry refresh period. */
     readonly heartbeatIntervalMs: number;
     /** `HEARTBEAT_TTL_MS`: a node missing heartbeats this long drops out of the registry. */
@@ -297,6 +299,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const lockDurationMs = int(env, 'LOCK_DURATION_MS', 5_000, 1_000, 600_000);
   const recoveryWindowMs = int(env, 'RECOVERY_WINDOW_MS', 120_000, 1_000, 86_400_000);
+  const inboxRetentionMs = int(env, 'INBOX_RETENTION_MS', 120_000, 1_000, 86_400_000);
   const config: Config = {
     redis: redisTarget(env),
     redisWait: {
@@ -323,6 +326,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxJobsInFlight: int(env, 'MAX_JOBS_IN_FLIGHT', 32, 1, 100_000),
       maxPendingEvents: int(env, 'MAX_PENDING_EVENTS', 100_000, 1, 100_000_000),
       recoveryWindowMs,
+      inboxRetentionMs,
       heartbeatIntervalMs,
       heartbeatTtlMs,
     },
@@ -336,7 +340,7 @@ export function loadConfig(env: Env = process.env): Config {
       stalledIntervalMs: int(env, 'STALLED_INTERVAL_MS', 2_500, 500, 600_000),
       maxStalledCount: int(env, 'MAX_STALLED_COUNT', 3, 0, 100),
       commandAppendScript: bool(env, 'COMMAND_APPEND_SCRIPT', true),
-      inboxRetentionMs: int(env, 'INBOX_RETENTION_MS', 120_000, 1_000, 86_400_000),
+      inboxRetentionMs,
       recoveryWindowMs,
       historyRooms: list(env, 'HISTORY_ROOMS') ?? Object.freeze([]),
       historyMaxLength: int(env, 'HISTORY_MAX_LENGTH', 1_000, 1, 10_000_000),
