@@ -193,7 +193,6 @@ export function createCommandPublisher(
         );
       }),
       ...out.cmds.map((cmd) => (cmd.type === 'join' ? positionJoin(cmd) : undefined)),
-      ...out.remembered.map(([session, eid, reply]) => remember(session, eid, reply)),
     ]);
     // Live nodes are looked up with the rooms too: a room no node counts (no members, or a socket id
     // used as a room) goes to every node, which drops what it has no member for.
@@ -242,6 +241,11 @@ export function createCommandPublisher(
     );
     const gone = entries.filter((_, i) => ids[i] === null).map(([nodeId]) => nodeId);
     if (gone.length > 0) await forgetGone(gone, byRoom, joins);
+    // Answers are kept for resends only once what their handlers emitted is appended: a resend answered
+    // from a kept answer does not run the handler again, so its emits must already be on their way.
+    if (out.remembered.length > 0) {
+      await Promise.all(out.remembered.map(([session, eid, reply]) => remember(session, eid, reply)));
+    }
     await waitForReplicas(connection, options.replicaWait);
   }
 

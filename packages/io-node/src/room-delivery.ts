@@ -145,7 +145,14 @@ export function createRoomDelivery(io: Server, history: RoomHistory, logger: Log
         deliver(room, cmd.history, cmd.event, decodeArgs(cmd.args, cmd.bin), cmd.except);
         followed.set(room, { epoch, last: offset });
       };
-      if (!state || state.epoch !== epoch) return now();
+      // A room seen for the first time here: what came before is unknown; follow it from this message.
+      if (!state) return now();
+      // A new epoch (the room had no history when its members joined, or its history was lost) starts at
+      // offset 1: its earlier messages may still be on their way from other app-nodes, or need reading.
+      if (state.epoch !== epoch) {
+        state.epoch = epoch;
+        state.last = 0;
+      }
       if (offset <= state.last) return; // delivered already (read to fill a gap, or a job run twice)
       if (offset === state.last + 1) return now();
       return fillGap(room, state, offset).then(now, (err: unknown) => {
