@@ -194,6 +194,10 @@ export function createCommandPublisher(
       }),
       ...out.cmds.map((cmd) => (cmd.type === 'join' ? positionJoin(cmd) : undefined)),
     ]);
+    // A history append a failover loses would have its offset reused on the new primary, and io-nodes
+    // that delivered the lost message would skip the new one as already delivered: with replica waits on,
+    // the appends must be on the replicas before any io-node sees their offsets.
+    if (out.appends.length > 0) await waitForReplicas(connection, options.replicaWait);
     // Live nodes are looked up with the rooms too: a room no node counts (no members, or a socket id
     // used as a room) goes to every node, which drops what it has no member for.
     const [byRoom, live] = await Promise.all([
