@@ -25,7 +25,7 @@ import type { Server, Socket } from 'socket.io';
  * Each connection's writes go to Redis one after another, in the order they happened here, and are
  * retried until Redis takes them (a write lost would leave a ghost member or a missing one). A dead
  * node's entries are removed by every live node that notices it: right away by the node that purged it
- * (`purgeNode` on `peer-purged`), and by a sweep every heartbeat on every node, which also finishes a
+ * (`purgeNode` on `peer-expired`), and by a sweep every heartbeat on every node, which also finishes a
  * purge whose purger died half-way. Removal is idempotent, so racing purgers send each `left` once.
  */
 export interface PresenceTracker {
