@@ -1,13 +1,9 @@
 import type { AppNode } from '@iocluster/app-node';
-import {
-  ClientError,
-  type ClientLifecycleEvents,
-  createClient,
-  type IoclusterClient,
-} from '@iocluster/client';
+import { ClientError, type IoclusterClient } from '@iocluster/client';
 import { SignJWT } from 'jose';
 import { afterEach, describe, expect, test } from 'vitest';
 import registerTestApp from './fixtures/test-app.js';
+import { clientFactory, next } from './support/clients.js';
 import { type Cluster, collect, setup } from './support/cluster.js';
 
 let cluster: Cluster | undefined;
@@ -20,23 +16,7 @@ afterEach(async () => {
 
 const SECRET = 'channel-test-secret-at-least-32-bytes-long';
 
-function client(options: Parameters<typeof createClient>[0]): IoclusterClient {
-  const created = createClient({ backoffMinMs: 50, ...options });
-  clients.push(created);
-  return created;
-}
-
-function next<E extends keyof ClientLifecycleEvents>(
-  target: IoclusterClient,
-  event: E,
-): Promise<Parameters<ClientLifecycleEvents[E]>> {
-  return new Promise((resolve) => {
-    const off = target.on(event, ((...args: Parameters<ClientLifecycleEvents[E]>) => {
-      off();
-      resolve(args);
-    }) as ClientLifecycleEvents[E]);
-  });
-}
+const client = clientFactory(clients, { backoffMinMs: 50 });
 
 /** Subscribes only to `public:*` and `room:<own name>`; publishes on `public:*`, stamped and cleaned. */
 function registerAuthorized(app: AppNode): void {

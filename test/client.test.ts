@@ -1,15 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import type { AppNode } from '@iocluster/app-node';
-import {
-  ClientError,
-  type ClientLifecycleEvents,
-  createClient,
-  type IoclusterClient,
-} from '@iocluster/client';
+import { ClientError, type ClientLifecycleEvents, type IoclusterClient } from '@iocluster/client';
 import { build } from 'esbuild';
 import { io as connectPlain, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, test } from 'vitest';
 import registerTestApp from './fixtures/test-app.js';
+import { clientFactory, next } from './support/clients.js';
 import { type Cluster, setup } from './support/cluster.js';
 
 let cluster: Cluster | undefined;
@@ -28,24 +24,7 @@ function register(app: AppNode): void {
   app.on('where', (socket) => socket.nodeId);
 }
 
-function client(options: Parameters<typeof createClient>[0]): IoclusterClient {
-  const created = createClient({ backoffMinMs: 50, ...options });
-  clients.push(created);
-  return created;
-}
-
-/** Resolves with the arguments of the client's next lifecycle event `event`. */
-function next<E extends keyof ClientLifecycleEvents>(
-  target: IoclusterClient,
-  event: E,
-): Promise<Parameters<ClientLifecycleEvents[E]>> {
-  return new Promise((resolve) => {
-    const off = target.on(event, ((...args: Parameters<ClientLifecycleEvents[E]>) => {
-      off();
-      resolve(args);
-    }) as ClientLifecycleEvents[E]);
-  });
-}
+const client = clientFactory(clients, { backoffMinMs: 50 });
 
 /** Records the names of lifecycle events in order. */
 function record(target: IoclusterClient): string[] {

@@ -1,14 +1,10 @@
 import type { AppNode } from '@iocluster/app-node';
-import {
-  type ClientLifecycleEvents,
-  createClient,
-  type IoclusterClient,
-  type RecoveryReport,
-} from '@iocluster/client';
+import type { IoclusterClient, RecoveryReport } from '@iocluster/client';
 import { createKeys } from '@iocluster/shared';
 import { io as connectPlain, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, test } from 'vitest';
 import registerTestApp from './fixtures/test-app.js';
+import { clientFactory, next } from './support/clients.js';
 import { type Cluster, collect, setup } from './support/cluster.js';
 import { until } from './support/poll.js';
 
@@ -24,23 +20,7 @@ afterEach(async () => {
 
 const fast = { HEARTBEAT_INTERVAL_MS: '200', HEARTBEAT_TTL_MS: '600' };
 
-function client(options: Parameters<typeof createClient>[0]): IoclusterClient {
-  const created = createClient({ backoffMinMs: 50, backoffMaxMs: 200, ...options });
-  clients.push(created);
-  return created;
-}
-
-function next<E extends keyof ClientLifecycleEvents>(
-  target: IoclusterClient,
-  event: E,
-): Promise<Parameters<ClientLifecycleEvents[E]>> {
-  return new Promise((resolve) => {
-    const off = target.on(event, ((...args: Parameters<ClientLifecycleEvents[E]>) => {
-      off();
-      resolve(args);
-    }) as ClientLifecycleEvents[E]);
-  });
-}
+const client = clientFactory(clients, { backoffMinMs: 50, backoffMaxMs: 200 });
 
 /** A socket.io-client speaking the recovery protocol by hand, as any Socket.IO client can. */
 async function rawClient(

@@ -1,9 +1,10 @@
 import type { AppNode } from '@iocluster/app-node';
-import { type ClientLifecycleEvents, createClient, type IoclusterClient } from '@iocluster/client';
+import { createClient, type IoclusterClient } from '@iocluster/client';
 import { type RedisClusterSetup, redisCommand, startRedisCluster } from '@iocluster/devkit';
 import { createKeys } from '@iocluster/shared';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import registerTestApp from './fixtures/test-app.js';
+import { next } from './support/clients.js';
 import { type Cluster, collect, nextEvent, setup } from './support/cluster.js';
 import { until } from './support/poll.js';
 
@@ -42,18 +43,6 @@ function withPresence(app: AppNode): void {
   app.on('pjoin', async (socket, room: string, nick: string) => {
     await socket.join(room, { presence: { nick } });
     return socket.memberId;
-  });
-}
-
-function next<E extends keyof ClientLifecycleEvents>(
-  target: IoclusterClient,
-  event: E,
-): Promise<Parameters<ClientLifecycleEvents[E]>> {
-  return new Promise((resolve) => {
-    const off = target.on(event, ((...args: Parameters<ClientLifecycleEvents[E]>) => {
-      off();
-      resolve(args);
-    }) as ClientLifecycleEvents[E]);
   });
 }
 

@@ -1,5 +1,5 @@
 import { createPublicKey } from 'node:crypto';
-import { IoclusterError, type JwtAlgorithm } from '@iocluster/shared';
+import { IoclusterError, JWT_ALGORITHMS, type JwtAlgorithm } from '@iocluster/shared';
 import {
   createRemoteJWKSet,
   errors,
@@ -40,19 +40,8 @@ export interface JwtVerifier {
   verify(token: unknown): Promise<VerifiedToken>;
 }
 
-const HMAC: readonly JwtAlgorithm[] = ['HS256', 'HS384', 'HS512'];
-const ASYMMETRIC: readonly JwtAlgorithm[] = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-];
+const HMAC: readonly JwtAlgorithm[] = JWT_ALGORITHMS.filter((alg) => alg.startsWith('HS'));
+const ASYMMETRIC: readonly JwtAlgorithm[] = JWT_ALGORITHMS.filter((alg) => !alg.startsWith('HS'));
 /** Longest token accepted: a bound on work done for an anonymous caller. */
 const MAX_TOKEN_LENGTH = 8_192;
 

@@ -1,0 +1,29 @@
+import { type ClientLifecycleEvents, createClient, type IoclusterClient } from '@iocluster/client';
+
+/** Resolves with the arguments of the client's next lifecycle event `event`. */
+export function next<E extends keyof ClientLifecycleEvents>(
+  target: IoclusterClient,
+  event: E,
+): Promise<Parameters<ClientLifecycleEvents[E]>> {
+  return new Promise((resolve) => {
+    const off = target.on(event, ((...args: Parameters<ClientLifecycleEvents[E]>) => {
+      off();
+      resolve(args);
+    }) as ClientLifecycleEvents[E]);
+  });
+}
+
+/**
+ * A factory of `@iocluster/client` clients with quick retries for tests, remembering each in `created` so
+ * the test's cleanup can close them.
+ */
+export function clientFactory(
+  created: IoclusterClient[],
+  defaults: Partial<Parameters<typeof createClient>[0]> = { backoffMinMs: 50 },
+): (options: Parameters<typeof createClient>[0]) => IoclusterClient {
+  return (options) => {
+    const client = createClient({ ...defaults, ...options });
+    created.push(client);
+    return client;
+  };
+}
