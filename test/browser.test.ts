@@ -158,7 +158,9 @@ test('browser - two pages on different io-nodes chat, see history and notices, a
     const movedTo = await connectedNode(alice, aliceNode);
     expect(movedTo).toBe(bobNode);
     // Her session came back with her: the page says how many missed messages were recovered.
-    await line(alice, '.system', 'missed messages recovered').or(line(alice, '.system', 'missed message recovered')).waitFor();
+    await line(alice, '.system', 'missed messages recovered')
+      .or(line(alice, '.system', 'missed message recovered'))
+      .waitFor();
     await line(alice, '.system', `moved from io-node ${aliceNode} to ${bobNode}`).waitFor();
     await send(alice, 'back after the crash');
     await line(bob, '.message', 'back after the crash').waitFor();
