@@ -1,6 +1,7 @@
 import type { AppNode } from '@iocluster/app-node';
 import type { IoclusterClient, RecoveryReport } from '@iocluster/client';
 import { createKeys } from '@iocluster/shared';
+import { SignJWT } from 'jose';
 import { io as connectPlain, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, test } from 'vitest';
 import registerTestApp from './fixtures/test-app.js';
@@ -277,5 +278,55 @@ describe('recovery', () => {
     expect(marker).toBe(2);
     expect(changes.items.filter((x) => x.left?.id === memberId)).toEqual([]);
     expect(changes.items.filter((x) => x.joined?.id === memberId)).toEqual([]);
+  });
+  test('recovery - a JWT user back with a fresh token (new iat/exp, same sub) recovers; another sub is refused', async () => {
+    const secret = 'recovery-test-secret-of-32-bytes!';
+    cluster = await setup({
+      ioNodes: 1,
+      appNodes: 1,
+      register: registerTestApp,
+      ioNodeOptions: { jwt: { secret } },
+    });
+    const c = cluster;
+    const url = c.ioNodes[0]!.url;
+    const token = (sub: string, expInS: number) =>
+      new SignJWT({ sub, name: sub })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setIssuedAt()
+        .setExpirationTime(Math.floor(Date.now() / 1000) + expInS)
+        .sign(new TextEncoder().encode(secret));
+    const back = async (session: string, auth: string): Promise<RecoveryReport> => {
+      const socket = connectPlain(url, {
+        transports: ['websocket'],
+        reconnection: false,
+        auth: { token: auth, iocluster: { v: 1, session, positions: [] } },
+      });
+      sockets.push(socket);
+      return new Promise<RecoveryReport>((resolve) => socket.once('$recovered', resolve));
+    };
+    const join = async (sub: string): Promise<string> => {
+      const socket = connectPlain(url, {
+        transports: ['websocket'],
+        reconnection: false,
+        auth: { token: await token(sub, 300), iocluster: { v: 1 } },
+      });
+      sockets.push(socket);
+      const session = await new Promise<string>((resolve) => socket.once('$session', resolve));
+      expect(await socket.emitWithAck('join', 'r')).toEqual(['r']);
+      socket.io.engine.close();
+      return session;
+    };
+
+    const adaSession = await join('ada');
+    expect(await back(adaSession, await token('ada', 600))).toEqual({
+      recovered: true,
+      rooms: ['r'],
+      missed: 0,
+    });
+    const bobSession = await join('bob');
+    expect(await back(bobSession, await token('eve', 300))).toMatchObject({
+      recovered: false,
+      reason: 'user-changed',
+    });
   });
 });

@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { decodeArgs, type HistoryPosition, type Logger, type RoomHistory } from '@iocluster/shared';
+import {
+  decodeArgs,
+  type HistoryPosition,
+  type Logger,
+  presenceMemberId,
+  type RoomHistory,
+} from '@iocluster/shared';
 import type { Socket } from 'socket.io';
 import { CLIENT_ROOM, INTERNAL_ROOM_PREFIX, PLAIN_ROOM, type RoomDelivery } from './room-delivery.js';
 import type { SessionRecord, SessionStore } from './sessions.js';
@@ -55,6 +61,8 @@ export interface ClientRecovery {
 interface Plan {
   sessionId: string;
   record: SessionRecord | null;
+  /** Who the connecting client is now (the session keeps the latest, e.g. fresher JWT claims). */
+  user: unknown;
   positions: Map<string, HistoryPosition>;
   /** Why an announced session could not be recovered. */
   refused?: string;
@@ -135,13 +143,13 @@ export function createClientRecovery(options: ClientRecoveryOptions): ClientReco
       const plan: Plan = {
         sessionId: randomBytes(18).toString('base64url'),
         record: null,
+        user,
         positions: readPositions(announced.positions),
       };
       if (typeof announced.session === 'string' && SESSION_ID_RE.test(announced.session)) {
         const record = await sessions.load(announced.session);
         if (!record) plan.refused = 'expired';
-        else if (JSON.stringify(record.user ?? null) !== JSON.stringify(user ?? null))
-          plan.refused = 'user-changed';
+        else if (identityOf(record.user) !== identityOf(user)) plan.refused = 'user-changed';
         else {
           plan.sessionId = announced.session;
           plan.record = record;
@@ -169,7 +177,7 @@ export function createClientRecovery(options: ClientRecoveryOptions): ClientReco
         node: nodeId,
         socket: socket.id,
         origin: origin ?? socket.id,
-        user: record?.user ?? null,
+        user: plan.user ?? null,
         rooms: visibleRooms(socket),
         data: socket.data as Record<string, unknown>,
         presence: options.presenceOf(socket) ?? {},
@@ -238,4 +246,14 @@ export function createClientRecovery(options: ClientRecoveryOptions): ClientReco
       return { eid, resent, name, args: rest };
     },
   };
+}
+
+/**
+ * Who a user is, for telling whether a returning client is the same one: its `id` or `sub` (JWT claims
+ * change with every token — `iat`, `exp` — while the subject stays), else the whole value.
+ */
+function identityOf(user: unknown): string {
+  const anonymous = '\u0000';
+  const id = presenceMemberId(user, anonymous);
+  return id === anonymous ? JSON.stringify(user ?? null) : `id:${id}`;
 }
