@@ -51,7 +51,8 @@ async function rollingCluster() {
 function report(title: string, r: LoadReport): void {
   console.log(
     `${title}: sent ${r.sent}, delivered ${r.delivered}/${r.expected}, lost ${r.lost}, duplicated ` +
-      `${r.duplicated}, ack errors ${JSON.stringify(r.ackErrors)}`,
+      `${r.duplicated}, ack errors ${JSON.stringify(r.ackErrors)}` +
+      (r.lost > 0 ? `, missing (message → members) ${JSON.stringify(r.missing)}` : ''),
   );
 }
 

@@ -23,6 +23,8 @@ export interface LoadReport {
   duplicated: number;
   /** Messages that some member never got, by the phase they were sent in. */
   lostByPhase: Record<string, number>;
+  /** What is missing, as `message id → indexes of the members that never got it` (for diagnosis). */
+  missing: Record<string, number[]>;
 }
 
 export interface ChatLoad {
@@ -105,13 +107,17 @@ export function startChatLoad(
       await Promise.all(acks);
       await until(async () => deliveredAll(), Boolean, drainMs).catch(() => undefined);
       const lostByPhase: Record<string, number> = {};
+      const missingBy: Record<string, number[]> = {};
       let delivered = 0;
       let duplicated = 0;
       for (const [id, when] of phaseOf) {
         let missing = false;
-        for (const seen of received) {
+        for (const [member, seen] of received.entries()) {
           const n = seen.get(id) ?? 0;
-          if (n === 0) missing = true;
+          if (n === 0) {
+            missing = true;
+            (missingBy[String(id)] ??= []).push(member);
+          }
           delivered += Math.min(n, 1);
           duplicated += Math.max(0, n - 1);
         }
@@ -127,6 +133,7 @@ export function startChatLoad(
         lost: expected - delivered,
         duplicated,
         lostByPhase,
+        missing: missingBy,
       };
     },
   };
