@@ -116,7 +116,7 @@ export function startChatLoad(
           const n = seen.get(id) ?? 0;
           if (n === 0) {
             missing = true;
-            (missingBy[String(id)] ??= []).push(member);
+            missingBy[String(id)] = [...(missingBy[String(id)] ?? []), member];
           }
           delivered += Math.min(n, 1);
           duplicated += Math.max(0, n - 1);
