@@ -1,6 +1,12 @@
-import type { IngressJob, Keys, Logger, RedisConnection } from '@iocluster/shared';
+import {
+  type IngressJob,
+  type Keys,
+  type Logger,
+  QUEUE_STATES,
+  type QueueState,
+  type RedisConnection,
+} from '@iocluster/shared';
 import { Queue, Worker } from 'bullmq';
-import { QUEUE_STATES, type QueueState } from './metrics.js';
 
 /** The app-node's consumers of the ingress: one BullMQ worker per partition (`INGRESS_PARTITIONS`). */
 export interface IngressWorkers {

@@ -1,10 +1,12 @@
 import type { ServerResponse } from 'node:http';
-import { cachedReader, createProcessMetrics, createRateMeter, type RedisConnection } from '@iocluster/shared';
-import { Counter, Gauge, Histogram } from 'prom-client';
-
-/** BullMQ job states the queue gauge reports. */
-export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
-export type QueueState = (typeof QUEUE_STATES)[number];
+import {
+  createProcessMetrics,
+  createRateMeter,
+  type QueueState,
+  queueJobsGauge,
+  type RedisConnection,
+} from '@iocluster/shared';
+import { Counter, Histogram } from 'prom-client';
 
 /** Outcomes of an ingress job on this app-node. */
 export type JobResult = 'completed' | 'failed';
@@ -36,9 +38,6 @@ export interface AppNodeMetricsOptions {
 /** Handler times from a fraction of a ms to the default 25 s handler timeout. */
 const HANDLER_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25];
 
-/** Several scrapers (or one scraping often) cost one queue read per this long. */
-const QUEUE_READ_MAX_AGE_MS = 1_000;
-
 export function createAppNodeMetrics(options: AppNodeMetricsOptions): AppNodeMetrics {
   const base = createProcessMetrics();
   const registers = [base.registry];
@@ -55,17 +54,7 @@ export function createAppNodeMetrics(options: AppNodeMetricsOptions): AppNodeMet
     buckets: HANDLER_BUCKETS,
     registers,
   });
-  const readQueue = cachedReader(options.queueCounts, QUEUE_READ_MAX_AGE_MS);
-  new Gauge({
-    name: 'iocluster_queue_jobs',
-    help: 'Jobs in the ingress queue by state (the same value from every process that reports it)',
-    labelNames: ['state'] as const,
-    registers,
-    async collect() {
-      const counts = await readQueue();
-      for (const state of QUEUE_STATES) this.set({ state }, counts[state] ?? 0);
-    },
-  });
+  queueJobsGauge(base.registry, options.queueCounts);
   for (const result of ['completed', 'failed'] as const) jobs.inc({ result }, 0);
   const jobRate = createRateMeter();
   const eventRate = createRateMeter();

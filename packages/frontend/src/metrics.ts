@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { cachedReader, createProcessMetrics, type RedisConnection } from '@iocluster/shared';
+import { createProcessMetrics, queueJobsGauge, type RedisConnection } from '@iocluster/shared';
 import { Gauge } from 'prom-client';
 import type { QueueCounts } from './admin-state.js';
 
@@ -20,31 +20,16 @@ export interface FrontendMetricsOptions {
   queueCounts(): Promise<QueueCounts>;
 }
 
-/** Several scrapers, and the admin view's polls, cost one queue read per this long. */
-const QUEUE_READ_MAX_AGE_MS = 1_000;
-
 export function createFrontendMetrics(options: FrontendMetricsOptions): FrontendMetrics {
   const base = createProcessMetrics();
   const registers = [base.registry];
-  const queueCounts = cachedReader(options.queueCounts, QUEUE_READ_MAX_AGE_MS);
+  const queueCounts = queueJobsGauge(base.registry, options.queueCounts);
   new Gauge({
     name: 'iocluster_frontend_io_nodes',
     help: 'Live io-nodes in this frontend’s view of the registry',
     registers,
     collect() {
       this.set(options.liveIoNodes());
-    },
-  });
-  new Gauge({
-    name: 'iocluster_queue_jobs',
-    help: 'Jobs in the ingress queue by state (the same value from every process that reports it)',
-    labelNames: ['state'] as const,
-    registers,
-    async collect() {
-      const counts = await queueCounts();
-      for (const state of ['waiting', 'active', 'delayed', 'failed'] as const) {
-        this.set({ state }, counts[state]);
-      }
     },
   });
   return { queueCounts, watchRedis: base.watchRedis, serve: base.serve };

@@ -34,8 +34,8 @@ export type { DestinationStream, Logger, LoggerOptions, LogLevel } from './logge
 export { createLogger, REDACTED_PATHS, silentLogger } from './logger.js';
 export type { LuaScript } from './lua-script.js';
 export { luaScript } from './lua-script.js';
-export type { ProcessMetrics } from './metrics.js';
-export { cachedReader, createProcessMetrics } from './metrics.js';
+export type { ProcessMetrics, QueueState } from './metrics.js';
+export { cachedReader, createProcessMetrics, QUEUE_STATES, queueJobsGauge } from './metrics.js';
 export { assertInteger, assertPort, withDefaults } from './options.js';
 export type { PresenceConnection, PresenceMember, PresenceRemoval, PresenceStore } from './presence.js';
 export { createPresenceStore } from './presence.js';

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { Counter, collectDefaultMetrics, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { RedisConnection } from './redis.js';
 
 /**
@@ -64,4 +64,33 @@ export function cachedReader<T>(read: () => Promise<T>, maxAgeMs: number): () =>
     }
     return last.value;
   };
+}
+
+/** BullMQ job states the ingress queue gauge reports. */
+export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+export type QueueState = (typeof QUEUE_STATES)[number];
+
+/** Several scrapers (and the admin view's polls) cost one queue read per this long. */
+const QUEUE_READ_MAX_AGE_MS = 1_000;
+
+/**
+ * `iocluster_queue_jobs{state}` on `registry`, read through a short cache; returns that cached reader,
+ * for whatever else in the process shows the counts (the frontend's admin view).
+ */
+export function queueJobsGauge<T extends Partial<Record<QueueState, number>>>(
+  registry: Registry,
+  read: () => Promise<T>,
+): () => Promise<T> {
+  const cached = cachedReader(read, QUEUE_READ_MAX_AGE_MS);
+  new Gauge({
+    name: 'iocluster_queue_jobs',
+    help: 'Jobs in the ingress queue by state (the same value from every process that reports it)',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    async collect() {
+      const counts = await cached();
+      for (const state of QUEUE_STATES) this.set({ state }, counts[state] ?? 0);
+    },
+  });
+  return cached;
 }
