@@ -4,7 +4,9 @@ import {
   type Keys,
   type Logger,
   type RedisConnection,
+  type Repeating,
   type RoutingTable,
+  repeat,
 } from '@iocluster/shared';
 import { createRecentIds } from './recent-ids.js';
 
@@ -109,8 +111,7 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
   let closed = false;
   let closing: Promise<void> | undefined;
   let loop: Promise<void> | undefined;
-  let heartbeat: NodeJS.Timeout | undefined;
-  let beating: Promise<void> | undefined;
+  let heartbeat: Repeating | undefined;
 
   /**
    * Applies one entry's commands in order. Synchronous unless a handler returns a promise (a history gap
@@ -263,15 +264,7 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
       lastBeat = Date.now();
       await routing.touch(nodeId, lastBeat + options.heartbeatTtlMs);
       loop = read();
-      heartbeat = setInterval(() => {
-        if (beating) return;
-        beating = beat()
-          .catch((err: unknown) => logger.warn({ err }, 'inbox heartbeat failed; retrying'))
-          .finally(() => {
-            beating = undefined;
-          });
-      }, options.heartbeatIntervalMs);
-      heartbeat.unref();
+      heartbeat = repeat(options.heartbeatIntervalMs, beat, logger, 'inbox heartbeat failed; retrying');
     },
     onCommand(handler) {
       handlers.add(handler);
@@ -285,7 +278,7 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
     close() {
       closing ??= (async () => {
         closed = true;
-        clearInterval(heartbeat);
+        const beating = heartbeat?.stop();
         // The blocking read returns within READ_BLOCK_MS; disconnecting the reader ends it at once.
         reader.off('close', onReaderClose);
         reader.disconnect();

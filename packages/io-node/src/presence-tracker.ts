@@ -10,6 +10,8 @@ import {
   type PresenceRemoval,
   type PresenceStore,
   presenceMemberId,
+  type Repeating,
+  repeat,
   settleWithin,
 } from '@iocluster/shared';
 import type { Server, Socket } from 'socket.io';
@@ -91,8 +93,7 @@ export function createPresenceTracker(options: PresenceTrackerOptions): Presence
   let changeCount = 0;
   let pending: PresenceChange[] = [];
   let entries = 0;
-  let sweep: NodeJS.Timeout | undefined;
-  let sweeping: Promise<void> | undefined;
+  let sweep: Repeating | undefined;
   let closed = false;
   let closing: Promise<void> | undefined;
 
@@ -239,15 +240,14 @@ export function createPresenceTracker(options: PresenceTrackerOptions): Presence
       await purgeNode(nodeId);
       adapter.on('leave-room', onLeave);
       io.on('connection', onConnection);
-      sweep = setInterval(() => {
-        if (sweeping || closed) return;
-        sweeping = sweepOnce()
-          .catch((err: unknown) => logger.warn({ err }, 'presence sweep failed; retrying'))
-          .finally(() => {
-            sweeping = undefined;
-          });
-      }, options.sweepIntervalMs);
-      sweep.unref();
+      sweep = repeat(
+        options.sweepIntervalMs,
+        async () => {
+          if (!closed) await sweepOnce();
+        },
+        logger,
+        'presence sweep failed; retrying',
+      );
     },
 
     onCommand(cmd) {
@@ -287,7 +287,7 @@ export function createPresenceTracker(options: PresenceTrackerOptions): Presence
 
     close(waitMs) {
       closing ??= (async () => {
-        clearInterval(sweep);
+        const sweeping = sweep?.stop();
         adapter.off('leave-room', onLeave);
         io.off('connection', onConnection);
         await settleWithin(Promise.allSettled([sweeping, ...chains.values(), ...purges.values()]), waitMs);

@@ -26,8 +26,8 @@ export type { HistoryEntry, HistoryLimits, HistoryRead, RoomHistory } from './hi
 export { createRoomHistory, matchRooms } from './history.js';
 export type { IngressPartition, Keys } from './keys.js';
 export { createKeys, ingressPartitionOf } from './keys.js';
-export type { CloseStep, Deferred } from './lifecycle.js';
-export { closeRedis, deferred, listen, runCloseSteps, settleWithin } from './lifecycle.js';
+export type { CloseStep, Deferred, Repeating } from './lifecycle.js';
+export { closeRedis, deferred, listen, repeat, runCloseSteps, settleWithin } from './lifecycle.js';
 export type { Listeners } from './listeners.js';
 export { createListeners } from './listeners.js';
 export type { DestinationStream, Logger, LoggerOptions, LogLevel } from './logger.js';

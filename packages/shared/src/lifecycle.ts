@@ -79,3 +79,37 @@ export function listen(server: Server, port: number, host: string): Promise<numb
     });
   });
 }
+
+/** A task run every so often by {@link repeat}. */
+export interface Repeating {
+  /** Stops the timer; resolves once a run in progress has ended. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs `task` every `intervalMs` (an unref'd timer), never two at once: a tick that finds the last run
+ * still going is skipped. A failed run is logged as `failure` and the next tick tries again.
+ */
+export function repeat(
+  intervalMs: number,
+  task: () => Promise<unknown>,
+  logger: Logger,
+  failure: string,
+): Repeating {
+  let running: Promise<unknown> | undefined;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = task()
+      .catch((err: unknown) => logger.warn({ err }, failure))
+      .finally(() => {
+        running = undefined;
+      });
+  }, intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
