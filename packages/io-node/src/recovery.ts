@@ -1,11 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import {
-  decodeArgs,
-  type HistoryPosition,
-  type Logger,
-  presenceMemberId,
-  type RoomHistory,
-} from '@iocluster/shared';
+import { decodeArgs, type HistoryPosition, type Logger, type RoomHistory, userIdOf } from '@iocluster/shared';
 import type { Socket } from 'socket.io';
 import { CLIENT_ROOM, INTERNAL_ROOM_PREFIX, PLAIN_ROOM, type RoomDelivery } from './room-delivery.js';
 import type { SessionRecord, SessionStore } from './sessions.js';
@@ -249,11 +243,10 @@ export function createClientRecovery(options: ClientRecoveryOptions): ClientReco
 }
 
 /**
- * Who a user is, for telling whether a returning client is the same one: its `id` or `sub` (JWT claims
+ * Who a user is, for telling whether a returning client is the same one: its id or `sub` (JWT claims
  * change with every token — `iat`, `exp` — while the subject stays), else the whole value.
  */
 function identityOf(user: unknown): string {
-  const anonymous = '\u0000';
-  const id = presenceMemberId(user, anonymous);
-  return id === anonymous ? JSON.stringify(user ?? null) : `id:${id}`;
+  const id = userIdOf(user);
+  return id === undefined ? JSON.stringify(user ?? null) : `id:${id}`;
 }

@@ -121,6 +121,7 @@ export {
   TOKEN_EXPIRING_EVENT,
   TOKEN_REFRESH_EVENT,
   UNSUBSCRIBE_EVENT,
+  userIdOf,
 } from './wire/index.js';
 export { appNodeWorkerEnv, ioNodeWorkerEnv, workerNodeId, workerPublicUrl } from './worker-env.js';
 export type { WorkerInfo, WorkerSupervisor, WorkerSupervisorOptions } from './worker-supervisor.js';

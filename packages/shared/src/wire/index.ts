@@ -29,6 +29,7 @@ export {
   PRESENCE_META_MAX_BYTES,
   PRESENCE_REQUEST_EVENT,
   presenceMemberId,
+  userIdOf,
 } from './presence.js';
 export type { ChannelRequest } from './reserved.js';
 export {

@@ -37,11 +37,11 @@ export interface PresenceChange {
 }
 
 /**
- * Who a connection is in presence rosters: the authenticated user's `id` (or JWT-style `sub`) when the
- * io-node's `authenticate` hook returned an object with a non-empty string one, the user itself when it
- * is a non-empty string, else the socket id (every anonymous connection is a member of its own).
+ * The identity of an authenticated user: its `id` (or JWT-style `sub`) when the io-node's `authenticate`
+ * hook (or the JWT claims) gave an object with a non-empty string or finite number one, the user itself
+ * when it is a non-empty string, else undefined (anonymous).
  */
-export function presenceMemberId(user: unknown, socketId: string): string {
+export function userIdOf(user: unknown): string | undefined {
   if (typeof user === 'string' && user.length > 0) return user;
   if (isPlainObject(user)) {
     for (const field of ['id', 'sub'] as const) {
@@ -50,7 +50,15 @@ export function presenceMemberId(user: unknown, socketId: string): string {
       if (typeof value === 'number' && Number.isFinite(value)) return String(value);
     }
   }
-  return socketId;
+  return undefined;
+}
+
+/**
+ * Who a connection is in presence rosters: its user's {@link userIdOf}, else the socket id (every
+ * anonymous connection is a member of its own).
+ */
+export function presenceMemberId(user: unknown, socketId: string): string {
+  return userIdOf(user) ?? socketId;
 }
 
 /** Validates presence meta: a plain JSON object of at most {@link PRESENCE_META_MAX_BYTES}. */
