@@ -111,17 +111,16 @@ export function startChatLoad(
       let delivered = 0;
       let duplicated = 0;
       for (const [id, when] of phaseOf) {
-        let missing = false;
-        for (const [member, seen] of received.entries()) {
+        const missedBy = received.flatMap((seen, member) => (seen.has(id) ? [] : [member]));
+        for (const seen of received) {
           const n = seen.get(id) ?? 0;
-          if (n === 0) {
-            missing = true;
-            missingBy[String(id)] = [...(missingBy[String(id)] ?? []), member];
-          }
           delivered += Math.min(n, 1);
           duplicated += Math.max(0, n - 1);
         }
-        if (missing) lostByPhase[when] = (lostByPhase[when] ?? 0) + 1;
+        if (missedBy.length > 0) {
+          missingBy[String(id)] = missedBy;
+          lostByPhase[when] = (lostByPhase[when] ?? 0) + 1;
+        }
       }
       const expected = sent * members.length;
       return {
