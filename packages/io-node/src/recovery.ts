@@ -100,7 +100,7 @@ export function createClientRecovery(options: ClientRecoveryOptions): ClientReco
     return positions;
   }
 
-  /** Replays what `socket` missed in one room; returns [messages sent, complete, last offset sent]. */
+  /** Replays what `socket` missed in one room; returns messages sent, complete, and where it stands now. */
   async function replayRoom(socket: Socket, room: string, since: HistoryPosition, previousId: string) {
     // Epoch '' is where a client stands in a room that had no history when it joined: all of it is newer.
     const from = since.epoch === '' ? null : since;
@@ -110,10 +110,10 @@ export function createClientRecovery(options: ClientRecoveryOptions): ClientReco
       if (!position) return { sent: 0, complete: true, last: undefined };
       current = { epoch: position.epoch, offset: 0 };
     }
-    const found = await history.read(room, { since: current, limit: MAX_REPLAY_PER_ROOM });
-    delivery.advance(room, current.epoch, found.entries);
+    const found = await delivery.readSince(room, current, MAX_REPLAY_PER_ROOM);
     let sent = 0;
-    let last: HistoryPosition | undefined;
+    // Held messages up to here are ones the client has (or just got): release skips them.
+    let last: HistoryPosition = current;
     for (const entry of found.entries) {
       last = { epoch: current.epoch, offset: entry.offset };
       if (entry.except?.some((name) => name === previousId || socket.rooms.has(name))) continue;
@@ -162,7 +162,7 @@ export function createClientRecovery(options: ClientRecoveryOptions): ClientReco
       const { record } = plan;
       if (record) {
         Object.assign(socket.data, record.data);
-        delivery.hold(socket);
+        delivery.hold(socket, plan.positions);
         void socket.join(record.rooms.filter((room) => !room.startsWith(INTERNAL_ROOM_PREFIX)));
         options.restorePresence(socket, record.presence);
       }
