@@ -5,7 +5,13 @@ import { type AppNode, type AppNodeOptions, createAppNode } from '@iocluster/app
 import { type ForkedProcess, forkProcess, type ReadyMessage } from '@iocluster/devkit';
 import { createFrontend, type Frontend, type FrontendOptions } from '@iocluster/frontend';
 import { createIoNode, type IoNode, type IoNodeOptions } from '@iocluster/io-node';
-import { createKeys, createRedis, type RedisConnection, type RedisTarget } from '@iocluster/shared';
+import {
+  closeRedis,
+  createKeys,
+  createRedis,
+  type RedisConnection,
+  type RedisTarget,
+} from '@iocluster/shared';
 import {
   type Socket as ClientSocket,
   io as connectClient,
@@ -120,6 +126,25 @@ export interface Cluster {
   startFrontend(options?: Partial<FrontendOptions>): Promise<Frontend>;
   /** Closes clients, nodes and processes, then deletes every key under the prefix. */
   cleanup(): Promise<void>;
+}
+
+/** Longest one cleanup step may take before the cleanup goes on without it (and says so). */
+const CLEANUP_STEP_MS = 20_000;
+
+/**
+ * Waits for a cleanup step's promises, at most CLEANUP_STEP_MS: a step stuck (on a Redis that a failure
+ * test left unreachable, say) is named in the output instead of hanging the hook.
+ */
+async function bounded(step: string, work: Promise<unknown>[]): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const overran = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(true), CLEANUP_STEP_MS);
+  });
+  const done = Promise.allSettled(work).then(() => false);
+  if (await Promise.race([done, overran])) {
+    console.warn(`cleanup: "${step}" still running after ${CLEANUP_STEP_MS} ms; going on without it`);
+  }
+  clearTimeout(timer);
 }
 
 /** Deletes every key under `prefix` (SCAN by the patterns of createKeys, then DEL; on every Cluster primary). */
@@ -303,7 +328,8 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
         })),
         process: child.child,
         exited: child.exited,
-        stop: () => child.kill('SIGTERM'),
+        // Its workers drain; one stuck past the grace is killed with the supervisor.
+        stop: () => child.stop(),
       };
       supervisors.push(handle);
       return handle;
@@ -316,15 +342,33 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
     },
     async cleanup() {
       for (const socket of clients) socket.disconnect();
-      await Promise.allSettled(frontends.map((frontend) => frontend.close()));
-      await Promise.allSettled(childIoNodes.map((child) => child.kill()));
-      await Promise.allSettled(supervisors.map((supervisor) => supervisor.stop()));
+      await bounded(
+        'close frontends',
+        frontends.map((frontend) => frontend.close()),
+      );
+      await bounded(
+        'SIGKILL child io-nodes',
+        childIoNodes.map((child) => child.kill()),
+      );
+      await bounded(
+        'SIGTERM io-node supervisors',
+        supervisors.map((supervisor) => supervisor.stop()),
+      );
       // io-nodes first: their clients' disconnect events still find app-nodes to answer them.
-      await Promise.allSettled(ioNodes.map((node) => node.close()));
-      await Promise.allSettled(children.map((child) => child.kill()));
-      await Promise.allSettled(appNodes.map((app) => app.close()));
-      await deleteKeys(redis, prefix);
-      await redis.quit();
+      await bounded(
+        'close io-nodes',
+        ioNodes.map((node) => node.close()),
+      );
+      await bounded(
+        'SIGKILL child app-nodes',
+        children.map((child) => child.kill()),
+      );
+      await bounded(
+        'close app-nodes',
+        appNodes.map((app) => app.close()),
+      );
+      await bounded('delete keys', [deleteKeys(redis, prefix)]);
+      await closeRedis(redis);
     },
   };
 
