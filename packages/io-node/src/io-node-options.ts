@@ -96,7 +96,7 @@ export interface IoNodeOptions {
   jwt?: JwtAuthOptions;
   /** Events per second one client may send, sustained (token bucket); 0: no limit. @defaultValue 200 */
   clientEventRate?: number;
-  /** Events one client may send at once above the rate. @defaultValue 1000 */
+  /** Events one client may send at once above the rate. @defaultValue 100 */
   clientEventBurst?: number;
   /** Refused (RATE_LIMITED) events within 10 s after which the client is disconnected; 0: never. @defaultValue 1000 */
   clientRateDisconnectAfter?: number;
@@ -163,7 +163,7 @@ export function resolveIoNodeOptions(options: IoNodeOptions) {
       heartbeatIntervalMs: 2_000,
       heartbeatTtlMs: 6_000,
       clientEventRate: 200,
-      clientEventBurst: 1_000,
+      clientEventBurst: 100,
       clientRateDisconnectAfter: 1_000,
       abuseBanMs: 10_000,
       maxPayloadBytes: 65_536,

@@ -273,7 +273,7 @@ function jwtAuth(env: Env): JwtAuthConfig | undefined {
 function limits(env: Env): LimitsConfig {
   return {
     clientEventRate: int(env, 'CLIENT_EVENT_RATE', 200, 0, 1_000_000),
-    clientEventBurst: int(env, 'CLIENT_EVENT_BURST', 1_000, 1, 1_000_000),
+    clientEventBurst: int(env, 'CLIENT_EVENT_BURST', 100, 1, 1_000_000),
     clientRateDisconnectAfter: int(env, 'CLIENT_RATE_DISCONNECT_AFTER', 1_000, 0, 100_000_000),
     abuseBanMs: int(env, 'CLIENT_ABUSE_BAN_MS', 10_000, 0, 86_400_000),
     maxPayloadBytes: int(env, 'MAX_PAYLOAD_BYTES', 65_536, 256, 100_000_000),

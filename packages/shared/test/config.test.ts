@@ -151,7 +151,7 @@ describe('config', () => {
     expect(plain.auth).toBeUndefined();
     expect(plain.limits).toEqual({
       clientEventRate: 200,
-      clientEventBurst: 1_000,
+      clientEventBurst: 100,
       clientRateDisconnectAfter: 1_000,
       abuseBanMs: 10_000,
       maxPayloadBytes: 65_536,
