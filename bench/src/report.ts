@@ -297,10 +297,48 @@ export function scaleLine(r: ScaleRecord): string {
       .map(([k, v]) => `${k} ${v}`)
       .join(' ');
   return (
-    `scale    ${r.ioNodes} io-node(s)  sent ${n(r.sent)} delivered ${n(r.delivered)} lost ${n(r.lost)}  ` +
+    `scale    ${(r.load ?? 'total').padEnd(8)} ${r.ioNodes} io-node(s) ${n(r.offered)} msgs/s  sent ${n(r.sent)} delivered ${n(r.delivered)} lost ${n(r.lost)}  ` +
     `p50 ${ms(r.p50Ms)} p99 ${ms(r.p99Ms)} ms  | commands applied per message ${list(r.commandsPerMessage)}  ` +
     `| io-node CPU µs per own delivery ${list(r.cpuUsPerDelivery)}  | system ${r.systemCpuUsPerDelivery} µs/delivery`
   );
+}
+
+/** Mean of the io-nodes' CPU µs per delivery in one scale record. */
+function meanIoCpu(r: ScaleRecord): number {
+  const values = Object.values(r.cpuUsPerDelivery);
+  return values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+}
+
+/** The scale workload's tables, one per load mode, each with how the io-nodes' CPU per delivery moved. */
+function scaleTables(records: readonly ScaleRecord[]): string[] {
+  const lines: string[] = [];
+  for (const load of ['per-node', 'total'] as const) {
+    const rows = records.filter((r) => (r.load ?? 'total') === load);
+    if (rows.length === 0) continue;
+    lines.push(
+      '',
+      load === 'per-node'
+        ? 'Scale, the same load per io-node (rooms of 10, every member on one io-node; 125 msgs/s = 1,250 deliveries/s per io-node):'
+        : 'Scale, the same load in all (rooms of 10, every member on one io-node; 1,000 msgs/s = 10,000 deliveries/s shared by the io-nodes):',
+      '',
+      '| io-nodes | msgs/s | lost | p50 / p99 (ms) | commands applied per message, each io-node | io-node CPU µs per delivery it made | system CPU µs per delivery |',
+      '|---:|---:|---:|---:|---|---|---:|',
+    );
+    for (const r of rows) {
+      const values = (record: Record<string, number>) => Object.values(record).join(' / ');
+      lines.push(
+        `| ${r.ioNodes} | ${n(r.offered)} | ${n(r.lost)} | ${ms(r.p50Ms)} / ${ms(r.p99Ms)} | ${values(r.commandsPerMessage)} | ${values(r.cpuUsPerDelivery)} | ${r.systemCpuUsPerDelivery} |`,
+      );
+    }
+    const first = rows[0]!;
+    const last = rows[rows.length - 1]!;
+    lines.push(
+      '',
+      `io-nodes' mean CPU per delivery, ${first.ioNodes} → ${last.ioNodes} io-nodes: ` +
+        `${meanIoCpu(first).toFixed(1)} → ${meanIoCpu(last).toFixed(1)} µs (${(meanIoCpu(last) / meanIoCpu(first)).toFixed(2)}×).`,
+    );
+  }
+  return lines;
 }
 
 /** The markdown the README can paste. */
@@ -325,21 +363,7 @@ export function markdown(results: BenchResults): string {
   if (fanout10) lines.push('', ...costTable(fanout10, 10_000));
   const rpc = results.workloads.find((w) => w.name === 'rpc');
   if (rpc?.runs[0]?.steps[0]) lines.push('', ...costTable(rpc, rpc.runs[0].steps[0].deliveriesPerSec));
-  if (results.scale && results.scale.length > 0) {
-    lines.push(
-      '',
-      'Scale (rooms of 10 with every member on one io-node; 1,000 msgs/s = 10,000 deliveries/s):',
-      '',
-      '| io-nodes | lost | p50 / p99 (ms) | commands applied per message, each io-node | io-node CPU µs per delivery it made | system CPU µs per delivery |',
-      '|---:|---:|---:|---|---|---:|',
-    );
-    for (const r of results.scale) {
-      const values = (record: Record<string, number>) => Object.values(record).join(' / ');
-      lines.push(
-        `| ${r.ioNodes} | ${n(r.lost)} | ${ms(r.p50Ms)} / ${ms(r.p99Ms)} | ${values(r.commandsPerMessage)} | ${values(r.cpuUsPerDelivery)} | ${r.systemCpuUsPerDelivery} |`,
-      );
-    }
-  }
+  if (results.scale && results.scale.length > 0) lines.push(...scaleTables(results.scale));
   lines.push('', '| target | goal | measured | status |', '|---|---|---|---|');
   for (const t of results.targets) {
     lines.push(`| ${t.target} | ${t.goal} | ${t.measured} | ${statusText(t)} |`);

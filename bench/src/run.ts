@@ -10,7 +10,7 @@ import { latencySvg, renderPng } from './plot.js';
 import { machineInfo } from './proc-stats.js';
 import { evaluateTargets, kneeOf, machineLine, markdown, scaleLine, statusText, stepLine } from './report.js';
 import type { BenchResults, MemoryRecord, SystemRun, WorkloadRun } from './results.js';
-import { runScaleStep, SCALE_IO_NODES, type ScaleRecord } from './scale.js';
+import { runScaleStep, SCALE_IO_NODES, SCALE_LOADS, type ScaleRecord, scaleRate } from './scale.js';
 import { probeMemory, runWorkload, takeTag } from './scenario.js';
 import { PEERS, type RunningSystem, type SystemName, startSystem } from './systems.js';
 
@@ -97,30 +97,25 @@ async function main(): Promise<void> {
   const workloads: WorkloadRun[] = [];
   const scale: ScaleRecord[] = [];
   for (const workload of options.workloads.filter((w) => w.name === 'scale')) {
-    for (const ioNodes of SCALE_IO_NODES) {
-      const record = await withSystem(
-        'iocluster',
-        redis,
-        options,
-        (system, pool) => {
-          const pids = new Map<string, number>([...system.pids, ['redis', redis.pid]]);
-          const tag = takeTag();
-          takeTag();
-          return runScaleStep(
-            system,
-            pool,
-            pids,
-            workload.steps[0]!,
-            options.durationMs,
-            options.drainMs,
-            tag,
-          );
-        },
-        undefined,
-        ioNodes,
-      );
-      console.log(scaleLine(record));
-      scale.push(record);
+    for (const load of SCALE_LOADS) {
+      for (const ioNodes of SCALE_IO_NODES) {
+        const record = await withSystem(
+          'iocluster',
+          redis,
+          options,
+          (system, pool) => {
+            const pids = new Map<string, number>([...system.pids, ['redis', redis.pid]]);
+            const tag = takeTag();
+            takeTag();
+            const rate = scaleRate(load, workload.steps[0]!, ioNodes);
+            return runScaleStep(system, pool, pids, load, rate, options.durationMs, options.drainMs, tag);
+          },
+          undefined,
+          ioNodes,
+        );
+        console.log(scaleLine(record));
+        scale.push(record);
+      }
     }
   }
   for (const workload of options.workloads.filter((w) => w.name !== 'scale')) {

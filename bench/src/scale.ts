@@ -7,11 +7,27 @@ import type { RunningSystem } from './systems.js';
 
 /** io-node counts the scale workload runs. */
 export const SCALE_IO_NODES = [1, 2, 4, 8] as const;
+
+/**
+ * How the offered load follows the io-node count: `per-node` keeps each io-node's share constant (the
+ * `--steps` rate is the 8-node total, so 1/8 of it per io-node), which is what tells whether a node's work
+ * grows with the number of nodes; `total` keeps the cluster's load constant, so each io-node gets less of
+ * it as nodes are added and pays its per-wake-up costs over fewer messages.
+ */
+export type ScaleLoad = 'per-node' | 'total';
+export const SCALE_LOADS: readonly ScaleLoad[] = ['per-node', 'total'];
+
+/** The offered load of one scale run, in messages/s. */
+export function scaleRate(load: ScaleLoad, rate: number, ioNodes: number): number {
+  return load === 'total' ? rate : (rate * ioNodes) / Math.max(...SCALE_IO_NODES);
+}
 const CLIENTS = 200;
 const ROOM_SIZE = 10;
 
 /** One io-node count of the scale workload. */
 export interface ScaleRecord {
+  /** How the load followed the io-node count (absent in older results: `total`). */
+  load?: ScaleLoad;
   ioNodes: number;
   offered: number;
   sent: number;
@@ -45,6 +61,7 @@ export async function runScaleStep(
   system: RunningSystem,
   pool: GeneratorPool,
   pids: ReadonlyMap<string, number>,
+  load: ScaleLoad,
   rate: number,
   durationMs: number,
   drainMs: number,
@@ -111,6 +128,7 @@ export async function runScaleStep(
     .reduce((a, [, pct]) => a + (pct / 100) * seconds * 1e6, 0);
   const latency = LatencyHistogram.from(results.map((r) => r.latency));
   return {
+    load,
     ioNodes: n,
     offered: rate,
     sent,
