@@ -197,6 +197,8 @@ describe('recovery', () => {
       appNodes: 1,
       register: registerTestApp,
       appNodeOptions: { history: { rooms: ['h:*'], maxLength: 10 } },
+      // 301 events at once, past the default burst (CLIENT_EVENT_BURST): this test is about the history.
+      ioNodeOptions: { clientEventBurst: 500 },
     });
     const c = cluster;
     const first = await rawClient(c.ioNodes[0]!.url, { v: 1 });
