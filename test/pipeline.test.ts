@@ -1,3 +1,4 @@
+import type { IoNodeOptions } from '@iocluster/io-node';
 import { afterEach, describe, expect, test } from 'vitest';
 import registerTestApp from './fixtures/test-app.js';
 import { type Cluster, collect, nextEvent, setup } from './support/cluster.js';
@@ -8,8 +9,8 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-async function twoByTwo(): Promise<Cluster> {
-  cluster = await setup({ ioNodes: 2, appNodes: 2, register: registerTestApp });
+async function twoByTwo(ioNodeOptions?: IoNodeOptions): Promise<Cluster> {
+  cluster = await setup({ ioNodes: 2, appNodes: 2, register: registerTestApp, ioNodeOptions });
   return cluster;
 }
 
@@ -91,13 +92,7 @@ describe('pipeline', () => {
 
   test('ordering - 500 events from one client reach handlers and come back in order', async () => {
     // 500 at once is five times the default burst (CLIENT_EVENT_BURST): this test is about order.
-    cluster = await setup({
-      ioNodes: 2,
-      appNodes: 2,
-      register: registerTestApp,
-      ioNodeOptions: { clientEventBurst: 500 },
-    });
-    const c = cluster;
+    const c = await twoByTwo({ clientEventBurst: 500 });
     const a = await c.connect(0);
     const seqs = collect<number>(a, 'seq');
     const violations = collect(a, 'order violation');

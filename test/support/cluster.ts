@@ -342,32 +342,17 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
     },
     async cleanup() {
       for (const socket of clients) socket.disconnect();
-      await bounded(
-        'close frontends',
-        frontends.map((frontend) => frontend.close()),
-      );
-      await bounded(
-        'SIGKILL child io-nodes',
-        childIoNodes.map((child) => child.kill()),
-      );
-      await bounded(
-        'SIGTERM io-node supervisors',
-        supervisors.map((supervisor) => supervisor.stop()),
-      );
-      // io-nodes first: their clients' disconnect events still find app-nodes to answer them.
-      await bounded(
-        'close io-nodes',
-        ioNodes.map((node) => node.close()),
-      );
-      await bounded(
-        'SIGKILL child app-nodes',
-        children.map((child) => child.kill()),
-      );
-      await bounded(
-        'close app-nodes',
-        appNodes.map((app) => app.close()),
-      );
-      await bounded('delete keys', [deleteKeys(redis, prefix)]);
+      const steps: [string, () => Promise<unknown>[]][] = [
+        ['close frontends', () => frontends.map((frontend) => frontend.close())],
+        ['SIGKILL child io-nodes', () => childIoNodes.map((child) => child.kill())],
+        ['stop io-node supervisors', () => supervisors.map((supervisor) => supervisor.stop())],
+        // io-nodes first: their clients' disconnect events still find app-nodes to answer them.
+        ['close io-nodes', () => ioNodes.map((node) => node.close())],
+        ['SIGKILL child app-nodes', () => children.map((child) => child.kill())],
+        ['close app-nodes', () => appNodes.map((app) => app.close())],
+        ['delete keys', () => [deleteKeys(redis, prefix)]],
+      ];
+      for (const [step, work] of steps) await bounded(step, work());
       await closeRedis(redis);
     },
   };
