@@ -16,11 +16,11 @@ import {
   settleWithin,
 } from '@iocluster/shared';
 import { Server, type Socket } from 'socket.io';
-import { WebSocketServer } from 'ws';
 import { attachClientConnections } from './client-connections.js';
 import { createCommandApplier } from './command-applier.js';
 import { type CommandSubscriber, createInboxSubscriber } from './command-bus.js';
 import { EventSequencer } from './event-sequencer.js';
+import { FairWebSocketServer } from './fair-websocket-server.js';
 import { createIngressProducer, type IngressProducer } from './ingress-queue.js';
 import { type IoNodeOptions, resolveIoNodeOptions } from './io-node-options.js';
 import { createIoNodeMetrics } from './metrics.js';
@@ -89,19 +89,6 @@ const CLOSE_REDIS_WAIT_MS = 2_000;
  * over the limit is still read and refused with PAYLOAD_TOO_LARGE; a far larger one closes the connection.
  */
 const FRAME_OVERHEAD_BYTES = 4_096;
-
-/**
- * The WebSocket server under Engine.IO, with `allowSynchronousEvents: false`: ws then hands over one
- * message of a connection per turn of the event loop instead of every message a TCP read brought. A
- * client that floods sends ~800 events per 64 KB read; handled in one go they stalled every other client
- * of the node for up to ~100 ms (the p99 of 100 chatters went from 10 to 60-100 ms). One turn each, they
- * take turns with everyone else's I/O. Cost: one `setImmediate` per message received.
- */
-class FairWebSocketServer extends WebSocketServer {
-  constructor(options: ConstructorParameters<typeof WebSocketServer>[0]) {
-    super({ ...options, allowSynchronousEvents: false });
-  }
-}
 
 export function createIoNode(options: IoNodeOptions): IoNode {
   const opts = resolveIoNodeOptions(options);
