@@ -86,11 +86,14 @@ describe('ingress partitions', () => {
     const a = await c.connect(0);
     const noClient = collect<string>(a, 'no-client');
     await a.emitWithAck('set', { name: 'ada' });
+    const closed = c.appNodes.map((app) => app.nodeId);
     for (const app of c.appNodes.splice(0)) await app.close();
     const restarted = await c.startAppNode({ ingressPartitions: PARTITIONS });
     const got = (await a.emitWithAck('get')) as { data: { name: string }; by: string };
     expect(got).toEqual({ data: { name: 'ada' }, rooms: [], by: restarted.nodeId });
-    await noClient.until(1);
-    expect(noClient.items).toEqual([restarted.nodeId]);
+    // The restarted app-node fired it once, and before the event's answer (one client's emits and answers
+    // arrive in order). Of the two app-nodes before, the one that did not run the connect may have too.
+    expect(noClient.items.filter((id) => id === restarted.nodeId)).toEqual([restarted.nodeId]);
+    expect(noClient.items.filter((id) => !closed.includes(id) && id !== restarted.nodeId)).toEqual([]);
   });
 });
