@@ -11,6 +11,7 @@ import {
   createKeys,
   createPresenceStore,
   createRedis,
+  DEFAULTS,
   type IoNodeRecord,
   type Logger,
   listen,
@@ -111,14 +112,10 @@ const ADMIN_ROOM_MEMBERS = 20;
 export function createFrontend(options: FrontendOptions): Frontend {
   const opts = withDefaults(
     {
-      prefix: 'iocluster',
-      ingressPartitions: 1,
-      host: '0.0.0.0',
-      port: 3000,
-      strategy: 'fewest-connections' as BalanceStrategy,
-      proxy: false,
-      proxyPath: '/socket.io/',
-      registryRefreshMs: 500,
+      prefix: DEFAULTS.cluster.prefix,
+      ingressPartitions: DEFAULTS.cluster.ingressPartitions,
+      ...DEFAULTS.frontend,
+      strategy: DEFAULTS.frontend.strategy as BalanceStrategy,
       registryStaleMs: 10_000,
       readyTimeoutMs: 1_000,
       sessionIdleMs: 120_000,

@@ -16,10 +16,19 @@ import {
   urlPath,
   workers,
 } from './config-env.js';
+import { DEFAULTS } from './defaults.js';
 import { ConfigError } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 import type { RedisTarget } from './redis.js';
 import type { ReplicaWait } from './replica-wait.js';
+
+const {
+  cluster: clusterDefaults,
+  ioNode: ioNodeDefaults,
+  limits: limitDefaults,
+  appNode: appNodeDefaults,
+  frontend: frontendDefaults,
+} = DEFAULTS;
 
 /** JWS algorithms io-nodes accept for client tokens. */
 export type JwtAlgorithm =
@@ -272,59 +281,89 @@ function jwtAuth(env: Env): JwtAuthConfig | undefined {
 
 function limits(env: Env): LimitsConfig {
   return {
-    clientEventRate: int(env, 'CLIENT_EVENT_RATE', 200, 0, 1_000_000),
-    clientEventBurst: int(env, 'CLIENT_EVENT_BURST', 100, 1, 1_000_000),
-    clientRateDisconnectAfter: int(env, 'CLIENT_RATE_DISCONNECT_AFTER', 1_000, 0, 100_000_000),
-    abuseBanMs: int(env, 'CLIENT_ABUSE_BAN_MS', 10_000, 0, 86_400_000),
-    maxPayloadBytes: int(env, 'MAX_PAYLOAD_BYTES', 65_536, 256, 100_000_000),
-    maxConnections: int(env, 'MAX_CONNECTIONS', 50_000, 0, 10_000_000),
-    connectionsPerSecondPerIp: int(env, 'CONNECTIONS_PER_SECOND_PER_IP', 0, 0, 1_000_000),
-    queueMaxWaiting: int(env, 'QUEUE_MAX_WAITING', 10_000, 0, 100_000_000),
-    queueCheckIntervalMs: int(env, 'QUEUE_CHECK_INTERVAL_MS', 500, 10, 60_000),
+    clientEventRate: int(env, 'CLIENT_EVENT_RATE', limitDefaults.clientEventRate, 0, 1_000_000),
+    clientEventBurst: int(env, 'CLIENT_EVENT_BURST', limitDefaults.clientEventBurst, 1, 1_000_000),
+    clientRateDisconnectAfter: int(
+      env,
+      'CLIENT_RATE_DISCONNECT_AFTER',
+      limitDefaults.clientRateDisconnectAfter,
+      0,
+      100_000_000,
+    ),
+    abuseBanMs: int(env, 'CLIENT_ABUSE_BAN_MS', limitDefaults.abuseBanMs, 0, 86_400_000),
+    maxPayloadBytes: int(env, 'MAX_PAYLOAD_BYTES', limitDefaults.maxPayloadBytes, 256, 100_000_000),
+    maxConnections: int(env, 'MAX_CONNECTIONS', limitDefaults.maxConnections, 0, 10_000_000),
+    connectionsPerSecondPerIp: int(
+      env,
+      'CONNECTIONS_PER_SECOND_PER_IP',
+      limitDefaults.connectionsPerSecondPerIp,
+      0,
+      1_000_000,
+    ),
+    queueMaxWaiting: int(env, 'QUEUE_MAX_WAITING', limitDefaults.queueMaxWaiting, 0, 100_000_000),
+    queueCheckIntervalMs: int(env, 'QUEUE_CHECK_INTERVAL_MS', limitDefaults.queueCheckIntervalMs, 10, 60_000),
   };
 }
 
 /** Parses and validates the environment once; throws a {@link ConfigError} naming the bad variable. */
 export function loadConfig(env: Env = process.env): Config {
-  const prefix = read(env, 'IOCLUSTER_PREFIX') ?? 'iocluster';
+  const prefix = read(env, 'IOCLUSTER_PREFIX') ?? clusterDefaults.prefix;
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) {
     throw new ConfigError(`IOCLUSTER_PREFIX must be 1-64 letters, digits, '_', '.' or '-', got "${prefix}"`);
   }
-  const heartbeatIntervalMs = int(env, 'HEARTBEAT_INTERVAL_MS', 2_000, 100, 60_000);
-  const heartbeatTtlMs = int(env, 'HEARTBEAT_TTL_MS', 6_000, 200, 600_000);
+  const heartbeatIntervalMs = int(
+    env,
+    'HEARTBEAT_INTERVAL_MS',
+    clusterDefaults.heartbeatIntervalMs,
+    100,
+    60_000,
+  );
+  const heartbeatTtlMs = int(env, 'HEARTBEAT_TTL_MS', clusterDefaults.heartbeatTtlMs, 200, 600_000);
   if (heartbeatTtlMs <= heartbeatIntervalMs) {
     throw new ConfigError(
       `HEARTBEAT_TTL_MS (${heartbeatTtlMs}) must be larger than HEARTBEAT_INTERVAL_MS (${heartbeatIntervalMs})`,
     );
   }
-  const lockDurationMs = int(env, 'LOCK_DURATION_MS', 5_000, 1_000, 600_000);
-  const recoveryWindowMs = int(env, 'RECOVERY_WINDOW_MS', 120_000, 1_000, 86_400_000);
-  const inboxRetentionMs = int(env, 'INBOX_RETENTION_MS', 120_000, 1_000, 86_400_000);
+  const lockDurationMs = int(env, 'LOCK_DURATION_MS', appNodeDefaults.lockDurationMs, 1_000, 600_000);
+  const recoveryWindowMs = int(
+    env,
+    'RECOVERY_WINDOW_MS',
+    clusterDefaults.recoveryWindowMs,
+    1_000,
+    86_400_000,
+  );
+  const inboxRetentionMs = int(
+    env,
+    'INBOX_RETENTION_MS',
+    clusterDefaults.inboxRetentionMs,
+    1_000,
+    86_400_000,
+  );
   const config: Config = {
     redis: redisTarget(env),
     redisWait: {
-      replicas: int(env, 'REDIS_WAIT_REPLICAS', 0, 0, 100),
-      timeoutMs: int(env, 'REDIS_WAIT_TIMEOUT_MS', 1_000, 1, 600_000),
+      replicas: int(env, 'REDIS_WAIT_REPLICAS', clusterDefaults.replicaWait.replicas, 0, 100),
+      timeoutMs: int(env, 'REDIS_WAIT_TIMEOUT_MS', clusterDefaults.replicaWait.timeoutMs, 1, 600_000),
     },
     prefix,
-    ingressPartitions: int(env, 'INGRESS_PARTITIONS', 1, 1, 256),
+    ingressPartitions: int(env, 'INGRESS_PARTITIONS', clusterDefaults.ingressPartitions, 1, 256),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logPretty: bool(env, 'LOG_PRETTY', false),
     workerIndex:
       read(env, WORKER_INDEX_VAR) === undefined ? undefined : int(env, WORKER_INDEX_VAR, 0, 0, 255),
     ioNode: {
       nodeId: read(env, 'IO_NODE_ID') ?? `${hostname()}-${randomBytes(3).toString('hex')}`,
-      host: read(env, 'IO_NODE_HOST') ?? '0.0.0.0',
-      port: int(env, 'IO_NODE_PORT', 3001, 0, 65535),
+      host: read(env, 'IO_NODE_HOST') ?? ioNodeDefaults.host,
+      port: int(env, 'IO_NODE_PORT', ioNodeDefaults.port, 0, 65535),
       publicUrl: url(env, 'IO_NODE_PUBLIC_URL', ['http:', 'https:'], PORT_PLACEHOLDER),
       workers: workers(env, 'IO_NODE_WORKERS'),
       parser: oneOf(env, 'SOCKETIO_PARSER', SOCKETIO_PARSERS, 'default'),
       corsOrigins: origins(env, 'IO_NODE_CORS_ORIGINS'),
-      eventTimeoutMs: int(env, 'EVENT_TIMEOUT_MS', 30_000, 100, 3_600_000),
-      ordering: bool(env, 'ORDERING', true),
-      batchMaxEvents: int(env, 'BATCH_MAX_EVENTS', 256, 1, 10_000),
-      maxJobsInFlight: int(env, 'MAX_JOBS_IN_FLIGHT', 32, 1, 100_000),
-      maxPendingEvents: int(env, 'MAX_PENDING_EVENTS', 100_000, 1, 100_000_000),
+      eventTimeoutMs: int(env, 'EVENT_TIMEOUT_MS', ioNodeDefaults.eventTimeoutMs, 100, 3_600_000),
+      ordering: bool(env, 'ORDERING', ioNodeDefaults.ordering),
+      batchMaxEvents: int(env, 'BATCH_MAX_EVENTS', ioNodeDefaults.batchMaxEvents, 1, 10_000),
+      maxJobsInFlight: int(env, 'MAX_JOBS_IN_FLIGHT', ioNodeDefaults.maxJobsInFlight, 1, 100_000),
+      maxPendingEvents: int(env, 'MAX_PENDING_EVENTS', ioNodeDefaults.maxPendingEvents, 1, 100_000_000),
       recoveryWindowMs,
       inboxRetentionMs,
       heartbeatIntervalMs,
@@ -335,11 +374,11 @@ export function loadConfig(env: Env = process.env): Config {
     appNode: {
       nodeId: read(env, 'APP_NODE_ID') ?? `app-${hostname()}-${randomBytes(3).toString('hex')}`,
       workers: workers(env, 'APP_NODE_WORKERS'),
-      concurrency: int(env, 'APP_NODE_CONCURRENCY', 16, 1, 10_000),
+      concurrency: int(env, 'APP_NODE_CONCURRENCY', appNodeDefaults.concurrency, 1, 10_000),
       lockDurationMs,
-      stalledIntervalMs: int(env, 'STALLED_INTERVAL_MS', 2_500, 500, 600_000),
-      maxStalledCount: int(env, 'MAX_STALLED_COUNT', 3, 0, 100),
-      commandAppendScript: bool(env, 'COMMAND_APPEND_SCRIPT', true),
+      stalledIntervalMs: int(env, 'STALLED_INTERVAL_MS', appNodeDefaults.stalledIntervalMs, 500, 600_000),
+      maxStalledCount: int(env, 'MAX_STALLED_COUNT', appNodeDefaults.maxStalledCount, 0, 100),
+      commandAppendScript: bool(env, 'COMMAND_APPEND_SCRIPT', appNodeDefaults.commandAppendScript),
       inboxRetentionMs,
       recoveryWindowMs,
       historyRooms: list(env, 'HISTORY_ROOMS') ?? Object.freeze([]),
@@ -347,16 +386,22 @@ export function loadConfig(env: Env = process.env): Config {
       historyTtlMs: int(env, 'HISTORY_TTL_MS', 300_000, 1_000, 2_592_000_000),
       metricsPort:
         read(env, 'METRICS_PORT') === undefined ? undefined : int(env, 'METRICS_PORT', 0, 0, 65535),
-      metricsHost: read(env, 'METRICS_HOST') ?? '0.0.0.0',
+      metricsHost: read(env, 'METRICS_HOST') ?? appNodeDefaults.metricsHost,
     },
     frontend: {
-      host: read(env, 'FRONTEND_HOST') ?? '0.0.0.0',
-      port: int(env, 'FRONTEND_PORT', 3000, 0, 65535),
-      strategy: oneOf(env, 'FRONTEND_STRATEGY', BALANCE_STRATEGIES, 'fewest-connections'),
-      proxy: bool(env, 'FRONTEND_PROXY', false),
-      proxyPath: urlPath(env, 'FRONTEND_PROXY_PATH', '/socket.io/'),
+      host: read(env, 'FRONTEND_HOST') ?? frontendDefaults.host,
+      port: int(env, 'FRONTEND_PORT', frontendDefaults.port, 0, 65535),
+      strategy: oneOf(env, 'FRONTEND_STRATEGY', BALANCE_STRATEGIES, frontendDefaults.strategy),
+      proxy: bool(env, 'FRONTEND_PROXY', frontendDefaults.proxy),
+      proxyPath: urlPath(env, 'FRONTEND_PROXY_PATH', frontendDefaults.proxyPath),
       staticDir: directory(env, 'FRONTEND_STATIC_DIR'),
-      registryRefreshMs: int(env, 'FRONTEND_REGISTRY_REFRESH_MS', 500, 50, 60_000),
+      registryRefreshMs: int(
+        env,
+        'FRONTEND_REGISTRY_REFRESH_MS',
+        frontendDefaults.registryRefreshMs,
+        50,
+        60_000,
+      ),
       adminToken: token(env, 'ADMIN_TOKEN'),
     },
   };

@@ -13,6 +13,7 @@ export {
   PORT_PLACEHOLDER,
   SOCKETIO_PARSERS,
 } from './config.js';
+export { DEFAULTS } from './defaults.js';
 export type { AckError, ErrorCode } from './errors.js';
 export {
   ConfigError,
