@@ -116,6 +116,32 @@ describe('client', () => {
     ]);
   });
 
+  test('client - paces its emits to the rate limit its io-node announces: a burst and a queue sent after a move all run, none RATE_LIMITED', async () => {
+    // 40 events/s, 10 at once: each batch below is three times the burst.
+    cluster = await setup({
+      ioNodes: 2,
+      appNodes: 1,
+      register,
+      ioNodeOptions: { clientEventRate: 40, clientEventBurst: 10 },
+    });
+    const frontend = await cluster.startFrontend();
+    const a = client({ frontendUrl: frontend.url });
+    const [first] = await next(a, 'connected');
+    const numbers = (from: number) => Array.from({ length: 30 }, (_, i) => from + i);
+    const echo = (from: number) => numbers(from).map((n) => a.emitWithAck('echo', n));
+    expect(await Promise.all(echo(0))).toEqual(numbers(0).map((n) => [n]));
+
+    const disconnected = next(a, 'disconnected');
+    const victim = cluster.ioNodes.find((n) => n.nodeId === first)!;
+    const closed = victim.close();
+    await disconnected;
+    // Queued while away; the new node's bucket is full again, and the client paces the rest to its rate.
+    const queued = echo(30);
+    expect(await Promise.all(queued)).toEqual(numbers(30).map((n) => [n]));
+    await closed;
+    expect(a.nodeId).not.toBe(first);
+  });
+
   test('client - without recovery, an io-node killed with SIGKILL rejects in-flight acks with DISCONNECTED and the client moves on', async () => {
     cluster = await setup({ appNodes: 1, register: registerTestApp });
     const frontend = await cluster.startFrontend();

@@ -18,6 +18,7 @@ import {
 } from './events.js';
 import { openSocket } from './open-socket.js';
 import { createPendingAck, Outbox, type Outgoing } from './outbox.js';
+import { Pacer } from './pacer.js';
 import { RecoveryState } from './recovery-state.js';
 import { handshakeAuth, refreshToken } from './token-refresh.js';
 
@@ -52,6 +53,8 @@ export class IoclusterClient<
   private readonly lifecycle = new Map<string, Set<AnyHandler>>();
   private readonly listeners = new Map<string, Set<AnyHandler>>();
   private readonly outbox: Outbox;
+  /** The node's per-client rate limit (`$limits`), which emits wait for. */
+  private readonly pacer = new Pacer();
   private readonly recovery: RecoveryState | undefined;
   /** Nodes that failed us since the last good connection: discovery steers away from them. */
   private readonly avoid = new Set<string>();
@@ -72,7 +75,7 @@ export class IoclusterClient<
     this.opts = resolveClientOptions(options);
     this.recovery = this.opts.recovery ? new RecoveryState() : undefined;
     const recovery = this.recovery;
-    this.outbox = new Outbox(this.opts.maxQueued, recovery && { next: () => recovery.eid() });
+    this.outbox = new Outbox(this.opts.maxQueued, recovery && { next: () => recovery.eid() }, this.pacer);
     if (this.opts.autoConnect) this.connect();
   }
 
@@ -149,7 +152,8 @@ export class IoclusterClient<
   }
 
   /**
-   * Sends an event; queued while (re)connecting. A trailing function is a plain Socket.IO ack callback:
+   * Sends an event; queued while (re)connecting or while earlier emits wait for the node's rate limit
+   * (`$limits`). A trailing function is a plain Socket.IO ack callback:
    * it is not called if the connection drops first (use `emitWithAck` to learn about that).
    * @throws {@link ClientError} `QUEUE_FULL` when `maxQueued` emits already wait, `CLOSED` after `close()`
    */
@@ -166,7 +170,8 @@ export class IoclusterClient<
 
   /**
    * Sends an event and resolves with the server's answer (an iocluster handler's return value, or its
-   * `{ error: { code, message } }`). Queued while (re)connecting.
+   * `{ error: { code, message } }`). Queued while (re)connecting or while earlier emits wait for the
+   * node's rate limit.
    * Rejects with a {@link ClientError}: `DISCONNECTED` if the connection dropped after it was sent (the
    * server may or may not have handled it), `TIMEOUT` after `ackTimeoutMs`, `QUEUE_FULL`, `CLOSED`.
    */
@@ -176,7 +181,8 @@ export class IoclusterClient<
   ): Promise<AckResult<EventParams<ClientEvents, E>>> {
     try {
       this.assertOpen();
-      if (this.status !== 'connected') this.outbox.assertRoom();
+      // Queued: while (re)connecting, or behind emits waiting for the node's rate limit.
+      if (this.status !== 'connected' || this.outbox.queued > 0) this.outbox.assertRoom();
     } catch (err) {
       return Promise.reject(err);
     }
@@ -344,6 +350,10 @@ export class IoclusterClient<
       ({ event, args } = incoming);
     }
     if (event === '$message' && this.channels.deliver(args[0])) return;
+    if (event === '$limits') {
+      this.pacer.set(args[0]);
+      return;
+    }
     if (event === '$token:expiring' && this.opts.getToken) {
       refreshToken(socket, this.opts.getToken).catch((err: Error) => this.fire('token-refresh-failed', err));
       return;

@@ -1,5 +1,6 @@
 import type { Socket } from 'socket.io-client';
 import { ClientError } from './errors.js';
+import type { Pacer } from './pacer.js';
 import { RECOVERY_EVENTS } from './recovery-state.js';
 
 /** An `emitWithAck` waiting for its answer: settled once, by the ack, a timeout, a drop or `close()`. */
@@ -62,18 +63,22 @@ export function createPendingAck(
 /**
  * The client's emits: queued while (re)connecting, sent in order once connected, tracked until answered.
  * With recovery (`ids`), every event goes out as `$e (eid, resent, event, ...args)` with an ack, so the
- * ones a dropped connection left unanswered can be sent again first after the reconnection.
+ * ones a dropped connection left unanswered can be sent again first after the reconnection. Sends wait
+ * for the `pacer` (the node's rate limit): one that must wait queues, and everything after it too.
  */
 export class Outbox {
   private readonly queue: Outgoing[] = [];
   private readonly inflight = new Set<PendingAck>();
   /** With ids: what was sent on the current connection and not answered yet, in send order. */
   private readonly unanswered = new Set<Outgoing>();
+  /** Sends the queue on when the pacer has a token again. */
+  private pacing: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly maxQueued: number,
     /** Gives events ids (recovery on); undefined: plain Socket.IO emits. */
     private readonly ids: { next(): string } | undefined,
+    private readonly pacer: Pacer,
   ) {}
 
   /** Emits waiting for a connection. */
@@ -91,19 +96,21 @@ export class Outbox {
     }
   }
 
-  /** Sends on `socket`, or queues while there is none. */
+  /** Sends on `socket` (when nothing waits before it and the pacer allows), or queues. */
   push(socket: Socket | undefined, item: Outgoing): void {
-    if (socket) {
+    if (socket && this.queue.length === 0 && this.pacer.take() === 0) {
       this.send(socket, item);
       return;
     }
     this.assertRoom();
     this.queue.push(item);
+    if (socket) this.drain(socket);
   }
 
-  /** Sends what waited, in order. */
+  /** A new connection: sends what waited, in order, as fast as the node's (full again) bucket allows. */
   flush(socket: Socket): void {
-    for (const item of this.queue.splice(0)) this.send(socket, item);
+    this.pacer.reset();
+    this.drain(socket);
   }
 
   /** An `emitWithAck` settled (answer, timeout): it no longer waits anywhere. */
@@ -118,6 +125,7 @@ export class Outbox {
    * `resent`); without, the acks in flight reject with `error`.
    */
   dropped(error: ClientError): void {
+    this.stopPacing();
     if (this.ids) {
       const again = [...this.unanswered].filter((item) => !item.pending?.settled);
       this.unanswered.clear();
@@ -132,8 +140,30 @@ export class Outbox {
 
   /** Rejects everything waiting or in flight (close, or no node to be had). */
   rejectAll(error: ClientError, inflightToo: boolean): void {
+    this.stopPacing();
     for (const item of this.queue.splice(0)) item.pending?.reject(error);
     if (inflightToo) for (const pending of [...this.inflight]) pending.reject(error);
+  }
+
+  /** Sends queued items while the pacer has tokens; then waits for the next one. */
+  private drain(socket: Socket): void {
+    this.stopPacing();
+    while (this.queue.length > 0) {
+      const wait = this.pacer.take();
+      if (wait > 0) {
+        this.pacing = setTimeout(() => {
+          this.pacing = undefined;
+          if (socket.connected) this.drain(socket);
+        }, wait);
+        return;
+      }
+      this.send(socket, this.queue.shift()!);
+    }
+  }
+
+  private stopPacing(): void {
+    clearTimeout(this.pacing);
+    this.pacing = undefined;
   }
 
   private send(socket: Socket, item: Outgoing): void {

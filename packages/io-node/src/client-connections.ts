@@ -1,4 +1,4 @@
-import { type ClientInfo, type Logger, SERVER_ERROR_EVENT } from '@iocluster/shared';
+import { type ClientInfo, LIMITS_EVENT, type Logger, SERVER_ERROR_EVENT } from '@iocluster/shared';
 import type { Server, Socket } from 'socket.io';
 import { createAdmission } from './admission.js';
 import { attachGateway } from './client-gateway.js';
@@ -10,7 +10,7 @@ import { createJwtVerifier, type VerifiedToken } from './jwt-auth.js';
 import type { IoNodeMetrics } from './metrics.js';
 import { createQueueGuard } from './queue-guard.js';
 import type { ClientRecovery } from './recovery.js';
-import { INTERNAL_ROOM_PREFIX } from './room-delivery.js';
+import { CLIENT_ROOM, INTERNAL_ROOM_PREFIX } from './room-delivery.js';
 import { createTokenSessions } from './token-sessions.js';
 
 interface SocketState {
@@ -126,6 +126,10 @@ export function attachClientConnections(io: Server, deps: ClientConnectionDeps):
     const seq = deps.sequencer();
     const rec = deps.recovery()!;
     const recovered = rec.connected(socket);
+    // Clients of @iocluster/client pace their emits to it: a queue sent after a reconnect, above all.
+    if (socket.rooms.has(CLIENT_ROOM) && opts.clientEventRate > 0) {
+      socket.emit(LIMITS_EVENT, { eventRate: opts.clientEventRate, eventBurst: opts.clientEventBurst });
+    }
     seq.open(socket.id, () => describe(socket), recovered);
     metrics.event('connect');
     void rec.replay(socket);

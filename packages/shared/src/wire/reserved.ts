@@ -22,6 +22,11 @@ export const TOKEN_EXPIRING_EVENT = '$token:expiring';
 export const TOKEN_REFRESH_EVENT = '$token:refresh';
 /** Server → client: why the server is about to disconnect the client, `{ code, message }`. */
 export const SERVER_ERROR_EVENT = '$error';
+/**
+ * Server → client, on connecting, to clients of `@iocluster/client`: the per-client rate limit,
+ * `{ eventRate, eventBurst }` (events per second, and at once), which the client paces its emits to.
+ */
+export const LIMITS_EVENT = '$limits';
 
 /** Reserved events a client may send that go to app-nodes, in order, like any other event. */
 export const CHANNEL_EVENTS: ReadonlySet<string> = new Set([
