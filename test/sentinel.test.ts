@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { type RedisSentinelSetup, redisCommand, startRedisSentinel } from '@iocluster/devkit';
+import { closeRedis, createRedis } from '@iocluster/shared';
 import { io as connectClient, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import registerTestApp from './fixtures/test-app.js';
@@ -89,6 +91,31 @@ function report(title: string, r: LoadReport): void {
 }
 
 describe('sentinel', () => {
+  test('sentinel - a connection asked to reconnect while it looks the primary up connects again (ioredis alone ends it for good)', async () => {
+    const redis = createRedis(sentinel!.target, 'command');
+    try {
+      await until(
+        async () => redis.status,
+        (status) => status === 'ready',
+        10_000,
+      );
+      // A reconnect asked for during the look-up, as the failover detector's +switch-master does when a
+      // failover completes while the connection is still asking the sentinels.
+      const connecting = once(redis, 'connecting');
+      redis.disconnect(true);
+      await connecting;
+      redis.disconnect(true);
+      await until(
+        async () => redis.status,
+        (status) => status === 'ready',
+        10_000,
+      );
+      expect(await redis.ping()).toBe('PONG');
+    } finally {
+      await closeRedis(redis);
+    }
+  });
+
   test('sentinel - SENTINEL FAILOVER under load: every node follows the new primary by itself; with REDIS_WAIT_REPLICAS=1 nothing is lost', async () => {
     const s = sentinel!;
     // WAIT 1 after every write: a failover promotes the replica while the old primary still takes writes

@@ -151,7 +151,10 @@ export function createCommandPublisher(
       .then(
         () => out.sent.resolve(),
         (err: unknown) => {
-          logger.error({ err, commands: out.cmds.length }, 'publishing commands failed');
+          logger.error(
+            { err, commands: out.cmds.length, redisStatus: connection.status },
+            'publishing commands failed',
+          );
           failed.push({ seq: out.seq, err });
           if (failed.length > MAX_FAILURES_KEPT) failed.shift();
           out.sent.reject(err);

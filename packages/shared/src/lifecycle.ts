@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from './logger.js';
-import type { RedisConnection } from './redis.js';
+import { markClosedOnPurpose, type RedisConnection } from './redis.js';
 
 /** One named step of a component's `close()`. */
 export type CloseStep = readonly [name: string, run: () => unknown];
@@ -43,6 +43,7 @@ export function settleWithin(promise: PromiseLike<unknown> | undefined, ms: numb
  */
 export async function closeRedis(connection: RedisConnection | undefined, waitMs = 1_000): Promise<void> {
   if (!connection) return;
+  markClosedOnPurpose(connection);
   if (connection.status === 'ready') await settleWithin(connection.quit(), waitMs);
   connection.disconnect();
 }
