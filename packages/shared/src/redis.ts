@@ -110,6 +110,14 @@ const REVIVE_DELAY_MS = 100;
  * messages that way in some runs). A connection that ended so, and that nobody closed, connects again.
  */
 function reviveAfterAbortedConnect(connection: Redis, log: Logger | undefined): void {
+  // BullMQ runs its workers on duplicates of the connection it is given (ioredis' duplicate(): the same
+  // options, none of these listeners): they are revived the same way.
+  const duplicate = connection.duplicate.bind(connection);
+  connection.duplicate = (override) => {
+    const copy = duplicate(override);
+    reviveAfterAbortedConnect(copy, log);
+    return copy;
+  };
   let aborted = false;
   connection.on('error', (err: Error) => {
     // Emitted by connect() just before it sets the status to `end`. A disconnect() of ours sets
