@@ -4,9 +4,8 @@ import { type RedisClusterSetup, redisCommand, startRedisCluster } from '@ioclus
 import { createKeys } from '@iocluster/shared';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import registerTestApp from './fixtures/test-app.js';
-import { next } from './support/clients.js';
 import { type Cluster, collect, nextEvent, setup } from './support/cluster.js';
-import { until } from './support/poll.js';
+import { appNodeKilledHoldingJobs, ioNodeKilledWhilePublishing } from './support/scenarios.js';
 
 // One Redis Cluster (3 primaries, 3 replicas) for the whole file; every test builds its own iocluster on
 // it under a prefix of its own, and cleans its keys up.
@@ -170,39 +169,7 @@ describe('redis cluster', () => {
       clients.push(client);
       return client;
     });
-    await Promise.all(listeners.map((l) => next(l, 'connected')));
-    expect(new Set(listeners.map((l) => l.nodeId))).toEqual(new Set([victim.nodeId]));
-    for (const l of listeners) await l.emitWithAck('join', 'h:lobby');
-    const received = listeners.map(() => [] as string[]);
-    listeners.forEach((l, i) => {
-      l.on('room', (m: string) => received[i]!.push(m));
-    });
-    const reports = listeners.map((l) => next(l, 'recovered'));
-
-    await c.startIoNode();
-    const publishers = await Promise.all([c.connect(0), c.connect(0), c.connect(0)]);
-    const PER_PUBLISHER = 30;
-    const publishing = publishers.map(async (p, i) => {
-      for (let n = 0; n < PER_PUBLISHER; n++) {
-        await p.emitWithAck('room only', 'h:lobby', `p${i}-${n}`);
-        if (i === 0 && n === 10) await victim.kill();
-      }
-    });
-    await Promise.all(publishing);
-    const total = publishers.length * PER_PUBLISHER;
-    await until(
-      async () => received.map((r) => r.length),
-      (counts) => counts.every((n) => n >= total),
-      20_000,
-    );
-    const page = await c.appNodes[0]!.history('h:lobby', { limit: 1_000 });
-    const historyOrder = page.messages.map((m) => m.args[0] as string);
-    expect(historyOrder).toHaveLength(total);
-    for (const r of received) expect(r).toEqual(historyOrder);
-    for (const [report] of await Promise.all(reports)) {
-      expect(report).toMatchObject({ recovered: true, rooms: ['h:lobby'] });
-    }
-    for (const l of listeners) expect(l.nodeId).not.toBe(victim.nodeId);
+    await ioNodeKilledWhilePublishing(c, { victim, listeners, publishers: 3, perPublisher: 30 });
   });
 
   test('redis cluster - an app-node SIGKILLed while holding jobs loses no event (child app-nodes given only REDIS_CLUSTER_NODES)', async () => {
@@ -213,25 +180,7 @@ describe('redis cluster', () => {
       childEnv: { LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000' },
       redis: redisCluster.target,
     });
-    const c = cluster;
-    const sockets = await Promise.all([c.connect(0), c.connect(1), c.connect(0), c.connect(1)]);
-    const perClient = 10;
-    const acks = sockets.map((socket, k) =>
-      Promise.all(Array.from({ length: perClient }, (_, n) => socket.emitWithAck('slow', k * 100 + n, 100))),
-    );
-    const victimId = await Promise.race(
-      sockets.map(
-        (socket) =>
-          new Promise<string>((resolve) => socket.once('started', (_n: number, by: string) => resolve(by))),
-      ),
-    );
-    const victim = c.children.find((child) => child.nodeId === victimId)!;
-    const survivor = c.children.find((child) => child.nodeId !== victimId)!;
-    await victim.kill();
-    expect(await Promise.all(acks)).toEqual(
-      sockets.map((_, k) => Array.from({ length: perClient }, (_, n) => k * 100 + n)),
-    );
-    expect(await sockets[0]!.emitWithAck('who')).toBe(survivor.nodeId);
+    await appNodeKilledHoldingJobs(cluster, 10);
   });
 
   test('redis cluster - key slots: a room’s keys share one slot, rooms and io-nodes spread, `{prefix}` keys share one', async () => {

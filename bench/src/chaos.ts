@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CHAOS_CASE_NAMES, type ChaosCaseName } from './chaos-cases.js';
 import { type ChaosOptions, type ChaosRecord, chaosMarkdown, runChaosCase } from './chaos-run.js';
+import { integer } from './options.js';
 import { type MachineInfo, machineInfo } from './proc-stats.js';
 import { machineLine } from './report.js';
 
@@ -31,13 +32,21 @@ interface CliOptions extends ChaosOptions {
   help: boolean;
 }
 
-function integer(raw: string | undefined, name: string, min: number, max: number): number {
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-  }
-  return value;
-}
+/** The numeric options: the field each sets and its bounds. */
+const NUMERIC: Readonly<Record<string, readonly [NumericOption, number, number]>> = {
+  '--rate': ['rate', 1, 100_000],
+  '--clients': ['clients', 2, 10_000],
+  '--rooms': ['rooms', 1, 10_000],
+  '--fault-after-ms': ['faultAfterMs', 0, 600_000],
+  '--tail-ms': ['tailMs', 0, 600_000],
+  '--drain-ms': ['drainMs', 1_000, 600_000],
+  '--redis-restarts': ['redisRestarts', 1, 100],
+  '--slow-ms': ['slowMs', 1, 600_000],
+};
+/** The fields of ChaosOptions that hold a number. */
+type NumericOption = {
+  [K in keyof ChaosOptions]: ChaosOptions[K] extends number ? K : never;
+}[keyof ChaosOptions];
 
 function parse(argv: string[]): CliOptions {
   const short = argv.includes('--short');
@@ -59,6 +68,12 @@ function parse(argv: string[]): CliOptions {
     const flag = argv[i]!;
     if (flag === '--short' || flag === '--help') continue;
     const value = argv[++i];
+    const numeric = NUMERIC[flag];
+    if (numeric) {
+      const [field, min, max] = numeric;
+      options[field] = integer(value, flag, min, max);
+      continue;
+    }
     switch (flag) {
       case '--cases': {
         const names = (value ?? '').split(',').map((s) => s.trim());
@@ -68,30 +83,6 @@ function parse(argv: string[]): CliOptions {
         options.cases = names as ChaosCaseName[];
         break;
       }
-      case '--rate':
-        options.rate = integer(value, flag, 1, 100_000);
-        break;
-      case '--clients':
-        options.clients = integer(value, flag, 2, 10_000);
-        break;
-      case '--rooms':
-        options.rooms = integer(value, flag, 1, 10_000);
-        break;
-      case '--fault-after-ms':
-        options.faultAfterMs = integer(value, flag, 0, 600_000);
-        break;
-      case '--tail-ms':
-        options.tailMs = integer(value, flag, 0, 600_000);
-        break;
-      case '--drain-ms':
-        options.drainMs = integer(value, flag, 1_000, 600_000);
-        break;
-      case '--redis-restarts':
-        options.redisRestarts = integer(value, flag, 1, 100);
-        break;
-      case '--slow-ms':
-        options.slowMs = integer(value, flag, 1, 600_000);
-        break;
       case '--out':
         options.outDir = resolve(value ?? '');
         break;

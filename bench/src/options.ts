@@ -87,7 +87,8 @@ function list<T extends string>(raw: string, allowed: readonly T[], name: string
   return [...new Set(items)] as T[];
 }
 
-function integer(raw: string, name: string, min: number, max: number): number {
+/** An integer option's value; throws an error naming the option unless it lies in [min, max]. */
+export function integer(raw: string | undefined, name: string, min: number, max: number): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);

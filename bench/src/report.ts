@@ -315,11 +315,15 @@ function scaleTables(records: readonly ScaleRecord[]): string[] {
   for (const load of ['per-node', 'total'] as const) {
     const rows = records.filter((r) => (r.load ?? 'total') === load);
     if (rows.length === 0) continue;
+    const first = rows[0]!;
+    const last = rows[rows.length - 1]!;
+    // Rooms of 10: ten deliveries per message.
+    const perNode = first.offered / first.ioNodes;
     lines.push(
       '',
       load === 'per-node'
-        ? 'Scale, the same load per io-node (rooms of 10, every member on one io-node; 125 msgs/s = 1,250 deliveries/s per io-node):'
-        : 'Scale, the same load in all (rooms of 10, every member on one io-node; 1,000 msgs/s = 10,000 deliveries/s shared by the io-nodes):',
+        ? `Scale, the same load per io-node (rooms of 10, every member on one io-node; ${n(perNode)} msgs/s = ${n(perNode * 10)} deliveries/s per io-node):`
+        : `Scale, the same load in all (rooms of 10, every member on one io-node; ${n(first.offered)} msgs/s = ${n(first.offered * 10)} deliveries/s shared by the io-nodes):`,
       '',
       '| io-nodes | msgs/s | lost | p50 / p99 (ms) | commands applied per message, each io-node | io-node CPU µs per delivery it made | system CPU µs per delivery |',
       '|---:|---:|---:|---:|---|---|---:|',
@@ -330,8 +334,6 @@ function scaleTables(records: readonly ScaleRecord[]): string[] {
         `| ${r.ioNodes} | ${n(r.offered)} | ${n(r.lost)} | ${ms(r.p50Ms)} / ${ms(r.p99Ms)} | ${values(r.commandsPerMessage)} | ${values(r.cpuUsPerDelivery)} | ${r.systemCpuUsPerDelivery} |`,
       );
     }
-    const first = rows[0]!;
-    const last = rows[rows.length - 1]!;
     lines.push(
       '',
       `io-nodes' mean CPU per delivery, ${first.ioNodes} → ${last.ioNodes} io-nodes: ` +

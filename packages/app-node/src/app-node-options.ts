@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  assertHeartbeat,
   assertInteger,
   assertPort,
   DEFAULTS,
@@ -115,16 +116,10 @@ export function resolveAppNodeOptions(options: AppNodeOptions) {
     'handlerTimeoutMs',
     'inboxRetentionMs',
     'recoveryWindowMs',
-    'heartbeatIntervalMs',
-    'heartbeatTtlMs',
   ] as const) {
     assertInteger('AppNodeOptions', name, opts[name], 1);
   }
-  if (opts.heartbeatTtlMs <= opts.heartbeatIntervalMs) {
-    throw new TypeError(
-      `AppNodeOptions.heartbeatTtlMs (${opts.heartbeatTtlMs}) must be larger than heartbeatIntervalMs (${opts.heartbeatIntervalMs})`,
-    );
-  }
+  assertHeartbeat('AppNodeOptions', opts.heartbeatIntervalMs, opts.heartbeatTtlMs);
   if (opts.metricsPort !== undefined) assertPort('AppNodeOptions', 'metricsPort', opts.metricsPort);
   assertInteger('AppNodeOptions', 'maxStalledCount', opts.maxStalledCount, 0);
   return opts;

@@ -1,4 +1,5 @@
 import {
+  assertHeartbeat,
   assertInteger,
   assertPort,
   DEFAULTS,
@@ -157,13 +158,7 @@ export function resolveIoNodeOptions(options: IoNodeOptions) {
     },
     options,
   );
-  assertInteger('IoNodeOptions', 'heartbeatIntervalMs', opts.heartbeatIntervalMs, 1);
-  assertInteger('IoNodeOptions', 'heartbeatTtlMs', opts.heartbeatTtlMs, 1);
-  if (opts.heartbeatTtlMs <= opts.heartbeatIntervalMs) {
-    throw new TypeError(
-      `IoNodeOptions.heartbeatTtlMs (${opts.heartbeatTtlMs}) must be larger than heartbeatIntervalMs (${opts.heartbeatIntervalMs})`,
-    );
-  }
+  assertHeartbeat('IoNodeOptions', opts.heartbeatIntervalMs, opts.heartbeatTtlMs);
   for (const name of [
     'eventTimeoutMs',
     'batchMaxEvents',

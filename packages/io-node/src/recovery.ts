@@ -103,9 +103,8 @@ export function createClientRecovery(options: ClientRecoveryOptions): ClientReco
   /** Replays what `socket` missed in one room; returns messages sent, complete, and where it stands now. */
   async function replayRoom(socket: Socket, room: string, since: HistoryPosition, previousId: string) {
     // Epoch '' is where a client stands in a room that had no history when it joined: all of it is newer.
-    const from = since.epoch === '' ? null : since;
-    let current = from;
-    if (!current) {
+    let current = since;
+    if (since.epoch === '') {
       const [position] = await history.positions([room]);
       if (!position) return { sent: 0, complete: true, last: undefined };
       current = { epoch: position.epoch, offset: 0 };

@@ -37,7 +37,7 @@ export type { LuaScript } from './lua-script.js';
 export { luaScript } from './lua-script.js';
 export type { ProcessMetrics, QueueState } from './metrics.js';
 export { cachedReader, createProcessMetrics, QUEUE_STATES, queueJobsGauge } from './metrics.js';
-export { assertInteger, assertPort, withDefaults } from './options.js';
+export { assertHeartbeat, assertInteger, assertPort, withDefaults } from './options.js';
 export type { PresenceConnection, PresenceMember, PresenceRemoval, PresenceStore } from './presence.js';
 export { createPresenceStore } from './presence.js';
 export { announceReady, packageVersionAt, runUntilSignal } from './process.js';

@@ -20,3 +20,17 @@ export function assertPort(owner: string, name: string, port: number): void {
   assertInteger(owner, name, port, 0);
   if (port > 65535) throw new TypeError(`${owner}.${name} must be at most 65535, got ${port}`);
 }
+
+/**
+ * Throws a TypeError naming `owner` unless both heartbeat settings are positive integers and the TTL
+ * exceeds the interval (a record must outlive the gap between two heartbeats).
+ */
+export function assertHeartbeat(owner: string, intervalMs: number, ttlMs: number): void {
+  assertInteger(owner, 'heartbeatIntervalMs', intervalMs, 1);
+  assertInteger(owner, 'heartbeatTtlMs', ttlMs, 1);
+  if (ttlMs <= intervalMs) {
+    throw new TypeError(
+      `${owner}.heartbeatTtlMs (${ttlMs}) must be larger than heartbeatIntervalMs (${intervalMs})`,
+    );
+  }
+}
