@@ -34,7 +34,7 @@ export { createListeners } from './listeners.js';
 export type { DestinationStream, Logger, LoggerOptions, LogLevel } from './logger.js';
 export { createLogger, REDACTED_PATHS, silentLogger } from './logger.js';
 export type { LuaScript } from './lua-script.js';
-export { luaScript } from './lua-script.js';
+export { LuaHeaderError, loadLuaScript, luaScript, parseLuaHeader } from './lua-script.js';
 export type { ProcessMetrics, QueueState } from './metrics.js';
 export { cachedReader, createProcessMetrics, QUEUE_STATES, queueJobsGauge } from './metrics.js';
 export { assertHeartbeat, assertInteger, assertPort, withDefaults } from './options.js';

@@ -1,5 +1,5 @@
 import type { Keys } from './keys.js';
-import { luaScript } from './lua-script.js';
+import { loadLuaScript } from './lua-script.js';
 import type { RedisConnection } from './redis.js';
 import type { PresenceMeta } from './wire/presence.js';
 
@@ -77,33 +77,9 @@ interface StoredEntry {
   t: number;
 }
 
-/**
- * KEYS: connections, members. ARGV: socket id, member id, entry JSON. A repeated join (a job run again, a
- * new meta) only replaces the entry. Returns 1 when the member's count went from 0 to 1.
- */
-const JOIN = luaScript(`
-local old = redis.call('HGET', KEYS[1], ARGV[1])
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-if old then return 0 end
-if redis.call('HINCRBY', KEYS[2], ARGV[2], 1) == 1 then return 1 end
-return 0
-`);
+const JOIN = loadLuaScript(import.meta.url, 'presence-join');
 
-/**
- * KEYS: connections, members. ARGV: socket id. Returns nil when the connection is not there, else
- * { 1 when it was its member's last connection, the removed entry }.
- */
-const LEAVE = luaScript(`
-local entry = redis.call('HGET', KEYS[1], ARGV[1])
-if not entry then return false end
-redis.call('HDEL', KEYS[1], ARGV[1])
-local member = cjson.decode(entry).m
-if redis.call('HINCRBY', KEYS[2], member, -1) <= 0 then
-  redis.call('HDEL', KEYS[2], member)
-  return { 1, entry }
-end
-return { 0, entry }
-`);
+const LEAVE = loadLuaScript(import.meta.url, 'presence-leave');
 
 /** Entries sampled per io-node when listing rooms for an overview. */
 const ROOMS_SAMPLE = 2_000;
