@@ -4,6 +4,7 @@ import {
   IoclusterError,
   type Logger,
   PRESENCE_EVENT,
+  PRESENCE_REQUEST_EVENT,
   type PresenceChange,
   type PresenceMember,
   type PresenceMeta,
@@ -85,7 +86,7 @@ export function createAppPresence(
 
     async request(socket, room) {
       if (typeof room !== 'string' || room.length === 0) {
-        throw new IoclusterError('BAD_REQUEST', '$presence takes a room name');
+        throw new IoclusterError('BAD_REQUEST', `${PRESENCE_REQUEST_EVENT} takes a room name`);
       }
       if (!(await authorizer(socket, room))) {
         throw new IoclusterError('FORBIDDEN', `not allowed to read the members of "${room}"`);

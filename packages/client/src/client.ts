@@ -1,3 +1,10 @@
+import {
+  CHANNEL_MESSAGE_EVENT,
+  LIMITS_EVENT,
+  SERVER_ERROR_EVENT,
+  SUBSCRIBE_EVENT,
+  TOKEN_EXPIRING_EVENT,
+} from '@iocluster/shared/protocol';
 import type { Socket } from 'socket.io-client';
 import { retryDelayMs, sleep } from './backoff.js';
 import { type ChannelListener, ClientChannels } from './client-channels.js';
@@ -349,16 +356,16 @@ export class IoclusterClient<
       }
       ({ event, args } = incoming);
     }
-    if (event === '$message' && this.channels.deliver(args[0])) return;
-    if (event === '$limits') {
+    if (event === CHANNEL_MESSAGE_EVENT && this.channels.deliver(args[0])) return;
+    if (event === LIMITS_EVENT) {
       this.pacer.set(args[0]);
       return;
     }
-    if (event === '$token:expiring' && this.opts.getToken) {
+    if (event === TOKEN_EXPIRING_EVENT && this.opts.getToken) {
       refreshToken(socket, this.opts.getToken).catch((err: Error) => this.fire('token-refresh-failed', err));
       return;
     }
-    if (event === '$error') {
+    if (event === SERVER_ERROR_EVENT) {
       const code = (args[0] as { code?: unknown } | null)?.code;
       if (typeof code === 'string' && socket === this.current) this.kickedFor = code;
       return;
@@ -386,7 +393,7 @@ export class IoclusterClient<
     if (this.current !== socket) return;
     // Accepted subscriptions are named again first (a new node knows none); a refusal now goes unheard.
     for (const channel of this.channels.accepted)
-      this.outbox.push(socket, { event: '$subscribe', args: [channel] });
+      this.outbox.push(socket, { event: SUBSCRIBE_EVENT, args: [channel] });
     this.outbox.flush(socket);
   }
 

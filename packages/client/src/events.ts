@@ -4,7 +4,7 @@
  * `'chat message': (msg: Message, ack: (result: Result) => void) => void`.
  */
 
-import type { RecoveryReport } from './recovery-state.js';
+import type { RecoveryReport } from '@iocluster/shared/protocol';
 
 /** Names of the events of map `M`. */
 export type EventNames<M> = keyof M & string;

@@ -1,3 +1,4 @@
+import { TOKEN_REFRESH_EVENT } from '@iocluster/shared/protocol';
 import type { ManagerOptions, Socket, SocketOptions } from 'socket.io-client';
 import { ClientError } from './errors.js';
 
@@ -30,7 +31,7 @@ export async function refreshToken(socket: Socket, getToken: () => string | Prom
   } catch (cause) {
     throw new ClientError('REFUSED', 'getToken() failed; the token was not refreshed', { cause });
   }
-  const answer = (await socket.emitWithAck('$token:refresh', token)) as {
+  const answer = (await socket.emitWithAck(TOKEN_REFRESH_EVENT, token)) as {
     error?: { code?: string; message?: string };
   } | null;
   const error = answer?.error;

@@ -41,6 +41,35 @@ export { assertHeartbeat, assertInteger, assertPort, withDefaults } from './opti
 export type { PresenceConnection, PresenceMember, PresenceRemoval, PresenceStore } from './presence.js';
 export { createPresenceStore } from './presence.js';
 export { announceReady, packageVersionAt, runUntilSignal } from './process.js';
+export type {
+  ChannelMessage,
+  ClientLimits,
+  RecoveryHandshake,
+  RecoveryReport,
+  ServerError,
+  TokenExpiring,
+  TokenRefreshAnswer,
+} from './protocol.js';
+export {
+  BINARY_TAG,
+  CHANNEL_MESSAGE_EVENT,
+  CHANNEL_ROOM_PREFIX,
+  HISTORY_EVENT,
+  IDENTIFIED_EVENT,
+  LIMITS_EVENT,
+  POSITION_EVENT,
+  POSITIONED_EVENT,
+  PRESENCE_REQUEST_EVENT,
+  PUBLISH_EVENT,
+  RECOVERED_EVENT,
+  RESERVED_PREFIX,
+  SERVER_ERROR_EVENT,
+  SESSION_EVENT,
+  SUBSCRIBE_EVENT,
+  TOKEN_EXPIRING_EVENT,
+  TOKEN_REFRESH_EVENT,
+  UNSUBSCRIBE_EVENT,
+} from './protocol.js';
 export type { RateMeter } from './rate-meter.js';
 export { createRateMeter } from './rate-meter.js';
 export type { RedisConnection, RedisRole, RedisTarget } from './redis.js';
@@ -85,8 +114,6 @@ export type {
 } from './wire/index.js';
 export {
   CHANNEL_EVENTS,
-  CHANNEL_MESSAGE_EVENT,
-  CHANNEL_ROOM_PREFIX,
   CLIENT_REQUEST_EVENTS,
   COMMAND_VERSION,
   channelRoom,
@@ -105,24 +132,13 @@ export {
   encodeBinary,
   encodeCommandEnvelope,
   encodeIoNodeRecord,
-  HISTORY_EVENT,
   hasBinary,
-  IDENTIFIED_EVENT,
   INGRESS_VERSION,
-  LIMITS_EVENT,
   MAX_CHANNEL_LENGTH,
   PRESENCE_EVENT,
   PRESENCE_META_MAX_BYTES,
-  PRESENCE_REQUEST_EVENT,
-  PUBLISH_EVENT,
   presenceMemberId,
   RESERVED_EVENTS,
-  RESERVED_PREFIX,
-  SERVER_ERROR_EVENT,
-  SUBSCRIBE_EVENT,
-  TOKEN_EXPIRING_EVENT,
-  TOKEN_REFRESH_EVENT,
-  UNSUBSCRIBE_EVENT,
   userIdOf,
 } from './wire/index.js';
 export { appNodeWorkerEnv, ioNodeWorkerEnv, workerNodeId, workerPublicUrl } from './worker-env.js';
