@@ -109,7 +109,7 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
     app.keepHistory(`${ROOM_PREFIX}*`);
 
     async function history(room: string): Promise<ChatMessage[]> {
-      // The room's history holds its notices, typing and presence events too: read past them.
+      // The room's history holds its notices and presence events too (typing is volatile): read past them.
       const page = await app.history(ROOM_PREFIX + room, { limit: LIMITS.historyLength * 4 });
       return page.messages
         .filter((m) => m.event === 'chat message')
@@ -231,7 +231,8 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
       const room = roomName(request.room);
       if (!room || !joinedRooms(socket).includes(room)) return fail('NOT_IN_ROOM', 'not in that room');
       const typing: Typing = { room, id: socket.id, nickname: nicknameOf(socket), typing: request.typing };
-      socket.to(ROOM_PREFIX + room).emit('typing', typing);
+      // Volatile: stale a moment later, so never kept in the room's history nor replayed by a recovery.
+      socket.to(ROOM_PREFIX + room).volatile.emit('typing', typing);
       return undefined;
     });
 

@@ -20,6 +20,14 @@ export interface JoinOptions {
   presence?: PresenceMeta;
 }
 
+/** What `socket.volatile` offers: emits that may be lost and are never kept in a room's history. */
+export interface VolatileSocket {
+  /** Emits to this client; dropped if its connection cannot take it now. */
+  emit(event: string, ...args: unknown[]): true;
+  /** Targets rooms, leaving this client out, with volatile emits. */
+  to(rooms: string | readonly string[]): BroadcastOperator;
+}
+
 /**
  * A client as seen from an app-node: rebuilt from the job's ClientInfo, so any app-node can serve it.
  * Changes (`setData`, `join`, `leave`) are sent to the io-node holding the client and mirrored here at
@@ -75,6 +83,22 @@ export class AppSocket {
   emit(event: string, ...args: unknown[]): true {
     this.publisher.publish(this.nodeId, { type: 'emit', event, socketId: this.id, ...encodeArgs(args) });
     return true;
+  }
+
+  /**
+   * Socket.IO's `volatile`: `socket.volatile.emit(...)` may be lost (its io-node drops it while the
+   * client's connection cannot take it), and `socket.volatile.to(room).emit(...)` is never kept in the
+   * room's history either.
+   */
+  get volatile(): VolatileSocket {
+    return {
+      emit: (event, ...args) => {
+        const cmd = { type: 'emit', event, socketId: this.id, ...encodeArgs(args), volatile: true } as const;
+        this.publisher.publish(this.nodeId, cmd);
+        return true;
+      },
+      to: (rooms) => this.to(rooms).volatile,
+    };
   }
 
   /**
