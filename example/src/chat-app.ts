@@ -128,15 +128,12 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
       return change.type === 'joined' ? { room, joined: member } : { room, left: member };
     });
 
-    async function members(socket: AppSocket, room: string): Promise<Member[]> {
+    async function members(room: string): Promise<Member[]> {
       const roster = await app.presence(ROOM_PREFIX + room);
-      const list = roster.map(
+      // A handler sees its own join in the roster (docs/presence.md, "Consistency").
+      return roster.map(
         (m): Member => ({ id: m.id, nick: typeof m.meta.nick === 'string' ? m.meta.nick : null }),
       );
-      // The io-node writes the joiner's entry once it applied the join, which may be after this read.
-      if (!list.some((m) => m.id === socket.memberId))
-        list.push({ id: socket.memberId, nick: nicknameOf(socket) });
-      return list;
     }
 
     const notice = (socket: AppSocket, room: string, kind: Notice['kind']): Notice => ({
@@ -192,7 +189,7 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
         await socket.join(ROOM_PREFIX + room, { presence: { nick: nicknameOf(socket) } });
         socket.to(ROOM_PREFIX + room).emit('notice', notice(socket, room, 'join'));
       }
-      return { room, history: await history(room), members: await members(socket, room) };
+      return { room, history: await history(room), members: await members(room) };
     });
 
     app.on('leave', async (socket, request: unknown) => {

@@ -196,6 +196,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
       handlerTimeoutMs: opts.handlerTimeoutMs,
       earlierAnswer: (session, eid) => earlierAnswer(publisherRedis, keys, session, eid),
       onHandled: metrics.handled,
+      presenceScope: () => presence.scope(),
     },
   );
   let started = false;

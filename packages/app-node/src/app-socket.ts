@@ -9,6 +9,7 @@ import {
 } from '@iocluster/shared';
 import { BroadcastOperator } from './broadcast.js';
 import type { CommandPublisher } from './command-publisher.js';
+import type { PresenceScope } from './presence-writes.js';
 
 /** Options of {@link AppSocket.join}. */
 export interface JoinOptions {
@@ -53,6 +54,8 @@ export class AppSocket {
   constructor(
     info: ClientInfo,
     private readonly publisher: CommandPublisher,
+    /** Where this job's presence writes are recorded, so the app-node's roster reads show them. */
+    private readonly writes?: PresenceScope,
   ) {
     this.id = info.id;
     this.nodeId = info.nodeId;
@@ -111,7 +114,8 @@ export class AppSocket {
 
   /**
    * Joins rooms; an emit to them published after this call reaches the client. With `presence`, the
-   * client also enters the rooms' rosters (written by its io-node once it applied the join).
+   * client also enters the rooms' rosters (written by its io-node once it applied the join; this
+   * app-node's roster reads show it at once, while the job runs).
    */
   join(rooms: string | readonly string[], options: JoinOptions = {}): Promise<void> {
     const list = typeof rooms === 'string' ? [rooms] : [...rooms];
@@ -123,14 +127,25 @@ export class AppSocket {
         throw new TypeError(`socket.join(): ${(err as Error).message}`);
       }
     }
-    for (const room of list) this.roomSet.add(room);
+    for (const room of list) {
+      this.roomSet.add(room);
+      if (cmd.presence) {
+        this.writes?.joined(room, {
+          socketId: this.id,
+          memberId: this.memberId,
+          nodeId: this.nodeId,
+          meta: cmd.presence,
+        });
+      }
+    }
     this.publisher.publish(this.nodeId, cmd);
     return this.publisher.flush();
   }
 
-  /** Leaves a room. */
+  /** Leaves a room (and its roster). */
   leave(room: string): Promise<void> {
     this.roomSet.delete(room);
+    this.writes?.left(room, this.id);
     this.publisher.publish(this.nodeId, { type: 'leave', socketId: this.id, rooms: [room] });
     return this.publisher.flush();
   }
@@ -152,6 +167,7 @@ export class AppSocket {
 
   /** Disconnects the client; `close` also closes the underlying connection. */
   disconnect(close = false): void {
+    this.writes?.gone(this.id);
     this.publisher.publish(this.nodeId, { type: 'disconnect', socketId: this.id, close });
   }
 }
