@@ -3,7 +3,7 @@ import { retryDelayMs, sleep } from './backoff.js';
 import { type ChannelListener, ClientChannels } from './client-channels.js';
 import { type ClientOptions, type ResolvedOptions, resolveClientOptions } from './client-options.js';
 import { discoverNode } from './discovery.js';
-import { ClientError } from './errors.js';
+import { AUTH_REFUSALS, ClientError } from './errors.js';
 import {
   type AckResult,
   type ClientLifecycleEvents,
@@ -20,7 +20,7 @@ import { openSocket } from './open-socket.js';
 import { createPendingAck, Outbox, type Outgoing } from './outbox.js';
 import { Pacer } from './pacer.js';
 import { RecoveryState } from './recovery-state.js';
-import { handshakeAuth, refreshToken } from './token-refresh.js';
+import { freshToken, handshakeAuth, TokenRefresher } from './token-refresh.js';
 
 /** Where the client is in its life. */
 export type ClientState = 'idle' | 'connecting' | 'connected' | 'closed';
@@ -67,6 +67,8 @@ export class IoclusterClient<
   private status: ClientState = 'idle';
   /** The code of the server's last `$error` (why it is about to disconnect us). */
   private kickedFor: string | undefined;
+  /** Answers the server's `$token:expiring`, one refresh at a time. */
+  private readonly refresher: TokenRefresher | undefined;
   private readonly channels = new ClientChannels((event, ...args) =>
     (this.emitWithAck as (e: string, ...a: unknown[]) => Promise<unknown>)(event, ...args),
   );
@@ -76,6 +78,7 @@ export class IoclusterClient<
     this.recovery = this.opts.recovery ? new RecoveryState() : undefined;
     const recovery = this.recovery;
     this.outbox = new Outbox(this.opts.maxQueued, recovery && { next: () => recovery.eid() }, this.pacer);
+    this.refresher = this.opts.getToken ? new TokenRefresher(this.opts.getToken) : undefined;
     if (this.opts.autoConnect) this.connect();
   }
 
@@ -204,16 +207,17 @@ export class IoclusterClient<
 
   /**
    * Sends a fresh token from `getToken` now (`$token:refresh`) instead of waiting for the server's
-   * notice: after a login change, say. Rejects with `REFUSED` (`serverCode`) when the server refuses it.
+   * notice: after a login change, say. Joins the refresh under way, if there is one. Rejects with
+   * `REFUSED` (`serverCode`) when the server refuses it.
    */
   refreshToken(): Promise<void> {
     const socket = this.current;
-    if (!this.opts.getToken) return Promise.reject(new TypeError('refreshToken() needs the getToken option'));
+    if (!this.refresher) return Promise.reject(new TypeError('refreshToken() needs the getToken option'));
     if (!socket)
       return Promise.reject(
         new ClientError('DISCONNECTED', 'not connected; the next connection sends a fresh token'),
       );
-    return refreshToken(socket, this.opts.getToken);
+    return this.refresher.refresh(socket);
   }
 
   /** Leaves a channel; its listeners are removed at once. */
@@ -263,6 +267,8 @@ export class IoclusterClient<
     this.status = 'connecting';
     let why = reason;
     let lastError: unknown;
+    /** A token `getToken` gave after a refusal, for the next handshake. */
+    let token: string | undefined;
     while (!signal.aborted) {
       if (this.attempt >= this.opts.maxAttempts) {
         const error = new ClientError(
@@ -304,10 +310,27 @@ export class IoclusterClient<
               signal,
             );
         if (signal.aborted) return;
-        const base = await handshakeAuth(this.opts.socketOptions.auth, this.opts.getToken);
+        const base = await handshakeAuth(this.opts.socketOptions.auth, this.opts.getToken, token);
+        token = undefined;
         const auth = this.recovery ? { ...base, iocluster: this.recovery.handshake() } : base;
         if (signal.aborted) return;
-        await this.open(target, signal, auth);
+        try {
+          await this.open(target, signal, auth);
+        } catch (err) {
+          const refusal = authRefusal(err);
+          if (!refusal || signal.aborted) throw err;
+          token = await this.refused(refusal, auth?.token);
+          if (signal.aborted) return;
+          if (token === undefined) {
+            this.status = 'idle';
+            this.cycle = undefined;
+            this.attempt = 0;
+            return;
+          }
+          lastError = refusal;
+          why = 'unauthorized';
+          continue;
+        }
         return;
       } catch (err) {
         if (signal.aborted) return;
@@ -317,6 +340,17 @@ export class IoclusterClient<
         why = connectFailed ? 'connect_error' : 'discovery';
       }
     }
+  }
+
+  /**
+   * The io-node refused the handshake's credentials: everything waiting rejects with the refusal, and a
+   * different token from `getToken` is asked for. Returns it, or undefined: the client then stops.
+   */
+  private async refused(error: ClientError, sent: unknown): Promise<string | undefined> {
+    this.outbox.rejectAll(error, true);
+    const token = await freshToken(this.opts.getToken, sent);
+    this.fire('unauthorized', error, token !== undefined);
+    return token;
   }
 
   /** Connects to one node and adopts the socket; rejects on refusal. */
@@ -354,8 +388,8 @@ export class IoclusterClient<
       this.pacer.set(args[0]);
       return;
     }
-    if (event === '$token:expiring' && this.opts.getToken) {
-      refreshToken(socket, this.opts.getToken).catch((err: Error) => this.fire('token-refresh-failed', err));
+    if (event === '$token:expiring' && this.refresher) {
+      this.refresher.refresh(socket).catch((err: Error) => this.fire('token-refresh-failed', err));
       return;
     }
     if (event === '$error') {
@@ -444,6 +478,17 @@ export function createClient<
   ClientEvents extends object = DefaultEventsMap,
 >(options: ClientOptions): IoclusterClient<ServerEvents, ClientEvents> {
   return new IoclusterClient<ServerEvents, ClientEvents>(options);
+}
+
+/** A handshake refused for its credentials, as the error the application gets; undefined for others. */
+function authRefusal(err: unknown): ClientError | undefined {
+  if (!(err instanceof ClientError) || err.code !== 'CONNECT_FAILED') return undefined;
+  const code = err.serverCode;
+  if (code === undefined || !AUTH_REFUSALS.has(code)) return undefined;
+  return new ClientError(code as 'UNAUTHORIZED' | 'TOKEN_EXPIRED', err.message, {
+    cause: err,
+    serverCode: code,
+  });
 }
 
 function errorMessage(err: unknown): string {

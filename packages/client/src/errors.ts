@@ -18,8 +18,15 @@ export type ClientErrorCode =
   | 'QUEUE_FULL'
   /** `close()` was called. */
   | 'CLOSED'
-  /** The server refused a channel request or a token; `serverCode` says why (FORBIDDEN...). */
-  | 'REFUSED';
+  /** The server refused a channel request or a token refresh; `serverCode` says why (FORBIDDEN...). */
+  | 'REFUSED'
+  /** The io-nodes refused the connection's credentials (an invalid token, say); `serverCode` too. */
+  | 'UNAUTHORIZED'
+  /** The io-nodes refused the connection's token as expired; `serverCode` too. */
+  | 'TOKEN_EXPIRED';
+
+/** Server codes of a handshake refused for its credentials: retrying with the same ones cannot help. */
+export const AUTH_REFUSALS: ReadonlySet<string> = new Set(['UNAUTHORIZED', 'TOKEN_EXPIRED']);
 
 /** An error of the client library: `name`, a stable `code` and an optional `cause`. */
 export class ClientError extends Error {
