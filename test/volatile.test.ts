@@ -115,4 +115,27 @@ describe('volatile', () => {
     ]);
     expect(volatileAfter.items).toEqual([]);
   });
+
+  test('volatile - an io-node drops a volatile emit for a client whose transport cannot take it now, as Socket.IO does; others wait and go out', async () => {
+    cluster = await setup({ ioNodes: 1, appNodes: 1, register });
+    const c = cluster;
+    const [busy, sender] = await Promise.all([c.connect(0), c.connect(0)]);
+    await busy.emitWithAck('join', 'r');
+    const got: unknown[][] = [];
+    busy.onAny((event: string, ...args: unknown[]) => got.push([event, ...args]));
+    // The io-node's side of `busy`: its transport is busy writing (ws's send not yet called back).
+    const transport = c.ioNodes[0]!.io.of('/').sockets.get(busy.id!)!.conn.transport as { writable: boolean };
+    transport.writable = false;
+    // Each ack comes after the io-node applied what its handler emitted (the reply follows in its inbox).
+    await sender.emitWithAck('volatile', 'app', 'r', 'dropped 1');
+    await sender.emitWithAck('room only', 'r', 'kept');
+    await sender.emitWithAck('volatile', 'socket-to', 'r', 'dropped 2');
+    transport.writable = true;
+    await sender.emitWithAck('volatile', 'app', 'r', 'sent');
+    await expect.poll(() => got.length).toBeGreaterThanOrEqual(2);
+    expect(got).toEqual([
+      ['room', 'kept'],
+      ['room', 'sent'],
+    ]);
+  });
 });
