@@ -3,6 +3,7 @@ import type { RecoveryReport } from '@iocluster/client';
 import { io as connectPlain, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, test } from 'vitest';
 import registerTestApp from './fixtures/test-app.js';
+import { recoveringClient } from './support/clients.js';
 import { type Cluster, collect, setup } from './support/cluster.js';
 
 let cluster: Cluster | undefined;
@@ -28,25 +29,11 @@ function register(app: AppNode): void {
   app.on('history', (_socket, room: string) => app.history(room));
 }
 
-/** A socket.io-client speaking the recovery protocol by hand; resolves once it has its session. */
-async function recoveringClient(
-  url: string,
-  iocluster: Record<string, unknown>,
-): Promise<{ socket: Socket; session: string }> {
-  const socket = connectPlain(url, { transports: ['websocket'], reconnection: false, auth: { iocluster } });
-  sockets.push(socket);
-  const session = await new Promise<string>((resolve, reject) => {
-    socket.once('$session', resolve);
-    socket.once('connect_error', reject);
-  });
-  return { socket, session };
-}
-
 describe('volatile', () => {
   test('volatile - emits to a room with history reach members live but are never kept: history and a recovery hold only the others', async () => {
     cluster = await setup({ ioNodes: 2, appNodes: 1, register });
     const c = cluster;
-    const listener = await recoveringClient(c.ioNodes[0]!.url, { v: 1 });
+    const listener = await recoveringClient(sockets, c.ioNodes[0]!.url, { v: 1 });
     const position = new Promise<unknown[]>((resolve) =>
       listener.socket.once('$pos', (...args) => resolve(args)),
     );
