@@ -3,7 +3,7 @@ import { retryDelayMs, sleep } from './backoff.js';
 import { type ChannelListener, ClientChannels } from './client-channels.js';
 import { type ClientOptions, type ResolvedOptions, resolveClientOptions } from './client-options.js';
 import { discoverNode } from './discovery.js';
-import { AUTH_REFUSALS, ClientError } from './errors.js';
+import { authRefusal, ClientError } from './errors.js';
 import {
   type AckResult,
   type ClientLifecycleEvents,
@@ -280,10 +280,8 @@ export class IoclusterClient<
         this.avoid.clear();
         this.fire('unavailable', error);
         if (!this.opts.retryForever) {
-          this.status = 'idle';
-          this.cycle = undefined;
           this.outbox.rejectAll(error, false);
-          return;
+          return this.stop();
         }
         await sleep(this.opts.cyclePauseMs, signal);
         continue;
@@ -296,6 +294,7 @@ export class IoclusterClient<
         if (signal.aborted) return;
       }
       let target: NodeTarget | undefined;
+      let sentToken: unknown;
       try {
         target = this.opts.proxy
           ? { nodeId: PROXY_NODE_ID, url: this.opts.frontendUrl }
@@ -312,34 +311,36 @@ export class IoclusterClient<
         if (signal.aborted) return;
         const base = await handshakeAuth(this.opts.socketOptions.auth, this.opts.getToken, token);
         token = undefined;
+        sentToken = base?.token;
         const auth = this.recovery ? { ...base, iocluster: this.recovery.handshake() } : base;
         if (signal.aborted) return;
-        try {
-          await this.open(target, signal, auth);
-        } catch (err) {
-          const refusal = authRefusal(err);
-          if (!refusal || signal.aborted) throw err;
-          token = await this.refused(refusal, auth?.token);
-          if (signal.aborted) return;
-          if (token === undefined) {
-            this.status = 'idle';
-            this.cycle = undefined;
-            this.attempt = 0;
-            return;
-          }
-          lastError = refusal;
-          why = 'unauthorized';
-          continue;
-        }
+        await this.open(target, signal, auth);
         return;
       } catch (err) {
         if (signal.aborted) return;
         lastError = err;
+        const refusal = authRefusal(err);
+        if (refusal) {
+          // Retrying with the refused credentials cannot help: only with a different token, if any.
+          lastError = refusal;
+          token = await this.refused(refusal, sentToken);
+          if (signal.aborted) return;
+          if (token === undefined) return this.stop();
+          why = 'unauthorized';
+          continue;
+        }
         const connectFailed = err instanceof ClientError && err.code === 'CONNECT_FAILED';
         if (connectFailed && target && !this.opts.proxy) this.avoid.add(target.nodeId);
         why = connectFailed ? 'connect_error' : 'discovery';
       }
     }
+  }
+
+  /** Ends the connection cycle without a connection: `idle` until `connect()`. */
+  private stop(): void {
+    this.status = 'idle';
+    this.cycle = undefined;
+    this.attempt = 0;
   }
 
   /**
@@ -478,17 +479,6 @@ export function createClient<
   ClientEvents extends object = DefaultEventsMap,
 >(options: ClientOptions): IoclusterClient<ServerEvents, ClientEvents> {
   return new IoclusterClient<ServerEvents, ClientEvents>(options);
-}
-
-/** A handshake refused for its credentials, as the error the application gets; undefined for others. */
-function authRefusal(err: unknown): ClientError | undefined {
-  if (!(err instanceof ClientError) || err.code !== 'CONNECT_FAILED') return undefined;
-  const code = err.serverCode;
-  if (code === undefined || !AUTH_REFUSALS.has(code)) return undefined;
-  return new ClientError(code as 'UNAUTHORIZED' | 'TOKEN_EXPIRED', err.message, {
-    cause: err,
-    serverCode: code,
-  });
 }
 
 function errorMessage(err: unknown): string {
