@@ -294,6 +294,9 @@ function wire(): void {
   client.on('disconnected', (reason) => showStatus('reconnecting', `disconnected (${reason})`));
   client.on('reconnecting', (attempt) => showStatus('reconnecting', `reconnecting (attempt ${attempt})…`));
   client.on('unavailable', (error) => showStatus('unavailable', error.message));
+  client.on('unauthorized', (error, retrying) =>
+    showStatus(retrying ? 'reconnecting' : 'unavailable', `sign-in refused (${error.code})`),
+  );
 
   // --- server events ------------------------------------------------------------------------------------
   client.on('welcome', (info) => {

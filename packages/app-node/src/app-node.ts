@@ -81,6 +81,8 @@ export interface AppNode {
   except(rooms: string | readonly string[]): BroadcastOperator;
   /** Emits to every client on every io-node. */
   emit(event: string, ...args: unknown[]): true;
+  /** Socket.IO's `volatile`: emits that may be lost and are never kept in a room's history. */
+  readonly volatile: BroadcastOperator;
   /** The 2011 message builder. */
   message(): MessageBuilder;
   /**
@@ -194,6 +196,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
       handlerTimeoutMs: opts.handlerTimeoutMs,
       earlierAnswer: (session, eid) => earlierAnswer(publisherRedis, keys, session, eid),
       onHandled: metrics.handled,
+      presenceScope: () => presence.scope(),
     },
   );
   let started = false;
@@ -278,6 +281,9 @@ export function createAppNode(options: AppNodeOptions): AppNode {
     in: (rooms) => root().to(rooms),
     except: (rooms) => root().except(rooms),
     emit: (event, ...args) => root().emit(event, ...args),
+    get volatile() {
+      return root().volatile;
+    },
     message: () => new MessageBuilder(publisher),
     history: (room, options) => history.read(room, options),
     keepHistory(patterns) {

@@ -43,7 +43,7 @@ export function attachGateway(socket: Socket, deps: GatewayDeps): void {
     const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined;
     const refuse = (error: AckError) => ack?.({ error });
     // First, for every event: the guard's size meter takes one entry per event dispatched.
-    const limited = guard.check(args);
+    const limited = guard.check(args, rawName === TOKEN_REFRESH_EVENT ? 'refresh' : 'event');
     if (limited) return refuse(limited);
     let identity: { eid: string; resent: boolean } | undefined;
     if (name === IDENTIFIED_EVENT) {

@@ -39,7 +39,7 @@ export type { ProcessMetrics, QueueState } from './metrics.js';
 export { cachedReader, createProcessMetrics, QUEUE_STATES, queueJobsGauge } from './metrics.js';
 export { assertHeartbeat, assertInteger, assertPort, withDefaults } from './options.js';
 export type { PresenceConnection, PresenceMember, PresenceRemoval, PresenceStore } from './presence.js';
-export { createPresenceStore } from './presence.js';
+export { createPresenceStore, rosterOf } from './presence.js';
 export { announceReady, packageVersionAt, runUntilSignal } from './process.js';
 export type {
   ChannelMessage,

@@ -95,6 +95,30 @@ function toConnection(socketId: string, entry: StoredEntry): PresenceConnection 
   return { socketId, nodeId: entry.n, meta: entry.meta, joinedAt: entry.t };
 }
 
+/**
+ * A roster from its connections: grouped by member, connections oldest first, each member's meta its
+ * earliest connection's, members by their earliest connection (ties by socket id, then member id).
+ */
+export function rosterOf(
+  connections: Iterable<{ memberId: string; connection: PresenceConnection }>,
+): PresenceMember[] {
+  const members = new Map<string, PresenceMember>();
+  for (const { memberId, connection } of connections) {
+    const member = members.get(memberId);
+    if (member) member.connections.push(connection);
+    else members.set(memberId, { id: memberId, meta: connection.meta, connections: [connection] });
+  }
+  const byAge = (a: PresenceConnection, b: PresenceConnection) =>
+    a.joinedAt - b.joinedAt || (a.socketId < b.socketId ? -1 : 1);
+  for (const member of members.values()) {
+    member.connections.sort(byAge);
+    member.meta = member.connections[0]!.meta;
+  }
+  return [...members.values()].sort(
+    (a, b) => byAge(a.connections[0]!, b.connections[0]!) || (a.id < b.id ? -1 : 1),
+  );
+}
+
 export function createPresenceStore(redis: RedisConnection, keys: Keys): PresenceStore {
   async function remove(room: string, socketId: string): Promise<PresenceRemoval | null> {
     const reply = (await LEAVE.run(
@@ -152,22 +176,11 @@ export function createPresenceStore(redis: RedisConnection, keys: Keys): Presenc
 
     async roster(room) {
       const all = await redis.hgetall(keys.presenceConnections(room));
-      const members = new Map<string, PresenceMember>();
-      for (const [socketId, raw] of Object.entries(all)) {
-        const entry = JSON.parse(raw) as StoredEntry;
-        const connection = toConnection(socketId, entry);
-        const member = members.get(entry.m);
-        if (member) member.connections.push(connection);
-        else members.set(entry.m, { id: entry.m, meta: entry.meta, connections: [connection] });
-      }
-      const byAge = (a: PresenceConnection, b: PresenceConnection) =>
-        a.joinedAt - b.joinedAt || (a.socketId < b.socketId ? -1 : 1);
-      for (const member of members.values()) {
-        member.connections.sort(byAge);
-        member.meta = member.connections[0]!.meta;
-      }
-      return [...members.values()].sort(
-        (a, b) => byAge(a.connections[0]!, b.connections[0]!) || (a.id < b.id ? -1 : 1),
+      return rosterOf(
+        Object.entries(all).map(([socketId, raw]) => {
+          const entry = JSON.parse(raw) as StoredEntry;
+          return { memberId: entry.m, connection: toConnection(socketId, entry) };
+        }),
       );
     },
 
