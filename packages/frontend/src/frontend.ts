@@ -32,6 +32,7 @@ import { type AdminRoomsSource, type QueueCounts, readAdminState } from './admin
 import { createApiRouter } from './http-api.js';
 import { createFrontendMetrics } from './metrics.js';
 import { createNodePicker } from './node-picker.js';
+import { createSocketPathRefusal } from './socket-path-refusal.js';
 import { createSocketProxy, type SocketProxy } from './socket-proxy.js';
 
 export interface FrontendOptions {
@@ -50,7 +51,11 @@ export interface FrontendOptions {
   port?: number;
   /** Strategy of `/api/connect` (and of the proxy) when the request names none. @defaultValue 'fewest-connections' */
   strategy?: BalanceStrategy;
-  /** Forward Socket.IO traffic under `proxyPath` to io-nodes (WebSocket and long-polling). @defaultValue false */
+  /**
+   * Forward Socket.IO traffic under `proxyPath` to io-nodes (WebSocket and long-polling), so that a plain
+   * Socket.IO client connects to the frontend's own address. When off, requests there are answered 404
+   * with what to do instead (ask `/api/connect` for an io-node). @defaultValue true
+   */
   proxy?: boolean;
   /** Socket.IO path forwarded in proxy mode; starts and ends with `/`. @defaultValue '/socket.io/' */
   proxyPath?: string;
@@ -165,6 +170,7 @@ export function createFrontend(options: FrontendOptions): Frontend {
         logger: logger.child({ component: 'frontend:proxy' }),
       })
     : undefined;
+  const refusal = proxy ? undefined : createSocketPathRefusal(opts.proxyPath, logger);
 
   const metrics = createFrontendMetrics({
     liveIoNodes: () => liveNodes()?.length ?? 0,
@@ -232,10 +238,12 @@ export function createFrontend(options: FrontendOptions): Frontend {
 
   const server = createServer((req, res) => {
     if (proxy?.matches(req)) proxy.web(req, res);
+    else if (refusal?.matches(req)) refusal.web(req, res);
     else app(req, res);
   });
   server.on('upgrade', (req, socket: Socket, head: Buffer) => {
     if (proxy?.matches(req)) proxy.upgrade(req, socket, head);
+    else if (refusal?.matches(req)) refusal.upgrade(req, socket);
     else socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
   });
 
