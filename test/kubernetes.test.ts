@@ -55,7 +55,9 @@ interface K8sObject {
 
 /**
  * The overlay as a cluster would get it: rendered by kustomize itself (`kubectl kustomize`, which Debian's
- * kubernetes-client ships), so every kustomize feature the overlays use means what it means there.
+ * kubernetes-client ships), so every kustomize feature the overlays use means what it means there. That
+ * kubectl (1.20) embeds kustomize 2.0, hence the overlay's `bases:`/`patchesStrategicMerge:`; newer
+ * kubectls render it the same (their deprecation notes go to stderr, which is not read).
  */
 function kustomize(dir: string): K8sObject[] {
   const rendered = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 60_000 });
