@@ -15,6 +15,7 @@ import {
   type IoNodeRecord,
   type Logger,
   listen,
+  type PresenceMeta,
   type RedisConnection,
   type RedisTarget,
   type RegistryWatcher,
@@ -80,9 +81,15 @@ export interface FrontendOptions {
   adminToken?: string;
   /**
    * Feeds the admin view's rooms panel. @defaultValue the cluster's presence rosters: up to 200 rooms
-   * with members, sampled from every io-node's index, with up to 20 member ids each
+   * with members, sampled from every io-node's index, with up to 20 members each, named by
+   * `adminMemberName`
    */
   adminRooms?: AdminRoomsSource;
+  /**
+   * How the default rooms panel names a member, from its presence id and the meta it joined with.
+   * @defaultValue the meta's `name`, `nick` or `nickname` (the first that is a non-empty string), else the id
+   */
+  adminMemberName?: (member: { id: string; meta: PresenceMeta }) => string;
   /** @defaultValue a silent logger */
   logger?: Logger;
 }
@@ -102,6 +109,15 @@ export interface Frontend {
   start(): Promise<void>;
   /** Stops listening, closes proxied sockets and Redis connections. Idempotent. */
   close(): Promise<void>;
+}
+
+/** A member's name as presence meta usually carries it (`name`, `nick` or `nickname`), else its id. */
+function presenceName({ id, meta }: { id: string; meta: PresenceMeta }): string {
+  for (const field of ['name', 'nick', 'nickname']) {
+    const value = meta[field];
+    if (typeof value === 'string' && value.trim() !== '') return value;
+  }
+  return id;
 }
 
 /** Longest a close step waits on Redis (a read retrying through an outage) before giving up on it. */
@@ -124,6 +140,7 @@ export function createFrontend(options: FrontendOptions): Frontend {
       registryStaleMs: 10_000,
       readyTimeoutMs: 1_000,
       sessionIdleMs: 120_000,
+      adminMemberName: presenceName,
       logger: silentLogger(),
     },
     options,
@@ -194,7 +211,11 @@ export function createFrontend(options: FrontendOptions): Frontend {
     async rooms() {
       if (!redis) return [];
       const rooms = await createPresenceStore(redis, keys).rooms(ADMIN_ROOMS, ADMIN_ROOM_MEMBERS);
-      return rooms.map(({ room, members, ids }) => ({ room, members, users: ids }));
+      return rooms.map(({ room, members, sample }) => ({
+        room,
+        members,
+        users: sample.map(opts.adminMemberName).sort(),
+      }));
     },
   };
   const admin = opts.adminToken
