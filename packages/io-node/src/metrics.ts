@@ -100,18 +100,21 @@ export function createIoNodeMetrics(connections: () => number, presenceEntries: 
     labelNames: ['type'] as const,
     registers,
   });
-  const handshakesRefused = new Counter({
-    name: 'iocluster_io_handshakes_refused_total',
-    help: 'Handshakes this io-node refused, by the code the client was told',
-    labelNames: ['code'] as const,
-    registers,
-  });
-  const eventsRefused = new Counter({
-    name: 'iocluster_io_events_refused_total',
-    help: 'Client events refused before the ingress queue (rate limit, size, bad name, overload), by code',
-    labelNames: ['code'] as const,
-    registers,
-  });
+  const byCode = (name: string, help: string, codes: readonly string[]) => {
+    const counter = new Counter({ name, help, labelNames: ['code'] as const, registers });
+    for (const code of codes) counter.inc({ code }, 0);
+    return counter;
+  };
+  const handshakesRefused = byCode(
+    'iocluster_io_handshakes_refused_total',
+    'Handshakes this io-node refused, by the code the client was told',
+    HANDSHAKE_CODES,
+  );
+  const eventsRefused = byCode(
+    'iocluster_io_events_refused_total',
+    'Client events refused before the ingress queue (rate limit, size, bad name, overload), by code',
+    EVENT_CODES,
+  );
   const inboxLag = new Histogram({
     name: 'iocluster_io_inbox_lag_seconds',
     help: 'From an app-node appending a command to this io-node reading it from its inbox',
@@ -121,8 +124,6 @@ export function createIoNodeMetrics(connections: () => number, presenceEntries: 
   // Every label value present from the start: a rate() over a series that appears late misses its first step.
   for (const kind of ['connect', 'event', 'disconnect'] as const) events.inc({ kind }, 0);
   for (const type of COMMAND_TYPES) commands.inc({ type }, 0);
-  for (const code of HANDSHAKE_CODES) handshakesRefused.inc({ code }, 0);
-  for (const code of EVENT_CODES) eventsRefused.inc({ code }, 0);
 
   const rate = createRateMeter();
 
