@@ -119,7 +119,9 @@ describe.skipIf(!installed)(`compose${skipReason}`, () => {
     const refused = runConfig(['docker-compose.yml'], {});
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toMatch(/AUTH_JWT_SECRET/);
-    expect(refused.stderr).toMatch(/is not set\. Put a random one in \.env .*openssl rand -base64 32/);
+    expect(refused.stderr).toMatch(
+      /AUTH_JWT_SECRET is not set - put a random one in \.env .*openssl rand -base64 32/,
+    );
     const { services } = composeConfig();
     for (const name of ['frontend', 'io-node', 'app-node']) {
       expect(services[name]!.environment?.AUTH_JWT_SECRET).toBe(SECRET);
