@@ -1,6 +1,12 @@
 # One image for every service of docker-compose.yml and deploy/k8s (frontend, io-node, app-node): the
 # same entry points the tests run, built from this repository. The service's command picks the process.
 #
+# Your handlers: an app-node started without an argument runs the module APP_MODULE names, by default
+# /app/handlers/index.js. Mount a directory there (docker run -v ./handlers:/app/handlers:ro ...), or
+# build an image of your own from this one (docs/deploy.md):
+#   FROM iocluster:local
+#   COPY handlers/ /app/handlers/
+#
 # Two stages: `build` installs every dependency (TypeScript, esbuild, test tools) and compiles; the
 # runtime stage gets only the production dependencies of the workspaces that run and the built files.
 
@@ -29,6 +35,9 @@ RUN npm run build
 FROM node:20-slim
 WORKDIR /app
 ENV NODE_ENV=production
+# The handlers module `node packages/app-node/dist/main.js` runs when given none on its command line. It
+# may import @iocluster/app-node and @iocluster/shared: /app/node_modules resolves them.
+ENV APP_MODULE=/app/handlers/index.js
 
 # The workspaces that run (and their manifests, which npm's lockfile names); client, devkit and bench
 # are for browsers, development and benchmarks only.

@@ -18,6 +18,7 @@ import {
   type Member,
   NICKNAME_RE,
   type Notice,
+  type PresenceNotice,
   type PrivateMessage,
   ROOM_RE,
   type Typing,
@@ -169,9 +170,12 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
         await store.release(previous, socket.id);
       }
       socket.setData({ nickname });
-      // Rosters show the new name from now on (members already listing this one learn it on their next join).
+      // Rosters hold the new name from now on (for whoever joins later); members listing this one now are
+      // told, as presence changes are.
       for (const room of joinedRooms(socket)) {
         await socket.join(ROOM_PREFIX + room, { presence: { nick: nickname } });
+        const renamed: PresenceNotice = { room, renamed: { id: socket.memberId, nick: nickname } };
+        app.to(ROOM_PREFIX + room).emit('presence', renamed);
       }
       return { nickname };
     });

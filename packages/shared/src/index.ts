@@ -38,7 +38,13 @@ export { LuaHeaderError, loadLuaScript, luaScript, parseLuaHeader } from './lua-
 export type { ProcessMetrics, QueueState } from './metrics.js';
 export { cachedReader, createProcessMetrics, QUEUE_STATES, queueJobsGauge } from './metrics.js';
 export { assertHeartbeat, assertInteger, assertPort, withDefaults } from './options.js';
-export type { PresenceConnection, PresenceMember, PresenceRemoval, PresenceStore } from './presence.js';
+export type {
+  PresenceConnection,
+  PresenceMember,
+  PresenceRemoval,
+  PresenceRoomSummary,
+  PresenceStore,
+} from './presence.js';
 export { createPresenceStore, rosterOf } from './presence.js';
 export { announceReady, packageVersionAt, runUntilSignal } from './process.js';
 export type {

@@ -64,9 +64,19 @@ export interface PresenceStore {
   count(room: string): Promise<number>;
   /**
    * Rooms that have members, for an overview (the admin view): up to `max`, found by sampling each
-   * io-node's index (no scan of the key space), each with its member count and up to `names` member ids.
+   * io-node's index (no scan of the key space), each with its member count and up to `names` of its
+   * members with their meta (a random sample of the room's connections, not the whole roster).
    */
-  rooms(max: number, names: number): Promise<{ room: string; members: number; ids: string[] }[]>;
+  rooms(max: number, names: number): Promise<PresenceRoomSummary[]>;
+}
+
+/** A room in an overview: its member count and some of its members. */
+export interface PresenceRoomSummary {
+  room: string;
+  /** Distinct members. */
+  members: number;
+  /** Up to the number asked for, each once, with the meta of one of its connections. */
+  sample: { id: string; meta: PresenceMeta }[];
 }
 
 /** Stored value of a connection: short field names, it is held once per connection per room. */
@@ -196,13 +206,25 @@ export function createPresenceStore(redis: RedisConnection, keys: Keys): Presenc
         if (found.size >= max) break;
       }
       const rooms = [...found].sort();
+      // Twice as many connections as names wanted: a member with several connections is listed once.
       const replies = await Promise.all(
         rooms.map((room) =>
-          Promise.all([redis.hlen(keys.presenceMembers(room)), redis.hkeys(keys.presenceMembers(room))]),
+          Promise.all([
+            redis.hlen(keys.presenceMembers(room)),
+            redis.hrandfield(keys.presenceConnections(room), names * 2, 'WITHVALUES') as Promise<string[]>,
+          ]),
         ),
       );
       return rooms
-        .map((room, i) => ({ room, members: replies[i]![0], ids: replies[i]![1].slice(0, names) }))
+        .map((room, i): PresenceRoomSummary => {
+          const [members, flat] = replies[i]!;
+          const sample = new Map<string, PresenceMeta>();
+          for (let at = 1; at < flat.length && sample.size < names; at += 2) {
+            const entry = JSON.parse(flat[at]!) as StoredEntry;
+            if (!sample.has(entry.m)) sample.set(entry.m, entry.meta);
+          }
+          return { room, members, sample: [...sample].map(([id, meta]) => ({ id, meta })) };
+        })
         .filter((r) => r.members > 0);
     },
   };
