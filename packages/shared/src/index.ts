@@ -44,7 +44,7 @@ export { announceReady, packageVersionAt, runUntilSignal } from './process.js';
 export type { RateMeter } from './rate-meter.js';
 export { createRateMeter } from './rate-meter.js';
 export type { RedisConnection, RedisRole, RedisTarget } from './redis.js';
-export { createRedis } from './redis.js';
+export { createRedis, openRedis } from './redis.js';
 export type { RegistryEvents, RegistryWatcher, RegistryWatcherOptions } from './registry.js';
 export {
   isNodeLive,
@@ -58,6 +58,26 @@ export type { ReplicaWait } from './replica-wait.js';
 export { waitForReplicas } from './replica-wait.js';
 export type { RoutingTable } from './routing.js';
 export { createRoutingTable } from './routing.js';
+export type {
+  CommandSubscriber,
+  CommandTransport,
+  IngressBacklog,
+  IngressConsumer,
+  IngressDelivery,
+  IngressHandler,
+  IngressProducer,
+  KeptAnswer,
+  MemoryCommandPath,
+  MemoryIngress,
+  MemoryIngressConsumer,
+  MemoryIngressOptions,
+  RoutedCommand,
+} from './transport/index.js';
+export {
+  createMemoryCommandPath,
+  createMemoryIngress,
+  createMemoryRoomHistory,
+} from './transport/index.js';
 export type {
   AppNodeRecord,
   ChannelRequest,
