@@ -1,44 +1,47 @@
 import {
+  decodeIngressJob,
+  type IngressBacklog,
+  type IngressConsumer,
   type IngressJob,
   type Keys,
   type Logger,
   QUEUE_STATES,
-  type QueueState,
   type RedisConnection,
+  WireError,
 } from '@iocluster/shared';
-import { Queue, Worker } from 'bullmq';
+import { Queue, UnrecoverableError, Worker } from 'bullmq';
 
-/** The app-node's consumers of the ingress: one BullMQ worker per partition (`INGRESS_PARTITIONS`). */
-export interface IngressWorkers {
-  /** Starts every partition's worker; resolves once each is connected. */
-  start(): Promise<void>;
-  /** Every worker is running. */
-  running(): boolean;
-  /** Job counts of every partition, added up by state (for the queue gauge). */
-  counts(): Promise<Partial<Record<QueueState, number>>>;
-  /** Closes the workers (their current jobs finish first), then the count readers. Idempotent. */
-  close(): Promise<void>;
-}
-
-export interface IngressWorkersOptions {
+export interface BullmqIngressOptions {
   keys: Keys;
+  /** BullMQ queues the ingress is split into (`INGRESS_PARTITIONS`); one worker each. */
   partitions: number;
-  /** Runs one job; a throw fails it (retried by BullMQ as its options say). */
-  process(job: { id?: string; data: IngressJob }): Promise<void>;
-  /** Connection the workers share for their non-blocking commands; each opens its own blocking one. */
+  /**
+   * Connection the workers share for their non-blocking commands (each opens its own blocking one),
+   * opened when the consumer starts.
+   */
   connection: () => RedisConnection;
-  /** Connection the count readers use. */
+  /** Connection the backlog readers use. */
   readerConnection: RedisConnection;
   /** Jobs run at once by the app-node, over all partitions. */
   concurrency: number;
+  /**
+   * Lock on a running job, renewed every half of it: a dead consumer's jobs run again once it expired
+   * and a stalled check saw it, within `lockDurationMs + stalledIntervalMs`.
+   */
   lockDurationMs: number;
   stalledIntervalMs: number;
+  /** Times a job may lose its worker before it is failed (and kept). */
   maxStalledCount: number;
-  onJob(result: 'completed' | 'failed'): void;
   logger: Logger;
 }
 
-export function createIngressWorkers(options: IngressWorkersOptions): IngressWorkers {
+/**
+ * The ingress consumer on BullMQ: one worker per partition. A job whose handler rejects is retried with
+ * the backoff its producer gave it (ingress-queue.ts on the io-node), then kept as failed; a malformed
+ * job is failed at once (UnrecoverableError). A dead consumer's jobs come back through BullMQ's stalled
+ * check.
+ */
+export function createBullmqIngressConsumer(options: BullmqIngressOptions): IngressConsumer {
   const { logger } = options;
   const partitions = options.keys.ingressPartitions(options.partitions);
   // The app-node's concurrency is shared by its partitions' workers, at least one job each.
@@ -49,44 +52,60 @@ export function createIngressWorkers(options: IngressWorkersOptions): IngressWor
   );
   // Connection errors are logged once by createRedis; BullMQ re-emits each of them here.
   for (const queue of queues) queue.on('error', (err) => logger.debug({ err }, 'queue reader error'));
-  let workers: Worker<IngressJob>[] = [];
+  let workers: Worker<unknown>[] = [];
+  let closing: Promise<void> | undefined;
 
   return {
-    async start() {
+    async start(handler) {
+      if (workers.length > 0) throw new Error('ingress consumer already started');
       const connection = options.connection();
       workers = partitions.map(({ name, bullPrefix }) => {
-        const worker = new Worker<IngressJob>(name, (job) => options.process(job), {
-          connection,
-          prefix: bullPrefix,
-          concurrency,
-          lockDuration: options.lockDurationMs,
-          stalledInterval: options.stalledIntervalMs,
-          maxStalledCount: options.maxStalledCount,
-          autorun: false,
-        });
+        const worker = new Worker<unknown>(
+          name,
+          async (job) => {
+            let data: IngressJob;
+            try {
+              data = decodeIngressJob(job.data);
+            } catch (err) {
+              logger.error({ err, jobId: job.id, queue: name }, 'malformed ingress job failed');
+              throw new UnrecoverableError(err instanceof WireError ? err.message : String(err));
+            }
+            // attemptsStarted counts this run too; a stalled job's runs are counted there as well.
+            const redelivered = Math.max(0, job.attemptsStarted - 1);
+            await handler({ id: job.id ?? '', job: data, redelivered });
+          },
+          {
+            connection,
+            prefix: bullPrefix,
+            concurrency,
+            lockDuration: options.lockDurationMs,
+            stalledInterval: options.stalledIntervalMs,
+            maxStalledCount: options.maxStalledCount,
+            autorun: false,
+          },
+        );
         worker.on('error', (err) => logger.warn({ err, queue: name }, 'worker error'));
-        worker.on('failed', (job, err) => {
-          options.onJob('failed');
-          logger.error({ err, jobId: job?.id, queue: name }, 'ingress job failed');
-        });
-        worker.on('completed', () => options.onJob('completed'));
+        worker.on('failed', (job, err) =>
+          logger.error({ err, jobId: job?.id, queue: name }, 'ingress job failed'),
+        );
         void worker.run().catch((err: unknown) => logger.error({ err, queue: name }, 'worker stopped'));
         return worker;
       });
       await Promise.all(workers.map((worker) => worker.waitUntilReady()));
     },
-    running: () => workers.length > 0 && workers.every((worker) => worker.isRunning()),
-    async counts() {
+    running: () => !closing && workers.length > 0 && workers.every((worker) => worker.isRunning()),
+    async backlog() {
       const all = await Promise.all(queues.map((queue) => queue.getJobCounts(...QUEUE_STATES)));
-      const sum: Partial<Record<QueueState, number>> = {};
-      for (const counts of all) {
-        for (const state of QUEUE_STATES) sum[state] = (sum[state] ?? 0) + (counts[state] ?? 0);
-      }
+      const sum: IngressBacklog = { waiting: 0, active: 0, delayed: 0, failed: 0 };
+      for (const counts of all) for (const state of QUEUE_STATES) sum[state] += counts[state] ?? 0;
       return sum;
     },
-    async close() {
-      await Promise.all(workers.map((worker) => worker.close()));
-      await Promise.all(queues.map((queue) => queue.close()));
+    close() {
+      closing ??= (async () => {
+        await Promise.all(workers.map((worker) => worker.close()));
+        await Promise.all(queues.map((queue) => queue.close()));
+      })();
+      return closing;
     },
   };
 }
