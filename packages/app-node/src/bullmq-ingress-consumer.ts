@@ -41,7 +41,17 @@ export interface BullmqIngressOptions {
  * job is failed at once (UnrecoverableError). A dead consumer's jobs come back through BullMQ's stalled
  * check.
  */
-export function createBullmqIngressConsumer(options: BullmqIngressOptions): IngressConsumer {
+/** The BullMQ consumer, which can also be abandoned as a process's death would. */
+export interface BullmqIngressConsumer extends IngressConsumer {
+  /**
+   * Closes at once without waiting for the running jobs or renewing their locks: they are not
+   * acknowledged, and other consumers run them again once the locks lapsed (what SIGKILL does; for
+   * drills and tests). Idempotent, and `close` after it only waits for it.
+   */
+  abandon(): Promise<void>;
+}
+
+export function createBullmqIngressConsumer(options: BullmqIngressOptions): BullmqIngressConsumer {
   const { logger } = options;
   const partitions = options.keys.ingressPartitions(options.partitions);
   // The app-node's concurrency is shared by its partitions' workers, at least one job each.
@@ -100,12 +110,15 @@ export function createBullmqIngressConsumer(options: BullmqIngressOptions): Ingr
       for (const counts of all) for (const state of QUEUE_STATES) sum[state] += counts[state] ?? 0;
       return sum;
     },
-    close() {
-      closing ??= (async () => {
-        await Promise.all(workers.map((worker) => worker.close()));
-        await Promise.all(queues.map((queue) => queue.close()));
-      })();
-      return closing;
-    },
+    close: () => shutdown(false),
+    abandon: () => shutdown(true),
   };
+
+  function shutdown(force: boolean): Promise<void> {
+    closing ??= (async () => {
+      await Promise.all(workers.map((worker) => worker.close(force)));
+      await Promise.all(queues.map((queue) => queue.close()));
+    })();
+    return closing;
+  }
 }
