@@ -9,7 +9,6 @@ import {
   HISTORY_EVENT,
   type HistoryPosition,
   type IngressConsumer,
-  type IngressDelivery,
   openRedis,
   PRESENCE_EVENT,
   PRESENCE_REQUEST_EVENT,
@@ -28,7 +27,7 @@ import { createBullmqIngressConsumer } from './bullmq-ingress-consumer.js';
 import { createChannels, type PublishAuthorizer, type SubscribeAuthorizer } from './channels.js';
 import { type CommandPublisher, createCommandPublisher } from './command-publisher.js';
 import { createHealthServer, type HealthServer } from './health-server.js';
-import { type EventHandler, type EventMiddleware, JobProcessor } from './job-processor.js';
+import { type EventHandler, type EventMiddleware, ingressHandler, JobProcessor } from './job-processor.js';
 import { MessageBuilder } from './message-builder.js';
 import { createAppNodeMetrics } from './metrics.js';
 import {
@@ -195,17 +194,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
       onHandled: metrics.handled,
     },
   );
-  /** Runs one ingress job: resolves once its commands are appended, which acknowledges it. */
-  async function handle({ id, job }: IngressDelivery): Promise<void> {
-    try {
-      await processor.run(job, { jobId: id });
-      if (job.presence) await presence.run(job.presence, { jobId: id });
-    } catch (err) {
-      metrics.job('failed');
-      throw err;
-    }
-    metrics.job('completed');
-  }
+  const handle = ingressHandler(processor, { presence, onJob: metrics.job });
   let started = false;
   let closing: Promise<void> | undefined;
   let metricsUrl = '';

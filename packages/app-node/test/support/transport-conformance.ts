@@ -238,7 +238,8 @@ export function describeTransportConformance(name: string, create: () => Promise
         await second.publisher.flush();
       }
       const got = await io1.until((c) => c.type === 'join' || c.type === 'emit', 10);
-      expect(got.map((c) => (c.type === 'join' ? `join ${c.rooms[0]}` : `emit ${c.rooms?.[0]}`))).toEqual(
+      const roomOf = (c: Command) => (c.type === 'join' || c.type === 'emit' ? c.rooms?.[0] : undefined);
+      expect(got.map((c) => `${c.type} ${roomOf(c)}`)).toEqual(
         Array.from({ length: 5 }, (_, i) => [`join room-${i}`, `emit room-${i}`]).flat(),
       );
       // The rooms are counted for io-1 only: io-2 gets none of their emits.
