@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import {
+  type BullmqIngressConsumer,
+  createBullmqIngressConsumer,
+  createRedisCommandTransport,
+} from '@iocluster/app-node';
+import { createIngressProducer } from '@iocluster/io-node';
+import {
   closeRedis,
   createKeys,
   createRedis,
@@ -10,16 +16,10 @@ import {
 } from '@iocluster/shared';
 import { inject } from 'vitest';
 import {
-  type BullmqIngressConsumer,
-  createBullmqIngressConsumer,
-} from '../packages/app-node/src/bullmq-ingress-consumer.js';
-import { createRedisCommandTransport } from '../packages/app-node/src/redis-command-transport.js';
-import {
   describeTransportConformance,
   type TransportHarness,
 } from '../packages/app-node/test/support/transport-conformance.js';
 import { createInboxSubscriber } from '../packages/io-node/src/command-bus.js';
-import { createIngressProducer } from '../packages/io-node/src/ingress-queue.js';
 import { deleteKeys } from './support/cluster.js';
 
 /**

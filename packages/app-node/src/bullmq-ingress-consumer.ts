@@ -63,6 +63,7 @@ export function createBullmqIngressConsumer(options: BullmqIngressOptions): Bull
   // Connection errors are logged once by createRedis; BullMQ re-emits each of them here.
   for (const queue of queues) queue.on('error', (err) => logger.debug({ err }, 'queue reader error'));
   let workers: Worker<unknown>[] = [];
+  let held = 0;
   let closing: Promise<void> | undefined;
 
   return {
@@ -82,7 +83,12 @@ export function createBullmqIngressConsumer(options: BullmqIngressOptions): Bull
             }
             // attemptsStarted counts this run too; a stalled job's runs are counted there as well.
             const redelivered = Math.max(0, job.attemptsStarted - 1);
-            await handler({ id: job.id ?? '', job: data, redelivered });
+            held++;
+            try {
+              await handler({ id: job.id ?? '', job: data, redelivered });
+            } finally {
+              held--;
+            }
           },
           {
             connection,
@@ -110,6 +116,7 @@ export function createBullmqIngressConsumer(options: BullmqIngressOptions): Bull
       for (const counts of all) for (const state of QUEUE_STATES) sum[state] += counts[state] ?? 0;
       return sum;
     },
+    pending: () => held,
     close: () => shutdown(false),
     abandon: () => shutdown(true),
   };

@@ -12,7 +12,7 @@ import {
   type ReplyCommand,
   silentLogger,
 } from '@iocluster/shared';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { BroadcastOperator } from '../../src/broadcast.js';
 import { type CommandPublisher, createCommandPublisher } from '../../src/command-publisher.js';
 import { type EventHandler, JobProcessor } from '../../src/job-processor.js';
@@ -269,6 +269,8 @@ export function describeTransportConformance(name: string, create: () => Promise
       const info = client('s1', io.nodeId);
       const answered = io.send(info, event('work', ['x']));
       await held.until(() => heldRuns === 1, 'the doomed consumer to take the job');
+      expect(doomed.consumer.pending()).toBe(1);
+      expect(await doomed.consumer.backlog()).toMatchObject({ waiting: 0, active: 1 });
       await h.kill(doomed.consumer);
       const survivor = await startApp(h, 'survivor', { work: (_socket, arg) => `done ${String(arg)}` });
       expect((await answered).result).toBe('done x');
@@ -276,6 +278,11 @@ export function describeTransportConformance(name: string, create: () => Promise
       expect(survivor.deliveries[0]!.redelivered).toBeGreaterThanOrEqual(1);
       expect(survivor.deliveries[0]!.id).toBe(doomed.deliveries[0]!.id);
       expect(io.received.filter((c) => c.type === 'reply')).toHaveLength(1);
+      // Acknowledged once answered: nothing is left pending anywhere.
+      await vi.waitFor(async () => {
+        expect(survivor.consumer.pending()).toBe(0);
+        expect(await survivor.consumer.backlog()).toMatchObject({ waiting: 0, active: 0, failed: 0 });
+      });
     });
 
     test('dedup - a resent event gets its first run’s answer without running its handler again', async () => {

@@ -81,6 +81,8 @@ export interface IngressConsumer {
   running(): boolean;
   /** The ingress as a whole (every consumer's jobs), not only this consumer's. */
   backlog(): Promise<IngressBacklog>;
+  /** Jobs this consumer holds: handed to its handler and not yet acknowledged (its pending entries). */
+  pending(): number;
   /** Stops taking jobs; resolves once the running handlers settled and the resources are released. Idempotent. */
   close(): Promise<void>;
 }

@@ -63,6 +63,8 @@ export function createMemoryIngress(options: MemoryIngressOptions = {}): MemoryI
   const members: Member[] = [];
   const failed: { id: string; reason: string }[] = [];
   let delayed = 0;
+  /** Jobs of dead consumers whose lease has not run out. */
+  let abandoned = 0;
   let created = 0;
   /** Where the round-robin over consumers goes on from. */
   let turn = 0;
@@ -72,11 +74,16 @@ export function createMemoryIngress(options: MemoryIngressOptions = {}): MemoryI
     logger.error({ jobId: entry.id, reason }, 'ingress job failed');
   }
 
-  /** Puts a job back for another run after `ms` (at the head: it was taken before the others waiting). */
-  function later(entry: Entry, ms: number): void {
-    delayed++;
+  /**
+   * Puts a job back for another run after `ms` (at the head: it was taken before the others waiting).
+   * Until then it counts as delayed (a retry), or as active while a dead consumer's lease runs.
+   */
+  function later(entry: Entry, ms: number, leased = false): void {
+    if (leased) abandoned++;
+    else delayed++;
     setTimeout(() => {
-      delayed--;
+      if (leased) abandoned--;
+      else delayed--;
       queue.unshift(entry);
       dispatch();
     }, ms);
@@ -164,9 +171,10 @@ export function createMemoryIngress(options: MemoryIngressOptions = {}): MemoryI
       },
       running: () => member.handler !== undefined && !member.dead && !member.closing,
       async backlog(): Promise<IngressBacklog> {
-        const active = members.reduce((n, m) => n + m.leases.size, 0);
+        const active = members.reduce((n, m) => n + m.leases.size, abandoned);
         return { waiting: queue.length, active, delayed, failed: failed.length };
       },
+      pending: () => member.leases.size,
       kill() {
         if (member.dead) return;
         member.dead = true;
@@ -175,7 +183,7 @@ export function createMemoryIngress(options: MemoryIngressOptions = {}): MemoryI
         const held = [...member.leases];
         member.leases.clear();
         members.splice(members.indexOf(member), 1);
-        for (const entry of held) later(entry, leaseMs);
+        for (const entry of held) later(entry, leaseMs, true);
       },
       close() {
         closing ??= (async () => {
