@@ -298,7 +298,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
       started = true;
       openRedis(publisherRedis);
       openRedis(workerRedis);
-      await ingress.start(handle);
+      await ingress.start(handle, { onMalformed: () => metrics.job('failed') });
       if (health) {
         await health.start();
         // Listening on every interface: the host name is the address others (a container network) know.

@@ -67,7 +67,7 @@ export function createBullmqIngressConsumer(options: BullmqIngressOptions): Bull
   let closing: Promise<void> | undefined;
 
   return {
-    async start(handler) {
+    async start(handler, hooks = {}) {
       if (workers.length > 0) throw new Error('ingress consumer already started');
       const connection = options.connection();
       workers = partitions.map(({ name, bullPrefix }) => {
@@ -79,6 +79,7 @@ export function createBullmqIngressConsumer(options: BullmqIngressOptions): Bull
               data = decodeIngressJob(job.data);
             } catch (err) {
               logger.error({ err, jobId: job.id, queue: name }, 'malformed ingress job failed');
+              hooks.onMalformed?.(job.id ?? '', err);
               throw new UnrecoverableError(err instanceof WireError ? err.message : String(err));
             }
             // attemptsStarted counts this run too; a stalled job's runs are counted there as well.

@@ -4,6 +4,7 @@ export type {
   IngressConsumer,
   IngressDelivery,
   IngressHandler,
+  IngressHooks,
   KeptAnswer,
   RoutedCommand,
 } from '@iocluster/shared';

@@ -65,6 +65,7 @@ export type {
   IngressConsumer,
   IngressDelivery,
   IngressHandler,
+  IngressHooks,
   IngressProducer,
   KeptAnswer,
   MemoryCommandPath,

@@ -9,6 +9,7 @@ export type {
   IngressConsumer,
   IngressDelivery,
   IngressHandler,
+  IngressHooks,
   IngressProducer,
 } from './ingress.js';
 export type { MemoryCommandPath } from './memory-commands.js';
