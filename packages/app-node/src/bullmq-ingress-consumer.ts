@@ -56,12 +56,18 @@ export function createBullmqIngressConsumer(options: BullmqIngressOptions): Bull
   const partitions = options.keys.ingressPartitions(options.partitions);
   // The app-node's concurrency is shared by its partitions' workers, at least one job each.
   const concurrency = Math.max(1, Math.round(options.concurrency / partitions.length));
-  // Read counts only; on a shared connection, which BullMQ leaves open when the queues close.
-  const queues = partitions.map(
-    ({ name, bullPrefix }) => new Queue(name, { connection: options.readerConnection, prefix: bullPrefix }),
-  );
-  // Connection errors are logged once by createRedis; BullMQ re-emits each of them here.
-  for (const queue of queues) queue.on('error', (err) => logger.debug({ err }, 'queue reader error'));
+  // Read counts only; on a shared connection, which BullMQ leaves open when the queues close. Made on
+  // first use: BullMQ opens a connection it is given, and nothing connects before start().
+  let queues: Queue[] | undefined;
+  const readers = (): Queue[] => {
+    queues ??= partitions.map(({ name, bullPrefix }) => {
+      const queue = new Queue(name, { connection: options.readerConnection, prefix: bullPrefix });
+      // Connection errors are logged once by createRedis; BullMQ re-emits each of them here.
+      queue.on('error', (err) => logger.debug({ err }, 'queue reader error'));
+      return queue;
+    });
+    return queues;
+  };
   let workers: Worker<unknown>[] = [];
   let held = 0;
   let closing: Promise<void> | undefined;
@@ -112,7 +118,7 @@ export function createBullmqIngressConsumer(options: BullmqIngressOptions): Bull
     },
     running: () => !closing && workers.length > 0 && workers.every((worker) => worker.isRunning()),
     async backlog() {
-      const all = await Promise.all(queues.map((queue) => queue.getJobCounts(...QUEUE_STATES)));
+      const all = await Promise.all(readers().map((queue) => queue.getJobCounts(...QUEUE_STATES)));
       const sum: IngressBacklog = { waiting: 0, active: 0, delayed: 0, failed: 0 };
       for (const counts of all) for (const state of QUEUE_STATES) sum[state] += counts[state] ?? 0;
       return sum;
@@ -125,7 +131,7 @@ export function createBullmqIngressConsumer(options: BullmqIngressOptions): Bull
   function shutdown(force: boolean): Promise<void> {
     closing ??= (async () => {
       await Promise.all(workers.map((worker) => worker.close(force)));
-      await Promise.all(queues.map((queue) => queue.close()));
+      await Promise.all((queues ?? []).map((queue) => queue.close()));
     })();
     return closing;
   }
