@@ -1,17 +1,11 @@
-import {
-  COMMAND_VERSION,
-  type Keys,
-  luaScript,
-  type RedisConnection,
-  type RoutedCommand,
-} from '@iocluster/shared';
+import { COMMAND_VERSION, type Command, type Keys, luaScript, type RedisConnection } from '@iocluster/shared';
 
 /**
- * One delivery of the Redis command transport in ONE round trip, on a standalone Redis (or Sentinel primary):
+ * One delivery of the command publisher in ONE round trip, on a standalone Redis (or Sentinel primary):
  * a Lua script looks the rooms' io-nodes and the live io-nodes up and appends each node's commands to
- * its inbox, where the general path takes two (look up, then append). Each command is
+ * its inbox, where the publisher's general path takes two (look up, then append). Each command is
  * JSON-encoded once here, not once per io-node. Inbox keys are built inside the script, so it cannot run
- * on a Redis Cluster (they are in other slots than the room keys): the transport offers it only off a
+ * on a Redis Cluster (they are in other slots than the room keys): the publisher uses it only off a
  * Cluster, and only for deliveries without joins, history appends or remembered answers, which need
  * their own steps first.
  *
@@ -75,11 +69,17 @@ return gone
 
 const script = luaScript(SOURCE);
 
+/** A command and where it goes: one io-node, the io-nodes of its rooms, or every live io-node. */
+export type Routed =
+  | { cmd: Command; node: string }
+  | { cmd: Command; rooms: readonly string[] }
+  | { cmd: Command };
+
 /** Runs one delivery; resolves with the io-nodes whose inbox was gone (they were purged). */
 export async function appendRouted(
   redis: RedisConnection,
   keys: Keys,
-  routed: readonly RoutedCommand[],
+  routed: readonly Routed[],
   minId: number,
 ): Promise<string[]> {
   const roomKeys: string[] = [];
