@@ -3,6 +3,7 @@ import {
   type IngressBacklog,
   type IngressConsumer,
   type IngressJob,
+  type IngressPartitionBacklog,
   type Keys,
   type Logger,
   QUEUE_STATES,
@@ -119,8 +120,15 @@ export function createBullmqIngressConsumer(options: BullmqIngressOptions): Bull
     running: () => !closing && workers.length > 0 && workers.every((worker) => worker.isRunning()),
     async backlog() {
       const all = await Promise.all(readers().map((queue) => queue.getJobCounts(...QUEUE_STATES)));
-      const sum: IngressBacklog = { waiting: 0, active: 0, delayed: 0, failed: 0 };
-      for (const counts of all) for (const state of QUEUE_STATES) sum[state] += counts[state] ?? 0;
+      const parts: IngressPartitionBacklog[] = all.map((counts, index) => ({
+        index,
+        waiting: counts.waiting ?? 0,
+        active: counts.active ?? 0,
+        delayed: counts.delayed ?? 0,
+        failed: counts.failed ?? 0,
+      }));
+      const sum: IngressBacklog = { waiting: 0, active: 0, delayed: 0, failed: 0, partitions: parts };
+      for (const part of parts) for (const state of QUEUE_STATES) sum[state] += part[state];
       return sum;
     },
     pending: () => held,

@@ -5,6 +5,7 @@ export type {
   IngressDelivery,
   IngressHandler,
   IngressHooks,
+  IngressPartitionBacklog,
   KeptAnswer,
   RoutedCommand,
 } from '@iocluster/shared';

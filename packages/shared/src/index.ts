@@ -66,6 +66,7 @@ export type {
   IngressDelivery,
   IngressHandler,
   IngressHooks,
+  IngressPartitionBacklog,
   IngressProducer,
   KeptAnswer,
   MemoryCommandPath,

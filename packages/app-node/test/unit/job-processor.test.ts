@@ -298,7 +298,7 @@ describe('ingress handler', () => {
     expect(replies(received)).toEqual([{ type: 'reply', socketId: 's1', seq: 0, result: 'pong' }]);
     expect(results).toEqual(['failed', 'completed']);
     expect(deliveries.map((d) => d.redelivered)).toEqual([0, 1]);
-    expect(await consumer.backlog()).toEqual({ waiting: 0, active: 0, delayed: 0, failed: 0 });
+    expect(await consumer.backlog()).toMatchObject({ waiting: 0, active: 0, delayed: 0, failed: 0 });
     expect(ingress.failed).toEqual([]);
   });
 

@@ -10,6 +10,7 @@ export type {
   IngressDelivery,
   IngressHandler,
   IngressHooks,
+  IngressPartitionBacklog,
   IngressProducer,
 } from './ingress.js';
 export type { MemoryCommandPath } from './memory-commands.js';

@@ -58,6 +58,17 @@ export interface IngressBacklog {
   delayed: number;
   /** Given up on and kept for inspection (dead letters). */
   failed: number;
+  /** The same per ingress partition, in partition order (the admin view's lag per partition). */
+  partitions: readonly IngressPartitionBacklog[];
+}
+
+/** One ingress partition's share of the {@link IngressBacklog}. */
+export interface IngressPartitionBacklog {
+  index: number;
+  waiting: number;
+  active: number;
+  delayed: number;
+  failed: number;
 }
 
 /**

@@ -177,7 +177,9 @@ export function createMemoryIngress(options: MemoryIngressOptions = {}): MemoryI
       running: () => member.handler !== undefined && !member.dead && !member.closing,
       async backlog(): Promise<IngressBacklog> {
         const active = members.reduce((n, m) => n + m.leases.size, abandoned);
-        return { waiting: queue.length, active, delayed, failed: failed.length };
+        const counts = { waiting: queue.length, active, delayed, failed: failed.length };
+        // One queue: the whole ingress is partition 0.
+        return { ...counts, partitions: [{ index: 0, ...counts }] };
       },
       pending: () => member.leases.size,
       kill() {

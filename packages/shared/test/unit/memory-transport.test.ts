@@ -63,11 +63,17 @@ describe('memory ingress', () => {
     await ingress.producer().add([job('io-1')]);
     await vi.advanceTimersByTimeAsync(0);
     expect(runs).toEqual([0]);
-    expect(await consumer.backlog()).toEqual({ waiting: 0, active: 0, delayed: 1, failed: 0 });
+    expect(await consumer.backlog()).toEqual({
+      waiting: 0,
+      active: 0,
+      delayed: 1,
+      failed: 0,
+      partitions: [{ index: 0, waiting: 0, active: 0, delayed: 1, failed: 0 }],
+    });
     await vi.advanceTimersByTimeAsync(200);
     expect(runs).toEqual([0, 1, 2]);
     expect(ingress.failed).toEqual([{ id: '1', reason: 'cannot publish' }]);
-    expect(await consumer.backlog()).toEqual({ waiting: 0, active: 0, delayed: 0, failed: 1 });
+    expect(await consumer.backlog()).toMatchObject({ waiting: 0, active: 0, delayed: 0, failed: 1 });
     await consumer.close();
   });
 
