@@ -3,7 +3,9 @@ import {
   assertHeartbeat,
   assertInteger,
   assertPort,
+  type CommandTransport,
   DEFAULTS,
+  type IngressConsumer,
   type Logger,
   type RedisTarget,
   type ReplicaWait,
@@ -88,6 +90,16 @@ export interface AppNodeOptions {
   version?: string;
   /** @defaultValue a silent logger */
   logger?: Logger;
+  /**
+   * Where client events come from (the consumer side of the ingress); the app-node starts and closes it.
+   * @defaultValue the BullMQ queues in `redis`, one worker per partition
+   */
+  ingress?: IngressConsumer;
+  /**
+   * The command path to io-nodes (routing table, inboxes, room history, kept answers).
+   * @defaultValue the one in `redis`
+   */
+  commands?: CommandTransport;
 }
 
 /** The options with every default applied, validated. */

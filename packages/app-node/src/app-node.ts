@@ -1,14 +1,15 @@
 import { hostname } from 'node:os';
 import {
   type CloseStep,
+  type CommandTransport,
   closeRedis,
   createKeys,
   createPresenceStore,
   createRedis,
-  decodeIngressJob,
   HISTORY_EVENT,
   type HistoryPosition,
-  type IngressJob,
+  type IngressConsumer,
+  openRedis,
   PRESENCE_EVENT,
   PRESENCE_REQUEST_EVENT,
   type PresenceChange,
@@ -17,18 +18,16 @@ import {
   RESERVED_PREFIX,
   type RedisConnection,
   runCloseSteps,
-  WireError,
 } from '@iocluster/shared';
-import { UnrecoverableError } from 'bullmq';
 import { type AppNodeOptions, resolveAppNodeOptions } from './app-node-options.js';
 import { createAppRegistry } from './app-registry.js';
 import type { AppSocket } from './app-socket.js';
 import { BroadcastOperator } from './broadcast.js';
+import { createBullmqIngressConsumer } from './bullmq-ingress-consumer.js';
 import { createChannels, type PublishAuthorizer, type SubscribeAuthorizer } from './channels.js';
 import { type CommandPublisher, createCommandPublisher } from './command-publisher.js';
 import { createHealthServer, type HealthServer } from './health-server.js';
-import { createIngressWorkers, type IngressWorkers } from './ingress-workers.js';
-import { type EventHandler, type EventMiddleware, JobProcessor } from './job-processor.js';
+import { type EventHandler, type EventMiddleware, ingressHandler, JobProcessor } from './job-processor.js';
 import { MessageBuilder } from './message-builder.js';
 import { createAppNodeMetrics } from './metrics.js';
 import {
@@ -37,7 +36,8 @@ import {
   type PresenceAuthorizer,
   type PresenceFormatter,
 } from './presence.js';
-import { createAppHistory, earlierAnswer, type HistoryAuthorizer, type HistoryPage } from './room-history.js';
+import { createRedisCommandTransport } from './redis-command-transport.js';
+import { createAppHistory, type HistoryAuthorizer, type HistoryPage } from './room-history.js';
 import { SeenClients } from './seen-clients.js';
 
 /** Lifecycle events an app-node raises besides client events. */
@@ -135,52 +135,50 @@ export function createAppNode(options: AppNodeOptions): AppNode {
   const handlers = new Map<string, EventHandler>();
   const middleware: EventMiddleware[] = [];
 
+  // Every module is built here; the connections open in start().
   const publisherRedis: RedisConnection = createRedis(opts.redis, 'publisher', {
     logger,
     connectionName: `${nodeId}:pub`,
+    lazy: true,
   });
-  const history = createAppHistory(publisherRedis, keys, opts.history);
-  const publisher: CommandPublisher = createCommandPublisher(publisherRedis, keys, logger, {
-    inboxRetentionMs: opts.inboxRetentionMs,
-    oneRoundTrip: opts.commandAppendScript,
+  // BullMQ's workers block on a connection of their own; an injected ingress brings its own.
+  const workerRedis: RedisConnection | undefined = opts.ingress
+    ? undefined
+    : createRedis(opts.redis, 'blocking', { logger, connectionName: `${nodeId}:worker`, lazy: true });
+  const transport: CommandTransport =
+    opts.commands ??
+    createRedisCommandTransport(publisherRedis, keys, {
+      inboxRetentionMs: opts.inboxRetentionMs,
+      oneRoundTrip: opts.commandAppendScript,
+      recoveryWindowMs: opts.recoveryWindowMs,
+      replicaWait: opts.replicaWait,
+    });
+  const history = createAppHistory(transport.history, opts.history);
+  const publisher: CommandPublisher = createCommandPublisher(transport, {
     history,
-    recoveryWindowMs: opts.recoveryWindowMs,
-    replicaWait: opts.replicaWait,
+    logger,
+    status: () => publisherRedis.status,
   });
   handlers.set(HISTORY_EVENT, (socket, room, request) => history.handleRequest(socket, room, request));
-  // Declared before the processor it calls: `process` and `counts` only run once the node has started.
-  const ingress: IngressWorkers = createIngressWorkers({
-    keys,
-    partitions: opts.ingressPartitions,
-    async process(job) {
-      let payload: IngressJob;
-      try {
-        payload = decodeIngressJob(job.data);
-      } catch (err) {
-        logger.error({ err, jobId: job.id }, 'malformed ingress job failed');
-        throw new UnrecoverableError(err instanceof WireError ? err.message : String(err));
-      }
-      await processor.run(payload, { jobId: job.id });
-      if (payload.presence) await presence.run(payload.presence, { jobId: job.id });
-    },
-    connection: () => {
-      workerRedis = createRedis(opts.redis, 'blocking', { logger, connectionName: `${nodeId}:worker` });
-      metrics.watchRedis(workerRedis, 'blocking');
-      return workerRedis;
-    },
-    readerConnection: publisherRedis,
-    concurrency: opts.concurrency,
-    lockDurationMs: opts.lockDurationMs,
-    stalledIntervalMs: opts.stalledIntervalMs,
-    maxStalledCount: opts.maxStalledCount,
-    onJob: (result) => metrics.job(result),
-    logger,
-  });
+  const ingress: IngressConsumer =
+    opts.ingress ??
+    createBullmqIngressConsumer({
+      keys,
+      partitions: opts.ingressPartitions,
+      connection: () => workerRedis!,
+      readerConnection: publisherRedis,
+      concurrency: opts.concurrency,
+      lockDurationMs: opts.lockDurationMs,
+      stalledIntervalMs: opts.stalledIntervalMs,
+      maxStalledCount: opts.maxStalledCount,
+      logger,
+    });
   const metrics = createAppNodeMetrics({
     isRegistered: (event) => handlers.has(event),
-    queueCounts: () => ingress.counts(),
+    queueCounts: () => ingress.backlog(),
   });
   metrics.watchRedis(publisherRedis, 'publisher');
+  if (workerRedis) metrics.watchRedis(workerRedis, 'blocking');
   const presence: AppPresence = createAppPresence(
     createPresenceStore(publisherRedis, keys),
     publisher,
@@ -194,13 +192,13 @@ export function createAppNode(options: AppNodeOptions): AppNode {
     logger,
     {
       handlerTimeoutMs: opts.handlerTimeoutMs,
-      earlierAnswer: (session, eid) => earlierAnswer(publisherRedis, keys, session, eid),
+      earlierAnswer: (session, eid) => transport.earlierAnswer(session, eid),
       onHandled: metrics.handled,
       presenceScope: () => presence.scope(),
     },
   );
+  const handle = ingressHandler(processor, { presence, onJob: metrics.job });
   let started = false;
-  let workerRedis: RedisConnection | undefined;
   let closing: Promise<void> | undefined;
   let metricsUrl = '';
   const health: HealthServer | undefined =
@@ -216,7 +214,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
             const reasons: string[] = [];
             if (closing) reasons.push('shutting down');
             else if (!ingress.running()) reasons.push('not started');
-            if (publisherRedis.status !== 'ready' || workerRedis?.status !== 'ready') {
+            if (publisherRedis.status !== 'ready' || (workerRedis && workerRedis.status !== 'ready')) {
               reasons.push('redis unreachable');
             }
             return reasons;
@@ -304,7 +302,9 @@ export function createAppNode(options: AppNodeOptions): AppNode {
     async start() {
       if (started) throw new Error('app-node already started');
       started = true;
-      await ingress.start();
+      openRedis(publisherRedis);
+      openRedis(workerRedis);
+      await ingress.start(handle, { onMalformed: () => metrics.job('failed') });
       if (health) {
         await health.start();
         // Listening on every interface: the host name is the address others (a container network) know.
@@ -327,7 +327,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
       closing ??= (async () => {
         const steps: CloseStep[] = [
           ['leave registry', () => registry.close()],
-          ['close workers and queue readers', () => ingress.close()],
+          ['close the ingress consumer', () => ingress.close()],
           ['stop health server', () => health?.close()],
           ['flush commands', () => publisher.close()],
           ['close redis', () => Promise.all([closeRedis(publisherRedis), closeRedis(workerRedis)])],

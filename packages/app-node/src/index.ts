@@ -1,9 +1,22 @@
+export type {
+  CommandTransport,
+  IngressBacklog,
+  IngressConsumer,
+  IngressDelivery,
+  IngressHandler,
+  IngressHooks,
+  IngressPartitionBacklog,
+  KeptAnswer,
+  RoutedCommand,
+} from '@iocluster/shared';
 export type { AppNode, LifecycleHandlers } from './app-node.js';
 export { createAppNode } from './app-node.js';
 export type { AppNodeOptions } from './app-node-options.js';
 export type { JoinOptions, VolatileSocket } from './app-socket.js';
 export { AppSocket } from './app-socket.js';
 export { BroadcastOperator } from './broadcast.js';
+export type { BullmqIngressConsumer, BullmqIngressOptions } from './bullmq-ingress-consumer.js';
+export { createBullmqIngressConsumer } from './bullmq-ingress-consumer.js';
 export type { ChannelDefaults, PublishAuthorizer, SubscribeAuthorizer } from './channels.js';
 export type { CommandPublisher } from './command-publisher.js';
 export type { EventHandler, EventMiddleware } from './job-processor.js';
@@ -16,4 +29,6 @@ export type {
   PresenceRoster,
 } from './presence.js';
 export { defaultPresencePayload } from './presence.js';
+export type { RedisCommandTransportOptions } from './redis-command-transport.js';
+export { createRedisCommandTransport } from './redis-command-transport.js';
 export type { HistoryAuthorizer, HistoryMessage, HistoryOptions, HistoryPage } from './room-history.js';

@@ -3,9 +3,11 @@ import {
   decodeArgs,
   encodeArgs,
   type IngressEvent,
+  type IngressHandler,
   type IngressJob,
   IoclusterError,
   type Logger,
+  type PresenceChange,
   type ReplyCommand,
   toAckError,
 } from '@iocluster/shared';
@@ -182,6 +184,32 @@ export class JobProcessor {
       );
     });
   }
+}
+
+/** What the app-node does with one ingress job besides running its events. */
+export interface JobSteps {
+  /** Tells rooms of the job's presence changes (after its events, like the io-node decided them). */
+  presence: { run(changes: readonly PresenceChange[], context: JobContext): Promise<void> };
+  /** Told whether each job completed or failed, for metrics. */
+  onJob(result: 'completed' | 'failed'): void;
+}
+
+/**
+ * The app-node's handler of ingress deliveries: runs the job's events, then its presence changes, and
+ * resolves once every command they published is appended, which is what acknowledges the job. A job
+ * whose commands could not be appended rejects, so the ingress runs it again.
+ */
+export function ingressHandler(processor: JobProcessor, steps: JobSteps): IngressHandler {
+  return async ({ id, job }) => {
+    try {
+      await processor.run(job, { jobId: id });
+      if (job.presence) await steps.presence.run(job.presence, { jobId: id });
+    } catch (err) {
+      steps.onJob('failed');
+      throw err;
+    }
+    steps.onJob('completed');
+  };
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

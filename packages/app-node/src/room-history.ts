@@ -1,14 +1,11 @@
 import {
-  type ClientInfo,
-  createRoomHistory,
   decodeArgs,
   HISTORY_EVENT,
   type HistoryLimits,
   type HistoryPosition,
   IoclusterError,
-  type Keys,
   matchRooms,
-  type RedisConnection,
+  type RoomHistory,
 } from '@iocluster/shared';
 import type { AppSocket } from './app-socket.js';
 
@@ -62,8 +59,7 @@ export interface AppHistory {
   authorize(fn: HistoryAuthorizer): () => void;
 }
 
-export function createAppHistory(redis: RedisConnection, keys: Keys, options: HistoryOptions): AppHistory {
-  const store = createRoomHistory(redis, keys);
+export function createAppHistory(store: RoomHistory, options: HistoryOptions): AppHistory {
   const { rooms = [] } = options;
   const configured = typeof rooms === 'function' ? rooms : matchRooms(rooms);
   let added: (room: string) => boolean = () => false;
@@ -125,15 +121,4 @@ export function createAppHistory(redis: RedisConnection, keys: Keys, options: Hi
       };
     },
   };
-}
-
-/** The answer kept for a session's event, if its first run finished. */
-export async function earlierAnswer(
-  redis: RedisConnection,
-  keys: Keys,
-  session: NonNullable<ClientInfo['session']>,
-  eid: string,
-): Promise<Record<string, unknown> | null> {
-  const raw = await redis.hget(keys.sessionReplies(session), eid);
-  return raw === null ? null : (JSON.parse(raw) as Record<string, unknown>);
 }

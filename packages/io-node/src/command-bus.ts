@@ -1,5 +1,6 @@
 import {
   type Command,
+  type CommandSubscriber,
   decodeCommandEnvelope,
   type Keys,
   type Logger,
@@ -10,36 +11,7 @@ import {
 } from '@iocluster/shared';
 import { createRecentIds } from './recent-ids.js';
 
-/**
- * Receiving side of the command bus. Implementations deliver every command meant for this node to the
- * handlers exactly in the order the app-nodes' appends reached Redis — across app-nodes too: that is what
- * makes a `join` published before an `emit` apply first. They lose nothing while the node's connection
- * to Redis is down, however long, as long as what was sent meanwhile was kept (see the inbox retention):
- * on reconnect they go on from the last command applied. They drop malformed commands with a log line
- * and never throw into the caller. They do not deduplicate: a command appended twice (an app-node's job
- * run again) is delivered twice.
- */
-export interface CommandSubscriber {
-  /** Makes the node reachable (inbox created, listed as a broadcast target) and starts reading. */
-  start(): Promise<void>;
-  /**
-   * Registers the handler of every command. A handler that returns a promise holds back the commands
-   * after it until the promise settles (a room's history gap being read, say): order is kept.
-   */
-  onCommand(handler: (cmd: Command) => void | Promise<void>): () => void;
-  /**
-   * Called when this node's inbox or routing entries were found gone while it ran (Redis lost its
-   * data): whatever routing state the node holds must be written again. Returns the unsubscribe function.
-   */
-  onReset(handler: () => void): () => void;
-  /**
-   * Creates the inbox again if Redis lost it (a restart without persistence): the ingress producer calls
-   * it after a reconnect, before the first job, so the answers to that job have somewhere to go.
-   */
-  ensureInbox(): Promise<void>;
-  /** Stops reading and removes the node's inbox and routing entries. Idempotent. */
-  close(): Promise<void>;
-}
+export type { CommandSubscriber } from '@iocluster/shared';
 
 export interface InboxSubscriberOptions {
   nodeId: string;

@@ -1,6 +1,8 @@
 export type { CustomCommandContext, CustomCommandHandler } from './command-applier.js';
 export type { CommandSubscriber } from './command-bus.js';
 export type { AuthenticateHook, Handshake } from './handshake.js';
+export type { IngressProducer, IngressProducerOptions } from './ingress-queue.js';
+export { createIngressProducer } from './ingress-queue.js';
 export type { IoNode, IoNodeEvents } from './io-node.js';
 export { createIoNode } from './io-node.js';
 export type { IoNodeOptions } from './io-node-options.js';

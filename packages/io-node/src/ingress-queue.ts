@@ -1,5 +1,6 @@
 import {
   type IngressJob,
+  type IngressProducer,
   ingressPartitionOf,
   isTransientRedisError,
   type Keys,
@@ -10,14 +11,7 @@ import {
 } from '@iocluster/shared';
 import { Queue } from 'bullmq';
 
-/** Producer side of the ingress queue: the io-node's only way of handing client events to app-nodes. */
-export interface IngressProducer {
-  /** Adds jobs; resolves once Redis has them. Retries transient failures so accepted events are not lost. */
-  add(jobs: readonly IngressJob[]): Promise<void>;
-  /** Jobs waiting in the queue for a worker (all io-nodes' together). */
-  waiting(): Promise<number>;
-  close(): Promise<void>;
-}
+export type { IngressProducer } from '@iocluster/shared';
 
 /** Failed jobs kept for inspection; completed jobs are removed at once. */
 const KEEP_FAILED_JOBS = 10_000;
@@ -52,6 +46,11 @@ export interface IngressProducerOptions {
   replicaWait?: ReplicaWait;
 }
 
+/**
+ * The ingress producer on BullMQ: one queue per partition, a job holding clients of several partitions
+ * split into one job per partition; transient failures retried until Redis (and the replicas asked for)
+ * took the jobs.
+ */
 export function createIngressProducer(
   connection: RedisConnection,
   keys: Keys,

@@ -2,7 +2,9 @@ import {
   assertHeartbeat,
   assertInteger,
   assertPort,
+  type CommandSubscriber,
   DEFAULTS,
+  type IngressProducer,
   type Logger,
   type RedisTarget,
   type ReplicaWait,
@@ -134,6 +136,16 @@ export interface IoNodeOptions {
   version?: string;
   /** @defaultValue a silent logger */
   logger?: Logger;
+  /**
+   * Where client events go (the producer side of the ingress); the io-node closes it.
+   * @defaultValue the BullMQ queues in `redis`
+   */
+  ingress?: IngressProducer;
+  /**
+   * Where this node's commands come from (its inbox); the io-node starts and closes it.
+   * @defaultValue the node's inbox Stream in `redis`, with its heartbeat
+   */
+  commands?: CommandSubscriber;
 }
 
 /** The options with every default applied, validated. */

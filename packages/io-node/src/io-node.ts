@@ -204,11 +204,13 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         metrics.watchRedis(inboxRedis, 'inbox');
         metrics.watchRedis(routingRedis, 'routing');
         const routing = createRoutingTable(routingRedis, keys);
-        producer = createIngressProducer(commandRedis, keys, logger, {
-          partitions: opts.ingressPartitions,
-          afterReconnect: () => subscriber?.ensureInbox() ?? Promise.resolve(),
-          replicaWait: opts.replicaWait,
-        });
+        producer =
+          opts.ingress ??
+          createIngressProducer(commandRedis, keys, logger, {
+            partitions: opts.ingressPartitions,
+            afterReconnect: () => subscriber?.ensureInbox() ?? Promise.resolve(),
+            replicaWait: opts.replicaWait,
+          });
         sequencer = new EventSequencer({
           nodeId,
           producer,
@@ -251,27 +253,29 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           const socket = io.of('/').sockets.get(id);
           if (socket) dataChanged(socket);
         });
-        subscriber = createInboxSubscriber({
-          nodeId,
-          keys,
-          routing,
-          reader: inboxRedis,
-          commands: routingRedis,
-          heartbeatIntervalMs: opts.heartbeatIntervalMs,
-          heartbeatTtlMs: opts.heartbeatTtlMs,
-          retentionMs: opts.inboxRetentionMs,
-          logger,
-          onExpired: (dead) => {
-            store
-              .expireNode(dead)
-              .catch((err: unknown) =>
-                logger.warn({ err, dead }, 'starting the recovery window of a dead node failed'),
-              );
-            events.emit('peer-expired', dead);
-          },
-          onPurged: (dead) => events.emit('peer-purged', dead),
-          onLag: metrics.inboxLag,
-        });
+        subscriber =
+          opts.commands ??
+          createInboxSubscriber({
+            nodeId,
+            keys,
+            routing,
+            reader: inboxRedis,
+            commands: routingRedis,
+            heartbeatIntervalMs: opts.heartbeatIntervalMs,
+            heartbeatTtlMs: opts.heartbeatTtlMs,
+            retentionMs: opts.inboxRetentionMs,
+            logger,
+            onExpired: (dead) => {
+              store
+                .expireNode(dead)
+                .catch((err: unknown) =>
+                  logger.warn({ err, dead }, 'starting the recovery window of a dead node failed'),
+                );
+              events.emit('peer-expired', dead);
+            },
+            onPurged: (dead) => events.emit('peer-purged', dead),
+            onLag: metrics.inboxLag,
+          });
         presence = createPresenceTracker({
           io,
           nodeId,

@@ -79,7 +79,7 @@ export {
 export type { RateMeter } from './rate-meter.js';
 export { createRateMeter } from './rate-meter.js';
 export type { RedisConnection, RedisRole, RedisTarget } from './redis.js';
-export { createRedis } from './redis.js';
+export { createRedis, openRedis } from './redis.js';
 export type { RegistryEvents, RegistryWatcher, RegistryWatcherOptions } from './registry.js';
 export {
   isNodeLive,
@@ -93,6 +93,28 @@ export type { ReplicaWait } from './replica-wait.js';
 export { waitForReplicas } from './replica-wait.js';
 export type { RoutingTable } from './routing.js';
 export { createRoutingTable } from './routing.js';
+export type {
+  CommandSubscriber,
+  CommandTransport,
+  IngressBacklog,
+  IngressConsumer,
+  IngressDelivery,
+  IngressHandler,
+  IngressHooks,
+  IngressPartitionBacklog,
+  IngressProducer,
+  KeptAnswer,
+  MemoryCommandPath,
+  MemoryIngress,
+  MemoryIngressConsumer,
+  MemoryIngressOptions,
+  RoutedCommand,
+} from './transport/index.js';
+export {
+  createMemoryCommandPath,
+  createMemoryIngress,
+  createMemoryRoomHistory,
+} from './transport/index.js';
 export type {
   AppNodeRecord,
   ChannelRequest,

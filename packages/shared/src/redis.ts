@@ -34,11 +34,13 @@ function toRedisTarget(target: RedisTarget | string): RedisTarget {
 export function createRedis(
   target: RedisTarget | string,
   role: RedisRole,
-  options: { logger?: Logger; connectionName?: string } = {},
+  options: { logger?: Logger; connectionName?: string; lazy?: boolean } = {},
 ): RedisConnection {
   const resolved = toRedisTarget(target);
   const base: RedisOptions = {
     connectionName: options.connectionName,
+    // A lazy connection opens with `openRedis` (a component's start()) or its first command.
+    lazyConnect: options.lazy === true,
     // BullMQ needs null on connections that block; commands elsewhere fail fast instead of piling up.
     maxRetriesPerRequest: role === 'blocking' || role === 'subscriber' ? null : 20,
     enableReadyCheck: true,
@@ -72,6 +74,7 @@ export function createRedis(
       {
         redisOptions: { ...base, password: resolved.password },
         enableAutoPipelining: base.enableAutoPipelining,
+        lazyConnect: base.lazyConnect,
       },
     );
   }
@@ -88,6 +91,14 @@ export function createRedis(
     lastError = '';
   });
   return connection;
+}
+
+/**
+ * Opens a connection made with `lazy` unless it is open or opening already; does not wait for it.
+ * Failures are logged by the connection's error listener and retried by ioredis like any other.
+ */
+export function openRedis(connection: RedisConnection | undefined): void {
+  if (connection?.status === 'wait') connection.connect().catch(() => undefined);
 }
 
 /** Connections closed by `closeRedis`: never revived. */

@@ -1,0 +1,88 @@
+import {
+  type CommandTransport,
+  createRoomHistory,
+  createRoutingTable,
+  encodeCommandEnvelope,
+  type KeptAnswer,
+  type Keys,
+  type RedisConnection,
+  type ReplicaWait,
+  waitForReplicas,
+} from '@iocluster/shared';
+import { appendRouted } from './inbox-append-script.js';
+
+export interface RedisCommandTransportOptions {
+  /**
+   * Inbox entries older than this are trimmed when new ones are appended: how long an io-node may be cut
+   * off from Redis and still read every command meant for it; also how long after its last heartbeat an
+   * io-node still gets broadcasts.
+   */
+  inboxRetentionMs: number;
+  /** How long the answers to a session's events are kept for its resends. */
+  recoveryWindowMs: number;
+  /** Replicas that must have the writes before `durable()` resolves (replica-wait.ts). @defaultValue no wait */
+  replicaWait?: ReplicaWait;
+  /**
+   * Offer the one-round-trip path (a Lua script that looks rooms up and appends) when Redis is not a
+   * Cluster; false always takes the two-step path. @defaultValue true
+   */
+  oneRoundTrip?: boolean;
+}
+
+/**
+ * The command path through Redis: the routing table (shared/routing.ts), one Stream per io-node as its
+ * inbox (appended with NOMKSTREAM, so a purged inbox is never recreated by a late command), room history
+ * Streams and a hash of kept answers per session.
+ */
+export function createRedisCommandTransport(
+  connection: RedisConnection,
+  keys: Keys,
+  options: RedisCommandTransportOptions,
+): CommandTransport {
+  const routing = createRoutingTable(connection, keys);
+  const minId = () => Date.now() - options.inboxRetentionMs;
+  // Off a Redis Cluster the common delivery takes one round trip (see inbox-append-script.ts).
+  const oneRoundTrip = !connection.isCluster && options.oneRoundTrip !== false;
+  const transport: CommandTransport = {
+    roomNodes: (rooms) => routing.roomNodes(rooms),
+    // A node whose heartbeat stopped less than the retention ago may be cut off, not dead: its inbox
+    // keeps broadcasts for it (see RoutingTable).
+    broadcastNodes: () => routing.liveNodes(minId()),
+    countJoins: (nodeId, rooms) => routing.countJoins(nodeId, rooms),
+    forget: (nodeId, rooms) => routing.forget(nodeId, rooms),
+    async append(entries) {
+      const list = [...entries];
+      const since = String(minId());
+      const ids = await Promise.all(
+        list.map(([nodeId, cmds]) =>
+          connection.xadd(
+            keys.inbox(nodeId),
+            'NOMKSTREAM',
+            'MINID',
+            '~',
+            since,
+            '*',
+            'c',
+            encodeCommandEnvelope(cmds),
+          ),
+        ),
+      );
+      return list.filter((_, i) => ids[i] === null).map(([nodeId]) => nodeId);
+    },
+    history: createRoomHistory(connection, keys),
+    async remember(session, eid, answer) {
+      const key = keys.sessionReplies(session);
+      await Promise.all([
+        connection.hset(key, eid, JSON.stringify(answer)),
+        connection.pexpire(key, options.recoveryWindowMs),
+      ]);
+    },
+    async earlierAnswer(session, eid) {
+      const raw = await connection.hget(keys.sessionReplies(session), eid);
+      return raw === null ? null : (JSON.parse(raw) as KeptAnswer);
+    },
+    durable: () => waitForReplicas(connection, options.replicaWait),
+  };
+  if (oneRoundTrip) transport.appendRouted = (routed) => appendRouted(connection, keys, routed, minId());
+  return transport;
+}

@@ -1,0 +1,20 @@
+export type {
+  CommandSubscriber,
+  CommandTransport,
+  KeptAnswer,
+  RoutedCommand,
+} from './commands.js';
+export type {
+  IngressBacklog,
+  IngressConsumer,
+  IngressDelivery,
+  IngressHandler,
+  IngressHooks,
+  IngressPartitionBacklog,
+  IngressProducer,
+} from './ingress.js';
+export type { MemoryCommandPath } from './memory-commands.js';
+export { createMemoryCommandPath } from './memory-commands.js';
+export { createMemoryRoomHistory } from './memory-history.js';
+export type { MemoryIngress, MemoryIngressConsumer, MemoryIngressOptions } from './memory-ingress.js';
+export { createMemoryIngress } from './memory-ingress.js';
