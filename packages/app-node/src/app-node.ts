@@ -26,6 +26,7 @@ import type { AppSocket } from './app-socket.js';
 import { BroadcastOperator } from './broadcast.js';
 import { createChannels, type PublishAuthorizer, type SubscribeAuthorizer } from './channels.js';
 import { type CommandPublisher, createCommandPublisher } from './command-publisher.js';
+import { fencedPublisher } from './handler-fence.js';
 import { createHealthServer, type HealthServer } from './health-server.js';
 import { createIngressWorkers, type IngressWorkers } from './ingress-workers.js';
 import { type EventHandler, type EventMiddleware, JobProcessor } from './job-processor.js';
@@ -138,13 +139,17 @@ export function createAppNode(options: AppNodeOptions): AppNode {
     connectionName: `${nodeId}:pub`,
   });
   const history = createAppHistory(publisherRedis, keys, opts.history);
-  const publisher: CommandPublisher = createCommandPublisher(publisherRedis, keys, logger, {
-    inboxRetentionMs: opts.inboxRetentionMs,
-    oneRoundTrip: opts.commandAppendScript,
-    history,
-    recoveryWindowMs: opts.recoveryWindowMs,
-    replicaWait: opts.replicaWait,
-  });
+  // Fenced: a handler cut off at its time limit publishes nothing more (handler-fence.ts).
+  const publisher: CommandPublisher = fencedPublisher(
+    createCommandPublisher(publisherRedis, keys, logger, {
+      inboxRetentionMs: opts.inboxRetentionMs,
+      oneRoundTrip: opts.commandAppendScript,
+      history,
+      recoveryWindowMs: opts.recoveryWindowMs,
+      replicaWait: opts.replicaWait,
+    }),
+    logger,
+  );
   handlers.set(HISTORY_EVENT, (socket, room, request) => history.handleRequest(socket, room, request));
   // Declared before the processor it calls: `process` and `counts` only run once the node has started.
   const ingress: IngressWorkers = createIngressWorkers({

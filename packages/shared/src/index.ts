@@ -90,6 +90,7 @@ export {
   COMMAND_VERSION,
   channelRoom,
   checkPresenceMeta,
+  deadlineMarginMs,
   decodeAppNodeRecord,
   decodeArgs,
   decodeBinary,
