@@ -1,5 +1,5 @@
 // `npm run docs:config`: writes docs/configuration.md from the settings table
-// (packages/shared/src/config-table.ts); a unit test fails while the two disagree.
+// (packages/shared/src/config-rows-*.ts); a unit test fails while the two disagree.
 import { writeFileSync } from 'node:fs';
 import { renderConfigurationDoc } from '@iocluster/shared';
 

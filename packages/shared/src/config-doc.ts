@@ -37,7 +37,7 @@ export function renderConfigurationDoc(): string {
   const lines = [
     '# Configuration',
     '',
-    '<!-- Made from packages/shared/src/config-table.ts by `npm run docs:config`; edit the table, not this file. -->',
+    '<!-- Made from the settings table (packages/shared/src/config-rows-*.ts) by `npm run docs:config`; edit the table, not this file. -->',
     '',
     'Every process is configured by environment variables, and reads only those of its own tier and the',
     'cluster-wide ones: one ConfigMap can hold the settings of every tier, and an app-node never looks at an',
