@@ -20,7 +20,8 @@ import { type AppNode, createAppNode } from './app-node.js';
  */
 const { logLevel, logPretty, workers, workerIndex, appModule, ...options } = loadSettings('app-node');
 const logger = createLogger({ level: logLevel, name: 'app-node', pretty: logPretty });
-warnUnknownSettings(process.env, logger);
+// Once per command: the supervisor warns, its workers (same environment) do not.
+if (workerIndex === undefined) warnUnknownSettings(process.env, logger);
 const modulePath = process.argv[2] ?? appModule;
 if (!modulePath) {
   logger.fatal('usage: app-node <handlers-module> (or set APP_MODULE)');

@@ -17,7 +17,8 @@ import { createIoNode } from './io-node.js';
  */
 const { logLevel, logPretty, workers, workerIndex, ...options } = loadSettings('io-node');
 const logger = createLogger({ level: logLevel, name: 'io-node', pretty: logPretty });
-warnUnknownSettings(process.env, logger);
+// Once per command: the supervisor warns, its workers (same environment) do not.
+if (workerIndex === undefined) warnUnknownSettings(process.env, logger);
 if (workerIndex === undefined && workers > 1) {
   await runWorkers({
     workers,
