@@ -188,7 +188,7 @@ export const IO_NODE_SETTINGS = [
     scope: 'part',
     kind: integer(100, 86_400_000),
     default: 30_000,
-    doc: 'How long before `exp` the client is asked for a fresh token.',
+    doc: "How long before `exp` the client is asked for a fresh token (at most half the token's lifetime).",
   }),
   setting({
     env: 'CLIENT_EVENT_RATE',
