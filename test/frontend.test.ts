@@ -7,7 +7,7 @@ import { runInNewContext } from 'node:vm';
 import type { AppNode } from '@iocluster/app-node';
 import { type RedisServer, startRedisServer } from '@iocluster/devkit';
 import type { Frontend } from '@iocluster/frontend';
-import { type IoNodeRecord, loadConfig } from '@iocluster/shared';
+import { type IoNodeRecord, loadSettings } from '@iocluster/shared';
 import { type Socket as ClientSocket, io as connectClient } from 'socket.io-client';
 import { afterEach, describe, expect, inject, test } from 'vitest';
 import registerTestApp from './fixtures/test-app.js';
@@ -442,18 +442,15 @@ describe('frontend proxy', () => {
 
 describe('frontend process', () => {
   test('config - FRONTEND_* variables are validated with errors that name them', () => {
-    expect(() => loadConfig({ FRONTEND_STATIC_DIR: '/no/such/dir/iocluster' })).toThrow(
-      /^FRONTEND_STATIC_DIR /,
-    );
-    expect(() => loadConfig({ FRONTEND_STATIC_DIR: 'package.json' })).toThrow(
+    const load = (env: Record<string, string>) => loadSettings('frontend', env);
+    expect(() => load({ FRONTEND_STATIC_DIR: '/no/such/dir/iocluster' })).toThrow(/^FRONTEND_STATIC_DIR /);
+    expect(() => load({ FRONTEND_STATIC_DIR: 'package.json' })).toThrow(
       /^FRONTEND_STATIC_DIR .*not a directory/,
     );
-    expect(() => loadConfig({ FRONTEND_PROXY_PATH: 'socket.io' })).toThrow(/^FRONTEND_PROXY_PATH /);
-    expect(() => loadConfig({ FRONTEND_REGISTRY_REFRESH_MS: '10' })).toThrow(
-      /^FRONTEND_REGISTRY_REFRESH_MS /,
-    );
-    expect(() => loadConfig({ FRONTEND_STRATEGY: 'busiest' })).toThrow(/^FRONTEND_STRATEGY /);
-    const { frontend } = loadConfig({
+    expect(() => load({ FRONTEND_PROXY_PATH: 'socket.io' })).toThrow(/^FRONTEND_PROXY_PATH /);
+    expect(() => load({ FRONTEND_REGISTRY_REFRESH_MS: '10' })).toThrow(/^FRONTEND_REGISTRY_REFRESH_MS /);
+    expect(() => load({ FRONTEND_STRATEGY: 'busiest' })).toThrow(/^FRONTEND_STRATEGY /);
+    const frontend = load({
       FRONTEND_STATIC_DIR: 'test',
       FRONTEND_PROXY: 'on',
       FRONTEND_PROXY_PATH: '/rt/',

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createKeys, loadConfig } from '@iocluster/shared';
+import { createKeys, loadSettings } from '@iocluster/shared';
 import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
@@ -153,7 +153,7 @@ describe('kubernetes', () => {
     // io-node: drainTimeoutMs (10 s) plus disconnecting clients and closing, after any preStop.
     expect(grace('io-node')).toBeGreaterThanOrEqual(preStopSeconds('io-node') + 10 + 10);
     // app-node: a handler may run as long as its client waits for the answer (EVENT_TIMEOUT_MS).
-    expect(grace('app-node')).toBeGreaterThan(loadConfig({}).ioNode.eventTimeoutMs / 1000);
+    expect(grace('app-node')).toBeGreaterThan(loadSettings('io-node', {}).eventTimeoutMs / 1000);
     expect(grace('frontend')).toBeGreaterThan(preStopSeconds('frontend'));
     expect(preStopSeconds('frontend')).toBeGreaterThan(0);
   });
@@ -223,9 +223,12 @@ describe('kubernetes', () => {
     }
     const config = find('ConfigMap', 'iocluster-config').data as Record<string, string>;
     // The Secret and ConfigMap parse as the pods will read them.
-    const parsed = loadConfig({ ...config, ...secret.stringData });
-    expect(parsed.redis).toEqual({ kind: 'standalone', url: secret.stringData.REDIS_URL });
-    expect(parsed.frontend.proxy).toBe(true);
+    const env = { ...config, ...secret.stringData };
+    // Every tier reads the one ConfigMap, each its own rows of it.
+    for (const tier of ['io-node', 'app-node', 'frontend'] as const) {
+      expect(loadSettings(tier, env).redis).toEqual({ kind: 'standalone', url: secret.stringData.REDIS_URL });
+    }
+    expect(loadSettings('frontend', env).proxy).toBe(true);
     expect(secret.stringData.KEDA_REDIS_ADDRESS).toBe(new URL(secret.stringData.REDIS_URL!).host);
   });
 
@@ -255,6 +258,8 @@ describe('kubernetes', () => {
       'http://[fd00:10:244::7]:3001 packages/io-node/dist/main.js',
     );
     // Both parse as the io-node will read them.
-    expect(loadConfig({ IO_NODE_PUBLIC_URL: 'http://[fd00:10:244::7]:3001' }).ioNode.publicUrl).toBeDefined();
+    expect(
+      loadSettings('io-node', { IO_NODE_PUBLIC_URL: 'http://[fd00:10:244::7]:3001' }).publicUrl,
+    ).toBeDefined();
   });
 });

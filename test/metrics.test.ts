@@ -2,11 +2,11 @@ import { type AppNode, createAppNode } from '@iocluster/app-node';
 import { startRedisServer } from '@iocluster/devkit';
 import { createFrontend } from '@iocluster/frontend';
 import { createIoNode } from '@iocluster/io-node';
-import { createKeys, createRedis, deferred } from '@iocluster/shared';
+import { createKeys, createRedis } from '@iocluster/shared';
 import { Queue } from 'bullmq';
 import { SignJWT } from 'jose';
 import { afterEach, describe, expect, test } from 'vitest';
-import { type Cluster, setup } from './support/cluster.js';
+import { type Cluster, deleteKeys, setup } from './support/cluster.js';
 import { scrape, total, value } from './support/metrics.js';
 import { until } from './support/poll.js';
 
@@ -22,16 +22,11 @@ const metricsOf = (url: string) => scrape(`${url}/metrics`);
 
 describe('metrics', () => {
   test('metrics - io-nodes, app-node and frontend count known traffic exactly', async () => {
-    const release = deferred();
     const register = (app: AppNode) => {
       app.on('connection', (socket) => socket.join('lobby'));
       app.on('chat', (_socket, n: number) => {
         app.to('lobby').emit('chat', n);
         return n;
-      });
-      app.on('hang', async () => {
-        await release.promise;
-        return 'late';
       });
     };
     const c = await setup({ ioNodes: 2, register });
@@ -108,15 +103,26 @@ describe('metrics', () => {
     expect(value(front, 'iocluster_queue_jobs', { state: 'delayed' })).toBe(1);
     expect(value(front, 'nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
 
-    // An io-node whose events time out: the handler hangs past its 300 ms event timeout.
-    const impatient = await c.startIoNode({ eventTimeoutMs: 300 });
-    const socket = await c.connect(2);
-    expect(await socket.emitWithAck('hang')).toEqual({
+    // An io-node whose events no app-node answers (none serves its prefix) gives up on them itself; a
+    // handler that is merely slow is answered TIMEOUT by its app-node, at the deadline the event carries.
+    const lonely = `${c.prefix}-lonely`;
+    const impatient = createIoNode({
+      redis: c.redisUrl,
+      prefix: lonely,
+      host: '127.0.0.1',
+      port: 0,
+      eventTimeoutMs: 300,
+    });
+    closers.push(() => deleteKeys(c.redis, lonely));
+    closers.push(() => impatient.close());
+    await impatient.start();
+    const socket = await c.connectTo(impatient.url);
+    expect(await socket.emitWithAck('anything')).toEqual({
       error: { code: 'TIMEOUT', message: 'no answer within 300 ms' },
     });
-    release.resolve();
     const late = await metricsOf(impatient.url);
-    expect(value(late, 'iocluster_io_ack_timeouts_total')).toBe(1);
+    // Its connect, then the event sent once the connect was given up on.
+    expect(value(late, 'iocluster_io_ack_timeouts_total')).toBe(2);
     expect(value(late, 'iocluster_io_events_total', { kind: 'event' })).toBe(1);
 
     for (const path of ['/healthz', '/readyz']) {

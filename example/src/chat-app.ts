@@ -5,7 +5,7 @@ import {
   createLogger,
   createRedis,
   type Logger,
-  loadConfig,
+  loadSettings,
   type RedisTarget,
   silentLogger,
 } from '@iocluster/shared';
@@ -289,7 +289,7 @@ let processApp: ChatApp | undefined;
  * exits on SIGTERM after the app-node closed, which ends that connection too.
  */
 export default function register(app: AppNode): void {
-  const config = loadConfig();
+  const config = loadSettings('app-node');
   processApp ??= createChatApp({
     redis: config.redis,
     prefix: config.prefix,

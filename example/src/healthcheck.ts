@@ -1,6 +1,6 @@
 import { createConnection } from 'node:net';
 import { redisReachable } from '@iocluster/devkit';
-import { loadConfig } from '@iocluster/shared';
+import { loadSettings } from '@iocluster/shared';
 
 /**
  * Container health check, one script for every service of docker-compose.yml:
@@ -27,7 +27,7 @@ function tcp(url: URL): Promise<boolean> {
 
 async function check(): Promise<boolean> {
   if (target === 'redis') {
-    const { redis } = loadConfig();
+    const { redis } = loadSettings('cluster');
     return redis.kind === 'standalone' ? redisReachable(redis.url, timeoutMs) : true;
   }
   const url = new URL(target);

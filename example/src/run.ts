@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as pause } from 'node:timers/promises';
-import { loadConfig } from '@iocluster/shared';
+import { checkSettings, loadSettings } from '@iocluster/shared';
 import { prettyFactory } from 'pino-pretty';
 import { type Stack, startStack } from './launcher.js';
 
@@ -13,7 +13,16 @@ import { type Stack, startStack } from './launcher.js';
  * FRONTEND_PROXY=on routes clients through the frontend. The admin view is on, with ADMIN_TOKEN or a
  * random token printed in the ready banner.
  */
-const config = loadConfig();
+// The environment is handed to every process started here: refuse it at once if any of them would, or if
+// two tiers' settings clash (a handler timeout the io-nodes' event timeout never lets a handler reach).
+try {
+  checkSettings(['io-node', 'app-node', 'frontend', 'example']);
+} catch (err) {
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(2);
+}
+const config = loadSettings('frontend');
+const counts = loadSettings('example');
 const COLORS = [36, 33, 35, 32, 34, 91, 96, 93];
 const colorOf = new Map<string, number>();
 const tty = process.stdout.isTTY === true;
@@ -34,16 +43,6 @@ function readable(line: string): string {
   }
 }
 
-function count(name: string, fallback: number): number {
-  const raw = process.env[name];
-  const value = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isInteger(value) || value < 1 || value > 16) {
-    process.stderr.write(`${name} must be an integer from 1 to 16, got "${raw}"\n`);
-    process.exit(2);
-  }
-  return value;
-}
-
 function print(name: string, line: string): void {
   lastLineAt = Date.now();
   if (!colorOf.has(name)) colorOf.set(name, COLORS[colorOf.size % COLORS.length]!);
@@ -59,7 +58,7 @@ if (config.redis.kind !== 'standalone') {
   process.exit(2);
 }
 
-const adminToken = config.frontend.adminToken ?? randomBytes(12).toString('base64url');
+const adminToken = config.adminToken ?? randomBytes(12).toString('base64url');
 let stack: Stack | undefined;
 let stopping = false;
 // A Ctrl-C while the stack starts: startStack stops what it started and rejects (children run in their own
@@ -90,13 +89,13 @@ try {
   stack = await startStack({
     redisUrl: config.redis.url,
     prefix: config.prefix,
-    ioNodes: count('EXAMPLE_IO_NODES', 2),
-    appNodes: count('EXAMPLE_APP_NODES', 2),
-    ioWorkers: count('EXAMPLE_IO_WORKERS', 1),
-    appWorkers: count('EXAMPLE_APP_WORKERS', 1),
-    frontendPort: config.frontend.port,
+    ioNodes: counts.ioNodes,
+    appNodes: counts.appNodes,
+    ioWorkers: counts.ioWorkers,
+    appWorkers: counts.appWorkers,
+    frontendPort: config.port,
     host: process.env.FRONTEND_HOST ?? '127.0.0.1',
-    proxy: config.frontend.proxy,
+    proxy: config.proxy,
     adminToken,
     env: { LOG_PRETTY: 'off' },
     output: print,

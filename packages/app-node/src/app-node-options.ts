@@ -1,14 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import {
   assertHeartbeat,
   assertInteger,
-  assertPort,
   type CommandTransport,
-  DEFAULTS,
+  checkOptions,
   type IngressConsumer,
   type Logger,
   type RedisTarget,
   type ReplicaWait,
+  settingDefaults,
   silentLogger,
   withDefaults,
 } from '@iocluster/shared';
@@ -25,7 +24,7 @@ export interface AppNodeOptions {
    * of a deployment must use the same count. @defaultValue 1
    */
   ingressPartitions?: number;
-  /** Id in logs. @defaultValue a random id */
+  /** Id in logs. @defaultValue `app-<hostname>-<random>` */
   nodeId?: string;
   /** Ingress jobs run at once by this app-node. @defaultValue 16 */
   concurrency?: number;
@@ -45,8 +44,9 @@ export interface AppNodeOptions {
    */
   commandAppendScript?: boolean;
   /**
-   * A handler whose promise is still pending after this is answered with a TIMEOUT error and its
-   * client's next event runs; keep it below the io-nodes' `eventTimeoutMs`. @defaultValue 25000
+   * A handler whose promise is still pending after this is answered with a TIMEOUT error and cut off (what
+   * it emits or joins later is dropped), and its client's next event runs. The io-node's deadline carried
+   * by each event (its `eventTimeoutMs`) cuts it earlier when that comes first. @defaultValue 25000
    */
   handlerTimeoutMs?: number;
   /**
@@ -105,34 +105,22 @@ export interface AppNodeOptions {
 /** The options with every default applied, validated. */
 export type ResolvedAppNodeOptions = ReturnType<typeof resolveAppNodeOptions>;
 
-/** Applies the defaults, then validates; throws a TypeError naming the option that is wrong. */
+/**
+ * Applies the defaults, then validates; throws a TypeError naming the option that is wrong. Options with a
+ * variable take their defaults and bounds from the settings table (`docs/configuration.md`).
+ */
 export function resolveAppNodeOptions(options: AppNodeOptions) {
   const opts = withDefaults(
     {
-      ...DEFAULTS.cluster,
-      ...DEFAULTS.appNode,
-      nodeId: `app-${randomBytes(4).toString('hex')}`,
+      ...settingDefaults('app-node'),
       seenClientsCapacity: 100_000,
-      handlerTimeoutMs: 25_000,
       history: {},
-      replicaWait: { ...DEFAULTS.cluster.replicaWait } as ReplicaWait,
       logger: silentLogger(),
     },
     options,
   );
-  for (const name of [
-    'concurrency',
-    'lockDurationMs',
-    'stalledIntervalMs',
-    'seenClientsCapacity',
-    'handlerTimeoutMs',
-    'inboxRetentionMs',
-    'recoveryWindowMs',
-  ] as const) {
-    assertInteger('AppNodeOptions', name, opts[name], 1);
-  }
+  checkOptions('AppNodeOptions', 'app-node', opts);
   assertHeartbeat('AppNodeOptions', opts.heartbeatIntervalMs, opts.heartbeatTtlMs);
-  if (opts.metricsPort !== undefined) assertPort('AppNodeOptions', 'metricsPort', opts.metricsPort);
-  assertInteger('AppNodeOptions', 'maxStalledCount', opts.maxStalledCount, 0);
+  assertInteger('AppNodeOptions', 'seenClientsCapacity', opts.seenClientsCapacity, 1);
   return opts;
 }

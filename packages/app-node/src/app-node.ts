@@ -26,6 +26,7 @@ import { BroadcastOperator } from './broadcast.js';
 import { createBullmqIngressConsumer } from './bullmq-ingress-consumer.js';
 import { createChannels, type PublishAuthorizer, type SubscribeAuthorizer } from './channels.js';
 import { type CommandPublisher, createCommandPublisher } from './command-publisher.js';
+import { fencedPublisher } from './handler-fence.js';
 import { createHealthServer, type HealthServer } from './health-server.js';
 import { type EventHandler, type EventMiddleware, ingressHandler, JobProcessor } from './job-processor.js';
 import { MessageBuilder } from './message-builder.js';
@@ -154,11 +155,15 @@ export function createAppNode(options: AppNodeOptions): AppNode {
       replicaWait: opts.replicaWait,
     });
   const history = createAppHistory(transport.history, opts.history);
-  const publisher: CommandPublisher = createCommandPublisher(transport, {
-    history,
+  // Fenced: a handler cut off at its time limit publishes nothing more (handler-fence.ts).
+  const publisher: CommandPublisher = fencedPublisher(
+    createCommandPublisher(transport, {
+      history,
+      logger,
+      status: () => publisherRedis.status,
+    }),
     logger,
-    status: () => publisherRedis.status,
-  });
+  );
   handlers.set(HISTORY_EVENT, (socket, room, request) => history.handleRequest(socket, room, request));
   const ingress: IngressConsumer =
     opts.ingress ??

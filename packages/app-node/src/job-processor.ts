@@ -5,7 +5,6 @@ import {
   type IngressEvent,
   type IngressHandler,
   type IngressJob,
-  IoclusterError,
   type Logger,
   type PresenceChange,
   type ReplyCommand,
@@ -13,6 +12,7 @@ import {
 } from '@iocluster/shared';
 import { AppSocket } from './app-socket.js';
 import type { CommandPublisher } from './command-publisher.js';
+import { type FencedRun, runFenced } from './handler-fence.js';
 import type { PresenceScope } from './presence-writes.js';
 import type { SeenClients } from './seen-clients.js';
 
@@ -33,7 +33,10 @@ export interface HandlerTable {
 
 /** Limits of a handler run, and where answers to resent events are found. */
 export interface ProcessorOptions {
-  /** A handler still pending after this is answered TIMEOUT and its batch moves on. */
+  /**
+   * A handler still pending after this, or at its batch's deadline when that comes first, is answered
+   * TIMEOUT and fenced (what it publishes later is dropped), and its batch moves on.
+   */
   handlerTimeoutMs: number;
   /** The answer kept for event `eid` of a session, if its first run finished (see `CommandPublisher.reply`). */
   earlierAnswer: (
@@ -77,23 +80,37 @@ export class JobProcessor {
   }
 
   private async runClient(
-    { client, events }: ClientBatch,
+    { client, events, deadline }: ClientBatch,
     context: JobContext,
     writes: PresenceScope | undefined,
   ): Promise<void> {
     const socket = new AppSocket(client, this.publisher, writes);
     for (const event of events) {
+      if (event.kind !== 'disconnect' && deadline !== undefined && Date.now() >= deadline) {
+        // The io-node has answered it TIMEOUT and sent the client's next events: running it now would run
+        // it beside them. A connect skipped leaves the client unseen, so its next event runs `no-client`.
+        this.logger.warn(
+          { jobId: context.jobId, socketId: socket.id, seq: event.seq, kind: event.kind },
+          "event past its io-node's deadline; not run",
+        );
+        const late: ReplyCommand = { type: 'reply', socketId: socket.id, seq: event.seq };
+        if (event.kind === 'event' && event.ack) {
+          late.error = { code: 'TIMEOUT', message: "not run: past its io-node's deadline" };
+        }
+        this.publisher.reply(socket.nodeId, late);
+        continue;
+      }
       if (event.kind !== 'connect' && !this.seen.has(socket.id)) {
         // First sight of a client another app-node (or this one before a restart) saw connect.
         this.seen.add(socket.id);
-        await this.call('no-client', socket, [], event, context);
+        await this.call('no-client', socket, [], event, context, deadline);
       }
       let reply: ReplyCommand;
       switch (event.kind) {
         case 'connect':
           this.seen.add(socket.id);
           socket.recovered = event.recovery;
-          reply = await this.call('connection', socket, [], event, context);
+          reply = await this.call('connection', socket, [], event, context, deadline);
           break;
         case 'disconnect':
           reply = await this.call('disconnect', socket, [event.reason], event, context);
@@ -107,7 +124,14 @@ export class JobProcessor {
           // A resend of an event whose first run finished gets that run's answer; the handler stays put.
           reply = earlier
             ? { ...earlier, type: 'reply', socketId: socket.id, seq: event.seq }
-            : await this.call(event.name, socket, decodeArgs(event.args, event.bin), event, context);
+            : await this.call(
+                event.name,
+                socket,
+                decodeArgs(event.args, event.bin),
+                event,
+                context,
+                deadline,
+              );
           break;
         }
       }
@@ -125,21 +149,28 @@ export class JobProcessor {
     args: unknown[],
     event: IngressEvent,
     context: JobContext,
+    deadline?: number,
   ): Promise<ReplyCommand> {
     const reply: ReplyCommand = { type: 'reply', socketId: socket.id, seq: event.seq };
     const handler = this.table.handlers.get(name);
+    if (!handler && (event.kind !== 'event' || this.table.middleware.length === 0)) {
+      if (event.kind === 'event' && event.ack) {
+        reply.error = { code: 'NO_HANDLER', message: `no handler for event "${name}"` };
+      }
+      return reply;
+    }
     const started = performance.now();
     try {
-      if (event.kind === 'event') {
-        for (const middleware of this.table.middleware) await middleware(socket, name, args);
-        if (!handler) {
-          if (event.ack) reply.error = { code: 'NO_HANDLER', message: `no handler for event "${name}"` };
-          return reply;
+      const result = await runFenced(this.limit(name, socket, event, deadline), async () => {
+        if (event.kind === 'event') {
+          for (const middleware of this.table.middleware) await middleware(socket, name, args);
+          if (!handler) {
+            if (event.ack) reply.error = { code: 'NO_HANDLER', message: `no handler for event "${name}"` };
+            return undefined;
+          }
         }
-      }
-      if (!handler) return reply;
-      const returned = handler(socket, ...args);
-      const result = isThenable(returned) ? await this.bounded(returned, name) : returned;
+        return handler?.(socket, ...args);
+      });
       if (result !== undefined && event.kind === 'event' && event.ack) {
         const encoded = encodeArgs([result]);
         reply.result = encoded.args[0];
@@ -164,25 +195,26 @@ export class JobProcessor {
     return reply;
   }
 
-  /** Waits for a handler's promise, at most `handlerTimeoutMs`: a hung handler must not hold its job. */
-  private bounded(promise: PromiseLike<unknown>, name: string): Promise<unknown> {
-    const ms = this.options.handlerTimeoutMs;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new IoclusterError('TIMEOUT', `handler for "${name}" did not finish within ${ms} ms`)),
-        ms,
-      );
-      promise.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      );
-    });
+  /**
+   * How long a run may take: `handlerTimeoutMs`, or less when the io-node's deadline for the event comes
+   * first (a hung handler must not hold its job, nor run on once the io-node moved on).
+   */
+  private limit(name: string, socket: AppSocket, event: IngressEvent, deadline?: number): FencedRun {
+    const { handlerTimeoutMs } = this.options;
+    const run = { event: name, socketId: socket.id, seq: event.seq };
+    const left = deadline === undefined ? handlerTimeoutMs : deadline - Date.now();
+    if (left < handlerTimeoutMs) {
+      return {
+        ...run,
+        limitMs: left,
+        timeoutMessage: `handler for "${name}" did not finish by its io-node's deadline`,
+      };
+    }
+    return {
+      ...run,
+      limitMs: handlerTimeoutMs,
+      timeoutMessage: `handler for "${name}" did not finish within ${handlerTimeoutMs} ms`,
+    };
   }
 }
 
@@ -210,8 +242,4 @@ export function ingressHandler(processor: JobProcessor, steps: JobSteps): Ingres
     }
     steps.onJob('completed');
   };
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }

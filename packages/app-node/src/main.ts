@@ -5,32 +5,36 @@ import {
   appNodeWorkerEnv,
   createLogger,
   exitWithSupervisor,
-  loadConfig,
+  loadSettings,
   runUntilSignal,
   runWorkers,
+  warnUnknownSettings,
 } from '@iocluster/shared';
 import { type AppNode, createAppNode } from './app-node.js';
 
 /**
  * `node packages/app-node/dist/main.js <handlers-module>`: runs an app-node whose handlers come from a
- * module that default-exports (or exports as `register`) a function `(app: AppNode) => void`; with
- * `APP_NODE_WORKERS` > 1, a supervisor of that many app-node processes.
+ * module that default-exports (or exports as `register`) a function `(app: AppNode) => void`, configured
+ * from the environment (its tier's settings and the cluster-wide ones); with `APP_NODE_WORKERS` > 1, a
+ * supervisor of that many app-node processes.
  */
-const config = loadConfig();
-const logger = createLogger({ level: config.logLevel, name: 'app-node', pretty: config.logPretty });
-const modulePath = process.argv[2] ?? process.env.APP_MODULE;
+const { logLevel, logPretty, workers, workerIndex, appModule, ...options } = loadSettings('app-node');
+const logger = createLogger({ level: logLevel, name: 'app-node', pretty: logPretty });
+// Once per command: the supervisor warns, its workers (same environment) do not.
+if (workerIndex === undefined) warnUnknownSettings(process.env, logger);
+const modulePath = process.argv[2] ?? appModule;
 if (!modulePath) {
   logger.fatal('usage: app-node <handlers-module> (or set APP_MODULE)');
   process.exit(2);
 }
-if (config.workerIndex === undefined && config.appNode.workers > 1) {
+if (workerIndex === undefined && workers > 1) {
   await runWorkers({
-    workers: config.appNode.workers,
+    workers,
     module: process.argv[1]!,
     args: process.argv.slice(2),
     execArgv: process.execArgv,
     env: process.env,
-    workerEnv: (index, incarnation) => appNodeWorkerEnv(config.appNode, index, incarnation),
+    workerEnv: (index, incarnation) => appNodeWorkerEnv(options, index, incarnation),
     logger,
   });
 } else {
@@ -46,33 +50,10 @@ if (config.workerIndex === undefined && config.appNode.workers > 1) {
     );
     process.exit(2);
   }
-  const app = createAppNode({
-    redis: config.redis,
-    prefix: config.prefix,
-    ingressPartitions: config.ingressPartitions,
-    nodeId: config.appNode.nodeId,
-    concurrency: config.appNode.concurrency,
-    lockDurationMs: config.appNode.lockDurationMs,
-    stalledIntervalMs: config.appNode.stalledIntervalMs,
-    maxStalledCount: config.appNode.maxStalledCount,
-    commandAppendScript: config.appNode.commandAppendScript,
-    inboxRetentionMs: config.appNode.inboxRetentionMs,
-    recoveryWindowMs: config.appNode.recoveryWindowMs,
-    replicaWait: config.redisWait,
-    metricsPort: config.appNode.metricsPort,
-    metricsHost: config.appNode.metricsHost,
-    heartbeatIntervalMs: config.ioNode.heartbeatIntervalMs,
-    heartbeatTtlMs: config.ioNode.heartbeatTtlMs,
-    history: {
-      rooms: config.appNode.historyRooms,
-      maxLength: config.appNode.historyMaxLength,
-      ttlMs: config.appNode.historyTtlMs,
-    },
-    logger,
-  });
+  const app = createAppNode({ ...options, logger });
   await register(app);
   runUntilSignal(logger, () => app.close());
-  if (config.workerIndex !== undefined) exitWithSupervisor();
+  if (workerIndex !== undefined) exitWithSupervisor();
   await app.start();
   announceReady({ nodeId: app.nodeId, metricsUrl: app.metricsUrl });
 }

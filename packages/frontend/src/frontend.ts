@@ -2,16 +2,13 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import {
   assertInteger,
-  assertPort,
-  BALANCE_STRATEGIES,
   type BalanceStrategy,
   type CloseStep,
-  type Config,
+  checkOptions,
   closeRedis,
   createKeys,
   createPresenceStore,
   createRedis,
-  DEFAULTS,
   type IoNodeRecord,
   type Logger,
   listen,
@@ -21,6 +18,7 @@ import {
   type RegistryWatcher,
   readLiveAppNodes,
   runCloseSteps,
+  settingDefaults,
   settleWithin,
   silentLogger,
   watchRegistry,
@@ -133,10 +131,7 @@ const ADMIN_ROOM_MEMBERS = 20;
 export function createFrontend(options: FrontendOptions): Frontend {
   const opts = withDefaults(
     {
-      prefix: DEFAULTS.cluster.prefix,
-      ingressPartitions: DEFAULTS.cluster.ingressPartitions,
-      ...DEFAULTS.frontend,
-      strategy: DEFAULTS.frontend.strategy as BalanceStrategy,
+      ...settingDefaults('frontend'),
       registryStaleMs: 10_000,
       readyTimeoutMs: 1_000,
       sessionIdleMs: 120_000,
@@ -145,20 +140,10 @@ export function createFrontend(options: FrontendOptions): Frontend {
     },
     options,
   );
-  for (const name of ['registryRefreshMs', 'registryStaleMs', 'readyTimeoutMs', 'sessionIdleMs'] as const) {
+  // Options with a variable: defaults and bounds from the settings table (docs/configuration.md).
+  checkOptions('FrontendOptions', 'frontend', opts);
+  for (const name of ['registryStaleMs', 'readyTimeoutMs', 'sessionIdleMs'] as const) {
     assertInteger('FrontendOptions', name, opts[name], 1);
-  }
-  assertPort('FrontendOptions', 'port', opts.port);
-  if (!BALANCE_STRATEGIES.includes(opts.strategy)) {
-    throw new TypeError(
-      `FrontendOptions.strategy must be one of ${BALANCE_STRATEGIES.join(', ')}, got "${opts.strategy}"`,
-    );
-  }
-  if (opts.adminToken !== undefined && opts.adminToken.length < 8) {
-    throw new TypeError('FrontendOptions.adminToken must be at least 8 characters');
-  }
-  if (!/^\/([^/?#]+\/)*$/.test(opts.proxyPath)) {
-    throw new TypeError(`FrontendOptions.proxyPath must start and end with "/", got "${opts.proxyPath}"`);
   }
   const keys = createKeys(opts.prefix);
   const logger = opts.logger.child({ component: 'frontend' });
@@ -336,24 +321,5 @@ export function createFrontend(options: FrontendOptions): Frontend {
       })();
       return closing;
     },
-  };
-}
-
-/** The options `node packages/frontend/dist/main.js` runs with: the frontend part of the environment. */
-export function frontendOptionsFrom(config: Config, logger: Logger): FrontendOptions {
-  const { frontend: settings } = config;
-  return {
-    redis: config.redis,
-    prefix: config.prefix,
-    ingressPartitions: config.ingressPartitions,
-    host: settings.host,
-    port: settings.port,
-    strategy: settings.strategy,
-    proxy: settings.proxy,
-    proxyPath: settings.proxyPath,
-    staticDir: settings.staticDir,
-    registryRefreshMs: settings.registryRefreshMs,
-    adminToken: settings.adminToken,
-    logger,
   };
 }

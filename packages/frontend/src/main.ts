@@ -1,10 +1,17 @@
-import { announceReady, createLogger, loadConfig, runUntilSignal } from '@iocluster/shared';
-import { createFrontend, frontendOptionsFrom } from './frontend.js';
+import {
+  announceReady,
+  createLogger,
+  loadSettings,
+  runUntilSignal,
+  warnUnknownSettings,
+} from '@iocluster/shared';
+import { createFrontend } from './frontend.js';
 
-/** `node packages/frontend/dist/main.js`: the frontend configured from the environment. */
-const config = loadConfig();
-const logger = createLogger({ level: config.logLevel, name: 'frontend', pretty: config.logPretty });
-const frontend = createFrontend(frontendOptionsFrom(config, logger));
+/** `node packages/frontend/dist/main.js`: the frontend configured from the environment (its tier's settings). */
+const { logLevel, logPretty, workerIndex: _, ...options } = loadSettings('frontend');
+const logger = createLogger({ level: logLevel, name: 'frontend', pretty: logPretty });
+warnUnknownSettings(process.env, logger);
+const frontend = createFrontend({ ...options, logger });
 runUntilSignal(logger, () => frontend.close());
 await frontend.start();
 announceReady({ url: frontend.url, port: frontend.port });

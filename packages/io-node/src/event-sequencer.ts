@@ -6,7 +6,7 @@ import type {
   Logger,
   ReplyCommand,
 } from '@iocluster/shared';
-import { decodeArgs, INGRESS_VERSION } from '@iocluster/shared';
+import { deadlineMarginMs, decodeArgs, INGRESS_VERSION } from '@iocluster/shared';
 import type { IngressProducer } from './ingress-queue.js';
 
 /** Socket.IO's ack callback for one client event. */
@@ -242,8 +242,10 @@ export class EventSequencer {
 
   private flush(): void {
     this.flushScheduled = false;
-    const { batchMaxEvents, ordering, nodeId } = this.options;
+    const { batchMaxEvents, ordering, nodeId, eventTimeoutMs } = this.options;
     const now = Date.now();
+    // App-nodes stop a handler by then, so none still runs when `expire` sends the client's next events.
+    const deadline = now + eventTimeoutMs - deadlineMarginMs(eventTimeoutMs);
     const jobs: IngressJob[] = [];
     let current: ClientBatch[] = [];
     let count = 0;
@@ -265,7 +267,11 @@ export class EventSequencer {
         for (const { event, ack } of piece)
           state.inflight.set(event.seq, { ack: ack ?? null, job: tracker, sentAt: now });
         tracker.remaining += piece.length;
-        current.push({ client: state.final ?? state.describe(), events: piece.map((q) => q.event) });
+        current.push({
+          client: state.final ?? state.describe(),
+          events: piece.map((q) => q.event),
+          deadline,
+        });
         count += piece.length;
       }
     }

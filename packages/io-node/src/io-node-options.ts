@@ -1,14 +1,14 @@
 import {
   assertHeartbeat,
   assertInteger,
-  assertPort,
   type CommandSubscriber,
-  DEFAULTS,
+  checkOptions,
   type IngressProducer,
   type Logger,
   type RedisTarget,
   type ReplicaWait,
   type SocketIoParser,
+  settingDefaults,
   silentLogger,
   withDefaults,
 } from '@iocluster/shared';
@@ -27,7 +27,7 @@ export interface IoNodeOptions {
    * of a deployment must use the same count. @defaultValue 1
    */
   ingressPartitions?: number;
-  /** Unique id of this node. @defaultValue a random id */
+  /** Unique id of this node. @defaultValue `<hostname>-<random>` */
   nodeId?: string;
   /** Interface to listen on. @defaultValue '0.0.0.0' */
   host?: string;
@@ -151,51 +151,25 @@ export interface IoNodeOptions {
 /** The options with every default applied, validated. */
 export type ResolvedIoNodeOptions = ReturnType<typeof resolveIoNodeOptions>;
 
-/** Applies the defaults, then validates; throws a TypeError naming the option that is wrong. */
+/**
+ * Applies the defaults, then validates; throws a TypeError naming the option that is wrong. Options with a
+ * variable take their defaults and bounds from the settings table (`docs/configuration.md`).
+ */
 export function resolveIoNodeOptions(options: IoNodeOptions) {
   const opts = withDefaults(
     {
-      ...DEFAULTS.cluster,
-      ...DEFAULTS.ioNode,
-      ...DEFAULTS.limits,
-      nodeId: `io-${Math.random().toString(36).slice(2, 10)}`,
-      corsOrigins: '*' as const,
-      parser: 'default' as SocketIoParser,
+      ...settingDefaults('io-node'),
       maxQueuedPerClient: 10_000,
       drainTimeoutMs: 10_000,
-      replicaWait: { ...DEFAULTS.cluster.replicaWait } as ReplicaWait,
       commandHandlers: {},
       socketIo: {},
       logger: silentLogger(),
     },
     options,
   );
+  checkOptions('IoNodeOptions', 'io-node', opts);
   assertHeartbeat('IoNodeOptions', opts.heartbeatIntervalMs, opts.heartbeatTtlMs);
-  for (const name of [
-    'eventTimeoutMs',
-    'batchMaxEvents',
-    'maxQueuedPerClient',
-    'maxPendingEvents',
-    'recoveryWindowMs',
-    'maxJobsInFlight',
-    'drainTimeoutMs',
-    'inboxRetentionMs',
-    'clientEventBurst',
-    'maxPayloadBytes',
-    'queueCheckIntervalMs',
-  ] as const) {
-    assertInteger('IoNodeOptions', name, opts[name], 1);
-  }
-  for (const name of [
-    'clientEventRate',
-    'clientRateDisconnectAfter',
-    'abuseBanMs',
-    'maxConnections',
-    'connectionsPerSecondPerIp',
-    'queueMaxWaiting',
-  ] as const) {
-    assertInteger('IoNodeOptions', name, opts[name], 0);
-  }
-  assertPort('IoNodeOptions', 'port', opts.port);
+  assertInteger('IoNodeOptions', 'maxQueuedPerClient', opts.maxQueuedPerClient, 1);
+  assertInteger('IoNodeOptions', 'drainTimeoutMs', opts.drainTimeoutMs, 1);
   return opts;
 }

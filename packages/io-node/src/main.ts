@@ -3,64 +3,36 @@ import {
   createLogger,
   exitWithSupervisor,
   ioNodeWorkerEnv,
-  loadConfig,
+  loadSettings,
   runUntilSignal,
   runWorkers,
+  warnUnknownSettings,
 } from '@iocluster/shared';
 import { createIoNode } from './io-node.js';
 
 /**
- * `node packages/io-node/dist/main.js`: an io-node configured from the environment; with
- * `IO_NODE_WORKERS` > 1, a supervisor of that many io-node processes, each a node of its own.
+ * `node packages/io-node/dist/main.js`: an io-node configured from the environment (its tier's settings and
+ * the cluster-wide ones); with `IO_NODE_WORKERS` > 1, a supervisor of that many io-node processes, each a
+ * node of its own.
  */
-const config = loadConfig();
-const logger = createLogger({ level: config.logLevel, name: 'io-node', pretty: config.logPretty });
-const { ioNode } = config;
-if (config.workerIndex === undefined && ioNode.workers > 1) {
+const { logLevel, logPretty, workers, workerIndex, ...options } = loadSettings('io-node');
+const logger = createLogger({ level: logLevel, name: 'io-node', pretty: logPretty });
+// Once per command: the supervisor warns, its workers (same environment) do not.
+if (workerIndex === undefined) warnUnknownSettings(process.env, logger);
+if (workerIndex === undefined && workers > 1) {
   await runWorkers({
-    workers: ioNode.workers,
+    workers,
     module: process.argv[1]!,
     args: process.argv.slice(2),
     execArgv: process.execArgv,
     env: process.env,
-    workerEnv: (index, incarnation) => ioNodeWorkerEnv(ioNode, index, incarnation),
+    workerEnv: (index, incarnation) => ioNodeWorkerEnv(options, index, incarnation),
     logger,
   });
 } else {
-  const node = createIoNode({
-    redis: config.redis,
-    prefix: config.prefix,
-    ingressPartitions: config.ingressPartitions,
-    nodeId: ioNode.nodeId,
-    host: ioNode.host,
-    port: ioNode.port,
-    publicUrl: ioNode.publicUrl,
-    corsOrigins: ioNode.corsOrigins,
-    eventTimeoutMs: ioNode.eventTimeoutMs,
-    ordering: ioNode.ordering,
-    batchMaxEvents: ioNode.batchMaxEvents,
-    maxJobsInFlight: ioNode.maxJobsInFlight,
-    maxPendingEvents: ioNode.maxPendingEvents,
-    recoveryWindowMs: ioNode.recoveryWindowMs,
-    inboxRetentionMs: ioNode.inboxRetentionMs,
-    heartbeatIntervalMs: ioNode.heartbeatIntervalMs,
-    heartbeatTtlMs: ioNode.heartbeatTtlMs,
-    parser: ioNode.parser,
-    jwt: config.auth && {
-      secret: config.auth.secret,
-      publicKeyPem: config.auth.publicKeyPem,
-      jwksUrl: config.auth.jwksUrl,
-      issuer: config.auth.issuer,
-      audience: config.auth.audience,
-      algorithms: config.auth.algorithms,
-      expiryNoticeMs: config.auth.expiryNoticeMs,
-    },
-    ...config.limits,
-    replicaWait: config.redisWait,
-    logger,
-  });
+  const node = createIoNode({ ...options, logger });
   runUntilSignal(logger, () => node.close());
-  if (config.workerIndex !== undefined) exitWithSupervisor();
+  if (workerIndex !== undefined) exitWithSupervisor();
   await node.start();
   announceReady({ nodeId: node.nodeId, url: node.url, port: node.port });
 }

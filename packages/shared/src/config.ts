@@ -1,417 +1,219 @@
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import { type Env, read } from './config-env.js';
 import {
-  bool,
-  directory,
-  type Env,
-  fileContents,
-  hostPorts,
-  int,
-  list,
-  oneOf,
-  origins,
-  read,
-  token,
-  url,
-  urlPath,
-  workers,
-} from './config-env.js';
-import { DEFAULTS } from './defaults.js';
+  type JwtAlgorithm,
+  PORT_PLACEHOLDER,
+  SETTINGS,
+  type Setting,
+  type SettingRow,
+  type Tier,
+} from './config-table.js';
 import { ConfigError } from './errors.js';
-import { LOG_LEVELS, type LogLevel } from './logger.js';
 import type { RedisTarget } from './redis.js';
 import type { ReplicaWait } from './replica-wait.js';
+import { deadlineMarginMs } from './wire/ingress.js';
 
-const {
-  cluster: clusterDefaults,
-  ioNode: ioNodeDefaults,
-  limits: limitDefaults,
-  appNode: appNodeDefaults,
-  frontend: frontendDefaults,
-} = DEFAULTS;
+/**
+ * Settings from the environment, each process reading only its tier's rows of the table
+ * (`config-table.ts`) and the cluster-wide ones: an app-node never looks at an io-node's key file.
+ */
 
-/** JWS algorithms io-nodes accept for client tokens. */
-export type JwtAlgorithm =
-  | 'HS256'
-  | 'HS384'
-  | 'HS512'
-  | 'RS256'
-  | 'RS384'
-  | 'RS512'
-  | 'PS256'
-  | 'PS384'
-  | 'PS512'
-  | 'ES256'
-  | 'ES384'
-  | 'ES512'
-  | 'EdDSA';
-export const JWT_ALGORITHMS: readonly JwtAlgorithm[] = [
-  'HS256',
-  'HS384',
-  'HS512',
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-];
-
-/** JWT verification of client handshakes; `undefined` in {@link Config.auth} when no key is set. */
-export interface JwtAuthConfig {
-  /** `AUTH_JWT_SECRET`: shared secret for HS256/384/512 (at least 32 bytes). */
-  readonly secret: string | undefined;
-  /** Contents of the PEM file named by `AUTH_JWT_PUBLIC_KEY_FILE` (SPKI public key: RS*, PS*, ES*, EdDSA). */
-  readonly publicKeyPem: string | undefined;
-  /** `AUTH_JWT_JWKS_URL`: a JSON Web Key Set fetched (and cached) over http(s). */
-  readonly jwksUrl: string | undefined;
-  /** `AUTH_JWT_ISSUER`: required `iss` claim. */
-  readonly issuer: string | undefined;
-  /** `AUTH_JWT_AUDIENCE`: required `aud` claim (comma-separated: any of them). */
-  readonly audience: readonly string[] | undefined;
-  /** `AUTH_JWT_ALGORITHMS`: accepted algorithms; by default those the configured key can verify. */
-  readonly algorithms: readonly JwtAlgorithm[] | undefined;
-  /** `AUTH_EXPIRY_NOTICE_MS`: how long before `exp` the client is asked for a fresh token (at most half the token's lifetime). */
-  readonly expiryNoticeMs: number;
-}
-
-/** Bounds on what one client, one io-node and the cluster take in (`docs/security.md`). */
-export interface LimitsConfig {
-  /** `CLIENT_EVENT_RATE`: events per second one client may send, sustained (0: no limit). */
-  readonly clientEventRate: number;
-  /** `CLIENT_EVENT_BURST`: events a client may send at once above the rate (token bucket size). */
-  readonly clientEventBurst: number;
-  /** `CLIENT_RATE_DISCONNECT_AFTER`: refused events in 10 s after which the client is disconnected (0: never). */
-  readonly clientRateDisconnectAfter: number;
-  /** `CLIENT_ABUSE_BAN_MS`: how long a client disconnected for flooding is refused when it reconnects (0: not). */
-  readonly abuseBanMs: number;
-  /** `MAX_PAYLOAD_BYTES`: largest client event on the wire, binary attachments included. */
-  readonly maxPayloadBytes: number;
-  /** `MAX_CONNECTIONS`: clients one io-node holds; the next is refused with SERVER_FULL (0: no limit). */
-  readonly maxConnections: number;
-  /** `CONNECTIONS_PER_SECOND_PER_IP`: new connections per second from one address (0: no limit). */
-  readonly connectionsPerSecondPerIp: number;
-  /** `QUEUE_MAX_WAITING`: ingress jobs waiting past which io-nodes answer OVERLOADED (0: no limit). */
-  readonly queueMaxWaiting: number;
-  /** `QUEUE_CHECK_INTERVAL_MS`: how often an io-node reads the queue's waiting count. */
-  readonly queueCheckIntervalMs: number;
-}
-
-export type BalanceStrategy = 'fewest-connections' | 'random' | 'round-robin';
-export const BALANCE_STRATEGIES: readonly BalanceStrategy[] = ['fewest-connections', 'random', 'round-robin'];
-/** Socket.IO packet encoding between clients and io-nodes; both sides must use the same one. */
-export type SocketIoParser = 'default' | 'msgpack';
-export const SOCKETIO_PARSERS: readonly SocketIoParser[] = ['default', 'msgpack'];
 /**
  * Set by a worker supervisor (worker-supervisor.ts) on the processes it forks: the worker's index. A
  * process that has it runs one node and never supervises.
  */
 export const WORKER_INDEX_VAR = 'IOCLUSTER_WORKER_INDEX';
-/** What `{port}` in `IO_NODE_PUBLIC_URL` stands for: the port the io-node listens on. */
-export const PORT_PLACEHOLDER = '{port}';
+export { PORT_PLACEHOLDER };
 
-/** Everything the processes read from the environment, parsed and validated once by {@link loadConfig}. */
-export interface Config {
-  readonly redis: RedisTarget;
-  /**
-   * `REDIS_WAIT_REPLICAS`, `REDIS_WAIT_TIMEOUT_MS`: replicas that must have an accepted event or a
-   * command before it counts as written (WAIT); 0 (the default) waits for none.
-   */
-  readonly redisWait: ReplicaWait;
-  /** `IOCLUSTER_PREFIX`: prefix of every Redis key and channel. */
-  readonly prefix: string;
-  /**
-   * `INGRESS_PARTITIONS`: BullMQ queues the ingress is split into, each in its own Cluster slot; a client
-   * always uses the same one. Every io-node, app-node and frontend of a deployment must agree on it.
-   */
-  readonly ingressPartitions: number;
-  /** `LOG_LEVEL` */
-  readonly logLevel: LogLevel;
-  /** `LOG_PRETTY`: human-readable logs (needs pino-pretty); JSON lines otherwise. */
-  readonly logPretty: boolean;
-  /** `IOCLUSTER_WORKER_INDEX`: set only in a process a worker supervisor forked (its index from 0). */
-  readonly workerIndex: number | undefined;
-  readonly ioNode: {
-    /** `IO_NODE_ID`; defaults to `<hostname>-<random>` so restarts are distinct nodes. */
-    readonly nodeId: string;
-    /** `IO_NODE_HOST` */
-    readonly host: string;
-    /** `IO_NODE_PORT` (0 picks a free port) */
-    readonly port: number;
-    /**
-     * `IO_NODE_PUBLIC_URL`: the URL clients use to reach this node; derived from host/port when unset.
-     * `{port}` in it stands for the port listened on.
-     */
-    readonly publicUrl: string | undefined;
-    /** `IO_NODE_WORKERS`: io-node processes one command runs (`auto`: one per core). */
-    readonly workers: number;
-    /** `SOCKETIO_PARSER`: `default` (Socket.IO's JSON + binary attachments) or `msgpack`. */
-    readonly parser: SocketIoParser;
-    /** `IO_NODE_CORS_ORIGINS`: comma-separated allowed origins, or `*`. */
-    readonly corsOrigins: readonly string[] | '*';
-    /** `EVENT_TIMEOUT_MS`: an event's ack gets a TIMEOUT error if no app-node answered by then. */
-    readonly eventTimeoutMs: number;
-    /** `ORDERING`: `on` keeps per-client order (default); `off` sends events without waiting. */
-    readonly ordering: boolean;
-    /** `BATCH_MAX_EVENTS`: most client events carried by one queue job. */
-    readonly batchMaxEvents: number;
-    /** `MAX_JOBS_IN_FLIGHT`: this node's unanswered jobs before new events gather for the next one. */
-    readonly maxJobsInFlight: number;
-    /** `MAX_PENDING_EVENTS`: events waiting on this node (e.g. while Redis is down) before OVERLOADED. */
-    readonly maxPendingEvents: number;
-    /** `RECOVERY_WINDOW_MS`: how long a disconnected client's session waits for it to come back. */
-    readonly recoveryWindowMs: number;
-    /** `INBOX_RETENTION_MS`: how long a peer whose heartbeat expired keeps its inbox and routing. */
-    readonly inboxRetentionMs: number;
-    /** `HEARTBEAT_INTERVAL_MS`: registry refresh period. */
-    readonly heartbeatIntervalMs: number;
-    /** `HEARTBEAT_TTL_MS`: a node missing heartbeats this long drops out of the registry. */
-    readonly heartbeatTtlMs: number;
-  };
-  /** JWT authentication of clients on io-nodes; undefined when no `AUTH_JWT_*` key is set. */
-  readonly auth: JwtAuthConfig | undefined;
-  readonly limits: LimitsConfig;
-  readonly appNode: {
-    /** `APP_NODE_ID`; defaults to `app-<hostname>-<random>`. */
-    readonly nodeId: string;
-    /** `APP_NODE_WORKERS`: app-node processes one command runs (`auto`: one per core). */
-    readonly workers: number;
-    /** `APP_NODE_CONCURRENCY`: jobs one app-node runs at once. */
-    readonly concurrency: number;
-    /** `LOCK_DURATION_MS`: BullMQ job lock; a dead worker's job is retried after about this long. */
-    readonly lockDurationMs: number;
-    /** `STALLED_INTERVAL_MS`: how often workers look for jobs whose lock expired. */
-    readonly stalledIntervalMs: number;
-    /** `MAX_STALLED_COUNT`: how many times a job may lose its worker before it is failed. */
-    readonly maxStalledCount: number;
-    /**
-     * `COMMAND_APPEND_SCRIPT`: off a Redis Cluster, deliver commands that need no join or history step
-     * with one Lua script (look-up and inbox appends in one round trip); `off` takes two round trips.
-     */
-    readonly commandAppendScript: boolean;
-    /** `INBOX_RETENTION_MS`: how long commands wait in an io-node's inbox for it to come back. */
-    readonly inboxRetentionMs: number;
-    /** `RECOVERY_WINDOW_MS`: how long the answers to a client's events are kept for its resends. */
-    readonly recoveryWindowMs: number;
-    /** `HISTORY_ROOMS`: comma-separated globs of rooms that keep history (`chat:*,lobby`); none when unset. */
-    readonly historyRooms: readonly string[];
-    /** `HISTORY_MAX_LENGTH`: messages kept per room. */
-    readonly historyMaxLength: number;
-    /** `HISTORY_TTL_MS`: age past which messages are dropped, and a quiet room's history expires. */
-    readonly historyTtlMs: number;
-    /**
-     * `METRICS_PORT`: port of the app-node's HTTP server (`/healthz`, `/readyz`, `/metrics`); 0 picks a
-     * free one. Unset: no server (several app-nodes on one host would otherwise collide on a default).
-     */
-    readonly metricsPort: number | undefined;
-    /** `METRICS_HOST`: interface of that server. */
-    readonly metricsHost: string;
-  };
-  readonly frontend: {
-    /** `FRONTEND_HOST` */
-    readonly host: string;
-    /** `FRONTEND_PORT` */
-    readonly port: number;
-    /** `FRONTEND_STRATEGY`: default pick for `/api/connect`. */
-    readonly strategy: BalanceStrategy;
-    /** `FRONTEND_PROXY`: forward Socket.IO traffic to io-nodes through the frontend. */
-    readonly proxy: boolean;
-    /** `FRONTEND_PROXY_PATH`: Socket.IO path forwarded in proxy mode (starts and ends with `/`). */
-    readonly proxyPath: string;
-    /** `FRONTEND_STATIC_DIR`: directory of static pages to serve (absolute); none when unset. */
-    readonly staticDir: string | undefined;
-    /** `FRONTEND_REGISTRY_REFRESH_MS`: how often the frontend re-reads the io-node registry. */
-    readonly registryRefreshMs: number;
-    /** `ADMIN_TOKEN`: enables `/admin`, which asks for this token; unset, there is no admin view. */
-    readonly adminToken: string | undefined;
-  };
+/** JWT verification of client handshakes; `undefined` in the io-node's settings when no key is set. */
+export interface JwtAuthConfig {
+  readonly secret: string | undefined;
+  /** Contents of the file named by `AUTH_JWT_PUBLIC_KEY_FILE`. */
+  readonly publicKeyPem: string | undefined;
+  readonly jwksUrl: string | undefined;
+  readonly issuer: string | undefined;
+  readonly audience: readonly string[] | undefined;
+  readonly algorithms: readonly JwtAlgorithm[] | undefined;
+  readonly expiryNoticeMs: number;
 }
 
-function redisTarget(env: Env): RedisTarget {
-  const cluster = hostPorts(env, 'REDIS_CLUSTER_NODES');
-  const sentinels = hostPorts(env, 'REDIS_SENTINELS');
-  const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
-  if (cluster && sentinels) throw new ConfigError('set REDIS_CLUSTER_NODES or REDIS_SENTINELS, not both');
-  if (cluster) return { kind: 'cluster', nodes: cluster, password: read(env, 'REDIS_PASSWORD') };
+/** Room history of an app-node (`HISTORY_*`). */
+export interface HistorySettings {
+  readonly rooms: readonly string[];
+  readonly maxLength: number;
+  readonly ttlMs: number;
+}
+
+type RowsOf<T extends Tier> = Extract<SettingRow, { tier: 'cluster' | T }>;
+type ValueOf<R> = R extends Setting<infer V> ? V : never;
+type PlainRows<T extends Tier> = Extract<RowsOf<T>, { scope: 'option' | 'process' }>;
+
+/** The values of a tier's plain rows, by option name. */
+export type TierValues<T extends Tier> = {
+  readonly [R in PlainRows<T> as R['option']]: R extends { required: true }
+    ? ValueOf<R>
+    : ValueOf<R> | undefined;
+};
+interface Composites {
+  cluster: { readonly redis: RedisTarget; readonly replicaWait: ReplicaWait };
+  'io-node': { readonly jwt: JwtAuthConfig | undefined };
+  'app-node': { readonly history: HistorySettings };
+  frontend: unknown;
+  example: unknown;
+}
+/**
+ * What one tier's process reads: every option of its `create*` that has a variable, under the option's
+ * name (spread them into the options), and its process settings (`logLevel`, `workers`...).
+ */
+export type Settings<T extends Tier> = TierValues<T> & Composites['cluster'] & Composites[T];
+
+/** A check across rows, run when every variable it names is among the rows read. */
+interface Relation {
+  readonly vars: readonly string[];
+  /** The sentence that refuses the combination, or undefined when it is fine. */
+  check(value: (name: string) => unknown): string | undefined;
+}
+
+const AUTH_KEYS = ['AUTH_JWT_SECRET', 'AUTH_JWT_PUBLIC_KEY_FILE', 'AUTH_JWT_JWKS_URL'];
+
+const RELATIONS: readonly Relation[] = [
+  {
+    vars: ['REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'],
+    check: (v) =>
+      v('REDIS_CLUSTER_NODES') && v('REDIS_SENTINELS')
+        ? 'set REDIS_CLUSTER_NODES or REDIS_SENTINELS, not both'
+        : undefined,
+  },
+  {
+    vars: ['REDIS_SENTINELS', 'REDIS_SENTINEL_NAME'],
+    check: (v) =>
+      v('REDIS_SENTINELS') && !v('REDIS_SENTINEL_NAME')
+        ? 'REDIS_SENTINEL_NAME is required with REDIS_SENTINELS'
+        : undefined,
+  },
+  {
+    vars: ['HEARTBEAT_INTERVAL_MS', 'HEARTBEAT_TTL_MS'],
+    check: (v) => {
+      const [interval, ttl] = [v('HEARTBEAT_INTERVAL_MS') as number, v('HEARTBEAT_TTL_MS') as number];
+      return ttl <= interval
+        ? `HEARTBEAT_TTL_MS (${ttl}) must be larger than HEARTBEAT_INTERVAL_MS (${interval})`
+        : undefined;
+    },
+  },
+  {
+    vars: ['IO_NODE_PORT', 'IO_NODE_WORKERS'],
+    check: (v) => {
+      const [port, workers] = [v('IO_NODE_PORT') as number, v('IO_NODE_WORKERS') as number];
+      return port !== 0 && port + workers - 1 > 65535
+        ? `IO_NODE_PORT (${port}) + IO_NODE_WORKERS (${workers}) - 1 must be at most 65535: worker i listens on IO_NODE_PORT + i`
+        : undefined;
+    },
+  },
+  {
+    vars: AUTH_KEYS,
+    check: (v) =>
+      AUTH_KEYS.filter((name) => v(name) !== undefined).length > 1
+        ? `set one of ${AUTH_KEYS.join(', ')}`
+        : undefined,
+  },
+  {
+    vars: ['HANDLER_TIMEOUT_MS', 'EVENT_TIMEOUT_MS'],
+    check: (v) => {
+      const [handler, event] = [v('HANDLER_TIMEOUT_MS') as number, v('EVENT_TIMEOUT_MS') as number];
+      const margin = deadlineMarginMs(event);
+      return handler >= event - margin
+        ? `HANDLER_TIMEOUT_MS (${handler}) must be less than EVENT_TIMEOUT_MS (${event}) minus its ${margin} ms margin: an io-node gives up on an event after EVENT_TIMEOUT_MS, so the app-node must stop its handler before`
+        : undefined;
+    },
+  },
+];
+
+/** The rows a process of these tiers reads: theirs and the cluster-wide ones. */
+export function settingsOf(tiers: readonly Tier[]): readonly Setting[] {
+  return SETTINGS.filter((row) => row.tier === 'cluster' || tiers.includes(row.tier)) as readonly Setting[];
+}
+
+/** A row's default, made now when it is made per process. */
+export function defaultOf<V>(row: Setting<V>): V | undefined {
+  return typeof row.default === 'function' ? (row.default as () => V)() : row.default;
+}
+
+function parseRow(row: Setting, env: Env): unknown {
+  const raw = read(env, row.env);
+  if (raw === undefined) return defaultOf(row);
+  const parsed = row.kind.env.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const detail = issue?.code === 'custom' && issue.params?.detail ? ` (${issue.message})` : '';
+  throw new ConfigError(
+    row.secret
+      ? `${row.env} must ${row.kind.expects}`
+      : `${row.env} must ${row.kind.expects}, got "${raw}"${detail}`,
+  );
+}
+
+/** Parses the rows and checks the relations among them; throws a ConfigError naming the variable(s). */
+function parseRows(rows: readonly Setting[], env: Env): Map<string, unknown> {
+  const values = new Map<string, unknown>();
+  for (const row of rows) values.set(row.env, parseRow(row, env));
+  for (const relation of RELATIONS) {
+    if (!relation.vars.every((name) => values.has(name))) continue;
+    const refusal = relation.check((name) => values.get(name));
+    if (refusal) throw new ConfigError(refusal);
+  }
+  return values;
+}
+
+function redisTarget(values: Map<string, unknown>): RedisTarget {
+  const password = values.get('REDIS_PASSWORD') as string | undefined;
+  const cluster = values.get('REDIS_CLUSTER_NODES') as { host: string; port: number }[] | undefined;
+  if (cluster) return { kind: 'cluster', nodes: cluster, password };
+  const sentinels = values.get('REDIS_SENTINELS') as { host: string; port: number }[] | undefined;
   if (sentinels) {
-    const name = read(env, 'REDIS_SENTINEL_NAME');
-    if (!name) throw new ConfigError('REDIS_SENTINEL_NAME is required with REDIS_SENTINELS');
-    return { kind: 'sentinel', sentinels, name, password: read(env, 'REDIS_PASSWORD') };
+    return { kind: 'sentinel', sentinels, name: values.get('REDIS_SENTINEL_NAME') as string, password };
   }
-  return { kind: 'standalone', url: redisUrl ?? 'redis://127.0.0.1:6379' };
+  return { kind: 'standalone', url: values.get('REDIS_URL') as string };
 }
 
-function jwtAuth(env: Env): JwtAuthConfig | undefined {
-  const secret = read(env, 'AUTH_JWT_SECRET');
-  const publicKeyPem = fileContents(env, 'AUTH_JWT_PUBLIC_KEY_FILE');
-  const jwksUrl = url(env, 'AUTH_JWT_JWKS_URL', ['http:', 'https:']);
-  const keys = [secret, publicKeyPem, jwksUrl].filter((key) => key !== undefined).length;
-  if (keys === 0) return undefined;
-  if (keys > 1) {
-    throw new ConfigError('set one of AUTH_JWT_SECRET, AUTH_JWT_PUBLIC_KEY_FILE and AUTH_JWT_JWKS_URL');
-  }
-  if (secret !== undefined && Buffer.byteLength(secret) < 32) {
-    throw new ConfigError('AUTH_JWT_SECRET must be at least 32 bytes (256 bits) long');
-  }
-  if (publicKeyPem !== undefined && !publicKeyPem.includes('-----BEGIN PUBLIC KEY-----')) {
-    throw new ConfigError('AUTH_JWT_PUBLIC_KEY_FILE must hold a PEM public key (-----BEGIN PUBLIC KEY-----)');
-  }
-  const algorithms = list(env, 'AUTH_JWT_ALGORITHMS');
-  for (const algorithm of algorithms ?? []) {
-    if (!(JWT_ALGORITHMS as readonly string[]).includes(algorithm)) {
-      throw new ConfigError(
-        `AUTH_JWT_ALGORITHMS must list some of ${JWT_ALGORITHMS.join(', ')}, got "${algorithm}"`,
-      );
+/** Builds the settings object: plain rows by option name, parts into their composite option. */
+function assemble(rows: readonly Setting[], values: Map<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const row of rows) {
+    const value = values.get(row.env);
+    if (row.scope !== 'part') out[row.option] = value;
+    else if (row.option.includes('.')) {
+      const [owner, field] = row.option.split('.') as [string, string];
+      out[owner] = { ...(out[owner] as object | undefined), [field]: value };
     }
   }
-  return {
-    secret,
-    publicKeyPem,
-    jwksUrl,
-    issuer: read(env, 'AUTH_JWT_ISSUER'),
-    audience: list(env, 'AUTH_JWT_AUDIENCE'),
-    algorithms: algorithms as readonly JwtAlgorithm[] | undefined,
-    expiryNoticeMs: int(env, 'AUTH_EXPIRY_NOTICE_MS', 30_000, 100, 86_400_000),
-  };
+  out.redis = redisTarget(values);
+  if (out.jwt !== undefined) {
+    const jwt = out.jwt as JwtAuthConfig;
+    const keyed = jwt.secret !== undefined || jwt.publicKeyPem !== undefined || jwt.jwksUrl !== undefined;
+    out.jwt = keyed ? jwt : undefined;
+  }
+  if (out.history !== undefined) {
+    const history = out.history as HistorySettings;
+    out.history = { ...history, rooms: history.rooms ?? Object.freeze([]) };
+  }
+  return out;
 }
 
-function limits(env: Env): LimitsConfig {
-  return {
-    clientEventRate: int(env, 'CLIENT_EVENT_RATE', limitDefaults.clientEventRate, 0, 1_000_000),
-    clientEventBurst: int(env, 'CLIENT_EVENT_BURST', limitDefaults.clientEventBurst, 1, 1_000_000),
-    clientRateDisconnectAfter: int(
-      env,
-      'CLIENT_RATE_DISCONNECT_AFTER',
-      limitDefaults.clientRateDisconnectAfter,
-      0,
-      100_000_000,
-    ),
-    abuseBanMs: int(env, 'CLIENT_ABUSE_BAN_MS', limitDefaults.abuseBanMs, 0, 86_400_000),
-    maxPayloadBytes: int(env, 'MAX_PAYLOAD_BYTES', limitDefaults.maxPayloadBytes, 256, 100_000_000),
-    maxConnections: int(env, 'MAX_CONNECTIONS', limitDefaults.maxConnections, 0, 10_000_000),
-    connectionsPerSecondPerIp: int(
-      env,
-      'CONNECTIONS_PER_SECOND_PER_IP',
-      limitDefaults.connectionsPerSecondPerIp,
-      0,
-      1_000_000,
-    ),
-    queueMaxWaiting: int(env, 'QUEUE_MAX_WAITING', limitDefaults.queueMaxWaiting, 0, 100_000_000),
-    queueCheckIntervalMs: int(env, 'QUEUE_CHECK_INTERVAL_MS', limitDefaults.queueCheckIntervalMs, 10, 60_000),
-  };
+/**
+ * Parses and validates the settings of one tier's process, and only those (plus the cluster-wide ones);
+ * throws a {@link ConfigError} naming the bad variable. The result is frozen.
+ */
+export function loadSettings<T extends Tier>(tier: T, env: Env = process.env): Settings<T> {
+  const rows = settingsOf([tier]);
+  return deepFreeze(assemble(rows, parseRows(rows, env))) as Settings<T>;
 }
 
-/** Parses and validates the environment once; throws a {@link ConfigError} naming the bad variable. */
-export function loadConfig(env: Env = process.env): Config {
-  const prefix = read(env, 'IOCLUSTER_PREFIX') ?? clusterDefaults.prefix;
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) {
-    throw new ConfigError(`IOCLUSTER_PREFIX must be 1-64 letters, digits, '_', '.' or '-', got "${prefix}"`);
-  }
-  const heartbeatIntervalMs = int(
-    env,
-    'HEARTBEAT_INTERVAL_MS',
-    clusterDefaults.heartbeatIntervalMs,
-    100,
-    60_000,
-  );
-  const heartbeatTtlMs = int(env, 'HEARTBEAT_TTL_MS', clusterDefaults.heartbeatTtlMs, 200, 600_000);
-  if (heartbeatTtlMs <= heartbeatIntervalMs) {
-    throw new ConfigError(
-      `HEARTBEAT_TTL_MS (${heartbeatTtlMs}) must be larger than HEARTBEAT_INTERVAL_MS (${heartbeatIntervalMs})`,
-    );
-  }
-  const lockDurationMs = int(env, 'LOCK_DURATION_MS', appNodeDefaults.lockDurationMs, 1_000, 600_000);
-  const recoveryWindowMs = int(
-    env,
-    'RECOVERY_WINDOW_MS',
-    clusterDefaults.recoveryWindowMs,
-    1_000,
-    86_400_000,
-  );
-  const inboxRetentionMs = int(
-    env,
-    'INBOX_RETENTION_MS',
-    clusterDefaults.inboxRetentionMs,
-    1_000,
-    86_400_000,
-  );
-  const config: Config = {
-    redis: redisTarget(env),
-    redisWait: {
-      replicas: int(env, 'REDIS_WAIT_REPLICAS', clusterDefaults.replicaWait.replicas, 0, 100),
-      timeoutMs: int(env, 'REDIS_WAIT_TIMEOUT_MS', clusterDefaults.replicaWait.timeoutMs, 1, 600_000),
-    },
-    prefix,
-    ingressPartitions: int(env, 'INGRESS_PARTITIONS', clusterDefaults.ingressPartitions, 1, 256),
-    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
-    logPretty: bool(env, 'LOG_PRETTY', false),
-    workerIndex:
-      read(env, WORKER_INDEX_VAR) === undefined ? undefined : int(env, WORKER_INDEX_VAR, 0, 0, 255),
-    ioNode: {
-      nodeId: read(env, 'IO_NODE_ID') ?? `${hostname()}-${randomBytes(3).toString('hex')}`,
-      host: read(env, 'IO_NODE_HOST') ?? ioNodeDefaults.host,
-      port: int(env, 'IO_NODE_PORT', ioNodeDefaults.port, 0, 65535),
-      publicUrl: url(env, 'IO_NODE_PUBLIC_URL', ['http:', 'https:'], PORT_PLACEHOLDER),
-      workers: workers(env, 'IO_NODE_WORKERS'),
-      parser: oneOf(env, 'SOCKETIO_PARSER', SOCKETIO_PARSERS, 'default'),
-      corsOrigins: origins(env, 'IO_NODE_CORS_ORIGINS'),
-      eventTimeoutMs: int(env, 'EVENT_TIMEOUT_MS', ioNodeDefaults.eventTimeoutMs, 100, 3_600_000),
-      ordering: bool(env, 'ORDERING', ioNodeDefaults.ordering),
-      batchMaxEvents: int(env, 'BATCH_MAX_EVENTS', ioNodeDefaults.batchMaxEvents, 1, 10_000),
-      maxJobsInFlight: int(env, 'MAX_JOBS_IN_FLIGHT', ioNodeDefaults.maxJobsInFlight, 1, 100_000),
-      maxPendingEvents: int(env, 'MAX_PENDING_EVENTS', ioNodeDefaults.maxPendingEvents, 1, 100_000_000),
-      recoveryWindowMs,
-      inboxRetentionMs,
-      heartbeatIntervalMs,
-      heartbeatTtlMs,
-    },
-    auth: jwtAuth(env),
-    limits: limits(env),
-    appNode: {
-      nodeId: read(env, 'APP_NODE_ID') ?? `app-${hostname()}-${randomBytes(3).toString('hex')}`,
-      workers: workers(env, 'APP_NODE_WORKERS'),
-      concurrency: int(env, 'APP_NODE_CONCURRENCY', appNodeDefaults.concurrency, 1, 10_000),
-      lockDurationMs,
-      stalledIntervalMs: int(env, 'STALLED_INTERVAL_MS', appNodeDefaults.stalledIntervalMs, 500, 600_000),
-      maxStalledCount: int(env, 'MAX_STALLED_COUNT', appNodeDefaults.maxStalledCount, 0, 100),
-      commandAppendScript: bool(env, 'COMMAND_APPEND_SCRIPT', appNodeDefaults.commandAppendScript),
-      inboxRetentionMs,
-      recoveryWindowMs,
-      historyRooms: list(env, 'HISTORY_ROOMS') ?? Object.freeze([]),
-      historyMaxLength: int(env, 'HISTORY_MAX_LENGTH', 1_000, 1, 10_000_000),
-      historyTtlMs: int(env, 'HISTORY_TTL_MS', 300_000, 1_000, 2_592_000_000),
-      metricsPort:
-        read(env, 'METRICS_PORT') === undefined ? undefined : int(env, 'METRICS_PORT', 0, 0, 65535),
-      metricsHost: read(env, 'METRICS_HOST') ?? appNodeDefaults.metricsHost,
-    },
-    frontend: {
-      host: read(env, 'FRONTEND_HOST') ?? frontendDefaults.host,
-      port: int(env, 'FRONTEND_PORT', frontendDefaults.port, 0, 65535),
-      strategy: oneOf(env, 'FRONTEND_STRATEGY', BALANCE_STRATEGIES, frontendDefaults.strategy),
-      proxy: bool(env, 'FRONTEND_PROXY', frontendDefaults.proxy),
-      proxyPath: urlPath(env, 'FRONTEND_PROXY_PATH', frontendDefaults.proxyPath),
-      staticDir: directory(env, 'FRONTEND_STATIC_DIR'),
-      registryRefreshMs: int(
-        env,
-        'FRONTEND_REGISTRY_REFRESH_MS',
-        frontendDefaults.registryRefreshMs,
-        50,
-        60_000,
-      ),
-      adminToken: token(env, 'ADMIN_TOKEN'),
-    },
-  };
-  const { port, workers: ioWorkers } = config.ioNode;
-  if (port !== 0 && port + ioWorkers - 1 > 65535) {
-    throw new ConfigError(
-      `IO_NODE_PORT (${port}) + IO_NODE_WORKERS (${ioWorkers}) - 1 must be at most 65535: worker i listens on IO_NODE_PORT + i`,
-    );
-  }
-  return deepFreeze(config);
+/**
+ * Validates the settings of several tiers at once, with the checks that need two of them (a handler
+ * timeout against the io-nodes' event timeout): for a process that starts the others with its
+ * environment, so it refuses a combination before any of them runs.
+ */
+export function checkSettings(tiers: readonly Tier[], env: Env = process.env): void {
+  parseRows(settingsOf(tiers), env);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -1,19 +1,18 @@
 export type {
-  BalanceStrategy,
-  Config,
-  JwtAlgorithm,
+  HistorySettings,
   JwtAuthConfig,
-  LimitsConfig,
-  SocketIoParser,
+  Settings,
+  TierValues,
 } from './config.js';
-export {
-  BALANCE_STRATEGIES,
-  JWT_ALGORITHMS,
-  loadConfig,
-  PORT_PLACEHOLDER,
-  SOCKETIO_PARSERS,
-} from './config.js';
-export { DEFAULTS } from './defaults.js';
+export { checkSettings, loadSettings, PORT_PLACEHOLDER, settingsOf } from './config.js';
+export { renderConfigurationDoc } from './config-doc.js';
+export type { Env, Kind } from './config-env.js';
+export type { UnknownSetting } from './config-names.js';
+export { unknownSettings, warnUnknownSettings } from './config-names.js';
+export type { SettingDefaults } from './config-options.js';
+export { checkOptions, settingDefaults } from './config-options.js';
+export type { BalanceStrategy, JwtAlgorithm, Setting, SocketIoParser, Tier } from './config-table.js';
+export { BALANCE_STRATEGIES, JWT_ALGORITHMS, SETTINGS, SOCKETIO_PARSERS, TIERS } from './config-table.js';
 export type { AckError, ErrorCode } from './errors.js';
 export {
   ConfigError,
@@ -146,6 +145,7 @@ export {
   COMMAND_VERSION,
   channelRoom,
   checkPresenceMeta,
+  deadlineMarginMs,
   decodeAppNodeRecord,
   decodeArgs,
   decodeBinary,

@@ -1,4 +1,4 @@
-import { type Config, PORT_PLACEHOLDER } from './config.js';
+import { PORT_PLACEHOLDER } from './config-table.js';
 
 /*
  * What a worker supervisor adds to the environment of each worker it forks, so that every worker is a
@@ -27,7 +27,7 @@ export function workerPublicUrl(publicUrl: string | undefined): string | undefin
  * free one when `IO_NODE_PORT` is 0) and a public URL naming that port.
  */
 export function ioNodeWorkerEnv(
-  ioNode: Config['ioNode'],
+  ioNode: { readonly nodeId: string; readonly port: number; readonly publicUrl: string | undefined },
   index: number,
   incarnation: number,
 ): Record<string, string> {
@@ -41,7 +41,7 @@ export function ioNodeWorkerEnv(
 
 /** Environment of app-node worker `index`: its own id. */
 export function appNodeWorkerEnv(
-  appNode: Config['appNode'],
+  appNode: { readonly nodeId: string },
   index: number,
   incarnation: number,
 ): Record<string, string> {

@@ -18,7 +18,7 @@ export type {
 } from './commands.js';
 export { COMMAND_VERSION, decodeCommandEnvelope, encodeCommandEnvelope } from './commands.js';
 export type { ClientBatch, IngressEvent, IngressJob } from './ingress.js';
-export { decodeIngressJob, INGRESS_VERSION, RESERVED_EVENTS } from './ingress.js';
+export { deadlineMarginMs, decodeIngressJob, INGRESS_VERSION, RESERVED_EVENTS } from './ingress.js';
 export type { IoNodeRecord } from './io-node-record.js';
 export { decodeIoNodeRecord, encodeIoNodeRecord } from './io-node-record.js';
 export type { PresenceChange, PresenceMeta, PresenceReason } from './presence.js';

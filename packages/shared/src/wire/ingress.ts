@@ -49,6 +49,20 @@ export type IngressEvent =
 export interface ClientBatch {
   client: ClientInfo;
   events: IngressEvent[];
+  /**
+   * When the io-node will stop waiting for these events' replies (ms since epoch, its clock, less
+   * {@link deadlineMarginMs}) and send the client's next events: a handler still running then must be
+   * answered TIMEOUT and cut off, or it would run beside the next one. Absent: no deadline.
+   */
+  deadline?: number;
+}
+
+/**
+ * How much earlier than its event timeout an io-node asks app-nodes to answer: time for the reply to reach
+ * it and for the clocks of two hosts to differ. A tenth of the timeout, at most 1 s.
+ */
+export function deadlineMarginMs(eventTimeoutMs: number): number {
+  return Math.min(1_000, Math.floor(eventTimeoutMs / 10));
 }
 
 /** Payload of one ingress job: events of one or more clients of one io-node. */
@@ -98,12 +112,14 @@ export function decodeIngressJob(value: unknown): IngressJob {
   version(v.v, INGRESS_VERSION, 'job');
   const batches = array(v.batches, 'job.batches').map((batch, i) => {
     const b = object(batch, `job.batches[${i}]`);
-    return {
+    const decoded: ClientBatch = {
       client: decodeClientInfo(b.client, `job.batches[${i}].client`),
       events: array(b.events, `job.batches[${i}].events`).map((e, j) =>
         decodeEvent(e, `job.batches[${i}].events[${j}]`),
       ),
     };
+    if (b.deadline !== undefined) decoded.deadline = integer(b.deadline, `job.batches[${i}].deadline`);
+    return decoded;
   });
   const job: IngressJob = { v: INGRESS_VERSION, nodeId: nonEmptyString(v.nodeId, 'job.nodeId'), batches };
   if (v.presence !== undefined) {
