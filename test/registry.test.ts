@@ -56,9 +56,10 @@ describe('registry', () => {
     );
     const elapsed = Date.now() - killedAt;
     expect(elapsed).toBeLessThan(TTL_MS + INTERVAL_MS);
-    // Nothing is left behind: the index member was removed by the reader, the hash expired on its own.
+    // Its liveness record says expired (the member stays, a broadcast target, until it is purged past the
+    // inbox retention), and its hash expired on its own.
     const keys = createKeys(c.prefix);
-    expect(await c.redis.zrange(keys.registryIndex, 0, -1)).toEqual([]);
+    expect(Number(await c.redis.zscore(keys.inboxNodes, child.nodeId))).toBeLessThanOrEqual(Date.now());
     await until(
       () => c.redis.exists(keys.registryNode(child.nodeId)),
       (n) => n === 0,
@@ -80,7 +81,7 @@ describe('registry', () => {
     );
 
     await child.stop();
-    expect(await c.redis.zscore(keys.registryIndex, child.nodeId)).toBeNull();
+    expect(await c.redis.zscore(keys.inboxNodes, child.nodeId)).toBeNull();
     expect(await c.redis.exists(keys.registryNode(child.nodeId))).toBe(0);
     // The leave announcement makes the frontend re-read now rather than at its 5 s poll.
     const left = await until(
@@ -91,7 +92,7 @@ describe('registry', () => {
     expect(left.map((n) => n.nodeId)).toEqual([inProcess.nodeId]);
 
     await inProcess.close();
-    expect(await c.redis.zcard(keys.registryIndex)).toBe(0);
+    expect(await c.redis.zcard(keys.inboxNodes)).toBe(0);
     expect(await c.redis.exists(keys.registryNode(inProcess.nodeId))).toBe(0);
     await until(
       () => listed(frontend),
@@ -111,7 +112,8 @@ describe('registry', () => {
     expect(second.url).toBe(first.url);
     expect(second.nodeId).not.toBe(first.nodeId);
 
-    expect(await c.redis.zrange(keys.registryIndex, 0, -1)).toEqual([second.nodeId]);
+    // The first node's record expired when the second took its URL: only the second is live.
+    expect(await c.redis.zrangebyscore(keys.inboxNodes, `(${Date.now()}`, '+inf')).toEqual([second.nodeId]);
     expect(await c.redis.exists(keys.registryNode(first.nodeId))).toBe(0);
     const nodes = await until(
       () => listed(frontend),

@@ -13,6 +13,7 @@ import {
   createRedis,
   DEFAULTS,
   type IoNodeRecord,
+  ioNodeLiveness,
   type Logger,
   listen,
   type RedisConnection,
@@ -269,7 +270,13 @@ export function createFrontend(options: FrontendOptions): Frontend {
         queue.on('error', (err) => logger.debug({ err }, 'queue reader error'));
         admin?.setQueue(queue);
       }
-      watcher = watchRegistry({ redis, subscriber: sub, keys, intervalMs: opts.registryRefreshMs, logger });
+      watcher = watchRegistry({
+        redis,
+        subscriber: sub,
+        kind: ioNodeLiveness(keys),
+        intervalMs: opts.registryRefreshMs,
+        logger,
+      });
       watcher.on('peer-joined', (node) =>
         logger.info({ nodeId: node.nodeId, url: node.url }, 'io-node joined'),
       );

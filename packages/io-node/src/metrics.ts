@@ -18,8 +18,8 @@ export interface IoNodeMetrics {
   answered(ms: number): void;
   /** `events` events were answered with TIMEOUT. */
   timedOut(events: number): void;
-  /** Wraps a command applier so each command applied is counted by `type`. */
-  countCommands(apply: (cmd: Command) => void | Promise<void>): (cmd: Command) => void | Promise<void>;
+  /** Counts a command applied, by `type`. */
+  commandApplied(cmd: Command): void;
   /** Counts the connection's reconnects; returns the remover. */
   watchRedis(connection: RedisConnection, role: string): () => void;
   /** Answers `GET /metrics`. */
@@ -99,10 +99,7 @@ export function createIoNodeMetrics(connections: () => number, presenceEntries: 
     eventsPerSecond: () => rate.perSecond(),
     answered: (ms) => roundtrip.observe(ms / 1000),
     timedOut: (n) => timeouts.inc(n),
-    countCommands: (apply) => (cmd) => {
-      commands.inc({ type: cmd.type });
-      return apply(cmd);
-    },
+    commandApplied: (cmd) => commands.inc({ type: cmd.type }),
     watchRedis: base.watchRedis,
     serve: base.serve,
   };

@@ -30,15 +30,19 @@ function toRedisTarget(target: RedisTarget | string): RedisTarget {
   return typeof target === 'string' ? { kind: 'standalone', url: target } : target;
 }
 
-/** Opens an ioredis connection for one role, logging (not throwing) connection trouble. */
+/**
+ * Opens an ioredis connection for one role, logging (not throwing) connection trouble. With `lazy`, it
+ * connects at its first command (or `connect()`), so a factory can build it and `start()` connect it.
+ */
 export function createRedis(
   target: RedisTarget | string,
   role: RedisRole,
-  options: { logger?: Logger; connectionName?: string } = {},
+  options: { logger?: Logger; connectionName?: string; lazy?: boolean } = {},
 ): RedisConnection {
   const resolved = toRedisTarget(target);
   const base: RedisOptions = {
     connectionName: options.connectionName,
+    lazyConnect: options.lazy === true,
     // BullMQ needs null on connections that block; commands elsewhere fail fast instead of piling up.
     maxRetriesPerRequest: role === 'blocking' || role === 'subscriber' ? null : 20,
     enableReadyCheck: true,
@@ -72,6 +76,7 @@ export function createRedis(
       {
         redisOptions: { ...base, password: resolved.password },
         enableAutoPipelining: base.enableAutoPipelining,
+        lazyConnect: base.lazyConnect,
       },
     );
   }
@@ -136,4 +141,14 @@ function reviveAfterAbortedConnect(connection: Redis, log: Logger | undefined): 
       connection.connect().catch(() => undefined);
     }, REVIVE_DELAY_MS).unref();
   });
+}
+
+/**
+ * Starts connecting a connection made with `lazy` (no-op once it is connecting or connected). Commands
+ * sent meanwhile wait for it; connection trouble is logged by {@link createRedis}'s listener and retried,
+ * as for any connection, so nothing is thrown here.
+ */
+export function startConnecting(connection: RedisConnection): void {
+  if (connection.status !== 'wait') return;
+  connection.connect().catch(() => undefined);
 }
