@@ -41,7 +41,7 @@ export async function isNodeLive(
   nodeId: string,
   now: number = Date.now(),
 ): Promise<boolean> {
-  const expiresAt = await redis.zscore(keys.inboxNodes, nodeId);
+  const expiresAt = await redis.zscore(ioNodeLiveness(keys).index, nodeId);
   return expiresAt !== null && Number(expiresAt) > now;
 }
 
@@ -155,8 +155,8 @@ export function watchRegistry<R extends { readonly nodeId: string } = IoNodeReco
     );
     view = verdict.view;
     const before = known;
-    // The last record seen of each listed node: what `peer-left` reports once the hash is gone.
-    known = new Map([...view.listed].map((id) => [id, records.get(id) ?? before.get(id)!]));
+    // The records of the listed nodes; `before` keeps what `peer-left` reports once a hash is gone.
+    known = new Map([...view.listed].map((id) => [id, records.get(id)!]));
     nodes = Object.freeze([...known.values()].sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1)));
     refreshedAt = now;
     for (const id of verdict.left) emit('peer-left', before.get(id)!);
