@@ -1,5 +1,10 @@
 import { describe, expect, test } from 'vitest';
-import { judgeLiveness, type LivenessEntry, type LivenessView, NO_LIVENESS_VIEW } from '../../src/liveness.js';
+import {
+  judgeLiveness,
+  type LivenessEntry,
+  type LivenessView,
+  NO_LIVENESS_VIEW,
+} from '../../src/liveness.js';
 
 const SETTINGS = { heartbeatIntervalMs: 1_000, retentionMs: 10_000 };
 const TTL_MS = 3_000;
@@ -148,7 +153,12 @@ describe('liveness', () => {
       { nodeId: 'up', expiresAt: 101_000, listed: true },
     ];
     const first = judgeLiveness(NO_LIVENESS_VIEW, entries, 100_000, SETTINGS);
-    expect(first).toMatchObject({ joined: ['up'], left: [], expired: ['old', 'recent'], purgeBefore: 90_000 });
+    expect(first).toMatchObject({
+      joined: ['up'],
+      left: [],
+      expired: ['old', 'recent'],
+      purgeBefore: 90_000,
+    });
     const second = judgeLiveness(first.view, entries, 100_500, SETTINGS);
     expect(second).toMatchObject({ joined: [], left: [], expired: [] });
   });
