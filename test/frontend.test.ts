@@ -7,7 +7,7 @@ import { runInNewContext } from 'node:vm';
 import type { AppNode } from '@iocluster/app-node';
 import { type RedisServer, startRedisServer } from '@iocluster/devkit';
 import type { Frontend } from '@iocluster/frontend';
-import { type IoNodeRecord, loadSettings } from '@iocluster/shared';
+import { createKeys, type IoNodeRecord, loadSettings } from '@iocluster/shared';
 import { type Socket as ClientSocket, io as connectClient } from 'socket.io-client';
 import { afterEach, describe, expect, inject, test } from 'vitest';
 import registerTestApp from './fixtures/test-app.js';
@@ -435,8 +435,11 @@ describe('frontend proxy', () => {
     await reconnected;
     expect(await socket.emitWithAck('where')).toBe(survivor.nodeId);
     expect(await socket.emitWithAck('echo', 'after failover')).toEqual(['after failover']);
-    // The dead node has not expired from the registry yet; the proxy avoided it on its own.
-    expect((await listed(frontend)).map((n) => n.nodeId)).toContain(doomed.nodeId);
+    // The dead node's record has not expired yet: the frontend stopped handing it out because it refuses
+    // connections.
+    expect((await listed(frontend)).map((n) => n.nodeId)).toEqual([survivor.nodeId]);
+    const expiresAt = await c.redis.zscore(createKeys(c.prefix).inboxNodes, doomed.nodeId);
+    expect(Number(expiresAt)).toBeGreaterThan(Date.now());
   });
 });
 

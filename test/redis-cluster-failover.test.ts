@@ -78,7 +78,7 @@ async function start(victim: Victim): Promise<{ c: Cluster; index: number; roomP
     ioNodeOptions: { ...logger, eventTimeoutMs: EVENT_TIMEOUT_MS },
   });
   const keys = createKeys(c.prefix);
-  const queue = await primaryOf(keys.registryIndex);
+  const queue = await primaryOf(keys.inboxNodes);
   const index = victim === 'queue' ? queue : (queue + 1) % 3;
   const ids: string[] = [];
   for (let k = 0; ids.length < 2; k++) {

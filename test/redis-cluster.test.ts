@@ -209,7 +209,6 @@ describe('redis cluster', () => {
     const tagged = [
       keys.inboxNodes,
       keys.presenceNodes,
-      keys.registryIndex,
       keys.registryNode('io-1'),
       keys.appRegistryIndex,
       keys.appRegistryNode('app-1'),

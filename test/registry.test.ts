@@ -1,4 +1,5 @@
-import { createKeys, decodeIoNodeRecord, type IoNodeRecord } from '@iocluster/shared';
+import { Writable } from 'node:stream';
+import { createKeys, createLogger, decodeIoNodeRecord, type IoNodeRecord } from '@iocluster/shared';
 import { afterEach, describe, expect, test } from 'vitest';
 import { type Cluster, setup } from './support/cluster.js';
 import { listed, until } from './support/poll.js';
@@ -19,6 +20,17 @@ const INTERVAL_MS = 500;
 const TTL_MS = 1_500;
 const FAST_ENV = { HEARTBEAT_INTERVAL_MS: String(INTERVAL_MS), HEARTBEAT_TTL_MS: String(TTL_MS) };
 const FAST = { heartbeatIntervalMs: INTERVAL_MS, heartbeatTtlMs: TTL_MS };
+
+/** The node ids of `count` round-robin picks of `/api/connect`. */
+async function picks(frontend: { url: string }, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const res = await fetch(`${frontend.url}/api/connect?strategy=round-robin`);
+    expect(res.status).toBe(200);
+    ids.push(((await res.json()) as { nodeId: string }).nodeId);
+  }
+  return ids;
+}
 
 /** Resolves with the next record `event` reports for `nodeId`. */
 function peerEvent(
@@ -56,14 +68,67 @@ describe('registry', () => {
     );
     const elapsed = Date.now() - killedAt;
     expect(elapsed).toBeLessThan(TTL_MS + INTERVAL_MS);
-    // Nothing is left behind: the index member was removed by the reader, the hash expired on its own.
+    // (The frontend stops listing it as soon as it refuses connections; see the next test.) Its liveness
+    // record expires within the TTL: the member stays, a broadcast target, until it is purged past the
+    // inbox retention, and its hash expires on its own.
     const keys = createKeys(c.prefix);
-    expect(await c.redis.zrange(keys.registryIndex, 0, -1)).toEqual([]);
+    await until(
+      async () => Number(await c.redis.zscore(keys.inboxNodes, child.nodeId)),
+      (expiresAt) => expiresAt > 0 && expiresAt <= Date.now(),
+      TTL_MS + INTERVAL_MS,
+    );
     await until(
       () => c.redis.exists(keys.registryNode(child.nodeId)),
       (n) => n === 0,
       2_000,
     );
+  });
+
+  test('registry - /api/connect stops handing out a SIGKILLed io-node at once, long before its record expires', async () => {
+    const c = await start();
+    // The frontend logs when it first reaches a node: until then, a refusal could not be told apart from
+    // a node it cannot reach at all.
+    const reached = new Set<string>();
+    let onReached = () => {};
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) {
+          const entry = JSON.parse(line) as { msg?: string; nodeId?: string };
+          if (entry.msg === 'io-node reachable' && entry.nodeId) reached.add(entry.nodeId);
+        }
+        onReached();
+        done();
+      },
+    });
+    const frontend = await c.startFrontend({
+      registryRefreshMs: 100,
+      logger: createLogger({ level: 'debug', destination }),
+    });
+    // Default heartbeats (2 s / 6 s): the victim's record outlives everything below by seconds.
+    const survivor = await c.startIoNode();
+    const victim = await c.startChildIoNode();
+    await new Promise<void>((resolve) => {
+      onReached = () => {
+        if (reached.has(victim.nodeId) && reached.has(survivor.nodeId)) resolve();
+      };
+      onReached();
+    });
+    const before = await picks(frontend, 4);
+    expect(new Set(before)).toEqual(new Set([survivor.nodeId, victim.nodeId]));
+
+    const killedAt = Date.now();
+    await victim.kill();
+    // Round-robin would hand the victim out every other pick while it is listed.
+    await until(
+      () => picks(frontend, 4),
+      (ids) => ids.every((id) => id === survivor.nodeId),
+      3_000,
+    );
+    expect(Date.now() - killedAt).toBeLessThan(1_500);
+    expect((await listed(frontend)).map((n) => n.nodeId)).toEqual([survivor.nodeId]);
+    // Its record is still live: the frontend stopped on the refused connection, not on the expiry.
+    const keys = createKeys(c.prefix);
+    expect(Number(await c.redis.zscore(keys.inboxNodes, victim.nodeId))).toBeGreaterThan(Date.now());
   });
 
   test('registry - a cleanly stopped io-node is removed at once, in Redis and from /api/io-nodes', async () => {
@@ -80,7 +145,7 @@ describe('registry', () => {
     );
 
     await child.stop();
-    expect(await c.redis.zscore(keys.registryIndex, child.nodeId)).toBeNull();
+    expect(await c.redis.zscore(keys.inboxNodes, child.nodeId)).toBeNull();
     expect(await c.redis.exists(keys.registryNode(child.nodeId))).toBe(0);
     // The leave announcement makes the frontend re-read now rather than at its 5 s poll.
     const left = await until(
@@ -91,7 +156,7 @@ describe('registry', () => {
     expect(left.map((n) => n.nodeId)).toEqual([inProcess.nodeId]);
 
     await inProcess.close();
-    expect(await c.redis.zcard(keys.registryIndex)).toBe(0);
+    expect(await c.redis.zcard(keys.inboxNodes)).toBe(0);
     expect(await c.redis.exists(keys.registryNode(inProcess.nodeId))).toBe(0);
     await until(
       () => listed(frontend),
@@ -111,7 +176,8 @@ describe('registry', () => {
     expect(second.url).toBe(first.url);
     expect(second.nodeId).not.toBe(first.nodeId);
 
-    expect(await c.redis.zrange(keys.registryIndex, 0, -1)).toEqual([second.nodeId]);
+    // The first node's record expired when the second took its URL: only the second is live.
+    expect(await c.redis.zrangebyscore(keys.inboxNodes, `(${Date.now()}`, '+inf')).toEqual([second.nodeId]);
     expect(await c.redis.exists(keys.registryNode(first.nodeId))).toBe(0);
     const nodes = await until(
       () => listed(frontend),

@@ -1,12 +1,13 @@
 import {
   type AppNodeRecord,
+  appNodeLiveness,
   isTransientRedisError,
   type Keys,
   type Logger,
   type RedisConnection,
-  removeAppNodeRecord,
+  removeLiveness,
   settleWithin,
-  writeAppNodeRecord,
+  writeLiveness,
 } from '@iocluster/shared';
 
 export interface AppRegistryOptions {
@@ -26,8 +27,9 @@ export interface AppRegistryOptions {
 }
 
 /**
- * An app-node's record in the registry (what the admin view lists): written every `heartbeatIntervalMs`
- * with a TTL of `heartbeatTtlMs`, so a crashed app-node drops out within the TTL; removed on close.
+ * An app-node's liveness record (what the admin view lists; see `LivenessKind` in shared): written every
+ * `heartbeatIntervalMs` with a TTL of `heartbeatTtlMs`, so a crashed app-node drops out within the TTL;
+ * removed on close.
  * Failures are logged once per distinct error and retried at the next heartbeat: an app-node keeps
  * working without its record.
  */
@@ -44,6 +46,7 @@ const CLOSE_WAIT_MS = 1_000;
 export function createAppRegistry(options: AppRegistryOptions): AppRegistry {
   const { redis, keys, nodeId, heartbeatIntervalMs, heartbeatTtlMs } = options;
   const logger = options.logger.child({ component: 'app-node:registry' });
+  const kind = appNodeLiveness(keys);
   const startedAt = Date.now();
   let timer: NodeJS.Timeout | undefined;
   let beating: Promise<void> | undefined;
@@ -61,7 +64,7 @@ export function createAppRegistry(options: AppRegistryOptions): AppRegistry {
       lastSeen: now,
       metricsUrl: options.metricsUrl(),
     };
-    await writeAppNodeRecord(redis, keys, record, heartbeatTtlMs);
+    await writeLiveness(redis, kind, { nodeId, now, ttlMs: heartbeatTtlMs, record });
   }
 
   function heartbeat(): Promise<void> {
@@ -99,7 +102,7 @@ export function createAppRegistry(options: AppRegistryOptions): AppRegistry {
         await settleWithin(beating, CLOSE_WAIT_MS);
         if (redis.status !== 'ready') return;
         await settleWithin(
-          removeAppNodeRecord(redis, keys, nodeId).catch((err: unknown) =>
+          removeLiveness(redis, kind, nodeId).catch((err: unknown) =>
             logger.warn({ err }, 'could not remove the registry record; it expires on its own'),
           ),
           CLOSE_WAIT_MS,

@@ -10,6 +10,7 @@ import {
   createPresenceStore,
   createRedis,
   type IoNodeRecord,
+  ioNodeLiveness,
   type Logger,
   listen,
   type PresenceMeta,
@@ -31,6 +32,7 @@ import { type AdminRoomsSource, type QueueCounts, readAdminState } from './admin
 import { createApiRouter } from './http-api.js';
 import { createFrontendMetrics } from './metrics.js';
 import { createNodePicker } from './node-picker.js';
+import { createNodeReachability } from './node-reachability.js';
 import { createSocketPathRefusal } from './socket-path-refusal.js';
 import { createSocketProxy, type SocketProxy } from './socket-proxy.js';
 
@@ -148,6 +150,7 @@ export function createFrontend(options: FrontendOptions): Frontend {
   const keys = createKeys(opts.prefix);
   const logger = opts.logger.child({ component: 'frontend' });
   const picker = createNodePicker();
+  const reachability = createNodeReachability({ logger });
 
   let redis: RedisConnection | undefined;
   let sub: RedisConnection | undefined;
@@ -158,9 +161,10 @@ export function createFrontend(options: FrontendOptions): Frontend {
   let started = false;
   let closing: Promise<void> | undefined;
 
+  /** The nodes handed out: listed, and not refusing connections (see `NodeReachability`). */
   function liveNodes(): readonly IoNodeRecord[] | undefined {
     if (!watcher || Date.now() - watcher.refreshedAt > opts.registryStaleMs) return undefined;
-    return watcher.nodes;
+    return watcher.nodes.filter((node) => !reachability.unusable(node.nodeId));
   }
 
   const proxy: SocketProxy | undefined = opts.proxy
@@ -283,10 +287,17 @@ export function createFrontend(options: FrontendOptions): Frontend {
         queue.on('error', (err) => logger.debug({ err }, 'queue reader error'));
         admin?.setQueue(queue);
       }
-      watcher = watchRegistry({ redis, subscriber: sub, keys, intervalMs: opts.registryRefreshMs, logger });
+      watcher = watchRegistry({
+        redis,
+        subscriber: sub,
+        kind: ioNodeLiveness(keys),
+        intervalMs: opts.registryRefreshMs,
+        logger,
+      });
       watcher.on('peer-joined', (node) =>
         logger.info({ nodeId: node.nodeId, url: node.url }, 'io-node joined'),
       );
+      watcher.on('refresh', (nodes) => reachability.update(nodes));
       watcher.on('peer-left', (node) => {
         logger.info({ nodeId: node.nodeId, url: node.url }, 'io-node left');
         picker.forget(node.nodeId);
@@ -307,6 +318,7 @@ export function createFrontend(options: FrontendOptions): Frontend {
           ['close proxied sockets', () => proxy?.close()],
           ['close connections', () => server.closeAllConnections()],
           ['stop watching the registry', () => watcher && settleWithin(watcher.close(), CLOSE_WAIT_MS)],
+          ['stop watching io-nodes', () => reachability.close()],
           [
             'close queue readers',
             () => settleWithin(Promise.all(queues.map((queue) => queue.close())), CLOSE_WAIT_MS),

@@ -23,15 +23,16 @@ interface SocketState {
   kickedFor?: string;
 }
 
-/** What the connection handling needs from the node; the parts made in `start()` come by getter. */
+/** What the connection handling needs from the node. */
 export interface ClientConnectionDeps {
   nodeId: string;
   options: ResolvedIoNodeOptions;
   metrics: IoNodeMetrics;
   logger: Logger;
+  /** Whether the node is shutting down (handshakes are then refused). */
   closing: () => boolean;
-  sequencer: () => EventSequencer;
-  recovery: () => ClientRecovery | undefined;
+  sequencer: EventSequencer;
+  recovery: ClientRecovery;
   /** Ingress jobs waiting now (for QUEUE_MAX_WAITING). */
   queueWaiting: () => Promise<number>;
 }
@@ -54,7 +55,7 @@ export interface ClientConnections {
  * into the sequencer, and the disconnect that ends it all.
  */
 export function attachClientConnections(io: Server, deps: ClientConnectionDeps): ClientConnections {
-  const { nodeId, options: opts, metrics, logger } = deps;
+  const { nodeId, options: opts, metrics, logger, sequencer: seq, recovery: rec } = deps;
   const states = new WeakMap<Socket, SocketState>();
   const admission = createAdmission(opts);
   const verifier = opts.jwt ? createJwtVerifier(opts.jwt) : undefined;
@@ -91,9 +92,9 @@ export function attachClientConnections(io: Server, deps: ClientConnectionDeps):
       handshake: state.handshake,
       user: state.user,
     };
-    const session = deps.recovery()?.sessionOf(socket);
+    const session = rec.sessionOf(socket);
     if (session) info.session = session;
-    const origin = deps.recovery()?.originOf(socket);
+    const origin = rec.originOf(socket);
     if (origin) info.origin = origin;
     return info;
   }
@@ -116,7 +117,7 @@ export function attachClientConnections(io: Server, deps: ClientConnectionDeps):
         token: client.token,
       });
       socket.data = {};
-      await deps.recovery()?.handshake(socket, client.user);
+      await rec.handshake(socket, client.user);
     },
   );
   // Every refusal is counted by its code (what `connect_error` carries as `data.code`).
@@ -128,8 +129,6 @@ export function attachClientConnections(io: Server, deps: ClientConnectionDeps):
   );
 
   io.on('connection', (socket) => {
-    const seq = deps.sequencer();
-    const rec = deps.recovery()!;
     const recovered = rec.connected(socket);
     // Clients of @iocluster/client pace their emits to it: a queue sent after a reconnect, above all.
     if (socket.rooms.has(CLIENT_ROOM) && opts.clientEventRate > 0) {

@@ -2,6 +2,8 @@ import type { Command, CustomCommand, Logger } from '@iocluster/shared';
 import { decodeArgs } from '@iocluster/shared';
 import type { Server, Socket } from 'socket.io';
 import type { EventSequencer } from './event-sequencer.js';
+import type { PresenceTracker } from './presence-tracker.js';
+import { createRecentIds } from './recent-ids.js';
 import type { RoomDelivery } from './room-delivery.js';
 import type { RoomRouting } from './room-routing.js';
 
@@ -19,25 +21,37 @@ export type CustomCommandHandler = (payload: unknown, context: CustomCommandCont
 
 /** The modules a command may touch besides the Socket.IO server. */
 export interface ApplierParts {
-  sequencer: EventSequencer;
-  roomRouting: RoomRouting;
-  delivery: RoomDelivery;
+  sequencer: Pick<EventSequencer, 'reply'>;
+  roomRouting: Pick<RoomRouting, 'joinApplied'>;
+  delivery: Pick<RoomDelivery, 'emit' | 'joined'>;
+  presence: Pick<PresenceTracker, 'joined'>;
   /** A socket's data changed (its recovery session is rewritten). */
   dataChanged: (socket: Socket) => void;
+  /** Each command applied (a repeated `once` emit is not). */
+  applied: (cmd: Command) => void;
 }
 
+/** Emit ids (`once`) remembered: far more than a rerun job can repeat in the seconds it takes. */
+const ONCE_IDS_REMEMBERED = 10_000;
+
 /**
- * Applies decoded commands to this node's Socket.IO server. Unknown targets are ignored. Returns a promise
- * only while a room's history gap is read (the commands after it must wait, see `CommandSubscriber`).
+ * Applies decoded commands to this node, each whole and in the order given: an emit marked `once` that
+ * was applied already is dropped, then the command is applied to the Socket.IO server, then its presence
+ * part is written (a join's roster entry once Socket.IO holds the membership), then the socket's
+ * recovery session learns of what changed. Unknown targets are ignored. Returns a promise only while a
+ * room's history gap is read (the commands after it must wait, see `CommandSubscriber`).
  */
 export function createCommandApplier(
   io: Server,
-  { sequencer, roomRouting, delivery, dataChanged }: ApplierParts,
+  { sequencer, roomRouting, delivery, presence, dataChanged, applied }: ApplierParts,
   customHandlers: Readonly<Record<string, CustomCommandHandler>>,
   logger: Logger,
 ): (cmd: Command) => void | Promise<void> {
   const sockets = io.of('/').sockets;
+  const onceIds = createRecentIds(ONCE_IDS_REMEMBERED);
   return (cmd) => {
+    if (cmd.type === 'emit' && cmd.once !== undefined && !onceIds.first(cmd.once)) return;
+    applied(cmd);
     switch (cmd.type) {
       case 'reply':
         sequencer.reply(cmd);
@@ -64,6 +78,11 @@ export function createCommandApplier(
         void socket?.join(cmd.rooms);
         roomRouting.joinApplied(cmd.rooms);
         delivery.joined(socket, cmd);
+        if (socket && cmd.presence !== undefined) {
+          presence.joined(socket, cmd.rooms, cmd.presence);
+          // Its session keeps the presence meta of each room, for a recovery to restore.
+          dataChanged(socket);
+        }
         return;
       }
       case 'leave': {

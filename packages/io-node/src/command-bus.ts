@@ -5,9 +5,7 @@ import {
   type Keys,
   type Logger,
   type RedisConnection,
-  type Repeating,
   type RoutingTable,
-  repeat,
 } from '@iocluster/shared';
 import { createRecentIds } from './recent-ids.js';
 
@@ -19,25 +17,9 @@ export interface InboxSubscriberOptions {
   routing: RoutingTable;
   /** Connection for the blocking reads, used by nothing else (closed by the caller). */
   reader: RedisConnection;
-  /** Connection for trims and heartbeats (closed by the caller). */
+  /** Connection for trims and inbox checks (closed by the caller). */
   commands: RedisConnection;
-  /** How often the node proves it is alive, and purges nodes that stopped doing so. */
-  heartbeatIntervalMs: number;
-  /** How long the node counts as live after its last heartbeat. */
-  heartbeatTtlMs: number;
-  /**
-   * How long the inboxes keep commands for a node cut off from Redis (`INBOX_RETENTION_MS`): a node whose
-   * heartbeat stopped is purged (routing entries and inbox) only this long after it expired.
-   */
-  retentionMs: number;
   logger: Logger;
-  /**
-   * Called when this node sees a peer's heartbeat expire (several live nodes may): the peer is gone for
-   * presence and its clients' recovery window starts. Called again if it comes back and expires again.
-   */
-  onExpired?: (nodeId: string) => void;
-  /** Called with each node this one purged, `retentionMs` after it expired (exactly one purger per node). */
-  onPurged?: (nodeId: string) => void;
   /**
    * Called with each entry read, with how long ago (ms) Redis appended it: the entry id's time, Redis's
    * clock, against this process's (so clock skew between the hosts adds to it).
@@ -81,14 +63,10 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
   let cursor = '0-0';
   const applied = createRecentIds(APPLIED_REMEMBERED);
   let reconnected = false;
-  /** When the last heartbeat began, and the expired peers already told of. */
-  let lastBeat = 0;
-  const told = new Set<string>();
   let trimmedAt = 0;
   let closed = false;
   let closing: Promise<void> | undefined;
   let loop: Promise<void> | undefined;
-  let heartbeat: Repeating | undefined;
 
   /**
    * Applies one entry's commands in order. Synchronous unless a handler returns a promise (a history gap
@@ -187,48 +165,7 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
     logger.error({ lastId }, 'inbox was gone from Redis: commands sent to this node meanwhile are lost');
     lastId = created;
     cursor = created;
-    await routing.touch(nodeId, Date.now() + options.heartbeatTtlMs);
     for (const handler of resetHandlers) handler();
-  }
-
-  /**
-   * Stays live, checks its inbox survived, tells of peers whose heartbeat expired and purges those
-   * expired longer than the inbox retention. A node back from its own outage (its previous beat is more
-   * than an interval and a half ago: Redis frozen, restarted, or this node cut off) judges no peer in
-   * that beat: every other node was cut off as long and gets one interval to beat again first.
-   */
-  async function beat(): Promise<void> {
-    const now = Date.now();
-    const previous = await routing.touch(nodeId, now + options.heartbeatTtlMs);
-    if (previous === null || previous <= now) {
-      // Taken for dead meanwhile: presence entries (and, past the retention, routing) may be gone.
-      logger.warn(
-        { expiredAt: previous },
-        'this node had been taken for dead; writing its routing and presence again',
-      );
-      for (const handler of resetHandlers) handler();
-    }
-    await ensureInbox();
-    const steady = now - lastBeat <= options.heartbeatIntervalMs * 1.5;
-    lastBeat = now;
-    if (!steady) return;
-    const expired = await routing.expiredNodes(now);
-    const seen = new Set(expired);
-    for (const id of expired) {
-      if (id === nodeId || told.has(id)) continue;
-      told.add(id);
-      logger.info({ expired: id }, 'io-node heartbeat expired');
-      options.onExpired?.(id);
-    }
-    for (const id of told) if (!seen.has(id)) told.delete(id);
-    for (const dead of await routing.claimExpired(now - options.retentionMs)) {
-      await routing.purge(dead);
-      logger.info(
-        { purged: dead },
-        'io-node expired past the inbox retention; its inbox and routing entries purged',
-      );
-      options.onPurged?.(dead);
-    }
   }
 
   return {
@@ -239,10 +176,7 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
       cursor = lastId;
       // A reconnect may reach another server (failover): the next read then rewinds (see read()).
       reader.on('close', onReaderClose);
-      lastBeat = Date.now();
-      await routing.touch(nodeId, lastBeat + options.heartbeatTtlMs);
       loop = read();
-      heartbeat = repeat(options.heartbeatIntervalMs, beat, logger, 'inbox heartbeat failed; retrying');
     },
     onCommand(handler) {
       handlers.add(handler);
@@ -256,11 +190,10 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
     close() {
       closing ??= (async () => {
         closed = true;
-        const beating = heartbeat?.stop();
         // The blocking read returns within READ_BLOCK_MS; disconnecting the reader ends it at once.
         reader.off('close', onReaderClose);
         reader.disconnect();
-        await Promise.allSettled([loop, beating]);
+        await Promise.allSettled([loop]);
         handlers.clear();
         resetHandlers.clear();
         await routing.purge(nodeId);

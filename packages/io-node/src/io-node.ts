@@ -1,51 +1,48 @@
 import { createServer, type Server as HttpServer, type ServerResponse } from 'node:http';
 import {
   type CloseStep,
+  type CommandSubscriber,
   closeRedis,
   createKeys,
-  createListeners,
   createPresenceStore,
   createRedis,
   createRoomHistory,
   createRoutingTable,
   deferred,
+  type IngressProducer,
   listen,
+  openRedis,
   PORT_PLACEHOLDER,
-  type RedisConnection,
+  type RedisRole,
   runCloseSteps,
   settleWithin,
 } from '@iocluster/shared';
 import { Server, type Socket } from 'socket.io';
 import { attachClientConnections } from './client-connections.js';
 import { createCommandApplier } from './command-applier.js';
-import { type CommandSubscriber, createInboxSubscriber } from './command-bus.js';
+import { createInboxSubscriber } from './command-bus.js';
 import { EventSequencer } from './event-sequencer.js';
 import { FairWebSocketServer } from './fair-websocket-server.js';
-import { createIngressProducer, type IngressProducer } from './ingress-queue.js';
+import { createIngressProducer } from './ingress-queue.js';
 import { type IoNodeOptions, resolveIoNodeOptions } from './io-node-options.js';
 import { createIoNodeMetrics } from './metrics.js';
 import { createNodeRegistry, type PeerEvents, packageVersion } from './node-registry.js';
-import { createPresenceTracker, type PresenceTracker } from './presence-tracker.js';
-import { createRecentIds } from './recent-ids.js';
-import { type ClientRecovery, createClientRecovery } from './recovery.js';
+import { createPresenceTracker } from './presence-tracker.js';
+import { createClientRecovery } from './recovery.js';
 import { createRoomDelivery } from './room-delivery.js';
-import { createRoomRouting, type RoomRouting } from './room-routing.js';
-import { createSessionStore, type SessionStore } from './sessions.js';
+import { followMembership } from './room-membership.js';
+import { createRoomRouting } from './room-routing.js';
+import { createSessionStore } from './sessions.js';
 import { parserOptions } from './socketio-parser.js';
 
-/** Events an io-node raises for embedders: its peers coming and going. */
-export interface IoNodeEvents extends PeerEvents {
-  /**
-   * A peer's heartbeat expired without a goodbye (dead, or cut off from Redis): its presence entries go and
-   * its clients' recovery window starts. Each live node that sees it raises it.
-   */
-  'peer-expired': (nodeId: string) => void;
-  /**
-   * This node purged a peer that stayed expired past the inbox retention: its inbox and routing entries
-   * are gone. Exactly one live node raises it per peer, whoever claimed it first.
-   */
-  'peer-purged': (nodeId: string) => void;
-}
+/**
+ * Events an io-node raises for embedders: its peers coming and going, from its one liveness watcher.
+ * On `peer-expired` (a peer's record expired without a goodbye: dead, or cut off from Redis) its presence
+ * entries go and its clients' recovery window starts; each live node that sees it raises it. On
+ * `peer-purged` (a peer stayed expired past the inbox retention) its inbox and routing entries are gone;
+ * exactly one live node raises it per peer, whoever claimed it first.
+ */
+export type IoNodeEvents = PeerEvents;
 
 /** Socket.IO server whose client events go to app-nodes through Redis. */
 export interface IoNode {
@@ -64,14 +61,14 @@ export interface IoNode {
    * clients), rejects if starting failed. Never settles if `start()` is never called.
    */
   readonly ready: Promise<void>;
-  /** Live io-nodes other than this one, as of the last registry read (every `heartbeatIntervalMs` / 2). */
+  /** Listed io-nodes other than this one, as of the last registry read (every `heartbeatIntervalMs` / 2). */
   readonly peers: number;
   /**
    * `peer-joined` / `peer-left` with the peer's registry record; a crashed peer leaves within its
    * `heartbeatTtlMs` plus half this node's `heartbeatIntervalMs`. Returns the unsubscribe function.
    */
   on<E extends keyof IoNodeEvents>(event: E, listener: IoNodeEvents[E]): () => void;
-  /** Listens, then registers; see `ready`. */
+  /** Connects, becomes live, listens, then is handed out; see `ready`. */
   start(): Promise<void>;
   /**
    * Leaves the registry at once, then drains: refuses new clients, lets in-flight events finish,
@@ -80,8 +77,6 @@ export interface IoNode {
   close(): Promise<void>;
 }
 
-/** Emit ids (`once`) remembered: far more than a rerun job can repeat in the seconds it takes. */
-const ONCE_IDS_REMEMBERED = 10_000;
 /** Longest a close step waits on Redis (it may be the reason we are closing). */
 const CLOSE_REDIS_WAIT_MS = 2_000;
 /**
@@ -95,6 +90,18 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   const keys = createKeys(opts.prefix);
   const { nodeId } = opts;
   const logger = opts.logger.child({ component: 'io-node', nodeId });
+  const connect = (role: RedisRole, name: string) =>
+    createRedis(opts.redis, role, { logger, connectionName: `${nodeId}:${name}`, lazy: true });
+  const commandRedis = connect('command', 'cmd');
+  const inboxRedis = connect('blocking', 'inbox');
+  const routingRedis = connect('publisher', 'routing');
+  // Awaiting `ready` is optional; start() reports a failure to its own caller.
+  const ready = deferred();
+  let port = 0;
+  let url = '';
+  let closing: Promise<void> | undefined;
+  let isReady = false;
+  let started = false;
 
   // Engine.IO takes its own path (/socket.io/) and hands every other request to this handler.
   const http: HttpServer = createServer((req, res) => {
@@ -104,8 +111,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     if (path === '/readyz') {
       const reasons: string[] = [];
       if (!isReady) reasons.push(closing ? 'shutting down' : 'not started');
-      if (commandRedis?.status !== 'ready' || inboxRedis?.status !== 'ready')
-        reasons.push('redis unreachable');
+      if (commandRedis.status !== 'ready' || inboxRedis.status !== 'ready') reasons.push('redis unreachable');
       return sendJson(res, reasons.length === 0 ? 200 : 503, {
         status: reasons.length === 0 ? 'ready' : 'not-ready',
         nodeId,
@@ -125,8 +131,47 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   });
   const metrics = createIoNodeMetrics(
     () => io.of('/').sockets.size,
-    () => presence?.entries ?? 0,
+    () => presence.entries,
   );
+  metrics.watchRedis(commandRedis, 'command');
+  metrics.watchRedis(inboxRedis, 'inbox');
+  metrics.watchRedis(routingRedis, 'routing');
+
+  const routing = createRoutingTable(routingRedis, keys);
+  const subscriber: CommandSubscriber =
+    opts.commands ??
+    createInboxSubscriber({
+      nodeId,
+      keys,
+      routing,
+      reader: inboxRedis,
+      commands: routingRedis,
+      logger,
+      onLag: metrics.inboxLag,
+    });
+  const producer: IngressProducer =
+    opts.ingress ??
+    createIngressProducer(commandRedis, keys, logger, {
+      partitions: opts.ingressPartitions,
+      afterReconnect: () => subscriber.ensureInbox(),
+      replicaWait: opts.replicaWait,
+    });
+  const sequencer = new EventSequencer({
+    nodeId,
+    producer,
+    logger,
+    ordering: opts.ordering,
+    batchMaxEvents: opts.batchMaxEvents,
+    eventTimeoutMs: opts.eventTimeoutMs,
+    maxQueuedPerClient: opts.maxQueuedPerClient,
+    maxPendingEvents: opts.maxPendingEvents,
+    maxJobsInFlight: opts.maxJobsInFlight,
+    hooks: { onAnswered: metrics.answered, onTimedOut: metrics.timedOut },
+  });
+  const roomRouting = createRoomRouting(io, nodeId, routing, logger);
+  const history = createRoomHistory(routingRedis, keys);
+  const delivery = createRoomDelivery(io, history, logger);
+  const sessions = createSessionStore(routingRedis, keys, nodeId, opts.recoveryWindowMs, logger);
   const registry = createNodeRegistry({
     redis: opts.redis,
     keys,
@@ -134,37 +179,85 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     version: opts.version ?? packageVersion(),
     heartbeatIntervalMs: opts.heartbeatIntervalMs,
     heartbeatTtlMs: opts.heartbeatTtlMs,
+    retentionMs: opts.inboxRetentionMs,
+    io,
+    eventsPerSecond: metrics.eventsPerSecond,
+    purge: (dead) => routing.purge(dead),
+    afterBeat: async (takenForDead) => {
+      // Peers purged its presence entries meanwhile (and, past the retention, its routing).
+      if (takenForDead) reassert();
+      await subscriber.ensureInbox();
+    },
     logger,
   });
-  const events = createListeners<Pick<IoNodeEvents, 'peer-expired' | 'peer-purged'>>(logger);
-  // Awaiting `ready` is optional; start() reports a failure to its own caller.
-  const ready = deferred();
-
-  let commandRedis: RedisConnection | undefined;
-  let inboxRedis: RedisConnection | undefined;
-  let routingRedis: RedisConnection | undefined;
-  let producer: IngressProducer | undefined;
-  let subscriber: CommandSubscriber | undefined;
-  let roomRouting: RoomRouting | undefined;
-  let sessions: SessionStore | undefined;
-  let recovery: ClientRecovery | undefined;
-  let presence: PresenceTracker | undefined;
-  let sequencer: EventSequencer | undefined;
-  let port = 0;
-  let url = '';
-  let closing: Promise<void> | undefined;
-  let isReady = false;
-  let started = false;
-
+  const presence = createPresenceTracker({
+    io,
+    nodeId,
+    store: createPresenceStore(routingRedis, keys),
+    userOf: (socket) => clients.userOf(socket),
+    anonymousIdOf: (socket) => recovery.originOf(socket) ?? socket.id,
+    liveNodes: async () => {
+      await registry.refresh();
+      return (id) => registry.isLive(id);
+    },
+    enqueue: (jobs) => producer.add(jobs),
+    sweepIntervalMs: opts.heartbeatIntervalMs,
+    logger,
+  });
+  const recovery = createClientRecovery({
+    sessions,
+    history,
+    delivery,
+    nodeId,
+    routingFlushed: () => roomRouting.flushed(),
+    presenceOf: (socket) => presence.snapshot(socket.id),
+    restorePresence: (socket, entries) => presence.restore(socket, entries),
+    logger,
+  });
   const clients = attachClientConnections(io, {
     nodeId,
     options: opts,
     metrics,
     logger,
     closing: () => closing !== undefined,
-    sequencer: () => sequencer!,
-    recovery: () => recovery,
-    queueWaiting: () => producer?.waiting() ?? Promise.resolve(0),
+    sequencer,
+    recovery,
+    queueWaiting: () => producer.waiting(),
+  });
+  const dataChanged = (socket: Socket) => {
+    const session = recovery.sessionOf(socket);
+    if (session) sessions.changed(session);
+  };
+  const sessionFollower = (_room: string, socketId: string) => {
+    const socket = io.of('/').sockets.get(socketId);
+    if (socket) dataChanged(socket);
+  };
+  const stopFollowing = followMembership(io, [
+    roomRouting,
+    { joined: sessionFollower, left: sessionFollower },
+    { left: presence.left },
+  ]);
+  subscriber.onCommand(
+    createCommandApplier(
+      io,
+      { sequencer, roomRouting, delivery, presence, dataChanged, applied: metrics.commandApplied },
+      opts.commandHandlers,
+      logger,
+    ),
+  );
+  /** Writes this node's routing and presence again (Redis lost them, or peers purged them). */
+  function reassert(): void {
+    roomRouting.reassert();
+    presence.reassert();
+  }
+  subscriber.onReset(reassert);
+  registry.on('peer-expired', (dead) => {
+    sessions
+      .expireNode(dead)
+      .catch((err: unknown) =>
+        logger.warn({ err, dead }, 'starting the recovery window of a dead node failed'),
+      );
+    void presence.purgeNode(dead);
   });
 
   return {
@@ -180,148 +273,29 @@ export function createIoNode(options: IoNodeOptions): IoNode {
       return io.of('/').sockets.size;
     },
     get presenceEntries() {
-      return presence?.entries ?? 0;
+      return presence.entries;
     },
     ready: ready.promise,
     get peers() {
       return registry.peers.length;
     },
-    on(event, listener) {
-      if (event === 'peer-purged' || event === 'peer-expired') {
-        return events.on(event, listener as IoNodeEvents['peer-purged']);
-      }
-      return registry.on(event, listener as PeerEvents['peer-joined']);
-    },
+    on: registry.on,
 
     async start() {
       if (started) throw new Error('io-node already started');
       started = true;
       try {
-        commandRedis = createRedis(opts.redis, 'command', { logger, connectionName: `${nodeId}:cmd` });
-        inboxRedis = createRedis(opts.redis, 'blocking', { logger, connectionName: `${nodeId}:inbox` });
-        routingRedis = createRedis(opts.redis, 'publisher', { logger, connectionName: `${nodeId}:routing` });
-        metrics.watchRedis(commandRedis, 'command');
-        metrics.watchRedis(inboxRedis, 'inbox');
-        metrics.watchRedis(routingRedis, 'routing');
-        const routing = createRoutingTable(routingRedis, keys);
-        producer =
-          opts.ingress ??
-          createIngressProducer(commandRedis, keys, logger, {
-            partitions: opts.ingressPartitions,
-            afterReconnect: () => subscriber?.ensureInbox() ?? Promise.resolve(),
-            replicaWait: opts.replicaWait,
-          });
-        sequencer = new EventSequencer({
-          nodeId,
-          producer,
-          logger,
-          ordering: opts.ordering,
-          batchMaxEvents: opts.batchMaxEvents,
-          eventTimeoutMs: opts.eventTimeoutMs,
-          maxQueuedPerClient: opts.maxQueuedPerClient,
-          maxPendingEvents: opts.maxPendingEvents,
-          maxJobsInFlight: opts.maxJobsInFlight,
-          hooks: { onAnswered: metrics.answered, onTimedOut: metrics.timedOut },
-        });
-        roomRouting = createRoomRouting(io, nodeId, routing, logger);
-        roomRouting.start();
-        const history = createRoomHistory(routingRedis, keys);
-        const delivery = createRoomDelivery(io, history, logger);
-        const store = createSessionStore(routingRedis, keys, nodeId, opts.recoveryWindowMs, logger);
-        sessions = store;
-        const rooms = roomRouting;
-        recovery = createClientRecovery({
-          sessions: store,
-          history,
-          delivery,
-          nodeId,
-          routingFlushed: () => rooms.flushed(),
-          presenceOf: (socket) => presence?.snapshot(socket.id),
-          restorePresence: (socket, entries) => presence?.restore(socket, entries),
-          logger,
-        });
-        const rec = recovery;
-        const dataChanged = (socket: Socket) => {
-          const session = rec.sessionOf(socket);
-          if (session) store.changed(session);
-        };
-        io.of('/').adapter.on('join-room', (_room: string, id: string) => {
-          const socket = io.of('/').sockets.get(id);
-          if (socket) dataChanged(socket);
-        });
-        io.of('/').adapter.on('leave-room', (_room: string, id: string) => {
-          const socket = io.of('/').sockets.get(id);
-          if (socket) dataChanged(socket);
-        });
-        subscriber =
-          opts.commands ??
-          createInboxSubscriber({
-            nodeId,
-            keys,
-            routing,
-            reader: inboxRedis,
-            commands: routingRedis,
-            heartbeatIntervalMs: opts.heartbeatIntervalMs,
-            heartbeatTtlMs: opts.heartbeatTtlMs,
-            retentionMs: opts.inboxRetentionMs,
-            logger,
-            onExpired: (dead) => {
-              store
-                .expireNode(dead)
-                .catch((err: unknown) =>
-                  logger.warn({ err, dead }, 'starting the recovery window of a dead node failed'),
-                );
-              events.emit('peer-expired', dead);
-            },
-            onPurged: (dead) => events.emit('peer-purged', dead),
-            onLag: metrics.inboxLag,
-          });
-        presence = createPresenceTracker({
-          io,
-          nodeId,
-          store: createPresenceStore(routingRedis, keys),
-          userOf: clients.userOf,
-          anonymousIdOf: (socket) => recovery?.originOf(socket) ?? socket.id,
-          liveNodes: () => routing.liveNodes(),
-          enqueue: (jobs) => producer!.add(jobs),
-          sweepIntervalMs: opts.heartbeatIntervalMs,
-          logger,
-        });
-        events.on('peer-expired', (dead) => void presence?.purgeNode(dead));
-        const apply = metrics.countCommands(
-          createCommandApplier(
-            io,
-            { sequencer, roomRouting, delivery, dataChanged },
-            opts.commandHandlers,
-            logger,
-          ),
-        );
-        const onceIds = createRecentIds(ONCE_IDS_REMEMBERED);
-        subscriber.onCommand((cmd) => {
-          if (cmd.type === 'emit' && cmd.once !== undefined && !onceIds.first(cmd.once)) return;
-          return apply(cmd);
-        });
-        // After the applier: a join's presence entry is written once Socket.IO holds the membership.
-        subscriber.onCommand((cmd) => {
-          presence?.onCommand(cmd);
-          if (cmd.type === 'join' && cmd.presence) {
-            const socket = io.of('/').sockets.get(cmd.socketId);
-            if (socket) dataChanged(socket);
-          }
-        });
-        subscriber.onReset(() => {
-          roomRouting?.reassert();
-          presence?.reassert();
-        });
-        // The inbox exists and the node is a broadcast target before any client can connect.
+        for (const connection of [commandRedis, inboxRedis, routingRedis]) openRedis(connection);
+        // The inbox exists and the node is live (a broadcast target) before any client can connect.
         await subscriber.start();
+        await registry.start();
         await presence.start();
         clients.start();
         port = await listen(http, opts.port, opts.host);
         url = opts.publicUrl?.replaceAll(PORT_PLACEHOLDER, String(port)) ?? `http://127.0.0.1:${port}`;
         logger.info({ port, url, ordering: opts.ordering, parser: opts.parser }, 'io-node listening');
-        // Registered only once it listens: a frontend may send clients as soon as the record appears.
-        await registry.start({ url, io, eventsPerSecond: metrics.eventsPerSecond });
+        // Handed out only once it listens: a frontend may send clients as soon as the record has a URL.
+        await registry.listen(url);
       } catch (err) {
         ready.reject(err);
         throw err;
@@ -334,25 +308,28 @@ export function createIoNode(options: IoNodeOptions): IoNode {
       closing ??= (async () => {
         isReady = false;
         const steps: CloseStep[] = [
-          // First, so no frontend sends a client to a node that is going away.
-          ['leave registry', () => registry.close()],
+          // First, so no frontend sends a client to a node that is going away; it stays live meanwhile.
+          ['leave registry', () => registry.leave()],
           // New connections are refused from here on; the server finishes closing once clients are gone.
           ['stop listening', () => void http.close()],
-          ['drain in-flight events', () => settleWithin(sequencer?.idle(), opts.drainTimeoutMs)],
+          ['drain in-flight events', () => settleWithin(sequencer.idle(), opts.drainTimeoutMs)],
           ['disconnect clients', () => io.disconnectSockets(true)],
-          ['enqueue disconnects', () => sequencer?.flushed()],
+          ['enqueue disconnects', () => sequencer.flushed()],
           // Every client left its rooms: their roster entries go, and the `left` changes are enqueued.
-          ['close presence', () => presence?.close(CLOSE_REDIS_WAIT_MS)],
+          ['close presence', () => presence.close(CLOSE_REDIS_WAIT_MS)],
           ['close socket.io', () => io.close()],
           ['close connections', () => http.closeAllConnections()],
-          ['close sequencer', () => sequencer?.close()],
-          ['write sessions', () => settleWithin(sessions?.flushed(), CLOSE_REDIS_WAIT_MS)],
+          ['close sequencer', () => sequencer.close()],
+          ['write sessions', () => settleWithin(sessions.flushed(), CLOSE_REDIS_WAIT_MS)],
           // Every client left its rooms: their counts are written before the node's entries are purged.
-          ['write room routing', () => settleWithin(roomRouting?.flushed(), CLOSE_REDIS_WAIT_MS)],
-          ['close room routing', () => roomRouting?.close()],
+          ['write room routing', () => settleWithin(roomRouting.flushed(), CLOSE_REDIS_WAIT_MS)],
+          ['close room routing', () => roomRouting.close()],
+          ['stop following rooms', () => stopFollowing()],
           ['stop limits', () => clients.close()],
-          ['close command inbox', () => settleWithin(subscriber?.close(), CLOSE_REDIS_WAIT_MS)],
-          ['close ingress queue', () => producer?.close()],
+          // Heartbeats stop before the inbox goes with the node's record, so none writes it back.
+          ['close registry', () => registry.close()],
+          ['close command inbox', () => settleWithin(subscriber.close(), CLOSE_REDIS_WAIT_MS)],
+          ['close ingress queue', () => producer.close()],
           [
             'close redis',
             () => Promise.all([closeRedis(commandRedis), closeRedis(inboxRedis), closeRedis(routingRedis)]),

@@ -24,8 +24,8 @@ export interface IoNodeMetrics {
   eventRefused(code: string): void;
   /** A command was read from the node's inbox `ms` after an app-node appended it. */
   inboxLag(ms: number): void;
-  /** Wraps a command applier so each command applied is counted by `type`. */
-  countCommands(apply: (cmd: Command) => void | Promise<void>): (cmd: Command) => void | Promise<void>;
+  /** Counts a command applied, by `type`. */
+  commandApplied(cmd: Command): void;
   /** Counts the connection's reconnects; returns the remover. */
   watchRedis(connection: RedisConnection, role: string): () => void;
   /** Answers `GET /metrics`. */
@@ -141,10 +141,7 @@ export function createIoNodeMetrics(connections: () => number, presenceEntries: 
     },
     eventRefused: (code) => eventsRefused.inc({ code: code.slice(0, MAX_CODE_LENGTH) }),
     inboxLag: (ms) => inboxLag.observe(ms / 1000),
-    countCommands: (apply) => (cmd) => {
-      commands.inc({ type: cmd.type });
-      return apply(cmd);
-    },
+    commandApplied: (cmd) => commands.inc({ type: cmd.type }),
     watchRedis: base.watchRedis,
     serve: base.serve,
   };

@@ -4,24 +4,25 @@ import {
   closeRedis,
   createListeners,
   createRedis,
-  encodeIoNodeRecord,
   type IoNodeRecord,
+  ioNodeLiveness,
   isTransientRedisError,
   type Keys,
   type Logger,
+  openRedis,
   type RedisConnection,
   type RedisTarget,
   type RegistryEvents,
-  type RegistryWatcher,
-  readLiveNodes,
+  readListed,
   runCloseSteps,
   settleWithin,
   watchRegistry,
+  writeLiveness,
 } from '@iocluster/shared';
 import type { Server } from 'socket.io';
 
-/** The peer events an io-node re-emits from the registry. */
-export type PeerEvents = Pick<RegistryEvents, 'peer-joined' | 'peer-left'>;
+/** The peer events an io-node raises: every one comes from the one liveness watcher. */
+export type PeerEvents = Pick<RegistryEvents, 'peer-joined' | 'peer-left' | 'peer-expired' | 'peer-purged'>;
 
 export interface NodeRegistryOptions {
   redis: RedisTarget | string;
@@ -30,56 +31,53 @@ export interface NodeRegistryOptions {
   version: string;
   heartbeatIntervalMs: number;
   heartbeatTtlMs: number;
+  /** How long an expired peer is kept (a broadcast target, its inbox kept) before it is purged. */
+  retentionMs: number;
+  io: Server;
+  /** Client events accepted per second lately. */
+  eventsPerSecond(): number;
+  /** Removes what an expired peer left (inbox, routing entries), once this node claimed it. */
+  purge(nodeId: string): Promise<void>;
+  /**
+   * After each heartbeat: whether the node had been taken for dead meanwhile (its record was gone or
+   * expired), so that what peers purged of it is written again.
+   */
+  afterBeat(takenForDead: boolean): Promise<void>;
   logger: Logger;
 }
 
 /**
- * An io-node's place in the registry: it registers the node, heartbeats its record (URL, connection
- * count) every `heartbeatIntervalMs` with a TTL of `heartbeatTtlMs`, and watches the other nodes.
+ * An io-node's liveness record and its view of its peers' (see `LivenessKind` and `judgeLiveness` in
+ * shared). Every `heartbeatIntervalMs` it writes the node's one record, which expires `heartbeatTtlMs`
+ * later: from `start()` the node is live (a broadcast target, its presence entries safe); from `listen()`
+ * its record carries its URL and connection count, and frontends hand it out; from `leave()` it is live
+ * but no longer handed out (a drain). Its watcher raises the peer events.
  *
  * It uses two connections of its own (commands, and a subscriber for join/leave announcements) so that a
- * heartbeat never waits behind the node's ingress traffic.
+ * heartbeat never waits behind the node's ingress traffic; both connect in `start()`.
  */
 export interface NodeRegistry {
-  /** Live io-nodes other than this one, as of the last registry read. */
+  /** Listed io-nodes other than this one, as of the last read. */
   readonly peers: readonly IoNodeRecord[];
+  /** Whether a node counts as live in this node's view (starting and draining nodes included). */
+  isLive(nodeId: string): boolean;
+  /** Reads the records now (sharing a read under way, see `RegistryWatcher.refresh`). */
+  refresh(): Promise<void>;
   /** Listeners may be registered before `start()`; returns the unsubscribe function. */
   on<E extends keyof PeerEvents>(event: E, listener: PeerEvents[E]): () => void;
+  /** Writes the first record (the node is live, not yet handed out), starts heartbeats and watches peers. */
+  start(): Promise<void>;
   /**
-   * Registers the node (replacing any other record with the same URL: a restarted node usually has a new
-   * id), starts heartbeats and watches peers. Heartbeats are also sent early (within 250 ms) when a client
-   * connects or disconnects, so the frontend's fewest-connections pick sees fresh counts.
+   * The node listens at `url`: its record describes it from now on (replacing the records of other nodes
+   * with that URL: a restarted node usually has a new id). Heartbeats are also sent early (within 250 ms)
+   * when a client connects or disconnects, so the frontend's fewest-connections pick sees fresh counts.
    */
-  start(self: RegisteredNode): Promise<void>;
-  /** Removes the record at once and announces it, stops heartbeats, closes its connections. Idempotent. */
+  listen(url: string): Promise<void>;
+  /** Stops handing the node out at once and announces it; heartbeats go on until `close()`. */
+  leave(): Promise<void>;
+  /** Stops heartbeats and watching, closes its connections. The record goes with the inbox. Idempotent. */
   close(): Promise<void>;
 }
-
-/** What the registry reads of its node at each heartbeat. */
-export interface RegisteredNode {
-  url: string;
-  io: Server;
-  /** Client events accepted per second lately. */
-  eventsPerSecond(): number;
-}
-
-/**
- * Atomically: drop expired index members, drop the records this node replaces, write this node's hash
- * with a TTL and (re)score its index member at the new expiry. Returns 1 when the member was new.
- * KEYS: index, own hash, replaced hashes... ARGV: nodeId, now, expiry, ttlMs, n, n replaced ids, fields.
- */
-const HEARTBEAT_SCRIPT = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-local n = tonumber(ARGV[5])
-for i = 1, n do
-  redis.call('ZREM', KEYS[1], ARGV[5 + i])
-  redis.call('DEL', KEYS[2 + i])
-end
-redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[2], unpack(ARGV, 6 + n))
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
-return redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-`;
 
 /** Longest wait before a changed connection count reaches the registry. */
 const EARLY_HEARTBEAT_MS = 250;
@@ -95,17 +93,50 @@ export function packageVersion(): string {
   return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
 }
 
-/** Creates the registry handle of one io-node; nothing is written until `start()`. */
+/** Creates the registry of one io-node, with its (lazy) connections; nothing is written until `start()`. */
 export function createNodeRegistry(options: NodeRegistryOptions): NodeRegistry {
-  const { keys, nodeId, heartbeatIntervalMs, heartbeatTtlMs } = options;
+  const { keys, nodeId, heartbeatIntervalMs, heartbeatTtlMs, io } = options;
   const logger = options.logger.child({ component: 'io-node:registry' });
+  const kind = ioNodeLiveness(keys);
   const listeners = createListeners<PeerEvents>(logger);
-  let redis: RedisConnection | undefined;
-  let sub: RedisConnection | undefined;
-  let watcher: RegistryWatcher | undefined;
-  let self: RegisteredNode | undefined;
+  const redis: RedisConnection = createRedis(options.redis, 'command', {
+    logger,
+    connectionName: `${nodeId}:registry`,
+    lazy: true,
+  });
+  const sub: RedisConnection = createRedis(options.redis, 'subscriber', {
+    logger,
+    connectionName: `${nodeId}:registry-sub`,
+    lazy: true,
+  });
+  const watcher = watchRegistry({
+    redis,
+    kind,
+    subscriber: sub,
+    exclude: nodeId,
+    // Twice per heartbeat: a crashed peer then leaves within its TTL plus half an interval, inside the
+    // TTL-plus-one-interval bound even with some event-loop delay.
+    intervalMs: Math.max(50, Math.floor(heartbeatIntervalMs / 2)),
+    heartbeatIntervalMs,
+    retentionMs: options.retentionMs,
+    purge: options.purge,
+    logger,
+  });
+  for (const event of ['peer-joined', 'peer-left'] as const) {
+    watcher.on(event, (node) => {
+      logger.info({ peer: node.nodeId, url: node.url }, event);
+      listeners.emit(event, node);
+    });
+  }
+  for (const event of ['peer-expired', 'peer-purged'] as const) {
+    watcher.on(event, (id) => listeners.emit(event, id));
+  }
   const startedAt = Date.now();
-  let replaced: string[] = [];
+  let url: string | undefined;
+  let replaces: string[] = [];
+  /** The record's fields were written since the node was last unlisted: peers and frontends know it. */
+  let announced = false;
+  let started = false;
   let timer: NodeJS.Timeout | undefined;
   let early: NodeJS.Timeout | undefined;
   let beating: Promise<void> | undefined;
@@ -113,35 +144,40 @@ export function createNodeRegistry(options: NodeRegistryOptions): NodeRegistry {
   let closing: Promise<void> | undefined;
 
   async function beat(): Promise<void> {
-    if (!redis || !self || closing) return;
     const now = Date.now();
-    const record: IoNodeRecord = {
-      nodeId,
-      url: self.url,
-      connections: self.io.of('/').sockets.size,
-      startedAt,
-      version: options.version,
-      lastSeen: now,
-      eventsPerSecond: self.eventsPerSecond(),
-    };
-    const fields = Object.entries(encodeIoNodeRecord(record)).flat();
-    const added = await redis.eval(
-      HEARTBEAT_SCRIPT,
-      2 + replaced.length,
-      keys.registryIndex,
-      keys.registryNode(nodeId),
-      ...replaced.map((id) => keys.registryNode(id)),
+    const record: IoNodeRecord | undefined =
+      url === undefined
+        ? undefined
+        : {
+            nodeId,
+            url,
+            connections: io.of('/').sockets.size,
+            startedAt,
+            version: options.version,
+            lastSeen: now,
+            eventsPerSecond: options.eventsPerSecond(),
+          };
+    const previous = await writeLiveness(redis, kind, {
       nodeId,
       now,
-      now + heartbeatTtlMs,
-      heartbeatTtlMs,
-      replaced.length,
-      ...replaced,
-      ...fields,
-    );
-    replaced = [];
-    // New to the index: first registration, or back after Redis lost or expired the record.
-    if (added === 1) await redis.publish(keys.registryChannel, nodeId);
+      ttlMs: heartbeatTtlMs,
+      record,
+      replaces,
+    });
+    replaces = [];
+    const takenForDead = started && (previous === null || previous <= now);
+    if (takenForDead) {
+      logger.warn(
+        { expiredAt: previous },
+        'this node had been taken for dead; writing its routing and presence again',
+      );
+    }
+    if (record && (!announced || takenForDead)) {
+      announced = true;
+      await redis.publish(keys.registryChannel, nodeId);
+    }
+    started = true;
+    await options.afterBeat(takenForDead);
   }
 
   /** One heartbeat at a time; failures are logged (once per distinct error) and the next one retries. */
@@ -168,7 +204,7 @@ export function createNodeRegistry(options: NodeRegistryOptions): NodeRegistry {
   }
 
   function scheduleEarly(): void {
-    if (early || closing) return;
+    if (early || closing || url === undefined) return;
     early = setTimeout(
       () => {
         early = undefined;
@@ -185,59 +221,53 @@ export function createNodeRegistry(options: NodeRegistryOptions): NodeRegistry {
 
   return {
     get peers() {
-      return watcher?.nodes ?? [];
+      return watcher.nodes;
+    },
+    isLive: (id) => watcher.isLive(id),
+    async refresh() {
+      await watcher.refresh();
     },
     on: listeners.on,
-    async start(me) {
-      self = me;
-      redis = createRedis(options.redis, 'command', { logger, connectionName: `${nodeId}:registry` });
-      sub = createRedis(options.redis, 'subscriber', { logger, connectionName: `${nodeId}:registry-sub` });
-      replaced = (await readLiveNodes(redis, keys, Date.now(), logger))
-        .filter((node) => node.url === me.url && node.nodeId !== nodeId)
-        .map((node) => node.nodeId);
-      if (replaced.length > 0)
-        logger.info({ replaced, url: me.url }, 'replacing registry records of this URL');
-      // The first heartbeat must land: a node that cannot register does not start.
+    async start() {
+      openRedis(redis);
+      openRedis(sub);
+      // The first heartbeat must land: a node that cannot be live does not start.
       await beat();
       timer = setInterval(() => void heartbeat(), heartbeatIntervalMs);
-      me.io.on('connection', onConnection);
-      watcher = watchRegistry({
-        redis,
-        keys,
-        subscriber: sub,
-        exclude: nodeId,
-        // Twice per heartbeat: a crashed peer then leaves within its TTL plus half an interval, inside the
-        // TTL-plus-one-interval bound even with some event-loop delay.
-        intervalMs: Math.max(50, Math.floor(heartbeatIntervalMs / 2)),
-        logger,
-      });
-      for (const event of ['peer-joined', 'peer-left'] as const) {
-        watcher.on(event, (node) => {
-          logger.info({ peer: node.nodeId, url: node.url }, event);
-          listeners.emit(event, node);
-        });
-      }
       await watcher.start();
-      logger.info({ url: me.url, heartbeatIntervalMs, heartbeatTtlMs }, 'registered');
+    },
+    async listen(at) {
+      url = at;
+      replaces = (await readListed(redis, kind, Date.now(), logger))
+        .filter((node) => node.url === at && node.nodeId !== nodeId)
+        .map((node) => node.nodeId);
+      if (replaces.length > 0) logger.info({ replaced: replaces, url: at }, 'replacing records of this URL');
+      await beating;
+      await beat();
+      io.on('connection', onConnection);
+      logger.info({ url: at, heartbeatIntervalMs, heartbeatTtlMs }, 'registered');
+    },
+    async leave() {
+      if (url === undefined) return;
+      url = undefined;
+      announced = false;
+      io.off('connection', onConnection);
+      clearTimeout(early);
+      await settleWithin(beating, CLOSE_WAIT_MS);
+      if (redis.status !== 'ready') return;
+      await redis.del(kind.record(nodeId));
+      await redis.publish(keys.registryChannel, nodeId);
+      logger.info('left the registry');
     },
     close() {
       closing ??= (async () => {
         clearInterval(timer);
         clearTimeout(early);
-        self?.io.off('connection', onConnection);
+        io.off('connection', onConnection);
         const steps: CloseStep[] = [
           // Bounded: with Redis down a heartbeat retries for many seconds, and shutdown must not wait on it.
           ['wait for heartbeat', () => beating && settleWithin(beating, CLOSE_WAIT_MS)],
-          [
-            'deregister',
-            async () => {
-              if (redis?.status !== 'ready') return;
-              await redis.multi().zrem(keys.registryIndex, nodeId).del(keys.registryNode(nodeId)).exec();
-              await redis.publish(keys.registryChannel, nodeId);
-              logger.info('left the registry');
-            },
-          ],
-          ['stop watching', () => watcher && settleWithin(watcher.close(), CLOSE_WAIT_MS)],
+          ['stop watching', () => settleWithin(watcher.close(), CLOSE_WAIT_MS)],
           [
             'close redis',
             () => Promise.all([closeRedis(redis, CLOSE_WAIT_MS), closeRedis(sub, CLOSE_WAIT_MS)]),

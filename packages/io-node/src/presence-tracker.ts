@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import {
-  type Command,
   INGRESS_VERSION,
   type IngressJob,
   type Logger,
@@ -31,10 +30,12 @@ import type { Server, Socket } from 'socket.io';
  * purge whose purger died half-way. Removal is idempotent, so racing purgers send each `left` once.
  */
 export interface PresenceTracker {
-  /** Removes what a previous life of this node id left behind, then follows joins, leaves and peers. */
+  /** Removes what a previous life of this node id left behind, then sweeps dead peers' entries. */
   start(): Promise<void>;
-  /** Command hook: applies the presence part of `join` commands (after Socket.IO applied the join). */
-  onCommand(cmd: Command): void;
+  /** A `join` command with presence was applied: `socket` enters the rosters of those `rooms` it is in. */
+  joined(socket: Socket, rooms: readonly string[], meta: PresenceMeta): void;
+  /** The socket left a room (the adapter's `leave-room`): its roster entry there goes, if it had one. */
+  left(room: string, socketId: string): void;
   /** The rooms this socket is in with presence, and its meta in each (for its recovery session). */
   snapshot(socketId: string): Record<string, PresenceMeta> | undefined;
   /**
@@ -65,8 +66,8 @@ export interface PresenceTrackerOptions {
   userOf: (socket: Socket) => unknown;
   /** The id an anonymous socket is a member by (its session's first socket id, if it was recovered). */
   anonymousIdOf: (socket: Socket) => string;
-  /** The io-nodes whose heartbeat is current. */
-  liveNodes: () => Promise<string[]>;
+  /** Whether an io-node counts as live, after a fresh look at the liveness records. */
+  liveNodes: () => Promise<(nodeId: string) => boolean>;
   /** Hands jobs to the ingress queue; resolves once Redis has them (retrying meanwhile). */
   enqueue: (jobs: IngressJob[]) => Promise<void>;
   /** How often to look for dead nodes whose entries are still there. */
@@ -82,7 +83,6 @@ const CHANGES_PER_JOB = 500;
 export function createPresenceTracker(options: PresenceTrackerOptions): PresenceTracker {
   const { io, nodeId, store, logger } = options;
   const sockets = io.of('/').sockets;
-  const adapter = io.of('/').adapter;
   /** Socket id → room → meta, for every entry this node wrote or is about to write. */
   const local = new Map<string, Map<string, PresenceMeta>>();
   const disconnecting = new Set<string>();
@@ -230,15 +230,13 @@ export function createPresenceTracker(options: PresenceTrackerOptions): Presence
   }
 
   async function sweepOnce(): Promise<void> {
-    const [holders, live] = await Promise.all([store.nodes(), options.liveNodes()]);
-    const alive = new Set(live);
-    await Promise.all(holders.filter((id) => id !== nodeId && !alive.has(id)).map((id) => purgeNode(id)));
+    const [holders, isLive] = await Promise.all([store.nodes(), options.liveNodes()]);
+    await Promise.all(holders.filter((id) => id !== nodeId && !isLive(id)).map((id) => purgeNode(id)));
   }
 
   return {
     async start() {
       await purgeNode(nodeId);
-      adapter.on('leave-room', onLeave);
       io.on('connection', onConnection);
       sweep = repeat(
         options.sweepIntervalMs,
@@ -250,11 +248,11 @@ export function createPresenceTracker(options: PresenceTrackerOptions): Presence
       );
     },
 
-    onCommand(cmd) {
-      if (cmd.type !== 'join' || cmd.presence === undefined || closed) return;
-      const socket = sockets.get(cmd.socketId);
-      if (socket) track(socket, cmd.rooms, () => cmd.presence!);
+    joined(socket, rooms, meta) {
+      if (!closed) track(socket, rooms, () => meta);
     },
+
+    left: onLeave,
 
     snapshot(socketId) {
       const rooms = local.get(socketId);
@@ -288,7 +286,6 @@ export function createPresenceTracker(options: PresenceTrackerOptions): Presence
     close(waitMs) {
       closing ??= (async () => {
         const sweeping = sweep?.stop();
-        adapter.off('leave-room', onLeave);
         io.off('connection', onConnection);
         await settleWithin(Promise.allSettled([sweeping, ...chains.values(), ...purges.values()]), waitMs);
         closed = true;

@@ -12,8 +12,10 @@ import { INTERNAL_ROOM_PREFIX } from './room-delivery.js';
  * count loses messages).
  */
 export interface RoomRouting {
-  /** Follows the Socket.IO adapter's joins and leaves from now on. */
-  start(): void;
+  /** A socket joined a room (the adapter's `join-room`). */
+  joined(room: string, socketId: string): void;
+  /** A socket left a room (the adapter's `leave-room`). */
+  left(room: string, socketId: string): void;
   /** A `join` command was applied to these rooms: its pending count, added by the app-node, is used up. */
   joinApplied(rooms: readonly string[]): void;
   /** Writes every local count again, raised to at least the members this node holds. */
@@ -31,7 +33,7 @@ export function createRoomRouting(
   routing: RoutingTable,
   logger: Logger,
 ): RoomRouting {
-  const adapter = io.of('/').adapter;
+  const { adapter } = io.of('/');
   let pending = new Map<string, number>();
   let writing: Promise<void> | undefined;
   let scheduled = false;
@@ -102,10 +104,8 @@ export function createRoomRouting(
   }
 
   return {
-    start() {
-      adapter.on('join-room', onJoin);
-      adapter.on('leave-room', onLeave);
-    },
+    joined: onJoin,
+    left: onLeave,
     joinApplied(rooms) {
       for (const room of rooms) add(room, -1);
     },
@@ -119,8 +119,6 @@ export function createRoomRouting(
     },
     async close() {
       closed = true;
-      adapter.off('join-room', onJoin);
-      adapter.off('leave-room', onLeave);
       await writing;
     },
   };

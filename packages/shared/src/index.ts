@@ -30,6 +30,18 @@ export type { CloseStep, Deferred, Repeating } from './lifecycle.js';
 export { closeRedis, deferred, listen, repeat, runCloseSteps, settleWithin } from './lifecycle.js';
 export type { Listeners } from './listeners.js';
 export { createListeners } from './listeners.js';
+export type { LivenessEntry, LivenessSettings, LivenessVerdict, LivenessView } from './liveness.js';
+export { judgeLiveness, NO_LIVENESS_VIEW } from './liveness.js';
+export type { LivenessKind, LivenessRead, LivenessWrite } from './liveness-store.js';
+export {
+  appNodeLiveness,
+  claimExpired,
+  ioNodeLiveness,
+  readListed,
+  readLiveness,
+  removeLiveness,
+  writeLiveness,
+} from './liveness-store.js';
 export type { DestinationStream, Logger, LoggerOptions, LogLevel } from './logger.js';
 export { createLogger, REDACTED_PATHS, silentLogger } from './logger.js';
 export type { LuaScript } from './lua-script.js';
@@ -80,14 +92,7 @@ export { createRateMeter } from './rate-meter.js';
 export type { RedisConnection, RedisRole, RedisTarget } from './redis.js';
 export { createRedis, openRedis } from './redis.js';
 export type { RegistryEvents, RegistryWatcher, RegistryWatcherOptions } from './registry.js';
-export {
-  isNodeLive,
-  readLiveAppNodes,
-  readLiveNodes,
-  removeAppNodeRecord,
-  watchRegistry,
-  writeAppNodeRecord,
-} from './registry.js';
+export { isNodeLive, readLiveAppNodes, readLiveNodes, watchRegistry } from './registry.js';
 export type { ReplicaWait } from './replica-wait.js';
 export { waitForReplicas } from './replica-wait.js';
 export type { RoutingTable } from './routing.js';

@@ -42,7 +42,10 @@ export interface Keys {
   sessionReplies(sessionId: string): string;
   /** Set of the sessions an io-node holds, so a purger can start their recovery window. */
   nodeSessions(nodeId: string): string;
-  /** Sorted set of io-nodes with an inbox, scored by the expiry of their last heartbeat (ms since epoch). */
+  /**
+   * Sorted set of io-nodes, scored by the expiry of their liveness record (ms since epoch): one member
+   * per io-node until it is purged, whether live or expired. With `registryNode`, its liveness record.
+   */
   readonly inboxNodes: string;
   /**
    * Presence roster of a room, per connection: hash socket id → JSON `{ m: member id, n: io-node id, meta,
@@ -55,13 +58,11 @@ export interface Keys {
   nodePresence(nodeId: string): string;
   /** Set of the io-nodes that may hold presence entries (each has a `nodePresence` set). */
   readonly presenceNodes: string;
-  /** Sorted set of live io-node ids scored by heartbeat expiry (ms since epoch). */
-  readonly registryIndex: string;
-  /** Hash describing one io-node in the registry. */
+  /** Hash describing one io-node while it takes connections (its member of `inboxNodes` says if live). */
   registryNode(nodeId: string): string;
   /** Pub/sub channel announcing io-nodes joining and leaving. */
   readonly registryChannel: string;
-  /** Sorted set of live app-node ids scored by heartbeat expiry (ms since epoch). */
+  /** Sorted set of app-node ids scored by the expiry of their liveness record (ms since epoch). */
   readonly appRegistryIndex: string;
   /** Hash describing one app-node in the registry. */
   appRegistryNode(nodeId: string): string;
@@ -137,7 +138,6 @@ export function createKeys(prefix: string): Keys {
     presenceMembers: (room: string) => `${prefix}:room:{${escapeTag(room)}}:members`,
     nodePresence: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:presence`,
     presenceNodes: `${tag}:presence-nodes`,
-    registryIndex: `${tag}:registry`,
     registryNode: (nodeId: string) => `${tag}:registry:node:${nodeId}`,
     registryChannel: `${prefix}:registry:events`,
     appRegistryIndex: `${tag}:registry:apps`,

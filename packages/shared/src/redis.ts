@@ -30,7 +30,10 @@ function toRedisTarget(target: RedisTarget | string): RedisTarget {
   return typeof target === 'string' ? { kind: 'standalone', url: target } : target;
 }
 
-/** Opens an ioredis connection for one role, logging (not throwing) connection trouble. */
+/**
+ * Opens an ioredis connection for one role, logging (not throwing) connection trouble. With `lazy`, it
+ * connects at its first command (or `connect()`), so a factory can build it and `start()` connect it.
+ */
 export function createRedis(
   target: RedisTarget | string,
   role: RedisRole,

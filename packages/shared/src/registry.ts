@@ -1,147 +1,192 @@
 import type { Keys } from './keys.js';
 import { createListeners } from './listeners.js';
+import { judgeLiveness, type LivenessView, NO_LIVENESS_VIEW } from './liveness.js';
+import {
+  appNodeLiveness,
+  claimExpired,
+  ioNodeLiveness,
+  type LivenessKind,
+  readListed,
+  readLiveness,
+} from './liveness-store.js';
 import type { Logger } from './logger.js';
 import type { RedisConnection } from './redis.js';
-import { type AppNodeRecord, decodeAppNodeRecord, encodeAppNodeRecord } from './wire/app-node-record.js';
-import { decodeIoNodeRecord, type IoNodeRecord } from './wire/io-node-record.js';
+import type { AppNodeRecord } from './wire/app-node-record.js';
+import type { IoNodeRecord } from './wire/io-node-record.js';
 
-/**
- * The live io-nodes: those whose heartbeat has not expired at `now`, ordered by `nodeId` (a stable order
- * for round-robin and for display). Removes expired members from the index on the way (a reader's share
- * of the cleanup; their hashes expire on their own). Records that fail to decode are skipped and logged.
- * When two live records claim one URL (a restart racing its predecessor's expiry), only the newer is
- * returned.
- */
-export async function readLiveNodes(
+/** The io-nodes live at `now` that take connections, ordered by `nodeId`. */
+export function readLiveNodes(
   redis: RedisConnection,
   keys: Keys,
   now: number = Date.now(),
   logger?: Logger,
 ): Promise<IoNodeRecord[]> {
-  const results = await redis
-    .multi()
-    .zremrangebyscore(keys.registryIndex, '-inf', now)
-    .zrangebyscore(keys.registryIndex, `(${now}`, '+inf')
-    .exec();
-  const listed = results?.[1];
-  if (!listed) throw new Error('registry read aborted: MULTI returned no result');
-  if (listed[0]) throw listed[0];
-  const ids = listed[1] as string[];
-  if (ids.length === 0) return [];
-  const pipeline = redis.pipeline();
-  for (const id of ids) pipeline.hgetall(keys.registryNode(id));
-  const replies = (await pipeline.exec()) ?? [];
-  const byUrl = new Map<string, IoNodeRecord>();
-  replies.forEach(([err, fields], i) => {
-    if (err) throw err;
-    // The hash expired between the two round trips: the node is gone.
-    if (!fields || Object.keys(fields).length === 0) return;
-    let record: IoNodeRecord;
-    try {
-      record = decodeIoNodeRecord(fields);
-    } catch (decodeErr) {
-      logger?.warn({ err: decodeErr, nodeId: ids[i] }, 'malformed registry record skipped');
-      return;
-    }
-    const seen = byUrl.get(record.url);
-    if (!seen || seen.startedAt < record.startedAt) byUrl.set(record.url, record);
-  });
-  return [...byUrl.values()].sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+  return readListed(redis, ioNodeLiveness(keys), now, logger);
 }
 
-/** Whether io-node `nodeId`'s heartbeat is current: one ZSCORE, for code that asks about one node. */
+/** The app-nodes live at `now`, ordered by `nodeId`. */
+export function readLiveAppNodes(
+  redis: RedisConnection,
+  keys: Keys,
+  now: number = Date.now(),
+  logger?: Logger,
+): Promise<AppNodeRecord[]> {
+  return readListed(redis, appNodeLiveness(keys), now, logger);
+}
+
+/** Whether io-node `nodeId`'s record is current: one ZSCORE, for code that asks about one node. */
 export async function isNodeLive(
   redis: RedisConnection,
   keys: Keys,
   nodeId: string,
   now: number = Date.now(),
 ): Promise<boolean> {
-  const expiresAt = await redis.zscore(keys.registryIndex, nodeId);
+  const expiresAt = await redis.zscore(ioNodeLiveness(keys).index, nodeId);
   return expiresAt !== null && Number(expiresAt) > now;
 }
 
 /** Events of a {@link RegistryWatcher}. */
-export interface RegistryEvents {
-  /** A node appeared in the registry (started, or came back after its record expired). */
-  'peer-joined': (node: IoNodeRecord) => void;
-  /** A node left the registry: clean shutdown, or its heartbeat expired. */
-  'peer-left': (node: IoNodeRecord) => void;
-  /** Every successful read, with the whole live list (fresh connection counts included). */
-  refresh: (nodes: readonly IoNodeRecord[]) => void;
+export interface RegistryEvents<R = IoNodeRecord> {
+  /** A node is listed: it started taking connections, or came back after its record expired. */
+  'peer-joined': (node: R) => void;
+  /** A node is no longer listed: it began a clean shutdown, or its record expired. */
+  'peer-left': (node: R) => void;
+  /**
+   * A node's record expired without a goodbye (dead, or cut off from Redis). Every watcher that sees it
+   * raises it once per expiry.
+   */
+  'peer-expired': (nodeId: string) => void;
+  /**
+   * This watcher purged a node that stayed expired past the retention (see `purge`). Exactly one watcher
+   * raises it per node, whichever claimed it first.
+   */
+  'peer-purged': (nodeId: string) => void;
+  /** Every successful read, with the whole list (fresh connection counts included). */
+  refresh: (nodes: readonly R[]) => void;
 }
 
-export interface RegistryWatcherOptions {
+export interface RegistryWatcherOptions<R extends { readonly nodeId: string } = IoNodeRecord> {
   /** Connection for the reads (a command connection; the watcher does not close it). */
   redis: RedisConnection;
-  keys: Keys;
-  /** How often the registry is read. @defaultValue 1000 */
+  /** Which records: `ioNodeLiveness(keys)` or `appNodeLiveness(keys)`. */
+  kind: LivenessKind<R>;
+  /** How often the records are read. @defaultValue 1000 */
   intervalMs?: number;
+  /** How often nodes write their records (see `judgeLiveness`). @defaultValue 2000 */
+  heartbeatIntervalMs?: number;
+  /** How long an expired node is kept before it is purged. @defaultValue 0 */
+  retentionMs?: number;
   /**
-   * A connection dedicated to subscribing (the watcher subscribes it to `Keys.registryChannel` and
+   * Claims expired nodes past `retentionMs` and calls this with each before raising `peer-purged` (a
+   * purge that fails is logged; the node's claim is gone, so the sweep of what it left must be idempotent
+   * elsewhere). Without it, this watcher purges nothing. @defaultValue none
+   */
+  purge?: (nodeId: string) => Promise<void>;
+  /**
+   * A connection dedicated to subscribing (the watcher subscribes it to the kind's channel and
    * unsubscribes on close, but does not close it): join/leave announcements then trigger an immediate
    * read instead of waiting for the next poll. Without it, changes are seen within `intervalMs`.
    * @defaultValue none
    */
   subscriber?: RedisConnection;
-  /** A node id never reported (an io-node watching its peers leaves itself out). @defaultValue none */
+  /** A node id never reported (a node watching its peers leaves itself out). @defaultValue none */
   exclude?: string;
   /** @defaultValue no logging */
   logger?: Logger;
 }
 
 /**
- * A poller over the registry that keeps the live list in memory and turns changes into `peer-joined` /
- * `peer-left` events. A node that stops heartbeating leaves every watcher's view within its heartbeat TTL
- * plus `intervalMs`. Read failures are logged and retried at the next poll; the list keeps its last good
- * value meanwhile (see `refreshedAt` to tell how old it is).
+ * The one watcher of liveness records: a poller that keeps the listed nodes in memory and turns what
+ * `judgeLiveness` decides into events, for everything that cares (frontend lists, peers, presence purge,
+ * recovery windows, the admin view). Read failures are logged and retried at the next poll; the view
+ * keeps its last good value meanwhile (see `refreshedAt` to tell how old it is).
  */
-export interface RegistryWatcher {
-  /** Live nodes at the last successful read, ordered by `nodeId`. */
-  readonly nodes: readonly IoNodeRecord[];
+export interface RegistryWatcher<R extends { readonly nodeId: string } = IoNodeRecord> {
+  /** Listed nodes at the last successful read, ordered by `nodeId`. */
+  readonly nodes: readonly R[];
+  /** Whether a node counts as live (starting and draining nodes included; see `judgeLiveness`). */
+  isLive(nodeId: string): boolean;
   /** When the last successful read finished (ms since epoch); 0 before the first. */
   readonly refreshedAt: number;
   /** The first read happens before this resolves; it rejects if that read fails. */
   start(): Promise<void>;
-  /** Reads now (calls made while a read is under way share it) and returns the live list. */
-  refresh(): Promise<readonly IoNodeRecord[]>;
+  /** Reads now (calls made while a read is under way share it) and returns the listed nodes. */
+  refresh(): Promise<readonly R[]>;
   /** Registers a listener; returns the function that removes it. */
-  on<E extends keyof RegistryEvents>(event: E, listener: RegistryEvents[E]): () => void;
+  on<E extends keyof RegistryEvents<R>>(event: E, listener: RegistryEvents<R>[E]): () => void;
   /** Stops polling and unsubscribes. Idempotent. */
   close(): Promise<void>;
 }
 
 /** Creates a {@link RegistryWatcher}; nothing is read until `start()`. */
-export function watchRegistry(options: RegistryWatcherOptions): RegistryWatcher {
-  const { redis, keys, subscriber, exclude, logger } = options;
+export function watchRegistry<R extends { readonly nodeId: string } = IoNodeRecord>(
+  options: RegistryWatcherOptions<R>,
+): RegistryWatcher<R> {
+  const { redis, kind, subscriber, exclude, logger } = options;
   const intervalMs = options.intervalMs ?? 1_000;
   if (!Number.isInteger(intervalMs) || intervalMs < 1) {
     throw new TypeError(`RegistryWatcherOptions.intervalMs must be a positive integer, got ${intervalMs}`);
   }
-  const listeners = createListeners<RegistryEvents>(logger);
+  const settings = {
+    heartbeatIntervalMs: options.heartbeatIntervalMs ?? 2_000,
+    retentionMs: options.retentionMs ?? 0,
+  };
+  const listeners = createListeners<RegistryEvents<R>>(logger);
   const { emit } = listeners;
-  let nodes: readonly IoNodeRecord[] = [];
+  let view: LivenessView = NO_LIVENESS_VIEW;
+  let known = new Map<string, R>();
+  let nodes: readonly R[] = [];
   let refreshedAt = 0;
-  let inFlight: Promise<readonly IoNodeRecord[]> | undefined;
-  let next: Promise<readonly IoNodeRecord[]> | undefined;
+  let inFlight: Promise<readonly R[]> | undefined;
+  let next: Promise<readonly R[]> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   let lastError = '';
 
-  async function read(): Promise<readonly IoNodeRecord[]> {
-    const live = (await readLiveNodes(redis, keys, Date.now(), logger)).filter((n) => n.nodeId !== exclude);
+  async function read(): Promise<readonly R[]> {
+    const { entries, records } = await readLiveness(redis, kind, logger);
     if (closed) return nodes;
-    const before = new Map(nodes.map((n) => [n.nodeId, n]));
-    const after = new Set(live.map((n) => n.nodeId));
-    nodes = Object.freeze(live);
-    refreshedAt = Date.now();
-    for (const node of before.values()) if (!after.has(node.nodeId)) emit('peer-left', node);
-    for (const node of live) if (!before.has(node.nodeId)) emit('peer-joined', node);
+    const now = Date.now();
+    const verdict = judgeLiveness(
+      view,
+      entries.filter((e) => e.nodeId !== exclude),
+      now,
+      settings,
+    );
+    view = verdict.view;
+    const before = known;
+    // The records of the listed nodes; `before` keeps what `peer-left` reports once a hash is gone.
+    known = new Map([...view.listed].map((id) => [id, records.get(id)!]));
+    nodes = Object.freeze([...known.values()].sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1)));
+    refreshedAt = now;
+    for (const id of verdict.left) emit('peer-left', before.get(id)!);
+    for (const id of verdict.joined) emit('peer-joined', known.get(id)!);
+    for (const id of verdict.expired) {
+      logger?.info({ expired: id }, `${kind.name} record expired`);
+      emit('peer-expired', id);
+    }
+    if (options.purge && verdict.purgeBefore !== undefined) {
+      const purgeBefore = verdict.purgeBefore;
+      if (entries.some((e) => e.expiresAt <= purgeBefore && e.nodeId !== exclude)) {
+        for (const dead of await claimExpired(redis, kind, purgeBefore)) await purgeOne(dead);
+      }
+    }
     emit('refresh', nodes);
     return nodes;
   }
 
+  async function purgeOne(dead: string): Promise<void> {
+    try {
+      await options.purge?.(dead);
+      logger?.info({ purged: dead }, `${kind.name} expired past the retention; purged`);
+    } catch (err) {
+      logger?.error({ err, purged: dead }, `purging an expired ${kind.name} failed`);
+    }
+    emit('peer-purged', dead);
+  }
+
   /** A read that starts no earlier than the call: one under way may have missed what the caller knows. */
-  function refresh(): Promise<readonly IoNodeRecord[]> {
+  function refresh(): Promise<readonly R[]> {
     if (!inFlight) {
       inFlight = read().finally(() => {
         inFlight = undefined;
@@ -161,34 +206,35 @@ export function watchRegistry(options: RegistryWatcherOptions): RegistryWatcher 
     if (inFlight) return;
     refresh().then(
       () => {
-        if (lastError) logger?.info('registry readable again');
+        if (lastError) logger?.info(`${kind.name} records readable again`);
         lastError = '';
       },
       (err: unknown) => {
         const message = err instanceof Error ? err.message : String(err);
-        if (message !== lastError) logger?.warn({ err }, 'registry read failed; retrying');
+        if (message !== lastError) logger?.warn({ err }, `${kind.name} records read failed; retrying`);
         lastError = message;
       },
     );
   }
 
   const onMessage = (channel: string) => {
-    if (channel !== keys.registryChannel || closed) return;
+    if (channel !== kind.channel || closed) return;
     // An announcement may describe a change a read under way missed: queue a fresh one.
-    refresh().catch((err: unknown) => logger?.warn({ err }, 'registry read failed; retrying'));
+    refresh().catch((err: unknown) => logger?.warn({ err }, `${kind.name} records read failed; retrying`));
   };
 
   return {
     get nodes() {
       return nodes;
     },
+    isLive: (nodeId) => view.live.has(nodeId),
     get refreshedAt() {
       return refreshedAt;
     },
     async start() {
-      if (subscriber) {
+      if (subscriber && kind.channel) {
         subscriber.on('message', onMessage);
-        await subscriber.subscribe(keys.registryChannel);
+        await subscriber.subscribe(kind.channel);
       }
       await refresh();
       if (!closed) timer = setInterval(poll, intervalMs);
@@ -199,88 +245,13 @@ export function watchRegistry(options: RegistryWatcherOptions): RegistryWatcher 
       if (closed) return;
       closed = true;
       clearInterval(timer);
-      if (subscriber) {
+      if (subscriber && kind.channel) {
         subscriber.off('message', onMessage);
         if (subscriber.status === 'ready') {
-          await subscriber.unsubscribe(keys.registryChannel).catch(() => undefined);
+          await subscriber.unsubscribe(kind.channel).catch(() => undefined);
         }
       }
       await Promise.all([inFlight?.catch(() => undefined), next?.catch(() => undefined)]);
     },
   };
-}
-
-/**
- * Atomically: drop expired index members, replace the node's hash (with a TTL) and score its index member
- * at the new expiry. KEYS: index, hash. ARGV: nodeId, now, expiry, ttlMs, fields...
- */
-const APP_HEARTBEAT_SCRIPT = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[2], unpack(ARGV, 5))
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
-return redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-`;
-
-/**
- * Writes an app-node's heartbeat: its record, listed until `record.lastSeen + ttlMs` unless written again.
- * One script, so a reader never sees the index member without its hash.
- */
-export async function writeAppNodeRecord(
-  redis: RedisConnection,
-  keys: Keys,
-  record: AppNodeRecord,
-  ttlMs: number,
-): Promise<void> {
-  await redis.eval(
-    APP_HEARTBEAT_SCRIPT,
-    2,
-    keys.appRegistryIndex,
-    keys.appRegistryNode(record.nodeId),
-    record.nodeId,
-    record.lastSeen,
-    record.lastSeen + ttlMs,
-    ttlMs,
-    ...Object.entries(encodeAppNodeRecord(record)).flat(),
-  );
-}
-
-/** Removes an app-node's record at once (clean shutdown). */
-export async function removeAppNodeRecord(redis: RedisConnection, keys: Keys, nodeId: string): Promise<void> {
-  await redis.multi().zrem(keys.appRegistryIndex, nodeId).del(keys.appRegistryNode(nodeId)).exec();
-}
-
-/**
- * The live app-nodes (heartbeat not expired at `now`), ordered by `nodeId`; like {@link readLiveNodes},
- * it removes expired index members on the way and skips (and logs) records that fail to decode.
- */
-export async function readLiveAppNodes(
-  redis: RedisConnection,
-  keys: Keys,
-  now: number = Date.now(),
-  logger?: Logger,
-): Promise<AppNodeRecord[]> {
-  const results = await redis
-    .multi()
-    .zremrangebyscore(keys.appRegistryIndex, '-inf', now)
-    .zrangebyscore(keys.appRegistryIndex, `(${now}`, '+inf')
-    .exec();
-  const listed = results?.[1];
-  if (!listed) throw new Error('app registry read aborted: MULTI returned no result');
-  if (listed[0]) throw listed[0];
-  const ids = listed[1] as string[];
-  if (ids.length === 0) return [];
-  const pipeline = redis.pipeline();
-  for (const id of ids) pipeline.hgetall(keys.appRegistryNode(id));
-  const records: AppNodeRecord[] = [];
-  ((await pipeline.exec()) ?? []).forEach(([err, fields], i) => {
-    if (err) throw err;
-    if (!fields || Object.keys(fields).length === 0) return;
-    try {
-      records.push(decodeAppNodeRecord(fields));
-    } catch (decodeErr) {
-      logger?.warn({ err: decodeErr, nodeId: ids[i] }, 'malformed app-node registry record skipped');
-    }
-  });
-  return records.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
 }

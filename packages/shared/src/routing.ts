@@ -15,13 +15,12 @@ import type { RedisConnection } from './redis.js';
  * Counts therefore never fall below the truth while commands are in flight: a node may get an emit it
  * filters out locally, never miss one it should have applied.
  *
- * A node whose heartbeat stops is, for a while, either dead or cut off from Redis (a partition, a
- * frozen process): the two look alike. So it is purged in two steps. At once (its heartbeat TTL), live
- * nodes treat it as gone for presence and start its clients' recovery window; but its routing entries
- * and inbox stay for the inbox retention, and commands keep being appended for it, so a node that comes
- * back within that time reads everything it missed. Past the retention, whichever node claims it first
- * (atomically, exactly once) removes its fields, its room index and its inbox. App-nodes append with
- * NOMKSTREAM, so a purged inbox is never recreated by a late command.
+ * Which io-nodes exist is their liveness records (`ioNodeLiveness` in liveness-store.ts; the expiry
+ * decision is `judgeLiveness`): an io-node whose record expired stays a broadcast target for the inbox
+ * retention, and commands keep being appended for it, so a node cut off from Redis for less than that
+ * reads everything it missed when it is back. Past the retention, the one live node that claims it
+ * (atomically) purges it here. App-nodes append with NOMKSTREAM, so a purged inbox is never recreated
+ * by a late command.
  */
 export interface RoutingTable {
   /** App-node: counts joins of `rooms` for `nodeId` (await before appending the joins to its inbox). */
@@ -29,13 +28,11 @@ export interface RoutingTable {
   /** App-node: the io-nodes counted in each room. */
   roomNodes(rooms: Iterable<string>): Promise<Map<string, string[]>>;
   /**
-   * The io-nodes whose inbox heartbeat expires after `since`: with `since` = now, the live ones; with
+   * The io-nodes whose liveness record expires after `since`: with `since` = now, the live ones; with
    * now minus the inbox retention, the targets of a broadcast (a node cut off for less than that still
    * reads its inbox when it is back).
    */
   liveNodes(since?: number): Promise<string[]>;
-  /** The io-nodes whose heartbeat expired at or before `now` (not yet purged). */
-  expiredNodes(now?: number): Promise<string[]>;
   /**
    * io-node: applies net count changes for its rooms. Resolves with the rooms whose count reached 0
    * (their fields are gone).
@@ -50,24 +47,12 @@ export interface RoutingTable {
   forget(nodeId: string, rooms: Iterable<string>): Promise<void>;
   /** io-node: creates its inbox if missing; returns the id of the entry it appended when it created it. */
   createInbox(nodeId: string): Promise<string | null>;
-  /**
-   * io-node heartbeat: keeps the node live until `expiresAt`. Resolves with the expiry it had before
-   * (null: it was not listed at all, i.e. it was purged), so a node learns it was taken for dead.
-   */
-  touch(nodeId: string, expiresAt: number): Promise<number | null>;
-  /**
-   * Claims the nodes whose inbox heartbeat expired at or before `before`: each is returned to exactly one
-   * caller, which must then `purge` it.
-   */
-  claimExpired(before: number): Promise<string[]>;
-  /** Removes every trace of a node: its room fields, its room index, its inbox and its heartbeat. */
+  /** Removes every trace of a node: its room fields, its room index, its inbox and its liveness record. */
   purge(nodeId: string): Promise<void>;
 }
 
 const ADJUST = loadLuaScript(import.meta.url, 'routing-adjust');
 const RAISE = loadLuaScript(import.meta.url, 'routing-raise');
-const TOUCH = loadLuaScript(import.meta.url, 'routing-touch');
-const CLAIM_EXPIRED = loadLuaScript(import.meta.url, 'routing-claim-expired');
 const CREATE_INBOX = loadLuaScript(import.meta.url, 'inbox-create');
 
 export function createRoutingTable(redis: RedisConnection, keys: Keys): RoutingTable {
@@ -88,8 +73,6 @@ export function createRoutingTable(redis: RedisConnection, keys: Keys): RoutingT
     },
 
     liveNodes: (since = Date.now()) => redis.zrangebyscore(keys.inboxNodes, `(${since}`, '+inf'),
-
-    expiredNodes: (now = Date.now()) => redis.zrangebyscore(keys.inboxNodes, '-inf', now),
 
     async adjust(nodeId, deltas) {
       const rooms = [...deltas].filter(([, delta]) => delta !== 0);
@@ -118,20 +101,12 @@ export function createRoutingTable(redis: RedisConnection, keys: Keys): RoutingT
       return typeof id === 'string' ? id : null;
     },
 
-    async touch(nodeId, expiresAt) {
-      const previous = await TOUCH.run(redis, [keys.inboxNodes], [expiresAt, nodeId]);
-      return previous === null || previous === undefined ? null : Number(previous);
-    },
-
-    async claimExpired(before) {
-      return (await CLAIM_EXPIRED.run(redis, [keys.inboxNodes], [before])) as string[];
-    },
-
     async purge(nodeId) {
       const rooms = await redis.smembers(keys.nodeRooms(nodeId));
       await Promise.all([
         ...rooms.map((room) => redis.hdel(keys.roomNodes(room), nodeId)),
         redis.zrem(keys.inboxNodes, nodeId),
+        redis.del(keys.registryNode(nodeId)),
         redis.del(keys.inbox(nodeId)),
       ]);
       await redis.del(keys.nodeRooms(nodeId));
