@@ -1,4 +1,10 @@
-import { type EmitCommand, encodeArgs } from '@iocluster/shared';
+import {
+  type DefaultEventsMap,
+  type EmitCommand,
+  type EventNames,
+  type EventParams,
+  encodeArgs,
+} from '@iocluster/shared';
 import type { CommandPublisher } from './command-publisher.js';
 
 function asList(rooms: string | readonly string[]): string[] {
@@ -8,8 +14,9 @@ function asList(rooms: string | readonly string[]): string[] {
 /**
  * Targets rooms across every io-node, like Socket.IO's `BroadcastOperator`: immutable, each call returns
  * a new operator. With no room it targets every client; `except` takes rooms or socket ids.
+ * @typeParam ServerEvents - events clients receive (name → listener signature); any by default
  */
-export class BroadcastOperator {
+export class BroadcastOperator<ServerEvents extends object = DefaultEventsMap> {
   constructor(
     private readonly publisher: CommandPublisher,
     private readonly rooms: readonly string[] = [],
@@ -17,23 +24,30 @@ export class BroadcastOperator {
   ) {}
 
   /** Adds rooms to the target. */
-  to(rooms: string | readonly string[]): BroadcastOperator {
-    return new BroadcastOperator(this.publisher, [...this.rooms, ...asList(rooms)], this.exceptRooms);
+  to(rooms: string | readonly string[]): BroadcastOperator<ServerEvents> {
+    return new BroadcastOperator<ServerEvents>(
+      this.publisher,
+      [...this.rooms, ...asList(rooms)],
+      this.exceptRooms,
+    );
   }
 
   /** Alias of {@link BroadcastOperator.to}. */
-  in(rooms: string | readonly string[]): BroadcastOperator {
+  in(rooms: string | readonly string[]): BroadcastOperator<ServerEvents> {
     return this.to(rooms);
   }
 
   /** Leaves out the members of these rooms (a socket id is a room of one). */
-  except(rooms: string | readonly string[]): BroadcastOperator {
-    return new BroadcastOperator(this.publisher, this.rooms, [...this.exceptRooms, ...asList(rooms)]);
+  except(rooms: string | readonly string[]): BroadcastOperator<ServerEvents> {
+    return new BroadcastOperator<ServerEvents>(this.publisher, this.rooms, [
+      ...this.exceptRooms,
+      ...asList(rooms),
+    ]);
   }
 
   /** Emits to every matching client on every io-node. */
-  emit(event: string, ...args: unknown[]): true {
-    const cmd: EmitCommand = { type: 'emit', event, ...encodeArgs(args) };
+  emit<E extends EventNames<ServerEvents>>(event: E, ...args: EventParams<ServerEvents, E>): true {
+    const cmd: EmitCommand = { type: 'emit', event, ...encodeArgs(args as unknown[]) };
     if (this.rooms.length > 0) cmd.rooms = [...this.rooms];
     if (this.exceptRooms.length > 0) cmd.except = [...this.exceptRooms];
     this.publisher.publish(null, cmd);

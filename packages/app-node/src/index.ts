@@ -1,4 +1,12 @@
-export type { AppNode, LifecycleHandlers } from './app-node.js';
+export type {
+  AckResult,
+  DefaultEventsMap,
+  EventNames,
+  EventParams,
+  HandlerArgs,
+  HandlerResult,
+} from '@iocluster/shared';
+export type { AppNode } from './app-node.js';
 export { createAppNode } from './app-node.js';
 export type { AppNodeOptions } from './app-node-options.js';
 export type { JoinOptions } from './app-socket.js';
@@ -17,3 +25,12 @@ export type {
 } from './presence.js';
 export { defaultPresencePayload } from './presence.js';
 export type { HistoryAuthorizer, HistoryMessage, HistoryOptions, HistoryPage } from './room-history.js';
+export type {
+  ClientEventHandler,
+  LifecycleEventName,
+  LifecycleHandlers,
+  LifecycleOn,
+  LooseOn,
+  OnMethod,
+  TypedOn,
+} from './typed-handlers.js';
