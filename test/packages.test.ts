@@ -1,0 +1,276 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { type ForkedProcess, forkProcess } from '@iocluster/devkit';
+import { createRedis } from '@iocluster/shared';
+import { io, type Socket } from 'socket.io-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deleteKeys } from './support/cluster.js';
+import { until } from './support/poll.js';
+
+/**
+ * The packages as a user gets them: packed (`npm pack`), installed from the tarballs in a directory
+ * outside the workspace (third-party dependencies from npm's cache or registry), then run. One packing
+ * and one install serve every test here: they take most of the time.
+ */
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const PACKAGES = ['shared', 'io-node', 'app-node', 'frontend', 'client', 'devkit', 'cli', 'create-iocluster'];
+const run = promisify(execFile);
+const work = mkdtempSync(join(tmpdir(), 'iocluster-packages-'));
+const stackDir = join(work, 'stack');
+const prefixes: string[] = [];
+const processes: ForkedProcess[] = [];
+const sockets: Socket[] = [];
+let tarballs: string[] = [];
+let redisUrl = '';
+
+/** The environment of a nested npm: none of the outer npm's or vitest's settings leak into it. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => !/^(npm_|VITEST|NODE_ENV$|TEST$)/i.test(key)),
+  );
+}
+
+async function npm(cwd: string, args: string[], timeoutMs = 300_000): Promise<string> {
+  try {
+    const { stdout, stderr } = await run('npm', args, {
+      cwd,
+      env: cleanEnv(),
+      timeout: timeoutMs,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return `${stdout}${stderr}`;
+  } catch (err) {
+    const e = err as Error & { stdout?: string; stderr?: string };
+    throw new Error(
+      `npm ${args.join(' ')} failed in ${cwd}: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`,
+    );
+  }
+}
+
+const install = (cwd: string) =>
+  npm(cwd, ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...tarballs]);
+
+/** Runs the installed `iocluster` bin until it says it is ready. */
+async function iocluster(label: string, args: string[], env: Record<string, string>): Promise<ForkedProcess> {
+  const forked = await forkProcess({
+    label,
+    module: join(stackDir, 'node_modules/iocluster/dist/bin.js'),
+    args,
+    cwd: stackDir,
+    env: { REDIS_URL: redisUrl, LOG_LEVEL: 'info', ...env },
+    readyTimeoutMs: 60_000,
+  });
+  processes.push(forked);
+  return forked;
+}
+
+function prefix(): string {
+  const p = `t${randomBytes(5).toString('hex')}`;
+  prefixes.push(p);
+  return p;
+}
+
+/** A plain Socket.IO client on the io-node the frontend picks (`GET /api/connect`). */
+async function connect(frontendUrl: string): Promise<Socket> {
+  const { url } = await until(
+    async () => {
+      const res = await fetch(`${frontendUrl}/api/connect`);
+      return res.status === 200 ? ((await res.json()) as { url: string }) : { url: '' };
+    },
+    (answer) => answer.url !== '',
+    20_000,
+  );
+  const socket = io(url, { transports: ['websocket'], reconnection: false });
+  sockets.push(socket);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+  return socket;
+}
+
+beforeAll(async () => {
+  for (const name of PACKAGES) {
+    if (!existsSync(join(ROOT, 'packages', name, 'dist/index.js'))) {
+      throw new Error(`packages/${name}/dist is missing: run npm run build first (npm test does)`);
+    }
+  }
+  const tarballDir = join(work, 'tarballs');
+  mkdirSync(tarballDir);
+  const packed = JSON.parse(
+    await npm(ROOT, [
+      'pack',
+      '--json',
+      '--loglevel=error',
+      '--pack-destination',
+      tarballDir,
+      ...PACKAGES.flatMap((name) => ['-w', `packages/${name}`]),
+    ]),
+  ) as { filename: string }[];
+  tarballs = packed.map((p) => join(tarballDir, p.filename));
+  mkdirSync(stackDir);
+  writeFileSync(
+    join(stackDir, 'package.json'),
+    JSON.stringify({ name: 'stack', private: true, type: 'module' }),
+  );
+  await install(stackDir);
+  // Redis from the installed devkit, in a plain Node process: nothing of the workspace helps it.
+  writeFileSync(
+    join(stackDir, 'redis.js'),
+    `import { startRedisServer } from '@iocluster/devkit';
+     const redis = await startRedisServer();
+     process.on('SIGTERM', () => void redis.close().then(() => process.exit(0)));
+     process.send({ type: 'ready', url: redis.url });\n`,
+  );
+  const redis = await forkProcess({ label: 'redis', module: join(stackDir, 'redis.js'), cwd: stackDir });
+  processes.push(redis);
+  redisUrl = String(redis.ready.url);
+}, 600_000);
+
+afterAll(async () => {
+  for (const socket of sockets) socket.close();
+  // Redis last: the nodes close their connections to it first.
+  await Promise.all(processes.slice(1).map((p) => p.stop(10_000)));
+  if (redisUrl) {
+    const redis = createRedis(redisUrl, 'command');
+    for (const p of prefixes) await deleteKeys(redis, p);
+    await redis.quit();
+  }
+  await processes[0]?.stop(10_000);
+  rmSync(work, { recursive: true, force: true });
+}, 60_000);
+
+describe('packages', () => {
+  it('packages - each public package declares its dependencies, exports, files, engines, license and a README', () => {
+    const versions = new Set<string>();
+    for (const name of PACKAGES) {
+      const dir = join(ROOT, 'packages', name);
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Record<string, unknown> & {
+        version: string;
+        dependencies?: Record<string, string>;
+        exports: Record<string, Record<string, string>>;
+      };
+      versions.add(pkg.version);
+      expect(pkg.private, name).toBeUndefined();
+      expect(pkg.license, name).toBe('MIT');
+      expect(pkg.engines, name).toEqual({ node: '>=20.19' });
+      expect(pkg.files, name).toContain('dist');
+      expect(pkg.exports['.'], name).toEqual({
+        types: './dist/index.d.ts',
+        source: './src/index.ts',
+        default: './dist/index.js',
+      });
+      expect(existsSync(join(dir, 'README.md')), `${name}/README.md`).toBe(true);
+      // Our packages are released together: each depends on the others at exactly its own version.
+      for (const [dep, range] of Object.entries(pkg.dependencies ?? {})) {
+        if (dep.startsWith('@iocluster/') || dep === 'iocluster')
+          expect(range, `${name} → ${dep}`).toBe(pkg.version);
+      }
+    }
+    expect([...versions]).toHaveLength(1);
+    expect(tarballs).toHaveLength(PACKAGES.length);
+  });
+
+  it('packages - a stack started from the installed tarballs chats with a Socket.IO client', async () => {
+    writeFileSync(
+      join(stackDir, 'handlers.js'),
+      `export default function register(app) {
+         app.on('connection', (socket) => socket.join('lobby'));
+         app.on('chat message', (socket, msg) => {
+           app.to('lobby').emit('chat message', { ...msg, from: socket.id });
+           return { ok: true, text: msg.text };
+         });
+       }\n`,
+    );
+    const env = { IOCLUSTER_PREFIX: prefix() };
+    await iocluster('io-node', ['start', 'io-node'], {
+      ...env,
+      IO_NODE_HOST: '127.0.0.1',
+      IO_NODE_PORT: '0',
+    });
+    await iocluster('app-node', ['start', 'app-node', 'handlers.js'], env);
+    const frontend = await iocluster('frontend', ['start', 'frontend'], {
+      ...env,
+      FRONTEND_HOST: '127.0.0.1',
+      FRONTEND_PORT: '0',
+    });
+    const socket = await connect(`http://127.0.0.1:${String(frontend.ready.port)}`);
+    const received = new Promise<unknown>((resolve) => socket.once('chat message', resolve));
+    const ack = await socket.timeout(20_000).emitWithAck('chat message', { text: 'hello from a tarball' });
+    expect(ack).toEqual({ ok: true, text: 'hello from a tarball' });
+    expect(await received).toEqual({ text: 'hello from a tarball', from: socket.id });
+  }, 120_000);
+
+  it('packages - iocluster dev runs a TypeScript handlers module and reloads it when it changes', async () => {
+    const handlers = join(stackDir, 'dev/handlers.ts');
+    const write = (answer: string) =>
+      writeFileSync(
+        handlers,
+        `import type { AppNode } from '@iocluster/app-node';
+         interface ClientEvents { ping: (n: number, ack: (answer: string) => void) => void }
+         export default function register(app: AppNode<ClientEvents>): void {
+           app.on('ping', (_socket, n) => \`${answer} \${n}\`);
+         }\n`,
+      );
+    mkdirSync(join(stackDir, 'dev'), { recursive: true });
+    write('pong');
+    const lines: string[] = [];
+    const dev = await forkProcess({
+      label: 'dev',
+      module: join(stackDir, 'node_modules/iocluster/dist/bin.js'),
+      args: ['dev', 'dev/handlers.ts', '--port', '0'],
+      cwd: stackDir,
+      env: { REDIS_URL: redisUrl, IOCLUSTER_PREFIX: prefix(), LOG_PRETTY: 'off' },
+      output: (line) => lines.push(line),
+      readyTimeoutMs: 60_000,
+    });
+    processes.push(dev);
+    const url = String(dev.ready.url);
+    expect(lines.some((line) => line.includes(`ready: open ${url}/`))).toBe(true);
+    const first = await connect(url);
+    expect(await first.timeout(20_000).emitWithAck('ping', 1)).toBe('pong 1');
+
+    write('reloaded');
+    await until(
+      async () => lines.some((line) => line.includes('handlers reloaded')),
+      (seen) => seen,
+      60_000,
+    );
+    expect(await first.timeout(20_000).emitWithAck('ping', 2)).toBe('reloaded 2');
+  }, 180_000);
+
+  it('create-iocluster - a scaffolded project installs from the tarballs and its own npm test passes', async () => {
+    const project = join(work, 'my-app');
+    rmSync(project, { recursive: true, force: true });
+    const { stdout } = await run(
+      process.execPath,
+      [join(stackDir, 'node_modules/create-iocluster/dist/bin.js'), project],
+      { cwd: work },
+    );
+    expect(stdout).toContain(`Created ${project}`);
+    for (const file of [
+      'src/events.ts',
+      'src/handlers.ts',
+      'src/page.ts',
+      'public/index.html',
+      'test/handlers.test.ts',
+      'Dockerfile',
+      'compose.yaml',
+      '.gitignore',
+    ]) {
+      expect(existsSync(join(project, file)), file).toBe(true);
+    }
+    expect(JSON.parse(readFileSync(join(project, 'package.json'), 'utf8')).name).toBe('my-app');
+    await install(project);
+    const output = await npm(project, ['test']);
+    expect(output).toMatch(/Tests\s+2 passed \(2\)/);
+    await npm(project, ['run', 'build:page']);
+    expect(readFileSync(join(project, 'public/app.js'), 'utf8')).toContain('/api/connect');
+  }, 600_000);
+});
