@@ -66,5 +66,5 @@ describe('doc samples', () => {
       return { ...e, file: file!, line: Number(first) + e.line - 1 };
     });
     expect(located, describeErrors(located)).toEqual([]);
-  });
+  }, 240_000); // Building the program takes seconds alone, minutes on a loaded 2-core machine.
 });

@@ -25,7 +25,7 @@ describe('types', () => {
       'test/types/typo-loose.ts': typo(''),
     });
     expect(of(FIXTURE), describeErrors(of(FIXTURE))).toEqual([]);
-  });
+  }, 240_000); // Building the program takes seconds alone, minutes on a loaded 2-core machine.
 
   it('types - with maps given, an unknown event name does not compile; without them it does', () => {
     const typed = of('test/types/typo-typed.ts');

@@ -13,8 +13,8 @@ export interface CompileError {
 }
 
 /**
- * Type-checks TypeScript modules against the workspace's packages, from their sources (the `source`
- * export condition, so no build is needed), with `--strict`. `files` maps a virtual file name (inside
+ * Type-checks TypeScript modules against the workspace's packages as users get them: their built
+ * declarations (`dist/*.d.ts`, so `tsc -b` runs first, as `npm test` does), with `--strict`. `files` maps a virtual file name (inside
  * the repository, so `@iocluster/*` resolve) to its text; real files may be listed with their text.
  */
 export function typeCheck(files: Record<string, string>): CompileError[] {
@@ -23,7 +23,6 @@ export function typeCheck(files: Record<string, string>): CompileError[] {
     lib: ['lib.es2023.d.ts', 'lib.dom.d.ts'],
     module: ts.ModuleKind.NodeNext,
     moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    customConditions: ['source'],
     strict: true,
     noEmit: true,
     skipLibCheck: true,

@@ -106,6 +106,14 @@ export function registerLoose(app: AppNode): void {
   });
   app.on('conection', () => {});
   app.command('custom', { any: 'payload' });
+  // The lifecycle events keep their types without maps too.
+  app.on('presence', (change) => {
+    expectTypeOf(change.memberId).toEqualTypeOf<string>();
+  });
+  app.on('disconnect', (socket, reason) => {
+    expectTypeOf(socket).toEqualTypeOf<AppSocket>();
+    expectTypeOf(reason).toEqualTypeOf<string>();
+  });
 }
 
 /** The client takes the same maps, from its side. */

@@ -82,8 +82,12 @@ export type TypedOn<
   >;
 
 /** `app.on` without a client event map: any event name, arguments typed by the handler itself. */
-export interface LooseOn<ServerEvents extends object, SocketData extends object, User>
-  extends LifecycleOn<ServerEvents, SocketData, User> {
+export interface LooseOn<ServerEvents extends object, SocketData extends object, User> {
+  /** Registers the handler of a lifecycle event (tried first, so its parameters are typed); returns a remover. */
+  <K extends LifecycleEventName>(
+    event: K,
+    handler: LifecycleHandlers<ServerEvents, SocketData, User>[K],
+  ): () => void;
   /** Registers the one handler of a client event; its return value answers the client's ack. */
   <A extends unknown[]>(
     event: string,
