@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { promisify, stripVTControlCharacters } from 'node:util';
 import { type ForkedProcess, forkProcess } from '@iocluster/devkit';
 import { createRedis } from '@iocluster/shared';
 import { io, type Socket } from 'socket.io-client';
@@ -13,38 +13,43 @@ import { deleteKeys } from './support/cluster.js';
 import { until } from './support/poll.js';
 
 /**
- * The packages as a user gets them: packed (`npm pack`), installed from the tarballs in a directory
- * outside the workspace (third-party dependencies from npm's cache or registry), then run. One packing
- * and one install serve every test here: they take most of the time.
+ * The packages as a user gets them: packed (`npm pack`); a project scaffolded by the packed
+ * create-iocluster (as `npm create` runs it) in a directory outside the workspace; the tarballs installed
+ * there (third-party dependencies from npm's cache or registry); then run. One packing and one install
+ * serve every test here: they take most of the time. No retries: a second run would repeat minutes of
+ * installing, and nothing here depends on timing.
  */
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const PACKAGES = ['shared', 'io-node', 'app-node', 'frontend', 'client', 'devkit', 'cli', 'create-iocluster'];
 const run = promisify(execFile);
 const work = mkdtempSync(join(tmpdir(), 'iocluster-packages-'));
-const stackDir = join(work, 'stack');
+const project = join(work, 'my-app');
+/** Where the stack tests keep their handlers: inside the project, outside what its own tests compile. */
+const e2e = join(project, 'e2e');
 const prefixes: string[] = [];
 const processes: ForkedProcess[] = [];
 const sockets: Socket[] = [];
 let tarballs: string[] = [];
 let redisUrl = '';
+let scaffolded = '';
 
 /** The environment of a nested npm: none of the outer npm's or vitest's settings leak into it. */
 function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(
     Object.entries(process.env).filter(([key]) => !/^(npm_|VITEST|NODE_ENV$|TEST$)/i.test(key)),
-  );
+  ) as NodeJS.ProcessEnv;
 }
 
 async function npm(cwd: string, args: string[], timeoutMs = 300_000): Promise<string> {
   try {
     const { stdout, stderr } = await run('npm', args, {
       cwd,
-      env: cleanEnv(),
+      env: { ...cleanEnv(), NO_COLOR: '1' },
       timeout: timeoutMs,
       maxBuffer: 64 * 1024 * 1024,
     });
-    return `${stdout}${stderr}`;
+    return stripVTControlCharacters(`${stdout}${stderr}`);
   } catch (err) {
     const e = err as Error & { stdout?: string; stderr?: string };
     throw new Error(
@@ -60,14 +65,24 @@ const install = (cwd: string) =>
 async function iocluster(label: string, args: string[], env: Record<string, string>): Promise<ForkedProcess> {
   const forked = await forkProcess({
     label,
-    module: join(stackDir, 'node_modules/iocluster/dist/bin.js'),
+    module: join(project, 'node_modules/iocluster/dist/bin.js'),
     args,
-    cwd: stackDir,
+    cwd: e2e,
     env: { REDIS_URL: redisUrl, LOG_LEVEL: 'info', ...env },
     readyTimeoutMs: 60_000,
   });
   processes.push(forked);
   return forked;
+}
+
+/** A workspace package's package.json. */
+function manifest(name: string): Record<string, unknown> & {
+  name: string;
+  version: string;
+  dependencies?: Record<string, string>;
+  exports: Record<string, Record<string, string>>;
+} {
+  return JSON.parse(readFileSync(join(ROOT, 'packages', name, 'package.json'), 'utf8'));
 }
 
 function prefix(): string {
@@ -114,21 +129,20 @@ beforeAll(async () => {
     ]),
   ) as { filename: string }[];
   tarballs = packed.map((p) => join(tarballDir, p.filename));
-  mkdirSync(stackDir);
-  writeFileSync(
-    join(stackDir, 'package.json'),
-    JSON.stringify({ name: 'stack', private: true, type: 'module' }),
-  );
-  await install(stackDir);
+  // What `npm create iocluster my-app` does: run the bin of the create-iocluster package.
+  const creator = tarballs.find((t) => /create-iocluster-[^/]+\.tgz$/.test(t))!;
+  scaffolded = await npm(work, ['exec', '--yes', `--package=${creator}`, '--', 'create-iocluster', 'my-app']);
+  await install(project);
+  mkdirSync(e2e);
   // Redis from the installed devkit, in a plain Node process: nothing of the workspace helps it.
   writeFileSync(
-    join(stackDir, 'redis.js'),
+    join(e2e, 'redis.js'),
     `import { startRedisServer } from '@iocluster/devkit';
      const redis = await startRedisServer();
      process.on('SIGTERM', () => void redis.close().then(() => process.exit(0)));
      process.send({ type: 'ready', url: redis.url });\n`,
   );
-  const redis = await forkProcess({ label: 'redis', module: join(stackDir, 'redis.js'), cwd: stackDir });
+  const redis = await forkProcess({ label: 'redis', module: join(e2e, 'redis.js'), cwd: e2e });
   processes.push(redis);
   redisUrl = String(redis.ready.url);
 }, 600_000);
@@ -144,18 +158,14 @@ afterAll(async () => {
   }
   await processes[0]?.stop(10_000);
   rmSync(work, { recursive: true, force: true });
-}, 60_000);
+}, 180_000);
 
-describe('packages', () => {
+describe('packages', { retry: 0 }, () => {
   it('packages - each public package declares its dependencies, exports, files, engines, license and a README', () => {
     const versions = new Set<string>();
     for (const name of PACKAGES) {
       const dir = join(ROOT, 'packages', name);
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Record<string, unknown> & {
-        version: string;
-        dependencies?: Record<string, string>;
-        exports: Record<string, Record<string, string>>;
-      };
+      const pkg = manifest(name);
       versions.add(pkg.version);
       expect(pkg.private, name).toBeUndefined();
       expect(pkg.license, name).toBe('MIT');
@@ -177,9 +187,22 @@ describe('packages', () => {
     expect(tarballs).toHaveLength(PACKAGES.length);
   });
 
+  it('packages - npm publish --dry-run is clean for each: nothing npm would correct or complain about', async () => {
+    const output = await npm(ROOT, [
+      'publish',
+      '--dry-run',
+      ...PACKAGES.flatMap((name) => ['-w', `packages/${name}`]),
+    ]);
+    const published = [...output.matchAll(/^\+ (\S+)@/gm)].map((m) => m[1]);
+    expect(published.sort()).toEqual(PACKAGES.map((name) => manifest(name).name).sort());
+    // A dry run without credentials says so; anything else npm warns about is a defect of a package.json.
+    const warnings = output.split('\n').filter((line) => /\bwarn\b/i.test(line) && !/logged in/.test(line));
+    expect(warnings).toEqual([]);
+  }, 120_000);
+
   it('packages - a stack started from the installed tarballs chats with a Socket.IO client', async () => {
     writeFileSync(
-      join(stackDir, 'handlers.js'),
+      join(e2e, 'handlers.js'),
       `export default function register(app) {
          app.on('connection', (socket) => socket.join('lobby'));
          app.on('chat message', (socket, msg) => {
@@ -208,7 +231,7 @@ describe('packages', () => {
   }, 120_000);
 
   it('packages - iocluster dev runs a TypeScript handlers module and reloads it when it changes', async () => {
-    const handlers = join(stackDir, 'dev/handlers.ts');
+    const handlers = join(e2e, 'dev/handlers.ts');
     const write = (answer: string) =>
       writeFileSync(
         handlers,
@@ -218,14 +241,14 @@ describe('packages', () => {
            app.on('ping', (_socket, n) => \`${answer} \${n}\`);
          }\n`,
       );
-    mkdirSync(join(stackDir, 'dev'), { recursive: true });
+    mkdirSync(join(e2e, 'dev'), { recursive: true });
     write('pong');
     const lines: string[] = [];
     const dev = await forkProcess({
       label: 'dev',
-      module: join(stackDir, 'node_modules/iocluster/dist/bin.js'),
+      module: join(project, 'node_modules/iocluster/dist/bin.js'),
       args: ['dev', 'dev/handlers.ts', '--port', '0'],
-      cwd: stackDir,
+      cwd: e2e,
       env: { REDIS_URL: redisUrl, IOCLUSTER_PREFIX: prefix(), LOG_PRETTY: 'off' },
       output: (line) => lines.push(line),
       readyTimeoutMs: 60_000,
@@ -245,15 +268,8 @@ describe('packages', () => {
     expect(await first.timeout(20_000).emitWithAck('ping', 2)).toBe('reloaded 2');
   }, 180_000);
 
-  it('create-iocluster - a scaffolded project installs from the tarballs and its own npm test passes', async () => {
-    const project = join(work, 'my-app');
-    rmSync(project, { recursive: true, force: true });
-    const { stdout } = await run(
-      process.execPath,
-      [join(stackDir, 'node_modules/create-iocluster/dist/bin.js'), project],
-      { cwd: work },
-    );
-    expect(stdout).toContain(`Created ${project}`);
+  it('create-iocluster - the scaffolded project, installed from the tarballs, passes its own npm test', async () => {
+    expect(scaffolded).toContain(`Created ${project}`);
     for (const file of [
       'src/events.ts',
       'src/handlers.ts',
@@ -267,7 +283,6 @@ describe('packages', () => {
       expect(existsSync(join(project, file)), file).toBe(true);
     }
     expect(JSON.parse(readFileSync(join(project, 'package.json'), 'utf8')).name).toBe('my-app');
-    await install(project);
     const output = await npm(project, ['test']);
     expect(output).toMatch(/Tests\s+2 passed \(2\)/);
     await npm(project, ['run', 'build:page']);

@@ -1,11 +1,3 @@
-export type {
-  AckResult,
-  DefaultEventsMap,
-  EventNames,
-  EventParams,
-  HandlerArgs,
-  HandlerResult,
-} from '@iocluster/shared';
 export type { AppNode } from './app-node.js';
 export { createAppNode } from './app-node.js';
 export type { AppNodeOptions } from './app-node-options.js';
