@@ -201,11 +201,13 @@ describe('packages', { retry: 0 }, () => {
   }, 120_000);
 
   it('packages - a stack started from the installed tarballs chats with a Socket.IO client', async () => {
+    // TypeScript, as the image runs it: `iocluster start app-node` loads it through tsx.
     writeFileSync(
-      join(e2e, 'handlers.js'),
-      `export default function register(app) {
+      join(e2e, 'handlers.ts'),
+      `import type { AppNode } from '@iocluster/app-node';
+       export default function register(app: AppNode): void {
          app.on('connection', (socket) => socket.join('lobby'));
-         app.on('chat message', (socket, msg) => {
+         app.on('chat message', (socket, msg: { text: string }) => {
            app.to('lobby').emit('chat message', { ...msg, from: socket.id });
            return { ok: true, text: msg.text };
          });
@@ -217,7 +219,7 @@ describe('packages', { retry: 0 }, () => {
       IO_NODE_HOST: '127.0.0.1',
       IO_NODE_PORT: '0',
     });
-    await iocluster('app-node', ['start', 'app-node', 'handlers.js'], env);
+    await iocluster('app-node', ['start', 'app-node', 'handlers.ts'], env);
     const frontend = await iocluster('frontend', ['start', 'frontend'], {
       ...env,
       FRONTEND_HOST: '127.0.0.1',

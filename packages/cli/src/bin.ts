@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { type DevStack, startDevStack } from './dev-stack.js';
-import { createLinePrinter } from './output.js';
+import type { DevStack } from './dev-stack.js';
 import { startTier } from './start.js';
 import { isTier, TIERS } from './tiers.js';
 
@@ -41,6 +40,9 @@ async function dev(args: string[]): Promise<void> {
   });
   const handlers = positionals[0];
   if (!handlers) fail('dev needs a handlers module');
+  // Loaded here only: `iocluster start`, what containers run, needs neither devkit nor pino-pretty.
+  const { startDevStack } = await import('./dev-stack.js');
+  const { createLinePrinter } = await import('./output.js');
   const print = createLinePrinter(process.env.LOG_PRETTY !== 'off');
   let stack: DevStack | undefined;
   let stopping = false;

@@ -11,9 +11,9 @@ export async function startTier(tier: Tier, args: readonly string[]): Promise<vo
   const main = tierMain(tier);
   const handlers = tier === 'app-node' ? (args[0] ?? process.env.APP_MODULE) : undefined;
   if (handlers !== undefined && isTypeScript(handlers)) {
-    const { register } = await import('tsx/esm/api');
-    register();
-    // Workers (`APP_NODE_WORKERS` > 1) are forked with this process's Node options.
+    // What `node --import tsx` does, from here on; workers (`APP_NODE_WORKERS` > 1) are forked with
+    // this process's Node options, so they get the option itself.
+    await import(tsxLoader());
     process.execArgv.push('--import', tsxLoader());
   }
   // The entry point reads its arguments, and forks its workers, as if it had been run itself.
