@@ -231,45 +231,6 @@ describe('packages', { retry: 0 }, () => {
     expect(ack).toEqual({ ok: true, text: 'hello from a tarball' });
     expect(await received).toEqual({ text: 'hello from a tarball', from: socket.id });
   }, 120_000);
-
-  it('packages - iocluster dev runs a TypeScript handlers module and reloads it when it changes', async () => {
-    const handlers = join(e2e, 'dev/handlers.ts');
-    const write = (answer: string) =>
-      writeFileSync(
-        handlers,
-        `import type { AppNode } from '@iocluster/app-node';
-         interface ClientEvents { ping: (n: number, ack: (answer: string) => void) => void }
-         export default function register(app: AppNode<ClientEvents>): void {
-           app.on('ping', (_socket, n) => \`${answer} \${n}\`);
-         }\n`,
-      );
-    mkdirSync(join(e2e, 'dev'), { recursive: true });
-    write('pong');
-    const lines: string[] = [];
-    const dev = await forkProcess({
-      label: 'dev',
-      module: join(project, 'node_modules/iocluster/dist/bin.js'),
-      args: ['dev', 'dev/handlers.ts', '--port', '0'],
-      cwd: e2e,
-      env: { REDIS_URL: redisUrl, IOCLUSTER_PREFIX: prefix(), LOG_PRETTY: 'off' },
-      output: (line) => lines.push(line),
-      readyTimeoutMs: 60_000,
-    });
-    processes.push(dev);
-    const url = String(dev.ready.url);
-    expect(lines.some((line) => line.includes(`ready: open ${url}/`))).toBe(true);
-    const first = await connect(url);
-    expect(await first.timeout(20_000).emitWithAck('ping', 1)).toBe('pong 1');
-
-    write('reloaded');
-    await until(
-      async () => lines.some((line) => line.includes('handlers reloaded')),
-      (seen) => seen,
-      60_000,
-    );
-    expect(await first.timeout(20_000).emitWithAck('ping', 2)).toBe('reloaded 2');
-  }, 180_000);
-
   it('create-iocluster - the scaffolded project, installed from the tarballs, passes its own npm test', async () => {
     expect(scaffolded).toContain(`Created ${project}`);
     for (const file of [
@@ -290,4 +251,52 @@ describe('packages', { retry: 0 }, () => {
     await npm(project, ['run', 'build:page']);
     expect(readFileSync(join(project, 'public/app.js'), 'utf8')).toContain('/api/connect');
   }, 600_000);
+  // After the project's own test: this one edits its handlers (and puts them back).
+  it('packages - npx iocluster dev in the project serves its page, runs its TypeScript handlers and reloads them on change', async () => {
+    const handlers = join(project, 'src/handlers.ts');
+    const original = readFileSync(handlers, 'utf8');
+    // Built by the project's test run; dev must bundle it itself.
+    rmSync(join(project, 'public/app.js'), { force: true });
+    const lines: string[] = [];
+    const dev = await forkProcess({
+      label: 'dev',
+      module: join(project, 'node_modules/iocluster/dist/bin.js'),
+      args: ['dev', '--port', '0'],
+      cwd: project,
+      env: { REDIS_URL: redisUrl, IOCLUSTER_PREFIX: prefix(), LOG_PRETTY: 'off' },
+      output: (line) => lines.push(line),
+      readyTimeoutMs: 60_000,
+    });
+    processes.push(dev);
+    try {
+      const url = String(dev.ready.url);
+      expect(lines.some((line) => line.includes(`ready: open ${url}/`))).toBe(true);
+      expect(lines.some((line) => line.includes('page bundled'))).toBe(true);
+      // The page, and its script bundled from src/page.ts with @iocluster/client.
+      expect(await (await fetch(`${url}/`)).text()).toContain('<script type="module" src="/app.js">');
+      expect(await (await fetch(`${url}/app.js`)).text()).toContain('/api/connect');
+
+      const socket = await connect(url);
+      expect(await socket.timeout(20_000).emitWithAck('join', 'lobby')).toEqual({
+        room: 'lobby',
+        rooms: ['lobby'],
+      });
+      const refused = { room: 'elsewhere', text: 'hi' };
+      expect(await socket.timeout(20_000).emitWithAck('chat message', refused)).toEqual({
+        error: { code: 'NOT_IN_ROOM', message: 'join elsewhere first' },
+      });
+
+      writeFileSync(handlers, original.replace('first` }', 'before writing` }'));
+      await until(
+        async () => lines.some((line) => line.includes('handlers reloaded')),
+        (seen) => seen,
+        60_000,
+      );
+      expect(await socket.timeout(20_000).emitWithAck('chat message', refused)).toEqual({
+        error: { code: 'NOT_IN_ROOM', message: 'join elsewhere before writing' },
+      });
+    } finally {
+      writeFileSync(handlers, original);
+    }
+  }, 180_000);
 });

@@ -1,17 +1,21 @@
 #!/usr/bin/env node
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { DevStack } from './dev-stack.js';
 import { startTier } from './start.js';
 import { isTier, TIERS } from './tiers.js';
 
 const USAGE = `usage:
-  iocluster dev <handlers> [--port 3000] [--host 127.0.0.1] [--static public]
+  iocluster dev [handlers] [--port 3000] [--host 127.0.0.1] [--static public] [--page src/page.ts]
                            [--io-nodes 1] [--app-nodes 1] [--no-watch]
-      a whole cluster on this machine for a handlers module (JavaScript or TypeScript), reloaded on
-      change; uses REDIS_URL (default redis://127.0.0.1:6379) or starts a redis-server of its own
+      a whole cluster on this machine for a handlers module (JavaScript or TypeScript; default
+      src/handlers.ts or .js), reloaded on change, its page script bundled into the static directory;
+      uses REDIS_URL (default redis://127.0.0.1:6379) or starts a redis-server of its own
   iocluster start ${TIERS.join('|')} [handlers]
       one tier, configured from the environment (app-node: the handlers module, or APP_MODULE)
 `;
+
+const DEFAULT_HANDLERS = ['src/handlers.ts', 'src/handlers.js'];
 
 function fail(message: string): never {
   process.stderr.write(`iocluster: ${message}\n\n${USAGE}`);
@@ -33,13 +37,14 @@ async function dev(args: string[]): Promise<void> {
       port: { type: 'string' },
       host: { type: 'string' },
       static: { type: 'string' },
+      page: { type: 'string' },
       'io-nodes': { type: 'string' },
       'app-nodes': { type: 'string' },
       'no-watch': { type: 'boolean' },
     },
   });
-  const handlers = positionals[0];
-  if (!handlers) fail('dev needs a handlers module');
+  const handlers = positionals[0] ?? DEFAULT_HANDLERS.find((file) => existsSync(file));
+  if (!handlers) fail(`dev needs a handlers module (none of ${DEFAULT_HANDLERS.join(', ')} here)`);
   // Loaded here only: `iocluster start`, what containers run, needs neither devkit nor pino-pretty.
   const { startDevStack } = await import('./dev-stack.js');
   const { createLinePrinter } = await import('./output.js');
@@ -61,6 +66,7 @@ async function dev(args: string[]): Promise<void> {
       port: count(values.port, 'port', 3000),
       host: values.host ?? '127.0.0.1',
       ...(values.static === undefined ? {} : { staticDir: values.static }),
+      ...(values.page === undefined ? {} : { page: values.page }),
       ioNodes: Math.max(1, count(values['io-nodes'], 'io-nodes', 1)),
       appNodes: Math.max(1, count(values['app-nodes'], 'app-nodes', 1)),
       watch: values['no-watch'] !== true,

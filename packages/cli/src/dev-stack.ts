@@ -1,5 +1,5 @@
 import { existsSync, type FSWatcher, statSync, watch } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import {
   DevkitError,
   type ForkedProcess,
@@ -8,6 +8,7 @@ import {
   redisReachable,
   startRedisServer,
 } from '@iocluster/devkit';
+import { type PageBundle, watchPageBundle } from './page-bundle.js';
 import { type Tier, tierMain, tsxLoader } from './tiers.js';
 
 /** Options of {@link startDevStack}. */
@@ -20,6 +21,11 @@ export interface DevStackOptions {
   host?: string;
   /** Pages the frontend serves. @defaultValue `./public` when it exists, else none */
   staticDir?: string;
+  /**
+   * A page script bundled (with its imports: `@iocluster/client`, your event maps) into `app.js` of
+   * `staticDir`, rebuilt on change. @defaultValue `./src/page.ts` when it and `staticDir` exist, else none
+   */
+  page?: string;
   /** @defaultValue 1 */
   ioNodes?: number;
   /** @defaultValue 1 */
@@ -71,9 +77,14 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   const output = options.output ?? (() => {});
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
   const staticDir = options.staticDir ?? (existsSync('public') ? 'public' : undefined);
+  const page =
+    options.page ?? (staticDir !== undefined && existsSync('src/page.ts') ? 'src/page.ts' : undefined);
+  if (page !== undefined && staticDir === undefined)
+    throw new Error('a page needs a directory to serve it from');
   const processes = new Set<ForkedProcess>();
   let redis: RedisServer | undefined;
   let watcher: FSWatcher | undefined;
+  let bundle: PageBundle | undefined;
   let stopping: Promise<void> | undefined;
   let reloads = 0;
   const common: Record<string, string> = {};
@@ -81,6 +92,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       watcher?.close();
+      await bundle?.close();
       for (const tier of ['frontend', 'io-node', 'app-node']) {
         const group = [...processes].filter((p) => p.label.startsWith(tier));
         await Promise.all(group.map((p) => p.stop(10_000)));
@@ -146,6 +158,11 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       return started;
     };
     let appNodes = await startAppNodes();
+    if (page !== undefined && staticDir !== undefined) {
+      bundle = await watchPageBundle(resolve(page), resolve(join(staticDir, 'app.js')), (line) =>
+        output('dev', line),
+      );
+    }
     const frontend = await fork('frontend', 'frontend', {
       FRONTEND_HOST: host,
       FRONTEND_PORT: String(options.port ?? 3000),
