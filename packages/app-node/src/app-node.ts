@@ -6,13 +6,15 @@ import {
   createKeys,
   createPresenceStore,
   createRedis,
+  type DefaultEventsMap,
+  type EventNames,
+  type EventParams,
   HISTORY_EVENT,
   type HistoryPosition,
   type IngressConsumer,
   openRedis,
   PRESENCE_EVENT,
   PRESENCE_REQUEST_EVENT,
-  type PresenceChange,
   type PresenceMember,
   packageVersionAt,
   RESERVED_PREFIX,
@@ -21,7 +23,6 @@ import {
 } from '@iocluster/shared';
 import { type AppNodeOptions, resolveAppNodeOptions } from './app-node-options.js';
 import { createAppRegistry } from './app-registry.js';
-import type { AppSocket } from './app-socket.js';
 import { BroadcastOperator } from './broadcast.js';
 import { createBullmqIngressConsumer } from './bullmq-ingress-consumer.js';
 import { createChannels, type PublishAuthorizer, type SubscribeAuthorizer } from './channels.js';
@@ -40,31 +41,35 @@ import {
 import { createRedisCommandTransport } from './redis-command-transport.js';
 import { createAppHistory, type HistoryAuthorizer, type HistoryPage } from './room-history.js';
 import { SeenClients } from './seen-clients.js';
+import type { LifecycleHandlers, OnMethod } from './typed-handlers.js';
 
-/** Lifecycle events an app-node raises besides client events. */
-export interface LifecycleHandlers {
-  /** A client connected (to any io-node). */
-  connection: (socket: AppSocket) => unknown;
-  /** This app-node meets a client whose `connection` it did not run: restore application context. */
-  'no-client': (socket: AppSocket) => unknown;
-  /** A client disconnected; `reason` is Socket.IO's. */
-  disconnect: (socket: AppSocket, reason: string) => unknown;
-  /**
-   * A presence member's first connection joined a room, or its last one left (docs/presence.md). Any
-   * number of these hooks may be registered.
-   */
-  presence: (change: PresenceChange) => unknown;
-}
-
-/** The application side of iocluster: handlers for client events, run by BullMQ workers. */
-export interface AppNode {
+/**
+ * The application side of iocluster: handlers for client events, run by BullMQ workers. Typed like
+ * Socket.IO's `Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>`: with
+ * event maps given, handlers, acks, emits, `socket.data` and `socket.user` are typed and an unknown
+ * event name does not compile; without them, anything goes.
+ * @typeParam ClientEvents - events clients send (name → listener; an acknowledged event's last
+ *   parameter is the ack callback, whose argument is what the handler returns)
+ * @typeParam ServerEvents - events clients receive
+ * @typeParam InterServerEvents - custom commands for io-node hooks (`app.command(name, payload)`)
+ * @typeParam SocketData - the shape of `socket.data`
+ * @typeParam User - what the io-node's `authenticate` hook returns, as `socket.user`
+ */
+export interface AppNode<
+  ClientEvents extends object = DefaultEventsMap,
+  ServerEvents extends object = DefaultEventsMap,
+  InterServerEvents extends object = DefaultEventsMap,
+  SocketData extends object = Record<string, unknown>,
+  User = unknown,
+> {
   readonly nodeId: string;
   /** `http://<host>:<port>/metrics` of its HTTP server after `start()`; '' when `metricsPort` is unset. */
   readonly metricsUrl: string;
-  /** Registers the handler of a lifecycle event; returns a function that removes it. */
-  on<K extends keyof LifecycleHandlers>(event: K, handler: LifecycleHandlers[K]): () => void;
-  /** Registers the one handler of a client event; its return value answers the client's ack. */
-  on<A extends unknown[]>(event: string, handler: EventHandler<A>): () => void;
+  /**
+   * Registers the handler of a lifecycle event, or the one handler of a client event (whose return
+   * value answers the client's ack); returns a function that removes it.
+   */
+  on: OnMethod<ClientEvents, ServerEvents, SocketData, User>;
   /**
    * Adds middleware run before every client event's handler (channel events `$subscribe`, `$unsubscribe`,
    * `$publish` included).
@@ -75,15 +80,15 @@ export interface AppNode {
   /** Adds an authorizer every client publication passes; it may rewrite the data. Returns a remover. */
   authorizePublish(fn: PublishAuthorizer): () => void;
   /** Targets rooms on every io-node. */
-  to(rooms: string | readonly string[]): BroadcastOperator;
+  to(rooms: string | readonly string[]): BroadcastOperator<ServerEvents>;
   /** Alias of `to`. */
-  in(rooms: string | readonly string[]): BroadcastOperator;
+  in(rooms: string | readonly string[]): BroadcastOperator<ServerEvents>;
   /** Targets every client but these rooms / socket ids. */
-  except(rooms: string | readonly string[]): BroadcastOperator;
+  except(rooms: string | readonly string[]): BroadcastOperator<ServerEvents>;
   /** Emits to every client on every io-node. */
-  emit(event: string, ...args: unknown[]): true;
+  emit<E extends EventNames<ServerEvents>>(event: E, ...args: EventParams<ServerEvents, E>): true;
   /** Socket.IO's `volatile`: emits that may be lost and are never kept in a room's history. */
-  readonly volatile: BroadcastOperator;
+  readonly volatile: BroadcastOperator<ServerEvents>;
   /** The 2011 message builder. */
   message(): MessageBuilder;
   /**
@@ -106,7 +111,11 @@ export interface AppNode {
    * Sends a custom command, handled on io-nodes by the hook registered under `name`: to the io-node
    * holding `target.socketId` when given, else to every io-node.
    */
-  command(name: string, payload: unknown, target?: { socketId: string; nodeId: string }): void;
+  command<E extends EventNames<InterServerEvents>>(
+    name: E,
+    payload: EventParams<InterServerEvents, E>[0],
+    target?: { socketId: string; nodeId: string },
+  ): void;
   /** Resolves once every command sent so far is in Redis. */
   flush(): Promise<void>;
   /** A room's presence roster: its members, each with its connections and their meta. */
@@ -128,7 +137,17 @@ export interface AppNode {
   close(): Promise<void>;
 }
 
-export function createAppNode(options: AppNodeOptions): AppNode {
+/**
+ * Builds an app-node (nothing connects before `start()`). Event maps, as type arguments, type its
+ * handlers: `createAppNode<ClientEvents, ServerEvents>(options)`.
+ */
+export function createAppNode<
+  ClientEvents extends object = DefaultEventsMap,
+  ServerEvents extends object = DefaultEventsMap,
+  InterServerEvents extends object = DefaultEventsMap,
+  SocketData extends object = Record<string, unknown>,
+  User = unknown,
+>(options: AppNodeOptions): AppNode<ClientEvents, ServerEvents, InterServerEvents, SocketData, User> {
   const opts = resolveAppNodeOptions(options);
   const keys = createKeys(opts.prefix);
   const { nodeId } = opts;
@@ -343,5 +362,6 @@ export function createAppNode(options: AppNodeOptions): AppNode {
       return closing;
     },
   };
-  return app;
+  // The maps only narrow the signatures: at run time every app-node is the same loose one.
+  return app as unknown as AppNode<ClientEvents, ServerEvents, InterServerEvents, SocketData, User>;
 }

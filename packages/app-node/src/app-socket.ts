@@ -1,6 +1,9 @@
 import {
   type ClientInfo,
   checkPresenceMeta,
+  type DefaultEventsMap,
+  type EventNames,
+  type EventParams,
   encodeArgs,
   type HandshakeInfo,
   type JoinCommand,
@@ -33,14 +36,22 @@ export interface VolatileSocket {
  * A client as seen from an app-node: rebuilt from the job's ClientInfo, so any app-node can serve it.
  * Changes (`setData`, `join`, `leave`) are sent to the io-node holding the client and mirrored here at
  * once, so later events of the same job see them; later jobs carry them from the io-node.
+ * @typeParam ServerEvents - events the client receives (name → listener signature); any by default
+ * @typeParam SocketData - the shape of `data`; any JSON object by default
+ * @typeParam User - what the io-node's `authenticate` hook returns (JWT claims, say); `unknown` by
+ *   default. Declare `Claims | null` when io-nodes admit anonymous clients.
  */
-export class AppSocket {
+export class AppSocket<
+  ServerEvents extends object = DefaultEventsMap,
+  SocketData extends object = Record<string, unknown>,
+  User = unknown,
+> {
   /** Socket id, unique across the cluster. */
   readonly id: string;
   /** Id of the io-node holding the connection. */
   readonly nodeId: string;
   /** What the io-node's `authenticate` hook returned (null for anonymous clients). */
-  readonly user: unknown;
+  readonly user: User;
   readonly handshake: Readonly<HandshakeInfo>;
   /**
    * In the `connection` handler: set when the client came back within the recovery window (to any
@@ -59,7 +70,7 @@ export class AppSocket {
   ) {
     this.id = info.id;
     this.nodeId = info.nodeId;
-    this.user = info.user;
+    this.user = info.user as User;
     this.handshake = info.handshake;
     this.origin = info.origin;
     this.state = { ...info.data };
@@ -67,8 +78,8 @@ export class AppSocket {
   }
 
   /** Connection-scoped data; change it with {@link AppSocket.setData}. */
-  get data(): Readonly<Record<string, unknown>> {
-    return this.state;
+  get data(): Readonly<Partial<SocketData>> {
+    return this.state as Partial<SocketData>;
   }
 
   /** Rooms the client is in (without its own id). */
@@ -77,14 +88,19 @@ export class AppSocket {
   }
 
   /** Merges `patch` into the client's data; the next events' handlers, on any app-node, see it. */
-  setData(patch: Record<string, unknown>): void {
+  setData(patch: Partial<SocketData>): void {
     Object.assign(this.state, patch);
     this.publisher.publish(this.nodeId, { type: 'set-data', socketId: this.id, data: patch });
   }
 
   /** Emits to this client only. */
-  emit(event: string, ...args: unknown[]): true {
-    this.publisher.publish(this.nodeId, { type: 'emit', event, socketId: this.id, ...encodeArgs(args) });
+  emit<E extends EventNames<ServerEvents>>(event: E, ...args: EventParams<ServerEvents, E>): true {
+    this.publisher.publish(this.nodeId, {
+      type: 'emit',
+      event,
+      socketId: this.id,
+      ...encodeArgs(args as unknown[]),
+    });
     return true;
   }
 
@@ -151,18 +167,18 @@ export class AppSocket {
   }
 
   /** Targets rooms, leaving this client out (Socket.IO's `socket.to(room).emit`). */
-  to(rooms: string | readonly string[]): BroadcastOperator {
-    return new BroadcastOperator(this.publisher).to(rooms).except(this.id);
+  to(rooms: string | readonly string[]): BroadcastOperator<ServerEvents> {
+    return new BroadcastOperator<ServerEvents>(this.publisher).to(rooms).except(this.id);
   }
 
   /** Alias of {@link AppSocket.to}. */
-  in(rooms: string | readonly string[]): BroadcastOperator {
+  in(rooms: string | readonly string[]): BroadcastOperator<ServerEvents> {
     return this.to(rooms);
   }
 
   /** Every client but this one. */
-  get broadcast(): BroadcastOperator {
-    return new BroadcastOperator(this.publisher).except(this.id);
+  get broadcast(): BroadcastOperator<ServerEvents> {
+    return new BroadcastOperator<ServerEvents>(this.publisher).except(this.id);
   }
 
   /** Disconnects the client; `close` also closes the underlying connection. */

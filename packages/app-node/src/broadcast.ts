@@ -1,4 +1,10 @@
-import { type EmitCommand, encodeArgs } from '@iocluster/shared';
+import {
+  type DefaultEventsMap,
+  type EmitCommand,
+  type EventNames,
+  type EventParams,
+  encodeArgs,
+} from '@iocluster/shared';
 import type { CommandPublisher } from './command-publisher.js';
 
 function asList(rooms: string | readonly string[]): string[] {
@@ -8,8 +14,9 @@ function asList(rooms: string | readonly string[]): string[] {
 /**
  * Targets rooms across every io-node, like Socket.IO's `BroadcastOperator`: immutable, each call returns
  * a new operator. With no room it targets every client; `except` takes rooms or socket ids.
+ * @typeParam ServerEvents - events clients receive (name → listener signature); any by default
  */
-export class BroadcastOperator {
+export class BroadcastOperator<ServerEvents extends object = DefaultEventsMap> {
   constructor(
     private readonly publisher: CommandPublisher,
     private readonly rooms: readonly string[] = [],
@@ -18,8 +25,8 @@ export class BroadcastOperator {
   ) {}
 
   /** Adds rooms to the target. */
-  to(rooms: string | readonly string[]): BroadcastOperator {
-    return new BroadcastOperator(
+  to(rooms: string | readonly string[]): BroadcastOperator<ServerEvents> {
+    return new BroadcastOperator<ServerEvents>(
       this.publisher,
       [...this.rooms, ...asList(rooms)],
       this.exceptRooms,
@@ -28,13 +35,13 @@ export class BroadcastOperator {
   }
 
   /** Alias of {@link BroadcastOperator.to}. */
-  in(rooms: string | readonly string[]): BroadcastOperator {
+  in(rooms: string | readonly string[]): BroadcastOperator<ServerEvents> {
     return this.to(rooms);
   }
 
   /** Leaves out the members of these rooms (a socket id is a room of one). */
-  except(rooms: string | readonly string[]): BroadcastOperator {
-    return new BroadcastOperator(
+  except(rooms: string | readonly string[]): BroadcastOperator<ServerEvents> {
+    return new BroadcastOperator<ServerEvents>(
       this.publisher,
       this.rooms,
       [...this.exceptRooms, ...asList(rooms)],
@@ -47,13 +54,13 @@ export class BroadcastOperator {
    * does not replay it), and an io-node drops it for a client whose connection cannot take it now.
    * For what is stale a moment later: typing indicators, cursors.
    */
-  get volatile(): BroadcastOperator {
-    return new BroadcastOperator(this.publisher, this.rooms, this.exceptRooms, true);
+  get volatile(): BroadcastOperator<ServerEvents> {
+    return new BroadcastOperator<ServerEvents>(this.publisher, this.rooms, this.exceptRooms, true);
   }
 
   /** Emits to every matching client on every io-node. */
-  emit(event: string, ...args: unknown[]): true {
-    const cmd: EmitCommand = { type: 'emit', event, ...encodeArgs(args) };
+  emit<E extends EventNames<ServerEvents>>(event: E, ...args: EventParams<ServerEvents, E>): true {
+    const cmd: EmitCommand = { type: 'emit', event, ...encodeArgs(args as unknown[]) };
     if (this.rooms.length > 0) cmd.rooms = [...this.rooms];
     if (this.exceptRooms.length > 0) cmd.except = [...this.exceptRooms];
     if (this.isVolatile) cmd.volatile = true;

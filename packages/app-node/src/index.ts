@@ -9,7 +9,7 @@ export type {
   KeptAnswer,
   RoutedCommand,
 } from '@iocluster/shared';
-export type { AppNode, LifecycleHandlers } from './app-node.js';
+export type { AppNode } from './app-node.js';
 export { createAppNode } from './app-node.js';
 export type { AppNodeOptions } from './app-node-options.js';
 export type { JoinOptions, VolatileSocket } from './app-socket.js';
@@ -32,3 +32,12 @@ export { defaultPresencePayload } from './presence.js';
 export type { RedisCommandTransportOptions } from './redis-command-transport.js';
 export { createRedisCommandTransport } from './redis-command-transport.js';
 export type { HistoryAuthorizer, HistoryMessage, HistoryOptions, HistoryPage } from './room-history.js';
+export type {
+  ClientEventHandler,
+  LifecycleEventName,
+  LifecycleHandlers,
+  LifecycleOn,
+  LooseOn,
+  OnMethod,
+  TypedOn,
+} from './typed-handlers.js';

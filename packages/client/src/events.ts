@@ -1,50 +1,24 @@
 /**
- * Typed event maps in the style of Socket.IO's: an interface from event name to listener signature.
- * For events the server answers (acks), the last parameter is the ack callback, as with Socket.IO:
- * `'chat message': (msg: Message, ack: (result: Result) => void) => void`.
+ * The client's events and its typed event maps: the same maps as the app-node's (see the event-map
+ * types in `@iocluster/shared`), read from the other side: `createClient<ServerEvents, ClientEvents>`.
  */
 
+import type { EventNames } from '@iocluster/shared';
 import type { RecoveryReport } from '@iocluster/shared/protocol';
 import type { ClientError } from './errors.js';
 
-/** Names of the events of map `M`. */
-export type EventNames<M> = keyof M & string;
+export type {
+  AckResult,
+  DefaultEventsMap,
+  EventNames,
+  EventParams,
+  ParamsBeforeAck,
+} from '@iocluster/shared';
 
 /** The listener type of event `E`. */
 export type Listener<M, E extends EventNames<M>> = M[E] extends (...args: never[]) => unknown
   ? M[E]
   : (...args: unknown[]) => void;
-
-/**
- * Parameters of event `E`. A map that does not pin the arguments down (an index signature of
- * `(...args: never[]) => ...`, say) accepts any arguments.
- */
-export type EventParams<M, E extends EventNames<M>> = M[E] extends (...args: infer P) => unknown
-  ? number extends P['length']
-    ? unknown[]
-    : P
-  : unknown[];
-
-/** The parameters before the ack callback. */
-export type ParamsBeforeAck<P extends unknown[]> = number extends P['length']
-  ? unknown[]
-  : P extends [...infer Head, unknown]
-    ? Head
-    : never;
-
-/** What the ack callback (the last parameter) receives first: the server's answer. */
-export type AckResult<P extends unknown[]> = number extends P['length']
-  ? unknown
-  : P extends [...unknown[], infer Last]
-    ? Last extends (result: infer R, ...rest: never[]) => unknown
-      ? R
-      : unknown
-    : unknown;
-
-/** Used when no map is given: any event name, any arguments. */
-export interface DefaultEventsMap {
-  [event: string]: (...args: never[]) => unknown;
-}
 
 /** Where the client is connected: an io-node's id and the URL its socket uses. */
 export interface NodeTarget {

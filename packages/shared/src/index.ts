@@ -22,6 +22,17 @@ export {
   toAckError,
   WireError,
 } from './errors.js';
+export type {
+  AckResult,
+  DefaultEventsMap,
+  EventNames,
+  EventParams,
+  HandlerArgs,
+  HandlerResult,
+  HasAck,
+  IsTypedMap,
+  ParamsBeforeAck,
+} from './event-maps.js';
 export type { HistoryEntry, HistoryLimits, HistoryRead, RoomHistory } from './history.js';
 export { createRoomHistory, matchRooms } from './history.js';
 export type { IngressPartition, Keys } from './keys.js';

@@ -1,0 +1,2 @@
+export type { ScaffoldOptions } from './scaffold.js';
+export { ScaffoldError, scaffold } from './scaffold.js';
