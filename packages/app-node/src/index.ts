@@ -30,3 +30,10 @@ export { defaultPresencePayload } from './presence.js';
 export type { RedisCommandTransportOptions } from './redis-command-transport.js';
 export { createRedisCommandTransport } from './redis-command-transport.js';
 export type { HistoryAuthorizer, HistoryMessage, HistoryOptions, HistoryPage } from './room-history.js';
+export type {
+  DeadLetter,
+  DeadLetterSink,
+  StreamIngressConsumer,
+  StreamIngressOptions,
+} from './stream-ingress-consumer.js';
+export { createStreamIngressConsumer } from './stream-ingress-consumer.js';
