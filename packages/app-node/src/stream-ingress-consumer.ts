@@ -322,7 +322,7 @@ export function createStreamIngressConsumer(options: StreamIngressOptions): Stre
       // Entries below both the oldest pending one and the last handed out were all acknowledged.
       const keepFrom =
         count > 0 && oldest && compareIds(oldest, lastDeliveredId) < 0 ? oldest : lastDeliveredId;
-      if (keepFrom !== '0-0') await redis.xtrim(stream, 'MINID', '~', keepFrom);
+      if (keepFrom !== '0-0') await redis.xtrim(stream, 'MINID', keepFrom);
       const consumers = (await redis.xinfo('CONSUMERS', stream, INGRESS_GROUP)) as unknown[][];
       for (const row of consumers) {
         const info: Record<string, unknown> = {};
