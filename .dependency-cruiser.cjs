@@ -36,10 +36,21 @@ module.exports = {
     },
     {
       name: 'no-deep-imports-across-packages',
-      comment: 'Other packages are reached through their public entry (src/index.ts) only.',
+      comment:
+        'Other packages are reached through their public entries (src/index.ts, and shared/src/protocol.ts: the client protocol, dependency-free) only.',
       severity: 'error',
       from: { path: '^(packages/([^/]+)|example)/' },
-      to: { path: '^packages/([^/]+)/src/(?!index\\.ts$)', pathNot: '^packages/$2/' },
+      to: {
+        path: '^packages/([^/]+)/src/(?!index\\.ts$)',
+        pathNot: ['^packages/$2/', '^packages/shared/src/protocol\\.ts$'],
+      },
+    },
+    {
+      name: 'protocol-imports-nothing',
+      comment: 'The client protocol runs in browsers: it imports nothing, of ours or of anyone.',
+      severity: 'error',
+      from: { path: '^packages/shared/src/protocol\\.ts$' },
+      to: {},
     },
   ],
   options: {

@@ -1,6 +1,12 @@
 # One image for every service of docker-compose.yml and deploy/k8s (frontend, io-node, app-node): the
 # same entry points the tests run, built from this repository. The service's command picks the process.
 #
+# Your handlers: an app-node started without an argument runs the module APP_MODULE names, by default
+# /app/handlers/index.js. Mount a directory there (docker run -v ./handlers:/app/handlers:ro ...), or
+# build an image of your own from this one (docs/deploy.md):
+#   FROM iocluster:local
+#   COPY handlers/ /app/handlers/
+#
 # Two stages: `build` installs every dependency (TypeScript, esbuild, test tools) and compiles; the
 # runtime stage gets only the production dependencies of the workspaces that run and the built files.
 
@@ -29,6 +35,9 @@ RUN npm run build
 FROM node:20-slim
 WORKDIR /app
 ENV NODE_ENV=production
+# The handlers module `node packages/app-node/dist/main.js` runs when given none on its command line. It
+# may import @iocluster/app-node and @iocluster/shared: /app/node_modules resolves them.
+ENV APP_MODULE=/app/handlers/index.js
 
 # The workspaces that run (and their manifests, which npm's lockfile names); client, devkit and bench
 # are for browsers, development and benchmarks only.
@@ -47,8 +56,11 @@ RUN npm install --omit=dev --no-audit --no-fund \
   && npm cache clean --force
 
 COPY --from=build /app/packages/shared/dist packages/shared/dist
+COPY --from=build /app/packages/shared/lua packages/shared/lua
 COPY --from=build /app/packages/io-node/dist packages/io-node/dist
+COPY --from=build /app/packages/io-node/lua packages/io-node/lua
 COPY --from=build /app/packages/app-node/dist packages/app-node/dist
+COPY --from=build /app/packages/app-node/lua packages/app-node/lua
 COPY --from=build /app/packages/frontend/dist packages/frontend/dist
 COPY --from=build /app/packages/frontend/admin packages/frontend/admin
 COPY --from=build /app/example/dist example/dist

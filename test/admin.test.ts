@@ -12,6 +12,7 @@ import { type Cluster, setup } from './support/cluster.js';
 import { until } from './support/poll.js';
 
 const CHROMIUM = '/usr/bin/chromium';
+const OUTPUT = fileURLToPath(new URL('../test-output/', import.meta.url));
 // The README's screenshot is rewritten only on request (UPDATE_SCREENSHOTS=1), so test runs leave the
 // working tree clean; every run writes its own to test-output/.
 const SCREENSHOT = fileURLToPath(
@@ -217,7 +218,7 @@ describe('admin view', () => {
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
     });
     closers.push(() => browser.close());
-    const page = await browser.newPage({ viewport: { width: 1280, height: 760 } });
+    const page = await browser.newPage({ viewport: { width: 1400, height: 760 } });
     page.setDefaultTimeout(20_000);
     const errors: string[] = [];
     page.on('pageerror', (err) => errors.push(err.message));
@@ -233,7 +234,8 @@ describe('admin view', () => {
     await page.waitForFunction(
       () => document.querySelector('#queue [data-state=failed]')?.textContent === '1',
     );
-    // Rooms with presence, from the cluster's rosters: two members in the lobby.
+    // Rooms with presence, from the cluster's rosters: two members in the lobby, by the names they
+    // joined with (their presence meta), not their member ids.
     const ids = await Promise.all(
       clients.slice(0, 2).map((s, i) => s.emitWithAck('enter', 'lobby', `n${i}`)),
     );
@@ -242,9 +244,30 @@ describe('admin view', () => {
     );
     expect(await page.locator('#rooms-off').isVisible()).toBe(false);
     expect(await text('#rooms tbody tr td:nth-child(1)')).toBe('lobby');
-    expect(((await text('#rooms tbody tr td:nth-child(3)')) ?? '').split(', ').sort()).toEqual(
-      [...ids].sort(),
+    expect(await text('#rooms tbody tr td:nth-child(3)')).toBe('n0, n1');
+    expect(ids.every((id) => typeof id === 'string' && id !== 'n0' && id !== 'n1')).toBe(true);
+
+    // A crowded room of long names wraps in its cell: nothing is wider than the 1,400 px window.
+    const crowd = await Promise.all(Array.from({ length: 16 }, (_, i) => c.connect(i % 2)));
+    await Promise.all(
+      crowd.map((s, i) =>
+        s.emitWithAck('enter', 'a room with quite a long name', `member-${i}-${'x'.repeat(24)}`),
+      ),
     );
+    await page.waitForFunction(
+      () => document.querySelector('#rooms tbody tr:nth-child(1) td:nth-child(2)')?.textContent === '16',
+    );
+    expect((await text('#rooms tbody tr:nth-child(1) td:nth-child(3)'))?.split(', ')).toHaveLength(16);
+    const widths = await page.evaluate(() => ({
+      page: document.documentElement.scrollWidth,
+      sections: [...document.querySelectorAll('section')].map((s) => s.scrollWidth - s.clientWidth),
+    }));
+    expect(widths.page).toBeLessThanOrEqual(1400);
+    expect(widths.sections).toEqual(widths.sections.map(() => 0));
+    await mkdir(OUTPUT, { recursive: true });
+    await page.screenshot({ path: `${OUTPUT}admin-crowded-room.png`, fullPage: true });
+    for (const s of crowd) s.disconnect();
+    await page.waitForFunction(() => document.querySelectorAll('#rooms tbody tr').length === 1);
 
     // Updates by itself: two more clients show without a reload.
     clients.push(await c.connect(1), await c.connect(1));

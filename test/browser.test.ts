@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import { buildPage } from '../example/src/build-page.js';
 import { type Stack, startStack } from '../example/src/launcher.js';
 import { deleteKeys } from './support/cluster.js';
+import { until } from './support/poll.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const OUTPUT = fileURLToPath(new URL('../test-output/', import.meta.url));
@@ -188,5 +189,115 @@ test('browser - two pages on different io-nodes chat, see history and notices, a
     // The processes' own words help more than a timeout alone.
     process.stderr.write(`${logs.slice(-60).join('\n')}\n`);
     throw err;
+  }
+}, 120_000);
+
+test('browser - names follow nickname changes, members open private messages, a reload keeps the rooms, nothing fails to load', async () => {
+  // Every request a page makes that fails, and every console error: a clean load has none.
+  const failures: string[] = [];
+  const watch = (page: Page, who: string) => {
+    page.on('response', (res) => {
+      if (res.status() >= 400) failures.push(`${who}: ${res.status()} ${res.url()}`);
+    });
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') failures.push(`${who}: console: ${msg.text()}`);
+    });
+  };
+  // The io-node killed above has left the registry: the pages below are handed live nodes only.
+  const live = stack!.ioNodes
+    .filter((p) => p.child.exitCode === null && p.child.signalCode === null)
+    .map((p) => String(p.ready.nodeId));
+  await until(
+    async () =>
+      ((await (await fetch(`${stack!.frontendUrl}/api/io-nodes`)).json()) as { nodes: { nodeId: string }[] })
+        .nodes,
+    (nodes) => nodes.length === live.length && nodes.every((n) => live.includes(n.nodeId)),
+    20_000,
+  );
+  const context = await browser!.newContext({ viewport: { width: 1100, height: 700 } });
+  try {
+    // Carol comes without a nickname (the page makes up a guest one); dave with one.
+    const carol = await context.newPage();
+    carol.setDefaultTimeout(20_000);
+    watch(carol, 'carol');
+    await carol.goto(`${stack!.frontendUrl}/`);
+    await connectedNode(carol);
+    const guest = await carol.inputValue('#nickname');
+    expect(guest).toMatch(/^guest-[0-9a-f]{4}$/);
+    const dave = await open('dave');
+    watch(dave, 'dave');
+    await connectedNode(dave);
+    await joinRoom(carol, 'names');
+    await joinRoom(dave, 'names');
+    await membersShown(dave, [guest, 'dave']);
+
+    // Carol picks a name: both members lists say so at once, without anyone joining again.
+    await carol.fill('#nickname', 'carol');
+    await carol.click('#nickname-form button');
+    await membersShown(dave, ['carol', 'dave']);
+    await membersShown(carol, ['carol', 'dave']);
+
+    // A name that is taken is refused: the field shows again the name in use.
+    await carol.fill('#nickname', 'dave');
+    await carol.click('#nickname-form button');
+    await carol.locator('#error', { hasText: 'taken' }).waitFor();
+    expect(await carol.inputValue('#nickname')).toBe('carol');
+    await membersShown(dave, ['carol', 'dave']);
+
+    // Dave clicks carol in the members list: a private conversation with her opens and his message is
+    // private; so is a `/msg` typed in the room. Neither reaches the room.
+    await send(dave, 'to the room');
+    await line(carol, '.message', 'to the room').waitFor();
+    await dave.locator('#members li', { hasText: 'carol' }).click();
+    await dave.locator('#room-title', { hasText: 'Private messages' }).waitFor();
+    expect(await dave.inputValue('#pm-to')).toBe('carol');
+    expect(await dave.evaluate(() => document.activeElement?.id)).toBe('text');
+    await send(dave, 'just for carol');
+    await dave.click('[data-room="names"]');
+    await send(dave, '/msg carol also just for carol');
+    await carol.locator('[data-room="@private"] .unread', { hasText: '2' }).waitFor();
+    // What dave sent himself is not unread for him.
+    await line(dave, '.notice, .message', 'to the room').waitFor();
+    expect(await dave.locator('[data-room="@private"] .unread').textContent()).toBe('');
+    await carol.click('[data-room="@private"]');
+    await line(carol, '.private', 'also just for carol').waitFor();
+    expect(await carol.locator('#messages li.private .text').allTextContents()).toEqual([
+      'just for carol',
+      'also just for carol',
+    ]);
+    await carol.click('[data-room="names"]');
+    expect(await texts(carol)).toEqual(['to the room']);
+    expect(await texts(dave)).toEqual(['to the room']);
+    // Her own entry is not a link to herself.
+    expect(await carol.locator('#members li.me').textContent()).toBe('carol');
+    expect(await carol.locator('#members li.writable').allTextContents()).toEqual(['dave']);
+
+    await mkdir(OUTPUT, { recursive: true });
+    await dave.screenshot({ path: `${OUTPUT}browser-members-dave.png` });
+
+    // A reload keeps her name, her rooms and the one she was in, with its history and members.
+    await carol.reload();
+    await connectedNode(carol);
+    await carol.locator('#room-title', { hasText: 'names' }).waitFor();
+    expect(await carol.locator('nav .room[data-room]:not([data-room="@private"])').allTextContents()).toEqual(
+      ['# general', '# names'],
+    );
+    await line(carol, '.message', 'to the room').waitFor();
+    await membersShown(carol, ['carol', 'dave']);
+    expect(await carol.inputValue('#nickname')).toBe('carol');
+    await send(carol, 'back after a reload');
+    await line(dave, '.message', 'back after a reload').waitFor();
+    await carol.screenshot({ path: `${OUTPUT}browser-reloaded-carol.png` });
+
+    // The favicon is there; nothing on either page failed to load or logged an error.
+    const icon = await fetch(`${stack!.frontendUrl}/favicon.ico`);
+    expect(icon.status).toBe(200);
+    expect(icon.headers.get('content-type')).toMatch(/icon/);
+    expect(failures).toEqual([]);
+  } catch (err) {
+    process.stderr.write(`${failures.join('\n')}\n${logs.slice(-60).join('\n')}\n`);
+    throw err;
+  } finally {
+    await context.close();
   }
 }, 120_000);

@@ -1,7 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { chatModule, entryPoint, type StackPackage } from '../example/src/launcher.js';
@@ -33,10 +35,34 @@ function yamlToJson<T>(text: string): T {
   return JSON.parse(json.stdout) as T;
 }
 
+/** The token secret compose requires, as a user's .env would give it (any .env of the checkout is ignored). */
+const SECRET = 'c29tZS1yYW5kb20tc2VjcmV0LW9mLTMyLWJ5dGVzLi4u';
+/** An empty env file: what a checkout without .env has. */
+const NO_ENV_FILE = join(mkdtempSync(join(tmpdir(), 'iocluster-compose-')), 'empty.env');
+writeFileSync(NO_ENV_FILE, '');
+
+/** `docker-compose config` of `files`, with `env` as the environment it interpolates. */
+function runConfig(files: string[], env: Record<string, string>, profile?: string) {
+  const args = [
+    ...files.flatMap((file) => ['-f', file]),
+    '--env-file',
+    NO_ENV_FILE,
+    ...(profile ? ['--profile', profile] : []),
+    'config',
+  ];
+  return spawnSync('docker-compose', args, {
+    cwd: root,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+  });
+}
+
 /** `docker-compose config`: validates the file (with `profile`, its services too) and prints it normalized. */
-function composeConfig(profile?: string): { services: Record<string, ComposeService> } {
-  const args = ['-f', 'docker-compose.yml', ...(profile ? ['--profile', profile] : []), 'config'];
-  const config = spawnSync('docker-compose', args, { cwd: root, encoding: 'utf8' });
+function composeConfig(
+  profile?: string,
+  files = ['docker-compose.yml'],
+): { services: Record<string, ComposeService> } {
+  const config = runConfig(files, { AUTH_JWT_SECRET: SECRET }, profile);
   expect(config.stderr.trim(), 'docker-compose config printed warnings or errors').toBe('');
   expect(config.status).toBe(0);
   return yamlToJson(config.stdout);
@@ -84,8 +110,45 @@ describe.skipIf(!installed)(`compose${skipReason}`, () => {
       'noeviction',
     ]);
     expect(services.redis!.volumes).toEqual([expect.stringMatching(/:\/data(:rw)?$/)]);
-    expect(commandLine(services['app-node']!)).toContain(chatModule());
+    // The app-node runs the module APP_MODULE names: the chat's here.
+    expect(services['app-node']!.environment?.APP_MODULE).toBe(chatModule());
     expect(existsSync(`${root}${chatModule(true)}`)).toBe(true);
+  });
+
+  test('compose - the token secret is required, never a default in the file, and the refusal says what to do', () => {
+    const refused = runConfig(['docker-compose.yml'], {});
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toMatch(/AUTH_JWT_SECRET/);
+    expect(refused.stderr).toMatch(
+      /AUTH_JWT_SECRET is not set - put a random one in \.env .*openssl rand -base64 32/,
+    );
+    const { services } = composeConfig();
+    for (const name of ['frontend', 'io-node', 'app-node']) {
+      expect(services[name]!.environment?.AUTH_JWT_SECRET).toBe(SECRET);
+    }
+    const text = readFileSync(`${root}docker-compose.yml`, 'utf8');
+    expect(text).not.toMatch(/AUTH_JWT_SECRET:-/);
+    // The secret's .env stays out of git and out of the image.
+    expect(readFileSync(`${root}.gitignore`, 'utf8').split('\n')).toContain('.env');
+    expect(readFileSync(`${root}.dockerignore`, 'utf8').split('\n')).toContain('.env');
+  });
+
+  test('compose - your handlers: the image runs /app/handlers/index.js, mounted there by docker-compose.handlers.yml', () => {
+    const dockerfile = readFileSync(`${root}Dockerfile`, 'utf8');
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    expect(runtime).toMatch(/^ENV APP_MODULE=\/app\/handlers\/index\.js$/m);
+    // The entry point takes APP_MODULE when its command line names no module.
+    expect(readFileSync(`${root}packages/app-node/src/main.ts`, 'utf8')).toContain(
+      'process.argv[2] ?? process.env.APP_MODULE',
+    );
+    const { services } = composeConfig(undefined, ['docker-compose.yml', 'docker-compose.handlers.yml']);
+    const appNode = services['app-node']!;
+    expect(commandLine(appNode)).toBe('node packages/app-node/dist/main.js');
+    expect(appNode.environment?.APP_MODULE).toBe('/app/handlers/index.js');
+    expect(appNode.volumes).toEqual([`${root}example/handlers:/app/handlers:ro`]);
+    expect(existsSync(`${root}example/handlers/index.js`)).toBe(true);
+    // The other services are the chat's, unchanged.
+    expect(services.frontend!.image).toBe('iocluster:local');
   });
 
   test('compose - io-nodes and app-nodes scale: no fixed names or host ports; browsers go through the proxy', () => {
@@ -152,9 +215,10 @@ describe.skipIf(!installed)(`compose${skipReason}`, () => {
     expect(runtime).toMatch(/^RUN npm install --omit=dev\b/m);
     expect(runtime).not.toMatch(/^RUN npm run build/m);
     expect(runtime).toMatch(/^USER node$/m);
-    for (const dir of ['packages/shared/dist', 'packages/io-node/dist', 'packages/app-node/dist']) {
-      expect(runtime).toContain(`COPY --from=build /app/${dir} ${dir}`);
-    }
+    for (const pkg of ['shared', 'io-node', 'app-node'])
+      for (const dir of [`packages/${pkg}/dist`, `packages/${pkg}/lua`]) {
+        expect(runtime).toContain(`COPY --from=build /app/${dir} ${dir}`);
+      }
     expect(runtime).toContain('COPY --from=build /app/example/public example/public');
     const ignored = readFileSync(`${root}.dockerignore`, 'utf8').split('\n');
     expect(ignored).toEqual(expect.arrayContaining(['**/node_modules', '**/dist']));

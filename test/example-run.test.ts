@@ -72,7 +72,8 @@ test('run - npm run example logs one line per entry and ends its start-up with t
   expect(admin).toBe(`admin view:         ${page}/admin?token=${token}  (token ${token})`);
   const opened = await fetch(`${page}/admin?token=${token}`, { redirect: 'manual' });
   expect(opened.status).toBe(303);
-  expect(await (await fetch(`${page}/api/config`)).json()).toEqual({ proxy: false });
+  // The frontend carries the page's Socket.IO traffic by default (FRONTEND_PROXY=on).
+  expect(await (await fetch(`${page}/api/config`)).json()).toEqual({ proxy: true, proxyPath: '/socket.io/' });
 
   // Nothing was printed after the banner until Ctrl-C.
   const exited = new Promise<number | null>((resolve) => child!.once('exit', resolve));

@@ -256,7 +256,7 @@ describe('frontend api', () => {
 
   test('api/config - tells pages whether the frontend proxies Socket.IO, even with no io-node', async () => {
     const c = await start();
-    const direct = await c.startFrontend();
+    const direct = await c.startFrontend({ proxy: false });
     const proxying = await c.startFrontend({ proxy: true, proxyPath: '/rt/' });
     expect(await (await fetch(`${direct.url}/api/config`)).json()).toEqual({ proxy: false });
     expect(await (await fetch(`${proxying.url}/api/config`)).json()).toEqual({
@@ -306,6 +306,51 @@ describe('frontend api', () => {
 });
 
 describe('frontend proxy', () => {
+  test('plain client - io(frontendUrl) with no option on either side connects and talks to an app-node', async () => {
+    const c = await start({ ioNodes: 2, appNodes: 1, register });
+    // The frontend as `node packages/frontend/dist/main.js` runs it: nothing about proxying is set.
+    const frontend = await c.startFrontend();
+    const { io } = await import('socket.io-client');
+    const socket = io(frontend.url, { reconnection: false });
+    clients.push(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('connect_error', reject);
+    });
+    expect(await socket.emitWithAck('echo', 'plain')).toEqual(['plain']);
+    expect(c.ioNodes.map((n) => n.nodeId)).toContain(await socket.emitWithAck('where'));
+    await until(
+      async () => socket.io.engine.transport.name,
+      (name) => name === 'websocket',
+      5_000,
+    );
+  });
+
+  test('plain client - with FRONTEND_PROXY=off the Socket.IO path answers what to do, not a bare 404', async () => {
+    const c = await start({ ioNodes: 1, appNodes: 1, register });
+    const frontend = await c.startFrontend({ proxy: false });
+    const res = await fetch(`${frontend.url}/socket.io/?EIO=4&transport=polling`);
+    expect(res.status).toBe(404);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('NO_PROXY');
+    expect(body.error.message).toMatch(/GET \/api\/connect/);
+    expect(body.error.message).toMatch(/FRONTEND_PROXY=on/);
+    // A plain client sees it in its connect_error: the failed polling request, read before the client
+    // drops it.
+    const plain = connectClient(frontend.url, { transports: ['polling'], reconnection: false });
+    clients.push(plain);
+    const failed = await new Promise<{ message: string; text: string | undefined }>((resolve) =>
+      plain.once('connect_error', (err: Error & { context?: { responseText?: string } }) =>
+        resolve({ message: err.message, text: err.context?.responseText }),
+      ),
+    );
+    expect(failed).toEqual({ message: 'xhr poll error', text: JSON.stringify(body) });
+    // What the sentence says works: /api/connect names an io-node a plain client connects to.
+    const { url } = (await (await fetch(`${frontend.url}/api/connect`)).json()) as { url: string };
+    const direct = await connectThrough(url);
+    expect(await direct.emitWithAck('echo', 'direct')).toEqual(['direct']);
+  });
+
   test('proxy - WebSocket and polling clients through the frontend exchange room events via app-nodes', async () => {
     const c = await start({ ioNodes: 2, appNodes: 2, register });
     const frontend = await c.startFrontend({ proxy: true, strategy: 'round-robin' });

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createKeys, loadConfig } from '@iocluster/shared';
@@ -8,7 +10,7 @@ import { Ingress } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Namespace, Secret, Service } from 'kubernetes-models/v1';
 import { describe, expect, test } from 'vitest';
-import { containersOf, type K8sObject, renderKustomization } from './support/kustomize.js';
+import { parseAllDocuments } from 'yaml';
 import { runShellCommand } from './support/shell-command.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -43,7 +45,34 @@ interface Container {
   lifecycle?: { preStop?: { exec?: { command: string[] } } };
 }
 
-const objects = renderKustomization(overlay);
+/** A rendered Kubernetes object: what `kubectl kustomize` prints, one per document. */
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; [key: string]: unknown };
+  [key: string]: unknown;
+}
+
+/**
+ * The overlay as a cluster would get it: rendered by kustomize itself (`kubectl kustomize`, which Debian's
+ * kubernetes-client ships), so every kustomize feature the overlays use means what it means there. That
+ * kubectl (1.20) embeds kustomize 2.0, hence the overlay's `bases:`/`patchesStrategicMerge:`; newer
+ * kubectls render it the same (their deprecation notes go to stderr, which is not read).
+ */
+function kustomize(dir: string): K8sObject[] {
+  const rendered = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 60_000 });
+  if (rendered.error || rendered.status !== 0) {
+    throw new Error(
+      `kubectl kustomize ${dir} failed (install Debian's kubernetes-client): ${rendered.error?.message ?? rendered.stderr}`,
+    );
+  }
+  return parseAllDocuments(rendered.stdout).map((doc) => doc.toJS() as K8sObject);
+}
+
+const containersOf = (object: K8sObject): Record<string, unknown>[] =>
+  (object.spec as { template: { spec: { containers: Record<string, unknown>[] } } }).template.spec.containers;
+
+const objects = kustomize(overlay);
 const find = (kind: string, name: string): K8sObject => {
   const object = objects.find((o) => o.kind === kind && o.metadata.name === name);
   if (!object) throw new Error(`no ${kind} ${name} rendered`);
@@ -91,7 +120,8 @@ describe('kubernetes', () => {
     };
     for (const [name, want] of Object.entries(probes)) {
       const c = container(name);
-      expect(c.image).toBe('registry.example.com/iocluster:0.1.0');
+      // The image docker-compose.yml builds (the Dockerfile), under the name compose gives it.
+      expect(c.image).toBe('iocluster:local');
       const portOf = (port: string | number | undefined) =>
         typeof port === 'number' ? port : c.ports?.find((p) => p.name === port)?.containerPort;
       expect([c.readinessProbe?.httpGet?.path, portOf(c.readinessProbe?.httpGet?.port)]).toEqual([
@@ -108,14 +138,12 @@ describe('kubernetes', () => {
       ]!;
       expect(env(c, portVar)?.value).toBe(String(want.port));
     }
-    // Same entry points as docker-compose.yml and the tests.
-    expect(container('frontend').command).toEqual(['node', 'packages/frontend/dist/main.js']);
+    // Same entry points as docker-compose.yml and the tests; the example's frontend adds its demo login.
+    expect(container('frontend').command).toEqual(['node', 'example/dist/frontend.js']);
     expect(container('io-node').command?.join(' ')).toContain('exec node packages/io-node/dist/main.js');
-    expect(container('app-node').command).toEqual([
-      'node',
-      'packages/app-node/dist/main.js',
-      'example/dist/chat-app.js',
-    ]);
+    // The app-node runs the module APP_MODULE names (the image's default is /app/handlers/index.js).
+    expect(container('app-node').command).toEqual(['node', 'packages/app-node/dist/main.js']);
+    expect(env(container('app-node'), 'APP_MODULE')?.value).toBe('example/dist/chat-app.js');
 
     const grace = (name: string) =>
       spec<{ template: { spec: { terminationGracePeriodSeconds: number } } }>(find('Deployment', name))
@@ -182,7 +210,8 @@ describe('kubernetes', () => {
     for (const name of ['frontend', 'io-node', 'app-node']) {
       for (const from of container(name).envFrom ?? []) {
         if (from.configMapRef) find('ConfigMap', from.configMapRef.name);
-        if (from.secretRef) find('Secret', from.secretRef.name);
+        // The token secret is the operator's to create (no secret lives in these files).
+        if (from.secretRef && from.secretRef.name !== 'iocluster-auth') find('Secret', from.secretRef.name);
       }
     }
     const auth = spec<{ secretTargetRef: { name: string; key: string }[] }>(
@@ -198,6 +227,20 @@ describe('kubernetes', () => {
     expect(parsed.redis).toEqual({ kind: 'standalone', url: secret.stringData.REDIS_URL });
     expect(parsed.frontend.proxy).toBe(true);
     expect(secret.stringData.KEDA_REDIS_ADDRESS).toBe(new URL(secret.stringData.REDIS_URL!).host);
+  });
+
+  test('kubernetes - io-nodes verify tokens with the secret the frontend signs them with, and the claims agree', () => {
+    const secrets = (name: string) =>
+      (container(name).envFrom ?? []).flatMap((from) => (from.secretRef ? [from.secretRef.name] : []));
+    expect(secrets('io-node')).toContain('iocluster-auth');
+    expect(secrets('frontend')).toContain('iocluster-auth');
+    expect(objects.some((o) => o.kind === 'Secret' && o.metadata.name === 'iocluster-auth')).toBe(false);
+    const config = find('ConfigMap', 'iocluster-config').data as Record<string, string>;
+    // As the pods read it once the operator created the Secret the overlay documents.
+    const parsed = loadConfig({ ...config, AUTH_JWT_SECRET: 'a'.repeat(44) });
+    expect(parsed.auth).toMatchObject({ issuer: 'iocluster-example', audience: ['chat'] });
+    const overlayText = readFileSync(join(overlay, 'kustomization.yaml'), 'utf8');
+    expect(overlayText).toContain('create secret generic iocluster-auth --from-literal=AUTH_JWT_SECRET=');
   });
 
   test('kubernetes - the io-node registers its pod address, IPv6 in brackets', () => {

@@ -4,6 +4,7 @@ import { createFrontend } from '@iocluster/frontend';
 import { createIoNode } from '@iocluster/io-node';
 import { createKeys, createRedis, deferred } from '@iocluster/shared';
 import { Queue } from 'bullmq';
+import { SignJWT } from 'jose';
 import { afterEach, describe, expect, test } from 'vitest';
 import { type Cluster, setup } from './support/cluster.js';
 import { scrape, total, value } from './support/metrics.js';
@@ -202,5 +203,64 @@ describe('metrics', () => {
     expect(await until(entries, (v) => v[0] === 3 && v[1] === 1, 5_000)).toEqual([3, 1]);
     await a.emitWithAck('pleave', 'r2');
     expect(await until(entries, (v) => v[0] === 2, 5_000)).toEqual([2, 1]);
+  });
+
+  test('metrics - refusals by code (handshakes, rate-limited and oversized events) and inbox lag', async () => {
+    const secret = 'metrics-test-secret-0123456789abcdefghij';
+    const c = await setup({
+      ioNodes: 0,
+      register: (app: AppNode) => {
+        app.on('connection', (socket) => socket.join('lobby'));
+        app.on('ping', (_socket, n: number) => n);
+      },
+    });
+    cluster = c;
+    await c.startAppNode();
+    const node = await c.startIoNode({
+      jwt: { secret },
+      clientEventRate: 1,
+      clientEventBurst: 2,
+      maxPayloadBytes: 1_000,
+    });
+    const sign = (expInS: number) =>
+      new SignJWT({ sub: 'u1' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setIssuedAt()
+        .setExpirationTime(Math.floor(Date.now() / 1000) + expInS)
+        .sign(new TextEncoder().encode(secret));
+    const refusedWith = async (auth: Record<string, unknown>) => {
+      const err = await c.connect(0, { auth }).then(
+        () => undefined,
+        (e: { data?: { code?: string } }) => e.data?.code,
+      );
+      return err;
+    };
+    // Two handshakes with no token, one with an expired one.
+    expect(await refusedWith({})).toBe('UNAUTHORIZED');
+    expect(await refusedWith({ token: 'not-a-jwt' })).toBe('UNAUTHORIZED');
+    expect(await refusedWith({ token: await sign(-60) })).toBe('TOKEN_EXPIRED');
+    const client = await c.connect(0, { auth: { token: await sign(300) } });
+    // One oversized event, then a burst past the rate: 2 pass (the burst), the third is refused.
+    expect(await client.emitWithAck('ping', 'x'.repeat(2_000))).toMatchObject({
+      error: { code: 'PAYLOAD_TOO_LARGE' },
+    });
+    const answers = await Promise.all([1, 2, 3].map((n) => client.emitWithAck('ping', n)));
+    expect(answers.slice(0, 2)).toEqual([1, 2]);
+    expect(answers[2]).toMatchObject({ error: { code: 'RATE_LIMITED' } });
+
+    const samples = await metricsOf(node.url);
+    expect(value(samples, 'iocluster_io_handshakes_refused_total', { code: 'UNAUTHORIZED' })).toBe(2);
+    expect(value(samples, 'iocluster_io_handshakes_refused_total', { code: 'TOKEN_EXPIRED' })).toBe(1);
+    expect(value(samples, 'iocluster_io_handshakes_refused_total', { code: 'SERVER_FULL' })).toBe(0);
+    expect(value(samples, 'iocluster_io_events_refused_total', { code: 'PAYLOAD_TOO_LARGE' })).toBe(1);
+    expect(value(samples, 'iocluster_io_events_refused_total', { code: 'RATE_LIMITED' })).toBe(1);
+    expect(value(samples, 'iocluster_io_events_total', { kind: 'event' })).toBe(2);
+    // Every inbox entry the node read was timed (an entry carries one or more commands).
+    const read = value(samples, 'iocluster_io_inbox_lag_seconds_count')!;
+    expect(read).toBeGreaterThanOrEqual(1);
+    expect(read).toBeLessThanOrEqual(value(samples, 'iocluster_io_commands_total')!);
+    expect(value(samples, 'iocluster_io_inbox_lag_seconds_bucket', { le: '60' })).toBe(read);
+    // Event-loop lag comes with prom-client's process metrics.
+    expect(value(samples, 'nodejs_eventloop_lag_p99_seconds')).toBeGreaterThanOrEqual(0);
   });
 });

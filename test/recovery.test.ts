@@ -5,7 +5,7 @@ import { SignJWT } from 'jose';
 import { io as connectPlain, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, test } from 'vitest';
 import registerTestApp from './fixtures/test-app.js';
-import { clientFactory, next } from './support/clients.js';
+import { clientFactory, next, recoveringClient } from './support/clients.js';
 import { type Cluster, collect, setup } from './support/cluster.js';
 import { until } from './support/poll.js';
 import { ioNodeKilledWhilePublishing } from './support/scenarios.js';
@@ -24,19 +24,8 @@ const fast = { HEARTBEAT_INTERVAL_MS: '200', HEARTBEAT_TTL_MS: '600' };
 
 const client = clientFactory(clients, { backoffMinMs: 50, backoffMaxMs: 200 });
 
-/** A socket.io-client speaking the recovery protocol by hand, as any Socket.IO client can. */
-async function rawClient(
-  url: string,
-  iocluster: Record<string, unknown>,
-): Promise<{ socket: Socket; session: string }> {
-  const socket = connectPlain(url, { transports: ['websocket'], reconnection: false, auth: { iocluster } });
-  sockets.push(socket);
-  const session = await new Promise<string>((resolve, reject) => {
-    socket.once('$session', resolve);
-    socket.once('connect_error', reject);
-  });
-  return { socket, session };
-}
+const rawClient = (url: string, iocluster: Record<string, unknown>) =>
+  recoveringClient(sockets, url, iocluster);
 
 describe('recovery', () => {
   test('recovery - SIGKILL of the io-node holding 20 clients while 5 others publish: each gets every message once, in order', async () => {

@@ -18,6 +18,7 @@ import {
   type Member,
   NICKNAME_RE,
   type Notice,
+  type PresenceNotice,
   type PrivateMessage,
   ROOM_RE,
   type Typing,
@@ -109,7 +110,7 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
     app.keepHistory(`${ROOM_PREFIX}*`);
 
     async function history(room: string): Promise<ChatMessage[]> {
-      // The room's history holds its notices, typing and presence events too: read past them.
+      // The room's history holds its notices and presence events too (typing is volatile): read past them.
       const page = await app.history(ROOM_PREFIX + room, { limit: LIMITS.historyLength * 4 });
       return page.messages
         .filter((m) => m.event === 'chat message')
@@ -128,15 +129,12 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
       return change.type === 'joined' ? { room, joined: member } : { room, left: member };
     });
 
-    async function members(socket: AppSocket, room: string): Promise<Member[]> {
+    async function members(room: string): Promise<Member[]> {
       const roster = await app.presence(ROOM_PREFIX + room);
-      const list = roster.map(
+      // A handler sees its own join in the roster (docs/presence.md, "Consistency").
+      return roster.map(
         (m): Member => ({ id: m.id, nick: typeof m.meta.nick === 'string' ? m.meta.nick : null }),
       );
-      // The io-node writes the joiner's entry once it applied the join, which may be after this read.
-      if (!list.some((m) => m.id === socket.memberId))
-        list.push({ id: socket.memberId, nick: nicknameOf(socket) });
-      return list;
     }
 
     const notice = (socket: AppSocket, room: string, kind: Notice['kind']): Notice => ({
@@ -172,9 +170,12 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
         await store.release(previous, socket.id);
       }
       socket.setData({ nickname });
-      // Rosters show the new name from now on (members already listing this one learn it on their next join).
+      // Rosters hold the new name from now on (for whoever joins later); members listing this one now are
+      // told, as presence changes are.
       for (const room of joinedRooms(socket)) {
         await socket.join(ROOM_PREFIX + room, { presence: { nick: nickname } });
+        const renamed: PresenceNotice = { room, renamed: { id: socket.memberId, nick: nickname } };
+        app.to(ROOM_PREFIX + room).emit('presence', renamed);
       }
       return { nickname };
     });
@@ -192,7 +193,7 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
         await socket.join(ROOM_PREFIX + room, { presence: { nick: nicknameOf(socket) } });
         socket.to(ROOM_PREFIX + room).emit('notice', notice(socket, room, 'join'));
       }
-      return { room, history: await history(room), members: await members(socket, room) };
+      return { room, history: await history(room), members: await members(room) };
     });
 
     app.on('leave', async (socket, request: unknown) => {
@@ -231,7 +232,8 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
       const room = roomName(request.room);
       if (!room || !joinedRooms(socket).includes(room)) return fail('NOT_IN_ROOM', 'not in that room');
       const typing: Typing = { room, id: socket.id, nickname: nicknameOf(socket), typing: request.typing };
-      socket.to(ROOM_PREFIX + room).emit('typing', typing);
+      // Volatile: stale a moment later, so never kept in the room's history nor replayed by a recovery.
+      socket.to(ROOM_PREFIX + room).volatile.emit('typing', typing);
       return undefined;
     });
 

@@ -51,8 +51,14 @@ export interface JoinResult {
   members: Member[];
 }
 
-/** Sent to a room's members when someone joins it or leaves it (leaving, disconnecting, or losing its io-node). */
-export type PresenceNotice = { room: string; joined: Member } | { room: string; left: Member };
+/**
+ * Sent to a room's members when someone joins it or leaves it (leaving, disconnecting, or losing its
+ * io-node), and when a member takes another nickname (`renamed`: the member with its new name).
+ */
+export type PresenceNotice =
+  | { room: string; joined: Member }
+  | { room: string; left: Member }
+  | { room: string; renamed: Member };
 
 /** System notice: someone joined or left a room (leaving includes disconnecting). */
 export interface Notice {

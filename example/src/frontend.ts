@@ -1,7 +1,7 @@
 import { createFrontend, frontendOptionsFrom } from '@iocluster/frontend';
 import { announceReady, createLogger, loadConfig, runUntilSignal } from '@iocluster/shared';
 import express from 'express';
-import { DEMO_LOGIN_PATH, demoLogin } from './login.js';
+import { DEMO_LOGIN_CONFIG_PATH, DEMO_LOGIN_PATH, type DemoLoginConfig, demoLogin } from './login.js';
 
 /**
  * `node example/dist/frontend.js`: the frontend of packages/frontend plus the chat's demo login, which
@@ -11,6 +11,10 @@ const config = loadConfig();
 const logger = createLogger({ level: config.logLevel, name: 'frontend', pretty: config.logPretty });
 const frontend = createFrontend(frontendOptionsFrom(config, logger));
 const secret = config.auth?.secret;
+const loginConfig: DemoLoginConfig = { login: secret !== undefined && secret !== '' };
+frontend.app.get(DEMO_LOGIN_CONFIG_PATH, (_req, res) => {
+  res.set('cache-control', 'no-store').json(loginConfig);
+});
 if (secret) {
   frontend.app.post(
     DEMO_LOGIN_PATH,

@@ -25,6 +25,15 @@ export interface DemoLoginResult {
 /** Where the demo login answers (outside `/api`, which the frontend owns). */
 export const DEMO_LOGIN_PATH = '/auth/token';
 
+/** Where the page learns whether there is a demo login (`{ login: boolean }`), without a failing request. */
+export const DEMO_LOGIN_CONFIG_PATH = '/auth/config';
+
+/** What `GET /auth/config` answers. */
+export interface DemoLoginConfig {
+  /** True when `POST /auth/token` signs tokens (and io-nodes want them). */
+  login: boolean;
+}
+
 /**
  * A DEMO login for the chat: `POST /auth/token` `{ nickname, session? }` answers a short-lived HS256 token
  * whose `sub` is the browser tab's session and `name` the nickname. It checks no password: it shows the

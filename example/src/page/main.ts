@@ -7,6 +7,8 @@ import {
   type JoinResult,
   type PresenceNotice,
 } from '../chat-protocol.js';
+import { hasLogin, useProxy } from './page-config.js';
+import { loadSaved, saveRooms } from './saved-rooms.js';
 import { dom, type Line, PRIVATE, renderLine, showStatus, who } from './view.js';
 
 interface Conversation {
@@ -21,7 +23,9 @@ sessionStorage.setItem('chat-session', session);
 let nickname =
   params.get('nickname') ?? sessionStorage.getItem('chat-nickname') ?? `guest-${session.slice(0, 4)}`;
 const conversations = new Map<string, Conversation>([[PRIVATE, { lines: [], mids: new Set(), unread: 0 }]]);
-let active = params.get('room') ?? 'general';
+/** The rooms this tab had joined and the conversation it showed, kept across reloads (the tab's session). */
+const saved = loadSaved();
+let active = params.get('room') ?? saved.active ?? 'general';
 const typingPeople = new Map<string, Map<string, { name: string; until: number }>>();
 let myId: string | undefined;
 /** Members of each joined room: id → nickname. */
@@ -30,6 +34,14 @@ const members = new Map<string, Map<string, string | null>>();
 const joining = new Map<string, PresenceNotice[]>();
 
 let client!: IoclusterClient<ChatServerEvents, ChatClientEvents>;
+
+/** Writes the joined rooms and the conversation shown to the tab's session, for a reload to restore. */
+function save(): void {
+  saveRooms(
+    [...conversations.keys()].filter((room) => room !== PRIVATE),
+    active,
+  );
+}
 
 function conversation(room: string): Conversation {
   let found = conversations.get(room);
@@ -55,7 +67,11 @@ function add(room: string, line: Line): void {
   if (room === active) {
     dom.messages.append(renderLine(line, myId, writePrivately));
     dom.messages.scrollTop = dom.messages.scrollHeight;
-  } else if (line.kind !== 'system') {
+  } else if (
+    line.kind !== 'system' &&
+    !(mid !== undefined && 'message' in line && line.message.from === myId)
+  ) {
+    // What this tab sent itself (a private message's copy, a /msg typed in a room) is not unread.
     target.unread++;
     renderRooms();
   }
@@ -120,6 +136,7 @@ function render(): void {
 
 function switchTo(room: string): void {
   active = room;
+  save();
   render();
 }
 
@@ -137,8 +154,15 @@ async function join(room: string): Promise<void> {
   });
   const missed = joining.get(room) ?? [];
   joining.delete(room);
-  if (isChatError(result)) return showError(result.error.message);
+  if (isChatError(result)) {
+    // A room that cannot be joined is not kept (nor restored on the next load).
+    if (!members.has(room)) conversations.delete(room);
+    if (active === room) switchTo([...conversations.keys()].find((r) => r !== PRIVATE) ?? PRIVATE);
+    else save();
+    return showError(result.error.message);
+  }
   conversation(result.room);
+  save();
   mergeHistory(result);
   // The list was read at some point while the join ran: what changed meanwhile is applied on top of it.
   members.set(result.room, new Map(result.members.map((m) => [m.id, m.nick])));
@@ -151,7 +175,10 @@ function applyPresence(notice: PresenceNotice): void {
   const list = members.get(notice.room);
   if (!list) return;
   if ('joined' in notice) list.set(notice.joined.id, notice.joined.nick);
-  else list.delete(notice.left.id);
+  else if ('renamed' in notice) {
+    // Only a member the list has: a rename that overtook its owner's leave must not bring it back.
+    if (list.has(notice.renamed.id)) list.set(notice.renamed.id, notice.renamed.nick);
+  } else list.delete(notice.left.id);
   if (notice.room === active) renderMembers();
 }
 
@@ -162,9 +189,21 @@ function renderMembers(): void {
     ...[...(list ?? [])].map(([id, nick]) => {
       const li = document.createElement('li');
       li.textContent = who(nick, id);
-      li.title = `socket ${id}`;
       li.dataset.id = id;
-      if (id === myId) li.classList.add('me');
+      if (nick !== null && nick === nickname) {
+        li.classList.add('me');
+        li.title = 'you';
+      } else {
+        // A member is written to by nickname (what the server looks people up by).
+        li.classList.add('writable');
+        li.title = `write to ${who(nick, id)} privately`;
+        li.tabIndex = 0;
+        const write = () => writePrivately(nick ?? id);
+        li.addEventListener('click', write);
+        li.addEventListener('keydown', (event) => {
+          if (event.key === 'Enter') write();
+        });
+      }
       return li;
     }),
   );
@@ -187,29 +226,33 @@ async function login(): Promise<string> {
   return body.token;
 }
 
-/** Whether the frontend has the demo login (`POST /auth/token` exists): then io-nodes want tokens. */
-async function hasLogin(): Promise<boolean> {
-  const probe = await fetch('/auth/token', { method: 'POST' }).catch(() => undefined);
-  return probe !== undefined && probe.status !== 404;
-}
-
 async function setNickname(name: string): Promise<void> {
+  const previous = nickname;
+  /** The name is refused: say why, and show again the one still in use. */
+  const refused = (message: string) => {
+    nickname = previous;
+    dom.nickname.value = previous;
+    showError(message);
+  };
   if (loggedInAs !== undefined && name !== loggedInAs) {
     // The server takes the nickname from the token: log in under the new name first.
-    const previous = nickname;
     nickname = name;
     try {
       await client.refreshToken();
     } catch (err) {
-      nickname = previous;
-      return showError(err instanceof Error ? err.message : String(err));
+      return refused(err instanceof Error ? err.message : String(err));
     }
   }
   const result = await client.emitWithAck('set nickname', { nickname: name, session });
-  if (isChatError(result)) return showError(result.error.message);
+  if (isChatError(result)) {
+    // Logged in under the refused name a moment ago: back to the previous one (errors here are shown above).
+    if (loggedInAs !== undefined && loggedInAs !== previous) void client.refreshToken().catch(() => {});
+    return refused(result.error.message);
+  }
   nickname = result.nickname;
   sessionStorage.setItem('chat-nickname', nickname);
   dom.nickname.value = nickname;
+  renderMembers();
 }
 
 async function refreshKnownRooms(): Promise<void> {
@@ -247,19 +290,6 @@ function typing(isTyping: boolean): void {
   }
 }
 
-/**
- * Whether to connect through the frontend's proxy: `?proxy=on|off`, else what the frontend says at
- * `/api/config` (`{ proxy: true }` with FRONTEND_PROXY=on); direct to io-nodes when it cannot be asked.
- */
-async function useProxy(): Promise<boolean> {
-  const flag = params.get('proxy');
-  if (flag === 'on' || flag === 'off') return flag === 'on';
-  const res = await fetch('/api/config').catch(() => undefined);
-  if (!res?.ok) return false;
-  const config = (await res.json().catch(() => ({}))) as { proxy?: unknown };
-  return config.proxy === true;
-}
-
 function wire(): void {
   // --- connection lifecycle -------------------------------------------------------------------------
   let everConnected = false;
@@ -294,6 +324,9 @@ function wire(): void {
   client.on('disconnected', (reason) => showStatus('reconnecting', `disconnected (${reason})`));
   client.on('reconnecting', (attempt) => showStatus('reconnecting', `reconnecting (attempt ${attempt})…`));
   client.on('unavailable', (error) => showStatus('unavailable', error.message));
+  client.on('unauthorized', (error, retrying) =>
+    showStatus(retrying ? 'reconnecting' : 'unavailable', `sign-in refused (${error.code})`),
+  );
 
   // --- server events ------------------------------------------------------------------------------------
   client.on('welcome', (info) => {
@@ -353,9 +386,16 @@ function wire(): void {
     typing(false);
     const mid = crypto.randomUUID();
     const sentAt = Date.now();
+    // `/msg <nickname> <text>` in a room is private too: it never goes to the room.
+    const command = /^\/msg\s+(\S+)\s+([\s\S]+)$/.exec(text.trim());
+    if (/^\/msg\b/.test(text.trim()) && !command) {
+      dom.text.value = text;
+      return showError('write /msg <nickname> <text>');
+    }
+    const to = command ? command[1]! : dom.pmTo.value.trim();
     const send =
-      active === PRIVATE
-        ? client.emitWithAck('private message', { to: dom.pmTo.value.trim(), text, sentAt, mid })
+      active === PRIVATE || command
+        ? client.emitWithAck('private message', { to, text: command ? command[2]! : text, sentAt, mid })
         : client.emitWithAck('chat message', { room: active, text, sentAt, mid });
     send.then(
       (result) => {
@@ -367,9 +407,11 @@ function wire(): void {
 }
 setInterval(renderTyping, 1_000);
 
+for (const room of saved.rooms) conversation(room);
 conversation(active);
+save();
 render();
-void Promise.all([useProxy(), hasLogin()]).then(([proxy, auth]) => {
+void Promise.all([useProxy(params), hasLogin()]).then(([proxy, auth]) => {
   const strategy = params.get('strategy');
   client = createClient<ChatServerEvents, ChatClientEvents>({
     frontendUrl: location.origin,

@@ -81,6 +81,8 @@ export interface AppNode {
   except(rooms: string | readonly string[]): BroadcastOperator;
   /** Emits to every client on every io-node. */
   emit(event: string, ...args: unknown[]): true;
+  /** Socket.IO's `volatile`: emits that may be lost and are never kept in a room's history. */
+  readonly volatile: BroadcastOperator;
   /** The 2011 message builder. */
   message(): MessageBuilder;
   /**
@@ -192,6 +194,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
       handlerTimeoutMs: opts.handlerTimeoutMs,
       earlierAnswer: (session, eid) => transport.earlierAnswer(session, eid),
       onHandled: metrics.handled,
+      presenceScope: () => presence.scope(),
     },
   );
   const handle = ingressHandler(processor, { presence, onJob: metrics.job });
@@ -276,6 +279,9 @@ export function createAppNode(options: AppNodeOptions): AppNode {
     in: (rooms) => root().to(rooms),
     except: (rooms) => root().except(rooms),
     emit: (event, ...args) => root().emit(event, ...args),
+    get volatile() {
+      return root().volatile;
+    },
     message: () => new MessageBuilder(publisher),
     history: (room, options) => history.read(room, options),
     keepHistory(patterns) {
@@ -298,7 +304,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
       started = true;
       openRedis(publisherRedis);
       openRedis(workerRedis);
-      await ingress.start(handle);
+      await ingress.start(handle, { onMalformed: () => metrics.job('failed') });
       if (health) {
         await health.start();
         // Listening on every interface: the host name is the address others (a container network) know.

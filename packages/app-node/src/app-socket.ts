@@ -9,6 +9,7 @@ import {
 } from '@iocluster/shared';
 import { BroadcastOperator } from './broadcast.js';
 import type { CommandPublisher } from './command-publisher.js';
+import type { PresenceScope } from './presence-writes.js';
 
 /** Options of {@link AppSocket.join}. */
 export interface JoinOptions {
@@ -18,6 +19,14 @@ export interface JoinOptions {
    * @defaultValue not in the roster
    */
   presence?: PresenceMeta;
+}
+
+/** What `socket.volatile` offers: emits that may be lost and are never kept in a room's history. */
+export interface VolatileSocket {
+  /** Emits to this client; dropped if its connection cannot take it now. */
+  emit(event: string, ...args: unknown[]): true;
+  /** Targets rooms, leaving this client out, with volatile emits. */
+  to(rooms: string | readonly string[]): BroadcastOperator;
 }
 
 /**
@@ -45,6 +54,8 @@ export class AppSocket {
   constructor(
     info: ClientInfo,
     private readonly publisher: CommandPublisher,
+    /** Where this job's presence writes are recorded, so the app-node's roster reads show them. */
+    private readonly writes?: PresenceScope,
   ) {
     this.id = info.id;
     this.nodeId = info.nodeId;
@@ -78,6 +89,22 @@ export class AppSocket {
   }
 
   /**
+   * Socket.IO's `volatile`: `socket.volatile.emit(...)` may be lost (its io-node drops it while the
+   * client's connection cannot take it), and `socket.volatile.to(room).emit(...)` is never kept in the
+   * room's history either.
+   */
+  get volatile(): VolatileSocket {
+    return {
+      emit: (event, ...args) => {
+        const cmd = { type: 'emit', event, socketId: this.id, ...encodeArgs(args), volatile: true } as const;
+        this.publisher.publish(this.nodeId, cmd);
+        return true;
+      },
+      to: (rooms) => this.to(rooms).volatile,
+    };
+  }
+
+  /**
    * Who this client is in presence rosters: its user's `id` (or `sub`) when the io-node's `authenticate`
    * hook returned one, else its socket id (for a recovered client, that of its first connection).
    */
@@ -87,7 +114,8 @@ export class AppSocket {
 
   /**
    * Joins rooms; an emit to them published after this call reaches the client. With `presence`, the
-   * client also enters the rooms' rosters (written by its io-node once it applied the join).
+   * client also enters the rooms' rosters (written by its io-node once it applied the join; this
+   * app-node's roster reads show it at once, while the job runs).
    */
   join(rooms: string | readonly string[], options: JoinOptions = {}): Promise<void> {
     const list = typeof rooms === 'string' ? [rooms] : [...rooms];
@@ -99,14 +127,25 @@ export class AppSocket {
         throw new TypeError(`socket.join(): ${(err as Error).message}`);
       }
     }
-    for (const room of list) this.roomSet.add(room);
+    for (const room of list) {
+      this.roomSet.add(room);
+      if (cmd.presence) {
+        this.writes?.joined(room, {
+          socketId: this.id,
+          memberId: this.memberId,
+          nodeId: this.nodeId,
+          meta: cmd.presence,
+        });
+      }
+    }
     this.publisher.publish(this.nodeId, cmd);
     return this.publisher.flush();
   }
 
-  /** Leaves a room. */
+  /** Leaves a room (and its roster). */
   leave(room: string): Promise<void> {
     this.roomSet.delete(room);
+    this.writes?.left(room, this.id);
     this.publisher.publish(this.nodeId, { type: 'leave', socketId: this.id, rooms: [room] });
     return this.publisher.flush();
   }
@@ -128,6 +167,7 @@ export class AppSocket {
 
   /** Disconnects the client; `close` also closes the underlying connection. */
   disconnect(close = false): void {
+    this.writes?.gone(this.id);
     this.publisher.publish(this.nodeId, { type: 'disconnect', socketId: this.id, close });
   }
 }

@@ -14,11 +14,17 @@ export class BroadcastOperator {
     private readonly publisher: CommandPublisher,
     private readonly rooms: readonly string[] = [],
     private readonly exceptRooms: readonly string[] = [],
+    private readonly isVolatile = false,
   ) {}
 
   /** Adds rooms to the target. */
   to(rooms: string | readonly string[]): BroadcastOperator {
-    return new BroadcastOperator(this.publisher, [...this.rooms, ...asList(rooms)], this.exceptRooms);
+    return new BroadcastOperator(
+      this.publisher,
+      [...this.rooms, ...asList(rooms)],
+      this.exceptRooms,
+      this.isVolatile,
+    );
   }
 
   /** Alias of {@link BroadcastOperator.to}. */
@@ -28,7 +34,21 @@ export class BroadcastOperator {
 
   /** Leaves out the members of these rooms (a socket id is a room of one). */
   except(rooms: string | readonly string[]): BroadcastOperator {
-    return new BroadcastOperator(this.publisher, this.rooms, [...this.exceptRooms, ...asList(rooms)]);
+    return new BroadcastOperator(
+      this.publisher,
+      this.rooms,
+      [...this.exceptRooms, ...asList(rooms)],
+      this.isVolatile,
+    );
+  }
+
+  /**
+   * Socket.IO's `volatile`: the message may be lost. It is never kept in a room's history (so recovery
+   * does not replay it), and an io-node drops it for a client whose connection cannot take it now.
+   * For what is stale a moment later: typing indicators, cursors.
+   */
+  get volatile(): BroadcastOperator {
+    return new BroadcastOperator(this.publisher, this.rooms, this.exceptRooms, true);
   }
 
   /** Emits to every matching client on every io-node. */
@@ -36,6 +56,7 @@ export class BroadcastOperator {
     const cmd: EmitCommand = { type: 'emit', event, ...encodeArgs(args) };
     if (this.rooms.length > 0) cmd.rooms = [...this.rooms];
     if (this.exceptRooms.length > 0) cmd.except = [...this.exceptRooms];
+    if (this.isVolatile) cmd.volatile = true;
     this.publisher.publish(null, cmd);
     return true;
   }

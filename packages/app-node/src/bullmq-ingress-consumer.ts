@@ -3,6 +3,7 @@ import {
   type IngressBacklog,
   type IngressConsumer,
   type IngressJob,
+  type IngressPartitionBacklog,
   type Keys,
   type Logger,
   QUEUE_STATES,
@@ -56,18 +57,24 @@ export function createBullmqIngressConsumer(options: BullmqIngressOptions): Bull
   const partitions = options.keys.ingressPartitions(options.partitions);
   // The app-node's concurrency is shared by its partitions' workers, at least one job each.
   const concurrency = Math.max(1, Math.round(options.concurrency / partitions.length));
-  // Read counts only; on a shared connection, which BullMQ leaves open when the queues close.
-  const queues = partitions.map(
-    ({ name, bullPrefix }) => new Queue(name, { connection: options.readerConnection, prefix: bullPrefix }),
-  );
-  // Connection errors are logged once by createRedis; BullMQ re-emits each of them here.
-  for (const queue of queues) queue.on('error', (err) => logger.debug({ err }, 'queue reader error'));
+  // Read counts only; on a shared connection, which BullMQ leaves open when the queues close. Made on
+  // first use: BullMQ opens a connection it is given, and nothing connects before start().
+  let queues: Queue[] | undefined;
+  const readers = (): Queue[] => {
+    queues ??= partitions.map(({ name, bullPrefix }) => {
+      const queue = new Queue(name, { connection: options.readerConnection, prefix: bullPrefix });
+      // Connection errors are logged once by createRedis; BullMQ re-emits each of them here.
+      queue.on('error', (err) => logger.debug({ err }, 'queue reader error'));
+      return queue;
+    });
+    return queues;
+  };
   let workers: Worker<unknown>[] = [];
   let held = 0;
   let closing: Promise<void> | undefined;
 
   return {
-    async start(handler) {
+    async start(handler, hooks = {}) {
       if (workers.length > 0) throw new Error('ingress consumer already started');
       const connection = options.connection();
       workers = partitions.map(({ name, bullPrefix }) => {
@@ -79,6 +86,7 @@ export function createBullmqIngressConsumer(options: BullmqIngressOptions): Bull
               data = decodeIngressJob(job.data);
             } catch (err) {
               logger.error({ err, jobId: job.id, queue: name }, 'malformed ingress job failed');
+              hooks.onMalformed?.(job.id ?? '', err);
               throw new UnrecoverableError(err instanceof WireError ? err.message : String(err));
             }
             // attemptsStarted counts this run too; a stalled job's runs are counted there as well.
@@ -111,9 +119,16 @@ export function createBullmqIngressConsumer(options: BullmqIngressOptions): Bull
     },
     running: () => !closing && workers.length > 0 && workers.every((worker) => worker.isRunning()),
     async backlog() {
-      const all = await Promise.all(queues.map((queue) => queue.getJobCounts(...QUEUE_STATES)));
-      const sum: IngressBacklog = { waiting: 0, active: 0, delayed: 0, failed: 0 };
-      for (const counts of all) for (const state of QUEUE_STATES) sum[state] += counts[state] ?? 0;
+      const all = await Promise.all(readers().map((queue) => queue.getJobCounts(...QUEUE_STATES)));
+      const parts: IngressPartitionBacklog[] = all.map((counts, index) => ({
+        index,
+        waiting: counts.waiting ?? 0,
+        active: counts.active ?? 0,
+        delayed: counts.delayed ?? 0,
+        failed: counts.failed ?? 0,
+      }));
+      const sum: IngressBacklog = { waiting: 0, active: 0, delayed: 0, failed: 0, partitions: parts };
+      for (const part of parts) for (const state of QUEUE_STATES) sum[state] += part[state];
       return sum;
     },
     pending: () => held,
@@ -124,7 +139,7 @@ export function createBullmqIngressConsumer(options: BullmqIngressOptions): Bull
   function shutdown(force: boolean): Promise<void> {
     closing ??= (async () => {
       await Promise.all(workers.map((worker) => worker.close(force)));
-      await Promise.all(queues.map((queue) => queue.close()));
+      await Promise.all((queues ?? []).map((queue) => queue.close()));
     })();
     return closing;
   }

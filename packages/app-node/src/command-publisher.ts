@@ -214,7 +214,8 @@ export function createCommandPublisher(
   return {
     publish(nodeId, cmd) {
       const out = buffer();
-      if (nodeId === null && cmd.type === 'emit' && cmd.rooms && cmd.rooms.length > 0) {
+      // A volatile emit is never kept: it goes out like an emit to rooms without history.
+      if (nodeId === null && cmd.type === 'emit' && !cmd.volatile && cmd.rooms && cmd.rooms.length > 0) {
         const kept = cmd.rooms.filter(options.history.keeps);
         if (kept.length > 0) {
           const { recorded, rest } = splitForHistory(cmd, kept);

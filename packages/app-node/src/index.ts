@@ -4,13 +4,15 @@ export type {
   IngressConsumer,
   IngressDelivery,
   IngressHandler,
+  IngressHooks,
+  IngressPartitionBacklog,
   KeptAnswer,
   RoutedCommand,
 } from '@iocluster/shared';
 export type { AppNode, LifecycleHandlers } from './app-node.js';
 export { createAppNode } from './app-node.js';
 export type { AppNodeOptions } from './app-node-options.js';
-export type { JoinOptions } from './app-socket.js';
+export type { JoinOptions, VolatileSocket } from './app-socket.js';
 export { AppSocket } from './app-socket.js';
 export { BroadcastOperator } from './broadcast.js';
 export type { BullmqIngressConsumer, BullmqIngressOptions } from './bullmq-ingress-consumer.js';

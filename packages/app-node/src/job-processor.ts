@@ -13,6 +13,7 @@ import {
 } from '@iocluster/shared';
 import { AppSocket } from './app-socket.js';
 import type { CommandPublisher } from './command-publisher.js';
+import type { PresenceScope } from './presence-writes.js';
 import type { SeenClients } from './seen-clients.js';
 
 /** A handler for a client event: its return value (or thrown error) answers the client's ack. */
@@ -41,6 +42,8 @@ export interface ProcessorOptions {
   ) => Promise<Omit<ReplyCommand, 'type' | 'socketId' | 'seq'> | null>;
   /** Told how long each event with a handler took (middleware and handler), for metrics. @defaultValue none */
   onHandled?(event: string, seconds: number): void;
+  /** Records one job's presence writes while it runs (read-your-writes). @defaultValue none */
+  presenceScope?(): PresenceScope;
 }
 
 /** Context of a job for logs. */
@@ -64,12 +67,21 @@ export class JobProcessor {
 
   async run(job: IngressJob, context: JobContext): Promise<void> {
     const since = this.publisher.position();
-    await Promise.all(job.batches.map((batch) => this.runClient(batch, context)));
+    const writes = this.options.presenceScope?.();
+    try {
+      await Promise.all(job.batches.map((batch) => this.runClient(batch, context, writes)));
+    } finally {
+      writes?.end();
+    }
     await this.publisher.flush(since);
   }
 
-  private async runClient({ client, events }: ClientBatch, context: JobContext): Promise<void> {
-    const socket = new AppSocket(client, this.publisher);
+  private async runClient(
+    { client, events }: ClientBatch,
+    context: JobContext,
+    writes: PresenceScope | undefined,
+  ): Promise<void> {
+    const socket = new AppSocket(client, this.publisher, writes);
     for (const event of events) {
       if (event.kind !== 'connect' && !this.seen.has(socket.id)) {
         // First sight of a client another app-node (or this one before a restart) saw connect.

@@ -4,6 +4,7 @@ import {
   IoclusterError,
   type Logger,
   PRESENCE_EVENT,
+  PRESENCE_REQUEST_EVENT,
   type PresenceChange,
   type PresenceMember,
   type PresenceMeta,
@@ -11,6 +12,7 @@ import {
 } from '@iocluster/shared';
 import type { AppSocket } from './app-socket.js';
 import type { CommandPublisher } from './command-publisher.js';
+import { type PresenceScope, PresenceWrites } from './presence-writes.js';
 
 /** A `presence` hook: runs once per member joining or leaving a room (again only if its job is rerun). */
 export type PresenceHook = (change: PresenceChange) => unknown;
@@ -48,6 +50,8 @@ export interface AppPresence {
   onChange(hook: PresenceHook): () => void;
   format(formatter: PresenceFormatter): void;
   authorize(authorizer: PresenceAuthorizer): void;
+  /** Starts recording one job's presence writes: roster reads show them until the job ends. */
+  scope(): PresenceScope;
   /** Handler of the `$presence` client request: `(socket, room)` → {@link PresenceRoster}. */
   request(socket: AppSocket, room: unknown): Promise<PresenceRoster>;
   /**
@@ -64,12 +68,16 @@ export function createAppPresence(
   logger: Logger,
 ): AppPresence {
   const hooks = new Set<PresenceHook>();
+  const writes = new PresenceWrites();
+  const roster = async (room: string) => writes.merge(room, await store.roster(room));
   let formatter: PresenceFormatter = defaultPresencePayload;
   let authorizer: PresenceAuthorizer = (socket, room) => socket.rooms.has(room);
 
   return {
-    roster: (room) => store.roster(room),
-    count: (room) => store.count(room),
+    roster,
+    // HLEN when no running job wrote in the room; else the merged roster's length.
+    count: async (room) => (writes.touches(room) ? (await roster(room)).length : store.count(room)),
+    scope: () => writes.begin(),
     onChange(hook) {
       hooks.add(hook);
       return () => {
@@ -85,12 +93,12 @@ export function createAppPresence(
 
     async request(socket, room) {
       if (typeof room !== 'string' || room.length === 0) {
-        throw new IoclusterError('BAD_REQUEST', '$presence takes a room name');
+        throw new IoclusterError('BAD_REQUEST', `${PRESENCE_REQUEST_EVENT} takes a room name`);
       }
       if (!(await authorizer(socket, room))) {
         throw new IoclusterError('FORBIDDEN', `not allowed to read the members of "${room}"`);
       }
-      const members = await store.roster(room);
+      const members = await roster(room);
       return { room, members: members.map((m): PresenceMemberView => ({ ...m.meta, id: m.id })) };
     },
 

@@ -1,3 +1,4 @@
+import { PUBLISH_EVENT, SUBSCRIBE_EVENT, UNSUBSCRIBE_EVENT } from '@iocluster/shared/protocol';
 import { ClientError } from './errors.js';
 
 /** Receives a channel's messages: the data a publisher sent (or an authorizer rewrote). */
@@ -30,7 +31,7 @@ export class ClientChannels {
     this.subscribed.set(channel, listeners);
     if (!first) return;
     try {
-      refused(await this.emit('$subscribe', channel), `subscribe to "${channel}"`);
+      refused(await this.emit(SUBSCRIBE_EVENT, channel), `subscribe to "${channel}"`);
       if (this.subscribed.has(channel)) this.confirmed.add(channel);
     } catch (err) {
       this.subscribed.delete(channel);
@@ -41,11 +42,11 @@ export class ClientChannels {
   async unsubscribe(channel: string): Promise<void> {
     if (!this.subscribed.delete(channel)) return;
     this.confirmed.delete(channel);
-    refused(await this.emit('$unsubscribe', channel), `unsubscribe from "${channel}"`);
+    refused(await this.emit(UNSUBSCRIBE_EVENT, channel), `unsubscribe from "${channel}"`);
   }
 
   async publish(channel: string, data: unknown): Promise<void> {
-    refused(await this.emit('$publish', channel, data), `publish on "${channel}"`);
+    refused(await this.emit(PUBLISH_EVENT, channel, data), `publish on "${channel}"`);
   }
 
   /** Hands a `$message` to the channel's listeners; returns false for payloads that are not one. */

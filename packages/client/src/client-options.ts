@@ -64,8 +64,10 @@ export interface ClientOptions {
   maxQueued?: number;
   /**
    * Supplies the JWT for io-nodes with `AUTH_JWT_*` set: asked before every connection (sent as handshake
-   * `auth.token`) and whenever the server announces the current one expires (`$token:expiring`; the fresh
-   * token goes out on `$token:refresh` without reconnecting). @defaultValue no token
+   * `auth.token`), whenever the server announces the current one expires (`$token:expiring`; the fresh
+   * token goes out on `$token:refresh` without reconnecting, one refresh at a time), and once after a
+   * handshake refused for its token (`unauthorized`): the client connects again only with a different
+   * token. @defaultValue no token
    */
   getToken?: () => string | Promise<string>;
   /** Connect at once; otherwise call `connect()`. @defaultValue true */

@@ -1,9 +1,16 @@
+import {
+  CHANNEL_MESSAGE_EVENT,
+  LIMITS_EVENT,
+  SERVER_ERROR_EVENT,
+  SUBSCRIBE_EVENT,
+  TOKEN_EXPIRING_EVENT,
+} from '@iocluster/shared/protocol';
 import type { Socket } from 'socket.io-client';
 import { retryDelayMs, sleep } from './backoff.js';
 import { type ChannelListener, ClientChannels } from './client-channels.js';
 import { type ClientOptions, type ResolvedOptions, resolveClientOptions } from './client-options.js';
 import { discoverNode } from './discovery.js';
-import { ClientError } from './errors.js';
+import { authRefusal, ClientError } from './errors.js';
 import {
   type AckResult,
   type ClientLifecycleEvents,
@@ -20,7 +27,7 @@ import { openSocket } from './open-socket.js';
 import { createPendingAck, Outbox, type Outgoing } from './outbox.js';
 import { Pacer } from './pacer.js';
 import { RecoveryState } from './recovery-state.js';
-import { handshakeAuth, refreshToken } from './token-refresh.js';
+import { freshToken, handshakeAuth, TokenRefresher } from './token-refresh.js';
 
 /** Where the client is in its life. */
 export type ClientState = 'idle' | 'connecting' | 'connected' | 'closed';
@@ -67,6 +74,8 @@ export class IoclusterClient<
   private status: ClientState = 'idle';
   /** The code of the server's last `$error` (why it is about to disconnect us). */
   private kickedFor: string | undefined;
+  /** Answers the server's `$token:expiring`, one refresh at a time. */
+  private readonly refresher: TokenRefresher | undefined;
   private readonly channels = new ClientChannels((event, ...args) =>
     (this.emitWithAck as (e: string, ...a: unknown[]) => Promise<unknown>)(event, ...args),
   );
@@ -76,6 +85,7 @@ export class IoclusterClient<
     this.recovery = this.opts.recovery ? new RecoveryState() : undefined;
     const recovery = this.recovery;
     this.outbox = new Outbox(this.opts.maxQueued, recovery && { next: () => recovery.eid() }, this.pacer);
+    this.refresher = this.opts.getToken ? new TokenRefresher(this.opts.getToken) : undefined;
     if (this.opts.autoConnect) this.connect();
   }
 
@@ -204,16 +214,17 @@ export class IoclusterClient<
 
   /**
    * Sends a fresh token from `getToken` now (`$token:refresh`) instead of waiting for the server's
-   * notice: after a login change, say. Rejects with `REFUSED` (`serverCode`) when the server refuses it.
+   * notice: after a login change, say. Joins the refresh under way, if there is one. Rejects with
+   * `REFUSED` (`serverCode`) when the server refuses it.
    */
   refreshToken(): Promise<void> {
     const socket = this.current;
-    if (!this.opts.getToken) return Promise.reject(new TypeError('refreshToken() needs the getToken option'));
+    if (!this.refresher) return Promise.reject(new TypeError('refreshToken() needs the getToken option'));
     if (!socket)
       return Promise.reject(
         new ClientError('DISCONNECTED', 'not connected; the next connection sends a fresh token'),
       );
-    return refreshToken(socket, this.opts.getToken);
+    return this.refresher.refresh(socket);
   }
 
   /** Leaves a channel; its listeners are removed at once. */
@@ -263,6 +274,8 @@ export class IoclusterClient<
     this.status = 'connecting';
     let why = reason;
     let lastError: unknown;
+    /** A token `getToken` gave after a refusal, for the next handshake. */
+    let token: string | undefined;
     while (!signal.aborted) {
       if (this.attempt >= this.opts.maxAttempts) {
         const error = new ClientError(
@@ -274,10 +287,8 @@ export class IoclusterClient<
         this.avoid.clear();
         this.fire('unavailable', error);
         if (!this.opts.retryForever) {
-          this.status = 'idle';
-          this.cycle = undefined;
           this.outbox.rejectAll(error, false);
-          return;
+          return this.stop();
         }
         await sleep(this.opts.cyclePauseMs, signal);
         continue;
@@ -290,6 +301,7 @@ export class IoclusterClient<
         if (signal.aborted) return;
       }
       let target: NodeTarget | undefined;
+      let sentToken: unknown;
       try {
         target = this.opts.proxy
           ? { nodeId: PROXY_NODE_ID, url: this.opts.frontendUrl }
@@ -304,7 +316,9 @@ export class IoclusterClient<
               signal,
             );
         if (signal.aborted) return;
-        const base = await handshakeAuth(this.opts.socketOptions.auth, this.opts.getToken);
+        const base = await handshakeAuth(this.opts.socketOptions.auth, this.opts.getToken, token);
+        token = undefined;
+        sentToken = base?.token;
         const auth = this.recovery ? { ...base, iocluster: this.recovery.handshake() } : base;
         if (signal.aborted) return;
         await this.open(target, signal, auth);
@@ -312,11 +326,39 @@ export class IoclusterClient<
       } catch (err) {
         if (signal.aborted) return;
         lastError = err;
+        const refusal = authRefusal(err);
+        if (refusal) {
+          // Retrying with the refused credentials cannot help: only with a different token, if any.
+          lastError = refusal;
+          token = await this.refused(refusal, sentToken);
+          if (signal.aborted) return;
+          if (token === undefined) return this.stop();
+          why = 'unauthorized';
+          continue;
+        }
         const connectFailed = err instanceof ClientError && err.code === 'CONNECT_FAILED';
         if (connectFailed && target && !this.opts.proxy) this.avoid.add(target.nodeId);
         why = connectFailed ? 'connect_error' : 'discovery';
       }
     }
+  }
+
+  /** Ends the connection cycle without a connection: `idle` until `connect()`. */
+  private stop(): void {
+    this.status = 'idle';
+    this.cycle = undefined;
+    this.attempt = 0;
+  }
+
+  /**
+   * The io-node refused the handshake's credentials: everything waiting rejects with the refusal, and a
+   * different token from `getToken` is asked for. Returns it, or undefined: the client then stops.
+   */
+  private async refused(error: ClientError, sent: unknown): Promise<string | undefined> {
+    this.outbox.rejectAll(error, true);
+    const token = await freshToken(this.opts.getToken, sent);
+    this.fire('unauthorized', error, token !== undefined);
+    return token;
   }
 
   /** Connects to one node and adopts the socket; rejects on refusal. */
@@ -349,16 +391,16 @@ export class IoclusterClient<
       }
       ({ event, args } = incoming);
     }
-    if (event === '$message' && this.channels.deliver(args[0])) return;
-    if (event === '$limits') {
+    if (event === CHANNEL_MESSAGE_EVENT && this.channels.deliver(args[0])) return;
+    if (event === LIMITS_EVENT) {
       this.pacer.set(args[0]);
       return;
     }
-    if (event === '$token:expiring' && this.opts.getToken) {
-      refreshToken(socket, this.opts.getToken).catch((err: Error) => this.fire('token-refresh-failed', err));
+    if (event === TOKEN_EXPIRING_EVENT && this.refresher) {
+      this.refresher.refresh(socket).catch((err: Error) => this.fire('token-refresh-failed', err));
       return;
     }
-    if (event === '$error') {
+    if (event === SERVER_ERROR_EVENT) {
       const code = (args[0] as { code?: unknown } | null)?.code;
       if (typeof code === 'string' && socket === this.current) this.kickedFor = code;
       return;
@@ -386,7 +428,7 @@ export class IoclusterClient<
     if (this.current !== socket) return;
     // Accepted subscriptions are named again first (a new node knows none); a refusal now goes unheard.
     for (const channel of this.channels.accepted)
-      this.outbox.push(socket, { event: '$subscribe', args: [channel] });
+      this.outbox.push(socket, { event: SUBSCRIBE_EVENT, args: [channel] });
     this.outbox.flush(socket);
   }
 

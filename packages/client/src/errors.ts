@@ -18,8 +18,15 @@ export type ClientErrorCode =
   | 'QUEUE_FULL'
   /** `close()` was called. */
   | 'CLOSED'
-  /** The server refused a channel request or a token; `serverCode` says why (FORBIDDEN...). */
-  | 'REFUSED';
+  /** The server refused a channel request or a token refresh; `serverCode` says why (FORBIDDEN...). */
+  | 'REFUSED'
+  /** The io-nodes refused the connection's credentials (an invalid token, say); `serverCode` too. */
+  | 'UNAUTHORIZED'
+  /** The io-nodes refused the connection's token as expired; `serverCode` too. */
+  | 'TOKEN_EXPIRED';
+
+/** Server codes of a handshake refused for its credentials: retrying with the same ones cannot help. */
+const AUTH_REFUSALS: ReadonlySet<string> = new Set(['UNAUTHORIZED', 'TOKEN_EXPIRED']);
 
 /** An error of the client library: `name`, a stable `code` and an optional `cause`. */
 export class ClientError extends Error {
@@ -33,4 +40,15 @@ export class ClientError extends Error {
     this.code = code;
     this.serverCode = options?.serverCode;
   }
+}
+
+/** A handshake refused for its credentials, as the error the application gets; undefined for others. */
+export function authRefusal(err: unknown): ClientError | undefined {
+  if (!(err instanceof ClientError) || err.code !== 'CONNECT_FAILED') return undefined;
+  const code = err.serverCode;
+  if (code === undefined || !AUTH_REFUSALS.has(code)) return undefined;
+  return new ClientError(code as 'UNAUTHORIZED' | 'TOKEN_EXPIRED', err.message, {
+    cause: err,
+    serverCode: code,
+  });
 }

@@ -4,7 +4,8 @@
  * `'chat message': (msg: Message, ack: (result: Result) => void) => void`.
  */
 
-import type { RecoveryReport } from './recovery-state.js';
+import type { RecoveryReport } from '@iocluster/shared/protocol';
+import type { ClientError } from './errors.js';
 
 /** Names of the events of map `M`. */
 export type EventNames<M> = keyof M & string;
@@ -51,8 +52,11 @@ export interface NodeTarget {
   readonly url: string;
 }
 
-/** Why the client is trying (again): its node went away, a node refused it, or the frontend failed. */
-export type ReconnectReason = 'disconnect' | 'connect_error' | 'discovery';
+/**
+ * Why the client is trying (again): its node went away, a node refused it, the frontend failed, or its
+ * token was refused and `getToken` gave another.
+ */
+export type ReconnectReason = 'disconnect' | 'connect_error' | 'discovery' | 'unauthorized';
 
 /**
  * Events the client raises about itself. Their names are reserved: a server event with one of these
@@ -73,6 +77,13 @@ export interface ClientLifecycleEvents {
   /** A token refresh failed (getToken threw or the server refused the token); the server disconnects at expiry. */
   'token-refresh-failed': (error: Error) => void;
   /**
+   * An io-node refused the connection's credentials: `error.code` is `UNAUTHORIZED` or `TOKEN_EXPIRED`.
+   * Emits waiting or unanswered have been rejected with it. The client tries again only with a
+   * different token from `getToken` (`retrying` true); with no `getToken`, or when it throws or gives the
+   * refused token again, it stops (state `idle`) until `connect()` is called.
+   */
+  unauthorized: (error: ClientError, retrying: boolean) => void;
+  /**
    * A cycle of `maxAttempts` attempts failed; the client waits `cyclePauseMs` and starts another,
    * or stops when `retryForever` is off.
    */
@@ -92,6 +103,7 @@ export const LIFECYCLE_EVENTS: ReadonlySet<string> = new Set<keyof ClientLifecyc
   'node-changed',
   'disconnected',
   'token-refresh-failed',
+  'unauthorized',
   'unavailable',
   'recovered',
 ]);

@@ -1,3 +1,4 @@
+export type { RecoveryReport } from '@iocluster/shared/protocol';
 export type { ClientState } from './client.js';
 export { createClient, IoclusterClient, PROXY_NODE_ID } from './client.js';
 export type { ClientOptions } from './client-options.js';
@@ -15,4 +16,3 @@ export type {
   ReconnectReason,
 } from './events.js';
 export { LIFECYCLE_EVENTS } from './events.js';
-export type { RecoveryReport } from './recovery-state.js';

@@ -1,7 +1,7 @@
+import { IDENTIFIED_EVENT } from '@iocluster/shared/protocol';
 import type { Socket } from 'socket.io-client';
 import { ClientError } from './errors.js';
 import type { Pacer } from './pacer.js';
-import { RECOVERY_EVENTS } from './recovery-state.js';
 
 /** An `emitWithAck` waiting for its answer: settled once, by the ack, a timeout, a drop or `close()`. */
 export interface PendingAck {
@@ -179,14 +179,7 @@ export class Outbox {
         if (pending) pending.resolve(result);
         else item.callback?.(result);
       };
-      socket.emit(
-        RECOVERY_EVENTS.identified,
-        item.eid,
-        item.resent === true,
-        item.event,
-        ...item.args,
-        answered,
-      );
+      socket.emit(IDENTIFIED_EVENT, item.eid, item.resent === true, item.event, ...item.args, answered);
     } else if (pending) {
       socket.emit(item.event, ...item.args, (result: unknown) => pending.resolve(result));
     } else if (item.callback) {

@@ -1,30 +1,18 @@
+import {
+  POSITION_EVENT,
+  POSITIONED_EVENT,
+  RECOVERED_EVENT,
+  type RecoveryHandshake,
+  type RecoveryReport,
+  SESSION_EVENT,
+} from '@iocluster/shared/protocol';
+
 /**
  * The client's half of connection state recovery (docs/recovery.md): the session the io-node gave it,
  * the last position it received in each room with history, and ids for its events. Sent in the handshake
  * of every reconnection, to whichever io-node; the io-node answers with the messages missed meanwhile
  * and a `$recovered` report.
  */
-
-/** What the cluster said after a reconnection that tried to recover. */
-export interface RecoveryReport {
-  /** Rooms, data and every missed room message are back. */
-  recovered: boolean;
-  /** Rooms the client is in again. */
-  rooms: string[];
-  /** Room messages replayed. */
-  missed: number;
-  /** Why not: `expired` (past the window), `user-changed`, `history-lost` (trimmed, or another epoch). */
-  reason?: string;
-}
-
-/** Reserved events of the recovery protocol. */
-export const RECOVERY_EVENTS = {
-  session: '$session',
-  position: '$pos',
-  positioned: '$h',
-  recovered: '$recovered',
-  identified: '$e',
-} as const;
 
 /** Rooms whose positions are kept at most (the oldest is dropped past it). */
 const MAX_ROOMS = 10_000;
@@ -41,7 +29,7 @@ export class RecoveryState {
   private nextEid = 0;
 
   /** The handshake's `auth.iocluster`. */
-  handshake(): { v: 1; session?: string; positions: [string, string, number][] } {
+  handshake(): RecoveryHandshake {
     return {
       v: 1,
       ...(this.session ? { session: this.session } : {}),
@@ -63,17 +51,17 @@ export class RecoveryState {
   /** Sorts an incoming event: the protocol's own are consumed, `$h` is unwrapped for the application. */
   receive(event: string, args: unknown[]): Incoming {
     switch (event) {
-      case RECOVERY_EVENTS.session:
+      case SESSION_EVENT:
         if (typeof args[0] === 'string') this.session = args[0];
         return { kind: 'internal' };
-      case RECOVERY_EVENTS.position: {
+      case POSITION_EVENT: {
         const [room, epoch, offset] = args;
         if (typeof room === 'string' && typeof epoch === 'string' && typeof offset === 'number') {
           this.advance(room, epoch, offset);
         }
         return { kind: 'internal' };
       }
-      case RECOVERY_EVENTS.positioned: {
+      case POSITIONED_EVENT: {
         const [room, epoch, offset, name, ...rest] = args;
         if (typeof room !== 'string' || typeof epoch !== 'string' || typeof offset !== 'number') {
           return { kind: 'internal' };
@@ -81,7 +69,7 @@ export class RecoveryState {
         this.advance(room, epoch, offset);
         return typeof name === 'string' ? { kind: 'app', event: name, args: rest } : { kind: 'internal' };
       }
-      case RECOVERY_EVENTS.recovered:
+      case RECOVERED_EVENT:
         return { kind: 'recovered', report: args[0] as RecoveryReport };
       default:
         return { kind: 'app', event, args };

@@ -96,7 +96,7 @@ function render(state) {
   if (rooms) {
     fill(
       $('#rooms tbody'),
-      rooms.map((r) => [cell(r.room), cell(r.members, 'num'), cell(r.users.join(', '))]),
+      rooms.map((r) => [cell(r.room, 'room'), cell(r.members, 'num'), cell(r.users.join(', '), 'who')]),
       3,
       'no room has members',
     );

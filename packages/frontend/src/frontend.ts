@@ -15,6 +15,7 @@ import {
   type IoNodeRecord,
   type Logger,
   listen,
+  type PresenceMeta,
   type RedisConnection,
   type RedisTarget,
   type RegistryWatcher,
@@ -32,6 +33,7 @@ import { type AdminRoomsSource, type QueueCounts, readAdminState } from './admin
 import { createApiRouter } from './http-api.js';
 import { createFrontendMetrics } from './metrics.js';
 import { createNodePicker } from './node-picker.js';
+import { createSocketPathRefusal } from './socket-path-refusal.js';
 import { createSocketProxy, type SocketProxy } from './socket-proxy.js';
 
 export interface FrontendOptions {
@@ -50,7 +52,11 @@ export interface FrontendOptions {
   port?: number;
   /** Strategy of `/api/connect` (and of the proxy) when the request names none. @defaultValue 'fewest-connections' */
   strategy?: BalanceStrategy;
-  /** Forward Socket.IO traffic under `proxyPath` to io-nodes (WebSocket and long-polling). @defaultValue false */
+  /**
+   * Forward Socket.IO traffic under `proxyPath` to io-nodes (WebSocket and long-polling), so that a plain
+   * Socket.IO client connects to the frontend's own address. When off, requests there are answered 404
+   * with what to do instead (ask `/api/connect` for an io-node). @defaultValue true
+   */
   proxy?: boolean;
   /** Socket.IO path forwarded in proxy mode; starts and ends with `/`. @defaultValue '/socket.io/' */
   proxyPath?: string;
@@ -75,9 +81,15 @@ export interface FrontendOptions {
   adminToken?: string;
   /**
    * Feeds the admin view's rooms panel. @defaultValue the cluster's presence rosters: up to 200 rooms
-   * with members, sampled from every io-node's index, with up to 20 member ids each
+   * with members, sampled from every io-node's index, with up to 20 members each, named by
+   * `adminMemberName`
    */
   adminRooms?: AdminRoomsSource;
+  /**
+   * How the default rooms panel names a member, from its presence id and the meta it joined with.
+   * @defaultValue the meta's `name`, `nick` or `nickname` (the first that is a non-empty string), else the id
+   */
+  adminMemberName?: (member: { id: string; meta: PresenceMeta }) => string;
   /** @defaultValue a silent logger */
   logger?: Logger;
 }
@@ -97,6 +109,15 @@ export interface Frontend {
   start(): Promise<void>;
   /** Stops listening, closes proxied sockets and Redis connections. Idempotent. */
   close(): Promise<void>;
+}
+
+/** A member's name as presence meta usually carries it (`name`, `nick` or `nickname`), else its id. */
+function presenceName({ id, meta }: { id: string; meta: PresenceMeta }): string {
+  for (const field of ['name', 'nick', 'nickname']) {
+    const value = meta[field];
+    if (typeof value === 'string' && value.trim() !== '') return value;
+  }
+  return id;
 }
 
 /** Longest a close step waits on Redis (a read retrying through an outage) before giving up on it. */
@@ -119,6 +140,7 @@ export function createFrontend(options: FrontendOptions): Frontend {
       registryStaleMs: 10_000,
       readyTimeoutMs: 1_000,
       sessionIdleMs: 120_000,
+      adminMemberName: presenceName,
       logger: silentLogger(),
     },
     options,
@@ -165,6 +187,7 @@ export function createFrontend(options: FrontendOptions): Frontend {
         logger: logger.child({ component: 'frontend:proxy' }),
       })
     : undefined;
+  const refusal = proxy ? undefined : createSocketPathRefusal(opts.proxyPath, logger);
 
   const metrics = createFrontendMetrics({
     liveIoNodes: () => liveNodes()?.length ?? 0,
@@ -188,7 +211,11 @@ export function createFrontend(options: FrontendOptions): Frontend {
     async rooms() {
       if (!redis) return [];
       const rooms = await createPresenceStore(redis, keys).rooms(ADMIN_ROOMS, ADMIN_ROOM_MEMBERS);
-      return rooms.map(({ room, members, ids }) => ({ room, members, users: ids }));
+      return rooms.map(({ room, members, sample }) => ({
+        room,
+        members,
+        users: sample.map(opts.adminMemberName).sort(),
+      }));
     },
   };
   const admin = opts.adminToken
@@ -232,10 +259,12 @@ export function createFrontend(options: FrontendOptions): Frontend {
 
   const server = createServer((req, res) => {
     if (proxy?.matches(req)) proxy.web(req, res);
+    else if (refusal?.matches(req)) refusal.web(req, res);
     else app(req, res);
   });
   server.on('upgrade', (req, socket: Socket, head: Buffer) => {
     if (proxy?.matches(req)) proxy.upgrade(req, socket, head);
+    else if (refusal?.matches(req)) refusal.upgrade(req, socket);
     else socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
   });
 

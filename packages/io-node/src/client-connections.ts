@@ -106,20 +106,25 @@ export function attachClientConnections(io: Server, deps: ClientConnectionDeps):
     socket.disconnect(true);
   }
 
-  io.use(
-    createHandshakeMiddleware(
-      { admission, verifier, authenticate: opts.authenticate, closing: deps.closing, logger },
-      async (socket, client) => {
-        states.set(socket, {
-          user: client.user,
-          handshake: client.handshake,
-          release: client.release,
-          token: client.token,
-        });
-        socket.data = {};
-        await deps.recovery()?.handshake(socket, client.user);
-      },
-    ),
+  const decide = createHandshakeMiddleware(
+    { admission, verifier, authenticate: opts.authenticate, closing: deps.closing, logger },
+    async (socket, client) => {
+      states.set(socket, {
+        user: client.user,
+        handshake: client.handshake,
+        release: client.release,
+        token: client.token,
+      });
+      socket.data = {};
+      await deps.recovery()?.handshake(socket, client.user);
+    },
+  );
+  // Every refusal is counted by its code (what `connect_error` carries as `data.code`).
+  io.use((socket, next) =>
+    decide(socket, (err) => {
+      if (err) metrics.handshakeRefused((err as { data?: { code?: unknown } }).data?.code);
+      next(err);
+    }),
   );
 
   io.on('connection', (socket) => {
@@ -154,6 +159,7 @@ export function attachClientConnections(io: Server, deps: ClientConnectionDeps):
       tokens,
       unwrap: rec.unwrap,
       accepted: () => metrics.event('event'),
+      refused: (code) => metrics.eventRefused(code),
     });
     const token = states.get(socket)?.token;
     if (token) tokens?.track(socket, token);

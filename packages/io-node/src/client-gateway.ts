@@ -26,6 +26,8 @@ export interface GatewayDeps {
   unwrap: (args: unknown[]) => { eid: string; resent: boolean; name: unknown; args: unknown[] } | null;
   /** Called for each event handed to the sequencer. */
   accepted: () => void;
+  /** Called for each event refused here, with the code the client is answered. */
+  refused: (code: string) => void;
 }
 
 /**
@@ -41,9 +43,12 @@ export function attachGateway(socket: Socket, deps: GatewayDeps): void {
     let name = rawName;
     let args = rawArgs;
     const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined;
-    const refuse = (error: AckError) => ack?.({ error });
+    const refuse = (error: AckError) => {
+      deps.refused(error.code);
+      ack?.({ error });
+    };
     // First, for every event: the guard's size meter takes one entry per event dispatched.
-    const limited = guard.check(args);
+    const limited = guard.check(args, rawName === TOKEN_REFRESH_EVENT ? 'refresh' : 'event');
     if (limited) return refuse(limited);
     let identity: { eid: string; resent: boolean } | undefined;
     if (name === IDENTIFIED_EVENT) {

@@ -16,13 +16,19 @@ export interface ClientLimitsOptions {
   onAbuse: (socket: Socket) => void;
 }
 
+/**
+ * What a client sent: an event (held to the client's event rate) or a token refresh (`$token:refresh`,
+ * held to its own bound, so renewing a short-lived token never costs the client its events).
+ */
+export type GuardedKind = 'event' | 'refresh';
+
 /** The limits of one connected client. */
 export interface ClientGuard {
   /**
    * Checks the event Socket.IO just dispatched: its size on the wire and its nesting, then the client's
-   * rate. Returns the refusal for the ack, or undefined to let it through.
+   * rate for its kind. Returns the refusal for the ack, or undefined to let it through.
    */
-  check(args: readonly unknown[]): AckError | undefined;
+  check(args: readonly unknown[], kind?: GuardedKind): AckError | undefined;
 }
 
 /** Refusals are counted per window of this length for the disconnect decision. */
@@ -40,6 +46,13 @@ export const MAX_PAYLOAD_DEPTH = 256;
  * takes one socket chunk (64 KB, some hundreds of small events) before it pauses again.
  */
 export const RATE_PAUSE_MS = 250;
+
+/**
+ * Token refreshes a client may send: this many at once, then one per second. A client renewing a token
+ * at half its lifetime sends one every few seconds at most; each refresh costs the node a signature check.
+ */
+export const REFRESH_BURST = 5;
+export const REFRESH_RATE_PER_S = 1;
 
 /** Event sizes kept waiting for their dispatch; a bound against a client that desynchronises the meter. */
 const MAX_METERED = 1_024;
@@ -105,12 +118,13 @@ export function attachClientLimits(socket: Socket, options: ClientLimitsOptions)
     paused.unref();
   }
   const bucket = options.eventRate > 0 ? new TokenBucket(options.eventRate, options.eventBurst) : undefined;
+  const refreshes = new TokenBucket(REFRESH_RATE_PER_S, REFRESH_BURST);
   let windowStart = 0;
   let refused = 0;
   let abused = false;
 
   return {
-    check(args) {
+    check(args, kind = 'event') {
       const size = sizes.shift() ?? 0;
       if (size > options.maxPayloadBytes) {
         return {
@@ -124,9 +138,10 @@ export function attachClientLimits(socket: Socket, options: ClientLimitsOptions)
           message: `event nested more than ${MAX_PAYLOAD_DEPTH} levels deep`,
         };
       }
-      if (!bucket) return undefined;
+      const limit = kind === 'refresh' ? refreshes : bucket;
+      if (!limit) return undefined;
       const now = performance.now();
-      if (bucket.take(now)) return undefined;
+      if (limit.take(now)) return undefined;
       if (now - windowStart > ABUSE_WINDOW_MS) {
         windowStart = now;
         refused = 0;
@@ -139,7 +154,10 @@ export function attachClientLimits(socket: Socket, options: ClientLimitsOptions)
       }
       return {
         code: 'RATE_LIMITED',
-        message: `more than ${options.eventRate} events per second (burst ${options.eventBurst})`,
+        message:
+          kind === 'refresh'
+            ? `more than ${REFRESH_RATE_PER_S} token refresh per second (burst ${REFRESH_BURST})`
+            : `more than ${options.eventRate} events per second (burst ${options.eventBurst})`,
       };
     },
   };

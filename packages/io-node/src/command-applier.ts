@@ -46,11 +46,15 @@ export function createCommandApplier(
         if (cmd.history) return delivery.emit({ ...cmd, history: cmd.history });
         const args = decodeArgs(cmd.args, cmd.bin);
         if (cmd.socketId !== undefined) {
-          sockets.get(cmd.socketId)?.emit(cmd.event, ...args);
+          const socket = sockets.get(cmd.socketId);
+          (cmd.volatile ? socket?.volatile : socket)?.emit(cmd.event, ...args);
           return;
         }
-        // Socket.IO encodes a broadcast once and writes the same frames to every member.
-        const target = cmd.rooms && cmd.rooms.length > 0 ? io.to(cmd.rooms) : io;
+        // Socket.IO encodes a broadcast once and writes the same frames to every member; a volatile one
+        // skips members whose transport is not writable (Socket.IO's own check).
+        // With no rooms, an operator leaving nobody out: every client.
+        let target = cmd.rooms && cmd.rooms.length > 0 ? io.to(cmd.rooms) : io.except([]);
+        if (cmd.volatile) target = target.volatile;
         (cmd.except && cmd.except.length > 0 ? target.except(cmd.except) : target).emit(cmd.event, ...args);
         return;
       }

@@ -38,6 +38,11 @@ export interface InboxSubscriberOptions {
   onExpired?: (nodeId: string) => void;
   /** Called with each node this one purged, `retentionMs` after it expired (exactly one purger per node). */
   onPurged?: (nodeId: string) => void;
+  /**
+   * Called with each entry read, with how long ago (ms) Redis appended it: the entry id's time, Redis's
+   * clock, against this process's (so clock skew between the hosts adds to it).
+   */
+  onLag?: (ms: number) => void;
 }
 
 /** After a reconnect, entries this far (ms) behind the last one applied are read again. */
@@ -139,6 +144,7 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
             cursor = id;
             if (!applied.first(id)) continue;
             lastId = id;
+            options.onLag?.(Math.max(0, Date.now() - Number(id.slice(0, id.indexOf('-')))));
             const pending = apply(id, fields);
             if (pending) await pending;
           }

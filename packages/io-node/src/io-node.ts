@@ -274,6 +274,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
               events.emit('peer-expired', dead);
             },
             onPurged: (dead) => events.emit('peer-purged', dead),
+            onLag: metrics.inboxLag,
           });
         presence = createPresenceTracker({
           io,

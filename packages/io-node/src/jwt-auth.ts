@@ -23,7 +23,10 @@ export interface JwtAuthOptions {
   audience?: readonly string[];
   /** Accepted `alg`s. @defaultValue HS256/384/512 for a secret, the key's own for a PEM, RS256/ES256/EdDSA… for JWKS */
   algorithms?: readonly JwtAlgorithm[];
-  /** How long before `exp` the client is asked for a fresh token. @defaultValue 30000 */
+  /**
+   * How long before `exp` the client is asked for a fresh token; a token living less than twice this is
+   * renewed at half its lifetime. @defaultValue 30000
+   */
   expiryNoticeMs?: number;
 }
 

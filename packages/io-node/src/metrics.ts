@@ -18,6 +18,12 @@ export interface IoNodeMetrics {
   answered(ms: number): void;
   /** `events` events were answered with TIMEOUT. */
   timedOut(events: number): void;
+  /** A handshake was refused with `code` (the `connect_error`'s `data.code`; another error counts as `ERROR`). */
+  handshakeRefused(code: unknown): void;
+  /** A client event was refused at the door with `code` (RATE_LIMITED, PAYLOAD_TOO_LARGE...). */
+  eventRefused(code: string): void;
+  /** A command was read from the node's inbox `ms` after an app-node appended it. */
+  inboxLag(ms: number): void;
   /** Wraps a command applier so each command applied is counted by `type`. */
   countCommands(apply: (cmd: Command) => void | Promise<void>): (cmd: Command) => void | Promise<void>;
   /** Counts the connection's reconnects; returns the remover. */
@@ -28,6 +34,15 @@ export interface IoNodeMetrics {
 
 /** Round trips from a few ms (idle) to the default 30 s event timeout. */
 const ROUNDTRIP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** Inbox lag from a fraction of a millisecond (idle) to a node that fell a minute behind. */
+const LAG_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/** Refusal codes present from the start (zero), so alerts see a series before the first refusal. */
+const HANDSHAKE_CODES = ['UNAUTHORIZED', 'TOKEN_EXPIRED', 'SERVER_FULL', 'RATE_LIMITED', 'NODE_CLOSING'];
+const EVENT_CODES = ['RATE_LIMITED', 'PAYLOAD_TOO_LARGE', 'INVALID_EVENT', 'RESERVED_EVENT', 'OVERLOADED'];
+/** Longest code kept as a label value: an `authenticate` hook's own codes are the application's. */
+const MAX_CODE_LENGTH = 64;
 
 /** Command types counted by name; a custom command counts as `custom`. */
 const COMMAND_TYPES: readonly Command['type'][] = [
@@ -85,6 +100,27 @@ export function createIoNodeMetrics(connections: () => number, presenceEntries: 
     labelNames: ['type'] as const,
     registers,
   });
+  const byCode = (name: string, help: string, codes: readonly string[]) => {
+    const counter = new Counter({ name, help, labelNames: ['code'] as const, registers });
+    for (const code of codes) counter.inc({ code }, 0);
+    return counter;
+  };
+  const handshakesRefused = byCode(
+    'iocluster_io_handshakes_refused_total',
+    'Handshakes this io-node refused, by the code the client was told',
+    HANDSHAKE_CODES,
+  );
+  const eventsRefused = byCode(
+    'iocluster_io_events_refused_total',
+    'Client events refused before the ingress queue (rate limit, size, bad name, overload), by code',
+    EVENT_CODES,
+  );
+  const inboxLag = new Histogram({
+    name: 'iocluster_io_inbox_lag_seconds',
+    help: 'From an app-node appending a command to this io-node reading it from its inbox',
+    buckets: LAG_BUCKETS,
+    registers,
+  });
   // Every label value present from the start: a rate() over a series that appears late misses its first step.
   for (const kind of ['connect', 'event', 'disconnect'] as const) events.inc({ kind }, 0);
   for (const type of COMMAND_TYPES) commands.inc({ type }, 0);
@@ -99,6 +135,12 @@ export function createIoNodeMetrics(connections: () => number, presenceEntries: 
     eventsPerSecond: () => rate.perSecond(),
     answered: (ms) => roundtrip.observe(ms / 1000),
     timedOut: (n) => timeouts.inc(n),
+    handshakeRefused(code) {
+      const label = typeof code === 'string' && code !== '' ? code.slice(0, MAX_CODE_LENGTH) : 'ERROR';
+      handshakesRefused.inc({ code: label });
+    },
+    eventRefused: (code) => eventsRefused.inc({ code: code.slice(0, MAX_CODE_LENGTH) }),
+    inboxLag: (ms) => inboxLag.observe(ms / 1000),
     countCommands: (apply) => (cmd) => {
       commands.inc({ type: cmd.type });
       return apply(cmd);

@@ -1,23 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { decodeArgs, type HistoryPosition, type Logger, type RoomHistory, userIdOf } from '@iocluster/shared';
+import {
+  decodeArgs,
+  type HistoryPosition,
+  type Logger,
+  RECOVERED_EVENT,
+  type RecoveryReport,
+  type RoomHistory,
+  SESSION_EVENT,
+  userIdOf,
+} from '@iocluster/shared';
 import type { Socket } from 'socket.io';
 import { CLIENT_ROOM, INTERNAL_ROOM_PREFIX, PLAIN_ROOM, type RoomDelivery } from './room-delivery.js';
 import type { SessionRecord, SessionStore } from './sessions.js';
-
-/** Server-to-client events of the recovery protocol (docs/recovery.md). */
-export const SESSION_EVENT = '$session';
-export const RECOVERED_EVENT = '$recovered';
-
-/** What `$recovered` tells the client. */
-export interface RecoveryReport {
-  recovered: boolean;
-  /** Rooms restored. */
-  rooms: string[];
-  /** Messages replayed. */
-  missed: number;
-  /** Why not (when `recovered` is false): `expired`, `user-changed`, `history-lost`. */
-  reason?: string;
-}
 
 /** An event sent by `@iocluster/client` with its id, unwrapped. */
 export interface IdentifiedEvent {

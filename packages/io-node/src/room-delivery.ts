@@ -6,6 +6,8 @@ import {
   type HistoryRead,
   type JoinCommand,
   type Logger,
+  POSITION_EVENT,
+  POSITIONED_EVENT,
   type RoomHistory,
 } from '@iocluster/shared';
 import type { Server, Socket } from 'socket.io';
@@ -19,10 +21,6 @@ export const INTERNAL_ROOM_PREFIX = '\u0000';
 export const CLIENT_ROOM = '\u0000iocluster-client';
 export const PLAIN_ROOM = '\u0000plain';
 export const HOLD_ROOM = '\u0000recovering';
-
-/** Server-to-client reserved events of the recovery protocol (docs/recovery.md). */
-export const POSITIONED_EVENT = '$h';
-export const POSITION_EVENT = '$pos';
 
 /** A message held for a socket being recovered. */
 export interface HeldMessage {

@@ -1,4 +1,4 @@
-import { type Keys, type Logger, luaScript, type RedisConnection } from '@iocluster/shared';
+import { type Keys, type Logger, loadLuaScript, type RedisConnection } from '@iocluster/shared';
 
 /** What is kept of a client's connection so it can be recovered on another io-node. */
 export interface SessionRecord {
@@ -40,26 +40,12 @@ export interface SessionStore {
   flushed(): Promise<void>;
 }
 
-/**
- * KEYS: session, replies. ARGV: socket id, window ms, '1' to delete. Acts only while the session still
- * belongs to that socket.
- */
-const CLOSE = luaScript(`
-if redis.call('HGET', KEYS[1], 'socket') ~= ARGV[1] then return 0 end
-if ARGV[3] == '1' then return redis.call('DEL', KEYS[1], KEYS[2]) end
-return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-`);
+const CLOSE = loadLuaScript(import.meta.url, 'session-close');
 
 /** Sessions of a dead node whose window is started per round trip. */
 const EXPIRE_CHUNK = 500;
 
-/** KEYS: session. ARGV: dead node id, window ms. PEXPIRE only if the session still names that node. */
-const EXPIRE_IF_ON = luaScript(`
-if redis.call('HGET', KEYS[1], 'node') == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-`);
+const EXPIRE_IF_ON = loadLuaScript(import.meta.url, 'session-expire-if-on');
 
 export function createSessionStore(
   redis: RedisConnection,

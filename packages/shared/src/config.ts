@@ -75,7 +75,7 @@ export interface JwtAuthConfig {
   readonly audience: readonly string[] | undefined;
   /** `AUTH_JWT_ALGORITHMS`: accepted algorithms; by default those the configured key can verify. */
   readonly algorithms: readonly JwtAlgorithm[] | undefined;
-  /** `AUTH_EXPIRY_NOTICE_MS`: how long before `exp` the client is asked for a fresh token. */
+  /** `AUTH_EXPIRY_NOTICE_MS`: how long before `exp` the client is asked for a fresh token (at most half the token's lifetime). */
   readonly expiryNoticeMs: number;
 }
 

@@ -48,7 +48,8 @@ export const DEFAULTS = {
     host: '0.0.0.0',
     port: 3000,
     strategy: 'fewest-connections' as const,
-    proxy: false,
+    // On: a plain `io(frontendUrl)` works. Off only when clients connect to io-nodes themselves.
+    proxy: true,
     proxyPath: '/socket.io/',
     registryRefreshMs: 500,
   },

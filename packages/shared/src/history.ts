@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Keys } from './keys.js';
-import { luaScript } from './lua-script.js';
+import { loadLuaScript } from './lua-script.js';
 import type { RedisConnection } from './redis.js';
 import type { HistoryPosition } from './wire/commands.js';
 
@@ -57,33 +57,7 @@ export interface RoomHistory {
   read(room: string, options: { since?: HistoryPosition; limit: number }): Promise<HistoryRead>;
 }
 
-/**
- * KEYS: stream, meta. ARGV: new epoch (used when there is none), max length, ttl ms, now, message JSON.
- * Returns { epoch, offset }.
- */
-const APPEND = luaScript(`
-local epoch = redis.call('HGET', KEYS[2], 'epoch')
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[2], 'epoch', epoch, 'offset', 0)
-end
-local offset = redis.call('HINCRBY', KEYS[2], 'offset', 1)
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '0-' .. offset, 't', ARGV[4], 'm', ARGV[5])
-local cutoff = tonumber(ARGV[4]) - tonumber(ARGV[3])
-local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
-if first and tonumber(first[2][2]) < cutoff then
-  local head = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 32)
-  local keep = '0-' .. offset
-  for _, entry in ipairs(head) do
-    if tonumber(entry[2][2]) >= cutoff then keep = entry[1] break end
-  end
-  redis.call('XTRIM', KEYS[1], 'MINID', keep)
-end
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-return { epoch, offset }
-`);
+const APPEND = loadLuaScript(import.meta.url, 'history-append');
 
 type StreamEntry = [id: string, fields: string[]];
 

@@ -34,13 +34,48 @@ export { createListeners } from './listeners.js';
 export type { DestinationStream, Logger, LoggerOptions, LogLevel } from './logger.js';
 export { createLogger, REDACTED_PATHS, silentLogger } from './logger.js';
 export type { LuaScript } from './lua-script.js';
-export { luaScript } from './lua-script.js';
+export { LuaHeaderError, loadLuaScript, luaScript, parseLuaHeader } from './lua-script.js';
 export type { ProcessMetrics, QueueState } from './metrics.js';
 export { cachedReader, createProcessMetrics, QUEUE_STATES, queueJobsGauge } from './metrics.js';
 export { assertHeartbeat, assertInteger, assertPort, withDefaults } from './options.js';
-export type { PresenceConnection, PresenceMember, PresenceRemoval, PresenceStore } from './presence.js';
-export { createPresenceStore } from './presence.js';
+export type {
+  PresenceConnection,
+  PresenceMember,
+  PresenceRemoval,
+  PresenceRoomSummary,
+  PresenceStore,
+} from './presence.js';
+export { createPresenceStore, rosterOf } from './presence.js';
 export { announceReady, packageVersionAt, runUntilSignal } from './process.js';
+export type {
+  ChannelMessage,
+  ClientLimits,
+  RecoveryHandshake,
+  RecoveryReport,
+  ServerError,
+  TokenExpiring,
+  TokenRefreshAnswer,
+} from './protocol.js';
+export {
+  BINARY_TAG,
+  CHANNEL_MESSAGE_EVENT,
+  CHANNEL_ROOM_PREFIX,
+  HISTORY_EVENT,
+  IDENTIFIED_EVENT,
+  LIMITS_EVENT,
+  POSITION_EVENT,
+  POSITIONED_EVENT,
+  PRESENCE_REQUEST_EVENT,
+  PUBLISH_EVENT,
+  RECOVERED_EVENT,
+  RESERVED_PREFIX,
+  SERVER_ERROR_EVENT,
+  SESSION_EVENT,
+  SUBSCRIBE_EVENT,
+  TOKEN_EXPIRING_EVENT,
+  TOKEN_REFRESH_EVENT,
+  UNSUBSCRIBE_EVENT,
+} from './protocol.js';
 export type { RateMeter } from './rate-meter.js';
 export { createRateMeter } from './rate-meter.js';
 export type { RedisConnection, RedisRole, RedisTarget } from './redis.js';
@@ -65,6 +100,8 @@ export type {
   IngressConsumer,
   IngressDelivery,
   IngressHandler,
+  IngressHooks,
+  IngressPartitionBacklog,
   IngressProducer,
   KeptAnswer,
   MemoryCommandPath,
@@ -110,8 +147,6 @@ export type {
 } from './wire/index.js';
 export {
   CHANNEL_EVENTS,
-  CHANNEL_MESSAGE_EVENT,
-  CHANNEL_ROOM_PREFIX,
   CLIENT_REQUEST_EVENTS,
   COMMAND_VERSION,
   channelRoom,
@@ -130,24 +165,13 @@ export {
   encodeBinary,
   encodeCommandEnvelope,
   encodeIoNodeRecord,
-  HISTORY_EVENT,
   hasBinary,
-  IDENTIFIED_EVENT,
   INGRESS_VERSION,
-  LIMITS_EVENT,
   MAX_CHANNEL_LENGTH,
   PRESENCE_EVENT,
   PRESENCE_META_MAX_BYTES,
-  PRESENCE_REQUEST_EVENT,
-  PUBLISH_EVENT,
   presenceMemberId,
   RESERVED_EVENTS,
-  RESERVED_PREFIX,
-  SERVER_ERROR_EVENT,
-  SUBSCRIBE_EVENT,
-  TOKEN_EXPIRING_EVENT,
-  TOKEN_REFRESH_EVENT,
-  UNSUBSCRIBE_EVENT,
   userIdOf,
 } from './wire/index.js';
 export { appNodeWorkerEnv, ioNodeWorkerEnv, workerNodeId, workerPublicUrl } from './worker-env.js';

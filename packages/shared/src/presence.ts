@@ -1,5 +1,5 @@
 import type { Keys } from './keys.js';
-import { luaScript } from './lua-script.js';
+import { loadLuaScript } from './lua-script.js';
 import type { RedisConnection } from './redis.js';
 import type { PresenceMeta } from './wire/presence.js';
 
@@ -64,9 +64,19 @@ export interface PresenceStore {
   count(room: string): Promise<number>;
   /**
    * Rooms that have members, for an overview (the admin view): up to `max`, found by sampling each
-   * io-node's index (no scan of the key space), each with its member count and up to `names` member ids.
+   * io-node's index (no scan of the key space), each with its member count and up to `names` of its
+   * members with their meta (a random sample of the room's connections, not the whole roster).
    */
-  rooms(max: number, names: number): Promise<{ room: string; members: number; ids: string[] }[]>;
+  rooms(max: number, names: number): Promise<PresenceRoomSummary[]>;
+}
+
+/** A room in an overview: its member count and some of its members. */
+export interface PresenceRoomSummary {
+  room: string;
+  /** Distinct members. */
+  members: number;
+  /** Up to the number asked for, each once, with the meta of one of its connections. */
+  sample: { id: string; meta: PresenceMeta }[];
 }
 
 /** Stored value of a connection: short field names, it is held once per connection per room. */
@@ -77,33 +87,9 @@ interface StoredEntry {
   t: number;
 }
 
-/**
- * KEYS: connections, members. ARGV: socket id, member id, entry JSON. A repeated join (a job run again, a
- * new meta) only replaces the entry. Returns 1 when the member's count went from 0 to 1.
- */
-const JOIN = luaScript(`
-local old = redis.call('HGET', KEYS[1], ARGV[1])
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-if old then return 0 end
-if redis.call('HINCRBY', KEYS[2], ARGV[2], 1) == 1 then return 1 end
-return 0
-`);
+const JOIN = loadLuaScript(import.meta.url, 'presence-join');
 
-/**
- * KEYS: connections, members. ARGV: socket id. Returns nil when the connection is not there, else
- * { 1 when it was its member's last connection, the removed entry }.
- */
-const LEAVE = luaScript(`
-local entry = redis.call('HGET', KEYS[1], ARGV[1])
-if not entry then return false end
-redis.call('HDEL', KEYS[1], ARGV[1])
-local member = cjson.decode(entry).m
-if redis.call('HINCRBY', KEYS[2], member, -1) <= 0 then
-  redis.call('HDEL', KEYS[2], member)
-  return { 1, entry }
-end
-return { 0, entry }
-`);
+const LEAVE = loadLuaScript(import.meta.url, 'presence-leave');
 
 /** Entries sampled per io-node when listing rooms for an overview. */
 const ROOMS_SAMPLE = 2_000;
@@ -117,6 +103,30 @@ function indexEntry(room: string, socketId: string): string {
 
 function toConnection(socketId: string, entry: StoredEntry): PresenceConnection {
   return { socketId, nodeId: entry.n, meta: entry.meta, joinedAt: entry.t };
+}
+
+/**
+ * A roster from its connections: grouped by member, connections oldest first, each member's meta its
+ * earliest connection's, members by their earliest connection (ties by socket id, then member id).
+ */
+export function rosterOf(
+  connections: Iterable<{ memberId: string; connection: PresenceConnection }>,
+): PresenceMember[] {
+  const members = new Map<string, PresenceMember>();
+  for (const { memberId, connection } of connections) {
+    const member = members.get(memberId);
+    if (member) member.connections.push(connection);
+    else members.set(memberId, { id: memberId, meta: connection.meta, connections: [connection] });
+  }
+  const byAge = (a: PresenceConnection, b: PresenceConnection) =>
+    a.joinedAt - b.joinedAt || (a.socketId < b.socketId ? -1 : 1);
+  for (const member of members.values()) {
+    member.connections.sort(byAge);
+    member.meta = member.connections[0]!.meta;
+  }
+  return [...members.values()].sort(
+    (a, b) => byAge(a.connections[0]!, b.connections[0]!) || (a.id < b.id ? -1 : 1),
+  );
 }
 
 export function createPresenceStore(redis: RedisConnection, keys: Keys): PresenceStore {
@@ -176,22 +186,11 @@ export function createPresenceStore(redis: RedisConnection, keys: Keys): Presenc
 
     async roster(room) {
       const all = await redis.hgetall(keys.presenceConnections(room));
-      const members = new Map<string, PresenceMember>();
-      for (const [socketId, raw] of Object.entries(all)) {
-        const entry = JSON.parse(raw) as StoredEntry;
-        const connection = toConnection(socketId, entry);
-        const member = members.get(entry.m);
-        if (member) member.connections.push(connection);
-        else members.set(entry.m, { id: entry.m, meta: entry.meta, connections: [connection] });
-      }
-      const byAge = (a: PresenceConnection, b: PresenceConnection) =>
-        a.joinedAt - b.joinedAt || (a.socketId < b.socketId ? -1 : 1);
-      for (const member of members.values()) {
-        member.connections.sort(byAge);
-        member.meta = member.connections[0]!.meta;
-      }
-      return [...members.values()].sort(
-        (a, b) => byAge(a.connections[0]!, b.connections[0]!) || (a.id < b.id ? -1 : 1),
+      return rosterOf(
+        Object.entries(all).map(([socketId, raw]) => {
+          const entry = JSON.parse(raw) as StoredEntry;
+          return { memberId: entry.m, connection: toConnection(socketId, entry) };
+        }),
       );
     },
 
@@ -207,13 +206,25 @@ export function createPresenceStore(redis: RedisConnection, keys: Keys): Presenc
         if (found.size >= max) break;
       }
       const rooms = [...found].sort();
+      // Twice as many connections as names wanted: a member with several connections is listed once.
       const replies = await Promise.all(
         rooms.map((room) =>
-          Promise.all([redis.hlen(keys.presenceMembers(room)), redis.hkeys(keys.presenceMembers(room))]),
+          Promise.all([
+            redis.hlen(keys.presenceMembers(room)),
+            redis.hrandfield(keys.presenceConnections(room), names * 2, 'WITHVALUES') as Promise<string[]>,
+          ]),
         ),
       );
       return rooms
-        .map((room, i) => ({ room, members: replies[i]![0], ids: replies[i]![1].slice(0, names) }))
+        .map((room, i): PresenceRoomSummary => {
+          const [members, flat] = replies[i]!;
+          const sample = new Map<string, PresenceMeta>();
+          for (let at = 1; at < flat.length && sample.size < names; at += 2) {
+            const entry = JSON.parse(flat[at]!) as StoredEntry;
+            if (!sample.has(entry.m)) sample.set(entry.m, entry.meta);
+          }
+          return { room, members, sample: [...sample].map(([id, meta]) => ({ id, meta })) };
+        })
         .filter((r) => r.members > 0);
     },
   };

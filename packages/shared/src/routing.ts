@@ -1,5 +1,5 @@
 import type { Keys } from './keys.js';
-import { luaScript } from './lua-script.js';
+import { loadLuaScript } from './lua-script.js';
 import type { RedisConnection } from './redis.js';
 
 /**
@@ -64,39 +64,11 @@ export interface RoutingTable {
   purge(nodeId: string): Promise<void>;
 }
 
-/** HINCRBY, and HDEL at zero or below. KEYS: room hash. ARGV: node id, delta. */
-const ADJUST = luaScript(`
-local n = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
-if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
-return n
-`);
-
-/** Raises a field to at least ARGV[2]. KEYS: room hash. ARGV: node id, floor. */
-const RAISE = luaScript(`
-local n = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-if n < tonumber(ARGV[2]) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-return n
-`);
-
-/** ZADD, returning the score it replaced (nil when the member was new). KEYS: inbox nodes. */
-const TOUCH = luaScript(`
-local previous = redis.call('ZSCORE', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-return previous
-`);
-
-/** Removes and returns the members scored at or before ARGV[1]. KEYS: inbox nodes. */
-const CLAIM_EXPIRED = luaScript(`
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-for _, id in ipairs(ids) do redis.call('ZREM', KEYS[1], id) end
-return ids
-`);
-
-/** Creates the stream with a first entry, unless it exists. KEYS: inbox. Returns that entry's id or nil. */
-const CREATE_INBOX = luaScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return false end
-return redis.call('XADD', KEYS[1], '*', 'hello', '1')
-`);
+const ADJUST = loadLuaScript(import.meta.url, 'routing-adjust');
+const RAISE = loadLuaScript(import.meta.url, 'routing-raise');
+const TOUCH = loadLuaScript(import.meta.url, 'routing-touch');
+const CLAIM_EXPIRED = loadLuaScript(import.meta.url, 'routing-claim-expired');
+const CREATE_INBOX = loadLuaScript(import.meta.url, 'inbox-create');
 
 export function createRoutingTable(redis: RedisConnection, keys: Keys): RoutingTable {
   return {

@@ -84,6 +84,24 @@ describe('wire', () => {
     expect(decodeCommandEnvelope(encodeCommandEnvelope(cmds)).cmds).toEqual(cmds);
   });
 
+  test('wire - an emit may be volatile (kept only as true); a volatile emit with a history position is refused', () => {
+    const cmds = [
+      { type: 'emit', event: 'typing', args: [1], rooms: ['a'], volatile: true },
+      { type: 'emit', event: 'typing', args: [2], socketId: 's1', volatile: 'yes' },
+      {
+        type: 'emit',
+        event: 'typing',
+        args: [3],
+        rooms: ['a'],
+        volatile: true,
+        history: { epoch: 'e', offset: 1 },
+      },
+    ];
+    const { cmds: ok, errors } = decodeCommandEnvelope(JSON.stringify({ v: 1, cmds }));
+    expect(ok).toEqual([cmds[0], { type: 'emit', event: 'typing', args: [2], socketId: 's1' }]);
+    expect(errors.map((e) => e.message)).toEqual(['envelope.cmds[2] is volatile and has a history position']);
+  });
+
   test('wire - binary arguments travel as base64 and come back as Buffers; text stays untouched', () => {
     const text = [{ a: 1 }, 'b'];
     expect(encodeArgs(text)).toEqual({ args: text });

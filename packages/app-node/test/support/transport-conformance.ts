@@ -270,7 +270,10 @@ export function describeTransportConformance(name: string, create: () => Promise
       const answered = io.send(info, event('work', ['x']));
       await held.until(() => heldRuns === 1, 'the doomed consumer to take the job');
       expect(doomed.consumer.pending()).toBe(1);
-      expect(await doomed.consumer.backlog()).toMatchObject({ waiting: 0, active: 1 });
+      const holding = await doomed.consumer.backlog();
+      expect(holding).toMatchObject({ waiting: 0, active: 1 });
+      // The harness runs one partition: it holds the whole backlog.
+      expect(holding.partitions).toEqual([{ index: 0, waiting: 0, active: 1, delayed: 0, failed: 0 }]);
       await h.kill(doomed.consumer);
       const survivor = await startApp(h, 'survivor', { work: (_socket, arg) => `done ${String(arg)}` });
       expect((await answered).result).toBe('done x');

@@ -298,7 +298,7 @@ describe('ingress handler', () => {
     expect(replies(received)).toEqual([{ type: 'reply', socketId: 's1', seq: 0, result: 'pong' }]);
     expect(results).toEqual(['failed', 'completed']);
     expect(deliveries.map((d) => d.redelivered)).toEqual([0, 1]);
-    expect(await consumer.backlog()).toEqual({ waiting: 0, active: 0, delayed: 0, failed: 0 });
+    expect(await consumer.backlog()).toMatchObject({ waiting: 0, active: 0, delayed: 0, failed: 0 });
     expect(ingress.failed).toEqual([]);
   });
 
@@ -306,12 +306,16 @@ describe('ingress handler', () => {
     const ingress = createMemoryIngress();
     const consumer = ingress.consumer({ concurrency: 1 });
     const handled: IngressDelivery[] = [];
-    await consumer.start(async (delivery) => void handled.push(delivery));
+    const malformed: string[] = [];
+    await consumer.start(async (delivery) => void handled.push(delivery), {
+      onMalformed: (id) => malformed.push(id),
+    });
     closers.push(() => consumer.close());
     const bad = { v: INGRESS_VERSION, nodeId: '', batches: [] } as IngressJob;
     await ingress.producer().add([bad, job([client('s1'), [call(0, 'x', [])]])]);
     await vi.waitFor(() => expect(handled).toHaveLength(1));
     expect(ingress.failed).toEqual([{ id: '1', reason: expect.stringContaining('job.nodeId') }]);
+    expect(malformed).toEqual(['1']);
     expect(await consumer.backlog()).toMatchObject({ waiting: 0, active: 0, failed: 1 });
   });
 });

@@ -9,6 +9,8 @@ export type {
   IngressConsumer,
   IngressDelivery,
   IngressHandler,
+  IngressHooks,
+  IngressPartitionBacklog,
   IngressProducer,
 } from './ingress.js';
 export type { MemoryCommandPath } from './memory-commands.js';

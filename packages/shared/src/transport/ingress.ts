@@ -41,6 +41,12 @@ export interface IngressDelivery {
  */
 export type IngressHandler = (delivery: IngressDelivery) => Promise<void>;
 
+/** What a consumer reports besides running jobs (metrics); called synchronously, must not throw. */
+export interface IngressHooks {
+  /** A job failed to decode: it was kept as failed and never reached the handler. */
+  onMalformed?(id: string, err: unknown): void;
+}
+
 /**
  * What the ingress holds, for the queue gauge, the admin view and autoscaling: `waiting` is the lag
  * (accepted, not yet taken by a consumer), `active` the pending entries (taken, not yet acknowledged).
@@ -51,6 +57,17 @@ export interface IngressBacklog {
   /** Held back for a retry later (0 where the transport retries by redelivery instead). */
   delayed: number;
   /** Given up on and kept for inspection (dead letters). */
+  failed: number;
+  /** The same per ingress partition, in partition order (the admin view's lag per partition). */
+  partitions: readonly IngressPartitionBacklog[];
+}
+
+/** One ingress partition's share of the {@link IngressBacklog}. */
+export interface IngressPartitionBacklog {
+  index: number;
+  waiting: number;
+  active: number;
+  delayed: number;
   failed: number;
 }
 
@@ -76,7 +93,7 @@ export interface IngressBacklog {
  */
 export interface IngressConsumer {
   /** Starts taking jobs for `handler`; resolves once connected and reading. Called once. */
-  start(handler: IngressHandler): Promise<void>;
+  start(handler: IngressHandler, hooks?: IngressHooks): Promise<void>;
   /** Started, not closed, and reading. */
   running(): boolean;
   /** The ingress as a whole (every consumer's jobs), not only this consumer's. */

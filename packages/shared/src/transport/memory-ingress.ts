@@ -6,6 +6,7 @@ import type {
   IngressConsumer,
   IngressDelivery,
   IngressHandler,
+  IngressHooks,
   IngressProducer,
 } from './ingress.js';
 
@@ -48,6 +49,7 @@ interface Member {
   readonly concurrency: number;
   running: number;
   handler: IngressHandler | undefined;
+  hooks: IngressHooks;
   dead: boolean;
   closing: boolean;
   readonly leases: Set<Entry>;
@@ -100,6 +102,7 @@ export function createMemoryIngress(options: MemoryIngressOptions = {}): MemoryI
       member.running--;
       member.leases.delete(entry);
       fail(entry, err instanceof Error ? err.message : String(err));
+      member.hooks.onMalformed?.(entry.id, err);
       return;
     }
     const delivery: IngressDelivery = { id: entry.id, job, redelivered: entry.runs - 1 };
@@ -156,6 +159,7 @@ export function createMemoryIngress(options: MemoryIngressOptions = {}): MemoryI
       concurrency,
       running: 0,
       handler: undefined,
+      hooks: {},
       dead: false,
       closing: false,
       leases: new Set(),
@@ -163,16 +167,19 @@ export function createMemoryIngress(options: MemoryIngressOptions = {}): MemoryI
     };
     let closing: Promise<void> | undefined;
     return {
-      async start(handler) {
+      async start(handler, hooks = {}) {
         if (member.handler) throw new Error('ingress consumer already started');
         member.handler = handler;
+        member.hooks = hooks;
         members.push(member);
         setImmediate(dispatch);
       },
       running: () => member.handler !== undefined && !member.dead && !member.closing,
       async backlog(): Promise<IngressBacklog> {
         const active = members.reduce((n, m) => n + m.leases.size, abandoned);
-        return { waiting: queue.length, active, delayed, failed: failed.length };
+        const counts = { waiting: queue.length, active, delayed, failed: failed.length };
+        // One queue: the whole ingress is partition 0.
+        return { ...counts, partitions: [{ index: 0, ...counts }] };
       },
       pending: () => member.leases.size,
       kill() {

@@ -38,6 +38,12 @@ export interface EmitCommand {
    * does not deliver them twice. Presence events carry their change's id.
    */
   once?: string;
+  /**
+   * Socket.IO's `volatile`: the message may be lost. An io-node drops it for a client whose transport
+   * cannot take it right now (backpressure, a reconnect under way), and it is never kept in a room's
+   * history, so recovery does not replay it (typing indicators, cursors).
+   */
+  volatile?: true;
 }
 /** A message's place in a room's history: `offset` counts from 1 within `epoch`. */
 export interface HistoryPosition {
@@ -127,6 +133,10 @@ function decodeCommand(value: unknown, path: string): Command {
         cmd.history = position(v.history, `${path}.history`);
       }
       if (v.once !== undefined) cmd.once = nonEmptyString(v.once, `${path}.once`);
+      if (v.volatile === true) {
+        if (cmd.history) throw new WireError(`${path} is volatile and has a history position`);
+        cmd.volatile = true;
+      }
       return cmd;
     }
     case 'join': {

@@ -27,28 +27,15 @@ export {
   decodePresenceChange,
   PRESENCE_EVENT,
   PRESENCE_META_MAX_BYTES,
-  PRESENCE_REQUEST_EVENT,
   presenceMemberId,
   userIdOf,
 } from './presence.js';
 export type { ChannelRequest } from './reserved.js';
 export {
   CHANNEL_EVENTS,
-  CHANNEL_MESSAGE_EVENT,
-  CHANNEL_ROOM_PREFIX,
   CLIENT_REQUEST_EVENTS,
   channelRoom,
   decodeChannelRequest,
-  HISTORY_EVENT,
-  IDENTIFIED_EVENT,
-  LIMITS_EVENT,
   MAX_CHANNEL_LENGTH,
-  PUBLISH_EVENT,
-  RESERVED_PREFIX,
-  SERVER_ERROR_EVENT,
-  SUBSCRIBE_EVENT,
-  TOKEN_EXPIRING_EVENT,
-  TOKEN_REFRESH_EVENT,
-  UNSUBSCRIBE_EVENT,
 } from './reserved.js';
 export { decodeArgs, decodeBinary, encodeArgs, encodeBinary, hasBinary } from './values.js';

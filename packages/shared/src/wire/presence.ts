@@ -10,9 +10,6 @@ export const PRESENCE_META_MAX_BYTES = 2_048;
 /** Event an app-node emits to a room's members when a member joined or left, and its hook's name. */
 export const PRESENCE_EVENT = 'presence';
 
-/** Event a client emits (with a room name and an ack) to read a room's roster, when the app allows it. */
-export const PRESENCE_REQUEST_EVENT = '$presence';
-
 /** Why a member left: its last connection left the room, disconnected, or its io-node died. */
 export type PresenceReason = 'join' | 'leave' | 'disconnect' | 'purge';
 const REASONS: readonly PresenceReason[] = ['join', 'leave', 'disconnect', 'purge'];

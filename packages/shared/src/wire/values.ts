@@ -1,9 +1,10 @@
+import { BINARY_TAG } from '../protocol.js';
+
 /**
  * Event arguments are any JSON-compatible values plus binary (Buffer, ArrayBuffer, typed arrays), as
  * Socket.IO allows. Queue jobs and pub/sub messages are JSON, so binary travels as `{ $iocb: base64 }`
  * and the message says so (`bin: true`), which keeps the common text-only path free of any walk.
  */
-const BINARY_TAG = '$iocb';
 
 /** Socket.IO's own test for binary content, bounded in depth like its `hasBinary`. */
 export function hasBinary(value: unknown, depth = 0): boolean {
