@@ -87,7 +87,7 @@ function consumer(
     maxDeliveries: extra.maxDeliveries ?? 8,
     blockMs: 300,
     logger,
-    ...(extra.deadLetters ? { deadLetters: extra.deadLetters.sink } : {}),
+    ...(extra.deadLetters ? { deadLetters: extra.deadLetters } : {}),
   });
   closers.push(() => c.close());
   void c.start(handler);

@@ -29,9 +29,7 @@ export interface DeadLetterData {
  * again: a retried letter puts its job back at the end of its ingress stream, where any app-node
  * runs it (at-least-once, as any redelivery).
  */
-export interface DeadLetters {
-  /** Where the ingress consumer sends what it gives up on. */
-  readonly sink: DeadLetterSink;
+export interface DeadLetters extends DeadLetterSink {
   /** Starts the worker that fails new letters and requeues retried ones. */
   start(): Promise<void>;
   close(): Promise<void>;
@@ -68,7 +66,8 @@ export function createDeadLetters(options: {
   }
 
   return {
-    async sink(letter: DeadLetter) {
+    count: () => queue.getFailedCount(),
+    async bury(letter: DeadLetter) {
       const { error } = letter;
       const data: DeadLetterData = {
         stream: letter.partition,

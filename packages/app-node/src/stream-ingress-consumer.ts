@@ -7,8 +7,10 @@ import {
   type IngressConsumer,
   type IngressDelivery,
   type IngressHandler,
+  type IngressHooks,
   type IngressJob,
   type IngressPartition,
+  type IngressPartitionBacklog,
   isTransientRedisError,
   type Keys,
   type Logger,
@@ -22,8 +24,13 @@ import {
 /** The field of a stream entry that holds the job's JSON (as the io-node writes it). */
 const JOB_FIELD = 'j';
 
-/** A job given up on: where it goes instead of being dropped (BullMQ's failed jobs, in the app-node). */
-export type DeadLetterSink = (letter: DeadLetter) => Promise<void>;
+/** Where a job given up on goes instead of being dropped (BullMQ's failed jobs, in the app-node). */
+export interface DeadLetterSink {
+  /** Keeps a letter; resolves once it is kept (the entry is acknowledged only then). */
+  bury(letter: DeadLetter): Promise<void>;
+  /** Letters kept and not retried: the backlog's `failed`. */
+  count(): Promise<number>;
+}
 
 export interface DeadLetter {
   /** The stream entry's id and its partition. */
@@ -106,6 +113,7 @@ export function createStreamIngressConsumer(options: StreamIngressOptions): Stre
   const running = new Set<Promise<void>>();
   const slotWaiters: (() => void)[] = [];
   let handler: IngressHandler | undefined;
+  let hooks: IngressHooks = {};
   let holding = 0;
   let stopped = false;
   let abandoned = false;
@@ -159,6 +167,7 @@ export function createStreamIngressConsumer(options: StreamIngressOptions): Stre
         job = decodeIngressJob(JSON.parse(raw ?? 'null'));
       } catch (err) {
         logger.error({ err, entry: id, stream }, 'malformed ingress entry: kept as a dead letter');
+        hooks.onMalformed?.(id, err);
         await bury({ id, partition: stream, job: undefined, raw, error: asError(err), deliveries });
         return;
       }
@@ -201,7 +210,7 @@ export function createStreamIngressConsumer(options: StreamIngressOptions): Stre
   async function bury(letter: DeadLetter): Promise<void> {
     if (abandoned) return;
     try {
-      await options.deadLetters?.(letter);
+      await options.deadLetters?.bury(letter);
       if (!options.deadLetters) {
         logger.error({ err: letter.error, entry: letter.id }, 'ingress entry given up on (no dead letters)');
       }
@@ -353,9 +362,10 @@ export function createStreamIngressConsumer(options: StreamIngressOptions): Stre
   }
 
   return {
-    async start(run) {
+    async start(run, given = {}) {
       if (handler) throw new Error('ingress consumer already started');
       handler = run;
+      hooks = given;
       openRedis(redis);
       for (const { stream } of partitions) await ensureStreamGroup(redis, stream);
       for (const partition of partitions) {
@@ -377,11 +387,22 @@ export function createStreamIngressConsumer(options: StreamIngressOptions): Stre
     },
     running: () => handler !== undefined && !stopped,
     async backlog() {
-      const all = await Promise.all(partitions.map(({ stream }) => readStreamGroup(redis, stream)));
-      const sum: IngressBacklog = { waiting: 0, active: 0, delayed: 0, failed: 0 };
-      for (const info of all) {
-        sum.waiting += info.lag;
-        sum.active += info.pending;
+      const [all, failed] = await Promise.all([
+        Promise.all(partitions.map(({ stream }) => readStreamGroup(redis, stream))),
+        options.deadLetters?.count() ?? 0,
+      ]);
+      // Dead letters are kept for the whole ingress, not per partition.
+      const parts: IngressPartitionBacklog[] = all.map((info, index) => ({
+        index,
+        waiting: info.lag,
+        active: info.pending,
+        delayed: 0,
+        failed: 0,
+      }));
+      const sum: IngressBacklog = { waiting: 0, active: 0, delayed: 0, failed, partitions: parts };
+      for (const part of parts) {
+        sum.waiting += part.waiting;
+        sum.active += part.active;
       }
       return sum;
     },
