@@ -3,8 +3,10 @@ import {
   type BullmqIngressConsumer,
   createBullmqIngressConsumer,
   createRedisCommandTransport,
+  createStreamIngressConsumer,
+  type StreamIngressConsumer,
 } from '@iocluster/app-node';
-import { createIngressProducer } from '@iocluster/io-node';
+import { createIngressProducer, createStreamIngressProducer } from '@iocluster/io-node';
 import {
   closeRedis,
   createKeys,
@@ -27,7 +29,7 @@ import { deleteKeys } from './support/cluster.js';
  * run's redis-server, under a key prefix of their own that is deleted afterwards. Short leases: a dead
  * consumer's job runs again within lockDurationMs + stalledIntervalMs (1.5 s).
  */
-function redisHarness(oneRoundTrip: boolean) {
+function redisHarness(oneRoundTrip: boolean, ingress: 'bullmq' | 'streams' = 'bullmq') {
   return async (): Promise<TransportHarness> => {
     const url = inject('redisUrl');
     const prefix = `t${randomBytes(5).toString('hex')}`;
@@ -41,26 +43,44 @@ function redisHarness(oneRoundTrip: boolean) {
     };
     const shared = open('publisher');
     const producers: { close(): Promise<void> }[] = [];
-    const consumers = new Set<BullmqIngressConsumer>();
+    const consumers = new Set<BullmqIngressConsumer | StreamIngressConsumer>();
+    let consumerCount = 0;
     const readers = new Map<string, RedisConnection>();
     return {
       producer() {
-        const producer = createIngressProducer(open('command'), keys, logger);
+        const create = ingress === 'streams' ? createStreamIngressProducer : createIngressProducer;
+        const producer = create(open('command'), keys, logger);
         producers.push(producer);
         return producer;
       },
       consumer(concurrency) {
-        const consumer = createBullmqIngressConsumer({
-          keys,
-          partitions: 1,
-          connection: () => open('blocking'),
-          readerConnection: shared,
-          concurrency,
-          lockDurationMs: 1_000,
-          stalledIntervalMs: 500,
-          maxStalledCount: 3,
-          logger,
-        });
+        // Short leases: a dead consumer's entry is claimed once idle 1 s, looked for every 0.5 s.
+        const consumer =
+          ingress === 'streams'
+            ? createStreamIngressConsumer({
+                keys,
+                partitions: 1,
+                consumerName: `app-${++consumerCount}`,
+                connection: () => open('blocking'),
+                readerConnection: shared,
+                concurrency,
+                leaseMs: 1_000,
+                claimIntervalMs: 500,
+                maxDeliveries: 8,
+                blockMs: 500,
+                logger,
+              })
+            : createBullmqIngressConsumer({
+                keys,
+                partitions: 1,
+                connection: () => open('blocking'),
+                readerConnection: shared,
+                concurrency,
+                lockDurationMs: 1_000,
+                stalledIntervalMs: 500,
+                maxStalledCount: 3,
+                logger,
+              });
         consumers.add(consumer);
         return consumer;
       },
@@ -109,3 +129,4 @@ function redisHarness(oneRoundTrip: boolean) {
 
 describeTransportConformance('Redis, rooms looked up and appended in one script', redisHarness(true));
 describeTransportConformance('Redis, rooms looked up then appended', redisHarness(false));
+describeTransportConformance('Redis Streams ingress, one-script delivery', redisHarness(true, 'streams'));

@@ -19,6 +19,8 @@ export type { BullmqIngressConsumer, BullmqIngressOptions } from './bullmq-ingre
 export { createBullmqIngressConsumer } from './bullmq-ingress-consumer.js';
 export type { ChannelDefaults, PublishAuthorizer, SubscribeAuthorizer } from './channels.js';
 export type { CommandPublisher } from './command-publisher.js';
+export type { DeadLetterData, DeadLetters } from './dead-letters.js';
+export { createDeadLetters, DEAD_LETTER_QUEUE } from './dead-letters.js';
 export type { EventHandler, EventMiddleware } from './job-processor.js';
 export { MessageBuilder } from './message-builder.js';
 export type {
@@ -32,6 +34,13 @@ export { defaultPresencePayload } from './presence.js';
 export type { RedisCommandTransportOptions } from './redis-command-transport.js';
 export { createRedisCommandTransport } from './redis-command-transport.js';
 export type { HistoryAuthorizer, HistoryMessage, HistoryOptions, HistoryPage } from './room-history.js';
+export type {
+  DeadLetter,
+  DeadLetterSink,
+  StreamIngressConsumer,
+  StreamIngressOptions,
+} from './stream-ingress-consumer.js';
+export { createStreamIngressConsumer } from './stream-ingress-consumer.js';
 export type {
   ClientEventHandler,
   LifecycleEventName,

@@ -1,12 +1,14 @@
 import {
+  eventsIn,
   type IngressJob,
+  type IngressPartition,
   type IngressProducer,
-  ingressPartitionOf,
   isTransientRedisError,
   type Keys,
   type Logger,
   type RedisConnection,
   type ReplicaWait,
+  splitByPartition,
   waitForReplicas,
 } from '@iocluster/shared';
 import { Queue } from 'bullmq';
@@ -32,8 +34,8 @@ const MAX_RETRY_DELAY_MS = 5_000;
 
 export interface IngressProducerOptions {
   /**
-   * Queues the ingress is split into (`INGRESS_PARTITIONS`): a job holding clients of several partitions
-   * is split into one job per partition. @defaultValue 1
+   * Partitions the ingress is split into (`INGRESS_PARTITIONS`): a job holding clients of several
+   * partitions is split into one job per partition. @defaultValue 1
    */
   partitions?: number;
   /**
@@ -46,23 +48,30 @@ export interface IngressProducerOptions {
   replicaWait?: ReplicaWait;
 }
 
+/** How one transport writes a partition's jobs and counts what waits: the rest is the same for all. */
+export interface PartitionWriter {
+  /** Writes `jobs` (all of one partition) in order; resolves once Redis has them. */
+  write(partition: IngressPartition, jobs: readonly IngressJob[]): Promise<void>;
+  /** Jobs waiting for a consumer in one partition. */
+  waiting(partition: IngressPartition): Promise<number>;
+  /** Runs after a reconnect, before the first write (a stream's consumer group made again, say). */
+  afterReconnect?(partitions: readonly IngressPartition[]): Promise<void>;
+  close(): Promise<void>;
+}
+
 /**
- * The ingress producer on BullMQ: one queue per partition, a job holding clients of several partitions
- * split into one job per partition; transient failures retried until Redis (and the replicas asked for)
- * took the jobs.
+ * An ingress producer over a {@link PartitionWriter}: jobs split by partition, transient failures
+ * retried (backing off up to 5 s) until Redis, and the replicas asked for, took them; partitions that
+ * took their jobs are not asked again on a retry.
  */
-export function createIngressProducer(
+export function createPartitionedProducer(
   connection: RedisConnection,
   keys: Keys,
   logger: Logger,
-  options: IngressProducerOptions = {},
+  options: IngressProducerOptions,
+  writer: PartitionWriter,
 ): IngressProducer {
   const partitions = keys.ingressPartitions(options.partitions ?? 1);
-  const queues = partitions.map(
-    ({ name, bullPrefix }) =>
-      new Queue<IngressJob>(name, { connection, prefix: bullPrefix, defaultJobOptions }),
-  );
-  for (const queue of queues) queue.on('error', (err) => logger.warn({ err }, 'ingress queue error'));
   let closed = false;
   let reconnected = false;
   const onClose = () => {
@@ -70,63 +79,35 @@ export function createIngressProducer(
   };
   connection.on('close', onClose);
 
-  /** Each job's batches grouped by their client's partition; presence-only jobs go to partition 0. */
-  function split(jobs: readonly IngressJob[]): { name: string; data: IngressJob }[][] {
-    const bulks = queues.map((): { name: string; data: IngressJob }[] => []);
-    if (queues.length === 1) {
-      for (const data of jobs) bulks[0]!.push({ name: 'events', data });
-      return bulks;
-    }
-    for (const job of jobs) {
-      const { presence, batches, ...envelope } = job;
-      const parts = new Map<number, IngressJob>();
-      for (const batch of batches) {
-        const index = ingressPartitionOf(batch.client.id, queues.length);
-        const part = parts.get(index);
-        if (part) part.batches.push(batch);
-        else parts.set(index, { ...envelope, batches: [batch] });
-      }
-      // A job's presence changes ride with its first part, or alone in partition 0.
-      if (presence) {
-        const first = parts.values().next().value;
-        if (first) first.presence = presence;
-        else parts.set(0, { ...envelope, batches: [], presence });
-      }
-      for (const [index, data] of parts) bulks[index]!.push({ name: 'events', data });
-    }
-    return bulks;
-  }
-
   async function add(jobs: readonly IngressJob[]): Promise<void> {
-    const bulks = split(jobs);
+    const parts = splitByPartition(jobs, partitions.length);
     for (let attempt = 0; ; attempt++) {
       try {
-        if (reconnected && options.afterReconnect) {
+        if (reconnected) {
           reconnected = false;
           try {
-            await options.afterReconnect();
+            await writer.afterReconnect?.(partitions);
+            await options.afterReconnect?.();
           } catch (err) {
             reconnected = true;
             throw err;
           }
         }
-        // Partitions that already took their jobs are not asked again on a retry.
         await Promise.all(
-          bulks.map(async (bulk, i) => {
-            if (bulk.length === 0) return;
-            await queues[i]!.addBulk(bulk);
-            bulks[i] = [];
+          parts.map(async (part, i) => {
+            if (part.length === 0) return;
+            await writer.write(partitions[i]!, part);
+            parts[i] = [];
           }),
         );
-        // On the connection that added them: WAIT covers this client's own writes.
+        // On the connection that wrote them: WAIT covers this client's own writes.
         await waitForReplicas(connection, options.replicaWait);
         return;
       } catch (err) {
         // A job JSON cannot encode (a RangeError from a too-deep value) never gets in: retrying would spin.
         if (closed || err instanceof RangeError || err instanceof TypeError) throw err;
         const delay = Math.min(RETRY_DELAY_MS * 2 ** attempt, MAX_RETRY_DELAY_MS);
-        const events = jobs.reduce((n, job) => n + job.batches.reduce((m, b) => m + b.events.length, 0), 0);
-        const fields = { err, attempt, events, retryInMs: delay };
+        const fields = { err, attempt, events: eventsIn(jobs), retryInMs: delay };
         if (isTransientRedisError(err)) logger.warn(fields, 'could not enqueue client events; retrying');
         else logger.error(fields, 'could not enqueue client events; retrying');
         await new Promise((resolve) => setTimeout(resolve, delay).unref());
@@ -137,13 +118,44 @@ export function createIngressProducer(
   return {
     add,
     async waiting() {
-      const counts = await Promise.all(queues.map((queue) => queue.getWaitingCount()));
+      const counts = await Promise.all(partitions.map((partition) => writer.waiting(partition)));
       return counts.reduce((sum, n) => sum + n, 0);
     },
     async close() {
       closed = true;
       connection.off('close', onClose);
-      await Promise.all(queues.map((queue) => queue.close()));
+      await writer.close();
     },
   };
+}
+
+/**
+ * The ingress producer on BullMQ: one queue per partition (`INGRESS_TRANSPORT=bullmq`), each job retried
+ * by BullMQ with the backoff above when its app-node could not publish its commands.
+ */
+export function createIngressProducer(
+  connection: RedisConnection,
+  keys: Keys,
+  logger: Logger,
+  options: IngressProducerOptions = {},
+): IngressProducer {
+  const queues = new Map(
+    keys
+      .ingressPartitions(options.partitions ?? 1)
+      .map(({ name, bullPrefix }) => [
+        name,
+        new Queue<IngressJob>(name, { connection, prefix: bullPrefix, defaultJobOptions }),
+      ]),
+  );
+  for (const queue of queues.values())
+    queue.on('error', (err) => logger.warn({ err }, 'ingress queue error'));
+  return createPartitionedProducer(connection, keys, logger, options, {
+    async write(partition, jobs) {
+      await queues.get(partition.name)!.addBulk(jobs.map((data) => ({ name: 'events', data })));
+    },
+    waiting: (partition) => queues.get(partition.name)!.getWaitingCount(),
+    async close() {
+      await Promise.all([...queues.values()].map((queue) => queue.close()));
+    },
+  });
 }

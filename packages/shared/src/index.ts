@@ -36,7 +36,7 @@ export type {
 export type { HistoryEntry, HistoryLimits, HistoryRead, RoomHistory } from './history.js';
 export { createRoomHistory, matchRooms } from './history.js';
 export type { IngressPartition, Keys } from './keys.js';
-export { createKeys, ingressPartitionOf } from './keys.js';
+export { createKeys, INGRESS_GROUP, ingressPartitionOf } from './keys.js';
 export type { CloseStep, Deferred, Repeating } from './lifecycle.js';
 export { closeRedis, deferred, listen, repeat, runCloseSteps, settleWithin } from './lifecycle.js';
 export type { Listeners } from './listeners.js';
@@ -124,11 +124,16 @@ export type {
   MemoryIngressConsumer,
   MemoryIngressOptions,
   RoutedCommand,
+  StreamGroupInfo,
 } from './transport/index.js';
 export {
   createMemoryCommandPath,
   createMemoryIngress,
   createMemoryRoomHistory,
+  ensureStreamGroup,
+  eventsIn,
+  readStreamGroup,
+  splitByPartition,
 } from './transport/index.js';
 export type {
   AppNodeRecord,

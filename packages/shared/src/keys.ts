@@ -77,7 +77,16 @@ export interface IngressPartition {
   readonly index: number;
   readonly name: string;
   readonly bullPrefix: string;
+  /**
+   * The partition's Redis Stream (the Streams transport), in the same hash tag as its BullMQ queue so a
+   * Redis Cluster keeps each partition's keys in one slot. App-nodes read it in the consumer group
+   * {@link INGRESS_GROUP}.
+   */
+  readonly stream: string;
 }
+
+/** The consumer group every app-node reads the ingress streams in: competing consumers. */
+export const INGRESS_GROUP = 'app-nodes';
 
 /**
  * The ingress partition of a client: FNV-1a of its socket id modulo `count`, so every event of one
@@ -118,11 +127,13 @@ export function createKeys(prefix: string): Keys {
       if (!Number.isInteger(count) || count < 1) {
         throw new TypeError(`ingress partitions must be a positive integer, got ${count}`);
       }
-      if (count === 1) return [{ index: 0, name: 'ingress', bullPrefix: tag }];
+      if (count === 1)
+        return [{ index: 0, name: 'ingress', bullPrefix: tag, stream: `${tag}:ingress:stream` }];
       return Array.from({ length: count }, (_, index) => ({
         index,
         name: `ingress-${index}`,
         bullPrefix: `{${prefix}:p${index}}`,
+        stream: `{${prefix}:p${index}}:ingress-${index}:stream`,
       }));
     },
     inbox: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:inbox`,

@@ -18,3 +18,6 @@ export { createMemoryCommandPath } from './memory-commands.js';
 export { createMemoryRoomHistory } from './memory-history.js';
 export type { MemoryIngress, MemoryIngressConsumer, MemoryIngressOptions } from './memory-ingress.js';
 export { createMemoryIngress } from './memory-ingress.js';
+export { eventsIn, splitByPartition } from './partitions.js';
+export type { StreamGroupInfo } from './stream-info.js';
+export { ensureStreamGroup, readStreamGroup } from './stream-info.js';

@@ -1,0 +1,244 @@
+import { randomBytes } from 'node:crypto';
+import {
+  createDeadLetters,
+  createStreamIngressConsumer,
+  DEAD_LETTER_QUEUE,
+  type DeadLetterData,
+  type StreamIngressConsumer,
+} from '@iocluster/app-node';
+import { createStreamIngressProducer } from '@iocluster/io-node';
+import {
+  closeRedis,
+  createKeys,
+  createRedis,
+  INGRESS_GROUP,
+  INGRESS_VERSION,
+  type IngressDelivery,
+  type IngressJob,
+  type IngressProducer,
+  type Keys,
+  type RedisConnection,
+  type RedisRole,
+  silentLogger,
+} from '@iocluster/shared';
+import { Queue } from 'bullmq';
+import { afterEach, describe, expect, inject, test, vi } from 'vitest';
+import { deleteKeys } from './support/cluster.js';
+
+const logger = silentLogger();
+let prefix = '';
+let keys: Keys;
+const connections: RedisConnection[] = [];
+const closers: (() => Promise<unknown>)[] = [];
+
+function open(role: RedisRole): RedisConnection {
+  const connection = createRedis(inject('redisUrl'), role, { logger, connectionName: `${prefix}:${role}` });
+  connections.push(connection);
+  return connection;
+}
+
+function setup() {
+  prefix = `si${randomBytes(5).toString('hex')}`;
+  keys = createKeys(prefix);
+  return open('publisher');
+}
+
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
+  const redis = connections[0];
+  if (redis) await deleteKeys(redis, prefix);
+  await Promise.allSettled(connections.splice(0).map((c) => closeRedis(c)));
+});
+
+function job(client: string, n: number): IngressJob {
+  return {
+    v: INGRESS_VERSION,
+    nodeId: 'io-1',
+    batches: [
+      {
+        client: {
+          id: client,
+          nodeId: 'io-1',
+          data: {},
+          rooms: [],
+          handshake: { address: '127.0.0.1', time: 0, query: {}, auth: {} },
+          user: null,
+        },
+        events: [{ kind: 'event', seq: n, name: 'work', args: [n], ack: true }],
+      },
+    ],
+  };
+}
+
+function consumer(
+  redis: RedisConnection,
+  handler: (delivery: IngressDelivery) => Promise<void>,
+  extra: { maxDeliveries?: number; deadLetters?: ReturnType<typeof createDeadLetters>; name?: string } = {},
+): StreamIngressConsumer {
+  const c = createStreamIngressConsumer({
+    keys,
+    partitions: 1,
+    consumerName: extra.name ?? 'app-1',
+    connection: () => open('blocking'),
+    readerConnection: redis,
+    concurrency: 4,
+    leaseMs: 1_000,
+    claimIntervalMs: 200,
+    maxDeliveries: extra.maxDeliveries ?? 8,
+    blockMs: 300,
+    logger,
+    ...(extra.deadLetters ? { deadLetters: extra.deadLetters } : {}),
+  });
+  closers.push(() => c.close());
+  void c.start(handler);
+  return c;
+}
+
+function producer(): IngressProducer {
+  const p = createStreamIngressProducer(open('command'), keys, logger);
+  closers.push(() => p.close());
+  return p;
+}
+
+const stream = () => keys.ingressPartitions(1)[0]!.stream;
+
+describe('streams ingress', () => {
+  test('streams ingress - a job that keeps failing runs maxDeliveries times, then is a failed BullMQ job with its error; a retry runs it again', async () => {
+    const redis = setup();
+    const deadLetters = createDeadLetters({
+      keys,
+      connection: redis,
+      blockingConnection: open('blocking'),
+      logger,
+    });
+    closers.push(() => deadLetters.close());
+    await deadLetters.start();
+    const runs: number[] = [];
+    let healed = false;
+    consumer(
+      redis,
+      async ({ job: j, redelivered }) => {
+        runs.push(redelivered);
+        if (!healed) throw Object.assign(new Error('inbox unreachable'), { code: 'E_TEST' });
+        expect(j.batches[0]!.events[0]).toMatchObject({ name: 'work', args: [7] });
+      },
+      { maxDeliveries: 3, deadLetters },
+    );
+    await producer().add([job('c1', 7)]);
+    const queue = new Queue<DeadLetterData>(DEAD_LETTER_QUEUE, {
+      connection: redis,
+      prefix: keys.bullPrefix,
+    });
+    closers.push(() => queue.close());
+    const [letter] = await vi.waitFor(
+      async () => {
+        const failed = await queue.getFailed();
+        expect(failed).toHaveLength(1);
+        return failed;
+      },
+      { timeout: 15_000, interval: 100 },
+    );
+    expect(runs).toEqual([0, 1, 2]);
+    expect(letter!.data).toMatchObject({
+      stream: stream(),
+      deliveries: 3,
+      error: { message: 'inbox unreachable', code: 'E_TEST' },
+      job: { batches: [{ client: { id: 'c1' }, events: [{ args: [7] }] }] },
+    });
+    expect(letter!.failedReason).toBe('Error: inbox unreachable');
+    // Given up on and kept: the entry is acknowledged, nothing pending.
+    await vi.waitFor(async () =>
+      expect(await redis.xpending(stream(), INGRESS_GROUP)).toEqual([0, null, null, null]),
+    );
+    healed = true;
+    await letter!.retry('failed');
+    await vi.waitFor(() => expect(runs).toEqual([0, 1, 2, 0]), { timeout: 10_000, interval: 50 });
+    await vi.waitFor(async () => expect(await queue.getFailedCount()).toBe(0));
+  });
+
+  test('streams ingress - a malformed entry is a dead letter at once and never reaches the handler', async () => {
+    const redis = setup();
+    const deadLetters = createDeadLetters({
+      keys,
+      connection: redis,
+      blockingConnection: open('blocking'),
+      logger,
+    });
+    closers.push(() => deadLetters.close());
+    await deadLetters.start();
+    const seen: string[] = [];
+    consumer(redis, async ({ job: j }) => void seen.push(j.batches[0]!.client.id), { deadLetters });
+    const p = producer();
+    await p.add([job('before', 0)]);
+    await redis.xadd(stream(), '*', 'j', '{"v":1,"batches":"not a list"}');
+    await p.add([job('after', 1)]);
+    const queue = new Queue<DeadLetterData>(DEAD_LETTER_QUEUE, {
+      connection: redis,
+      prefix: keys.bullPrefix,
+    });
+    closers.push(() => queue.close());
+    await vi.waitFor(async () => expect(await queue.getFailedCount()).toBe(1), { timeout: 10_000 });
+    const [letter] = await queue.getFailed();
+    expect(letter!.data).toMatchObject({
+      raw: '{"v":1,"batches":"not a list"}',
+      deliveries: 1,
+      error: { name: 'WireError', code: 'WIRE_INVALID' },
+    });
+    expect(letter!.data.job).toBeUndefined();
+    await vi.waitFor(() => expect(seen).toEqual(['before', 'after']));
+  });
+
+  test('streams ingress - trimming drops only acknowledged entries; what a dead consumer held is claimed and run', async () => {
+    const redis = setup();
+    const hold = new Set(['c3', 'c7']);
+    const ran: string[] = [];
+    const doomed = consumer(redis, async ({ job: j }) => {
+      const id = j.batches[0]!.client.id;
+      if (hold.has(id)) return new Promise<void>(() => undefined);
+      ran.push(id);
+    });
+    // The held handlers never settle: this consumer is abandoned, not drained, at the end.
+    closers.push(() => doomed.abandon());
+    const p = producer();
+    for (let i = 0; i < 10; i++) await p.add([job(`c${i}`, i)]);
+    await vi.waitFor(() => expect(ran).toHaveLength(8));
+    // Housekeeping trims below the oldest pending entry (c3's): c0-c2 go, both held entries stay.
+    const held = await vi.waitFor(async () => {
+      const pending = (await redis.xpending(stream(), INGRESS_GROUP, '-', '+', 10)) as [string][];
+      expect(pending).toHaveLength(2);
+      return pending;
+    });
+    await vi.waitFor(
+      async () => {
+        const ids = ((await redis.xrange(stream(), '-', '+')) as [string][]).map(([id]) => id);
+        expect(ids).toHaveLength(7);
+        expect(ids[0]).toBe(held[0]![0]);
+        for (const [id] of held) expect(ids).toContain(id);
+      },
+      { timeout: 10_000 },
+    );
+    await doomed.abandon();
+    const survivor: string[] = [];
+    consumer(
+      redis,
+      async ({ job: j, redelivered }) => void survivor.push(`${j.batches[0]!.client.id}:${redelivered}`),
+      {
+        name: 'app-2',
+      },
+    );
+    await vi.waitFor(() => expect(survivor.sort()).toEqual(['c3:1', 'c7:1']), { timeout: 10_000 });
+    await vi.waitFor(async () => expect((await redis.xpending(stream(), INGRESS_GROUP))[0]).toBe(0));
+  });
+
+  test('streams ingress - a stream Redis lost is made again with its group, and events run on', async () => {
+    const redis = setup();
+    const seen: number[] = [];
+    consumer(redis, async ({ job: j }) => void seen.push(j.batches[0]!.events[0]!.seq));
+    const p = producer();
+    await p.add([job('c', 1)]);
+    await vi.waitFor(() => expect(seen).toEqual([1]));
+    await redis.del(stream());
+    await p.add([job('c', 2)]);
+    await vi.waitFor(() => expect(seen).toEqual([1, 2]), { timeout: 10_000 });
+  });
+});
