@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import {
   createDeadLetters,
   createStreamIngressConsumer,
-  DEAD_LETTER_QUEUE,
   type DeadLetterData,
   type StreamIngressConsumer,
 } from '@iocluster/app-node';
@@ -125,7 +124,7 @@ describe('streams ingress', () => {
       { maxDeliveries: 3, deadLetters },
     );
     await producer().add([job('c1', 7)]);
-    const queue = new Queue<DeadLetterData>(DEAD_LETTER_QUEUE, {
+    const queue = new Queue<DeadLetterData>(keys.deadLetterQueue, {
       connection: redis,
       prefix: keys.bullPrefix,
     });
@@ -172,7 +171,7 @@ describe('streams ingress', () => {
     await p.add([job('before', 0)]);
     await redis.xadd(stream(), '*', 'j', '{"v":1,"batches":"not a list"}');
     await p.add([job('after', 1)]);
-    const queue = new Queue<DeadLetterData>(DEAD_LETTER_QUEUE, {
+    const queue = new Queue<DeadLetterData>(keys.deadLetterQueue, {
       connection: redis,
       prefix: keys.bullPrefix,
     });

@@ -24,6 +24,12 @@ export interface AppNodeOptions {
    * of a deployment must use the same count. @defaultValue 1
    */
   ingressPartitions?: number;
+  /**
+   * How client events reach app-nodes (`INGRESS_TRANSPORT`): `streams`, a Redis Stream per partition read
+   * by every app-node in one consumer group; `bullmq`, a BullMQ queue per partition. Every io-node,
+   * app-node and frontend of a deployment must agree. Ignored when `ingress` is given. @defaultValue 'bullmq'
+   */
+  ingressTransport?: 'streams' | 'bullmq';
   /** Id in logs. @defaultValue `app-<hostname>-<random>` */
   nodeId?: string;
   /** Ingress jobs run at once by this app-node. @defaultValue 16 */

@@ -27,6 +27,7 @@ import { BroadcastOperator } from './broadcast.js';
 import { createBullmqIngressConsumer } from './bullmq-ingress-consumer.js';
 import { createChannels, type PublishAuthorizer, type SubscribeAuthorizer } from './channels.js';
 import { type CommandPublisher, createCommandPublisher } from './command-publisher.js';
+import { createDeadLetters } from './dead-letters.js';
 import { fencedPublisher } from './handler-fence.js';
 import { createHealthServer, type HealthServer } from './health-server.js';
 import { type EventHandler, type EventMiddleware, ingressHandler, JobProcessor } from './job-processor.js';
@@ -41,6 +42,7 @@ import {
 import { createRedisCommandTransport } from './redis-command-transport.js';
 import { createAppHistory, type HistoryAuthorizer, type HistoryPage } from './room-history.js';
 import { SeenClients } from './seen-clients.js';
+import { createStreamIngressConsumer } from './stream-ingress-consumer.js';
 import type { LifecycleHandlers, OnMethod } from './typed-handlers.js';
 
 /**
@@ -138,6 +140,13 @@ export interface AppNode<
 }
 
 /**
+ * Runs a Streams ingress entry gets (handler failures and claims after a consumer died) before it is a
+ * dead letter: as many as the BullMQ transport's attempts (io-node ingress-queue.ts), about 32 s of
+ * backoff, longer than a Sentinel or Cluster failover takes.
+ */
+const STREAM_MAX_RUNS = 8;
+
+/**
  * Builds an app-node (nothing connects before `start()`). Event maps, as type arguments, type its
  * handlers: `createAppNode<ClientEvents, ServerEvents>(options)`.
  */
@@ -184,19 +193,40 @@ export function createAppNode<
     logger,
   );
   handlers.set(HISTORY_EVENT, (socket, room, request) => history.handleRequest(socket, room, request));
+  // Streams: a job given up on becomes a failed BullMQ job (the BullMQ transport keeps its own failed jobs).
+  const deadLetters =
+    !opts.ingress && opts.ingressTransport === 'streams'
+      ? createDeadLetters({ keys, connection: publisherRedis, blockingConnection: workerRedis!, logger })
+      : undefined;
   const ingress: IngressConsumer =
     opts.ingress ??
-    createBullmqIngressConsumer({
-      keys,
-      partitions: opts.ingressPartitions,
-      connection: () => workerRedis!,
-      readerConnection: publisherRedis,
-      concurrency: opts.concurrency,
-      lockDurationMs: opts.lockDurationMs,
-      stalledIntervalMs: opts.stalledIntervalMs,
-      maxStalledCount: opts.maxStalledCount,
-      logger,
-    });
+    (deadLetters
+      ? createStreamIngressConsumer({
+          keys,
+          partitions: opts.ingressPartitions,
+          consumerName: nodeId,
+          // One blocking reader per partition, opened and closed by the consumer.
+          connection: () =>
+            createRedis(opts.redis, 'blocking', { logger, connectionName: `${nodeId}:ingress`, lazy: true }),
+          readerConnection: publisherRedis,
+          concurrency: opts.concurrency,
+          leaseMs: opts.lockDurationMs,
+          claimIntervalMs: opts.stalledIntervalMs,
+          maxDeliveries: STREAM_MAX_RUNS,
+          deadLetters,
+          logger,
+        })
+      : createBullmqIngressConsumer({
+          keys,
+          partitions: opts.ingressPartitions,
+          connection: () => workerRedis!,
+          readerConnection: publisherRedis,
+          concurrency: opts.concurrency,
+          lockDurationMs: opts.lockDurationMs,
+          stalledIntervalMs: opts.stalledIntervalMs,
+          maxStalledCount: opts.maxStalledCount,
+          logger,
+        }));
   const metrics = createAppNodeMetrics({
     isRegistered: (event) => handlers.has(event),
     queueCounts: () => ingress.backlog(),
@@ -328,6 +358,7 @@ export function createAppNode<
       started = true;
       openRedis(publisherRedis);
       openRedis(workerRedis);
+      await deadLetters?.start();
       await ingress.start(handle, { onMalformed: () => metrics.job('failed') });
       if (health) {
         await health.start();
@@ -352,6 +383,7 @@ export function createAppNode<
         const steps: CloseStep[] = [
           ['leave registry', () => registry.close()],
           ['close the ingress consumer', () => ingress.close()],
+          ['close dead letters', () => deadLetters?.close()],
           ['stop health server', () => health?.close()],
           ['flush commands', () => publisher.close()],
           ['close redis', () => Promise.all([closeRedis(publisherRedis), closeRedis(workerRedis)])],

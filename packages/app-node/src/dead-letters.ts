@@ -2,8 +2,6 @@ import type { IngressJob, Keys, Logger, RedisConnection } from '@iocluster/share
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { DeadLetter, DeadLetterSink } from './stream-ingress-consumer.js';
 
-/** The BullMQ queue dead letters go to, under the cluster's BullMQ prefix (shown in bull-board). */
-export const DEAD_LETTER_QUEUE = 'dead-letters';
 /** Dead letters kept; the oldest go past it. */
 const KEEP_DEAD_LETTERS = 10_000;
 /** The field of a stream entry that holds the job's JSON (as the io-node writes it). */
@@ -44,7 +42,7 @@ export function createDeadLetters(options: {
   logger: Logger;
 }): DeadLetters {
   const { keys, connection, logger } = options;
-  const queue = new Queue<DeadLetterData>(DEAD_LETTER_QUEUE, {
+  const queue = new Queue<DeadLetterData>(keys.deadLetterQueue, {
     connection,
     prefix: keys.bullPrefix,
     defaultJobOptions: { attempts: 1, removeOnComplete: true, removeOnFail: { count: KEEP_DEAD_LETTERS } },
@@ -97,7 +95,7 @@ export function createDeadLetters(options: {
       );
     },
     async start() {
-      worker = new Worker<DeadLetterData>(DEAD_LETTER_QUEUE, process, {
+      worker = new Worker<DeadLetterData>(keys.deadLetterQueue, process, {
         connection: options.blockingConnection,
         prefix: keys.bullPrefix,
         concurrency: 1,

@@ -20,7 +20,7 @@ export { createBullmqIngressConsumer } from './bullmq-ingress-consumer.js';
 export type { ChannelDefaults, PublishAuthorizer, SubscribeAuthorizer } from './channels.js';
 export type { CommandPublisher } from './command-publisher.js';
 export type { DeadLetterData, DeadLetters } from './dead-letters.js';
-export { createDeadLetters, DEAD_LETTER_QUEUE } from './dead-letters.js';
+export { createDeadLetters } from './dead-letters.js';
 export type { EventHandler, EventMiddleware } from './job-processor.js';
 export { MessageBuilder } from './message-builder.js';
 export type {

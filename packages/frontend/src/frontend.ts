@@ -18,7 +18,9 @@ import {
   type RedisTarget,
   type RegistryWatcher,
   readLiveAppNodes,
+  readStreamGroup,
   runCloseSteps,
+  type StreamGroupInfo,
   settingDefaults,
   settleWithin,
   silentLogger,
@@ -46,6 +48,12 @@ export interface FrontendOptions {
    * of a deployment must use the same count. @defaultValue 1
    */
   ingressPartitions?: number;
+  /**
+   * How client events reach app-nodes (`INGRESS_TRANSPORT`): `streams`, a Redis Stream per partition read
+   * by every app-node in one consumer group; `bullmq`, a BullMQ queue per partition. Every io-node,
+   * app-node and frontend of a deployment must agree. @defaultValue 'bullmq'
+   */
+  ingressTransport?: 'streams' | 'bullmq';
   /** Interface to listen on. @defaultValue '0.0.0.0' */
   host?: string;
   /** Port to listen on; 0 picks a free one. @defaultValue 3000 */
@@ -182,6 +190,7 @@ export function createFrontend(options: FrontendOptions): Frontend {
     liveIoNodes: () => liveNodes()?.length ?? 0,
     queueCounts: async (): Promise<QueueCounts> => {
       if (queues.length === 0) throw new Error('not started');
+      if (opts.ingressTransport === 'streams') return streamCounts();
       const all = await Promise.all(
         queues.map((queue) => queue.getJobCounts('waiting', 'active', 'delayed', 'failed')),
       );
@@ -196,6 +205,20 @@ export function createFrontend(options: FrontendOptions): Frontend {
       };
     },
   });
+  /** The Streams ingress: each partition's lag and pending entries, and the dead letters kept. */
+  async function streamCounts(): Promise<QueueCounts> {
+    const connection = redis!;
+    const [groups, failed] = await Promise.all([
+      Promise.all(
+        keys
+          .ingressPartitions(opts.ingressPartitions)
+          .map(({ stream }) => readStreamGroup(connection, stream)),
+      ),
+      queues[0]!.getFailedCount(),
+    ]);
+    const sum = (pick: (group: StreamGroupInfo) => number) => groups.reduce((n, g) => n + pick(g), 0);
+    return { waiting: sum((g) => g.lag), active: sum((g) => g.pending), delayed: 0, failed };
+  }
   const presenceRooms: AdminRoomsSource = {
     async rooms() {
       if (!redis) return [];
@@ -279,9 +302,13 @@ export function createFrontend(options: FrontendOptions): Frontend {
       metrics.watchRedis(sub, 'subscriber');
       // Reads counts (metrics, admin) and serves bull-board's actions on the shared command connection.
       const connection = redis;
-      queues = keys
-        .ingressPartitions(opts.ingressPartitions)
-        .map(({ name, bullPrefix }) => new Queue(name, { connection, prefix: bullPrefix }));
+      // Streams: bull-board shows the dead letters (failed events, retryable); BullMQ: the ingress queues.
+      queues =
+        opts.ingressTransport === 'streams'
+          ? [new Queue(keys.deadLetterQueue, { connection, prefix: keys.bullPrefix })]
+          : keys
+              .ingressPartitions(opts.ingressPartitions)
+              .map(({ name, bullPrefix }) => new Queue(name, { connection, prefix: bullPrefix }));
       for (const queue of queues) {
         // Connection errors are logged once by createRedis; BullMQ re-emits each of them here.
         queue.on('error', (err) => logger.debug({ err }, 'queue reader error'));

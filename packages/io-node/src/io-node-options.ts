@@ -27,6 +27,12 @@ export interface IoNodeOptions {
    * of a deployment must use the same count. @defaultValue 1
    */
   ingressPartitions?: number;
+  /**
+   * How client events reach app-nodes (`INGRESS_TRANSPORT`): `streams`, a Redis Stream per partition read
+   * by every app-node in one consumer group; `bullmq`, a BullMQ queue per partition. Every io-node,
+   * app-node and frontend of a deployment must agree. Ignored when `ingress` is given. @defaultValue 'bullmq'
+   */
+  ingressTransport?: 'streams' | 'bullmq';
   /** Unique id of this node. @defaultValue `<hostname>-<random>` */
   nodeId?: string;
   /** Interface to listen on. @defaultValue '0.0.0.0' */

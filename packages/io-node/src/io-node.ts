@@ -34,6 +34,7 @@ import { followMembership } from './room-membership.js';
 import { createRoomRouting } from './room-routing.js';
 import { createSessionStore } from './sessions.js';
 import { parserOptions } from './socketio-parser.js';
+import { createStreamIngressProducer } from './stream-ingress-producer.js';
 
 /**
  * Events an io-node raises for embedders: its peers coming and going, from its one liveness watcher.
@@ -151,11 +152,16 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     });
   const producer: IngressProducer =
     opts.ingress ??
-    createIngressProducer(commandRedis, keys, logger, {
-      partitions: opts.ingressPartitions,
-      afterReconnect: () => subscriber.ensureInbox(),
-      replicaWait: opts.replicaWait,
-    });
+    (opts.ingressTransport === 'streams' ? createStreamIngressProducer : createIngressProducer)(
+      commandRedis,
+      keys,
+      logger,
+      {
+        partitions: opts.ingressPartitions,
+        afterReconnect: () => subscriber.ensureInbox(),
+        replicaWait: opts.replicaWait,
+      },
+    );
   const sequencer = new EventSequencer({
     nodeId,
     producer,

@@ -74,6 +74,15 @@ export const CLUSTER_SETTINGS = [
     doc: 'Prefix of every Redis key and channel.',
   }),
   setting({
+    env: 'INGRESS_TRANSPORT',
+    option: 'ingressTransport',
+    tier: 'cluster',
+    scope: 'option',
+    kind: oneOf(['streams', 'bullmq']),
+    default: 'bullmq',
+    doc: 'How client events reach app-nodes: `streams`, a Redis Stream per partition read by all app-nodes in one consumer group; `bullmq`, a BullMQ queue per partition. Every process of a deployment must agree.',
+  }),
+  setting({
     env: 'INGRESS_PARTITIONS',
     option: 'ingressPartitions',
     tier: 'cluster',

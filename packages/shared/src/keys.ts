@@ -13,6 +13,11 @@ export interface Keys {
   /** BullMQ queue that carries client events from io-nodes to app-nodes (with one partition). */
   readonly ingressQueue: string;
   /**
+   * BullMQ queue (under {@link Keys.bullPrefix}) of the Streams ingress's dead letters: events given up on,
+   * kept as failed jobs, retryable from bull-board.
+   */
+  readonly deadLetterQueue: string;
+  /**
    * The ingress queue split into `count` BullMQ queues. With one, it is {@link Keys.ingressQueue} under
    * {@link Keys.bullPrefix} (the layout before partitions existed). With more, partition i is the queue
    * `ingress-<i>` under the BullMQ prefix `{<prefix>:p<i>}`: its own hash tag, so a Redis Cluster spreads
@@ -123,6 +128,7 @@ export function createKeys(prefix: string): Keys {
     prefix,
     bullPrefix: tag,
     ingressQueue: 'ingress',
+    deadLetterQueue: 'dead-letters',
     ingressPartitions: (count: number): readonly IngressPartition[] => {
       if (!Number.isInteger(count) || count < 1) {
         throw new TypeError(`ingress partitions must be a positive integer, got ${count}`);
