@@ -43,6 +43,8 @@ describe('event sequencer', () => {
             resolve();
           };
         }),
+      // No app-node consumes them: whatever the queue took is still waiting.
+      waiting: async () => jobs.length,
       close: async () => undefined,
     };
     const seq = new EventSequencer({ ...baseOptions, producer, maxPendingEvents: 4 });
