@@ -60,6 +60,16 @@ function withAck(outbox: Outbox, event: string, args: unknown[], timeoutMs = 0) 
   return { item, outcome, promise };
 }
 
+/** Without ids: `a` sent and waiting for its ack, `b` queued (no connection when it was pushed). */
+function oneSentOneWaiting() {
+  const outbox = new Outbox(10, undefined, new Pacer());
+  const inFlight = withAck(outbox, 'a', []);
+  outbox.push(wire().socket, inFlight.item);
+  const waiting = withAck(outbox, 'b', []);
+  outbox.push(undefined, waiting.item);
+  return { outbox, inFlight, waiting };
+}
+
 beforeEach(() => {
   vi.useFakeTimers({ now: 1_000_000 });
 });
@@ -171,12 +181,7 @@ describe('outbox', () => {
   });
 
   test('outbox - without ids a drop rejects the acks in flight and keeps what waits', async () => {
-    const outbox = new Outbox(10, undefined, new Pacer());
-    const { socket } = wire();
-    const inFlight = withAck(outbox, 'a', []);
-    outbox.push(socket, inFlight.item);
-    const waiting = withAck(outbox, 'b', []);
-    outbox.push(undefined, waiting.item);
+    const { outbox, inFlight, waiting } = oneSentOneWaiting();
     const error = new ClientError('DISCONNECTED', 'the connection dropped');
     outbox.dropped(error);
     await expect(inFlight.promise).rejects.toBe(error);
@@ -241,12 +246,7 @@ describe('outbox', () => {
   });
 
   test('outbox - rejectAll rejects what waits, and what is in flight only when asked to', async () => {
-    const outbox = new Outbox(10, undefined, new Pacer());
-    const { socket } = wire();
-    const inFlight = withAck(outbox, 'a', []);
-    outbox.push(socket, inFlight.item);
-    const waiting = withAck(outbox, 'b', []);
-    outbox.push(undefined, waiting.item);
+    const { outbox, inFlight, waiting } = oneSentOneWaiting();
     const noNode = new ClientError('UNAVAILABLE', 'no io-node');
     outbox.rejectAll(noNode, false);
     await expect(waiting.promise).rejects.toBe(noNode);
