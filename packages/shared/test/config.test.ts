@@ -7,7 +7,7 @@ import {
   ioNodeWorkerEnv,
   loadConfig,
   workerPublicUrl,
-} from '../../src/index.js';
+} from '../src/index.js';
 
 describe('config', () => {
   test('config - defaults when the environment is empty', () => {
