@@ -22,6 +22,10 @@ export default defineConfig({
           testTimeout: 5_000,
           // No processes to fork in this layer: worker threads start faster than child processes.
           pool: 'threads',
+          // Files share their worker's module cache (shared's entry point is loaded once, not per file):
+          // 5 s instead of 10. So a unit test leaves nothing behind: real timers back after each test,
+          // no module mocks (vi.mock), no stubbed globals.
+          isolate: false,
         },
       },
       {
