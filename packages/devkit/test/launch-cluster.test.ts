@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -23,14 +24,8 @@ async function state(pid: number): Promise<string> {
   return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
 }
 
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+/** Is there a process `pid` (running, or exited and not reaped yet)? */
+const isAlive = (pid: number) => existsSync(`/proc/${pid}`);
 
 describe('launchCluster', () => {
   test('launchCluster - io-nodes, app-nodes and a frontend, each with its tier’s environment, id and arguments', async () => {
