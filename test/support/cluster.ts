@@ -336,6 +336,9 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
         ['close io-nodes', () => ioNodes.map((node) => node.close())],
         ['SIGKILL child app-nodes', () => children.map((child) => child.kill())],
         ['close app-nodes', () => appNodes.map((app) => app.close())],
+        // Anything of theirs still there, and a child that gets ready only now (its test timed out while
+        // it started): stopped as soon as it is, rather than left running after the test run.
+        ['stop child processes', () => [processes.stop(5_000)]],
         ['delete keys', () => [deleteKeys(redis, prefix)]],
       ];
       for (const [step, work] of steps) await bounded(step, work());
