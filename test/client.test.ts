@@ -247,7 +247,7 @@ describe('socket.io-client', () => {
     cluster = await setup({ ioNodes: 2, appNodes: 1, register });
     const [a, b] = cluster.ioNodes.map((node) => connectPlain(node.url, { transports: ['websocket'] }));
     plain.push(a!, b!);
-    await Promise.all([a, b].map((s) => new Promise((resolve) => s!.once('connect', resolve))));
+    await Promise.all([a, b].map((s) => new Promise<void>((resolve) => s!.once('connect', resolve))));
     expect(await a!.emitWithAck('echo', 'plain', 2)).toEqual(['plain', 2]);
     expect(await a!.emitWithAck('where')).toBe(cluster.ioNodes[0]!.nodeId);
     await a!.emitWithAck('join', 'p');

@@ -133,7 +133,7 @@ describe('command path', () => {
     const { io: connectTo } = await import('socket.io-client');
     const victim = connectTo(doomed.url, { transports: ['websocket'], reconnection: false });
     try {
-      await new Promise((resolve) => victim.once('connect', resolve));
+      await new Promise<void>((resolve) => victim.once('connect', resolve));
       await victim.emitWithAck('join', 'r');
       const member = await c.connect(0);
       await member.emitWithAck('join', 'r');

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { createClient } from '@iocluster/client';
 import { io as connectClient } from 'socket.io-client';
 import * as msgpackParser from 'socket.io-msgpack-parser';
@@ -84,7 +83,7 @@ describe('msgpack', () => {
       socket.on('connect', () => events.push('connect'));
       socket.on('connect_error', () => events.push('connect_error'));
       try {
-        const [reason] = (await once(socket, 'disconnect')) as [string];
+        const [reason] = await nextEvent<[string]>(socket, 'disconnect');
         expect(reason).toBe('transport close');
         expect(events).toEqual([]);
         expect(socket.connected).toBe(false);

@@ -9,7 +9,7 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-async function twoByTwo(ioNodeOptions?: IoNodeOptions): Promise<Cluster> {
+async function twoByTwo(ioNodeOptions?: Partial<IoNodeOptions>): Promise<Cluster> {
   cluster = await setup({ ioNodes: 2, appNodes: 2, register: registerTestApp, ioNodeOptions });
   return cluster;
 }

@@ -1,9 +1,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { type RedisClusterSetup, redisCommand, startRedisCluster } from '@iocluster/devkit';
-import { createKeys, createLogger } from '@iocluster/shared';
+import { createKeys } from '@iocluster/shared';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import registerTestApp from './fixtures/test-app.js';
 import { type Cluster, setup } from './support/cluster.js';
+import { testLogger } from './support/logging.js';
 import { until } from './support/poll.js';
 import { type RoomLoadFigures, startRoomLoad } from './support/room-load.js';
 
@@ -67,8 +68,7 @@ type Victim = 'queue' | 'inboxes';
  */
 async function start(victim: Victim): Promise<{ c: Cluster; index: number; roomPrefix: string }> {
   // TEST_LOG_LEVEL=info shows what the nodes log about the failover.
-  const level = process.env.TEST_LOG_LEVEL;
-  const logger = level ? { logger: createLogger({ level }) } : {};
+  const logger = testLogger();
   const c = await setup({
     appNodes: 2,
     register: registerTestApp,

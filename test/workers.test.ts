@@ -3,7 +3,7 @@ import { createKeys, readLiveNodes } from '@iocluster/shared';
 import { type Socket as ClientSocket, io as connectClient } from 'socket.io-client';
 import { afterEach, describe, expect, test } from 'vitest';
 import register from './fixtures/test-app.js';
-import { type Cluster, setup } from './support/cluster.js';
+import { type Cluster, nextEvent, setup } from './support/cluster.js';
 import { until } from './support/poll.js';
 
 let cluster: Cluster | undefined;
@@ -24,7 +24,7 @@ const FAST_ENV = { HEARTBEAT_INTERVAL_MS: '500', HEARTBEAT_TTL_MS: '1500' };
 async function connect(url: string): Promise<ClientSocket> {
   const socket = connectClient(url, { transports: ['websocket'], reconnection: false });
   sockets.push(socket);
-  await once(socket, 'connect');
+  await nextEvent(socket, 'connect');
   return socket;
 }
 
@@ -94,7 +94,7 @@ describe('workers', () => {
     expect(await second!.emitWithAck('echo', 'to w1')).toEqual(['to w1']);
 
     // A crash: worker 0 is restarted as a new node (new id, new record), and both facts are logged.
-    const dropped = once(first!, 'disconnect');
+    const dropped = nextEvent(first!, 'disconnect');
     process.kill(workers[0]!.pid, 'SIGKILL');
     const crash = await log.waitFor((line) => line.msg === 'worker exited; restarting it');
     expect(crash).toMatchObject({ worker: 0, pid: workers[0]!.pid, signal: 'SIGKILL', restartInMs: 1_000 });
@@ -113,7 +113,7 @@ describe('workers', () => {
     expect(await back.emitWithAck('echo', 'to w0 again')).toEqual(['to w0 again']);
 
     // SIGTERM to the supervisor: every worker drains (its clients are disconnected) and exits, then it does.
-    const drained = [once(second!, 'disconnect'), once(back, 'disconnect')];
+    const drained = [nextEvent(second!, 'disconnect'), nextEvent(back, 'disconnect')];
     await supervisor.stop();
     expect(await supervisor.exited).toEqual({ code: 0, signal: null });
     await Promise.all(drained);

@@ -4,12 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  type LaunchedCluster,
+  launchCluster,
+  type NodeProcess,
   type RedisSentinelSetup,
   type RedisServer,
   startRedisSentinel,
   startRedisServer,
+  workspaceEntryPoints,
 } from '@iocluster/devkit';
-import { type BenchChild, forkReady } from './child.js';
+import { countWarnings, type Warnings } from './child.js';
 
 /** Where the chaos cluster's Redis runs: one server, or a primary + replica under three sentinels. */
 export type ChaosTopology = 'standalone' | 'sentinel';
@@ -20,13 +24,6 @@ export interface ChaosClusterOptions {
   appNodes: number;
   /** Extra environment of every node. */
   env?: Record<string, string>;
-}
-
-/** A node process of the cluster, with its role and the id it registered under. */
-export interface ChaosNode {
-  readonly kind: 'io-node' | 'app-node';
-  readonly nodeId: string;
-  readonly process: BenchChild;
 }
 
 /**
@@ -42,26 +39,24 @@ export interface ChaosCluster {
   readonly sentinel: RedisSentinelSetup | undefined;
   readonly frontendUrl: string;
   /** The live nodes, in start order (replacements at the end). */
-  readonly ioNodes: ChaosNode[];
-  readonly appNodes: ChaosNode[];
+  readonly ioNodes: readonly NodeProcess[];
+  readonly appNodes: readonly NodeProcess[];
   /** The current Redis primary (the server, or Sentinel's primary). */
   primary(): Promise<RedisServer>;
   /** Starts another node of that kind (a new id) and waits until it is ready. */
-  startNode(kind: ChaosNode['kind']): Promise<ChaosNode>;
-  /** SIGKILL (a crash) or SIGTERM (a drain) to a node; waits for its exit and forgets it. */
-  stopNode(node: ChaosNode, signal: 'SIGKILL' | 'SIGTERM'): Promise<void>;
+  startNode(kind: ChaosNodeKind): Promise<NodeProcess>;
+  /** SIGKILL (a crash) or SIGTERM (a drain) to a node; waits for its exit (it leaves the lists). */
+  stopNode(node: NodeProcess, signal: 'SIGKILL' | 'SIGTERM'): Promise<void>;
   /** Warnings and errors every node and the frontend logged so far (stopped ones included), by label. */
   warnings(): Record<string, { count: number; first: string[] }>;
   /** Every process and Redis stopped, temp dirs removed. Idempotent. */
   close(): Promise<void>;
 }
 
+/** The tiers the chaos cases stop and start. */
+export type ChaosNodeKind = 'io-node' | 'app-node';
+
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = {
-  'io-node': `${ROOT}packages/io-node/dist/main.js`,
-  'app-node': `${ROOT}packages/app-node/dist/main.js`,
-  frontend: `${ROOT}packages/frontend/dist/main.js`,
-} as const;
 const CHAT_HANDLERS = fileURLToPath(new URL('./chat-handlers.js', import.meta.url));
 /** A drain may take its 10 s of in-flight events plus Redis writes; past this the node is killed. */
 const STOP_GRACE_MS = 20_000;
@@ -71,15 +66,13 @@ export async function startChaosCluster(options: ChaosClusterOptions): Promise<C
   const dir = options.topology === 'standalone' ? await mkdtemp(join(tmpdir(), 'iocluster-chaos-')) : '';
   let redis: RedisServer | undefined;
   let sentinel: RedisSentinelSetup | undefined;
-  const processes = new Set<BenchChild>();
-  const everStarted: BenchChild[] = [];
-  const ioNodes: ChaosNode[] = [];
-  const appNodes: ChaosNode[] = [];
+  let nodes: LaunchedCluster | undefined;
+  const warnings = new Map<string, Warnings>();
   let closed: Promise<void> | undefined;
 
   const close = () => {
     closed ??= (async () => {
-      await Promise.allSettled([...processes].map((child) => child.stop(5_000)));
+      await nodes?.stop(5_000);
       await redis?.close();
       await sentinel?.stop();
       if (dir) await rm(dir, { recursive: true, force: true });
@@ -91,62 +84,55 @@ export async function startChaosCluster(options: ChaosClusterOptions): Promise<C
     if (options.topology === 'standalone') redis = await startRedisServer({ aof: true, dir });
     else sentinel = await startRedisSentinel({ aof: true });
     const redisEnv: Record<string, string> = sentinel ? { ...sentinel.env } : { REDIS_URL: redis!.url };
-    const env = {
-      ...redisEnv,
-      IOCLUSTER_PREFIX: prefix,
-      LOG_LEVEL: 'warn',
-      LOG_PRETTY: 'off',
-      HISTORY_ROOMS: 'room-*',
-      ...options.env,
-    };
-    let started = 0;
-    const fork = async (kind: keyof typeof MAIN, extra: Record<string, string>, args: string[] = []) => {
-      const child = await forkReady({
-        label: `${kind}-${started++}`,
-        module: MAIN[kind],
-        args,
-        env: { ...env, ...extra },
-      });
-      processes.add(child);
-      everStarted.push(child);
-      void child.exited.then(() => processes.delete(child));
-      return child;
-    };
-
-    const frontend = await fork('frontend', { FRONTEND_HOST: '127.0.0.1', FRONTEND_PORT: '0' });
-    const startNode = async (kind: ChaosNode['kind']): Promise<ChaosNode> => {
-      const nodeId = `chaos-${kind === 'io-node' ? 'io' : 'app'}-${randomBytes(3).toString('hex')}`;
-      const child =
-        kind === 'io-node'
-          ? await fork(kind, { IO_NODE_ID: nodeId, IO_NODE_HOST: '127.0.0.1', IO_NODE_PORT: '0' })
-          : await fork(kind, { APP_NODE_ID: nodeId }, [CHAT_HANDLERS]);
-      const node: ChaosNode = { kind, nodeId, process: child };
-      (kind === 'io-node' ? ioNodes : appNodes).push(node);
-      return node;
-    };
-    for (let i = 0; i < options.appNodes; i++) await startNode('app-node');
-    for (let i = 0; i < options.ioNodes; i++) await startNode('io-node');
+    const cluster = await launchCluster({
+      entryPoints: workspaceEntryPoints(ROOT),
+      appModule: CHAT_HANDLERS,
+      env: {
+        ...redisEnv,
+        IOCLUSTER_PREFIX: prefix,
+        LOG_LEVEL: 'warn',
+        LOG_PRETTY: 'off',
+        HISTORY_ROOMS: 'room-*',
+        ...options.env,
+      },
+      idPrefix: 'chaos-',
+      appNodes: options.appNodes,
+      ioNodes: options.ioNodes,
+      frontend: true,
+      output: (label, line) => {
+        const counted = warnings.get(label) ?? { count: 0, first: [] };
+        warnings.set(label, counted);
+        countWarnings(counted, line);
+      },
+      readyTimeoutMs: 20_000,
+      stopGraceMs: STOP_GRACE_MS,
+    });
+    nodes = cluster;
+    const frontendUrl = cluster.frontend?.url;
+    if (frontendUrl === undefined) throw new Error('the frontend announced no url');
 
     return {
       topology: options.topology,
       redis,
       sentinel,
-      frontendUrl: String(frontend.ready.url),
-      ioNodes,
-      appNodes,
+      frontendUrl,
+      get ioNodes() {
+        return cluster.ioNodes;
+      },
+      get appNodes() {
+        return cluster.appNodes;
+      },
       primary: async () => redis ?? sentinel!.primary(),
       warnings: () =>
         Object.fromEntries(
-          everStarted
-            .filter((child) => child.warnings.count > 0)
-            .map((child) => [child.label, { count: child.warnings.count, first: [...child.warnings.first] }]),
+          [...warnings]
+            .filter(([, counted]) => counted.count > 0)
+            .map(([label, counted]) => [label, { count: counted.count, first: [...counted.first] }]),
         ),
-      startNode,
+      startNode: (kind) => cluster.start(kind),
       async stopNode(node, signal) {
-        const list = node.kind === 'io-node' ? ioNodes : appNodes;
-        list.splice(list.indexOf(node), 1);
-        if (signal === 'SIGKILL') await node.process.kill('SIGKILL');
-        else await node.process.stop(STOP_GRACE_MS);
+        if (signal === 'SIGKILL') await node.kill('SIGKILL');
+        else await node.stop();
       },
       close,
     };

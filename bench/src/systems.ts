@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { type BenchChild, forkReady } from './child.js';
+import { launchCluster, workspaceEntryPoints } from '@iocluster/devkit';
+import { type BenchProcess, countWarnings, forkReady, type Warnings } from './child.js';
 
 export type SystemName =
   | 'iocluster'
@@ -25,8 +26,8 @@ export interface RunningSystem {
   /** URLs clients connect to, one per Socket.IO server. */
   readonly urls: string[];
   /** Every process the benchmark started; without workers, `servers[i]` serves `urls[i]`. */
-  readonly processes: BenchChild[];
-  readonly servers: BenchChild[];
+  readonly processes: BenchProcess[];
+  readonly servers: BenchProcess[];
   /** Every process to meter, by label: `processes`, plus the workers of a supervisor (`io-0.w1`). */
   readonly pids: ReadonlyMap<string, number>;
   /** Stops the servers first (clients leave cleanly), then the rest. */
@@ -46,8 +47,6 @@ export interface SystemOptions {
 }
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const IO_NODE_MAIN = `${ROOT}packages/io-node/dist/main.js`;
-const APP_NODE_MAIN = `${ROOT}packages/app-node/dist/main.js`;
 const CHAT_HANDLERS = fileURLToPath(new URL('./chat-handlers.js', import.meta.url));
 const BASELINE_SERVER = fileURLToPath(new URL('./baseline-server.js', import.meta.url));
 const SERVERS = 2;
@@ -75,47 +74,44 @@ async function startIocluster(
           ...(named ? ['--cpu-prof-name', `${label}-${stamp}.cpuprofile`] : []),
         ]
       : [];
-  const env = {
-    REDIS_URL: options.redisUrl,
-    IOCLUSTER_PREFIX: options.prefix,
-    LOG_LEVEL: 'warn',
-    LOG_PRETTY: 'off',
-    ORDERING: 'on',
-    SOCKETIO_PARSER: parser,
-    ...options.env,
-  };
-  const started: BenchChild[] = [];
-  try {
-    const app = await forkReady({
-      label: 'app-0',
-      module: APP_NODE_MAIN,
-      args: [CHAT_HANDLERS],
-      env: { ...env, APP_NODE_ID: 'bench-app-0' },
-      execArgv: execArgv('app-0'),
+  const cluster = await launchCluster({
+    entryPoints: workspaceEntryPoints(ROOT),
+    appModule: CHAT_HANDLERS,
+    env: {
+      REDIS_URL: options.redisUrl,
+      IOCLUSTER_PREFIX: options.prefix,
+      LOG_LEVEL: 'warn',
+      LOG_PRETTY: 'off',
+      ORDERING: 'on',
+      SOCKETIO_PARSER: parser,
+      ...options.env,
+    },
+    tierEnv: { 'io-node': { IO_NODE_WORKERS: String(workers) } },
+    readyTimeoutMs: 20_000,
+    stopGraceMs: 15_000,
+  });
+  const started: BenchProcess[] = [];
+  const start = async (kind: 'app-node' | 'io-node', label: string, named = true) => {
+    const warnings: Warnings = { count: 0, first: [] };
+    const node = await cluster.start(kind, {
+      label,
+      nodeId: `bench-${label}`,
+      execArgv: execArgv(label, named),
+      output: (_, line) => countWarnings(warnings, line),
     });
-    started.push(app);
-    for (let i = 0; i < (options.ioNodes ?? SERVERS) / workers; i++) {
-      started.push(
-        await forkReady({
-          label: `io-${i}`,
-          module: IO_NODE_MAIN,
-          env: {
-            ...env,
-            IO_NODE_ID: `bench-io-${i}`,
-            IO_NODE_HOST: '127.0.0.1',
-            IO_NODE_PORT: '0',
-            IO_NODE_WORKERS: String(workers),
-          },
-          execArgv: execArgv(`io-${i}`, workers === 1),
-        }),
-      );
-    }
+    started.push(Object.assign(node, { warnings }));
+  };
+  try {
+    await start('app-node', 'app-0');
+    for (let i = 0; i < (options.ioNodes ?? SERVERS) / workers; i++)
+      await start('io-node', `io-${i}`, workers === 1);
   } catch (err) {
-    await Promise.allSettled(started.map((child) => child.stop()));
+    await cluster.stop();
     throw err;
   }
   const servers = started.filter((child) => child.label.startsWith('io-'));
-  return system(name, parser, servers, started);
+  // Drain order: the servers first (clients leave cleanly), then the app-node.
+  return system(name, parser, servers, started, () => cluster.stop());
 }
 
 /**
@@ -126,7 +122,7 @@ async function startBaseline(
   name: 'baseline' | 'baseline-streams',
   options: SystemOptions,
 ): Promise<RunningSystem> {
-  const servers: BenchChild[] = [];
+  const servers: BenchProcess[] = [];
   try {
     for (let i = 0; i < SERVERS; i++) {
       servers.push(
@@ -145,11 +141,13 @@ async function startBaseline(
     await Promise.allSettled(servers.map((child) => child.stop()));
     throw err;
   }
-  return system(name, 'default', servers, servers);
+  return system(name, 'default', servers, servers, async () => {
+    await Promise.allSettled(servers.map((child) => child.stop()));
+  });
 }
 
 /** A server's nodes as it announced them: itself, or each worker of a supervisor. */
-function nodesOf(server: BenchChild): { url: string; label: string; pid: number }[] {
+function nodesOf(server: BenchProcess): { url: string; label: string; pid: number }[] {
   const workers = server.ready.workers;
   const nodes: Record<string, unknown>[] = Array.isArray(workers)
     ? (workers as Record<string, unknown>[]).map((w) => ({
@@ -166,24 +164,14 @@ function nodesOf(server: BenchChild): { url: string; label: string; pid: number 
 function system(
   name: SystemName,
   parser: RunningSystem['parser'],
-  servers: BenchChild[],
-  processes: BenchChild[],
+  servers: BenchProcess[],
+  processes: BenchProcess[],
+  stop: () => Promise<void>,
 ): RunningSystem {
   const nodes = servers.flatMap(nodesOf);
   const pids = new Map(processes.map((p) => [p.label, p.pid] as const));
   for (const node of nodes) pids.set(node.label, node.pid);
-  return {
-    name,
-    parser,
-    urls: nodes.map((node) => node.url),
-    servers,
-    processes,
-    pids,
-    async stop() {
-      await Promise.allSettled(servers.map((child) => child.stop()));
-      await Promise.allSettled(processes.map((child) => child.stop()));
-    },
-  };
+  return { name, parser, urls: nodes.map((node) => node.url), servers, processes, pids, stop };
 }
 
 export function startSystem(name: SystemName, options: SystemOptions): Promise<RunningSystem> {

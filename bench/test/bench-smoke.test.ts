@@ -97,6 +97,13 @@ describe('bench', () => {
       expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
       expect(stdout).toContain('| workload | system | knee (msgs/s)');
     },
-    RUN_TIMEOUT_MS + 10_000,
+    {
+      timeout: RUN_TIMEOUT_MS + 10_000,
+      // The lowest step must deliver every message within its 3 s window (plus a short grace), and a
+      // machine busy with other work delays some past it, for the plain Socket.IO baseline as much as
+      // for iocluster: 14,582 of 15,000 once at a load average of 10 on 2 cores (the rerun: all), and
+      // thousands missed by both systems at 30. One more run tells such a stall from a real loss.
+      retry: 1,
+    },
   );
 });

@@ -3,25 +3,29 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import {
   DevkitError,
-  type ForkedProcess,
-  forkProcess,
+  type ExitStatus,
+  launchCluster,
+  type NodeKind,
+  type NodeProcess,
   type RedisServer,
   redisReachable,
+  SOURCE_EXEC_ARGV,
   startRedisServer,
+  workspaceEntryPoints,
 } from '@iocluster/devkit';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** One process of the stack. */
+/** One process of the stack: a node, the frontend, or the stack's own redis-server. */
 export interface StackProcess {
   /** `frontend`, `io-node-1`, `app-node-2`, `redis`... */
-  readonly name: string;
+  readonly label: string;
   readonly pid: number;
   readonly child: ChildProcess;
   /** What it announced when ready (`nodeId`, `url`, `port`). */
   readonly ready: Readonly<Record<string, unknown>>;
   /** Resolves when it exited. */
-  readonly exited: Promise<void>;
+  readonly exited: Promise<ExitStatus>;
   /** Sends a signal (SIGKILL for a crash, SIGTERM for a drain) and waits for the exit. */
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -75,9 +79,9 @@ export interface Stack {
   readonly prefix: string;
   /** Set when the stack started its own redis-server. */
   readonly redis: StackProcess | undefined;
-  readonly frontend: StackProcess;
-  readonly ioNodes: StackProcess[];
-  readonly appNodes: StackProcess[];
+  readonly frontend: NodeProcess;
+  readonly ioNodes: readonly NodeProcess[];
+  readonly appNodes: readonly NodeProcess[];
   /** Every process started, still running or not. */
   readonly processes: readonly StackProcess[];
   /**
@@ -87,20 +91,8 @@ export interface Stack {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** A process of the stack from the one devkit forked. */
-function stackProcess(name: string, forked: ForkedProcess): StackProcess {
-  return {
-    name,
-    pid: forked.pid,
-    child: forked.child,
-    ready: forked.ready,
-    exited: forked.exited.then(() => undefined),
-    kill: forked.kill,
-  };
-}
-
 /** The processes of a stack, by package. */
-export type StackPackage = 'frontend' | 'io-node' | 'app-node';
+export type StackPackage = NodeKind;
 
 /**
  * The entry point of a package's process, from the repository root: `dist/main.js` (what
@@ -109,56 +101,12 @@ export type StackPackage = 'frontend' | 'io-node' | 'app-node';
 export function entryPoint(pkg: StackPackage, source = false): string {
   // The example's frontend is packages/frontend plus the demo login (example/src/frontend.ts).
   if (pkg === 'frontend') return source ? 'example/src/frontend.ts' : 'example/dist/frontend.js';
-  return source ? `packages/${pkg}/src/main.ts` : `packages/${pkg}/dist/main.js`;
+  return workspaceEntryPoints('', source)[pkg];
 }
 
 /** The chat handlers module app-nodes load. */
 export function chatModule(source = false): string {
   return source ? 'example/src/chat-app.ts' : 'example/dist/chat-app.js';
-}
-
-interface Spec {
-  name: string;
-  pkg: StackPackage;
-  args?: string[];
-  env: Record<string, string>;
-}
-
-type Resolved = Required<Omit<StackOptions, 'output'>> & StackOptions;
-
-/**
- * Forks `specs` at once and registers every one that got ready in `processes`, even when another
- * failed (so `stop` finds it); then throws the first failure. A failed process is already gone.
- */
-async function startNodes(
-  specs: Spec[],
-  options: Resolved,
-  processes: StackProcess[],
-): Promise<StackProcess[]> {
-  const results = await Promise.allSettled(
-    specs.map(async (spec) => {
-      const forked = await forkProcess({
-        label: spec.name,
-        module: `${ROOT}${entryPoint(spec.pkg, options.source)}`,
-        args: spec.args ?? [],
-        cwd: ROOT,
-        execArgv: options.source ? ['--import', 'tsx', '--conditions=source'] : [],
-        env: { ...options.env, ...spec.env },
-        output: (line) => options.output?.(spec.name, line),
-        tailLines: 20,
-        // Own process group: a Ctrl-C in the terminal reaches only the launcher, which stops the others
-        // in drain order, once each (a second signal would make them exit at once).
-        detached: true,
-        readyTimeoutMs: options.readyTimeoutMs,
-      });
-      return stackProcess(spec.name, forked);
-    }),
-  );
-  const started = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
-  processes.push(...started);
-  const failed = results.find((result) => result.status === 'rejected');
-  if (failed) throw failed.reason;
-  return started;
 }
 
 /** A redis-server of the stack's own on a free port, quiet (warnings only) and in its own process group. */
@@ -185,11 +133,11 @@ async function startOwnRedis(
     throw err;
   }
   const redis: StackProcess = {
-    name: 'redis',
+    label: 'redis',
     pid: server.pid,
     child: server.child,
     ready: { port: server.port },
-    exited: server.exited.then(() => undefined),
+    exited: server.exited,
     kill: (signal = 'SIGTERM') => server.stop(signal),
   };
   return { url: server.url, process: redis };
@@ -216,122 +164,79 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     env: {},
     readyTimeoutMs: 30_000,
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
-  } as Resolved;
-  const processes: StackProcess[] = [];
-  let stopping: Promise<void> | undefined;
-
-  const stop = (graceMs = 10_000): Promise<void> => {
-    stopping ??= (async () => {
-      const order = ['frontend', 'io-node', 'app-node', 'redis'];
-      for (const kind of order) {
-        const group = processes.filter((p) => p.name.startsWith(kind));
-        await Promise.all(
-          group.map(async (p) => {
-            const timer = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
-            await p.kill('SIGTERM');
-            clearTimeout(timer);
-          }),
-        );
-      }
-    })();
-    return stopping;
+  } as Required<Omit<StackOptions, 'output' | 'adminToken' | 'signal'>> & StackOptions;
+  if (opts.signal?.aborted) throw new Error('start aborted');
+  let redisUrl = opts.redisUrl;
+  let redis: StackProcess | undefined;
+  if (!(await redisReachable(redisUrl))) {
+    if (!opts.startRedis) throw new Error(`no Redis answers at ${redisUrl}`);
+    const started = await startOwnRedis(redisUrl, opts.output);
+    redisUrl = started.url;
+    redis = started.process;
+  }
+  // One secret per run, unless given: io-nodes verify with it what the frontend's demo login signs.
+  const auth = {
+    AUTH_JWT_SECRET: opts.env.AUTH_JWT_SECRET ?? randomBytes(32).toString('base64url'),
+    AUTH_JWT_ISSUER: opts.env.AUTH_JWT_ISSUER ?? 'iocluster-example',
+    AUTH_JWT_AUDIENCE: opts.env.AUTH_JWT_AUDIENCE ?? 'chat',
   };
-
-  const checkAborted = () => {
-    if (opts.signal?.aborted) throw new Error('start aborted');
-  };
+  const main = (pkg: StackPackage) => `${ROOT}${entryPoint(pkg, opts.source)}`;
   try {
-    checkAborted();
-    let redisUrl = opts.redisUrl;
-    let redis: StackProcess | undefined;
-    if (!(await redisReachable(redisUrl))) {
-      if (!opts.startRedis) throw new Error(`no Redis answers at ${redisUrl}`);
-      const started = await startOwnRedis(redisUrl, opts.output);
-      processes.push(started.process);
-      redisUrl = started.url;
-      redis = started.process;
-    }
-    const common = {
-      REDIS_URL: redisUrl,
-      IOCLUSTER_PREFIX: opts.prefix,
-    };
-    // One secret per run, unless given: io-nodes verify with it what the frontend's demo login signs.
-    const auth = {
-      AUTH_JWT_SECRET: opts.env.AUTH_JWT_SECRET ?? randomBytes(32).toString('base64url'),
-      AUTH_JWT_ISSUER: opts.env.AUTH_JWT_ISSUER ?? 'iocluster-example',
-      AUTH_JWT_AUDIENCE: opts.env.AUTH_JWT_AUDIENCE ?? 'chat',
-    };
-    const appModule = chatModule(opts.source);
-    checkAborted();
-    const io = await startNodes(
-      Array.from({ length: opts.ioNodes }, (_, i) => ({
-        name: `io-node-${i + 1}`,
-        pkg: 'io-node' as const,
-        env: {
-          ...common,
+    const nodes = await launchCluster({
+      entryPoints: { 'io-node': main('io-node'), 'app-node': main('app-node'), frontend: main('frontend') },
+      appModule: `${ROOT}${chatModule(opts.source)}`,
+      ioNodes: opts.ioNodes,
+      appNodes: opts.appNodes,
+      frontend: true,
+      env: { ...opts.env, REDIS_URL: redisUrl, IOCLUSTER_PREFIX: opts.prefix },
+      tierEnv: {
+        'io-node': { ...auth, IO_NODE_WORKERS: String(opts.ioWorkers) },
+        // Each app-node's /healthz, /readyz and /metrics, on a free port (listed in the admin view).
+        'app-node': { APP_NODE_WORKERS: String(opts.appWorkers), METRICS_HOST: opts.host, METRICS_PORT: '0' },
+        frontend: {
           ...auth,
-          IO_NODE_ID: `io-${i + 1}-${randomBytes(2).toString('hex')}`,
-          IO_NODE_HOST: opts.host,
-          IO_NODE_PORT: '0',
-          IO_NODE_WORKERS: String(opts.ioWorkers),
+          FRONTEND_PORT: String(opts.frontendPort),
+          FRONTEND_STATIC_DIR: `${ROOT}example/public`,
+          FRONTEND_PROXY: opts.proxy ? 'on' : 'off',
+          ...(opts.adminToken ? { ADMIN_TOKEN: opts.adminToken } : {}),
         },
-      })),
-      opts,
-      processes,
-    );
-    checkAborted();
-    const apps = await startNodes(
-      Array.from({ length: opts.appNodes }, (_, i) => ({
-        name: `app-node-${i + 1}`,
-        pkg: 'app-node' as const,
-        args: [appModule],
-        env: {
-          ...common,
-          APP_NODE_ID: `app-${i + 1}-${randomBytes(2).toString('hex')}`,
-          APP_NODE_WORKERS: String(opts.appWorkers),
-          // Each app-node's /healthz, /readyz and /metrics, on a free port (listed in the admin view).
-          METRICS_HOST: opts.host,
-          METRICS_PORT: '0',
-        },
-      })),
-      opts,
-      processes,
-    );
-    checkAborted();
-    const [frontend] = (await startNodes(
-      [
-        {
-          name: 'frontend',
-          pkg: 'frontend',
-          env: {
-            ...common,
-            ...auth,
-            FRONTEND_HOST: opts.host,
-            FRONTEND_PORT: String(opts.frontendPort),
-            FRONTEND_STATIC_DIR: `${ROOT}example/public`,
-            FRONTEND_PROXY: opts.proxy ? 'on' : 'off',
-            ...(opts.adminToken ? { ADMIN_TOKEN: opts.adminToken } : {}),
-          },
-        },
-      ],
-      opts,
-      processes,
-    )) as [StackProcess];
-    checkAborted();
-    const port = frontend.ready.port;
+      },
+      host: opts.host,
+      cwd: ROOT,
+      execArgv: opts.source ? SOURCE_EXEC_ARGV : [],
+      ...(opts.output ? { output: opts.output } : {}),
+      tailLines: 20,
+      // Own process groups: a Ctrl-C in the terminal reaches only the launcher, which stops the others
+      // in drain order, once each (a second signal would make them exit at once).
+      detached: true,
+      readyTimeoutMs: opts.readyTimeoutMs,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    const frontend = nodes.frontend;
+    if (!frontend) {
+      await nodes.stop(2_000);
+      throw new Error('the frontend exited as soon as it was ready');
+    }
+    let stopping: Promise<void> | undefined;
     return {
-      frontendUrl: `http://${opts.host}:${String(port)}`,
+      frontendUrl: `http://${opts.host}:${String(frontend.ready.port)}`,
       redisUrl,
       prefix: opts.prefix,
       redis,
       frontend,
-      ioNodes: io,
-      appNodes: apps,
-      processes,
-      stop,
+      ioNodes: nodes.ioNodes,
+      appNodes: nodes.appNodes,
+      processes: [...nodes.processes, ...(redis ? [redis] : [])],
+      stop(graceMs = 10_000) {
+        stopping ??= (async () => {
+          await nodes.stop(graceMs);
+          await redis?.kill('SIGTERM');
+        })();
+        return stopping;
+      },
     };
   } catch (err) {
-    await stop(2_000);
+    await redis?.kill('SIGTERM');
     throw err;
   }
 }

@@ -128,13 +128,13 @@ const lines = [
   ...s.ioNodes.flatMap((p) =>
     nodesOf(p.ready).map(
       (n) =>
-        `  ${p.name.padEnd(9)} ${String(n.url)}  ${String(n.nodeId)}  pid ${String(n.pid ?? p.pid)}  ${String(n.url)}/metrics`,
+        `  ${p.label.padEnd(9)} ${String(n.url)}  ${String(n.nodeId)}  pid ${String(n.pid ?? p.pid)}  ${String(n.url)}/metrics`,
     ),
   ),
   ...s.appNodes.flatMap((p) =>
     nodesOf(p.ready).map(
       (n) =>
-        `  ${p.name.padEnd(9)} ${String(n.nodeId)}  pid ${String(n.pid ?? p.pid)}  ${String(n.metricsUrl ?? '')}`,
+        `  ${p.label.padEnd(9)} ${String(n.nodeId)}  pid ${String(n.pid ?? p.pid)}  ${String(n.metricsUrl ?? '')}`,
     ),
   ),
   '',
@@ -145,6 +145,6 @@ const lines = [
 for (const line of lines) print('example', line);
 for (const p of s.processes) {
   void p.exited.then(() => {
-    if (!stopping) print('example', `${p.name} (pid ${p.pid}) exited`);
+    if (!stopping) print('example', `${p.label} (pid ${p.pid}) exited`);
   });
 }

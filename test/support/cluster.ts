@@ -2,7 +2,14 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { type AppNode, type AppNodeOptions, createAppNode } from '@iocluster/app-node';
-import { type ForkedProcess, forkProcess, type ReadyMessage } from '@iocluster/devkit';
+import {
+  type ForkedProcess,
+  launchCluster,
+  type NodeProcess,
+  type ReadyMessage,
+  SOURCE_EXEC_ARGV,
+  workspaceEntryPoints,
+} from '@iocluster/devkit';
 import { createFrontend, type Frontend, type FrontendOptions } from '@iocluster/frontend';
 import { createIoNode, type IoNode, type IoNodeOptions } from '@iocluster/io-node';
 import {
@@ -183,7 +190,7 @@ function redisEnv(target: RedisTarget): Record<string, string> {
 }
 
 /** SIGKILL (`kill`) and SIGTERM (`stop`) of a child process, each waiting for its exit. */
-function controls(child: ForkedProcess): Pick<ChildAppNode, 'process' | 'kill' | 'stop'> {
+function controls(child: NodeProcess): Pick<ChildAppNode, 'process' | 'kill' | 'stop'> {
   return { process: child.child, kill: () => child.kill('SIGKILL'), stop: () => child.kill('SIGTERM') };
 }
 
@@ -200,29 +207,16 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
   const target: RedisTarget = options.redis ?? { kind: 'standalone', url: redisUrl };
   const redis = createRedis(target, 'command');
 
-  /** A package's process through its real entry point (TypeScript sources via tsx), on this cluster. */
-  const startChild = (
-    kind: 'app-node' | 'io-node',
-    args: string[],
-    env: Record<string, string>,
-    how: { output?: (line: string) => void; module?: string } = {},
-  ) =>
-    forkProcess({
-      label: `child ${kind}`,
-      module: `${root}${how.module ?? `packages/${kind}/src/main.ts`}`,
-      args,
-      cwd: root,
-      execArgv: ['--import', 'tsx', '--conditions=source'],
-      env: {
-        ...redisEnv(target),
-        IOCLUSTER_PREFIX: prefix,
-        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-        ...env,
-      },
-      ...(how.output ? { stdio: 'pipe' as const, output: how.output } : { stdio: 'inherit' as const }),
-      // Under the test timeout (60 s), so a stuck start fails here, with the child's name.
-      readyTimeoutMs: 50_000,
-    });
+  // The packages' processes through their real entry points (TypeScript sources via tsx), on this cluster.
+  const processes = await launchCluster({
+    entryPoints: workspaceEntryPoints(root, true),
+    execArgv: SOURCE_EXEC_ARGV,
+    cwd: root,
+    env: { ...redisEnv(target), IOCLUSTER_PREFIX: prefix, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn' },
+    output: 'inherit',
+    // Under the test timeout (60 s), so a stuck start fails here, with the child's name.
+    readyTimeoutMs: 50_000,
+  });
 
   const cluster: Cluster = {
     prefix,
@@ -275,10 +269,10 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
     async startChildAppNode(env = {}) {
       if (!options.appModule) throw new Error('setup(): childAppNodes need appModule');
       const nodeId = `child-${randomBytes(3).toString('hex')}`;
-      const child = await startChild('app-node', [`${root}${options.appModule}`], {
-        APP_NODE_ID: nodeId,
-        ...options.childEnv,
-        ...env,
+      const child = await processes.start('app-node', {
+        nodeId,
+        args: [`${root}${options.appModule}`],
+        env: { ...options.childEnv, ...env },
       });
       const handle: ChildAppNode = { nodeId, ready: child.ready, ...controls(child) };
       children.push(handle);
@@ -286,15 +280,14 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
     },
     async startChildIoNode(env = {}, module = undefined) {
       const nodeId = `child-io-${randomBytes(3).toString('hex')}`;
-      const child = await startChild(
-        'io-node',
-        [],
-        { IO_NODE_ID: nodeId, IO_NODE_HOST: '127.0.0.1', IO_NODE_PORT: '0', ...env },
-        { module },
-      );
+      const child = await processes.start('io-node', {
+        nodeId,
+        env,
+        ...(module === undefined ? {} : { module: `${root}${module}` }),
+      });
       const handle: ChildIoNode = {
         nodeId,
-        url: String(child.ready.url),
+        url: String(child.url),
         port: Number(child.ready.port),
         ...controls(child),
       };
@@ -303,18 +296,11 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
     },
     async startIoNodeSupervisor(workers, env = {}, output) {
       const baseId = `child-io-${randomBytes(3).toString('hex')}`;
-      const child = await startChild(
-        'io-node',
-        [],
-        {
-          IO_NODE_ID: baseId,
-          IO_NODE_HOST: '127.0.0.1',
-          IO_NODE_PORT: '0',
-          IO_NODE_WORKERS: String(workers),
-          ...env,
-        },
-        { output },
-      );
+      const child = await processes.start('io-node', {
+        nodeId: baseId,
+        env: { IO_NODE_WORKERS: String(workers), ...env },
+        ...(output ? { output: (_: string, line: string) => output(line) } : {}),
+      });
       const announced = child.ready.workers;
       if (!Array.isArray(announced)) throw new Error('the io-node supervisor announced no workers');
       const handle: ChildIoNodeSupervisor = {
@@ -350,6 +336,9 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
         ['close io-nodes', () => ioNodes.map((node) => node.close())],
         ['SIGKILL child app-nodes', () => children.map((child) => child.kill())],
         ['close app-nodes', () => appNodes.map((app) => app.close())],
+        // Anything of theirs still there, and a child that gets ready only now (its test timed out while
+        // it started): stopped as soon as it is, rather than left running after the test run.
+        ['stop child processes', () => [processes.stop(5_000)]],
         ['delete keys', () => [deleteKeys(redis, prefix)]],
       ];
       for (const [step, work] of steps) await bounded(step, work());

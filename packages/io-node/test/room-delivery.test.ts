@@ -79,7 +79,7 @@ async function member(): Promise<Member> {
         const arrived = new Promise<void>((resolve) => (waiting = { count, resolve }));
         await Promise.race([arrived, delay(5_000, undefined, { ref: false })]);
       }
-      const probe = once(client, 'probe');
+      const probe = new Promise<void>((resolve) => client.once('probe', () => resolve()));
       socket.emit('probe');
       await probe;
       return [...offsets];

@@ -5,7 +5,7 @@ import {
   createRateMeter,
   decodeAppNodeRecord,
   encodeAppNodeRecord,
-} from '../src/index.js';
+} from '../../src/index.js';
 
 describe('rates and records', () => {
   test('rate meter - averages whole seconds over its window and forgets older ones', () => {

@@ -8,7 +8,7 @@ import {
   type IngressJob,
   presenceMemberId,
   WireError,
-} from '../src/index.js';
+} from '../../src/index.js';
 
 const client = {
   id: 's1',

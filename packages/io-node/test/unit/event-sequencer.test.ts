@@ -1,8 +1,8 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { type ClientInfo, type IngressJob, silentLogger } from '@iocluster/shared';
 import { afterEach, describe, expect, test } from 'vitest';
-import { EventSequencer } from '../src/event-sequencer.js';
-import type { IngressProducer } from '../src/ingress-queue.js';
+import { EventSequencer } from '../../src/event-sequencer.js';
+import type { IngressProducer } from '../../src/ingress-queue.js';
 
 const client: ClientInfo = {
   id: 's1',
@@ -43,6 +43,8 @@ describe('event sequencer', () => {
             resolve();
           };
         }),
+      // No app-node consumes them: whatever the queue took is still waiting.
+      waiting: async () => jobs.length,
       close: async () => undefined,
     };
     const seq = new EventSequencer({ ...baseOptions, producer, maxPendingEvents: 4 });
