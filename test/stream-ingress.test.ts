@@ -209,7 +209,7 @@ describe('streams ingress', () => {
     });
     await vi.waitFor(
       async () => {
-        const ids = ((await redis.xrange(stream(), '-', '+')) as [string][]).map(([id]) => id);
+        const ids = (await redis.xrange(stream(), '-', '+')).map(([id]) => id);
         expect(ids).toHaveLength(7);
         expect(ids[0]).toBe(held[0]![0]);
         for (const [id] of held) expect(ids).toContain(id);

@@ -104,9 +104,6 @@ function redisHarness(oneRoundTrip: boolean, ingress: 'bullmq' | 'streams' = 'bu
           routing: createRoutingTable(shared, keys),
           reader,
           commands: shared,
-          heartbeatIntervalMs: 1_000,
-          heartbeatTtlMs: 3_000,
-          retentionMs: 10_000,
           logger,
         });
       },

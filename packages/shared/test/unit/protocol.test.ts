@@ -16,7 +16,7 @@ function sources(dir: string): string[] {
 
 describe('client protocol', () => {
   it('client protocol - every reserved name is a distinct constant starting with the reserved prefix', () => {
-    const names = Object.entries(protocol).filter(
+    const names = Object.entries(protocol as Record<string, unknown>).filter(
       (entry): entry is [string, string] => typeof entry[1] === 'string' && entry[0] !== 'RESERVED_PREFIX',
     );
     expect(names.length).toBeGreaterThanOrEqual(17);
