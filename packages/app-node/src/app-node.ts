@@ -298,7 +298,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
     async start() {
       if (started) throw new Error('app-node already started');
       started = true;
-      await ingress.start();
+      // Listening first: a port in use fails the start before it wrote anything to Redis.
       if (health) {
         await health.start();
         // Listening on every interface: the host name is the address others (a container network) know.
@@ -306,6 +306,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
           opts.metricsHost === '0.0.0.0' || opts.metricsHost === '::' ? hostname() : opts.metricsHost;
         metricsUrl = `http://${host}:${health.port}/metrics`;
       }
+      await ingress.start();
       await registry.start();
       logger.info(
         {

@@ -1,22 +1,23 @@
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import {
   announceReady,
   appNodeWorkerEnv,
   createLogger,
+  exitAfterStartFailure,
   exitWithSupervisor,
-  loadConfig,
+  loadConfigOrExit,
   runUntilSignal,
   runWorkers,
+  startOrExit,
 } from '@iocluster/shared';
-import { type AppNode, createAppNode } from './app-node.js';
+import { createAppNode } from './app-node.js';
+import { loadHandlersModule } from './handlers-module.js';
 
 /**
  * `node packages/app-node/dist/main.js <handlers-module>`: runs an app-node whose handlers come from a
  * module that default-exports (or exports as `register`) a function `(app: AppNode) => void`; with
  * `APP_NODE_WORKERS` > 1, a supervisor of that many app-node processes.
  */
-const config = loadConfig();
+const config = loadConfigOrExit('app-node', process.env);
 const logger = createLogger({ level: config.logLevel, name: 'app-node', pretty: config.logPretty });
 const modulePath = process.argv[2] ?? process.env.APP_MODULE;
 if (!modulePath) {
@@ -34,18 +35,9 @@ if (config.workerIndex === undefined && config.appNode.workers > 1) {
     logger,
   });
 } else {
-  const handlers = (await import(pathToFileURL(resolve(modulePath)).href)) as {
-    default?: (app: AppNode) => unknown;
-    register?: (app: AppNode) => unknown;
-  };
-  const register = handlers.default ?? handlers.register;
-  if (typeof register !== 'function') {
-    logger.fatal(
-      { modulePath },
-      'the handlers module must export a function `register(app)` (default or named)',
-    );
-    process.exit(2);
-  }
+  const register = await loadHandlersModule(modulePath).catch((err: unknown) =>
+    exitAfterStartFailure(logger, err),
+  );
   const app = createAppNode({
     redis: config.redis,
     prefix: config.prefix,
@@ -70,9 +62,15 @@ if (config.workerIndex === undefined && config.appNode.workers > 1) {
     },
     logger,
   });
-  await register(app);
   runUntilSignal(logger, () => app.close());
   if (config.workerIndex !== undefined) exitWithSupervisor();
-  await app.start();
-  announceReady({ nodeId: app.nodeId, metricsUrl: app.metricsUrl });
+  const started = await startOrExit(
+    logger,
+    async () => {
+      await register(app);
+      await app.start();
+    },
+    { ports: { METRICS_PORT: config.appNode.metricsPort }, close: () => app.close() },
+  );
+  if (started) announceReady({ nodeId: app.nodeId, metricsUrl: app.metricsUrl });
 }

@@ -255,6 +255,9 @@ export function createFrontend(options: FrontendOptions): Frontend {
     async start() {
       if (started) throw new Error('frontend already started');
       started = true;
+      // Listening first: a port in use fails the start before anything is written to Redis (BullMQ's
+      // Queue records its options in the queue's meta key as it is made).
+      port = await listen(server, opts.port, opts.host);
       redis = createRedis(opts.redis, 'command', { logger, connectionName: 'frontend:cmd' });
       sub = createRedis(opts.redis, 'subscriber', { logger, connectionName: 'frontend:sub' });
       metrics.watchRedis(redis, 'command');
@@ -279,7 +282,6 @@ export function createFrontend(options: FrontendOptions): Frontend {
         proxy?.nodeLeft(node.nodeId);
       });
       await watcher.start();
-      port = await listen(server, opts.port, opts.host);
       logger.info(
         { port, strategy: opts.strategy, proxy: opts.proxy, ioNodes: watcher.nodes.length },
         'frontend listening',

@@ -9,11 +9,14 @@ import {
   createRoomHistory,
   createRoutingTable,
   deferred,
+  IoclusterError,
   listen,
   PORT_PLACEHOLDER,
   type RedisConnection,
+  type RedisWait,
   runCloseSteps,
   settleWithin,
+  waitForRedis,
 } from '@iocluster/shared';
 import { Server, type Socket } from 'socket.io';
 import { attachClientConnections } from './client-connections.js';
@@ -104,7 +107,9 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     if (path === '/readyz') {
       const reasons: string[] = [];
       if (!isReady) reasons.push(closing ? 'shutting down' : 'not started');
-      if (commandRedis?.status !== 'ready' || inboxRedis?.status !== 'ready')
+      const waiting = redisWait?.reason();
+      if (waiting) reasons.push(waiting);
+      else if (commandRedis?.status !== 'ready' || inboxRedis?.status !== 'ready')
         reasons.push('redis unreachable');
       return sendJson(res, reasons.length === 0 ? 200 : 503, {
         status: reasons.length === 0 ? 'ready' : 'not-ready',
@@ -143,6 +148,9 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   let commandRedis: RedisConnection | undefined;
   let inboxRedis: RedisConnection | undefined;
   let routingRedis: RedisConnection | undefined;
+  let redisWait: RedisWait | undefined;
+  // Ends a start still waiting for Redis when the node is closed meanwhile.
+  const starting = new AbortController();
   let producer: IngressProducer | undefined;
   let subscriber: CommandSubscriber | undefined;
   let roomRouting: RoomRouting | undefined;
@@ -161,7 +169,8 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     options: opts,
     metrics,
     logger,
-    closing: () => closing !== undefined,
+    // Until started (it listens while waiting for Redis, to answer /readyz) and from close() on.
+    closing: () => closing !== undefined || !isReady,
     sequencer: () => sequencer!,
     recovery: () => recovery,
     queueWaiting: () => producer?.waiting() ?? Promise.resolve(0),
@@ -203,6 +212,16 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         metrics.watchRedis(commandRedis, 'command');
         metrics.watchRedis(inboxRedis, 'inbox');
         metrics.watchRedis(routingRedis, 'routing');
+        redisWait = waitForRedis([commandRedis, inboxRedis, routingRedis], {
+          target: opts.redis,
+          logger,
+          signal: starting.signal,
+        });
+        // Listening first, so that /readyz says why while Redis does not answer; clients are refused
+        // until the node is ready.
+        port = await listen(http, opts.port, opts.host);
+        url = opts.publicUrl?.replaceAll(PORT_PLACEHOLDER, String(port)) ?? `http://127.0.0.1:${port}`;
+        await redisWait.ready;
         const routing = createRoutingTable(routingRedis, keys);
         producer = createIngressProducer(commandRedis, keys, logger, {
           partitions: opts.ingressPartitions,
@@ -312,8 +331,6 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         await subscriber.start();
         await presence.start();
         clients.start();
-        port = await listen(http, opts.port, opts.host);
-        url = opts.publicUrl?.replaceAll(PORT_PLACEHOLDER, String(port)) ?? `http://127.0.0.1:${port}`;
         logger.info({ port, url, ordering: opts.ordering, parser: opts.parser }, 'io-node listening');
         // Registered only once it listens: a frontend may send clients as soon as the record appears.
         await registry.start({ url, io, eventsPerSecond: metrics.eventsPerSecond });
@@ -328,6 +345,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     close() {
       closing ??= (async () => {
         isReady = false;
+        starting.abort(new IoclusterError('NODE_CLOSING', 'the io-node was closed while starting'));
         const steps: CloseStep[] = [
           // First, so no frontend sends a client to a node that is going away.
           ['leave registry', () => registry.close()],

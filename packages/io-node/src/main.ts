@@ -3,9 +3,10 @@ import {
   createLogger,
   exitWithSupervisor,
   ioNodeWorkerEnv,
-  loadConfig,
+  loadConfigOrExit,
   runUntilSignal,
   runWorkers,
+  startOrExit,
 } from '@iocluster/shared';
 import { createIoNode } from './io-node.js';
 
@@ -13,7 +14,7 @@ import { createIoNode } from './io-node.js';
  * `node packages/io-node/dist/main.js`: an io-node configured from the environment; with
  * `IO_NODE_WORKERS` > 1, a supervisor of that many io-node processes, each a node of its own.
  */
-const config = loadConfig();
+const config = loadConfigOrExit('io-node', process.env);
 const logger = createLogger({ level: config.logLevel, name: 'io-node', pretty: config.logPretty });
 const { ioNode } = config;
 if (config.workerIndex === undefined && ioNode.workers > 1) {
@@ -61,6 +62,9 @@ if (config.workerIndex === undefined && ioNode.workers > 1) {
   });
   runUntilSignal(logger, () => node.close());
   if (config.workerIndex !== undefined) exitWithSupervisor();
-  await node.start();
-  announceReady({ nodeId: node.nodeId, url: node.url, port: node.port });
+  const started = await startOrExit(logger, () => node.start(), {
+    ports: { IO_NODE_PORT: ioNode.port },
+    close: () => node.close(),
+  });
+  if (started) announceReady({ nodeId: node.nodeId, url: node.url, port: node.port });
 }

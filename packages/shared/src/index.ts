@@ -28,7 +28,15 @@ export { createRoomHistory, matchRooms } from './history.js';
 export type { IngressPartition, Keys } from './keys.js';
 export { createKeys, ingressPartitionOf } from './keys.js';
 export type { CloseStep, Deferred, Repeating } from './lifecycle.js';
-export { closeRedis, deferred, listen, repeat, runCloseSteps, settleWithin } from './lifecycle.js';
+export {
+  closeRedis,
+  closeStepsRunning,
+  deferred,
+  listen,
+  repeat,
+  runCloseSteps,
+  settleWithin,
+} from './lifecycle.js';
 export type { Listeners } from './listeners.js';
 export { createListeners } from './listeners.js';
 export type { DestinationStream, Logger, LoggerOptions, LogLevel } from './logger.js';
@@ -40,11 +48,14 @@ export { cachedReader, createProcessMetrics, QUEUE_STATES, queueJobsGauge } from
 export { assertHeartbeat, assertInteger, assertPort, withDefaults } from './options.js';
 export type { PresenceConnection, PresenceMember, PresenceRemoval, PresenceStore } from './presence.js';
 export { createPresenceStore } from './presence.js';
-export { announceReady, packageVersionAt, runUntilSignal } from './process.js';
+export type { RunUntilSignalOptions } from './process.js';
+export { announceReady, packageVersionAt, runUntilSignal, SHUTDOWN_BOUND_MS } from './process.js';
 export type { RateMeter } from './rate-meter.js';
 export { createRateMeter } from './rate-meter.js';
 export type { RedisConnection, RedisRole, RedisTarget } from './redis.js';
 export { createRedis } from './redis.js';
+export type { RedisWait, WaitForRedisOptions } from './redis-wait.js';
+export { describeRedisTarget, waitForRedis } from './redis-wait.js';
 export type { RegistryEvents, RegistryWatcher, RegistryWatcherOptions } from './registry.js';
 export {
   isNodeLive,
@@ -58,6 +69,13 @@ export type { ReplicaWait } from './replica-wait.js';
 export { waitForReplicas } from './replica-wait.js';
 export type { RoutingTable } from './routing.js';
 export { createRoutingTable } from './routing.js';
+export type { PortVariables, StartFailure, StartOrExitOptions } from './start-failure.js';
+export {
+  describeStartFailure,
+  exitAfterStartFailure,
+  loadConfigOrExit,
+  startOrExit,
+} from './start-failure.js';
 export type {
   AppNodeRecord,
   ChannelRequest,
