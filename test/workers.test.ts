@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { freePort } from '@iocluster/devkit';
 import { createKeys, readLiveNodes } from '@iocluster/shared';
 import { type Socket as ClientSocket, io as connectClient } from 'socket.io-client';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -149,5 +150,53 @@ describe('workers', () => {
     child.process.kill('SIGINT');
     expect(await exited).toEqual([0, null]);
     expect(workers.map((w) => w.pid).filter(isRunning)).toEqual([]);
+  });
+  test('workers - APP_NODE_WORKERS=2 with METRICS_PORT: every worker serves its metrics, and the frontend lists every worker of both tiers for Prometheus', async () => {
+    const c = await start({ appModule: 'test/fixtures/test-app.ts' });
+    const metricsPort = await freePort();
+    const child = await c.startChildAppNode({
+      APP_NODE_WORKERS: '2',
+      METRICS_PORT: String(metricsPort),
+      METRICS_HOST: '127.0.0.1',
+    });
+    const workers = child.ready.workers as { nodeId: string; metricsUrl: string }[];
+    expect(workers.map((w) => [w.nodeId, w.metricsUrl])).toEqual([
+      [`${child.nodeId}-w0`, `http://127.0.0.1:${metricsPort}/metrics`],
+      [`${child.nodeId}-w1`, `http://127.0.0.1:${metricsPort + 1}/metrics`],
+    ]);
+    for (const worker of workers) {
+      const res = await fetch(worker.metricsUrl);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('iocluster_app_jobs_total{result="completed"}');
+    }
+    const supervisor = await c.startIoNodeSupervisor(2);
+    const frontend = await c.startFrontend();
+    const targets = async (tier: string) => {
+      const res = await fetch(`${frontend.url}/api/scrape-targets?tier=${tier}`);
+      return (await res.json()) as { targets: string[]; labels: Record<string, string> }[];
+    };
+    const apps = await until(
+      () => targets('app-node'),
+      (groups) => groups.length === 2,
+      10_000,
+    );
+    expect(apps.map((g) => [g.labels.node_id, g.targets, g.labels.__metrics_path__]).sort()).toEqual([
+      [`${child.nodeId}-w0`, [`127.0.0.1:${metricsPort}`], '/metrics'],
+      [`${child.nodeId}-w1`, [`127.0.0.1:${metricsPort + 1}`], '/metrics'],
+    ]);
+    const ios = await until(
+      () => targets('io-node'),
+      (groups) => groups.length === 2,
+      10_000,
+    );
+    expect(ios.map((g) => [g.labels.node_id, g.targets]).sort()).toEqual(
+      supervisor.workers.map((w) => [w.nodeId, [`127.0.0.1:${w.port}`]]),
+    );
+    // What Prometheus then scrapes: each io-node worker's own metrics.
+    for (const group of ios) {
+      const res = await fetch(`http://${group.targets[0]}${group.labels.__metrics_path__}`);
+      expect(await res.text()).toContain('iocluster_io_connections');
+    }
+    await supervisor.stop();
   });
 });

@@ -32,6 +32,7 @@ import { type AdminRoomsSource, type QueueCounts, readAdminState } from './admin
 import { createApiRouter } from './http-api.js';
 import { createFrontendMetrics } from './metrics.js';
 import { createNodePicker } from './node-picker.js';
+import { createScrapeTargetsRouter } from './scrape-targets.js';
 import { createSocketProxy, type SocketProxy } from './socket-proxy.js';
 
 export interface FrontendOptions {
@@ -191,13 +192,15 @@ export function createFrontend(options: FrontendOptions): Frontend {
       return rooms.map(({ room, members, ids }) => ({ room, members, users: ids }));
     },
   };
+  const liveAppNodes = () =>
+    redis ? readLiveAppNodes(redis, keys, Date.now(), logger) : Promise.resolve([]);
   const admin = opts.adminToken
     ? createAdminRouter({
         token: opts.adminToken,
         state: () =>
           readAdminState({
             ioNodes: () => liveNodes() ?? [],
-            appNodes: () => (redis ? readLiveAppNodes(redis, keys, Date.now(), logger) : Promise.resolve([])),
+            appNodes: liveAppNodes,
             queueCounts: metrics.queueCounts,
             rooms: opts.adminRooms ?? presenceRooms,
           }),
@@ -208,6 +211,12 @@ export function createFrontend(options: FrontendOptions): Frontend {
   app.disable('x-powered-by');
   app.get('/metrics', (_req, res) => void metrics.serve(res));
   if (admin) app.use(admin.router);
+  app.use(
+    createScrapeTargetsRouter({
+      ioNodes: liveNodes,
+      appNodes: liveAppNodes,
+    }),
+  );
   app.use(
     createApiRouter({
       proxy: opts.proxy ? { path: opts.proxyPath } : undefined,
