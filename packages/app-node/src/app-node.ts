@@ -39,6 +39,7 @@ import {
 } from './presence.js';
 import { createAppHistory, earlierAnswer, type HistoryAuthorizer, type HistoryPage } from './room-history.js';
 import { SeenClients } from './seen-clients.js';
+import { createUnhandledEvents } from './unhandled-events.js';
 
 /** Lifecycle events an app-node raises besides client events. */
 export interface LifecycleHandlers {
@@ -129,7 +130,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
   const opts = resolveAppNodeOptions(options);
   const keys = createKeys(opts.prefix);
   const { nodeId } = opts;
-  const logger = opts.logger.child({ component: 'app-node', nodeId });
+  const logger = opts.logger.child({ component: 'app-node', appNodeId: nodeId });
   const handlers = new Map<string, EventHandler>();
   const middleware: EventMiddleware[] = [];
 
@@ -194,6 +195,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
       handlerTimeoutMs: opts.handlerTimeoutMs,
       earlierAnswer: (session, eid) => earlierAnswer(publisherRedis, keys, session, eid),
       onHandled: metrics.handled,
+      onUnhandled: createUnhandledEvents({ logger, count: metrics.unhandled }),
     },
   );
   let started = false;

@@ -39,6 +39,16 @@ export interface ProcessorOptions {
   ) => Promise<Omit<ReplyCommand, 'type' | 'socketId' | 'seq'> | null>;
   /** Told how long each event with a handler took (middleware and handler), for metrics. @defaultValue none */
   onHandled?(event: string, seconds: number): void;
+  /** Told of every client event that found no handler (its client, and whether it asked for an ack). @defaultValue none */
+  onUnhandled?(event: string, from: UnhandledEventSource): void;
+}
+
+/** Where an event without a handler came from. */
+export interface UnhandledEventSource {
+  readonly clientId: string;
+  readonly ioNodeId: string;
+  /** The client asked for an ack (it gets NO_HANDLER); without one, nothing else tells of the loss. */
+  readonly acked: boolean;
 }
 
 /** Context of a job for logs. */
@@ -120,6 +130,11 @@ export class JobProcessor {
         for (const middleware of this.table.middleware) await middleware(socket, name, args);
         if (!handler) {
           if (event.ack) reply.error = { code: 'NO_HANDLER', message: `no handler for event "${name}"` };
+          this.options.onUnhandled?.(name, {
+            clientId: socket.id,
+            ioNodeId: socket.nodeId,
+            acked: event.ack,
+          });
           return reply;
         }
       }
@@ -136,8 +151,8 @@ export class JobProcessor {
         {
           err,
           jobId: context.jobId,
-          socketId: socket.id,
-          nodeId: socket.nodeId,
+          clientId: socket.id,
+          ioNodeId: socket.nodeId,
           event: name,
           seq: event.seq,
         },

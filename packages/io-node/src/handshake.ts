@@ -80,11 +80,29 @@ export function createHandshakeMiddleware(
       next();
     } catch (err) {
       place.release();
-      options.logger.info({ err, address: handshake.address }, 'handshake refused');
+      // A refusal is expected (a bad token, a hook saying no): one line, the stack only when debugging.
+      const code = refusalCode(err);
+      options.logger.info(
+        {
+          clientId: socket.id,
+          address: handshake.address,
+          code,
+          reason: err instanceof Error ? err.message : String(err),
+          ...(options.logger.isLevelEnabled('debug') ? { err } : {}),
+        },
+        'handshake refused',
+      );
       if (err instanceof IoclusterError && !('data' in err)) return next(refusal(err.code, err.message));
       next(err instanceof Error ? err : new Error(String(err)));
     }
   };
+}
+
+/** The stable code a refusal carries (an IoclusterError's, or `data.code` of the hook's error), if any. */
+function refusalCode(err: unknown): string | undefined {
+  if (err instanceof IoclusterError) return err.code;
+  const data = (err as { data?: { code?: unknown } } | null)?.data;
+  return typeof data?.code === 'string' ? data.code : undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

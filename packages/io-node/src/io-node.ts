@@ -97,7 +97,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   const opts = resolveIoNodeOptions(options);
   const keys = createKeys(opts.prefix);
   const { nodeId } = opts;
-  const logger = opts.logger.child({ component: 'io-node', nodeId });
+  const logger = opts.logger.child({ component: 'io-node', ioNodeId: nodeId });
 
   // Engine.IO takes its own path (/socket.io/) and hands every other request to this handler.
   const http: HttpServer = createServer((req, res) => {
