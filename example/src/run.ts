@@ -89,7 +89,8 @@ process.on('exit', () => {
 try {
   stack = await startStack({
     redisUrl: config.redis.url,
-    prefix: config.prefix,
+    // Unset: the launcher picks one that no other example on the same Redis uses.
+    prefix: process.env.IOCLUSTER_PREFIX?.trim() ? config.prefix : undefined,
     ioNodes: count('EXAMPLE_IO_NODES', 2),
     appNodes: count('EXAMPLE_APP_NODES', 2),
     ioWorkers: count('EXAMPLE_IO_WORKERS', 1),

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import {
   type CloseStep,
+  type ClusterMembership,
   closeRedis,
   createKeys,
   createPresenceStore,
@@ -9,6 +10,7 @@ import {
   HISTORY_EVENT,
   type HistoryPosition,
   type IngressJob,
+  joinCluster,
   PRESENCE_EVENT,
   PRESENCE_REQUEST_EVENT,
   type PresenceChange,
@@ -202,6 +204,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
   let workerRedis: RedisConnection | undefined;
   let closing: Promise<void> | undefined;
   let metricsUrl = '';
+  let cluster: ClusterMembership | undefined;
   const health: HealthServer | undefined =
     opts.metricsPort === undefined
       ? undefined
@@ -308,6 +311,11 @@ export function createAppNode(options: AppNodeOptions): AppNode {
           opts.metricsHost === '0.0.0.0' || opts.metricsHost === '::' ? hostname() : opts.metricsHost;
         metricsUrl = `http://${host}:${health.port}/metrics`;
       }
+      cluster = await joinCluster(publisherRedis, keys, {
+        clusterId: opts.clusterId,
+        prefix: opts.prefix,
+        logger,
+      });
       await ingress.start();
       await registry.start();
       logger.info(
@@ -326,6 +334,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
           ['leave registry', () => registry.close()],
           ['close workers and queue readers', () => ingress.close()],
           ['stop health server', () => health?.close()],
+          ['stop the cluster id refresh', () => cluster?.close()],
           ['flush commands', () => publisher.close()],
           ['close redis', () => Promise.all([closeRedis(publisherRedis), closeRedis(workerRedis)])],
         ];

@@ -41,6 +41,7 @@ if (config.workerIndex === undefined && config.appNode.workers > 1) {
   const app = createAppNode({
     redis: config.redis,
     prefix: config.prefix,
+    clusterId: config.clusterId,
     ingressPartitions: config.ingressPartitions,
     nodeId: config.appNode.nodeId,
     concurrency: config.appNode.concurrency,

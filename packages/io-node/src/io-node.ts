@@ -1,6 +1,7 @@
 import { createServer, type Server as HttpServer, type ServerResponse } from 'node:http';
 import {
   type CloseStep,
+  type ClusterMembership,
   closeRedis,
   createKeys,
   createListeners,
@@ -10,6 +11,7 @@ import {
   createRoutingTable,
   deferred,
   IoclusterError,
+  joinCluster,
   listen,
   PORT_PLACEHOLDER,
   type RedisConnection,
@@ -149,6 +151,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   let inboxRedis: RedisConnection | undefined;
   let routingRedis: RedisConnection | undefined;
   let redisWait: RedisWait | undefined;
+  let cluster: ClusterMembership | undefined;
   // Ends a start still waiting for Redis when the node is closed meanwhile.
   const starting = new AbortController();
   let producer: IngressProducer | undefined;
@@ -222,6 +225,11 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         port = await listen(http, opts.port, opts.host);
         url = opts.publicUrl?.replaceAll(PORT_PLACEHOLDER, String(port)) ?? `http://127.0.0.1:${port}`;
         await redisWait.ready;
+        cluster = await joinCluster(commandRedis, keys, {
+          clusterId: opts.clusterId,
+          prefix: opts.prefix,
+          logger,
+        });
         const routing = createRoutingTable(routingRedis, keys);
         producer = createIngressProducer(commandRedis, keys, logger, {
           partitions: opts.ingressPartitions,
@@ -366,6 +374,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           ['stop limits', () => clients.close()],
           ['close command inbox', () => settleWithin(subscriber?.close(), CLOSE_REDIS_WAIT_MS)],
           ['close ingress queue', () => producer?.close()],
+          ['stop the cluster id refresh', () => cluster?.close()],
           [
             'close redis',
             () => Promise.all([closeRedis(commandRedis), closeRedis(inboxRedis), closeRedis(routingRedis)]),

@@ -31,6 +31,7 @@ if (config.workerIndex === undefined && ioNode.workers > 1) {
   const node = createIoNode({
     redis: config.redis,
     prefix: config.prefix,
+    clusterId: config.clusterId,
     ingressPartitions: config.ingressPartitions,
     nodeId: ioNode.nodeId,
     host: ioNode.host,

@@ -124,6 +124,8 @@ export interface Config {
   readonly redisWait: ReplicaWait;
   /** `IOCLUSTER_PREFIX`: prefix of every Redis key and channel. */
   readonly prefix: string;
+  /** `CLUSTER_ID`: the id every node of the stack shares (cluster-id.ts); unset, nodes join the recorded one. */
+  readonly clusterId: string | undefined;
   /**
    * `INGRESS_PARTITIONS`: BullMQ queues the ingress is split into, each in its own Cluster slot; a client
    * always uses the same one. Every io-node, app-node and frontend of a deployment must agree on it.
@@ -306,6 +308,14 @@ function limits(env: Env): LimitsConfig {
 }
 
 /** Parses and validates the environment once; throws a {@link ConfigError} naming the bad variable. */
+function clusterIdOf(env: Env): string | undefined {
+  const id = read(env, 'CLUSTER_ID');
+  if (id !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(id)) {
+    throw new ConfigError(`CLUSTER_ID must be 1-64 letters, digits, '_', '.' or '-', got "${id}"`);
+  }
+  return id;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const prefix = read(env, 'IOCLUSTER_PREFIX') ?? clusterDefaults.prefix;
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) {
@@ -346,6 +356,7 @@ export function loadConfig(env: Env = process.env): Config {
       timeoutMs: int(env, 'REDIS_WAIT_TIMEOUT_MS', clusterDefaults.replicaWait.timeoutMs, 1, 600_000),
     },
     prefix,
+    clusterId: clusterIdOf(env),
     ingressPartitions: int(env, 'INGRESS_PARTITIONS', clusterDefaults.ingressPartitions, 1, 256),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logPretty: bool(env, 'LOG_PRETTY', false),

@@ -1,3 +1,5 @@
+export type { ClusterMembership, JoinClusterOptions } from './cluster-id.js';
+export { CLUSTER_ID_TTL_MS, joinCluster } from './cluster-id.js';
 export type {
   BalanceStrategy,
   Config,

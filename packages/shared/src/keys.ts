@@ -57,6 +57,8 @@ export interface Keys {
   readonly presenceNodes: string;
   /** Sorted set of live io-node ids scored by heartbeat expiry (ms since epoch). */
   readonly registryIndex: string;
+  /** The id of the stack using this prefix (cluster-id.ts): every node of the stack must share it. */
+  readonly clusterId: string;
   /** Hash describing one io-node in the registry. */
   registryNode(nodeId: string): string;
   /** Pub/sub channel announcing io-nodes joining and leaving. */
@@ -138,6 +140,7 @@ export function createKeys(prefix: string): Keys {
     nodePresence: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:presence`,
     presenceNodes: `${tag}:presence-nodes`,
     registryIndex: `${tag}:registry`,
+    clusterId: `${tag}:cluster-id`,
     registryNode: (nodeId: string) => `${tag}:registry:node:${nodeId}`,
     registryChannel: `${prefix}:registry:events`,
     appRegistryIndex: `${tag}:registry:apps`,
