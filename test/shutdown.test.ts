@@ -1,6 +1,6 @@
 import { freePort, startTcpProxy, type TcpProxy } from '@iocluster/devkit';
 import { afterEach, describe, expect, inject, test } from 'vitest';
-import { outputLines, startEntryPoint, testPrefix } from './support/entry-points.js';
+import { isRunning, outputLines, startEntryPoint, testPrefix } from './support/entry-points.js';
 import { until } from './support/poll.js';
 
 const proxies: TcpProxy[] = [];
@@ -15,15 +15,6 @@ afterEach(async () => {
   }
   await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
 });
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Resolves with how long after `since` the process `pid` was gone. */
 async function goneAfter(pid: number, since: number, deadlineMs: number): Promise<number> {

@@ -5,6 +5,7 @@ import { type Socket as ClientSocket, io as connectClient } from 'socket.io-clie
 import { afterEach, describe, expect, test } from 'vitest';
 import register from './fixtures/test-app.js';
 import { type Cluster, setup } from './support/cluster.js';
+import { isRunning, outputLines } from './support/entry-points.js';
 import { until } from './support/poll.js';
 
 let cluster: Cluster | undefined;
@@ -29,51 +30,11 @@ async function connect(url: string): Promise<ClientSocket> {
   return socket;
 }
 
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Output lines of a process, parsed where they are pino JSON; `waitFor` resolves on the first match. */
-function logLines() {
-  const lines: Record<string, unknown>[] = [];
-  const waiters: {
-    match: (line: Record<string, unknown>) => boolean;
-    resolve: (line: Record<string, unknown>) => void;
-  }[] = [];
-  return {
-    lines,
-    output(text: string) {
-      let line: Record<string, unknown>;
-      try {
-        line = JSON.parse(text) as Record<string, unknown>;
-      } catch {
-        return;
-      }
-      lines.push(line);
-      for (const waiter of [...waiters]) {
-        if (!waiter.match(line)) continue;
-        waiters.splice(waiters.indexOf(waiter), 1);
-        waiter.resolve(line);
-      }
-    },
-    waitFor(match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
-      const seen = lines.find(match);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve) => waiters.push({ match, resolve }));
-    },
-  };
-}
-
 describe('workers', () => {
   test('workers - IO_NODE_WORKERS=2 runs two registered io-nodes, restarts a killed one, drains both on SIGTERM', async () => {
     const c = await start({ appNodes: 1, register });
     const keys = createKeys(c.prefix);
-    const log = logLines();
+    const log = outputLines();
     const supervisor = await c.startIoNodeSupervisor(2, { ...FAST_ENV, LOG_LEVEL: 'info' }, log.output);
 
     // Two nodes of their own: ids <base>-w<i>, distinct ports, each with its own registry record.
@@ -103,7 +64,7 @@ describe('workers', () => {
     const restarted = await log.waitFor((line) => line.msg === 'worker restarted');
     expect(restarted).toMatchObject({ worker: 0, incarnation: 1, nodeId: `${baseId}-w0-r1` });
     expect(restarted.pid).not.toBe(workers[0]!.pid);
-    expect(log.lines.filter((line) => line.msg === 'worker exited; restarting it')).toHaveLength(1);
+    expect(log.records.filter((line) => line.msg === 'worker exited; restarting it')).toHaveLength(1);
     const after = await until(
       () => readLiveNodes(c.redis, keys),
       (nodes) => nodes.length === 2 && !nodes.some((n) => n.nodeId === workers[0]!.nodeId),
@@ -120,7 +81,7 @@ describe('workers', () => {
     await Promise.all(drained);
     expect([workers[1]!.pid, Number(restarted.pid)].filter(isRunning)).toEqual([]);
     expect(await readLiveNodes(c.redis, keys)).toEqual([]);
-    expect(log.lines.some((line) => line.msg === 'workers stopped')).toBe(true);
+    expect(log.records.some((line) => line.msg === 'workers stopped')).toBe(true);
   });
 
   test('workers - IO_NODE_WORKERS=1 (the default) runs the io-node in the process itself', async () => {

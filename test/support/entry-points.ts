@@ -51,6 +51,16 @@ export function outputLines(): OutputLines {
   };
 }
 
+/** Is the process `pid` still there (signal 0)? */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A unique key prefix for one test. */
 export function testPrefix(): string {
   return `t${randomBytes(5).toString('hex')}`;
