@@ -141,7 +141,7 @@ export function attachClientConnections(io: Server, deps: ClientConnectionDeps):
       onAbuse: (abuser) => {
         const subject = states.get(abuser)?.token?.claims.sub;
         const { address } = abuser.handshake;
-        logger.warn({ socketId: abuser.id, address, subject }, 'client kept flooding; disconnected');
+        logger.warn({ clientId: abuser.id, address, subject }, 'client kept flooding; disconnected');
         // Coming straight back must not buy a fresh burst.
         admission.ban(subject !== undefined ? `sub:${subject}` : `ip:${address}`);
         kick(abuser, 'RATE_LIMITED', 'too many events refused for rate; disconnected');
