@@ -18,8 +18,10 @@ import {
   packageVersionAt,
   RESERVED_PREFIX,
   type RedisConnection,
+  type RedisWait,
   runCloseSteps,
   WireError,
+  waitForRedis,
 } from '@iocluster/shared';
 import { UnrecoverableError } from 'bullmq';
 import { type AppNodeOptions, resolveAppNodeOptions } from './app-node-options.js';
@@ -205,6 +207,7 @@ export function createAppNode(options: AppNodeOptions): AppNode {
   let closing: Promise<void> | undefined;
   let metricsUrl = '';
   let cluster: ClusterMembership | undefined;
+  let redisWait: RedisWait | undefined;
   const health: HealthServer | undefined =
     opts.metricsPort === undefined
       ? undefined
@@ -218,7 +221,9 @@ export function createAppNode(options: AppNodeOptions): AppNode {
             const reasons: string[] = [];
             if (closing) reasons.push('shutting down');
             else if (!ingress.running()) reasons.push('not started');
-            if (publisherRedis.status !== 'ready' || workerRedis?.status !== 'ready') {
+            const waiting = redisWait?.reason();
+            if (waiting) reasons.push(waiting);
+            else if (publisherRedis.status !== 'ready' || workerRedis?.status !== 'ready') {
               reasons.push('redis unreachable');
             }
             return reasons;
@@ -311,6 +316,10 @@ export function createAppNode(options: AppNodeOptions): AppNode {
           opts.metricsHost === '0.0.0.0' || opts.metricsHost === '::' ? hostname() : opts.metricsHost;
         metricsUrl = `http://${host}:${health.port}/metrics`;
       }
+      // Says once which Redis it waits for and why (and /readyz says it too), rather than failing its
+      // first commands after their retries.
+      redisWait = waitForRedis([publisherRedis], { target: opts.redis, logger });
+      await redisWait.ready;
       cluster = await joinCluster(publisherRedis, keys, {
         clusterId: opts.clusterId,
         prefix: opts.prefix,
