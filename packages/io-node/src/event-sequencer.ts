@@ -193,6 +193,11 @@ export class EventSequencer {
     while (this.adding.size > 0) await Promise.all([...this.adding]);
   }
 
+  /** Events queued or awaiting their reply. */
+  get pending(): number {
+    return this.outstanding;
+  }
+
   /** Resolves when no event is queued or awaiting its reply. */
   idle(): Promise<void> {
     if (this.outstanding === 0) return Promise.resolve();

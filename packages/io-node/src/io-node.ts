@@ -351,6 +351,17 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     },
 
     close() {
+      /** Waits for in-flight events at most `drainTimeoutMs`, and says how many it could not wait for. */
+      const drain = async () => {
+        await settleWithin(sequencer?.idle(), opts.drainTimeoutMs);
+        const left = sequencer?.pending ?? 0;
+        if (left > 0) {
+          logger.warn(
+            { events: left, drainTimeoutMs: opts.drainTimeoutMs },
+            `${left} client events still unanswered after ${opts.drainTimeoutMs} ms of drain; closing without their answers`,
+          );
+        }
+      };
       closing ??= (async () => {
         isReady = false;
         starting.abort(new IoclusterError('NODE_CLOSING', 'the io-node was closed while starting'));
@@ -359,7 +370,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           ['leave registry', () => registry.close()],
           // New connections are refused from here on; the server finishes closing once clients are gone.
           ['stop listening', () => void http.close()],
-          ['drain in-flight events', () => settleWithin(sequencer?.idle(), opts.drainTimeoutMs)],
+          ['drain in-flight events', () => drain()],
           ['disconnect clients', () => io.disconnectSockets(true)],
           ['enqueue disconnects', () => sequencer?.flushed()],
           // Every client left its rooms: their roster entries go, and the `left` changes are enqueued.
