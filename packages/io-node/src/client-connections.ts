@@ -29,6 +29,7 @@ export interface ClientConnectionDeps {
   options: ResolvedIoNodeOptions;
   metrics: IoNodeMetrics;
   logger: Logger;
+  /** True while the node takes no clients (starting or closing): handshakes are refused NODE_CLOSING. */
   closing: () => boolean;
   sequencer: () => EventSequencer;
   recovery: () => ClientRecovery | undefined;

@@ -25,7 +25,7 @@ export interface HandshakeOptions {
   admission: Admission;
   verifier: JwtVerifier | undefined;
   authenticate: AuthenticateHook | undefined;
-  /** True once the node is shutting down. */
+  /** True while the node takes no clients: until it is started and registered, and once it is closing. */
   closing: () => boolean;
   logger: Logger;
 }
@@ -42,7 +42,9 @@ export function createHandshakeMiddleware(
   admitted: (socket: Socket, client: AdmittedClient) => void | Promise<void>,
 ): (socket: Socket, next: Next) => Promise<void> {
   return async (socket, next) => {
-    if (options.closing()) return next(refusal('NODE_CLOSING', 'this io-node is shutting down'));
+    if (options.closing()) {
+      return next(refusal('NODE_CLOSING', 'this io-node takes no clients now (starting or shutting down)'));
+    }
     const { handshake } = socket;
     // `auth` and credential headers are redacted by the logger (REDACTED_PATHS).
     options.logger.debug(
