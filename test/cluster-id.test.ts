@@ -60,6 +60,21 @@ describe('cluster id', () => {
     expect(otherApp.records.filter((record) => Number(record.level) >= 40)).toEqual([
       expect.objectContaining({ level: 60, variable: 'CLUSTER_ID' }),
     ]);
+    const otherFrontend = outputLines();
+    expect(
+      await failedStart('frontend', {
+        env: {
+          IOCLUSTER_PREFIX: prefix,
+          CLUSTER_ID: 'stack-b',
+          FRONTEND_HOST: '127.0.0.1',
+          FRONTEND_PORT: '0',
+        },
+        output: otherFrontend,
+      }),
+    ).toBe(1);
+    expect(otherFrontend.records.filter((record) => Number(record.level) >= 40)).toEqual([
+      expect.objectContaining({ level: 60, variable: 'CLUSTER_ID' }),
+    ]);
     expect(await redis.get(key)).toBe('stack-a');
 
     // The same id, or none at all: the node joins the recorded stack.

@@ -6,6 +6,7 @@ import {
   BALANCE_STRATEGIES,
   type BalanceStrategy,
   type CloseStep,
+  type ClusterMembership,
   type Config,
   closeRedis,
   createKeys,
@@ -13,6 +14,7 @@ import {
   createRedis,
   DEFAULTS,
   type IoNodeRecord,
+  joinCluster,
   type Logger,
   listen,
   type RedisConnection,
@@ -40,6 +42,11 @@ export interface FrontendOptions {
   redis: RedisTarget | string;
   /** Prefix of every Redis key and channel. @defaultValue 'iocluster' */
   prefix?: string;
+  /**
+   * `CLUSTER_ID`: the id every node of this stack shares; a prefix used by another stack refuses the
+   * frontend (it would list that stack's io-nodes). @defaultValue none: it joins the recorded stack
+   */
+  clusterId?: string;
   /**
    * BullMQ queues the ingress is split into (`INGRESS_PARTITIONS`); every io-node, app-node and frontend
    * of a deployment must use the same count. @defaultValue 1
@@ -146,6 +153,7 @@ export function createFrontend(options: FrontendOptions): Frontend {
   let redis: RedisConnection | undefined;
   let sub: RedisConnection | undefined;
   let watcher: RegistryWatcher | undefined;
+  let cluster: ClusterMembership | undefined;
   /** One per ingress partition. */
   let queues: Queue[] = [];
   let port = 0;
@@ -281,6 +289,7 @@ export function createFrontend(options: FrontendOptions): Frontend {
         queue.on('error', (err) => logger.debug({ err }, 'queue reader error'));
         admin?.setQueue(queue);
       }
+      cluster = await joinCluster(redis, keys, { clusterId: opts.clusterId, prefix: opts.prefix, logger });
       watcher = watchRegistry({ redis, subscriber: sub, keys, intervalMs: opts.registryRefreshMs, logger });
       watcher.on('peer-joined', (node) =>
         logger.info({ nodeId: node.nodeId, url: node.url }, 'io-node joined'),
@@ -303,6 +312,7 @@ export function createFrontend(options: FrontendOptions): Frontend {
           ['stop listening', () => void server.close()],
           ['close proxied sockets', () => proxy?.close()],
           ['close connections', () => server.closeAllConnections()],
+          ['stop the cluster id refresh', () => cluster?.close()],
           ['stop watching the registry', () => watcher && settleWithin(watcher.close(), CLOSE_WAIT_MS)],
           [
             'close queue readers',
@@ -327,6 +337,7 @@ export function frontendOptionsFrom(config: Config, logger: Logger): FrontendOpt
   return {
     redis: config.redis,
     prefix: config.prefix,
+    clusterId: config.clusterId,
     ingressPartitions: config.ingressPartitions,
     host: settings.host,
     port: settings.port,
