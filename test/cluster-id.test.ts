@@ -29,7 +29,7 @@ async function keysOf(prefix: string): Promise<string[]> {
 }
 
 describe('cluster id', () => {
-  test('cluster id - a node of another stack on the same prefix refuses to start, naming CLUSTER_ID; nodes of the stack join', async () => {
+  test('cluster id - a node or frontend of another stack on the same prefix refuses to start, naming CLUSTER_ID; nodes of the stack join', async () => {
     const prefix = testPrefix();
     prefixes.push(prefix);
     const env = { IOCLUSTER_PREFIX: prefix, IO_NODE_HOST: '127.0.0.1', IO_NODE_PORT: '0' };
