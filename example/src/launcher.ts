@@ -9,6 +9,8 @@ import {
   redisReachable,
   startRedisServer,
 } from '@iocluster/devkit';
+import { createKeys } from '@iocluster/shared';
+import { Redis } from 'ioredis';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -32,7 +34,12 @@ export interface StackOptions {
   redisUrl?: string;
   /** Start a redis-server on a free port when `redisUrl` does not answer. @defaultValue true */
   startRedis?: boolean;
-  /** IOCLUSTER_PREFIX of every process. @defaultValue 'iocluster' */
+  /**
+   * IOCLUSTER_PREFIX of every process. Every run has a CLUSTER_ID of its own (unless `env` gives one), so
+   * a second stack on a Redis and prefix in use is refused rather than merged with the first.
+   * @defaultValue 'iocluster' on a Redis started here; on one that was already running (which another
+   * example may be using), `example-<random>`, whose keys are deleted once the stack stopped
+   */
   prefix?: string;
   /** @defaultValue 2 */
   ioNodes?: number;
@@ -124,7 +131,7 @@ interface Spec {
   env: Record<string, string>;
 }
 
-type Resolved = Required<Omit<StackOptions, 'output'>> & StackOptions;
+type Resolved = Required<Omit<StackOptions, 'output' | 'prefix'>> & StackOptions;
 
 /**
  * Forks `specs` at once and registers every one that got ready in `processes`, even when another
@@ -195,6 +202,20 @@ async function startOwnRedis(
   return { url: server.url, process: redis };
 }
 
+/** Deletes every key of `prefix` (SCAN, then DEL in batches). */
+async function deletePrefix(redisUrl: string, prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false });
+  try {
+    for (const pattern of createKeys(prefix).patterns) {
+      for await (const batch of redis.scanStream({ match: pattern, count: 500 }) as AsyncIterable<string[]>) {
+        if (batch.length > 0) await redis.del(...batch);
+      }
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /**
  * Starts the chat example as separate processes through the packages' entry points (the same ones
  * docker-compose.yml runs): a frontend serving example/public, io-nodes on free ports and app-nodes
@@ -204,7 +225,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const opts = {
     redisUrl: 'redis://127.0.0.1:6379',
     startRedis: true,
-    prefix: 'iocluster',
     ioNodes: 2,
     appNodes: 2,
     ioWorkers: 1,
@@ -219,6 +239,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   } as Resolved;
   const processes: StackProcess[] = [];
   let stopping: Promise<void> | undefined;
+  /** Deletes the keys of a prefix made up for this run, once its processes are gone. */
+  let forgetPrefix: (() => Promise<void>) | undefined;
 
   const stop = (graceMs = 10_000): Promise<void> => {
     stopping ??= (async () => {
@@ -233,6 +255,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           }),
         );
       }
+      await forgetPrefix?.();
     })();
     return stopping;
   };
@@ -251,9 +274,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       redisUrl = started.url;
       redis = started.process;
     }
+    const prefix = opts.prefix ?? (redis ? 'iocluster' : `example-${randomBytes(4).toString('hex')}`);
+    if (opts.prefix === undefined && !redis) {
+      const url = redisUrl;
+      forgetPrefix = () => deletePrefix(url, prefix);
+    }
     const common = {
       REDIS_URL: redisUrl,
-      IOCLUSTER_PREFIX: opts.prefix,
+      IOCLUSTER_PREFIX: prefix,
+      CLUSTER_ID: opts.env.CLUSTER_ID ?? `example-${randomBytes(6).toString('hex')}`,
     };
     // One secret per run, unless given: io-nodes verify with it what the frontend's demo login signs.
     const auth = {
@@ -322,7 +351,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     return {
       frontendUrl: `http://${opts.host}:${String(port)}`,
       redisUrl,
-      prefix: opts.prefix,
+      prefix,
       redis,
       frontend,
       ioNodes: io,

@@ -62,7 +62,14 @@ export function createIngressProducer(
     ({ name, bullPrefix }) =>
       new Queue<IngressJob>(name, { connection, prefix: bullPrefix, defaultJobOptions }),
   );
-  for (const queue of queues) queue.on('error', (err) => logger.warn({ err }, 'ingress queue error'));
+  // BullMQ re-emits every retry of a connection error, which createRedis already logged once.
+  for (const queue of queues) {
+    queue.on('error', (err) =>
+      isTransientRedisError(err)
+        ? logger.debug({ err }, 'ingress queue connection error')
+        : logger.warn({ err }, 'ingress queue error'),
+    );
+  }
   let closed = false;
   let reconnected = false;
   const onClose = () => {
