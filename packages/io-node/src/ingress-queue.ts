@@ -58,9 +58,16 @@ export function createIngressProducer(
   options: IngressProducerOptions = {},
 ): IngressProducer {
   const partitions = keys.ingressPartitions(options.partitions ?? 1);
+  // Made with the node, before it listens: BullMQ connects at once, so the queues leave their meta hash to
+  // the first add (and the frontend's readers), and a start that fails (a port in use) writes nothing.
   const queues = partitions.map(
     ({ name, bullPrefix }) =>
-      new Queue<IngressJob>(name, { connection, prefix: bullPrefix, defaultJobOptions }),
+      new Queue<IngressJob>(name, {
+        connection,
+        prefix: bullPrefix,
+        defaultJobOptions,
+        skipMetasUpdate: true,
+      }),
   );
   // BullMQ re-emits every retry of a connection error, which createRedis already logged once.
   for (const queue of queues) {
