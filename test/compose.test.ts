@@ -137,9 +137,13 @@ describe.skipIf(!installed)(`compose${skipReason}`, () => {
     const dockerfile = readFileSync(`${root}Dockerfile`, 'utf8');
     const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
     expect(runtime).toMatch(/^ENV APP_MODULE=\/app\/handlers\/index\.js$/m);
-    // The entry point takes APP_MODULE when its command line names no module.
+    // The entry point takes APP_MODULE (the settings row of option appModule) when its command line
+    // names no module.
+    expect(readFileSync(`${root}packages/shared/src/config-rows-app-node.ts`, 'utf8')).toMatch(
+      /env: 'APP_MODULE',\s*option: 'appModule',/,
+    );
     expect(readFileSync(`${root}packages/app-node/src/main.ts`, 'utf8')).toContain(
-      'process.argv[2] ?? process.env.APP_MODULE',
+      'process.argv[2] ?? appModule',
     );
     const { services } = composeConfig(undefined, ['docker-compose.yml', 'docker-compose.handlers.yml']);
     const appNode = services['app-node']!;
