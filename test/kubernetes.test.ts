@@ -240,8 +240,8 @@ describe('kubernetes', () => {
     expect(objects.some((o) => o.kind === 'Secret' && o.metadata.name === 'iocluster-auth')).toBe(false);
     const config = find('ConfigMap', 'iocluster-config').data as Record<string, string>;
     // As the pods read it once the operator created the Secret the overlay documents.
-    const parsed = loadConfig({ ...config, AUTH_JWT_SECRET: 'a'.repeat(44) });
-    expect(parsed.auth).toMatchObject({ issuer: 'iocluster-example', audience: ['chat'] });
+    const parsed = loadSettings('io-node', { ...config, AUTH_JWT_SECRET: 'a'.repeat(44) });
+    expect(parsed.jwt).toMatchObject({ issuer: 'iocluster-example', audience: ['chat'] });
     const overlayText = readFileSync(join(overlay, 'kustomization.yaml'), 'utf8');
     expect(overlayText).toContain('create secret generic iocluster-auth --from-literal=AUTH_JWT_SECRET=');
   });
