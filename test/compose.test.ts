@@ -137,9 +137,13 @@ describe.skipIf(!installed)(`compose${skipReason}`, () => {
     const dockerfile = readFileSync(`${root}Dockerfile`, 'utf8');
     const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
     expect(runtime).toMatch(/^ENV APP_MODULE=\/app\/handlers\/index\.js$/m);
-    // The entry point takes APP_MODULE when its command line names no module.
+    // The entry point takes APP_MODULE (the settings row of option appModule) when its command line
+    // names no module.
+    expect(readFileSync(`${root}packages/shared/src/config-rows-app-node.ts`, 'utf8')).toMatch(
+      /env: 'APP_MODULE',\s*option: 'appModule',/,
+    );
     expect(readFileSync(`${root}packages/app-node/src/main.ts`, 'utf8')).toContain(
-      'process.argv[2] ?? process.env.APP_MODULE',
+      'process.argv[2] ?? appModule',
     );
     const { services } = composeConfig(undefined, ['docker-compose.yml', 'docker-compose.handlers.yml']);
     const appNode = services['app-node']!;
@@ -224,7 +228,7 @@ describe.skipIf(!installed)(`compose${skipReason}`, () => {
     expect(ignored).toEqual(expect.arrayContaining(['**/node_modules', '**/dist']));
   });
 
-  test('compose - the monitoring profile scrapes every scaled service by DNS and provisions the dashboard', () => {
+  test('compose - the monitoring profile scrapes every worker of every node the frontend lists, frontends by DNS, and provisions the dashboard', () => {
     const { services } = composeConfig('monitoring');
     expect(services.prometheus!.profiles).toEqual(['monitoring']);
     expect(services.grafana!.profiles).toEqual(['monitoring']);
@@ -232,20 +236,22 @@ describe.skipIf(!installed)(`compose${skipReason}`, () => {
     const prometheus = yamlToJson<{
       scrape_configs: {
         job_name: string;
-        dns_sd_configs: { names: string[]; type: string; port: number }[];
+        http_sd_configs?: { url: string }[];
+        dns_sd_configs?: { names: string[]; type: string; port: number }[];
       }[];
     }>(readFileSync(`${root}deploy/monitoring/prometheus.yml`, 'utf8'));
+    // io-node and app-node workers past the first have ports of their own: only the registry knows them.
     expect(
       prometheus.scrape_configs.map((job) => [
         job.job_name,
-        job.dns_sd_configs[0]!.names,
-        job.dns_sd_configs[0]!.port,
+        job.http_sd_configs?.map((sd) => sd.url) ?? job.dns_sd_configs?.map((sd) => [sd.names, sd.port]),
       ]),
     ).toEqual([
-      ['io-node', ['io-node'], 3001],
-      ['app-node', ['app-node'], 9464],
-      ['frontend', ['frontend'], 3000],
+      ['io-node', ['http://frontend:3000/api/scrape-targets?tier=io-node']],
+      ['app-node', ['http://frontend:3000/api/scrape-targets?tier=app-node']],
+      ['frontend', [[['frontend'], 3000]]],
     ]);
+    expect(services.frontend!.environment?.FRONTEND_PORT).toBe('3000');
     // Every metric the dashboard plots is one the processes export (docs/operations.md lists them).
     const dashboard = JSON.parse(
       readFileSync(`${root}deploy/monitoring/grafana/dashboards/iocluster.json`, 'utf8'),

@@ -62,7 +62,15 @@ describe('settings per tier', () => {
     await expect(start('io-node', { ...configMap, IO_NODE_PORT: '0' }, ioLines)).rejects.toThrow(
       /io-node exited .* before it was ready/,
     );
-    expect(ioLines.join('\n')).toContain(
+    // The refusal is one JSON log line: its message, not its escaped text, holds the quotes.
+    const messages = ioLines.map((line) => {
+      try {
+        return String((JSON.parse(line) as { msg?: unknown }).msg);
+      } catch {
+        return line;
+      }
+    });
+    expect(messages.join('\n')).toContain(
       'AUTH_JWT_PUBLIC_KEY_FILE must name a readable file holding a PEM public key, got "/nonexistent/iocluster/jwt-public.pem" (cannot read it)',
     );
   });

@@ -1,9 +1,11 @@
 import { once } from 'node:events';
+import { freePort } from '@iocluster/devkit';
 import { createKeys, readLiveNodes } from '@iocluster/shared';
 import { type Socket as ClientSocket, io as connectClient } from 'socket.io-client';
 import { afterEach, describe, expect, test } from 'vitest';
 import register from './fixtures/test-app.js';
 import { type Cluster, nextEvent, setup } from './support/cluster.js';
+import { isRunning, outputLines } from './support/entry-points.js';
 import { until } from './support/poll.js';
 
 let cluster: Cluster | undefined;
@@ -28,51 +30,11 @@ async function connect(url: string): Promise<ClientSocket> {
   return socket;
 }
 
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Output lines of a process, parsed where they are pino JSON; `waitFor` resolves on the first match. */
-function logLines() {
-  const lines: Record<string, unknown>[] = [];
-  const waiters: {
-    match: (line: Record<string, unknown>) => boolean;
-    resolve: (line: Record<string, unknown>) => void;
-  }[] = [];
-  return {
-    lines,
-    output(text: string) {
-      let line: Record<string, unknown>;
-      try {
-        line = JSON.parse(text) as Record<string, unknown>;
-      } catch {
-        return;
-      }
-      lines.push(line);
-      for (const waiter of [...waiters]) {
-        if (!waiter.match(line)) continue;
-        waiters.splice(waiters.indexOf(waiter), 1);
-        waiter.resolve(line);
-      }
-    },
-    waitFor(match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
-      const seen = lines.find(match);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve) => waiters.push({ match, resolve }));
-    },
-  };
-}
-
 describe('workers', () => {
   test('workers - IO_NODE_WORKERS=2 runs two registered io-nodes, restarts a killed one, drains both on SIGTERM', async () => {
     const c = await start({ appNodes: 1, register });
     const keys = createKeys(c.prefix);
-    const log = logLines();
+    const log = outputLines();
     const supervisor = await c.startIoNodeSupervisor(2, { ...FAST_ENV, LOG_LEVEL: 'info' }, log.output);
 
     // Two nodes of their own: ids <base>-w<i>, distinct ports, each with its own registry record.
@@ -102,7 +64,7 @@ describe('workers', () => {
     const restarted = await log.waitFor((line) => line.msg === 'worker restarted');
     expect(restarted).toMatchObject({ worker: 0, incarnation: 1, nodeId: `${baseId}-w0-r1` });
     expect(restarted.pid).not.toBe(workers[0]!.pid);
-    expect(log.lines.filter((line) => line.msg === 'worker exited; restarting it')).toHaveLength(1);
+    expect(log.records.filter((line) => line.msg === 'worker exited; restarting it')).toHaveLength(1);
     const after = await until(
       () => readLiveNodes(c.redis, keys),
       (nodes) => nodes.length === 2 && !nodes.some((n) => n.nodeId === workers[0]!.nodeId),
@@ -119,7 +81,7 @@ describe('workers', () => {
     await Promise.all(drained);
     expect([workers[1]!.pid, Number(restarted.pid)].filter(isRunning)).toEqual([]);
     expect(await readLiveNodes(c.redis, keys)).toEqual([]);
-    expect(log.lines.some((line) => line.msg === 'workers stopped')).toBe(true);
+    expect(log.records.some((line) => line.msg === 'workers stopped')).toBe(true);
   });
 
   test('workers - IO_NODE_WORKERS=1 (the default) runs the io-node in the process itself', async () => {
@@ -149,5 +111,53 @@ describe('workers', () => {
     child.process.kill('SIGINT');
     expect(await exited).toEqual([0, null]);
     expect(workers.map((w) => w.pid).filter(isRunning)).toEqual([]);
+  });
+  test('workers - APP_NODE_WORKERS=2 with METRICS_PORT: every worker serves its metrics, and the frontend lists every worker of both tiers for Prometheus', async () => {
+    const c = await start({ appModule: 'test/fixtures/test-app.ts' });
+    const metricsPort = await freePort();
+    const child = await c.startChildAppNode({
+      APP_NODE_WORKERS: '2',
+      METRICS_PORT: String(metricsPort),
+      METRICS_HOST: '127.0.0.1',
+    });
+    const workers = child.ready.workers as { nodeId: string; metricsUrl: string }[];
+    expect(workers.map((w) => [w.nodeId, w.metricsUrl])).toEqual([
+      [`${child.nodeId}-w0`, `http://127.0.0.1:${metricsPort}/metrics`],
+      [`${child.nodeId}-w1`, `http://127.0.0.1:${metricsPort + 1}/metrics`],
+    ]);
+    for (const worker of workers) {
+      const res = await fetch(worker.metricsUrl);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('iocluster_app_jobs_total{result="completed"}');
+    }
+    const supervisor = await c.startIoNodeSupervisor(2);
+    const frontend = await c.startFrontend();
+    const targets = async (tier: string) => {
+      const res = await fetch(`${frontend.url}/api/scrape-targets?tier=${tier}`);
+      return (await res.json()) as { targets: string[]; labels: Record<string, string> }[];
+    };
+    const apps = await until(
+      () => targets('app-node'),
+      (groups) => groups.length === 2,
+      10_000,
+    );
+    expect(apps.map((g) => [g.labels.node_id, g.targets, g.labels.__metrics_path__]).sort()).toEqual([
+      [`${child.nodeId}-w0`, [`127.0.0.1:${metricsPort}`], '/metrics'],
+      [`${child.nodeId}-w1`, [`127.0.0.1:${metricsPort + 1}`], '/metrics'],
+    ]);
+    const ios = await until(
+      () => targets('io-node'),
+      (groups) => groups.length === 2,
+      10_000,
+    );
+    expect(ios.map((g) => [g.labels.node_id, g.targets]).sort()).toEqual(
+      supervisor.workers.map((w) => [w.nodeId, [`127.0.0.1:${w.port}`]]),
+    );
+    // What Prometheus then scrapes: each io-node worker's own metrics.
+    for (const group of ios) {
+      const res = await fetch(`http://${group.targets[0]}${group.labels.__metrics_path__}`);
+      expect(await res.text()).toContain('iocluster_io_connections');
+    }
+    await supervisor.stop();
   });
 });

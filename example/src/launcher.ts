@@ -13,6 +13,8 @@ import {
   startRedisServer,
   workspaceEntryPoints,
 } from '@iocluster/devkit';
+import { createKeys } from '@iocluster/shared';
+import { Redis } from 'ioredis';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -36,7 +38,12 @@ export interface StackOptions {
   redisUrl?: string;
   /** Start a redis-server on a free port when `redisUrl` does not answer. @defaultValue true */
   startRedis?: boolean;
-  /** IOCLUSTER_PREFIX of every process. @defaultValue 'iocluster' */
+  /**
+   * IOCLUSTER_PREFIX of every process. Every run has a CLUSTER_ID of its own (unless `env` gives one), so
+   * a second stack on a Redis and prefix in use is refused rather than merged with the first.
+   * @defaultValue 'iocluster' on a Redis started here; on one that was already running (which another
+   * example may be using), `example-<random>`, whose keys are deleted once the stack stopped
+   */
   prefix?: string;
   /** @defaultValue 2 */
   ioNodes?: number;
@@ -143,6 +150,20 @@ async function startOwnRedis(
   return { url: server.url, process: redis };
 }
 
+/** Deletes every key of `prefix` (SCAN, then DEL in batches). */
+async function deletePrefix(redisUrl: string, prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false });
+  try {
+    for (const pattern of createKeys(prefix).patterns) {
+      for await (const batch of redis.scanStream({ match: pattern, count: 500 }) as AsyncIterable<string[]>) {
+        if (batch.length > 0) await redis.del(...batch);
+      }
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /**
  * Starts the chat example as separate processes through the packages' entry points (the same ones
  * docker-compose.yml runs): a frontend serving example/public, io-nodes on free ports and app-nodes
@@ -152,7 +173,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const opts = {
     redisUrl: 'redis://127.0.0.1:6379',
     startRedis: true,
-    prefix: 'iocluster',
     ioNodes: 2,
     appNodes: 2,
     ioWorkers: 1,
@@ -164,7 +184,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     env: {},
     readyTimeoutMs: 30_000,
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
-  } as Required<Omit<StackOptions, 'output' | 'adminToken' | 'signal'>> & StackOptions;
+  } as Required<Omit<StackOptions, 'output' | 'adminToken' | 'signal' | 'prefix'>> & StackOptions;
   if (opts.signal?.aborted) throw new Error('start aborted');
   let redisUrl = opts.redisUrl;
   let redis: StackProcess | undefined;
@@ -174,6 +194,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     redisUrl = started.url;
     redis = started.process;
   }
+  const prefix = opts.prefix ?? (redis ? 'iocluster' : `example-${randomBytes(4).toString('hex')}`);
+  /** Deletes the keys of a prefix made up for this run, once its processes are gone. */
+  const forgetPrefix = opts.prefix === undefined && !redis ? () => deletePrefix(redisUrl, prefix) : undefined;
+  const clusterId = opts.env.CLUSTER_ID ?? `example-${randomBytes(6).toString('hex')}`;
   // One secret per run, unless given: io-nodes verify with it what the frontend's demo login signs.
   const auth = {
     AUTH_JWT_SECRET: opts.env.AUTH_JWT_SECRET ?? randomBytes(32).toString('base64url'),
@@ -188,7 +212,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ioNodes: opts.ioNodes,
       appNodes: opts.appNodes,
       frontend: true,
-      env: { ...opts.env, REDIS_URL: redisUrl, IOCLUSTER_PREFIX: opts.prefix },
+      env: { ...opts.env, REDIS_URL: redisUrl, IOCLUSTER_PREFIX: prefix, CLUSTER_ID: clusterId },
       tierEnv: {
         'io-node': { ...auth, IO_NODE_WORKERS: String(opts.ioWorkers) },
         // Each app-node's /healthz, /readyz and /metrics, on a free port (listed in the admin view).
@@ -221,7 +245,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     return {
       frontendUrl: `http://${opts.host}:${String(frontend.ready.port)}`,
       redisUrl,
-      prefix: opts.prefix,
+      prefix,
       redis,
       frontend,
       ioNodes: nodes.ioNodes,
@@ -230,6 +254,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       stop(graceMs = 10_000) {
         stopping ??= (async () => {
           await nodes.stop(graceMs);
+          await forgetPrefix?.();
           await redis?.kill('SIGTERM');
         })();
         return stopping;

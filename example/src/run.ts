@@ -6,7 +6,9 @@ import { type Stack, startStack } from './launcher.js';
 
 /**
  * `npm run example`: the chat example on this machine. Uses the Redis at REDIS_URL (default
- * redis://127.0.0.1:6379), or starts a redis-server of its own on a free port when none answers; then
+ * redis://127.0.0.1:6379), or starts a redis-server of its own on a free port when none answers (on a
+ * Redis that was already running, a key prefix of its own unless IOCLUSTER_PREFIX is set, deleted on
+ * stop, so that two examples on one Redis never meet); then
  * 2 io-nodes, 2 app-nodes and the frontend (FRONTEND_PORT, default 3000). Ctrl-C stops all of it.
  * EXAMPLE_IO_NODES / EXAMPLE_APP_NODES change the counts of processes, EXAMPLE_IO_WORKERS /
  * EXAMPLE_APP_WORKERS the nodes each of them runs (IO_NODE_WORKERS / APP_NODE_WORKERS, default 1);
@@ -88,7 +90,8 @@ process.on('exit', () => {
 try {
   stack = await startStack({
     redisUrl: config.redis.url,
-    prefix: config.prefix,
+    // Unset: the launcher picks one that no other example on the same Redis uses.
+    prefix: process.env.IOCLUSTER_PREFIX?.trim() ? config.prefix : undefined,
     ioNodes: counts.ioNodes,
     appNodes: counts.appNodes,
     ioWorkers: counts.ioWorkers,

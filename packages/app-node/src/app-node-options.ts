@@ -30,6 +30,12 @@ export interface AppNodeOptions {
    * app-node and frontend of a deployment must agree. Ignored when `ingress` is given. @defaultValue 'bullmq'
    */
   ingressTransport?: 'streams' | 'bullmq';
+  /**
+   * `CLUSTER_ID`: the id every node of this stack shares. A key prefix that another stack (another id)
+   * uses on the same Redis refuses this node, instead of the two stacks merging.
+   * @defaultValue none: the node joins the stack recorded under the prefix, or records a generated id
+   */
+  clusterId?: string;
   /** Id in logs. @defaultValue `app-<hostname>-<random>` */
   nodeId?: string;
   /** Ingress jobs run at once by this app-node. @defaultValue 16 */

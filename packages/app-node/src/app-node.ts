@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import {
   type CloseStep,
+  type ClusterJoin,
   type CommandTransport,
   closeRedis,
   createKeys,
@@ -12,6 +13,7 @@ import {
   HISTORY_EVENT,
   type HistoryPosition,
   type IngressConsumer,
+  joinWhenReachable,
   openRedis,
   PRESENCE_EVENT,
   PRESENCE_REQUEST_EVENT,
@@ -44,6 +46,7 @@ import { createAppHistory, type HistoryAuthorizer, type HistoryPage } from './ro
 import { SeenClients } from './seen-clients.js';
 import { createStreamIngressConsumer } from './stream-ingress-consumer.js';
 import type { LifecycleHandlers, OnMethod } from './typed-handlers.js';
+import { createUnhandledEvents } from './unhandled-events.js';
 
 /**
  * The application side of iocluster: handlers for client events, run by BullMQ workers. Typed like
@@ -160,7 +163,7 @@ export function createAppNode<
   const opts = resolveAppNodeOptions(options);
   const keys = createKeys(opts.prefix);
   const { nodeId } = opts;
-  const logger = opts.logger.child({ component: 'app-node', nodeId });
+  const logger = opts.logger.child({ component: 'app-node', appNodeId: nodeId });
   const handlers = new Map<string, EventHandler>();
   const middleware: EventMiddleware[] = [];
 
@@ -248,6 +251,7 @@ export function createAppNode<
       handlerTimeoutMs: opts.handlerTimeoutMs,
       earlierAnswer: (session, eid) => transport.earlierAnswer(session, eid),
       onHandled: metrics.handled,
+      onUnhandled: createUnhandledEvents({ logger, count: metrics.unhandled }),
       presenceScope: () => presence.scope(),
     },
   );
@@ -255,6 +259,7 @@ export function createAppNode<
   let started = false;
   let closing: Promise<void> | undefined;
   let metricsUrl = '';
+  let cluster: ClusterJoin | undefined;
   const health: HealthServer | undefined =
     opts.metricsPort === undefined
       ? undefined
@@ -268,7 +273,9 @@ export function createAppNode<
             const reasons: string[] = [];
             if (closing) reasons.push('shutting down');
             else if (!ingress.running()) reasons.push('not started');
-            if (publisherRedis.status !== 'ready' || (workerRedis && workerRedis.status !== 'ready')) {
+            const waiting = cluster?.reason();
+            if (waiting) reasons.push(waiting);
+            else if (publisherRedis.status !== 'ready' || (workerRedis && workerRedis.status !== 'ready')) {
               reasons.push('redis unreachable');
             }
             return reasons;
@@ -356,10 +363,7 @@ export function createAppNode<
     async start() {
       if (started) throw new Error('app-node already started');
       started = true;
-      openRedis(publisherRedis);
-      openRedis(workerRedis);
-      await deadLetters?.start();
-      await ingress.start(handle, { onMalformed: () => metrics.job('failed') });
+      // Listening first: a port in use fails the start before it wrote anything to Redis.
       if (health) {
         await health.start();
         // Listening on every interface: the host name is the address others (a container network) know.
@@ -367,6 +371,19 @@ export function createAppNode<
           opts.metricsHost === '0.0.0.0' || opts.metricsHost === '::' ? hostname() : opts.metricsHost;
         metricsUrl = `http://${host}:${health.port}/metrics`;
       }
+      openRedis(workerRedis);
+      // Says once which Redis it waits for and why (and /readyz says it too), rather than failing its
+      // first commands after their retries.
+      cluster = joinWhenReachable([publisherRedis], {
+        target: opts.redis,
+        keys,
+        prefix: opts.prefix,
+        clusterId: opts.clusterId,
+        logger,
+      });
+      await cluster.joined;
+      await deadLetters?.start();
+      await ingress.start(handle, { onMalformed: () => metrics.job('failed') });
       await registry.start();
       logger.info(
         {
@@ -385,6 +402,7 @@ export function createAppNode<
           ['close the ingress consumer', () => ingress.close()],
           ['close dead letters', () => deadLetters?.close()],
           ['stop health server', () => health?.close()],
+          ['stop the cluster id refresh', () => cluster?.close()],
           ['flush commands', () => publisher.close()],
           ['close redis', () => Promise.all([closeRedis(publisherRedis), closeRedis(workerRedis)])],
         ];

@@ -47,6 +47,16 @@ export interface ProcessorOptions {
   onHandled?(event: string, seconds: number): void;
   /** Records one job's presence writes while it runs (read-your-writes). @defaultValue none */
   presenceScope?(): PresenceScope;
+  /** Told of every client event that found no handler (its client, and whether it asked for an ack). @defaultValue none */
+  onUnhandled?(event: string, from: UnhandledEventSource): void;
+}
+
+/** Where an event without a handler came from. */
+export interface UnhandledEventSource {
+  readonly clientId: string;
+  readonly ioNodeId: string;
+  /** The client asked for an ack (it gets NO_HANDLER); without one, nothing else tells of the loss. */
+  readonly acked: boolean;
 }
 
 /** Context of a job for logs. */
@@ -143,6 +153,17 @@ export class JobProcessor {
     }
   }
 
+  /** An event no handler takes: NO_HANDLER to an ack, and told to `onUnhandled`. */
+  private unhandled(
+    name: string,
+    socket: AppSocket,
+    event: Extract<IngressEvent, { kind: 'event' }>,
+    reply: ReplyCommand,
+  ): void {
+    if (event.ack) reply.error = { code: 'NO_HANDLER', message: `no handler for event "${name}"` };
+    this.options.onUnhandled?.(name, { clientId: socket.id, ioNodeId: socket.nodeId, acked: event.ack });
+  }
+
   private async call(
     name: string,
     socket: AppSocket,
@@ -154,9 +175,7 @@ export class JobProcessor {
     const reply: ReplyCommand = { type: 'reply', socketId: socket.id, seq: event.seq };
     const handler = this.table.handlers.get(name);
     if (!handler && (event.kind !== 'event' || this.table.middleware.length === 0)) {
-      if (event.kind === 'event' && event.ack) {
-        reply.error = { code: 'NO_HANDLER', message: `no handler for event "${name}"` };
-      }
+      if (event.kind === 'event') this.unhandled(name, socket, event, reply);
       return reply;
     }
     const started = performance.now();
@@ -165,7 +184,7 @@ export class JobProcessor {
         if (event.kind === 'event') {
           for (const middleware of this.table.middleware) await middleware(socket, name, args);
           if (!handler) {
-            if (event.ack) reply.error = { code: 'NO_HANDLER', message: `no handler for event "${name}"` };
+            this.unhandled(name, socket, event, reply);
             return undefined;
           }
         }
@@ -181,8 +200,8 @@ export class JobProcessor {
         {
           err,
           jobId: context.jobId,
-          socketId: socket.id,
-          nodeId: socket.nodeId,
+          clientId: socket.id,
+          ioNodeId: socket.nodeId,
           event: name,
           seq: event.seq,
         },

@@ -1,16 +1,17 @@
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import {
   announceReady,
   appNodeWorkerEnv,
   createLogger,
+  exitAfterStartFailure,
   exitWithSupervisor,
-  loadSettings,
+  loadSettingsOrExit,
   runUntilSignal,
   runWorkers,
+  startOrExit,
   warnUnknownSettings,
 } from '@iocluster/shared';
-import { type AppNode, createAppNode } from './app-node.js';
+import { createAppNode } from './app-node.js';
+import { loadHandlersModule } from './handlers-module.js';
 
 /**
  * `node packages/app-node/dist/main.js <handlers-module>`: runs an app-node whose handlers come from a
@@ -18,7 +19,10 @@ import { type AppNode, createAppNode } from './app-node.js';
  * from the environment (its tier's settings and the cluster-wide ones); with `APP_NODE_WORKERS` > 1, a
  * supervisor of that many app-node processes.
  */
-const { logLevel, logPretty, workers, workerIndex, appModule, ...options } = loadSettings('app-node');
+const { logLevel, logPretty, workers, workerIndex, appModule, ...options } = loadSettingsOrExit(
+  'app-node',
+  'app-node',
+);
 const logger = createLogger({ level: logLevel, name: 'app-node', pretty: logPretty });
 // Once per command: the supervisor warns, its workers (same environment) do not.
 if (workerIndex === undefined) warnUnknownSettings(process.env, logger);
@@ -38,22 +42,19 @@ if (workerIndex === undefined && workers > 1) {
     logger,
   });
 } else {
-  const handlers = (await import(pathToFileURL(resolve(modulePath)).href)) as {
-    default?: (app: AppNode) => unknown;
-    register?: (app: AppNode) => unknown;
-  };
-  const register = handlers.default ?? handlers.register;
-  if (typeof register !== 'function') {
-    logger.fatal(
-      { modulePath },
-      'the handlers module must export a function `register(app)` (default or named)',
-    );
-    process.exit(2);
-  }
+  const register = await loadHandlersModule(modulePath).catch((err: unknown) =>
+    exitAfterStartFailure(logger, err),
+  );
   const app = createAppNode({ ...options, logger });
-  await register(app);
   runUntilSignal(logger, () => app.close());
   if (workerIndex !== undefined) exitWithSupervisor();
-  await app.start();
-  announceReady({ nodeId: app.nodeId, metricsUrl: app.metricsUrl });
+  const started = await startOrExit(
+    logger,
+    async () => {
+      await register(app);
+      await app.start();
+    },
+    { ports: { METRICS_PORT: options.metricsPort }, close: () => app.close() },
+  );
+  if (started) announceReady({ nodeId: app.nodeId, metricsUrl: app.metricsUrl });
 }

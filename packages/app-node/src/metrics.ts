@@ -20,6 +20,8 @@ export interface AppNodeMetrics {
   job(result: JobResult): void;
   /** The handler of `event` (middleware included) took `seconds`. */
   handled(event: string, seconds: number): void;
+  /** A client event found no handler. */
+  unhandled(): void;
   /** Jobs and events finished per second over the last few seconds (for the registry record). */
   rates(): { jobsPerSecond: number; eventsPerSecond: number };
   /** Counts the connection's reconnects; returns the remover. */
@@ -54,6 +56,11 @@ export function createAppNodeMetrics(options: AppNodeMetricsOptions): AppNodeMet
     buckets: HANDLER_BUCKETS,
     registers,
   });
+  const unhandled = new Counter({
+    name: 'iocluster_app_unhandled_events_total',
+    help: 'Client events no handler was registered for (dropped; an ack among them got NO_HANDLER)',
+    registers,
+  });
   queueJobsGauge(base.registry, options.queueCounts);
   for (const result of ['completed', 'failed'] as const) jobs.inc({ result }, 0);
   const jobRate = createRateMeter();
@@ -68,6 +75,7 @@ export function createAppNodeMetrics(options: AppNodeMetricsOptions): AppNodeMet
       handlerSeconds.observe({ event: options.isRegistered(event) ? event : 'other' }, seconds);
       eventRate.mark();
     },
+    unhandled: () => unhandled.inc(),
     rates: () => ({ jobsPerSecond: jobRate.perSecond(), eventsPerSecond: eventRate.perSecond() }),
     watchRedis: base.watchRedis,
     serve: base.serve,

@@ -4,6 +4,7 @@ import {
   assertInteger,
   type BalanceStrategy,
   type CloseStep,
+  type ClusterMembership,
   checkOptions,
   closeRedis,
   createKeys,
@@ -11,6 +12,7 @@ import {
   createRedis,
   type IoNodeRecord,
   ioNodeLiveness,
+  joinCluster,
   type Logger,
   listen,
   type PresenceMeta,
@@ -35,6 +37,7 @@ import { createApiRouter } from './http-api.js';
 import { createFrontendMetrics } from './metrics.js';
 import { createNodePicker } from './node-picker.js';
 import { createNodeReachability } from './node-reachability.js';
+import { createScrapeTargetsRouter } from './scrape-targets.js';
 import { createSocketPathRefusal } from './socket-path-refusal.js';
 import { createSocketProxy, type SocketProxy } from './socket-proxy.js';
 
@@ -43,6 +46,11 @@ export interface FrontendOptions {
   redis: RedisTarget | string;
   /** Prefix of every Redis key and channel. @defaultValue 'iocluster' */
   prefix?: string;
+  /**
+   * `CLUSTER_ID`: the id every node of this stack shares; a prefix used by another stack refuses the
+   * frontend (it would list that stack's io-nodes). @defaultValue none: it joins the recorded stack
+   */
+  clusterId?: string;
   /**
    * BullMQ queues the ingress is split into (`INGRESS_PARTITIONS`); every io-node, app-node and frontend
    * of a deployment must use the same count. @defaultValue 1
@@ -163,6 +171,7 @@ export function createFrontend(options: FrontendOptions): Frontend {
   let redis: RedisConnection | undefined;
   let sub: RedisConnection | undefined;
   let watcher: RegistryWatcher | undefined;
+  let cluster: ClusterMembership | undefined;
   /** One per ingress partition. */
   let queues: Queue[] = [];
   let port = 0;
@@ -230,13 +239,15 @@ export function createFrontend(options: FrontendOptions): Frontend {
       }));
     },
   };
+  const liveAppNodes = () =>
+    redis ? readLiveAppNodes(redis, keys, Date.now(), logger) : Promise.resolve([]);
   const admin = opts.adminToken
     ? createAdminRouter({
         token: opts.adminToken,
         state: () =>
           readAdminState({
             ioNodes: () => liveNodes() ?? [],
-            appNodes: () => (redis ? readLiveAppNodes(redis, keys, Date.now(), logger) : Promise.resolve([])),
+            appNodes: liveAppNodes,
             queueCounts: metrics.queueCounts,
             rooms: opts.adminRooms ?? presenceRooms,
           }),
@@ -247,6 +258,12 @@ export function createFrontend(options: FrontendOptions): Frontend {
   app.disable('x-powered-by');
   app.get('/metrics', (_req, res) => void metrics.serve(res));
   if (admin) app.use(admin.router);
+  app.use(
+    createScrapeTargetsRouter({
+      ioNodes: liveNodes,
+      appNodes: liveAppNodes,
+    }),
+  );
   app.use(
     createApiRouter({
       proxy: opts.proxy ? { path: opts.proxyPath } : undefined,
@@ -296,6 +313,9 @@ export function createFrontend(options: FrontendOptions): Frontend {
     async start() {
       if (started) throw new Error('frontend already started');
       started = true;
+      // Listening first: a port in use fails the start before anything is written to Redis (BullMQ's
+      // Queue records its options in the queue's meta key as it is made).
+      port = await listen(server, opts.port, opts.host);
       redis = createRedis(opts.redis, 'command', { logger, connectionName: 'frontend:cmd' });
       sub = createRedis(opts.redis, 'subscriber', { logger, connectionName: 'frontend:sub' });
       metrics.watchRedis(redis, 'command');
@@ -314,6 +334,7 @@ export function createFrontend(options: FrontendOptions): Frontend {
         queue.on('error', (err) => logger.debug({ err }, 'queue reader error'));
         admin?.setQueue(queue);
       }
+      cluster = await joinCluster(redis, keys, { clusterId: opts.clusterId, prefix: opts.prefix, logger });
       watcher = watchRegistry({
         redis,
         subscriber: sub,
@@ -331,7 +352,6 @@ export function createFrontend(options: FrontendOptions): Frontend {
         proxy?.nodeLeft(node.nodeId);
       });
       await watcher.start();
-      port = await listen(server, opts.port, opts.host);
       logger.info(
         { port, strategy: opts.strategy, proxy: opts.proxy, ioNodes: watcher.nodes.length },
         'frontend listening',
@@ -344,6 +364,7 @@ export function createFrontend(options: FrontendOptions): Frontend {
           ['stop listening', () => void server.close()],
           ['close proxied sockets', () => proxy?.close()],
           ['close connections', () => server.closeAllConnections()],
+          ['stop the cluster id refresh', () => cluster?.close()],
           ['stop watching the registry', () => watcher && settleWithin(watcher.close(), CLOSE_WAIT_MS)],
           ['stop watching io-nodes', () => reachability.close()],
           [

@@ -29,7 +29,7 @@ export interface ClientConnectionDeps {
   options: ResolvedIoNodeOptions;
   metrics: IoNodeMetrics;
   logger: Logger;
-  /** Whether the node is shutting down (handshakes are then refused). */
+  /** True while the node takes no clients (starting or closing): handshakes are refused NODE_CLOSING. */
   closing: () => boolean;
   sequencer: EventSequencer;
   recovery: ClientRecovery;
@@ -145,7 +145,7 @@ export function attachClientConnections(io: Server, deps: ClientConnectionDeps):
       onAbuse: (abuser) => {
         const subject = states.get(abuser)?.token?.claims.sub;
         const { address } = abuser.handshake;
-        logger.warn({ socketId: abuser.id, address, subject }, 'client kept flooding; disconnected');
+        logger.warn({ clientId: abuser.id, address, subject }, 'client kept flooding; disconnected');
         // Coming straight back must not buy a fresh burst.
         admission.ban(subject !== undefined ? `sub:${subject}` : `ip:${address}`);
         kick(abuser, 'RATE_LIMITED', 'too many events refused for rate; disconnected');

@@ -176,7 +176,7 @@ export class EventSequencer {
     const entry = state?.inflight.get(cmd.seq);
     if (!state || entry === undefined) {
       // A repeat after an app-node retried a job, or an answer that came after the timeout.
-      this.options.logger.debug({ socketId: cmd.socketId, seq: cmd.seq }, 'reply for no in-flight event');
+      this.options.logger.debug({ clientId: cmd.socketId, seq: cmd.seq }, 'reply for no in-flight event');
       return;
     }
     state.inflight.delete(cmd.seq);
@@ -191,6 +191,11 @@ export class EventSequencer {
   async flushed(): Promise<void> {
     if (this.ready.size > 0) this.flush();
     while (this.adding.size > 0) await Promise.all([...this.adding]);
+  }
+
+  /** Events queued or awaiting their reply. */
+  get pending(): number {
+    return this.outstanding;
   }
 
   /** Resolves when no event is queued or awaiting its reply. */
@@ -291,7 +296,7 @@ export class EventSequencer {
     for (const state of this.waiting) {
       if (now - state.sentAt < eventTimeoutMs) continue;
       logger.warn(
-        { socketId: state.id, events: state.inflight.size, timeoutMs: eventTimeoutMs },
+        { clientId: state.id, events: state.inflight.size, timeoutMs: eventTimeoutMs },
         'no app-node answered in time; events answered with TIMEOUT',
       );
       for (const { ack, job } of state.inflight.values()) {

@@ -25,7 +25,7 @@ export interface HandshakeOptions {
   admission: Admission;
   verifier: JwtVerifier | undefined;
   authenticate: AuthenticateHook | undefined;
-  /** True once the node is shutting down. */
+  /** True while the node takes no clients: until it is started and registered, and once it is closing. */
   closing: () => boolean;
   logger: Logger;
 }
@@ -42,7 +42,9 @@ export function createHandshakeMiddleware(
   admitted: (socket: Socket, client: AdmittedClient) => void | Promise<void>,
 ): (socket: Socket, next: Next) => Promise<void> {
   return async (socket, next) => {
-    if (options.closing()) return next(refusal('NODE_CLOSING', 'this io-node is shutting down'));
+    if (options.closing()) {
+      return next(refusal('NODE_CLOSING', 'this io-node takes no clients now (starting or shutting down)'));
+    }
     const { handshake } = socket;
     // `auth` and credential headers are redacted by the logger (REDACTED_PATHS).
     options.logger.debug(
@@ -80,11 +82,29 @@ export function createHandshakeMiddleware(
       next();
     } catch (err) {
       place.release();
-      options.logger.info({ err, address: handshake.address }, 'handshake refused');
+      // A refusal is expected (a bad token, a hook saying no): one line, the stack only when debugging.
+      const code = refusalCode(err);
+      options.logger.info(
+        {
+          clientId: socket.id,
+          address: handshake.address,
+          code,
+          reason: err instanceof Error ? err.message : String(err),
+          ...(options.logger.isLevelEnabled('debug') ? { err } : {}),
+        },
+        'handshake refused',
+      );
       if (err instanceof IoclusterError && !('data' in err)) return next(refusal(err.code, err.message));
       next(err instanceof Error ? err : new Error(String(err)));
     }
   };
+}
+
+/** The stable code a refusal carries (an IoclusterError's, or `data.code` of the hook's error), if any. */
+function refusalCode(err: unknown): string | undefined {
+  if (err instanceof IoclusterError) return err.code;
+  const data = (err as { data?: { code?: unknown } } | null)?.data;
+  return typeof data?.code === 'string' ? data.code : undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

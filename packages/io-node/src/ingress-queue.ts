@@ -139,16 +139,29 @@ export function createIngressProducer(
   logger: Logger,
   options: IngressProducerOptions = {},
 ): IngressProducer {
+  // Made with the node, before it listens: BullMQ connects at once, so the queues leave their meta hash to
+  // the first add (and the frontend's readers), and a start that fails (a port in use) writes nothing.
   const queues = new Map(
     keys
       .ingressPartitions(options.partitions ?? 1)
       .map(({ name, bullPrefix }) => [
         name,
-        new Queue<IngressJob>(name, { connection, prefix: bullPrefix, defaultJobOptions }),
+        new Queue<IngressJob>(name, {
+          connection,
+          prefix: bullPrefix,
+          defaultJobOptions,
+          skipMetasUpdate: true,
+        }),
       ]),
   );
-  for (const queue of queues.values())
-    queue.on('error', (err) => logger.warn({ err }, 'ingress queue error'));
+  // BullMQ re-emits every retry of a connection error, which createRedis already logged once.
+  for (const queue of queues.values()) {
+    queue.on('error', (err) =>
+      isTransientRedisError(err)
+        ? logger.debug({ err }, 'ingress queue connection error')
+        : logger.warn({ err }, 'ingress queue error'),
+    );
+  }
   return createPartitionedProducer(connection, keys, logger, options, {
     async write(partition, jobs) {
       await queues.get(partition.name)!.addBulk(jobs.map((data) => ({ name: 'events', data })));

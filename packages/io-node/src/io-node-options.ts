@@ -33,6 +33,12 @@ export interface IoNodeOptions {
    * app-node and frontend of a deployment must agree. Ignored when `ingress` is given. @defaultValue 'bullmq'
    */
   ingressTransport?: 'streams' | 'bullmq';
+  /**
+   * `CLUSTER_ID`: the id every node of this stack shares. A key prefix that another stack (another id)
+   * uses on the same Redis refuses this node, instead of the two stacks merging.
+   * @defaultValue none: the node joins the stack recorded under the prefix, or records a generated id
+   */
+  clusterId?: string;
   /** Unique id of this node. @defaultValue `<hostname>-<random>` */
   nodeId?: string;
   /** Interface to listen on. @defaultValue '0.0.0.0' */

@@ -1,6 +1,7 @@
 import { createServer, type Server as HttpServer, type ServerResponse } from 'node:http';
 import {
   type CloseStep,
+  type ClusterJoin,
   type CommandSubscriber,
   closeRedis,
   createKeys,
@@ -10,8 +11,10 @@ import {
   createRoutingTable,
   deferred,
   type IngressProducer,
+  IoclusterError,
+  joinWhenReachable,
+  type Logger,
   listen,
-  openRedis,
   PORT_PLACEHOLDER,
   type RedisRole,
   runCloseSteps,
@@ -90,7 +93,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   const opts = resolveIoNodeOptions(options);
   const keys = createKeys(opts.prefix);
   const { nodeId } = opts;
-  const logger = opts.logger.child({ component: 'io-node', nodeId });
+  const logger = opts.logger.child({ component: 'io-node', ioNodeId: nodeId });
   const connect = (role: RedisRole, name: string) =>
     createRedis(opts.redis, role, { logger, connectionName: `${nodeId}:${name}`, lazy: true });
   const commandRedis = connect('command', 'cmd');
@@ -103,6 +106,9 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   let closing: Promise<void> | undefined;
   let isReady = false;
   let started = false;
+  // Ends a start still waiting for Redis when the node is closed meanwhile.
+  const starting = new AbortController();
+  let cluster: ClusterJoin | undefined;
 
   // Engine.IO takes its own path (/socket.io/) and hands every other request to this handler.
   const http: HttpServer = createServer((req, res) => {
@@ -112,7 +118,10 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     if (path === '/readyz') {
       const reasons: string[] = [];
       if (!isReady) reasons.push(closing ? 'shutting down' : 'not started');
-      if (commandRedis.status !== 'ready' || inboxRedis.status !== 'ready') reasons.push('redis unreachable');
+      const waiting = cluster?.reason();
+      if (waiting) reasons.push(waiting);
+      else if (commandRedis.status !== 'ready' || inboxRedis.status !== 'ready')
+        reasons.push('redis unreachable');
       return sendJson(res, reasons.length === 0 ? 200 : 503, {
         status: reasons.length === 0 ? 'ready' : 'not-ready',
         nodeId,
@@ -225,7 +234,8 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     options: opts,
     metrics,
     logger,
-    closing: () => closing !== undefined,
+    // Until started (it listens while waiting for Redis, to answer /readyz) and from close() on.
+    closing: () => closing !== undefined || !isReady,
     sequencer,
     recovery,
     queueWaiting: () => producer.waiting(),
@@ -291,14 +301,24 @@ export function createIoNode(options: IoNodeOptions): IoNode {
       if (started) throw new Error('io-node already started');
       started = true;
       try {
-        for (const connection of [commandRedis, inboxRedis, routingRedis]) openRedis(connection);
+        // Listening first: a port in use fails the start before anything is written to Redis, and
+        // /readyz says why while Redis does not answer; clients are refused until the node is ready.
+        port = await listen(http, opts.port, opts.host);
+        url = opts.publicUrl?.replaceAll(PORT_PLACEHOLDER, String(port)) ?? `http://127.0.0.1:${port}`;
+        cluster = joinWhenReachable([commandRedis, inboxRedis, routingRedis], {
+          target: opts.redis,
+          keys,
+          prefix: opts.prefix,
+          clusterId: opts.clusterId,
+          logger,
+          signal: starting.signal,
+        });
+        await cluster.joined;
         // The inbox exists and the node is live (a broadcast target) before any client can connect.
         await subscriber.start();
         await registry.start();
         await presence.start();
         clients.start();
-        port = await listen(http, opts.port, opts.host);
-        url = opts.publicUrl?.replaceAll(PORT_PLACEHOLDER, String(port)) ?? `http://127.0.0.1:${port}`;
         logger.info({ port, url, ordering: opts.ordering, parser: opts.parser }, 'io-node listening');
         // Handed out only once it listens: a frontend may send clients as soon as the record has a URL.
         await registry.listen(url);
@@ -313,12 +333,13 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     close() {
       closing ??= (async () => {
         isReady = false;
+        starting.abort(new IoclusterError('NODE_CLOSING', 'the io-node was closed while starting'));
         const steps: CloseStep[] = [
           // First, so no frontend sends a client to a node that is going away; it stays live meanwhile.
           ['leave registry', () => registry.leave()],
           // New connections are refused from here on; the server finishes closing once clients are gone.
           ['stop listening', () => void http.close()],
-          ['drain in-flight events', () => settleWithin(sequencer.idle(), opts.drainTimeoutMs)],
+          ['drain in-flight events', () => drainWithin(sequencer, opts.drainTimeoutMs, logger)],
           ['disconnect clients', () => io.disconnectSockets(true)],
           ['enqueue disconnects', () => sequencer.flushed()],
           // Every client left its rooms: their roster entries go, and the `left` changes are enqueued.
@@ -336,6 +357,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           ['close registry', () => registry.close()],
           ['close command inbox', () => settleWithin(subscriber.close(), CLOSE_REDIS_WAIT_MS)],
           ['close ingress queue', () => producer.close()],
+          ['stop the cluster id refresh', () => cluster?.close()],
           [
             'close redis',
             () => Promise.all([closeRedis(commandRedis), closeRedis(inboxRedis), closeRedis(routingRedis)]),
@@ -352,4 +374,16 @@ export function createIoNode(options: IoNodeOptions): IoNode {
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));
+}
+
+/** Waits for in-flight events at most `drainTimeoutMs`, and says how many it could not wait for. */
+async function drainWithin(sequencer: EventSequencer, drainTimeoutMs: number, logger: Logger): Promise<void> {
+  await settleWithin(sequencer.idle(), drainTimeoutMs);
+  const left = sequencer.pending;
+  if (left > 0) {
+    logger.warn(
+      { events: left, drainTimeoutMs },
+      `${left} client events still unanswered after ${drainTimeoutMs} ms of drain; closing without their answers`,
+    );
+  }
 }

@@ -3,9 +3,10 @@ import {
   createLogger,
   exitWithSupervisor,
   ioNodeWorkerEnv,
-  loadSettings,
+  loadSettingsOrExit,
   runUntilSignal,
   runWorkers,
+  startOrExit,
   warnUnknownSettings,
 } from '@iocluster/shared';
 import { createIoNode } from './io-node.js';
@@ -15,7 +16,7 @@ import { createIoNode } from './io-node.js';
  * the cluster-wide ones); with `IO_NODE_WORKERS` > 1, a supervisor of that many io-node processes, each a
  * node of its own.
  */
-const { logLevel, logPretty, workers, workerIndex, ...options } = loadSettings('io-node');
+const { logLevel, logPretty, workers, workerIndex, ...options } = loadSettingsOrExit('io-node', 'io-node');
 const logger = createLogger({ level: logLevel, name: 'io-node', pretty: logPretty });
 // Once per command: the supervisor warns, its workers (same environment) do not.
 if (workerIndex === undefined) warnUnknownSettings(process.env, logger);
@@ -33,6 +34,9 @@ if (workerIndex === undefined && workers > 1) {
   const node = createIoNode({ ...options, logger });
   runUntilSignal(logger, () => node.close());
   if (workerIndex !== undefined) exitWithSupervisor();
-  await node.start();
-  announceReady({ nodeId: node.nodeId, url: node.url, port: node.port });
+  const started = await startOrExit(logger, () => node.start(), {
+    ports: { IO_NODE_PORT: options.port },
+    close: () => node.close(),
+  });
+  if (started) announceReady({ nodeId: node.nodeId, url: node.url, port: node.port });
 }

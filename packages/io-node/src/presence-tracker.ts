@@ -94,6 +94,7 @@ export function createPresenceTracker(options: PresenceTrackerOptions): Presence
   let pending: PresenceChange[] = [];
   let entries = 0;
   let sweep: Repeating | undefined;
+  let started = false;
   let closed = false;
   let closing: Promise<void> | undefined;
 
@@ -236,6 +237,7 @@ export function createPresenceTracker(options: PresenceTrackerOptions): Presence
 
   return {
     async start() {
+      started = true;
       await purgeNode(nodeId);
       io.on('connection', onConnection);
       sweep = repeat(
@@ -287,6 +289,11 @@ export function createPresenceTracker(options: PresenceTrackerOptions): Presence
       closing ??= (async () => {
         const sweeping = sweep?.stop();
         io.off('connection', onConnection);
+        // Never started (the node closed while it waited for Redis): it wrote nothing to remove.
+        if (!started) {
+          closed = true;
+          return;
+        }
         await settleWithin(Promise.allSettled([sweeping, ...chains.values(), ...purges.values()]), waitMs);
         closed = true;
         // Anything a failed write left behind: nobody else would remove it while this node id is live.

@@ -200,7 +200,7 @@ export function createClientRecovery(options: ClientRecoveryOptions): ClientReco
           }
         }
       } catch (err) {
-        logger.warn({ err, socketId: socket.id }, 'replaying missed messages failed');
+        logger.warn({ err, clientId: socket.id }, 'replaying missed messages failed');
         report.recovered = false;
         report.reason = 'history-lost';
       } finally {

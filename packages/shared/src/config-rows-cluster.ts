@@ -73,6 +73,14 @@ export const CLUSTER_SETTINGS = [
     default: 'iocluster',
     doc: 'Prefix of every Redis key and channel.',
   }),
+  optional({
+    env: 'CLUSTER_ID',
+    option: 'clusterId',
+    tier: 'cluster',
+    scope: 'option',
+    kind: text(/^[A-Za-z0-9_.-]{1,64}$/, "be 1-64 letters, digits, '_', '.' or '-'"),
+    doc: 'The id every node of the stack shares, recorded under the prefix: a node of another stack on the same prefix refuses to start. Unset, a node joins the recorded one.',
+  }),
   setting({
     env: 'INGRESS_TRANSPORT',
     option: 'ingressTransport',

@@ -1,3 +1,7 @@
+export type { ClusterMembership, JoinClusterOptions } from './cluster-id.js';
+export { CLUSTER_ID_TTL_MS, joinCluster } from './cluster-id.js';
+export type { ClusterJoin, JoinWhenReachableOptions } from './cluster-join.js';
+export { joinWhenReachable } from './cluster-join.js';
 export type {
   HistorySettings,
   JwtAuthConfig,
@@ -38,7 +42,15 @@ export { createRoomHistory, matchRooms } from './history.js';
 export type { IngressPartition, Keys } from './keys.js';
 export { createKeys, INGRESS_GROUP, ingressPartitionOf } from './keys.js';
 export type { CloseStep, Deferred, Repeating } from './lifecycle.js';
-export { closeRedis, deferred, listen, repeat, runCloseSteps, settleWithin } from './lifecycle.js';
+export {
+  closeRedis,
+  closeStepsRunning,
+  deferred,
+  listen,
+  repeat,
+  runCloseSteps,
+  settleWithin,
+} from './lifecycle.js';
 export type { Listeners } from './listeners.js';
 export { createListeners } from './listeners.js';
 export type { LivenessEntry, LivenessSettings, LivenessVerdict, LivenessView } from './liveness.js';
@@ -68,7 +80,8 @@ export type {
   PresenceStore,
 } from './presence.js';
 export { createPresenceStore, rosterOf } from './presence.js';
-export { announceReady, packageVersionAt, runUntilSignal } from './process.js';
+export type { RunUntilSignalOptions } from './process.js';
+export { announceReady, packageVersionAt, runUntilSignal, SHUTDOWN_BOUND_MS } from './process.js';
 export type {
   ChannelMessage,
   ClientLimits,
@@ -102,12 +115,21 @@ export type { RateMeter } from './rate-meter.js';
 export { createRateMeter } from './rate-meter.js';
 export type { RedisConnection, RedisRole, RedisTarget } from './redis.js';
 export { createRedis, openRedis } from './redis.js';
+export type { RedisWait, WaitForRedisOptions } from './redis-wait.js';
+export { describeRedisTarget, waitForRedis } from './redis-wait.js';
 export type { RegistryEvents, RegistryWatcher, RegistryWatcherOptions } from './registry.js';
 export { isNodeLive, readLiveAppNodes, readLiveNodes, watchRegistry } from './registry.js';
 export type { ReplicaWait } from './replica-wait.js';
 export { waitForReplicas } from './replica-wait.js';
 export type { RoutingTable } from './routing.js';
 export { createRoutingTable } from './routing.js';
+export type { PortVariables, StartFailure, StartOrExitOptions } from './start-failure.js';
+export {
+  describeStartFailure,
+  exitAfterStartFailure,
+  loadSettingsOrExit,
+  startOrExit,
+} from './start-failure.js';
 export type {
   CommandSubscriber,
   CommandTransport,

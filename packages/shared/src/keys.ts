@@ -63,6 +63,8 @@ export interface Keys {
   nodePresence(nodeId: string): string;
   /** Set of the io-nodes that may hold presence entries (each has a `nodePresence` set). */
   readonly presenceNodes: string;
+  /** The id of the stack using this prefix (cluster-id.ts): every node of the stack must share it. */
+  readonly clusterId: string;
   /** Hash describing one io-node while it takes connections (its member of `inboxNodes` says if live). */
   registryNode(nodeId: string): string;
   /** Pub/sub channel announcing io-nodes joining and leaving. */
@@ -155,6 +157,7 @@ export function createKeys(prefix: string): Keys {
     presenceMembers: (room: string) => `${prefix}:room:{${escapeTag(room)}}:members`,
     nodePresence: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:presence`,
     presenceNodes: `${tag}:presence-nodes`,
+    clusterId: `${tag}:cluster-id`,
     registryNode: (nodeId: string) => `${tag}:registry:node:${nodeId}`,
     registryChannel: `${prefix}:registry:events`,
     appRegistryIndex: `${tag}:registry:apps`,

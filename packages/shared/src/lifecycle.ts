@@ -16,12 +16,24 @@ export async function runCloseSteps(
   component: string,
 ): Promise<void> {
   for (const [name, run] of steps) {
+    const running = { component, step: name };
+    stepsRunning.add(running);
     try {
       await run();
     } catch (err) {
       logger.warn({ err, step: name }, `${component} close step failed`);
+    } finally {
+      stepsRunning.delete(running);
     }
   }
+}
+
+/** Close steps under way in this process, for a shutdown that runs out of time to say where it stood. */
+const stepsRunning = new Set<{ readonly component: string; readonly step: string }>();
+
+/** The close steps ({@link runCloseSteps}) started in this process and not finished: `component: step`. */
+export function closeStepsRunning(): string[] {
+  return [...stepsRunning].map(({ component, step }) => `${component}: ${step}`);
 }
 
 /** Resolves when `promise` settles or `ms` have passed, whichever is first; never rejects. */

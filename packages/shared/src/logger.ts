@@ -1,3 +1,4 @@
+import { isatty } from 'node:tty';
 import { type DestinationStream, type Logger, pino } from 'pino';
 
 export type { DestinationStream, Logger };
@@ -57,7 +58,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       redact,
       transport: {
         target: 'pino-pretty',
-        options: { colorize: true, ignore: 'pid,hostname', singleLine: true },
+        // Colours only on a terminal: escape codes in a file or a log collector are noise.
+        options: { colorize: isatty(1), ignore: 'pid,hostname', singleLine: true },
       },
     });
   }

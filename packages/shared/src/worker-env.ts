@@ -39,11 +39,20 @@ export function ioNodeWorkerEnv(
   };
 }
 
-/** Environment of app-node worker `index`: its own id. */
+/**
+ * Environment of app-node worker `index`: its own id and, with `METRICS_PORT` set, its own metrics port
+ * (`METRICS_PORT + index`, or 0 for a free one when it is 0), which it registers as its `metricsUrl`.
+ */
 export function appNodeWorkerEnv(
-  appNode: { readonly nodeId: string },
+  appNode: { readonly nodeId: string; readonly metricsPort: number | undefined },
   index: number,
   incarnation: number,
 ): Record<string, string> {
-  return { APP_NODE_ID: workerNodeId(appNode.nodeId, index, incarnation) };
+  const { metricsPort } = appNode;
+  return {
+    APP_NODE_ID: workerNodeId(appNode.nodeId, index, incarnation),
+    ...(metricsPort === undefined
+      ? {}
+      : { METRICS_PORT: String(metricsPort === 0 ? 0 : metricsPort + index) }),
+  };
 }

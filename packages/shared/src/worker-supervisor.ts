@@ -5,6 +5,7 @@ import { settleWithin } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { withDefaults } from './options.js';
 import { announceReady, runUntilSignal } from './process.js';
+import { exitAfterStartFailure } from './start-failure.js';
 
 /*
  * Why child_process.fork and not node:cluster: every io-node worker must be a node of its own, with its
@@ -13,6 +14,11 @@ import { announceReady, runUntilSignal } from './process.js';
  * listen() goes through the primary, and `listen(0)` hands every worker the SAME "random" port. Forking
  * the same main with an index in the environment gives each worker its own socket and nothing to undo.
  */
+
+/** How long workers get to drain after SIGTERM before SIGKILL (see `SHUTDOWN_BOUND_MS`, below it). */
+const DRAIN_TIMEOUT_MS = 30_000;
+/** How long a SIGKILLed worker's exit is waited for. */
+const KILLED_EXIT_WAIT_MS = 5_000;
 
 /** Options of {@link createWorkerSupervisor}. */
 export interface WorkerSupervisorOptions {
@@ -94,7 +100,7 @@ export function createWorkerSupervisor(options: WorkerSupervisorOptions): Worker
       restartMaxMs: 30_000,
       stableAfterMs: 30_000,
       readyTimeoutMs: 60_000,
-      drainTimeoutMs: 30_000,
+      drainTimeoutMs: DRAIN_TIMEOUT_MS,
     },
     options,
   );
@@ -154,7 +160,7 @@ export function createWorkerSupervisor(options: WorkerSupervisorOptions): Worker
           reject(
             new IoclusterError(
               'WORKER_FAILED',
-              `worker ${slot.index} (pid ${child.pid}) exited (${code ?? signal}) before it was ready`,
+              `worker ${slot.index} (pid ${child.pid}) exited (${code ?? signal}) before it was ready; its last line says why`,
             ),
           );
         }
@@ -211,7 +217,7 @@ export function createWorkerSupervisor(options: WorkerSupervisorOptions): Worker
         `workers still running after ${opts.drainTimeoutMs} ms: killing them`,
       );
       for (const slot of stuck) slot.child?.kill('SIGKILL');
-      await settleWithin(Promise.all(stuck.map((slot) => slot.exited)), 5_000);
+      await settleWithin(Promise.all(stuck.map((slot) => slot.exited)), KILLED_EXIT_WAIT_MS);
     }
   }
 
@@ -256,18 +262,23 @@ export function createWorkerSupervisor(options: WorkerSupervisorOptions): Worker
 export async function runWorkers(options: WorkerSupervisorOptions): Promise<void> {
   const supervisor = createWorkerSupervisor(options);
   let signalled = false;
-  runUntilSignal(options.logger, () => {
-    signalled = true;
-    return supervisor.close();
-  });
+  // Its workers get their drain, then SIGKILL and 5 s to go: only then does the supervisor give up.
+  const drainTimeoutMs = options.drainTimeoutMs ?? DRAIN_TIMEOUT_MS;
+  runUntilSignal(
+    options.logger,
+    () => {
+      signalled = true;
+      return supervisor.close();
+    },
+    { boundMs: drainTimeoutMs + KILLED_EXIT_WAIT_MS + 1_000 },
+  );
   let workers: WorkerInfo[];
   try {
     workers = await supervisor.start();
   } catch (err) {
     // A signal during start stops the workers, and runUntilSignal exits when they are gone.
     if (signalled) return;
-    options.logger.fatal({ err }, 'workers failed to start');
-    process.exit(1);
+    exitAfterStartFailure(options.logger, err);
   }
   announceReady({
     workers: workers.map((info) => ({ index: info.index, pid: info.pid, ...info.details })),
