@@ -142,17 +142,15 @@ export function createIngressProducer(
   // Made with the node, before it listens: BullMQ connects at once, so the queues leave their meta hash to
   // the first add (and the frontend's readers), and a start that fails (a port in use) writes nothing.
   const queues = new Map(
-    keys
-      .ingressPartitions(options.partitions ?? 1)
-      .map(({ name, bullPrefix }) => [
-        name,
-        new Queue<IngressJob>(name, {
-          connection,
-          prefix: bullPrefix,
-          defaultJobOptions,
-          skipMetasUpdate: true,
-        }),
-      ]),
+    keys.ingressPartitions(options.partitions ?? 1).map(({ name, bullPrefix }) => [
+      name,
+      new Queue<IngressJob>(name, {
+        connection,
+        prefix: bullPrefix,
+        defaultJobOptions,
+        skipMetasUpdate: true,
+      }),
+    ]),
   );
   // BullMQ re-emits every retry of a connection error, which createRedis already logged once.
   for (const queue of queues.values()) {
