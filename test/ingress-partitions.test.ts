@@ -37,7 +37,9 @@ async function partitioned(): Promise<Cluster> {
 describe('ingress partitions', () => {
   test('partitions - one partition keeps the original queue; with 4, each has its own Cluster slot', () => {
     const keys = createKeys('iocluster');
-    expect(keys.ingressPartitions(1)).toEqual([{ index: 0, name: 'ingress', bullPrefix: '{iocluster}' }]);
+    expect(keys.ingressPartitions(1)).toEqual([
+      { index: 0, name: 'ingress', bullPrefix: '{iocluster}', stream: '{iocluster}:ingress:stream' },
+    ]);
     const four = keys.ingressPartitions(PARTITIONS);
     expect(four.map((p) => `${p.bullPrefix}:${p.name}:wait`)).toEqual([
       '{iocluster:p0}:ingress-0:wait',
@@ -50,6 +52,8 @@ describe('ingress partitions', () => {
     for (const [i, p] of four.entries()) {
       expect(slotOf(`${p.bullPrefix}:${p.name}:active`)).toBe(slots[i]);
       expect(slotOf(`${p.bullPrefix}:${p.name}:meta`)).toBe(slots[i]);
+      // The Streams transport's partition sits in its queue's slot too.
+      expect(slotOf(p.stream)).toBe(slots[i]);
     }
     expect(new Set(slots).size).toBe(PARTITIONS);
     // A client's partition is a function of its socket id alone.

@@ -176,13 +176,15 @@ describe('limits', () => {
       10_000,
     );
     await c.startAppNode();
-    expect(await Promise.all(firsts)).toEqual(clients.map((_, i) => `first-${i}`));
-    const answers = await Promise.all(probes);
+    // A first note that reached the io-node after the guard read the three connect jobs (3 of 3) is
+    // refused too: which of them were accepted is read from their answers, like the probes'.
+    const answers = [...(await Promise.all(firsts)), ...(await Promise.all(probes))];
+    for (const answer of answers) {
+      if (codeOf(answer) !== 'OVERLOADED') expect(answer).toMatch(/^(first|probe)-\d+$/);
+    }
     expect(answers.filter((a) => codeOf(a) === 'OVERLOADED').length).toBeGreaterThan(0);
-    const expected = [
-      ...clients.map((_, i) => `first-${i}`),
-      ...answers.filter((a) => codeOf(a) !== 'OVERLOADED'),
-    ];
+    const expected = answers.filter((a) => codeOf(a) !== 'OVERLOADED');
+    expect(expected.length).toBeGreaterThan(0);
     await expect.poll(() => [...handled].sort(), { timeout: 10_000 }).toEqual(expected.sort());
   });
 });
