@@ -42,12 +42,8 @@ export function createDeadLetters(options: {
   logger: Logger;
 }): DeadLetters {
   const { keys, connection, logger } = options;
-  const queue = new Queue<DeadLetterData>(keys.deadLetterQueue, {
-    connection,
-    prefix: keys.bullPrefix,
-    defaultJobOptions: { attempts: 1, removeOnComplete: true, removeOnFail: { count: KEEP_DEAD_LETTERS } },
-  });
-  queue.on('error', (err) => logger.debug({ err }, 'dead-letter queue error'));
+  // Made in start(): BullMQ connects a queue as soon as it exists, and nothing connects before start().
+  let queue: Queue<DeadLetterData> | undefined;
   let worker: Worker<DeadLetterData> | undefined;
 
   async function process(job: { attemptsMade: number; data: DeadLetterData }) {
@@ -64,7 +60,7 @@ export function createDeadLetters(options: {
   }
 
   return {
-    count: () => queue.getFailedCount(),
+    count: async () => (queue ? queue.getFailedCount() : 0),
     async bury(letter: DeadLetter) {
       const { error } = letter;
       const data: DeadLetterData = {
@@ -86,6 +82,7 @@ export function createDeadLetters(options: {
       if (letter.raw !== undefined) data.raw = letter.raw;
       // One letter per entry, however often the consumer that buries it is itself retried (BullMQ job
       // ids may not hold ':').
+      if (!queue) throw new Error('dead letters not started');
       await queue.add('dead-letter', data, {
         jobId: `${letter.partition}|${letter.id}`.replaceAll(':', '|'),
       });
@@ -95,6 +92,16 @@ export function createDeadLetters(options: {
       );
     },
     async start() {
+      queue = new Queue<DeadLetterData>(keys.deadLetterQueue, {
+        connection,
+        prefix: keys.bullPrefix,
+        defaultJobOptions: {
+          attempts: 1,
+          removeOnComplete: true,
+          removeOnFail: { count: KEEP_DEAD_LETTERS },
+        },
+      });
+      queue.on('error', (err) => logger.debug({ err }, 'dead-letter queue error'));
       worker = new Worker<DeadLetterData>(keys.deadLetterQueue, process, {
         connection: options.blockingConnection,
         prefix: keys.bullPrefix,
@@ -104,7 +111,7 @@ export function createDeadLetters(options: {
       await worker.waitUntilReady();
     },
     async close() {
-      await Promise.allSettled([worker?.close(), queue.close()]);
+      await Promise.allSettled([worker?.close(), queue?.close()]);
     },
   };
 }

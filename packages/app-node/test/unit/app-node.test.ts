@@ -49,15 +49,18 @@ async function countingServer(): Promise<{ url: string; accepted: () => Promise<
 const PROBE = 'probe';
 
 describe('app-node', () => {
-  test('create - every module is built when called and nothing connects before start()', async () => {
-    const redis = await countingServer();
-    const app = createAppNode({ redis: redis.url });
-    const remove = app.on('ping', () => 'pong');
-    expect(typeof remove).toBe('function');
-    expect(() => app.on('ping', () => 'again')).toThrow(/already registered/);
-    expect(await redis.accepted()).toBe(0);
-    await app.close();
-  });
+  test.each(['bullmq', 'streams'] as const)(
+    'create - every module is built when called and nothing connects before start() (%s ingress)',
+    async (ingressTransport) => {
+      const redis = await countingServer();
+      const app = createAppNode({ redis: redis.url, ingressTransport });
+      const remove = app.on('ping', () => 'pong');
+      expect(typeof remove).toBe('function');
+      expect(() => app.on('ping', () => 'again')).toThrow(/already registered/);
+      expect(await redis.accepted()).toBe(0);
+      await app.close();
+    },
+  );
 
   test('create - injected transports replace the Redis ones: commands go through them, close closes them', async () => {
     const redis = await countingServer();
