@@ -20,6 +20,11 @@ export interface LoadReport {
   expected: number;
   delivered: number;
   lost: number;
+  /**
+   * Deliveries missing of messages whose ack was `true`: what the cluster said it took and then lost. A
+   * message answered TIMEOUT did not run or was cut off at its deadline, so its deliveries may be missing.
+   */
+  lostAcknowledged: number;
   duplicated: number;
   /** Messages that some member never got, by the phase they were sent in. */
   lostByPhase: Record<string, number>;
@@ -61,6 +66,7 @@ export function startChatLoad(
   let sent = 0;
   let answered = 0;
   let acked = 0;
+  const ackedIds = new Set<string>();
   const ackErrors: Record<string, number> = {};
   const counts = senders.map(() => 0);
   const timers = senders.map((sender, s) =>
@@ -72,8 +78,10 @@ export function startChatLoad(
       sender.send(id).then(
         (answer) => {
           answered++;
-          if (answer === true) acked++;
-          else ackErrors[JSON.stringify(answer)] = (ackErrors[JSON.stringify(answer)] ?? 0) + 1;
+          if (answer === true) {
+            acked++;
+            ackedIds.add(id);
+          } else ackErrors[JSON.stringify(answer)] = (ackErrors[JSON.stringify(answer)] ?? 0) + 1;
         },
         (err: Error) => {
           answered++;
@@ -112,6 +120,7 @@ export function startChatLoad(
       const lostByPhase: Record<string, number> = {};
       const missingBy: Record<string, number[]> = {};
       let delivered = 0;
+      let lostAcknowledged = 0;
       let duplicated = 0;
       for (const [id, when] of phaseOf) {
         const missedBy = received.flatMap((seen, member) => (seen.has(id) ? [] : [member]));
@@ -120,6 +129,7 @@ export function startChatLoad(
           delivered += Math.min(n, 1);
           duplicated += Math.max(0, n - 1);
         }
+        if (ackedIds.has(id)) lostAcknowledged += missedBy.length;
         if (missedBy.length > 0) {
           missingBy[String(id)] = missedBy;
           lostByPhase[when] = (lostByPhase[when] ?? 0) + 1;
@@ -133,6 +143,7 @@ export function startChatLoad(
         expected,
         delivered,
         lost: expected - delivered,
+        lostAcknowledged,
         duplicated,
         lostByPhase,
         missing: missingBy,
