@@ -101,17 +101,22 @@ function producer(): IngressProducer {
 
 const stream = () => keys.ingressPartitions(1)[0]!.stream;
 
+async function startDeadLetters(redis: RedisConnection) {
+  const deadLetters = createDeadLetters({
+    keys,
+    connection: redis,
+    blockingConnection: open('blocking'),
+    logger,
+  });
+  closers.push(() => deadLetters.close());
+  await deadLetters.start();
+  return deadLetters;
+}
+
 describe('streams ingress', () => {
   test('streams ingress - a job that keeps failing runs maxDeliveries times, then is a failed BullMQ job with its error; a retry runs it again', async () => {
     const redis = setup();
-    const deadLetters = createDeadLetters({
-      keys,
-      connection: redis,
-      blockingConnection: open('blocking'),
-      logger,
-    });
-    closers.push(() => deadLetters.close());
-    await deadLetters.start();
+    const deadLetters = await startDeadLetters(redis);
     const runs: number[] = [];
     let healed = false;
     consumer(
@@ -157,14 +162,7 @@ describe('streams ingress', () => {
 
   test('streams ingress - a malformed entry is a dead letter at once and never reaches the handler', async () => {
     const redis = setup();
-    const deadLetters = createDeadLetters({
-      keys,
-      connection: redis,
-      blockingConnection: open('blocking'),
-      logger,
-    });
-    closers.push(() => deadLetters.close());
-    await deadLetters.start();
+    const deadLetters = await startDeadLetters(redis);
     const seen: string[] = [];
     consumer(redis, async ({ job: j }) => void seen.push(j.batches[0]!.client.id), { deadLetters });
     const p = producer();
