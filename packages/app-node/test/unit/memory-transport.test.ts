@@ -21,7 +21,8 @@ describeTransportConformance('in memory', async () => {
     subscriber: (nodeId) => path.subscriber(nodeId),
     async dropReader(nodeId) {
       path.cutOff(nodeId, true);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      // One turn of the event loop cut off: what is appended meanwhile waits in the inbox.
+      await new Promise((resolve) => setImmediate(resolve));
       path.cutOff(nodeId, false);
     },
     async close() {},
