@@ -12,6 +12,7 @@ import {
   type EventParams,
   HISTORY_EVENT,
   type HistoryPosition,
+  INGRESS_MAX_RUNS,
   type IngressConsumer,
   joinWhenReachable,
   openRedis,
@@ -143,13 +144,6 @@ export interface AppNode<
 }
 
 /**
- * Runs a Streams ingress entry gets (handler failures and claims after a consumer died) before it is a
- * dead letter: as many as the BullMQ transport's attempts (io-node ingress-queue.ts), about 32 s of
- * backoff, longer than a Sentinel or Cluster failover takes.
- */
-const STREAM_MAX_RUNS = 8;
-
-/**
  * Builds an app-node (nothing connects before `start()`). Event maps, as type arguments, type its
  * handlers: `createAppNode<ClientEvents, ServerEvents>(options)`.
  */
@@ -215,7 +209,7 @@ export function createAppNode<
           concurrency: opts.concurrency,
           leaseMs: opts.lockDurationMs,
           claimIntervalMs: opts.stalledIntervalMs,
-          maxDeliveries: STREAM_MAX_RUNS,
+          maxDeliveries: INGRESS_MAX_RUNS,
           deadLetters,
           logger,
         })

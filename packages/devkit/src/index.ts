@@ -16,9 +16,9 @@
  *   ioNodes: 2,
  *   appNodes: 2,
  *   frontend: true,
- *   output: (label, line) => console.log(`${label} | ${line}`),
+ *   output: (label, line) => process.stdout.write(`${label} | ${line}\n`),
  * });
- * console.log(cluster.frontend?.url, cluster.ioNodes.map((node) => node.url));
+ * const urls = [cluster.frontend?.url, ...cluster.ioNodes.map((node) => node.url)];
  * await cluster.ioNodes[0]?.kill('SIGKILL');           // a crash; `freeze()` stalls one instead
  * await cluster.start('io-node');                      // a replacement
  * await cluster.stop();                                // frontend, io-nodes, app-nodes: SIGTERM, then SIGKILL

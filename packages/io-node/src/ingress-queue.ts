@@ -1,5 +1,6 @@
 import {
   eventsIn,
+  INGRESS_MAX_RUNS,
   type IngressJob,
   type IngressPartition,
   type IngressProducer,
@@ -21,12 +22,8 @@ const defaultJobOptions = {
   removeOnComplete: true,
   removeOnFail: { count: KEEP_FAILED_JOBS },
   // A job fails only when its app-node could not publish its commands (Redis trouble), not when a
-  // handler throws; retrying it then is what at-least-once asks for. Retries back off from 250 ms to
-  // 16 s, ~32 s in all: longer than a Redis Cluster takes to promote a replica of a dead primary
-  // (cluster-node-timeout, 15 s by default, plus an election), a Sentinel failover, a Redis restart or
-  // replicas resyncing (no WAIT succeeds while the only replica reloads): 3 tries 500 ms apart gave up
-  // first and lost the job's messages (test/redis-cluster-failover.test.ts, test/sentinel.test.ts).
-  attempts: 8,
+  // handler throws; retrying it then is what at-least-once asks for (see INGRESS_MAX_RUNS).
+  attempts: INGRESS_MAX_RUNS,
   backoff: { type: 'exponential', delay: 250 },
 } as const;
 const RETRY_DELAY_MS = 250;

@@ -154,6 +154,7 @@ export {
   createMemoryRoomHistory,
   ensureStreamGroup,
   eventsIn,
+  INGRESS_MAX_RUNS,
   readStreamGroup,
   splitByPartition,
 } from './transport/index.js';

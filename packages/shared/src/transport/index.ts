@@ -13,6 +13,7 @@ export type {
   IngressPartitionBacklog,
   IngressProducer,
 } from './ingress.js';
+export { INGRESS_MAX_RUNS } from './ingress.js';
 export type { MemoryCommandPath } from './memory-commands.js';
 export { createMemoryCommandPath } from './memory-commands.js';
 export { createMemoryRoomHistory } from './memory-history.js';

@@ -23,6 +23,15 @@ export interface IngressProducer {
   close(): Promise<void>;
 }
 
+/**
+ * Runs an ingress job gets, whatever the transport, before it is given up on and kept as failed: 8 runs
+ * backing off from 250 ms to 16 s, about 32 s in all, longer than a Redis Cluster takes to promote a
+ * replica of a dead primary (cluster-node-timeout, 15 s by default, plus an election), a Sentinel failover,
+ * a Redis restart or replicas resyncing: 3 tries 500 ms apart gave up first and lost the job's messages
+ * (test/redis-cluster-failover.test.ts, test/sentinel.test.ts).
+ */
+export const INGRESS_MAX_RUNS = 8;
+
 /** One ingress job as a consumer hands it to its handler. */
 export interface IngressDelivery {
   /** The transport's id of the job (a BullMQ job id, a Stream entry id), for logs. */
