@@ -237,6 +237,10 @@ export async function launchCluster(options: LaunchClusterOptions): Promise<Laun
   const startTier = async (kind: NodeKind, count: number) => {
     if (options.signal?.aborted) throw new Error('start aborted');
     const results = await Promise.allSettled(Array.from({ length: count }, () => start(kind)));
+    // They got ready in any order; they are listed in the order they were started.
+    const started = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+    for (const node of started) processes.splice(processes.indexOf(node), 1);
+    processes.push(...started);
     const failed = results.find((result) => result.status === 'rejected');
     if (failed) throw failed.reason;
   };
