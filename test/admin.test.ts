@@ -5,10 +5,10 @@ import { fileURLToPath } from 'node:url';
 import type { AppNode } from '@iocluster/app-node';
 import type { AdminState, Frontend } from '@iocluster/frontend';
 import { createKeys, readLiveAppNodes } from '@iocluster/shared';
-import { Queue } from 'bullmq';
 import { chromium } from 'playwright-core';
 import { afterEach, describe, expect, test } from 'vitest';
 import { type Cluster, setup } from './support/cluster.js';
+import { injectRawJobs } from './support/ingress.js';
 import { until } from './support/poll.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -207,11 +207,8 @@ describe('admin view', () => {
     await c.startAppNode({ metricsPort: 0, metricsHost: '127.0.0.1' });
     const frontend = await c.startFrontend({ adminToken: TOKEN });
     const clients = await Promise.all([c.connect(0), c.connect(1), c.connect(0)]);
-    // A failed job to show in the queue.
-    const keys = createKeys(c.prefix);
-    const queue = new Queue(keys.ingressQueue, { connection: c.redis, prefix: keys.bullPrefix });
-    closers.push(() => queue.close());
-    await queue.add('bad', { v: 999 });
+    // A failed job (a dead letter) to show in the queue.
+    await injectRawJobs(c, [{ v: 999 }]);
 
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
