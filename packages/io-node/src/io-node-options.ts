@@ -30,7 +30,7 @@ export interface IoNodeOptions {
   /**
    * How client events reach app-nodes (`INGRESS_TRANSPORT`): `streams`, a Redis Stream per partition read
    * by every app-node in one consumer group; `bullmq`, a BullMQ queue per partition. Every io-node,
-   * app-node and frontend of a deployment must agree. Ignored when `ingress` is given. @defaultValue 'bullmq'
+   * app-node and frontend of a deployment must agree. Ignored when `ingress` is given. @defaultValue 'streams'
    */
   ingressTransport?: 'streams' | 'bullmq';
   /**
