@@ -1,4 +1,5 @@
-import type { Command, EmitCommand, ReplyCommand, RoutedCommand } from '@iocluster/shared';
+import type { RoutedCommand } from './transport/commands.js';
+import type { Command, EmitCommand, ReplyCommand } from './wire/commands.js';
 
 /**
  * What one delivery of the command publisher holds, as plain data: the commands in publish order, each

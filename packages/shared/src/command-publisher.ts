@@ -1,16 +1,4 @@
 import {
-  type Command,
-  type CommandTransport,
-  type Deferred,
-  deferred,
-  type EmitCommand,
-  type HistoryLimits,
-  type JoinCommand,
-  type KeptAnswer,
-  type Logger,
-  type ReplyCommand,
-} from '@iocluster/shared';
-import {
   lookupsOf,
   needsNoSteps,
   planAppends,
@@ -18,6 +6,11 @@ import {
   routedOf,
   splitForHistory,
 } from './command-plan.js';
+import type { HistoryLimits } from './history.js';
+import { type Deferred, deferred } from './lifecycle.js';
+import type { Logger } from './logger.js';
+import type { CommandTransport, KeptAnswer } from './transport/commands.js';
+import type { Command, EmitCommand, JoinCommand, ReplyCommand } from './wire/commands.js';
 
 /**
  * Sending side of the command bus: appends commands to the inboxes of the io-nodes that must apply them,
