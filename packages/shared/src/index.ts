@@ -110,8 +110,12 @@ export {
   TOKEN_EXPIRING_EVENT,
   TOKEN_REFRESH_EVENT,
   UNSUBSCRIBE_EVENT,
+  USER_ROOM_PREFIX,
+  userRoom,
 } from './protocol.js';
 export type { RateMeter } from './rate-meter.js';
+export type { PendingRequest, RequestOutcome, Requester } from './requests.js';
+export { createRequester, replyAddress } from './requests.js';
 export { createRateMeter } from './rate-meter.js';
 export type { RedisConnection, RedisRole, RedisTarget } from './redis.js';
 export { createRedis, openRedis } from './redis.js';
@@ -145,6 +149,8 @@ export type {
   MemoryIngress,
   MemoryIngressConsumer,
   MemoryIngressOptions,
+  ReplyInbox,
+  ReplySender,
   RoutedCommand,
   StreamGroupInfo,
 } from './transport/index.js';
@@ -152,6 +158,8 @@ export {
   createMemoryCommandPath,
   createMemoryIngress,
   createMemoryRoomHistory,
+  createRedisReplyInbox,
+  createRedisReplySender,
   ensureStreamGroup,
   eventsIn,
   INGRESS_MAX_RUNS,
@@ -168,8 +176,11 @@ export type {
   CommandType,
   CustomCommand,
   DecodedEnvelope,
+  AckAnswer,
   DisconnectCommand,
+  EmitAckCommand,
   EmitCommand,
+  FetchSocketsCommand,
   HandshakeInfo,
   HistoryPosition,
   IngressEvent,
@@ -177,11 +188,20 @@ export type {
   IoNodeRecord,
   JoinCommand,
   LeaveCommand,
+  NodeReply,
   PresenceChange,
   PresenceMeta,
   PresenceReason,
   ReplyCommand,
+  ReplyResult,
+  RequestRef,
+  Selection,
+  SelectionCommand,
   SetDataCommand,
+  SocketDescription,
+  SocketsDisconnectCommand,
+  SocketsJoinCommand,
+  SocketsLeaveCommand,
 } from './wire/index.js';
 export {
   CHANNEL_EVENTS,
@@ -198,19 +218,25 @@ export {
   decodeCommandEnvelope,
   decodeIngressJob,
   decodeIoNodeRecord,
+  decodeNodeReply,
   decodePresenceChange,
   encodeAppNodeRecord,
   encodeArgs,
   encodeBinary,
   encodeCommandEnvelope,
   encodeIoNodeRecord,
+  encodeNodeReply,
   hasBinary,
   INGRESS_VERSION,
+  MAX_ACK_TIMEOUT_MS,
   MAX_CHANNEL_LENGTH,
   PRESENCE_EVENT,
   PRESENCE_META_MAX_BYTES,
   presenceMemberId,
+  REPLY_VERSION,
   RESERVED_EVENTS,
+  requestOf,
+  selectionOf,
   userIdOf,
 } from './wire/index.js';
 export { appNodeWorkerEnv, ioNodeWorkerEnv, workerNodeId, workerPublicUrl } from './worker-env.js';
