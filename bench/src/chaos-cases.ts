@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { createKeys } from '@iocluster/shared';
 import type { ChaosCluster, ChaosTopology } from './chaos-cluster.js';
 
 export type ChaosCaseName =
@@ -7,6 +8,7 @@ export type ChaosCaseName =
   | 'redis-freeze'
   | 'redis-restart'
   | 'sentinel-failover'
+  | 'redis-cluster-failover'
   | 'rolling-restart';
 export const CHAOS_CASE_NAMES: readonly ChaosCaseName[] = [
   'app-node-kill',
@@ -14,6 +16,7 @@ export const CHAOS_CASE_NAMES: readonly ChaosCaseName[] = [
   'redis-freeze',
   'redis-restart',
   'sentinel-failover',
+  'redis-cluster-failover',
   'rolling-restart',
 ];
 
@@ -101,6 +104,21 @@ export const CHAOS_CASES: Record<ChaosCaseName, ChaosCase> = {
     async inject(cluster) {
       const at = Date.now();
       await cluster.sentinel!.failover();
+      return [at];
+    },
+  },
+  'redis-cluster-failover': {
+    name: 'redis-cluster-failover',
+    title: 'Redis Cluster failover of the ingress stream’s primary (CLUSTER FAILOVER; REDIS_WAIT_REPLICAS=1)',
+    topology: 'cluster',
+    // As with Sentinel: WAIT makes a write the old primary took before the switch one its replica has.
+    env: { REDIS_WAIT_REPLICAS: '1' },
+    async inject(cluster) {
+      // The primary of the slot every client event passes through: the ingress stream (one partition).
+      const stream = createKeys(cluster.prefix).ingressPartitions(1)[0]!.stream;
+      const index = await cluster.primaryIndexOf(stream);
+      const at = Date.now();
+      await cluster.redisCluster!.failover(index);
       return [at];
     },
   },

@@ -7,16 +7,22 @@ import {
   type LaunchedCluster,
   launchCluster,
   type NodeProcess,
+  type RedisClusterSetup,
   type RedisSentinelSetup,
   type RedisServer,
+  redisCommand,
+  startRedisCluster,
   startRedisSentinel,
   startRedisServer,
   workspaceEntryPoints,
 } from '@iocluster/devkit';
 import { countWarnings, type Warnings } from './child.js';
 
-/** Where the chaos cluster's Redis runs: one server, or a primary + replica under three sentinels. */
-export type ChaosTopology = 'standalone' | 'sentinel';
+/**
+ * Where the chaos cluster's Redis runs: one server, a primary + replica under three sentinels, or a
+ * Redis Cluster of three primaries with a replica each.
+ */
+export type ChaosTopology = 'standalone' | 'sentinel' | 'cluster';
 
 export interface ChaosClusterOptions {
   topology: ChaosTopology;
@@ -33,16 +39,25 @@ export interface ChaosClusterOptions {
  */
 export interface ChaosCluster {
   readonly topology: ChaosTopology;
-  /** The standalone server (undefined with Sentinel). */
+  /** The key prefix of every node (`IOCLUSTER_PREFIX`). */
+  readonly prefix: string;
+  /** The standalone server (undefined otherwise). */
   readonly redis: RedisServer | undefined;
-  /** The Sentinel setup (undefined when standalone). */
+  /** The Sentinel setup (undefined otherwise). */
   readonly sentinel: RedisSentinelSetup | undefined;
+  /** The Redis Cluster (undefined otherwise). */
+  readonly redisCluster: RedisClusterSetup | undefined;
   readonly frontendUrl: string;
   /** The live nodes, in start order (replacements at the end). */
   readonly ioNodes: readonly NodeProcess[];
   readonly appNodes: readonly NodeProcess[];
-  /** The current Redis primary (the server, or Sentinel's primary). */
-  primary(): Promise<RedisServer>;
+  /**
+   * The current Redis primary: the server, Sentinel's primary, or the Cluster primary serving `key`
+   * (by default the prefix's hash tag, where the ingress stream of one partition lives).
+   */
+  primary(key?: string): Promise<RedisServer>;
+  /** With a Redis Cluster: the index (slot order) of the primary serving `key`. */
+  primaryIndexOf(key: string): Promise<number>;
   /** Starts another node of that kind (a new id) and waits until it is ready. */
   startNode(kind: ChaosNodeKind): Promise<NodeProcess>;
   /** SIGKILL (a crash) or SIGTERM (a drain) to a node; waits for its exit (it leaves the lists). */
@@ -66,6 +81,7 @@ export async function startChaosCluster(options: ChaosClusterOptions): Promise<C
   const dir = options.topology === 'standalone' ? await mkdtemp(join(tmpdir(), 'iocluster-chaos-')) : '';
   let redis: RedisServer | undefined;
   let sentinel: RedisSentinelSetup | undefined;
+  let redisCluster: RedisClusterSetup | undefined;
   let nodes: LaunchedCluster | undefined;
   const warnings = new Map<string, Warnings>();
   let closed: Promise<void> | undefined;
@@ -75,15 +91,24 @@ export async function startChaosCluster(options: ChaosClusterOptions): Promise<C
       await nodes?.stop(5_000);
       await redis?.close();
       await sentinel?.stop();
+      await redisCluster?.stop();
       if (dir) await rm(dir, { recursive: true, force: true });
     })();
     return closed;
   };
 
   try {
-    if (options.topology === 'standalone') redis = await startRedisServer({ aof: true, dir });
-    else sentinel = await startRedisSentinel({ aof: true });
-    const redisEnv: Record<string, string> = sentinel ? { ...sentinel.env } : { REDIS_URL: redis!.url };
+    let redisEnv: Record<string, string>;
+    if (options.topology === 'standalone') {
+      redis = await startRedisServer({ aof: true, dir });
+      redisEnv = { REDIS_URL: redis.url };
+    } else if (options.topology === 'sentinel') {
+      sentinel = await startRedisSentinel({ aof: true });
+      redisEnv = { ...sentinel.env };
+    } else {
+      redisCluster = await startRedisCluster({ aof: true });
+      redisEnv = { ...redisCluster.env };
+    }
     const cluster = await launchCluster({
       entryPoints: workspaceEntryPoints(ROOT),
       appModule: CHAT_HANDLERS,
@@ -108,13 +133,21 @@ export async function startChaosCluster(options: ChaosClusterOptions): Promise<C
       stopGraceMs: STOP_GRACE_MS,
     });
     nodes = cluster;
+    async function primaryIndexOf(key: string): Promise<number> {
+      if (!redisCluster) throw new Error('primaryIndexOf(): not a Redis Cluster');
+      const { primaries } = await redisCluster.topology();
+      const slot = Number(await redisCommand(primaries[0]!.server.url, ['CLUSTER', 'KEYSLOT', key]));
+      return primaries.findIndex((p) => p.slots.some(([from, to]) => slot >= from && slot <= to));
+    }
     const frontendUrl = cluster.frontend?.url;
     if (frontendUrl === undefined) throw new Error('the frontend announced no url');
 
     return {
       topology: options.topology,
+      prefix,
       redis,
       sentinel,
+      redisCluster,
       frontendUrl,
       get ioNodes() {
         return cluster.ioNodes;
@@ -122,7 +155,13 @@ export async function startChaosCluster(options: ChaosClusterOptions): Promise<C
       get appNodes() {
         return cluster.appNodes;
       },
-      primary: async () => redis ?? sentinel!.primary(),
+      async primary(key = `{${prefix}}`) {
+        if (redis) return redis;
+        if (sentinel) return sentinel.primary();
+        const { primaries } = await redisCluster!.topology();
+        return primaries[await primaryIndexOf(key)]!.server;
+      },
+      primaryIndexOf,
       warnings: () =>
         Object.fromEntries(
           [...warnings]
