@@ -109,10 +109,11 @@ export const CHAOS_CASES: Record<ChaosCaseName, ChaosCase> = {
   },
   'redis-cluster-failover': {
     name: 'redis-cluster-failover',
-    title: 'Redis Cluster failover of the ingress stream’s primary (CLUSTER FAILOVER; REDIS_WAIT_REPLICAS=1)',
+    title: 'Redis Cluster failover of the ingress stream’s primary (CLUSTER FAILOVER)',
     topology: 'cluster',
-    // As with Sentinel: WAIT makes a write the old primary took before the switch one its replica has.
-    env: { REDIS_WAIT_REPLICAS: '1' },
+    // No REDIS_WAIT_REPLICAS: a Cluster connection sends WAIT to any primary. A manual CLUSTER FAILOVER
+    // lets the replica catch up with the primary (which stops taking writes meanwhile) before it takes
+    // over, so no acknowledged write is left behind.
     async inject(cluster) {
       // The primary of the slot every client event passes through: the ingress stream (one partition).
       const stream = createKeys(cluster.prefix).ingressPartitions(1)[0]!.stream;
