@@ -10,12 +10,14 @@ import {
   type RedisClusterSetup,
   type RedisSentinelSetup,
   type RedisServer,
+  type RespValue,
   redisCommand,
   startRedisCluster,
   startRedisSentinel,
   startRedisServer,
   workspaceEntryPoints,
 } from '@iocluster/devkit';
+import { createKeys, INGRESS_GROUP } from '@iocluster/shared';
 import { countWarnings, type Warnings } from './child.js';
 
 /**
@@ -58,6 +60,13 @@ export interface ChaosCluster {
   primary(key?: string): Promise<RedisServer>;
   /** With a Redis Cluster: the index (slot order) of the primary serving `key`. */
   primaryIndexOf(key: string): Promise<number>;
+  /** The ingress transport the nodes run (`INGRESS_TRANSPORT`, else the default). */
+  readonly transport: 'streams' | 'bullmq';
+  /**
+   * Streams: ingress entries the app-node `nodeId` holds (handed to it, not acknowledged), from the
+   * group's pending list; undefined with BullMQ (its locks name no worker).
+   */
+  pendingOf(nodeId: string): Promise<number | undefined>;
   /** Starts another node of that kind (a new id) and waits until it is ready. */
   startNode(kind: ChaosNodeKind): Promise<NodeProcess>;
   /** SIGKILL (a crash) or SIGTERM (a drain) to a node; waits for its exit (it leaves the lists). */
@@ -78,6 +87,7 @@ const STOP_GRACE_MS = 20_000;
 
 export async function startChaosCluster(options: ChaosClusterOptions): Promise<ChaosCluster> {
   const prefix = `chaos${randomBytes(3).toString('hex')}`;
+  const transport = options.env?.INGRESS_TRANSPORT === 'bullmq' ? 'bullmq' : 'streams';
   const dir = options.topology === 'standalone' ? await mkdtemp(join(tmpdir(), 'iocluster-chaos-')) : '';
   let redis: RedisServer | undefined;
   let sentinel: RedisSentinelSetup | undefined;
@@ -133,6 +143,12 @@ export async function startChaosCluster(options: ChaosClusterOptions): Promise<C
       stopGraceMs: STOP_GRACE_MS,
     });
     nodes = cluster;
+    async function primary(key = `{${prefix}}`): Promise<RedisServer> {
+      if (redis) return redis;
+      if (sentinel) return sentinel.primary();
+      const { primaries } = await redisCluster!.topology();
+      return primaries[await primaryIndexOf(key)]!.server;
+    }
     async function primaryIndexOf(key: string): Promise<number> {
       if (!redisCluster) throw new Error('primaryIndexOf(): not a Redis Cluster');
       const { primaries } = await redisCluster.topology();
@@ -155,13 +171,19 @@ export async function startChaosCluster(options: ChaosClusterOptions): Promise<C
       get appNodes() {
         return cluster.appNodes;
       },
-      async primary(key = `{${prefix}}`) {
-        if (redis) return redis;
-        if (sentinel) return sentinel.primary();
-        const { primaries } = await redisCluster!.topology();
-        return primaries[await primaryIndexOf(key)]!.server;
-      },
+      primary,
       primaryIndexOf,
+      transport,
+      async pendingOf(nodeId) {
+        if (transport !== 'streams') return undefined;
+        const { stream } = createKeys(prefix).ingressPartitions(1)[0]!;
+        const summary = await redisCommand((await primary(stream)).url, ['XPENDING', stream, INGRESS_GROUP]);
+        const holders = (Array.isArray(summary) ? summary[3] : null) as
+          | readonly (readonly RespValue[])[]
+          | null;
+        const mine = holders?.find(([consumer]) => consumer === nodeId);
+        return mine ? Number(mine[1]) : 0;
+      },
       warnings: () =>
         Object.fromEntries(
           [...warnings]
