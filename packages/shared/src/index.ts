@@ -1,3 +1,4 @@
+export { createClientStateStore } from './client-state-store.js';
 export type { ClusterMembership, JoinClusterOptions } from './cluster-id.js';
 export { CLUSTER_ID_TTL_MS, joinCluster } from './cluster-id.js';
 export type { ClusterJoin, JoinWhenReachableOptions } from './cluster-join.js';
@@ -131,6 +132,7 @@ export {
   startOrExit,
 } from './start-failure.js';
 export type {
+  ClientStateStore,
   CommandSubscriber,
   CommandTransport,
   IngressBacklog,
@@ -141,14 +143,17 @@ export type {
   IngressPartitionBacklog,
   IngressProducer,
   KeptAnswer,
+  MemoryClientStates,
   MemoryCommandPath,
   MemoryIngress,
   MemoryIngressConsumer,
   MemoryIngressOptions,
   RoutedCommand,
+  StoredClientState,
   StreamGroupInfo,
 } from './transport/index.js';
 export {
+  createMemoryClientStates,
   createMemoryCommandPath,
   createMemoryIngress,
   createMemoryRoomHistory,
@@ -163,6 +168,7 @@ export type {
   ChannelRequest,
   ClientBatch,
   ClientInfo,
+  ClientRef,
   Command,
   CommandEnvelope,
   CommandType,
@@ -192,6 +198,7 @@ export {
   deadlineMarginMs,
   decodeAppNodeRecord,
   decodeArgs,
+  decodeBatchClient,
   decodeBinary,
   decodeChannelRequest,
   decodeClientInfo,
@@ -206,6 +213,7 @@ export {
   encodeIoNodeRecord,
   hasBinary,
   INGRESS_VERSION,
+  isClientRef,
   MAX_CHANNEL_LENGTH,
   PRESENCE_EVENT,
   PRESENCE_META_MAX_BYTES,

@@ -84,6 +84,12 @@ export interface ReplyCommand {
   result?: unknown;
   error?: AckError;
   bin?: true;
+  /**
+   * The event was not run: its batch named the client's state by a version the app-node could neither
+   * find in its cache nor read from Redis (lost there). The io-node sends the event again, with the
+   * state inline, instead of answering it.
+   */
+  resend?: true;
 }
 /** An application-defined command an io-node handles with a hook registered under `name`. */
 export interface CustomCommand {
@@ -189,6 +195,7 @@ function decodeCommand(value: unknown, path: string): Command {
         cmd.result = v.result;
       }
       if (v.bin === true) cmd.bin = true;
+      if (v.resend === true) cmd.resend = true;
       return cmd;
     }
     case 'custom': {
