@@ -2,12 +2,15 @@ import { hostname } from 'node:os';
 import {
   type CloseStep,
   type ClusterJoin,
+  type CommandPublisher,
   type CommandTransport,
   closeRedis,
   createClientStateStore,
+  createCommandPublisher,
   createKeys,
   createPresenceStore,
   createRedis,
+  createRedisCommandTransport,
   type DefaultEventsMap,
   type EventNames,
   type EventParams,
@@ -31,7 +34,6 @@ import { BroadcastOperator } from './broadcast.js';
 import { createBullmqIngressConsumer } from './bullmq-ingress-consumer.js';
 import { createChannels, type PublishAuthorizer, type SubscribeAuthorizer } from './channels.js';
 import { ClientCache } from './client-cache.js';
-import { type CommandPublisher, createCommandPublisher } from './command-publisher.js';
 import { createDeadLetters } from './dead-letters.js';
 import { fencedPublisher } from './handler-fence.js';
 import { createHealthServer, type HealthServer } from './health-server.js';
@@ -44,7 +46,6 @@ import {
   type PresenceAuthorizer,
   type PresenceFormatter,
 } from './presence.js';
-import { createRedisCommandTransport } from './redis-command-transport.js';
 import { createAppHistory, type HistoryAuthorizer, type HistoryPage } from './room-history.js';
 import { SeenClients } from './seen-clients.js';
 import { createStreamIngressConsumer } from './stream-ingress-consumer.js';

@@ -2,7 +2,9 @@ import {
   type ClientInfo,
   type ClientRef,
   type Command,
+  type CommandPublisher,
   type CommandTransport,
+  createCommandPublisher,
   createMemoryClientStates,
   createMemoryCommandPath,
   createMemoryIngress,
@@ -18,7 +20,6 @@ import {
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { AppSocket } from '../../src/app-socket.js';
 import { ClientCache } from '../../src/client-cache.js';
-import { type CommandPublisher, createCommandPublisher } from '../../src/command-publisher.js';
 import {
   type EventHandler,
   type EventMiddleware,
