@@ -1,6 +1,7 @@
 import {
   assertHeartbeat,
   assertInteger,
+  type ClientStateStore,
   type CommandTransport,
   checkOptions,
   type IngressConsumer,
@@ -88,6 +89,11 @@ export interface AppNodeOptions {
   /** Clients remembered for `no-client` detection. @defaultValue 100000 */
   seenClientsCapacity?: number;
   /**
+   * Client states held in memory, so events that name their client's state by version run without
+   * reading it from Redis; the least recently used go first. @defaultValue 10000
+   */
+  clientCacheCapacity?: number;
+  /**
    * Port of the node's HTTP server (`/healthz`, `/readyz`, `/metrics`); 0 picks a free one.
    * @defaultValue none: no server
    */
@@ -112,6 +118,11 @@ export interface AppNodeOptions {
    * @defaultValue the one in `redis`
    */
   commands?: CommandTransport;
+  /**
+   * Where io-nodes keep the client states that events name by version.
+   * @defaultValue one key per client in `redis`
+   */
+  clientStates?: ClientStateStore;
 }
 
 /** The options with every default applied, validated. */
@@ -126,6 +137,7 @@ export function resolveAppNodeOptions(options: AppNodeOptions) {
     {
       ...settingDefaults('app-node'),
       seenClientsCapacity: 100_000,
+      clientCacheCapacity: 10_000,
       history: {},
       logger: silentLogger(),
     },
@@ -134,5 +146,6 @@ export function resolveAppNodeOptions(options: AppNodeOptions) {
   checkOptions('AppNodeOptions', 'app-node', opts);
   assertHeartbeat('AppNodeOptions', opts.heartbeatIntervalMs, opts.heartbeatTtlMs);
   assertInteger('AppNodeOptions', 'seenClientsCapacity', opts.seenClientsCapacity, 1);
+  assertInteger('AppNodeOptions', 'clientCacheCapacity', opts.clientCacheCapacity, 1);
   return opts;
 }

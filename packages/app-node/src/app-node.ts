@@ -5,6 +5,7 @@ import {
   type CommandPublisher,
   type CommandTransport,
   closeRedis,
+  createClientStateStore,
   createCommandPublisher,
   createKeys,
   createPresenceStore,
@@ -32,6 +33,7 @@ import { createAppRegistry } from './app-registry.js';
 import { BroadcastOperator } from './broadcast.js';
 import { createBullmqIngressConsumer } from './bullmq-ingress-consumer.js';
 import { createChannels, type PublishAuthorizer, type SubscribeAuthorizer } from './channels.js';
+import { ClientCache } from './client-cache.js';
 import { createDeadLetters } from './dead-letters.js';
 import { fencedPublisher } from './handler-fence.js';
 import { createHealthServer, type HealthServer } from './health-server.js';
@@ -241,6 +243,9 @@ export function createAppNode<
     logger,
   );
   handlers.set(PRESENCE_REQUEST_EVENT, (socket, room) => presence.request(socket, room));
+  const clientStateStore = opts.clientStates
+    ? undefined
+    : createClientStateStore(publisherRedis, keys, opts.ingressPartitions, logger);
   const processor = new JobProcessor(
     { handlers, middleware },
     publisher,
@@ -252,6 +257,7 @@ export function createAppNode<
       onHandled: metrics.handled,
       onUnhandled: createUnhandledEvents({ logger, count: metrics.unhandled }),
       presenceScope: () => presence.scope(),
+      clients: new ClientCache(opts.clientStates ?? clientStateStore!, opts.clientCacheCapacity),
     },
   );
   const handle = ingressHandler(processor, { presence, onJob: metrics.job });
@@ -403,6 +409,7 @@ export function createAppNode<
           ['stop health server', () => health?.close()],
           ['stop the cluster id refresh', () => cluster?.close()],
           ['flush commands', () => publisher.close()],
+          ['stop watching client states', () => clientStateStore?.close()],
           ['close redis', () => Promise.all([closeRedis(publisherRedis), closeRedis(workerRedis)])],
         ];
         await runCloseSteps(steps, logger, 'app-node');

@@ -1,6 +1,7 @@
 import {
   assertHeartbeat,
   assertInteger,
+  type ClientStateStore,
   type CommandSubscriber,
   checkOptions,
   type IngressProducer,
@@ -158,6 +159,11 @@ export interface IoNodeOptions {
    * @defaultValue the node's inbox Stream in `redis`, with its heartbeat
    */
   commands?: CommandSubscriber;
+  /**
+   * Where the states of clients are kept for app-nodes, so batches can name them by version instead of
+   * carrying them (slim events). @defaultValue one key per client in `redis`
+   */
+  clientStates?: ClientStateStore;
 }
 
 /** The options with every default applied, validated. */

@@ -4,6 +4,7 @@ import {
   type ClusterJoin,
   type CommandSubscriber,
   closeRedis,
+  createClientStateStore,
   createKeys,
   createPresenceStore,
   createRedis,
@@ -22,6 +23,7 @@ import {
 } from '@iocluster/shared';
 import { Server, type Socket } from 'socket.io';
 import { attachClientConnections } from './client-connections.js';
+import { ClientStateSync, clientStateTtlMs } from './client-state-sync.js';
 import { createCommandApplier } from './command-applier.js';
 import { createInboxSubscriber } from './command-bus.js';
 import { EventSequencer } from './event-sequencer.js';
@@ -171,6 +173,18 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         replicaWait: opts.replicaWait,
       },
     );
+  const clientStateStore = opts.clientStates
+    ? { store: opts.clientStates, close: () => undefined }
+    : (() => {
+        const store = createClientStateStore(commandRedis, keys, opts.ingressPartitions, logger);
+        return { store, close: () => store.close() };
+      })();
+  const clientStates = new ClientStateSync({
+    store: clientStateStore.store,
+    ttlMs: clientStateTtlMs(opts.eventTimeoutMs),
+    keepAfterEndMs: opts.eventTimeoutMs,
+    logger,
+  });
   const sequencer = new EventSequencer({
     nodeId,
     producer,
@@ -182,6 +196,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     maxPendingEvents: opts.maxPendingEvents,
     maxJobsInFlight: opts.maxJobsInFlight,
     hooks: { onAnswered: metrics.answered, onTimedOut: metrics.timedOut },
+    clientStates,
   });
   const roomRouting = createRoomRouting(io, nodeId, routing, logger);
   const history = createRoomHistory(routingRedis, keys);
@@ -239,8 +254,11 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     sequencer,
     recovery,
     queueWaiting: () => producer.waiting(),
+    stateChanged: (socket) => clientStates.changed(socket.id),
   });
+  // What app-nodes see of the socket changed: its next batch carries it, its recovery session keeps it.
   const dataChanged = (socket: Socket) => {
+    clientStates.changed(socket.id);
     const session = recovery.sessionOf(socket);
     if (session) sessions.changed(session);
   };
@@ -256,7 +274,18 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   subscriber.onCommand(
     createCommandApplier(
       io,
-      { sequencer, roomRouting, delivery, presence, dataChanged, applied: metrics.commandApplied },
+      {
+        sequencer,
+        roomRouting,
+        delivery,
+        presence,
+        dataChanged,
+        applied: (cmd) => {
+          metrics.commandApplied(cmd);
+          // A custom hook may change the socket's data.
+          if (cmd.type === 'custom' && cmd.socketId !== undefined) clientStates.changed(cmd.socketId);
+        },
+      },
       opts.commandHandlers,
       logger,
     ),
@@ -347,6 +376,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           ['close socket.io', () => io.close()],
           ['close connections', () => http.closeAllConnections()],
           ['close sequencer', () => sequencer.close()],
+          ['close client states', () => clientStates.close()],
           ['write sessions', () => settleWithin(sessions.flushed(), CLOSE_REDIS_WAIT_MS)],
           // Every client left its rooms: their counts are written before the node's entries are purged.
           ['write room routing', () => settleWithin(roomRouting.flushed(), CLOSE_REDIS_WAIT_MS)],
@@ -357,6 +387,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           ['close registry', () => registry.close()],
           ['close command inbox', () => settleWithin(subscriber.close(), CLOSE_REDIS_WAIT_MS)],
           ['close ingress queue', () => producer.close()],
+          ['stop watching client states', () => clientStateStore.close()],
           ['stop the cluster id refresh', () => cluster?.close()],
           [
             'close redis',

@@ -1,3 +1,4 @@
+export { createClientStateStore } from './client-state-store.js';
 export type { ClusterMembership, JoinClusterOptions } from './cluster-id.js';
 export { CLUSTER_ID_TTL_MS, joinCluster } from './cluster-id.js';
 export type { ClusterJoin, JoinWhenReachableOptions } from './cluster-join.js';
@@ -139,6 +140,7 @@ export {
   startOrExit,
 } from './start-failure.js';
 export type {
+  ClientStateStore,
   CommandSubscriber,
   CommandTransport,
   IngressBacklog,
@@ -149,6 +151,7 @@ export type {
   IngressPartitionBacklog,
   IngressProducer,
   KeptAnswer,
+  MemoryClientStates,
   MemoryCommandPath,
   MemoryIngress,
   MemoryIngressConsumer,
@@ -156,9 +159,11 @@ export type {
   ReplyInbox,
   ReplySender,
   RoutedCommand,
+  StoredClientState,
   StreamGroupInfo,
 } from './transport/index.js';
 export {
+  createMemoryClientStates,
   createMemoryCommandPath,
   createMemoryIngress,
   createMemoryRoomHistory,
@@ -176,6 +181,7 @@ export type {
   ChannelRequest,
   ClientBatch,
   ClientInfo,
+  ClientRef,
   Command,
   CommandEnvelope,
   CommandType,
@@ -216,6 +222,7 @@ export {
   deadlineMarginMs,
   decodeAppNodeRecord,
   decodeArgs,
+  decodeBatchClient,
   decodeBinary,
   decodeChannelRequest,
   decodeClientInfo,
@@ -232,6 +239,7 @@ export {
   encodeNodeReply,
   hasBinary,
   INGRESS_VERSION,
+  isClientRef,
   MAX_ACK_TIMEOUT_MS,
   MAX_CHANNEL_LENGTH,
   PRESENCE_EVENT,

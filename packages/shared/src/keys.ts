@@ -25,6 +25,13 @@ export interface Keys {
    */
   ingressPartitions(count: number): readonly IngressPartition[];
   /**
+   * A client's state as its io-node last stored it (JSON `ClientInfo` with its version `v`), read by
+   * app-nodes whose cache lacks the version a batch names. In the hash tag of the client's ingress
+   * partition (of `partitions`, see {@link ingressPartitionOf}): a job holds clients of one partition,
+   * so their states are read with one MGET on a Redis Cluster too.
+   */
+  clientState(socketId: string, partitions: number): string;
+  /**
    * Stream of commands for one io-node (its inbox): app-nodes append, the io-node reads from the last
    * entry it applied, so nothing is lost while its connection is down. Tagged by node id, so a Redis
    * Cluster spreads the inboxes over its primaries.
@@ -156,6 +163,10 @@ export function createKeys(prefix: string): Keys {
         stream: `{${prefix}:p${index}}:ingress-${index}:stream`,
       }));
     },
+    clientState: (socketId: string, partitions: number) =>
+      partitions <= 1
+        ? `${tag}:client:${socketId}`
+        : `{${prefix}:p${ingressPartitionOf(socketId, partitions)}}:client:${socketId}`,
     inbox: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:inbox`,
     roomNodes: (room: string) => `${prefix}:room:{${escapeTag(room)}}:nodes`,
     nodeRooms: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:rooms`,
