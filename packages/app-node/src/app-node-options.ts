@@ -7,6 +7,7 @@ import {
   type Logger,
   type RedisTarget,
   type ReplicaWait,
+  type ReplyInbox,
   settingDefaults,
   silentLogger,
   withDefaults,
@@ -112,6 +113,12 @@ export interface AppNodeOptions {
    * @defaultValue the one in `redis`
    */
   commands?: CommandTransport;
+  /**
+   * Where io-nodes' answers to this node's requests come (`fetchSockets`, `emitWithAck`...); the
+   * app-node starts and closes it.
+   * @defaultValue a pub/sub channel of its own in `redis`
+   */
+  replies?: ReplyInbox;
 }
 
 /** The options with every default applied, validated. */

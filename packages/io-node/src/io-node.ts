@@ -35,9 +35,11 @@ import { createClientRecovery } from './recovery.js';
 import { createRoomDelivery } from './room-delivery.js';
 import { followMembership } from './room-membership.js';
 import { createRoomRouting } from './room-routing.js';
+import { createSelectionCommands } from './selection-commands.js';
 import { createSessionStore } from './sessions.js';
 import { parserOptions } from './socketio-parser.js';
 import { createStreamIngressProducer } from './stream-ingress-producer.js';
+import { createUserConnections } from './user-connections.js';
 
 /**
  * Events an io-node raises for embedders: its peers coming and going, from its one liveness watcher.
@@ -199,22 +201,38 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     eventsPerSecond: metrics.eventsPerSecond,
     purge: (dead) => routing.purge(dead),
     afterBeat: async (takenForDead) => {
-      // Peers purged its presence entries meanwhile (and, past the retention, its routing).
-      if (takenForDead) reassert();
+      // Peers purged its presence and user entries meanwhile (and, past the retention, its routing).
+      if (takenForDead) {
+        reassert();
+        users?.reassert();
+      }
       await subscriber.ensureInbox();
     },
     logger,
   });
+  const liveNodes = async () => {
+    await registry.refresh();
+    return (id: string) => registry.isLive(id);
+  };
+  const users =
+    opts.maxConnectionsPerUser > 0
+      ? createUserConnections({
+          redis: routingRedis,
+          keys,
+          nodeId,
+          maxPerUser: opts.maxConnectionsPerUser,
+          liveNodes,
+          sweepIntervalMs: opts.heartbeatIntervalMs,
+          logger,
+        })
+      : undefined;
   const presence = createPresenceTracker({
     io,
     nodeId,
     store: createPresenceStore(routingRedis, keys),
     userOf: (socket) => clients.userOf(socket),
     anonymousIdOf: (socket) => recovery.originOf(socket) ?? socket.id,
-    liveNodes: async () => {
-      await registry.refresh();
-      return (id) => registry.isLive(id);
-    },
+    liveNodes,
     enqueue: (jobs) => producer.add(jobs),
     sweepIntervalMs: opts.heartbeatIntervalMs,
     logger,
@@ -239,6 +257,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     sequencer,
     recovery,
     queueWaiting: () => producer.waiting(),
+    users,
   });
   const dataChanged = (socket: Socket) => {
     const session = recovery.sessionOf(socket);
@@ -256,7 +275,21 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   subscriber.onCommand(
     createCommandApplier(
       io,
-      { sequencer, roomRouting, delivery, presence, dataChanged, applied: metrics.commandApplied },
+      {
+        sequencer,
+        roomRouting,
+        delivery,
+        presence,
+        dataChanged,
+        applied: metrics.commandApplied,
+        selections: createSelectionCommands(io, {
+          describe: (socket) => clients.describe(socket),
+          kick: (socket, code, message) => clients.kick(socket, code, message),
+          reply: (replyTo, id, result) => subscriber.reply(replyTo, id, result),
+          routingFlushed: () => roomRouting.flushed(),
+          logger,
+        }),
+      },
       opts.commandHandlers,
       logger,
     ),
@@ -274,6 +307,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         logger.warn({ err, dead }, 'starting the recovery window of a dead node failed'),
       );
     void presence.purgeNode(dead);
+    void users?.purgeNode(dead);
   });
 
   return {
@@ -318,6 +352,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         await subscriber.start();
         await registry.start();
         await presence.start();
+        await users?.start();
         clients.start();
         logger.info({ port, url, ordering: opts.ordering, parser: opts.parser }, 'io-node listening');
         // Handed out only once it listens: a frontend may send clients as soon as the record has a URL.
@@ -344,6 +379,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           ['enqueue disconnects', () => sequencer.flushed()],
           // Every client left its rooms: their roster entries go, and the `left` changes are enqueued.
           ['close presence', () => presence.close(CLOSE_REDIS_WAIT_MS)],
+          ['close user connections', () => settleWithin(users?.close(), CLOSE_REDIS_WAIT_MS)],
           ['close socket.io', () => io.close()],
           ['close connections', () => http.closeAllConnections()],
           ['close sequencer', () => sequencer.close()],

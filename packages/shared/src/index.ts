@@ -114,8 +114,6 @@ export {
   userRoom,
 } from './protocol.js';
 export type { RateMeter } from './rate-meter.js';
-export type { PendingRequest, RequestOutcome, Requester } from './requests.js';
-export { createRequester, replyAddress } from './requests.js';
 export { createRateMeter } from './rate-meter.js';
 export type { RedisConnection, RedisRole, RedisTarget } from './redis.js';
 export { createRedis, openRedis } from './redis.js';
@@ -125,6 +123,8 @@ export type { RegistryEvents, RegistryWatcher, RegistryWatcherOptions } from './
 export { isNodeLive, readLiveAppNodes, readLiveNodes, watchRegistry } from './registry.js';
 export type { ReplicaWait } from './replica-wait.js';
 export { waitForReplicas } from './replica-wait.js';
+export type { PendingRequest, Requester, RequestOutcome } from './requests.js';
+export { createRequester, replyAddress } from './requests.js';
 export type { RoutingTable } from './routing.js';
 export { createRoutingTable } from './routing.js';
 export type { PortVariables, StartFailure, StartOrExitOptions } from './start-failure.js';
@@ -167,6 +167,7 @@ export {
   splitByPartition,
 } from './transport/index.js';
 export type {
+  AckAnswer,
   AppNodeRecord,
   ChannelRequest,
   ClientBatch,
@@ -176,7 +177,6 @@ export type {
   CommandType,
   CustomCommand,
   DecodedEnvelope,
-  AckAnswer,
   DisconnectCommand,
   EmitAckCommand,
   EmitCommand,

@@ -49,7 +49,8 @@ export function createRedisReplyInbox(options: {
       closed = true;
       handlers.clear();
       subscriber.off('message', onMessage);
-      if (started && subscriber.status === 'ready') await subscriber.unsubscribe(channel).catch(() => undefined);
+      if (started && subscriber.status === 'ready')
+        await subscriber.unsubscribe(channel).catch(() => undefined);
     },
   };
 }

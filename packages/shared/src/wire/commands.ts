@@ -315,7 +315,8 @@ function decodeCommand(value: unknown, path: string): Command {
       };
     case 'emit-ack': {
       const timeoutMs = integer(v.timeoutMs, `${path}.timeoutMs`);
-      if (timeoutMs > MAX_ACK_TIMEOUT_MS) throw new WireError(`${path}.timeoutMs is above ${MAX_ACK_TIMEOUT_MS}`);
+      if (timeoutMs > MAX_ACK_TIMEOUT_MS)
+        throw new WireError(`${path}.timeoutMs is above ${MAX_ACK_TIMEOUT_MS}`);
       const cmd: EmitAckCommand = {
         type: 'emit-ack',
         event: nonEmptyString(v.event, `${path}.event`),
@@ -346,7 +347,10 @@ function selection(value: unknown, path: string): Selection {
 
 function requestRef(value: unknown, path: string): RequestRef {
   const v = object(value, path);
-  return { id: nonEmptyString(v.id, `${path}.id`, 128), replyTo: nonEmptyString(v.replyTo, `${path}.replyTo`, 256) };
+  return {
+    id: nonEmptyString(v.id, `${path}.id`, 128),
+    replyTo: nonEmptyString(v.replyTo, `${path}.replyTo`, 256),
+  };
 }
 
 /** The selection a command applies to, if it is a selection command. */

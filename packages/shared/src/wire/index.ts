@@ -32,8 +32,6 @@ export {
   requestOf,
   selectionOf,
 } from './commands.js';
-export type { AckAnswer, NodeReply, ReplyResult, SocketDescription } from './replies.js';
-export { decodeNodeReply, encodeNodeReply, REPLY_VERSION } from './replies.js';
 export type { ClientBatch, IngressEvent, IngressJob } from './ingress.js';
 export { deadlineMarginMs, decodeIngressJob, INGRESS_VERSION, RESERVED_EVENTS } from './ingress.js';
 export type { IoNodeRecord } from './io-node-record.js';
@@ -47,6 +45,8 @@ export {
   presenceMemberId,
   userIdOf,
 } from './presence.js';
+export type { AckAnswer, NodeReply, ReplyResult, SocketDescription } from './replies.js';
+export { decodeNodeReply, encodeNodeReply, REPLY_VERSION } from './replies.js';
 export type { ChannelRequest } from './reserved.js';
 export {
   CHANNEL_EVENTS,

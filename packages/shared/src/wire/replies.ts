@@ -42,7 +42,11 @@ function decodeResult(value: unknown, path: string): ReplyResult {
       return {
         type: 'sockets',
         sockets: array(v.sockets, `${path}.sockets`).map((item, i) => {
-          const { session: _session, origin: _origin, ...info } = decodeClientInfo(item, `${path}.sockets[${i}]`);
+          const {
+            session: _session,
+            origin: _origin,
+            ...info
+          } = decodeClientInfo(item, `${path}.sockets[${i}]`);
           return info;
         }),
       };
