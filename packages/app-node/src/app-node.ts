@@ -2,11 +2,14 @@ import { hostname } from 'node:os';
 import {
   type CloseStep,
   type ClusterJoin,
+  type CommandPublisher,
   type CommandTransport,
   closeRedis,
+  createCommandPublisher,
   createKeys,
   createPresenceStore,
   createRedis,
+  createRedisCommandTransport,
   createRedisReplyInbox,
   createRequester,
   type DefaultEventsMap,
@@ -34,7 +37,6 @@ import { createAppRegistry } from './app-registry.js';
 import { BroadcastOperator } from './broadcast.js';
 import { createBullmqIngressConsumer } from './bullmq-ingress-consumer.js';
 import { createChannels, type PublishAuthorizer, type SubscribeAuthorizer } from './channels.js';
-import { type CommandPublisher, createCommandPublisher } from './command-publisher.js';
 import { createDeadLetters } from './dead-letters.js';
 import { fencedPublisher } from './handler-fence.js';
 import { createHealthServer, type HealthServer } from './health-server.js';
@@ -47,7 +49,6 @@ import {
   type PresenceAuthorizer,
   type PresenceFormatter,
 } from './presence.js';
-import { createRedisCommandTransport } from './redis-command-transport.js';
 import type { RemoteSocket } from './remote-socket.js';
 import { createAppHistory, type HistoryAuthorizer, type HistoryPage } from './room-history.js';
 import { SeenClients } from './seen-clients.js';

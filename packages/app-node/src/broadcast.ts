@@ -1,3 +1,4 @@
+import type { CommandPublisher } from '@iocluster/shared';
 import {
   type DefaultEventsMap,
   type EmitCommand,
@@ -7,7 +8,7 @@ import {
   type ParamsBeforeAck,
   type Selection,
 } from '@iocluster/shared';
-import type { CommandPublisher } from './command-publisher.js';
+
 import { RemoteSocket } from './remote-socket.js';
 import {
   type BroadcastAcks,

@@ -1,5 +1,6 @@
 import {
   type ClientInfo,
+  type CommandPublisher,
   checkPresenceMeta,
   type DefaultEventsMap,
   type EventNames,
@@ -11,7 +12,6 @@ import {
   type PresenceMeta,
   presenceMemberId,
 } from '@iocluster/shared';
-import type { CommandPublisher } from './command-publisher.js';
 import type { PresenceScope } from './presence-writes.js';
 import { checkTimeout, DEFAULT_ACK_TIMEOUT_MS, socketEmitWithAck } from './selection.js';
 

@@ -1,5 +1,6 @@
 import {
   type Command,
+  type CommandPublisher,
   decodeArgs,
   encodeArgs,
   IoclusterError,
@@ -8,7 +9,6 @@ import {
   type Selection,
   type SocketDescription,
 } from '@iocluster/shared';
-import type { CommandPublisher } from './command-publisher.js';
 
 /** How long a selection request (`fetchSockets`, `socketsJoin`...) waits for io-nodes' answers. */
 export const SELECTION_TIMEOUT_MS = 5_000;

@@ -2,6 +2,8 @@ export type { ClusterMembership, JoinClusterOptions } from './cluster-id.js';
 export { CLUSTER_ID_TTL_MS, joinCluster } from './cluster-id.js';
 export type { ClusterJoin, JoinWhenReachableOptions } from './cluster-join.js';
 export { joinWhenReachable } from './cluster-join.js';
+export type { CommandPublisher, CommandPublisherOptions } from './command-publisher.js';
+export { createCommandPublisher } from './command-publisher.js';
 export type {
   HistorySettings,
   JwtAuthConfig,
@@ -117,6 +119,8 @@ export type { RateMeter } from './rate-meter.js';
 export { createRateMeter } from './rate-meter.js';
 export type { RedisConnection, RedisRole, RedisTarget } from './redis.js';
 export { createRedis, openRedis } from './redis.js';
+export type { RedisCommandTransportOptions } from './redis-command-transport.js';
+export { createRedisCommandTransport } from './redis-command-transport.js';
 export type { RedisWait, WaitForRedisOptions } from './redis-wait.js';
 export { describeRedisTarget, waitForRedis } from './redis-wait.js';
 export type { RegistryEvents, RegistryWatcher, RegistryWatcherOptions } from './registry.js';

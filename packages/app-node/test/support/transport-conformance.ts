@@ -1,8 +1,10 @@
 import {
   type ClientInfo,
   type Command,
+  type CommandPublisher,
   type CommandSubscriber,
   type CommandTransport,
+  createCommandPublisher,
   type EmitCommand,
   INGRESS_VERSION,
   type IngressConsumer,
@@ -14,7 +16,6 @@ import {
 } from '@iocluster/shared';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { BroadcastOperator } from '../../src/broadcast.js';
-import { type CommandPublisher, createCommandPublisher } from '../../src/command-publisher.js';
 import { type EventHandler, JobProcessor } from '../../src/job-processor.js';
 import { SeenClients } from '../../src/seen-clients.js';
 

@@ -1,22 +1,4 @@
 import {
-  type Command,
-  type CommandTransport,
-  type Deferred,
-  deferred,
-  type EmitCommand,
-  type HistoryLimits,
-  IoclusterError,
-  type JoinCommand,
-  type KeptAnswer,
-  type Logger,
-  type PendingRequest,
-  type ReplyCommand,
-  type Requester,
-  type RequestOutcome,
-  type RequestRef,
-  requestOf,
-} from '@iocluster/shared';
-import {
   lookupsOf,
   needsNoSteps,
   planAppends,
@@ -25,6 +7,14 @@ import {
   routedOf,
   splitForHistory,
 } from './command-plan.js';
+import { IoclusterError } from './errors.js';
+import type { HistoryLimits } from './history.js';
+import { type Deferred, deferred } from './lifecycle.js';
+import type { Logger } from './logger.js';
+import type { PendingRequest, Requester, RequestOutcome } from './requests.js';
+import type { CommandTransport, KeptAnswer } from './transport/commands.js';
+import type { Command, EmitCommand, JoinCommand, ReplyCommand, RequestRef } from './wire/commands.js';
+import { requestOf } from './wire/commands.js';
 
 /**
  * Sending side of the command bus: appends commands to the inboxes of the io-nodes that must apply them,

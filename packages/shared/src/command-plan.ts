@@ -1,12 +1,12 @@
+import type { RoutedCommand } from './transport/commands.js';
 import {
   type Command,
   type EmitCommand,
   type ReplyCommand,
   type RequestRef,
-  type RoutedCommand,
   requestOf,
   selectionOf,
-} from '@iocluster/shared';
+} from './wire/commands.js';
 
 /**
  * What one delivery of the command publisher holds, as plain data: the commands in publish order, each
