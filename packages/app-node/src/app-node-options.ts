@@ -8,6 +8,7 @@ import {
   type Logger,
   type RedisTarget,
   type ReplicaWait,
+  type ReplyInbox,
   settingDefaults,
   silentLogger,
   withDefaults,
@@ -123,6 +124,12 @@ export interface AppNodeOptions {
    * @defaultValue one key per client in `redis`
    */
   clientStates?: ClientStateStore;
+  /**
+   * Where io-nodes' answers to this node's requests come (`fetchSockets`, `emitWithAck`...); the
+   * app-node starts and closes it.
+   * @defaultValue a pub/sub channel of its own in `redis`
+   */
+  replies?: ReplyInbox;
 }
 
 /** The options with every default applied, validated. */

@@ -127,6 +127,12 @@ export interface IoNodeOptions {
   maxPayloadBytes?: number;
   /** Clients held at once; the next handshake gets SERVER_FULL; 0: no limit. @defaultValue 50000 */
   maxConnections?: number;
+  /**
+   * Connections one user (the `id` or `sub` of what `authenticate` or the JWT gave) may hold across the
+   * whole cluster, counted atomically in Redis; the next handshake gets USER_CONNECTION_LIMIT; 0: no limit.
+   * @defaultValue 0
+   */
+  maxConnectionsPerUser?: number;
   /** New connections per second per remote address (RATE_LIMITED); 0: no limit. @defaultValue 0 */
   connectionsPerSecondPerIp?: number;
   /** Ingress jobs waiting past which new events get OVERLOADED; 0: no bound. @defaultValue 10000 */

@@ -92,6 +92,8 @@ export interface Keys {
   userConnections(userId: string): string;
   /** Set of the users an io-node holds connections of, so a purger finds their entries. */
   nodeUsers(nodeId: string): string;
+  /** Set of the io-nodes that may hold user connection entries (each has a `nodeUsers` set). */
+  readonly userNodes: string;
   /** Free-form application key under the prefix (the example's chat history, say). */
   app(...parts: string[]): string;
   /** Glob that matches every key built here: for cleanup in tests and tools. */
@@ -188,6 +190,7 @@ export function createKeys(prefix: string): Keys {
     replies: (address: string) => `${prefix}:replies:{${escapeTag(address)}}`,
     userConnections: (userId: string) => `${prefix}:user:{${escapeTag(userId)}}:connections`,
     nodeUsers: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:users`,
+    userNodes: `${tag}:user-nodes`,
     app: (...parts: string[]) => `${prefix}:app:${parts.join(':')}`,
     // Ingress partitions' keys start with `{<prefix>:p<i>}`, which neither of the first two matches.
     patterns: Object.freeze([`${tag}:*`, `${prefix}:*`, `{${prefix}:p*}:*`]),
