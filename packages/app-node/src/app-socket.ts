@@ -13,6 +13,7 @@ import {
 import { BroadcastOperator } from './broadcast.js';
 import type { CommandPublisher } from './command-publisher.js';
 import type { PresenceScope } from './presence-writes.js';
+import { type RewindOption, rewindSpecOf } from './rewind-option.js';
 
 /** Options of {@link AppSocket.join}. */
 export interface JoinOptions {
@@ -22,6 +23,13 @@ export interface JoinOptions {
    * @defaultValue not in the roster
    */
   presence?: PresenceMeta;
+  /**
+   * Send the client the rooms' last messages from their history before any live one, in order and
+   * without duplicates: a count (`10`), a duration (`'30s'`, `{ ms: 30000 }`), or both
+   * (`{ count: 10, ms: 30000 }`). Every room joined must keep history (`keepHistory`), else the join
+   * throws a TypeError. @defaultValue none
+   */
+  rewind?: RewindOption;
 }
 
 /** What `socket.volatile` offers: emits that may be lost and are never kept in a room's history. */
@@ -67,6 +75,8 @@ export class AppSocket<
     private readonly publisher: CommandPublisher,
     /** Where this job's presence writes are recorded, so the app-node's roster reads show them. */
     private readonly writes?: PresenceScope,
+    /** Which rooms keep history (a rewinding join needs it). */
+    private readonly keepsHistory?: (room: string) => boolean,
   ) {
     this.id = info.id;
     this.nodeId = info.nodeId;
@@ -141,6 +151,13 @@ export class AppSocket<
         cmd.presence = checkPresenceMeta(options.presence, 'presence');
       } catch (err) {
         throw new TypeError(`socket.join(): ${(err as Error).message}`);
+      }
+    }
+    if (options.rewind !== undefined) {
+      cmd.rewind = rewindSpecOf(options.rewind);
+      const without = list.find((room) => this.keepsHistory && !this.keepsHistory(room));
+      if (without !== undefined) {
+        throw new TypeError(`socket.join(): rewind needs history, and room "${without}" keeps none`);
       }
     }
     for (const room of list) {

@@ -174,6 +174,8 @@ export function createFrontend(options: FrontendOptions): Frontend {
   let cluster: ClusterMembership | undefined;
   /** One per ingress partition. */
   let queues: Queue[] = [];
+  /** Shown in bull-board beside them: webhook deliveries (empty unless app-nodes have `WEBHOOK_URL`). */
+  let webhookQueue: Queue | undefined;
   let port = 0;
   let started = false;
   let closing: Promise<void> | undefined;
@@ -334,6 +336,11 @@ export function createFrontend(options: FrontendOptions): Frontend {
         queue.on('error', (err) => logger.debug({ err }, 'queue reader error'));
         admin?.setQueue(queue);
       }
+      if (admin) {
+        webhookQueue = new Queue(keys.webhookQueue, { connection, prefix: keys.bullPrefix });
+        webhookQueue.on('error', (err) => logger.debug({ err }, 'queue reader error'));
+        admin.setQueue(webhookQueue);
+      }
       cluster = await joinCluster(redis, keys, { clusterId: opts.clusterId, prefix: opts.prefix, logger });
       watcher = watchRegistry({
         redis,
@@ -369,7 +376,13 @@ export function createFrontend(options: FrontendOptions): Frontend {
           ['stop watching io-nodes', () => reachability.close()],
           [
             'close queue readers',
-            () => settleWithin(Promise.all(queues.map((queue) => queue.close())), CLOSE_WAIT_MS),
+            () =>
+              settleWithin(
+                Promise.all(
+                  [...queues, ...(webhookQueue ? [webhookQueue] : [])].map((queue) => queue.close()),
+                ),
+                CLOSE_WAIT_MS,
+              ),
           ],
           [
             'close redis',

@@ -5,6 +5,7 @@ import {
   type CommandSubscriber,
   closeRedis,
   createKeys,
+  createOccupancyStore,
   createPresenceStore,
   createRedis,
   createRoomHistory,
@@ -15,6 +16,7 @@ import {
   joinWhenReachable,
   type Logger,
   listen,
+  matchRooms,
   PORT_PLACEHOLDER,
   type RedisRole,
   runCloseSteps,
@@ -34,6 +36,7 @@ import { createPresenceTracker } from './presence-tracker.js';
 import { createClientRecovery } from './recovery.js';
 import { createRoomDelivery } from './room-delivery.js';
 import { followMembership } from './room-membership.js';
+import { createRoomOccupancy } from './room-occupancy.js';
 import { createRoomRouting } from './room-routing.js';
 import { createSessionStore } from './sessions.js';
 import { parserOptions } from './socketio-parser.js';
@@ -219,6 +222,23 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     sweepIntervalMs: opts.heartbeatIntervalMs,
     logger,
   });
+  // Off unless OCCUPANCY_ROOMS names rooms: counting costs a Redis write per room change.
+  const occupancy =
+    opts.occupancyRooms && opts.occupancyRooms.length > 0
+      ? createRoomOccupancy({
+          io,
+          nodeId,
+          store: createOccupancyStore(routingRedis, keys),
+          counts: matchRooms(opts.occupancyRooms),
+          liveNodes: async () => {
+            await registry.refresh();
+            return (id) => registry.isLive(id);
+          },
+          enqueue: (jobs) => producer.add(jobs),
+          sweepIntervalMs: opts.heartbeatIntervalMs,
+          logger,
+        })
+      : undefined;
   const recovery = createClientRecovery({
     sessions,
     history,
@@ -252,6 +272,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     roomRouting,
     { joined: sessionFollower, left: sessionFollower },
     { left: presence.left },
+    ...(occupancy ? [occupancy] : []),
   ]);
   subscriber.onCommand(
     createCommandApplier(
@@ -265,6 +286,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   function reassert(): void {
     roomRouting.reassert();
     presence.reassert();
+    occupancy?.reassert();
   }
   subscriber.onReset(reassert);
   registry.on('peer-expired', (dead) => {
@@ -274,6 +296,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         logger.warn({ err, dead }, 'starting the recovery window of a dead node failed'),
       );
     void presence.purgeNode(dead);
+    void occupancy?.purgeNode(dead);
   });
 
   return {
@@ -318,6 +341,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         await subscriber.start();
         await registry.start();
         await presence.start();
+        await occupancy?.start();
         clients.start();
         logger.info({ port, url, ordering: opts.ordering, parser: opts.parser }, 'io-node listening');
         // Handed out only once it listens: a frontend may send clients as soon as the record has a URL.
@@ -344,6 +368,8 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           ['enqueue disconnects', () => sequencer.flushed()],
           // Every client left its rooms: their roster entries go, and the `left` changes are enqueued.
           ['close presence', () => presence.close(CLOSE_REDIS_WAIT_MS)],
+          // Likewise their rooms' counts: the `vacated` changes they cause are enqueued.
+          ['close occupancy', () => occupancy?.close(CLOSE_REDIS_WAIT_MS)],
           ['close socket.io', () => io.close()],
           ['close connections', () => http.closeAllConnections()],
           ['close sequencer', () => sequencer.close()],

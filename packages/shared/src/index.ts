@@ -71,6 +71,8 @@ export type { LuaScript } from './lua-script.js';
 export { LuaHeaderError, loadLuaScript, luaScript, parseLuaHeader } from './lua-script.js';
 export type { ProcessMetrics, QueueState } from './metrics.js';
 export { cachedReader, createProcessMetrics, QUEUE_STATES, queueJobsGauge } from './metrics.js';
+export type { OccupancyStore, OccupancyTransition } from './occupancy.js';
+export { createOccupancyStore } from './occupancy.js';
 export { assertHeartbeat, assertInteger, assertPort, withDefaults } from './options.js';
 export type {
   PresenceConnection,
@@ -177,10 +179,13 @@ export type {
   IoNodeRecord,
   JoinCommand,
   LeaveCommand,
+  OccupancyChange,
+  OccupancyReason,
   PresenceChange,
   PresenceMeta,
   PresenceReason,
   ReplyCommand,
+  RewindSpec,
   SetDataCommand,
 } from './wire/index.js';
 export {
@@ -198,6 +203,7 @@ export {
   decodeCommandEnvelope,
   decodeIngressJob,
   decodeIoNodeRecord,
+  decodeOccupancyChange,
   decodePresenceChange,
   encodeAppNodeRecord,
   encodeArgs,
@@ -207,11 +213,14 @@ export {
   hasBinary,
   INGRESS_VERSION,
   MAX_CHANNEL_LENGTH,
+  MAX_REWIND,
+  OCCUPIED_EVENT,
   PRESENCE_EVENT,
   PRESENCE_META_MAX_BYTES,
   presenceMemberId,
   RESERVED_EVENTS,
   userIdOf,
+  VACATED_EVENT,
 } from './wire/index.js';
 export { appNodeWorkerEnv, ioNodeWorkerEnv, workerNodeId, workerPublicUrl } from './worker-env.js';
 export type { WorkerInfo, WorkerSupervisor, WorkerSupervisorOptions } from './worker-supervisor.js';

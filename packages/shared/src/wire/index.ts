@@ -14,13 +14,16 @@ export type {
   JoinCommand,
   LeaveCommand,
   ReplyCommand,
+  RewindSpec,
   SetDataCommand,
 } from './commands.js';
-export { COMMAND_VERSION, decodeCommandEnvelope, encodeCommandEnvelope } from './commands.js';
+export { COMMAND_VERSION, decodeCommandEnvelope, encodeCommandEnvelope, MAX_REWIND } from './commands.js';
 export type { ClientBatch, IngressEvent, IngressJob } from './ingress.js';
 export { deadlineMarginMs, decodeIngressJob, INGRESS_VERSION, RESERVED_EVENTS } from './ingress.js';
 export type { IoNodeRecord } from './io-node-record.js';
 export { decodeIoNodeRecord, encodeIoNodeRecord } from './io-node-record.js';
+export type { OccupancyChange, OccupancyReason } from './occupancy.js';
+export { decodeOccupancyChange, OCCUPIED_EVENT, VACATED_EVENT } from './occupancy.js';
 export type { PresenceChange, PresenceMeta, PresenceReason } from './presence.js';
 export {
   checkPresenceMeta,
