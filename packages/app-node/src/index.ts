@@ -23,6 +23,7 @@ export type { DeadLetterData, DeadLetters } from './dead-letters.js';
 export { createDeadLetters } from './dead-letters.js';
 export type { EventHandler, EventMiddleware } from './job-processor.js';
 export { MessageBuilder } from './message-builder.js';
+export type { OccupancyHook } from './occupancy.js';
 export type {
   PresenceAuthorizer,
   PresenceFormatter,
@@ -33,6 +34,7 @@ export type {
 export { defaultPresencePayload } from './presence.js';
 export type { RedisCommandTransportOptions } from './redis-command-transport.js';
 export { createRedisCommandTransport } from './redis-command-transport.js';
+export type { RewindOption } from './rewind-option.js';
 export type { HistoryAuthorizer, HistoryMessage, HistoryOptions, HistoryPage } from './room-history.js';
 export type {
   DeadLetter,
@@ -50,3 +52,11 @@ export type {
   OnMethod,
   TypedOn,
 } from './typed-handlers.js';
+export type { WebhookBody, WebhookEvent, WebhookEventName } from './webhooks.js';
+export {
+  DELIVERY_HEADER,
+  SIGNATURE_HEADER,
+  signWebhook,
+  TIMESTAMP_HEADER,
+  verifyWebhook,
+} from './webhooks.js';
