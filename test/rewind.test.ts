@@ -80,7 +80,15 @@ describe('rewind', () => {
     await Promise.all(publishing);
     const last = next - 1;
     await publish(publishers[0]!, 'feed:b', [last + 1]);
-    await Promise.all(got.map((g) => until(async () => g.items.at(-1), (n) => n === last + 1, 10_000)));
+    await Promise.all(
+      got.map((g) =>
+        until(
+          async () => g.items.at(-1),
+          (n) => n === last + 1,
+          10_000,
+        ),
+      ),
+    );
     // The history's order is the room's order (two publishers race, so not the numbers' order).
     const page = await c.appNodes[0]!.history('feed:b', { limit: 1_000 });
     const all = page.messages.map((m) => m.args[0] as number);

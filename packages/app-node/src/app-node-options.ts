@@ -94,7 +94,7 @@ export interface AppNodeOptions {
   webhookSecret?: string;
   /**
    * Events sent (`WEBHOOK_EVENTS`): `occupied`/`vacated` (rooms counted by the io-nodes' `OCCUPANCY_ROOMS`)
-   * and `joined`/`left` (presence members). @defaultValue ['occupied', 'vacated']
+   * and `joined`/`left` (presence members). @defaultValue occupied,vacated
    */
   webhookEvents?: readonly ('occupied' | 'vacated' | 'joined' | 'left')[];
   /** How long events wait to be batched into one POST (`WEBHOOK_LINGER_MS`). @defaultValue 100 */
