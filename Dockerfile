@@ -60,7 +60,6 @@ COPY --from=build /app/packages/shared/lua packages/shared/lua
 COPY --from=build /app/packages/io-node/dist packages/io-node/dist
 COPY --from=build /app/packages/io-node/lua packages/io-node/lua
 COPY --from=build /app/packages/app-node/dist packages/app-node/dist
-COPY --from=build /app/packages/app-node/lua packages/app-node/lua
 COPY --from=build /app/packages/frontend/dist packages/frontend/dist
 COPY --from=build /app/packages/frontend/admin packages/frontend/admin
 COPY --from=build /app/example/dist example/dist

@@ -219,10 +219,15 @@ describe.skipIf(!installed)(`compose${skipReason}`, () => {
     expect(runtime).toMatch(/^RUN npm install --omit=dev\b/m);
     expect(runtime).not.toMatch(/^RUN npm run build/m);
     expect(runtime).toMatch(/^USER node$/m);
-    for (const pkg of ['shared', 'io-node', 'app-node'])
-      for (const dir of [`packages/${pkg}/dist`, `packages/${pkg}/lua`]) {
-        expect(runtime).toContain(`COPY --from=build /app/${dir} ${dir}`);
-      }
+    for (const dir of [
+      'packages/shared/dist',
+      'packages/shared/lua',
+      'packages/io-node/dist',
+      'packages/io-node/lua',
+      'packages/app-node/dist',
+    ]) {
+      expect(runtime).toContain(`COPY --from=build /app/${dir} ${dir}`);
+    }
     expect(runtime).toContain('COPY --from=build /app/example/public example/public');
     const ignored = readFileSync(`${root}.dockerignore`, 'utf8').split('\n');
     expect(ignored).toEqual(expect.arrayContaining(['**/node_modules', '**/dist']));

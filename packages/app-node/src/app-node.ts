@@ -2,12 +2,15 @@ import { hostname } from 'node:os';
 import {
   type CloseStep,
   type ClusterJoin,
+  type CommandPublisher,
   type CommandTransport,
   closeRedis,
+  createCommandPublisher,
   createKeys,
   createOccupancyStore,
   createPresenceStore,
   createRedis,
+  createRedisCommandTransport,
   type DefaultEventsMap,
   type EventNames,
   type EventParams,
@@ -32,7 +35,6 @@ import { createAppRegistry } from './app-registry.js';
 import { BroadcastOperator } from './broadcast.js';
 import { createBullmqIngressConsumer } from './bullmq-ingress-consumer.js';
 import { createChannels, type PublishAuthorizer, type SubscribeAuthorizer } from './channels.js';
-import { type CommandPublisher, createCommandPublisher } from './command-publisher.js';
 import { createDeadLetters } from './dead-letters.js';
 import { fencedPublisher } from './handler-fence.js';
 import { createHealthServer, type HealthServer } from './health-server.js';
@@ -46,7 +48,6 @@ import {
   type PresenceAuthorizer,
   type PresenceFormatter,
 } from './presence.js';
-import { createRedisCommandTransport } from './redis-command-transport.js';
 import { createAppHistory, type HistoryAuthorizer, type HistoryPage } from './room-history.js';
 import { SeenClients } from './seen-clients.js';
 import { createStreamIngressConsumer } from './stream-ingress-consumer.js';

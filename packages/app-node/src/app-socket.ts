@@ -1,3 +1,4 @@
+import type { CommandPublisher } from '@iocluster/shared';
 import {
   type ClientInfo,
   checkPresenceMeta,
@@ -11,7 +12,6 @@ import {
   presenceMemberId,
 } from '@iocluster/shared';
 import { BroadcastOperator } from './broadcast.js';
-import type { CommandPublisher } from './command-publisher.js';
 import type { PresenceScope } from './presence-writes.js';
 import { type RewindOption, rewindSpecOf } from './rewind-option.js';
 

@@ -1,3 +1,4 @@
+import type { CommandPublisher } from '@iocluster/shared';
 import {
   type DefaultEventsMap,
   type EmitCommand,
@@ -5,7 +6,6 @@ import {
   type EventParams,
   encodeArgs,
 } from '@iocluster/shared';
-import type { CommandPublisher } from './command-publisher.js';
 
 function asList(rooms: string | readonly string[]): string[] {
   return typeof rooms === 'string' ? [rooms] : [...rooms];

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { CommandPublisher } from '@iocluster/shared';
 import { IoclusterError, type Logger } from '@iocluster/shared';
-import type { CommandPublisher } from './command-publisher.js';
 
 /*
  * A handler cut off at its time limit keeps running (a promise cannot be cancelled), but once its event

@@ -1,4 +1,5 @@
 export type {
+  CommandPublisher,
   CommandTransport,
   IngressBacklog,
   IngressConsumer,
@@ -7,8 +8,10 @@ export type {
   IngressHooks,
   IngressPartitionBacklog,
   KeptAnswer,
+  RedisCommandTransportOptions,
   RoutedCommand,
 } from '@iocluster/shared';
+export { createRedisCommandTransport } from '@iocluster/shared';
 export type { AppNode } from './app-node.js';
 export { createAppNode } from './app-node.js';
 export type { AppNodeOptions } from './app-node-options.js';
@@ -18,7 +21,6 @@ export { BroadcastOperator } from './broadcast.js';
 export type { BullmqIngressConsumer, BullmqIngressOptions } from './bullmq-ingress-consumer.js';
 export { createBullmqIngressConsumer } from './bullmq-ingress-consumer.js';
 export type { ChannelDefaults, PublishAuthorizer, SubscribeAuthorizer } from './channels.js';
-export type { CommandPublisher } from './command-publisher.js';
 export type { DeadLetterData, DeadLetters } from './dead-letters.js';
 export { createDeadLetters } from './dead-letters.js';
 export type { EventHandler, EventMiddleware } from './job-processor.js';
@@ -32,8 +34,6 @@ export type {
   PresenceRoster,
 } from './presence.js';
 export { defaultPresencePayload } from './presence.js';
-export type { RedisCommandTransportOptions } from './redis-command-transport.js';
-export { createRedisCommandTransport } from './redis-command-transport.js';
 export type { RewindOption } from './rewind-option.js';
 export type { HistoryAuthorizer, HistoryMessage, HistoryOptions, HistoryPage } from './room-history.js';
 export type {

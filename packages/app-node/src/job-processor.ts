@@ -1,3 +1,4 @@
+import type { CommandPublisher } from '@iocluster/shared';
 import {
   type ClientBatch,
   decodeArgs,
@@ -12,7 +13,6 @@ import {
   toAckError,
 } from '@iocluster/shared';
 import { AppSocket } from './app-socket.js';
-import type { CommandPublisher } from './command-publisher.js';
 import { type FencedRun, runFenced } from './handler-fence.js';
 import type { PresenceScope } from './presence-writes.js';
 import type { SeenClients } from './seen-clients.js';

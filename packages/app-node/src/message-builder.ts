@@ -1,5 +1,5 @@
+import type { CommandPublisher } from '@iocluster/shared';
 import { BroadcastOperator } from './broadcast.js';
-import type { CommandPublisher } from './command-publisher.js';
 
 /**
  * The 2011 design's message builder, kept for its users:

@@ -1,3 +1,4 @@
+import type { CommandPublisher } from '@iocluster/shared';
 import {
   type EmitCommand,
   encodeArgs,
@@ -11,7 +12,6 @@ import {
   type PresenceStore,
 } from '@iocluster/shared';
 import type { AppSocket } from './app-socket.js';
-import type { CommandPublisher } from './command-publisher.js';
 import { type PresenceScope, PresenceWrites } from './presence-writes.js';
 
 /** A `presence` hook: runs once per member joining or leaving a room (again only if its job is rerun). */

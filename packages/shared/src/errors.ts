@@ -18,6 +18,9 @@ export type ErrorCode =
   | 'RATE_LIMITED'
   | 'PAYLOAD_TOO_LARGE'
   | 'SERVER_FULL'
+  | 'USER_CONNECTION_LIMIT'
+  | 'ACK_TIMEOUT'
+  | 'DISCONNECTED'
   | 'REPLICATION_TIMEOUT';
 
 /** Base of every error iocluster throws on purpose: a `name`, a stable `code` and an optional `cause`. */

@@ -2,6 +2,8 @@ export type { ClusterMembership, JoinClusterOptions } from './cluster-id.js';
 export { CLUSTER_ID_TTL_MS, joinCluster } from './cluster-id.js';
 export type { ClusterJoin, JoinWhenReachableOptions } from './cluster-join.js';
 export { joinWhenReachable } from './cluster-join.js';
+export type { CommandPublisher, CommandPublisherOptions } from './command-publisher.js';
+export { createCommandPublisher } from './command-publisher.js';
 export type {
   HistorySettings,
   JwtAuthConfig,
@@ -112,17 +114,23 @@ export {
   TOKEN_EXPIRING_EVENT,
   TOKEN_REFRESH_EVENT,
   UNSUBSCRIBE_EVENT,
+  USER_ROOM_PREFIX,
+  userRoom,
 } from './protocol.js';
 export type { RateMeter } from './rate-meter.js';
 export { createRateMeter } from './rate-meter.js';
 export type { RedisConnection, RedisRole, RedisTarget } from './redis.js';
 export { createRedis, openRedis } from './redis.js';
+export type { RedisCommandTransportOptions } from './redis-command-transport.js';
+export { createRedisCommandTransport } from './redis-command-transport.js';
 export type { RedisWait, WaitForRedisOptions } from './redis-wait.js';
 export { describeRedisTarget, waitForRedis } from './redis-wait.js';
 export type { RegistryEvents, RegistryWatcher, RegistryWatcherOptions } from './registry.js';
 export { isNodeLive, readLiveAppNodes, readLiveNodes, watchRegistry } from './registry.js';
 export type { ReplicaWait } from './replica-wait.js';
 export { waitForReplicas } from './replica-wait.js';
+export type { PendingRequest, Requester, RequestOutcome } from './requests.js';
+export { createRequester, replyAddress } from './requests.js';
 export type { RoutingTable } from './routing.js';
 export { createRoutingTable } from './routing.js';
 export type { PortVariables, StartFailure, StartOrExitOptions } from './start-failure.js';
@@ -147,6 +155,8 @@ export type {
   MemoryIngress,
   MemoryIngressConsumer,
   MemoryIngressOptions,
+  ReplyInbox,
+  ReplySender,
   RoutedCommand,
   StreamGroupInfo,
 } from './transport/index.js';
@@ -154,6 +164,8 @@ export {
   createMemoryCommandPath,
   createMemoryIngress,
   createMemoryRoomHistory,
+  createRedisReplyInbox,
+  createRedisReplySender,
   ensureStreamGroup,
   eventsIn,
   INGRESS_MAX_RUNS,
@@ -161,6 +173,7 @@ export {
   splitByPartition,
 } from './transport/index.js';
 export type {
+  AckAnswer,
   AppNodeRecord,
   ChannelRequest,
   ClientBatch,
@@ -171,7 +184,9 @@ export type {
   CustomCommand,
   DecodedEnvelope,
   DisconnectCommand,
+  EmitAckCommand,
   EmitCommand,
+  FetchSocketsCommand,
   HandshakeInfo,
   HistoryPosition,
   IngressEvent,
@@ -179,14 +194,23 @@ export type {
   IoNodeRecord,
   JoinCommand,
   LeaveCommand,
+  NodeReply,
   OccupancyChange,
   OccupancyReason,
   PresenceChange,
   PresenceMeta,
   PresenceReason,
   ReplyCommand,
+  ReplyResult,
+  RequestRef,
   RewindSpec,
+  Selection,
+  SelectionCommand,
   SetDataCommand,
+  SocketDescription,
+  SocketsDisconnectCommand,
+  SocketsJoinCommand,
+  SocketsLeaveCommand,
 } from './wire/index.js';
 export {
   CHANNEL_EVENTS,
@@ -203,6 +227,7 @@ export {
   decodeCommandEnvelope,
   decodeIngressJob,
   decodeIoNodeRecord,
+  decodeNodeReply,
   decodeOccupancyChange,
   decodePresenceChange,
   encodeAppNodeRecord,
@@ -210,15 +235,20 @@ export {
   encodeBinary,
   encodeCommandEnvelope,
   encodeIoNodeRecord,
+  encodeNodeReply,
   hasBinary,
   INGRESS_VERSION,
+  MAX_ACK_TIMEOUT_MS,
   MAX_CHANNEL_LENGTH,
   MAX_REWIND,
   OCCUPIED_EVENT,
   PRESENCE_EVENT,
   PRESENCE_META_MAX_BYTES,
   presenceMemberId,
+  REPLY_VERSION,
   RESERVED_EVENTS,
+  requestOf,
+  selectionOf,
   userIdOf,
   VACATED_EVENT,
 } from './wire/index.js';

@@ -1,8 +1,10 @@
 import {
   type ClientInfo,
   type Command,
+  type CommandPublisher,
   type CommandSubscriber,
   type CommandTransport,
+  createCommandPublisher,
   type EmitCommand,
   INGRESS_VERSION,
   type IngressConsumer,
@@ -14,7 +16,6 @@ import {
 } from '@iocluster/shared';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { BroadcastOperator } from '../../src/broadcast.js';
-import { type CommandPublisher, createCommandPublisher } from '../../src/command-publisher.js';
 import { type EventHandler, JobProcessor } from '../../src/job-processor.js';
 import { SeenClients } from '../../src/seen-clients.js';
 
@@ -214,7 +215,7 @@ export function describeTransportConformance(name: string, create: () => Promise
         }),
       );
       for (const info of clients) {
-        const mine = io.received.filter((c) => c.socketId === info.id);
+        const mine = io.received.filter((c) => 'socketId' in c && c.socketId === info.id);
         // Each event's emit comes before its reply, and the next event's emit after that reply.
         expect(
           mine.map((c) => (c.type === 'emit' ? `e${c.args[0]}` : `r${(c as ReplyCommand).seq}`)),

@@ -1,7 +1,6 @@
-import type { ClientInfo, Command, IngressJob, ReplyCommand } from '@iocluster/shared';
+import type { ClientInfo, Command, CommandPublisher, IngressJob, ReplyCommand } from '@iocluster/shared';
 import { silentLogger } from '@iocluster/shared';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import type { CommandPublisher } from '../../src/command-publisher.js';
 import { fencedPublisher, runFenced } from '../../src/handler-fence.js';
 import { type EventHandler, JobProcessor } from '../../src/job-processor.js';
 import { SeenClients } from '../../src/seen-clients.js';

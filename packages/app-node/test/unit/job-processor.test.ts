@@ -1,7 +1,9 @@
 import {
   type ClientInfo,
   type Command,
+  type CommandPublisher,
   type CommandTransport,
+  createCommandPublisher,
   createMemoryCommandPath,
   createMemoryIngress,
   encodeArgs,
@@ -15,7 +17,6 @@ import {
 } from '@iocluster/shared';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { AppSocket } from '../../src/app-socket.js';
-import { type CommandPublisher, createCommandPublisher } from '../../src/command-publisher.js';
 import {
   type EventHandler,
   type EventMiddleware,

@@ -9,15 +9,31 @@ export type {
   CustomCommand,
   DecodedEnvelope,
   DisconnectCommand,
+  EmitAckCommand,
   EmitCommand,
+  FetchSocketsCommand,
   HistoryPosition,
   JoinCommand,
   LeaveCommand,
   ReplyCommand,
+  RequestRef,
   RewindSpec,
+  Selection,
+  SelectionCommand,
   SetDataCommand,
+  SocketsDisconnectCommand,
+  SocketsJoinCommand,
+  SocketsLeaveCommand,
 } from './commands.js';
-export { COMMAND_VERSION, decodeCommandEnvelope, encodeCommandEnvelope, MAX_REWIND } from './commands.js';
+export {
+  COMMAND_VERSION,
+  decodeCommandEnvelope,
+  encodeCommandEnvelope,
+  MAX_ACK_TIMEOUT_MS,
+  MAX_REWIND,
+  requestOf,
+  selectionOf,
+} from './commands.js';
 export type { ClientBatch, IngressEvent, IngressJob } from './ingress.js';
 export { deadlineMarginMs, decodeIngressJob, INGRESS_VERSION, RESERVED_EVENTS } from './ingress.js';
 export type { IoNodeRecord } from './io-node-record.js';
@@ -33,6 +49,8 @@ export {
   presenceMemberId,
   userIdOf,
 } from './presence.js';
+export type { AckAnswer, NodeReply, ReplyResult, SocketDescription } from './replies.js';
+export { decodeNodeReply, encodeNodeReply, REPLY_VERSION } from './replies.js';
 export type { ChannelRequest } from './reserved.js';
 export {
   CHANNEL_EVENTS,

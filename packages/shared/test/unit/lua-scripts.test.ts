@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { LuaHeaderError, luaScript, parseLuaHeader } from '../../src/lua-script.js';
 
-const PACKAGES = ['shared', 'io-node', 'app-node'];
+const PACKAGES = ['shared', 'io-node'];
 
 function scriptFiles(): { name: string; source: string }[] {
   return PACKAGES.flatMap((pkg) => {

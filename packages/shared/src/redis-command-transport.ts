@@ -1,15 +1,11 @@
-import {
-  type CommandTransport,
-  createRoomHistory,
-  createRoutingTable,
-  encodeCommandEnvelope,
-  type KeptAnswer,
-  type Keys,
-  type RedisConnection,
-  type ReplicaWait,
-  waitForReplicas,
-} from '@iocluster/shared';
+import { createRoomHistory } from './history.js';
 import { appendRouted } from './inbox-append-script.js';
+import type { Keys } from './keys.js';
+import type { RedisConnection } from './redis.js';
+import { type ReplicaWait, waitForReplicas } from './replica-wait.js';
+import { createRoutingTable } from './routing.js';
+import type { CommandTransport, KeptAnswer } from './transport/commands.js';
+import { encodeCommandEnvelope } from './wire/commands.js';
 
 export interface RedisCommandTransportOptions {
   /**

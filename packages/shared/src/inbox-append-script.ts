@@ -1,10 +1,7 @@
-import {
-  COMMAND_VERSION,
-  type Command,
-  type Keys,
-  loadLuaScript,
-  type RedisConnection,
-} from '@iocluster/shared';
+import type { Keys } from './keys.js';
+import { loadLuaScript } from './lua-script.js';
+import type { RedisConnection } from './redis.js';
+import { COMMAND_VERSION, type Command } from './wire/commands.js';
 
 /**
  * One delivery of the command publisher in ONE round trip, on a standalone Redis (or Sentinel primary):
