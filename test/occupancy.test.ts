@@ -71,7 +71,13 @@ describe('occupancy', () => {
       (n) => n >= 3,
       10_000,
     );
-    for (const room of rooms) expect(await c.appNodes[1]!.occupancy(room)).toBe(12);
+    // Counts are written a moment after the joins are applied (the acks come first).
+    for (const room of rooms)
+      await until(
+        () => c.appNodes[1]!.occupancy(room),
+        (n) => n === 12,
+        10_000,
+      );
     expect(await c.appNodes[0]!.occupancy('other')).toBe(0);
     await barrier(seen, [clients[0]!, clients[1]!], 'joined');
     const occupied = seen.filter((s) => !s.room.startsWith('room-barrier'));
@@ -96,7 +102,12 @@ describe('occupancy', () => {
     expect(summary(seen.filter((s) => !s.room.startsWith('room-barrier')))).toEqual(
       rooms.map((r) => `vacated ${r}`),
     );
-    for (const room of rooms) expect(await c.appNodes[0]!.occupancy(room)).toBe(0);
+    for (const room of rooms)
+      await until(
+        () => c.appNodes[0]!.occupancy(room),
+        (n) => n === 0,
+        10_000,
+      );
     const keys = createKeys(c.prefix);
     for (const room of rooms) expect(await c.redis.exists(keys.occupancy(room))).toBe(0);
   }, 60_000);
@@ -123,7 +134,11 @@ describe('occupancy', () => {
       10_000,
     );
     expect(summary(seen)).toEqual(['occupied room-only-dead', 'occupied room-shared']);
-    expect(await c.appNodes[0]!.occupancy('room-shared')).toBe(5);
+    await until(
+      () => c.appNodes[0]!.occupancy('room-shared'),
+      (n) => n === 5,
+      10_000,
+    );
 
     seen.length = 0;
     await doomed.kill();
