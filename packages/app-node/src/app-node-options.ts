@@ -87,6 +87,24 @@ export interface AppNodeOptions {
    * @defaultValue { subscribe: 'allow', publish: 'deny' }
    */
   channels?: ChannelDefaults;
+  /**
+   * Where batches of room events are POSTed (`WEBHOOK_URL`, docs/webhooks.md); needs `webhookSecret`.
+   * @defaultValue none: no webhooks
+   */
+  webhookUrl?: string;
+  /** Key of each webhook body's HMAC-SHA256 signature (`WEBHOOK_SECRET`). @defaultValue none */
+  webhookSecret?: string;
+  /**
+   * Events sent (`WEBHOOK_EVENTS`): `occupied`/`vacated` (rooms counted by the io-nodes' `OCCUPANCY_ROOMS`)
+   * and `joined`/`left` (presence members). @defaultValue occupied,vacated
+   */
+  webhookEvents?: readonly ('occupied' | 'vacated' | 'joined' | 'left')[];
+  /** How long events wait to be batched into one POST (`WEBHOOK_LINGER_MS`). @defaultValue 100 */
+  webhookLingerMs?: number;
+  /** Attempts per batch, the delay doubling from 1 s, before it stays a failed job. @defaultValue 10 */
+  webhookAttempts?: number;
+  /** Delay before a failed webhook batch's first retry; each next one doubles. @defaultValue 1000 */
+  webhookBackoffMs?: number;
   /** Clients remembered for `no-client` detection. @defaultValue 100000 */
   seenClientsCapacity?: number;
   /**
@@ -145,6 +163,7 @@ export function resolveAppNodeOptions(options: AppNodeOptions) {
       ...settingDefaults('app-node'),
       seenClientsCapacity: 100_000,
       clientCacheCapacity: 10_000,
+      webhookBackoffMs: 1_000,
       history: {},
       logger: silentLogger(),
     },
@@ -154,5 +173,9 @@ export function resolveAppNodeOptions(options: AppNodeOptions) {
   assertHeartbeat('AppNodeOptions', opts.heartbeatIntervalMs, opts.heartbeatTtlMs);
   assertInteger('AppNodeOptions', 'seenClientsCapacity', opts.seenClientsCapacity, 1);
   assertInteger('AppNodeOptions', 'clientCacheCapacity', opts.clientCacheCapacity, 1);
+  assertInteger('AppNodeOptions', 'webhookBackoffMs', opts.webhookBackoffMs, 1);
+  if (opts.webhookUrl !== undefined && !opts.webhookSecret) {
+    throw new TypeError('AppNodeOptions.webhookSecret is required with webhookUrl: every webhook is signed');
+  }
   return opts;
 }

@@ -153,6 +153,12 @@ export interface IoNodeOptions {
   heartbeatTtlMs?: number;
   /** Version shown in the registry. @defaultValue the io-node package version */
   version?: string;
+  /**
+   * Rooms whose members are counted cluster-wide (`OCCUPANCY_ROOMS`: globs, `*` for all), so app-nodes get
+   * `room:occupied` / `room:vacated` once per change (docs/occupancy.md). Every io-node must use the same.
+   * @defaultValue none: occupancy off
+   */
+  occupancyRooms?: readonly string[];
   /** @defaultValue a silent logger */
   logger?: Logger;
   /**

@@ -6,6 +6,7 @@ import {
   closeRedis,
   createClientStateStore,
   createKeys,
+  createOccupancyStore,
   createPresenceStore,
   createRedis,
   createRoomHistory,
@@ -16,6 +17,7 @@ import {
   joinWhenReachable,
   type Logger,
   listen,
+  matchRooms,
   PORT_PLACEHOLDER,
   type RedisRole,
   runCloseSteps,
@@ -36,6 +38,7 @@ import { createPresenceTracker } from './presence-tracker.js';
 import { createClientRecovery } from './recovery.js';
 import { createRoomDelivery } from './room-delivery.js';
 import { followMembership } from './room-membership.js';
+import { createRoomOccupancy } from './room-occupancy.js';
 import { createRoomRouting } from './room-routing.js';
 import { createSelectionCommands } from './selection-commands.js';
 import { createSessionStore } from './sessions.js';
@@ -252,6 +255,23 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     sweepIntervalMs: opts.heartbeatIntervalMs,
     logger,
   });
+  // Off unless OCCUPANCY_ROOMS names rooms: counting costs a Redis write per room change.
+  const occupancy =
+    opts.occupancyRooms && opts.occupancyRooms.length > 0
+      ? createRoomOccupancy({
+          io,
+          nodeId,
+          store: createOccupancyStore(routingRedis, keys),
+          counts: matchRooms(opts.occupancyRooms),
+          liveNodes: async () => {
+            await registry.refresh();
+            return (id) => registry.isLive(id);
+          },
+          enqueue: (jobs) => producer.add(jobs),
+          sweepIntervalMs: opts.heartbeatIntervalMs,
+          logger,
+        })
+      : undefined;
   const recovery = createClientRecovery({
     sessions,
     history,
@@ -289,6 +309,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     roomRouting,
     { joined: sessionFollower, left: sessionFollower },
     { left: presence.left },
+    ...(occupancy ? [occupancy] : []),
   ]);
   subscriber.onCommand(
     createCommandApplier(
@@ -320,6 +341,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   function reassert(): void {
     roomRouting.reassert();
     presence.reassert();
+    occupancy?.reassert();
   }
   subscriber.onReset(reassert);
   registry.on('peer-expired', (dead) => {
@@ -330,6 +352,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
       );
     void presence.purgeNode(dead);
     void users?.purgeNode(dead);
+    void occupancy?.purgeNode(dead);
   });
 
   return {
@@ -375,6 +398,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         await registry.start();
         await presence.start();
         await users?.start();
+        await occupancy?.start();
         clients.start();
         logger.info({ port, url, ordering: opts.ordering, parser: opts.parser }, 'io-node listening');
         // Handed out only once it listens: a frontend may send clients as soon as the record has a URL.
@@ -402,6 +426,8 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           // Every client left its rooms: their roster entries go, and the `left` changes are enqueued.
           ['close presence', () => presence.close(CLOSE_REDIS_WAIT_MS)],
           ['close user connections', () => settleWithin(users?.close(), CLOSE_REDIS_WAIT_MS)],
+          // Likewise their rooms' counts: the `vacated` changes they cause are enqueued.
+          ['close occupancy', () => occupancy?.close(CLOSE_REDIS_WAIT_MS)],
           ['close socket.io', () => io.close()],
           ['close connections', () => http.closeAllConnections()],
           ['close sequencer', () => sequencer.close()],
