@@ -3,6 +3,7 @@ import {
   assertInteger,
   type CommandTransport,
   checkOptions,
+  type HistoryOptions,
   type IngressConsumer,
   type Logger,
   type RedisTarget,
@@ -12,7 +13,6 @@ import {
   withDefaults,
 } from '@iocluster/shared';
 import type { ChannelDefaults } from './channels.js';
-import type { HistoryOptions } from './room-history.js';
 
 export interface AppNodeOptions {
   /** Redis URL or target (Sentinel, Cluster). */

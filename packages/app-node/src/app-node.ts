@@ -14,6 +14,7 @@ import {
   type EventNames,
   type EventParams,
   HISTORY_EVENT,
+  type HistoryPage,
   type HistoryPosition,
   INGRESS_MAX_RUNS,
   type IngressConsumer,
@@ -44,7 +45,7 @@ import {
   type PresenceAuthorizer,
   type PresenceFormatter,
 } from './presence.js';
-import { createAppHistory, type HistoryAuthorizer, type HistoryPage } from './room-history.js';
+import { createAppHistory, type HistoryAuthorizer } from './room-history.js';
 import { SeenClients } from './seen-clients.js';
 import { createStreamIngressConsumer } from './stream-ingress-consumer.js';
 import type { LifecycleHandlers, OnMethod } from './typed-handlers.js';

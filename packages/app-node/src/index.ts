@@ -1,6 +1,9 @@
 export type {
   CommandPublisher,
   CommandTransport,
+  HistoryMessage,
+  HistoryOptions,
+  HistoryPage,
   IngressBacklog,
   IngressConsumer,
   IngressDelivery,
@@ -33,7 +36,7 @@ export type {
   PresenceRoster,
 } from './presence.js';
 export { defaultPresencePayload } from './presence.js';
-export type { HistoryAuthorizer, HistoryMessage, HistoryOptions, HistoryPage } from './room-history.js';
+export type { HistoryAuthorizer } from './room-history.js';
 export type {
   DeadLetter,
   DeadLetterSink,
