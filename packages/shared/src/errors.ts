@@ -18,7 +18,9 @@ export type ErrorCode =
   | 'RATE_LIMITED'
   | 'PAYLOAD_TOO_LARGE'
   | 'SERVER_FULL'
-  | 'REPLICATION_TIMEOUT';
+  | 'REPLICATION_TIMEOUT'
+  /** An idempotent request whose first run has not finished yet: retry it shortly. */
+  | 'IN_PROGRESS';
 
 /** Base of every error iocluster throws on purpose: a `name`, a stable `code` and an optional `cause`. */
 export class IoclusterError extends Error {

@@ -73,6 +73,11 @@ export interface Keys {
   readonly appRegistryIndex: string;
   /** Hash describing one app-node in the registry. */
   appRegistryNode(nodeId: string): string;
+  /**
+   * String holding the answer to an idempotent request (an emitter's publish with an idempotency key),
+   * kept for the idempotency window. Tagged by the key itself: nothing else is read with it.
+   */
+  idempotency(key: string): string;
   /** Free-form application key under the prefix (the example's chat history, say). */
   app(...parts: string[]): string;
   /** Glob that matches every key built here: for cleanup in tests and tools. */
@@ -162,6 +167,7 @@ export function createKeys(prefix: string): Keys {
     registryChannel: `${prefix}:registry:events`,
     appRegistryIndex: `${tag}:registry:apps`,
     appRegistryNode: (nodeId: string) => `${tag}:registry:app:${nodeId}`,
+    idempotency: (key: string) => `${prefix}:idempotent:{${escapeTag(key)}}`,
     app: (...parts: string[]) => `${prefix}:app:${parts.join(':')}`,
     // Ingress partitions' keys start with `{<prefix>:p<i>}`, which neither of the first two matches.
     patterns: Object.freeze([`${tag}:*`, `${prefix}:*`, `{${prefix}:p*}:*`]),
