@@ -1,6 +1,7 @@
 import {
   type Command,
   type CommandSubscriber,
+  createRedisReplySender,
   decodeCommandEnvelope,
   type Keys,
   type Logger,
@@ -58,6 +59,7 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
   const inbox = keys.inbox(nodeId);
   const handlers = new Set<(cmd: Command) => void | Promise<void>>();
   const resetHandlers = new Set<() => void>();
+  const replies = createRedisReplySender(commands, keys, nodeId);
   /** The last entry applied, and where the next read starts (behind it after a rewind). */
   let lastId = '0-0';
   let cursor = '0-0';
@@ -183,6 +185,7 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
       return () => handlers.delete(handler);
     },
     ensureInbox,
+    reply: (replyTo, id, result) => replies.send(replyTo, id, result),
     onReset(handler) {
       resetHandlers.add(handler);
       return () => resetHandlers.delete(handler);

@@ -1,5 +1,12 @@
 import type { RoutedCommand } from './transport/commands.js';
-import type { Command, EmitCommand, ReplyCommand } from './wire/commands.js';
+import {
+  type Command,
+  type EmitCommand,
+  type ReplyCommand,
+  type RequestRef,
+  requestOf,
+  selectionOf,
+} from './wire/commands.js';
 
 /**
  * What one delivery of the command publisher holds, as plain data: the commands in publish order, each
@@ -28,9 +35,35 @@ export interface HistorySplit {
   rest: EmitCommand | undefined;
 }
 
-/** A room command goes to the rooms' io-nodes; an untargeted one that names no room, to every node. */
+/**
+ * A room command (an emit to rooms, a selection of rooms) goes to the rooms' io-nodes; an untargeted one
+ * that names no room, to every node.
+ */
 function roomsOf(cmd: Command): readonly string[] | undefined {
-  return cmd.type === 'emit' && cmd.rooms && cmd.rooms.length > 0 ? cmd.rooms : undefined;
+  if (cmd.type === 'emit') return cmd.rooms && cmd.rooms.length > 0 ? cmd.rooms : undefined;
+  const rooms = selectionOf(cmd)?.rooms;
+  return rooms && rooms.length > 0 ? rooms : undefined;
+}
+
+/**
+ * The io-nodes each request command of a plan goes to (those whose answers its requester awaits), less
+ * the nodes found without an inbox (`gone`: they will never answer).
+ */
+export function requestTargets(
+  perNode: ReadonlyMap<string, readonly Command[]>,
+  gone: readonly string[] = [],
+): Map<string, { ref: RequestRef; nodes: string[] }> {
+  const result = new Map<string, { ref: RequestRef; nodes: string[] }>();
+  for (const [nodeId, cmds] of perNode) {
+    for (const cmd of cmds) {
+      const ref = requestOf(cmd);
+      if (!ref) continue;
+      const entry = result.get(ref.id) ?? { ref, nodes: [] };
+      result.set(ref.id, entry);
+      if (!gone.includes(nodeId) && !entry.nodes.includes(nodeId)) entry.nodes.push(nodeId);
+    }
+  }
+  return result;
 }
 
 /**
@@ -121,9 +154,14 @@ export function routedOf(delivery: DeliveryInput): RoutedCommand[] {
   return routed;
 }
 
-/** Whether a delivery may go in one step: it has no join to count first (nor history or answers). */
+/**
+ * Whether a delivery may go in one step: it has no join to count first (nor history or answers), and
+ * no request, whose requester must learn which io-nodes it went to.
+ */
 export function needsNoSteps(delivery: DeliveryInput, historyOrAnswers: boolean): boolean {
-  return !historyOrAnswers && !delivery.cmds.some((cmd) => cmd.type === 'join');
+  return (
+    !historyOrAnswers && !delivery.cmds.some((cmd) => cmd.type === 'join' || requestOf(cmd) !== undefined)
+  );
 }
 
 /**

@@ -2,6 +2,7 @@ import {
   lookupsOf,
   needsNoSteps,
   planAppends,
+  requestTargets,
   roomsOfGone,
   routedOf,
   splitForHistory,
@@ -10,7 +11,8 @@ import type { HistoryLimits } from './history.js';
 import { type Deferred, deferred } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import type { CommandTransport, KeptAnswer } from './transport/commands.js';
-import type { Command, EmitCommand, JoinCommand, ReplyCommand } from './wire/commands.js';
+import type { Command, EmitCommand, JoinCommand, ReplyCommand, RequestRef } from './wire/commands.js';
+import { requestOf } from './wire/commands.js';
 
 /**
  * Sending side of the command bus: appends commands to the inboxes of the io-nodes that must apply them,
@@ -55,6 +57,14 @@ export interface CommandPublisherOptions {
   logger: Logger;
   /** The state of the transport's connection, named in the log line of a failed delivery. @defaultValue none */
   status?: () => string;
+  /**
+   * Told where each request command went (the io-nodes whose answer to await), or that its delivery
+   * failed. @defaultValue nobody
+   */
+  requests?: {
+    sent(ref: RequestRef, nodes: string[]): void;
+    failed(ref: RequestRef, err: unknown): void;
+  };
 }
 
 const MAX_FAILURES_KEPT = 1_000;
@@ -122,6 +132,10 @@ export function createCommandPublisher(
           );
           failed.push({ seq: out.seq, err });
           if (failed.length > MAX_FAILURES_KEPT) failed.shift();
+          for (const cmd of out.cmds) {
+            const ref = requestOf(cmd);
+            if (ref) options.requests?.failed(ref, err);
+          }
           out.sent.reject(err);
         },
       )
@@ -165,7 +179,15 @@ export function createCommandPublisher(
       rooms.size > 0 ? transport.roomNodes(rooms) : new Map<string, string[]>(),
       broadcast ? transport.broadcastNodes() : [],
     ]);
-    const gone = await transport.append(planAppends(out, byRoom, targets));
+    const perNode = planAppends(out, byRoom, targets);
+    const gone = await transport.append(perNode);
+    if (options.requests) {
+      const sentTo = requestTargets(perNode, gone);
+      for (const cmd of out.cmds) {
+        const ref = requestOf(cmd);
+        if (ref) options.requests.sent(ref, sentTo.get(ref.id)?.nodes ?? []);
+      }
+    }
     if (gone.length > 0) await forgetGone(gone, byRoom, joins);
     // Answers are kept for resends only once what their handlers emitted is appended: a resend answered
     // from a kept answer does not run the handler again, so its emits must already be on their way.

@@ -18,6 +18,9 @@ export type ErrorCode =
   | 'RATE_LIMITED'
   | 'PAYLOAD_TOO_LARGE'
   | 'SERVER_FULL'
+  | 'USER_CONNECTION_LIMIT'
+  | 'ACK_TIMEOUT'
+  | 'DISCONNECTED'
   | 'REPLICATION_TIMEOUT'
   /** An idempotent request whose first run has not finished yet: retry it shortly. */
   | 'IN_PROGRESS';

@@ -120,6 +120,8 @@ export {
   TOKEN_EXPIRING_EVENT,
   TOKEN_REFRESH_EVENT,
   UNSUBSCRIBE_EVENT,
+  USER_ROOM_PREFIX,
+  userRoom,
 } from './protocol.js';
 export type { RateMeter } from './rate-meter.js';
 export { createRateMeter } from './rate-meter.js';
@@ -133,6 +135,8 @@ export type { RegistryEvents, RegistryWatcher, RegistryWatcherOptions } from './
 export { isNodeLive, readLiveAppNodes, readLiveNodes, watchRegistry } from './registry.js';
 export type { ReplicaWait } from './replica-wait.js';
 export { waitForReplicas } from './replica-wait.js';
+export type { PendingRequest, Requester, RequestOutcome } from './requests.js';
+export { createRequester, replyAddress } from './requests.js';
 export type { RoutingTable } from './routing.js';
 export { createRoutingTable } from './routing.js';
 export type { PortVariables, StartFailure, StartOrExitOptions } from './start-failure.js';
@@ -157,6 +161,8 @@ export type {
   MemoryIngress,
   MemoryIngressConsumer,
   MemoryIngressOptions,
+  ReplyInbox,
+  ReplySender,
   RoutedCommand,
   StreamGroupInfo,
 } from './transport/index.js';
@@ -164,6 +170,8 @@ export {
   createMemoryCommandPath,
   createMemoryIngress,
   createMemoryRoomHistory,
+  createRedisReplyInbox,
+  createRedisReplySender,
   ensureStreamGroup,
   eventsIn,
   INGRESS_MAX_RUNS,
@@ -171,6 +179,7 @@ export {
   splitByPartition,
 } from './transport/index.js';
 export type {
+  AckAnswer,
   AppNodeRecord,
   ChannelRequest,
   ClientBatch,
@@ -181,7 +190,9 @@ export type {
   CustomCommand,
   DecodedEnvelope,
   DisconnectCommand,
+  EmitAckCommand,
   EmitCommand,
+  FetchSocketsCommand,
   HandshakeInfo,
   HistoryPosition,
   IngressEvent,
@@ -189,11 +200,20 @@ export type {
   IoNodeRecord,
   JoinCommand,
   LeaveCommand,
+  NodeReply,
   PresenceChange,
   PresenceMeta,
   PresenceReason,
   ReplyCommand,
+  ReplyResult,
+  RequestRef,
+  Selection,
+  SelectionCommand,
   SetDataCommand,
+  SocketDescription,
+  SocketsDisconnectCommand,
+  SocketsJoinCommand,
+  SocketsLeaveCommand,
 } from './wire/index.js';
 export {
   CHANNEL_EVENTS,
@@ -210,19 +230,25 @@ export {
   decodeCommandEnvelope,
   decodeIngressJob,
   decodeIoNodeRecord,
+  decodeNodeReply,
   decodePresenceChange,
   encodeAppNodeRecord,
   encodeArgs,
   encodeBinary,
   encodeCommandEnvelope,
   encodeIoNodeRecord,
+  encodeNodeReply,
   hasBinary,
   INGRESS_VERSION,
+  MAX_ACK_TIMEOUT_MS,
   MAX_CHANNEL_LENGTH,
   PRESENCE_EVENT,
   PRESENCE_META_MAX_BYTES,
   presenceMemberId,
+  REPLY_VERSION,
   RESERVED_EVENTS,
+  requestOf,
+  selectionOf,
   userIdOf,
 } from './wire/index.js';
 export { appNodeWorkerEnv, ioNodeWorkerEnv, workerNodeId, workerPublicUrl } from './worker-env.js';

@@ -78,6 +78,18 @@ export interface Keys {
    * kept for the idempotency window. Tagged by the key itself: nothing else is read with it.
    */
   idempotency(key: string): string;
+  /**
+   * Pub/sub channel of a requester's replies (`ReplyInbox`): io-nodes publish their answers to request
+   * commands there. Tagged by the requester's address, ready for sharded pub/sub on a Cluster.
+   */
+  replies(address: string): string;
+  /**
+   * Sorted set of a user's connections across the cluster (member `<io-node id>|<socket id>`, score: when
+   * it connected): what `MAX_CONNECTIONS_PER_USER` counts, in one Lua script per connect.
+   */
+  userConnections(userId: string): string;
+  /** Set of the users an io-node holds connections of, so a purger finds their entries. */
+  nodeUsers(nodeId: string): string;
   /** Free-form application key under the prefix (the example's chat history, say). */
   app(...parts: string[]): string;
   /** Glob that matches every key built here: for cleanup in tests and tools. */
@@ -168,6 +180,9 @@ export function createKeys(prefix: string): Keys {
     appRegistryIndex: `${tag}:registry:apps`,
     appRegistryNode: (nodeId: string) => `${tag}:registry:app:${nodeId}`,
     idempotency: (key: string) => `${prefix}:idempotent:{${escapeTag(key)}}`,
+    replies: (address: string) => `${prefix}:replies:{${escapeTag(address)}}`,
+    userConnections: (userId: string) => `${prefix}:user:{${escapeTag(userId)}}:connections`,
+    nodeUsers: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:users`,
     app: (...parts: string[]) => `${prefix}:app:${parts.join(':')}`,
     // Ingress partitions' keys start with `{<prefix>:p<i>}`, which neither of the first two matches.
     patterns: Object.freeze([`${tag}:*`, `${prefix}:*`, `{${prefix}:p*}:*`]),

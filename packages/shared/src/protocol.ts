@@ -46,6 +46,18 @@ export const POSITION_EVENT = '$pos';
 export const CHANNEL_ROOM_PREFIX = '$ch:';
 
 /**
+ * Rooms of users: `$user:<id>`. Every connection whose user has an id (its `authenticate` result's `id`
+ * or `sub`, see `userIdOf`) is in its user's room on its io-node from the moment it connects, so
+ * `app.toUser(id)` reaches every connection of that user on every io-node.
+ */
+export const USER_ROOM_PREFIX = '$user:';
+
+/** The reserved room every connection of user `id` is in. */
+export function userRoom(id: string): string {
+  return `${USER_ROOM_PREFIX}${id}`;
+}
+
+/**
  * Not an event: the key that tags a binary value (`{ "$iocb": base64 }`) inside the JSON that carries
  * client arguments between nodes. Reserved with the same prefix, so no client object can be taken for it.
  */

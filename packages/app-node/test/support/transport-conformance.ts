@@ -215,7 +215,7 @@ export function describeTransportConformance(name: string, create: () => Promise
         }),
       );
       for (const info of clients) {
-        const mine = io.received.filter((c) => c.socketId === info.id);
+        const mine = io.received.filter((c) => 'socketId' in c && c.socketId === info.id);
         // Each event's emit comes before its reply, and the next event's emit after that reply.
         expect(
           mine.map((c) => (c.type === 'emit' ? `e${c.args[0]}` : `r${(c as ReplyCommand).seq}`)),

@@ -1,5 +1,6 @@
 import type { RoomHistory } from '../history.js';
 import type { Command, ReplyCommand } from '../wire/commands.js';
+import type { ReplyResult } from '../wire/replies.js';
 
 /** A command and where it goes: one io-node, the io-nodes of its rooms, or every broadcast target. */
 export type RoutedCommand =
@@ -82,6 +83,12 @@ export interface CommandSubscriber {
    * calls it after a reconnect, before the first job, so the answers to that job have somewhere to go.
    */
   ensureInbox(): Promise<void>;
+  /**
+   * Sends this node's answer to a request command (`RequestRef`) on the reply path to its requester's
+   * `replyTo`; resolves once sent (not once received: nobody may listen any more). Never throws for an
+   * address nobody listens on.
+   */
+  reply(replyTo: string, id: string, result: ReplyResult): Promise<void>;
   /** Stops reading and removes the node's inbox and routing entries. Idempotent. */
   close(): Promise<void>;
 }

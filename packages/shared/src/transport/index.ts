@@ -20,5 +20,7 @@ export { createMemoryRoomHistory } from './memory-history.js';
 export type { MemoryIngress, MemoryIngressConsumer, MemoryIngressOptions } from './memory-ingress.js';
 export { createMemoryIngress } from './memory-ingress.js';
 export { eventsIn, splitByPartition } from './partitions.js';
+export { createRedisReplyInbox, createRedisReplySender } from './redis-replies.js';
+export type { ReplyInbox, ReplySender } from './replies.js';
 export type { StreamGroupInfo } from './stream-info.js';
 export { ensureStreamGroup, readStreamGroup } from './stream-info.js';

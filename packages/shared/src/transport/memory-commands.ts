@@ -1,8 +1,16 @@
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
-import { type Command, decodeCommandEnvelope, encodeCommandEnvelope } from '../wire/commands.js';
+import {
+  type Command,
+  decodeCommandEnvelope,
+  encodeCommandEnvelope,
+  type Selection,
+  selectionOf,
+} from '../wire/commands.js';
+import { decodeNodeReply, encodeNodeReply, type NodeReply } from '../wire/replies.js';
 import type { CommandSubscriber, CommandTransport, KeptAnswer } from './commands.js';
 import { createMemoryRoomHistory } from './memory-history.js';
+import type { ReplyInbox } from './replies.js';
 
 /** One io-node's inbox: entries appended and not yet read, and whether its reader is cut off. */
 interface Inbox {
@@ -23,6 +31,8 @@ export interface MemoryCommandPath {
   transport(): CommandTransport;
   /** An io-node's side: its inbox exists from `start()` to `close()`. */
   subscriber(nodeId: string, logger?: Logger): CommandSubscriber;
+  /** A requester's reply inbox at `address`: gets what subscribers' `reply` sends there. */
+  replyInbox(address: string): ReplyInbox;
   /**
    * Cuts an io-node's reader off (its connection dropped) or lets it read on: entries appended meanwhile
    * wait in its inbox.
@@ -37,6 +47,7 @@ export function createMemoryCommandPath(): MemoryCommandPath {
   const rooms = new Map<string, Map<string, number>>();
   const answers = new Map<string, Map<string, string>>();
   const history = createMemoryRoomHistory();
+  const listeners = new Map<string, Set<(reply: NodeReply) => void>>();
 
   function adjust(nodeId: string, room: string, delta: number): void {
     const counts = rooms.get(room) ?? new Map<string, number>();
@@ -55,8 +66,35 @@ export function createMemoryCommandPath(): MemoryCommandPath {
     }
   }
 
+  /** The sockets of an inbox a selection picks (those the inbox knows of through applied joins). */
+  function selected(inbox: Inbox, select: Selection): string[] {
+    const inAny = (id: string, list: readonly string[]) =>
+      list.some((room) => room === id || inbox.sockets.get(id)?.has(room));
+    return [...inbox.sockets.keys()].filter(
+      (id) =>
+        (!select.rooms?.length || inAny(id, select.rooms)) && !(select.except && inAny(id, select.except)),
+    );
+  }
+
   /** What the io-node's room routing does with the counts as it applies membership changes. */
   function track(inbox: Inbox, nodeId: string, cmd: Command): void {
+    const select = selectionOf(cmd);
+    if (select && (cmd.type === 'sockets-join' || cmd.type === 'sockets-leave')) {
+      for (const socketId of selected(inbox, select)) {
+        const held = inbox.sockets.get(socketId)!;
+        for (const room of cmd.rooms) {
+          if (cmd.type === 'sockets-join' && !held.has(room)) {
+            held.add(room);
+            adjust(nodeId, room, 1);
+          } else if (cmd.type === 'sockets-leave' && held.delete(room)) adjust(nodeId, room, -1);
+        }
+      }
+      return;
+    }
+    if (select && cmd.type === 'sockets-disconnect') {
+      for (const socketId of selected(inbox, select)) track(inbox, nodeId, { type: 'disconnect', socketId });
+      return;
+    }
     if (cmd.type !== 'join' && cmd.type !== 'leave' && cmd.type !== 'disconnect') return;
     const held = inbox.sockets.get(cmd.socketId) ?? new Set<string>();
     inbox.sockets.set(cmd.socketId, held);
@@ -175,6 +213,13 @@ export function createMemoryCommandPath(): MemoryCommandPath {
         return () => undefined;
       },
       async ensureInbox() {},
+      async reply(replyTo, id, result) {
+        const raw = encodeNodeReply(id, nodeId, result);
+        // Delivered on a later turn, as through Redis; nobody listening: dropped.
+        setImmediate(() => {
+          for (const handler of listeners.get(replyTo) ?? []) handler(decodeNodeReply(raw));
+        });
+      },
       async close() {
         if (closed) return;
         closed = true;
@@ -185,9 +230,33 @@ export function createMemoryCommandPath(): MemoryCommandPath {
     };
   }
 
+  function replyInbox(address: string): ReplyInbox {
+    const handlers = new Set<(reply: NodeReply) => void>();
+    const deliver = (reply: NodeReply) => {
+      for (const handler of handlers) handler(reply);
+    };
+    return {
+      address,
+      async start() {
+        const set = listeners.get(address) ?? new Set();
+        set.add(deliver);
+        listeners.set(address, set);
+      },
+      onReply(handler) {
+        handlers.add(handler);
+        return () => handlers.delete(handler);
+      },
+      async close() {
+        listeners.get(address)?.delete(deliver);
+        handlers.clear();
+      },
+    };
+  }
+
   return {
     transport: () => transport,
     subscriber,
+    replyInbox,
     cutOff(nodeId, off) {
       const inbox = inboxes.get(nodeId);
       if (!inbox) throw new Error(`no inbox for io-node "${nodeId}"`);

@@ -85,6 +85,76 @@ export interface ReplyCommand {
   error?: AckError;
   bin?: true;
 }
+/**
+ * Which sockets of the io-node that applies it a selection command is about: the members of `rooms`
+ * (every socket when empty or absent) but those in `except` (rooms or socket ids: a socket id is a room
+ * of one, so `{ rooms: [socketId] }` selects one socket). The reserved room `userRoom(id)` selects a user.
+ */
+export interface Selection {
+  rooms?: string[];
+  except?: string[];
+}
+
+/**
+ * Makes a command a request: the io-node applying it answers on the reply path (`ReplySender`) to
+ * `replyTo` (the requester's reply address) with a {@link NodeReply} carrying `id`. The requester knows
+ * which io-nodes it sent the command to, so it knows whose answers to wait for.
+ */
+export interface RequestRef {
+  id: string;
+  replyTo: string;
+}
+
+/** The selected sockets join `rooms` (Socket.IO's `socketsJoin`). */
+export interface SocketsJoinCommand {
+  type: 'sockets-join';
+  select: Selection;
+  rooms: string[];
+  /** Answered with `done` once applied and this node's routing counts are written. */
+  request?: RequestRef;
+}
+/** The selected sockets leave `rooms` (Socket.IO's `socketsLeave`). */
+export interface SocketsLeaveCommand {
+  type: 'sockets-leave';
+  select: Selection;
+  rooms: string[];
+  request?: RequestRef;
+}
+/** The selected sockets are disconnected (Socket.IO's `disconnectSockets`). */
+export interface SocketsDisconnectCommand {
+  type: 'sockets-disconnect';
+  select: Selection;
+  /** Close the underlying connections too. */
+  close?: boolean;
+  /**
+   * Why, told to each client first as a `$error` `{ code: 'DISCONNECTED', message: reason }`; app-nodes'
+   * `disconnect` handlers see `DISCONNECTED` as the reason.
+   */
+  reason?: string;
+  request?: RequestRef;
+}
+/** Answered with the selected sockets' descriptions (Socket.IO's `fetchSockets`). */
+export interface FetchSocketsCommand {
+  type: 'fetch-sockets';
+  select: Selection;
+  request: RequestRef;
+}
+/**
+ * Emits with an acknowledgement to one socket (`socketId`) or to a selection, each client given
+ * `timeoutMs` to answer (Socket.IO's `timeout(ms).emitWithAck`); answered with every answer that came in
+ * time and the sockets that did not answer.
+ */
+export interface EmitAckCommand {
+  type: 'emit-ack';
+  event: string;
+  args: unknown[];
+  bin?: true;
+  socketId?: string;
+  select?: Selection;
+  timeoutMs: number;
+  request: RequestRef;
+}
+
 /** An application-defined command an io-node handles with a hook registered under `name`. */
 export interface CustomCommand {
   type: 'custom';
@@ -100,7 +170,23 @@ export type Command =
   | SetDataCommand
   | DisconnectCommand
   | ReplyCommand
-  | CustomCommand;
+  | CustomCommand
+  | SocketsJoinCommand
+  | SocketsLeaveCommand
+  | SocketsDisconnectCommand
+  | FetchSocketsCommand
+  | EmitAckCommand;
+
+/** The commands that apply to a {@link Selection} (routed to the io-nodes of its rooms). */
+export type SelectionCommand =
+  | SocketsJoinCommand
+  | SocketsLeaveCommand
+  | SocketsDisconnectCommand
+  | FetchSocketsCommand
+  | (EmitAckCommand & { select: Selection });
+
+/** Longest an io-node waits for a client's ack: 10 minutes, past any sensible handler deadline. */
+export const MAX_ACK_TIMEOUT_MS = 600_000;
 
 export type CommandType = Command['type'];
 
@@ -201,9 +287,90 @@ function decodeCommand(value: unknown, path: string): Command {
       if (socketId !== undefined) cmd.socketId = socketId;
       return cmd;
     }
+    case 'sockets-join':
+    case 'sockets-leave': {
+      const cmd: SocketsJoinCommand | SocketsLeaveCommand = {
+        type: v.type,
+        select: selection(v.select, `${path}.select`),
+        rooms: stringArray(v.rooms, `${path}.rooms`),
+      };
+      if (v.request !== undefined) cmd.request = requestRef(v.request, `${path}.request`);
+      return cmd;
+    }
+    case 'sockets-disconnect': {
+      const cmd: SocketsDisconnectCommand = {
+        type: 'sockets-disconnect',
+        select: selection(v.select, `${path}.select`),
+        close: v.close === true,
+      };
+      if (v.reason !== undefined) cmd.reason = string(v.reason, `${path}.reason`);
+      if (v.request !== undefined) cmd.request = requestRef(v.request, `${path}.request`);
+      return cmd;
+    }
+    case 'fetch-sockets':
+      return {
+        type: 'fetch-sockets',
+        select: selection(v.select, `${path}.select`),
+        request: requestRef(v.request, `${path}.request`),
+      };
+    case 'emit-ack': {
+      const timeoutMs = integer(v.timeoutMs, `${path}.timeoutMs`);
+      if (timeoutMs > MAX_ACK_TIMEOUT_MS)
+        throw new WireError(`${path}.timeoutMs is above ${MAX_ACK_TIMEOUT_MS}`);
+      const cmd: EmitAckCommand = {
+        type: 'emit-ack',
+        event: nonEmptyString(v.event, `${path}.event`),
+        args: array(v.args, `${path}.args`),
+        timeoutMs,
+        request: requestRef(v.request, `${path}.request`),
+      };
+      if (v.bin === true) cmd.bin = true;
+      if (v.socketId !== undefined) cmd.socketId = nonEmptyString(v.socketId, `${path}.socketId`);
+      if (v.select !== undefined) cmd.select = selection(v.select, `${path}.select`);
+      if ((cmd.socketId === undefined) === (cmd.select === undefined)) {
+        throw new WireError(`${path} must target either a socket or a selection`);
+      }
+      return cmd;
+    }
     default:
       throw new WireError(`${path}.type "${show(v.type)}" is not a known command`);
   }
+}
+
+function selection(value: unknown, path: string): Selection {
+  const v = object(value, path);
+  const select: Selection = {};
+  if (v.rooms !== undefined) select.rooms = stringArray(v.rooms, `${path}.rooms`);
+  if (v.except !== undefined) select.except = stringArray(v.except, `${path}.except`);
+  return select;
+}
+
+function requestRef(value: unknown, path: string): RequestRef {
+  const v = object(value, path);
+  return {
+    id: nonEmptyString(v.id, `${path}.id`, 128),
+    replyTo: nonEmptyString(v.replyTo, `${path}.replyTo`, 256),
+  };
+}
+
+/** The selection a command applies to, if it is a selection command. */
+export function selectionOf(cmd: Command): Selection | undefined {
+  switch (cmd.type) {
+    case 'sockets-join':
+    case 'sockets-leave':
+    case 'sockets-disconnect':
+    case 'fetch-sockets':
+      return cmd.select;
+    case 'emit-ack':
+      return cmd.select;
+    default:
+      return undefined;
+  }
+}
+
+/** The request a command carries, if it asks for an answer. */
+export function requestOf(cmd: Command): RequestRef | undefined {
+  return 'request' in cmd ? cmd.request : undefined;
 }
 
 function position(value: unknown, path: string): HistoryPosition {

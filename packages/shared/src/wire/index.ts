@@ -9,14 +9,29 @@ export type {
   CustomCommand,
   DecodedEnvelope,
   DisconnectCommand,
+  EmitAckCommand,
   EmitCommand,
+  FetchSocketsCommand,
   HistoryPosition,
   JoinCommand,
   LeaveCommand,
   ReplyCommand,
+  RequestRef,
+  Selection,
+  SelectionCommand,
   SetDataCommand,
+  SocketsDisconnectCommand,
+  SocketsJoinCommand,
+  SocketsLeaveCommand,
 } from './commands.js';
-export { COMMAND_VERSION, decodeCommandEnvelope, encodeCommandEnvelope } from './commands.js';
+export {
+  COMMAND_VERSION,
+  decodeCommandEnvelope,
+  encodeCommandEnvelope,
+  MAX_ACK_TIMEOUT_MS,
+  requestOf,
+  selectionOf,
+} from './commands.js';
 export type { ClientBatch, IngressEvent, IngressJob } from './ingress.js';
 export { deadlineMarginMs, decodeIngressJob, INGRESS_VERSION, RESERVED_EVENTS } from './ingress.js';
 export type { IoNodeRecord } from './io-node-record.js';
@@ -30,6 +45,8 @@ export {
   presenceMemberId,
   userIdOf,
 } from './presence.js';
+export type { AckAnswer, NodeReply, ReplyResult, SocketDescription } from './replies.js';
+export { decodeNodeReply, encodeNodeReply, REPLY_VERSION } from './replies.js';
 export type { ChannelRequest } from './reserved.js';
 export {
   CHANNEL_EVENTS,
