@@ -27,6 +27,7 @@ import {
   watchRegistry,
   withDefaults,
 } from '@iocluster/shared';
+import { Queue } from 'bullmq';
 import express, { type Express } from 'express';
 import { createAdminRouter } from './admin-router.js';
 import { type AdminRoomsSource, readAdminState } from './admin-state.js';
@@ -172,6 +173,8 @@ export function createFrontend(options: FrontendOptions): Frontend {
   let cluster: ClusterMembership | undefined;
   /** Reads the ingress's counts and holds the queues bull-board shows (made in start()). */
   let ingress: IngressReader | undefined;
+  /** Shown in bull-board beside them: webhook deliveries (empty unless app-nodes have `WEBHOOK_URL`). */
+  let webhookQueue: Queue | undefined;
   let port = 0;
   let started = false;
   let closing: Promise<void> | undefined;
@@ -306,6 +309,11 @@ export function createFrontend(options: FrontendOptions): Frontend {
         queue.on('error', (err) => logger.debug({ err }, 'queue reader error'));
         admin?.setQueue(queue);
       }
+      if (admin) {
+        webhookQueue = new Queue(keys.webhookQueue, { connection, prefix: keys.bullPrefix });
+        webhookQueue.on('error', (err) => logger.debug({ err }, 'queue reader error'));
+        admin.setQueue(webhookQueue);
+      }
       cluster = await joinCluster(redis, keys, { clusterId: opts.clusterId, prefix: opts.prefix, logger });
       watcher = watchRegistry({
         redis,
@@ -339,7 +347,14 @@ export function createFrontend(options: FrontendOptions): Frontend {
           ['stop the cluster id refresh', () => cluster?.close()],
           ['stop watching the registry', () => watcher && settleWithin(watcher.close(), CLOSE_WAIT_MS)],
           ['stop watching io-nodes', () => reachability.close()],
-          ['close queue readers', () => settleWithin(ingress?.close() ?? Promise.resolve(), CLOSE_WAIT_MS)],
+          [
+            'close queue readers',
+            () =>
+              settleWithin(
+                Promise.all([ingress?.close() ?? Promise.resolve(), webhookQueue?.close()]),
+                CLOSE_WAIT_MS,
+              ),
+          ],
           [
             'close redis',
             () => Promise.all([closeRedis(redis, CLOSE_WAIT_MS), closeRedis(sub, CLOSE_WAIT_MS)]),
