@@ -214,6 +214,7 @@ describe('redis cluster', () => {
       keys.appRegistryNode('app-1'),
       `${keys.bullPrefix}:${keys.ingressQueue}:wait`,
       `${keys.bullPrefix}:${keys.ingressQueue}:events`,
+      keys.ingressPartitions(1)[0]!.stream,
     ];
     expect(new Set(await slots(tagged)).size).toBe(1);
     // 100 rooms and 100 io-nodes: their slots spread over all three primaries.
