@@ -60,7 +60,9 @@ export const CHAOS_CASES: Record<ChaosCaseName, ChaosCase> = {
       }
       const at = Date.now();
       await cluster.stopNode(victim, 'SIGKILL');
-      if (held !== undefined) console.log(`  ${victim.nodeId} held ${held} ingress entries when killed`);
+      if (held !== undefined) {
+        console.log(`  ${victim.nodeId} held ${held} ingress entr${held === 1 ? 'y' : 'ies'} when killed`);
+      }
       return [at];
     },
   },
