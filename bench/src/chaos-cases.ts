@@ -122,13 +122,14 @@ export const CHAOS_CASES: Record<ChaosCaseName, ChaosCase> = {
   },
   'redis-cluster-failover': {
     name: 'redis-cluster-failover',
-    title: 'Redis Cluster failover of the ingress stream’s primary (CLUSTER FAILOVER)',
+    title: 'Redis Cluster failover of the ingress’s primary (CLUSTER FAILOVER)',
     topology: 'cluster',
     // No REDIS_WAIT_REPLICAS: a Cluster connection sends WAIT to any primary. A manual CLUSTER FAILOVER
     // lets the replica catch up with the primary (which stops taking writes meanwhile) before it takes
     // over, so no acknowledged write is left behind.
     async inject(cluster) {
-      // The primary of the slot every client event passes through: the ingress stream (one partition).
+      // The primary of the slot every client event passes through: the ingress stream's (one partition),
+      // which BullMQ's ingress queue shares (the prefix's hash tag).
       const stream = createKeys(cluster.prefix).ingressPartitions(1)[0]!.stream;
       const index = await cluster.primaryIndexOf(stream);
       const at = Date.now();
