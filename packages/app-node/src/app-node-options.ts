@@ -1,12 +1,14 @@
 import {
   assertHeartbeat,
   assertInteger,
+  type ClientStateStore,
   type CommandTransport,
   checkOptions,
   type IngressConsumer,
   type Logger,
   type RedisTarget,
   type ReplicaWait,
+  type ReplyInbox,
   settingDefaults,
   silentLogger,
   withDefaults,
@@ -27,7 +29,7 @@ export interface AppNodeOptions {
   /**
    * How client events reach app-nodes (`INGRESS_TRANSPORT`): `streams`, a Redis Stream per partition read
    * by every app-node in one consumer group; `bullmq`, a BullMQ queue per partition. Every io-node,
-   * app-node and frontend of a deployment must agree. Ignored when `ingress` is given. @defaultValue 'bullmq'
+   * app-node and frontend of a deployment must agree. Ignored when `ingress` is given. @defaultValue 'streams'
    */
   ingressTransport?: 'streams' | 'bullmq';
   /**
@@ -106,6 +108,11 @@ export interface AppNodeOptions {
   /** Clients remembered for `no-client` detection. @defaultValue 100000 */
   seenClientsCapacity?: number;
   /**
+   * Client states held in memory, so events that name their client's state by version run without
+   * reading it from Redis; the least recently used go first. @defaultValue 10000
+   */
+  clientCacheCapacity?: number;
+  /**
    * Port of the node's HTTP server (`/healthz`, `/readyz`, `/metrics`); 0 picks a free one.
    * @defaultValue none: no server
    */
@@ -130,6 +137,17 @@ export interface AppNodeOptions {
    * @defaultValue the one in `redis`
    */
   commands?: CommandTransport;
+  /**
+   * Where io-nodes keep the client states that events name by version.
+   * @defaultValue one key per client in `redis`
+   */
+  clientStates?: ClientStateStore;
+  /**
+   * Where io-nodes' answers to this node's requests come (`fetchSockets`, `emitWithAck`...); the
+   * app-node starts and closes it.
+   * @defaultValue a pub/sub channel of its own in `redis`
+   */
+  replies?: ReplyInbox;
 }
 
 /** The options with every default applied, validated. */
@@ -145,6 +163,7 @@ export function resolveAppNodeOptions(options: AppNodeOptions) {
       ...settingDefaults('app-node'),
       seenClientsCapacity: 100_000,
       webhookBackoffMs: 1_000,
+      clientCacheCapacity: 10_000,
       history: {},
       logger: silentLogger(),
     },
@@ -157,5 +176,6 @@ export function resolveAppNodeOptions(options: AppNodeOptions) {
   if (opts.webhookUrl !== undefined && !opts.webhookSecret) {
     throw new TypeError('AppNodeOptions.webhookSecret is required with webhookUrl: every webhook is signed');
   }
+  assertInteger('AppNodeOptions', 'clientCacheCapacity', opts.clientCacheCapacity, 1);
   return opts;
 }

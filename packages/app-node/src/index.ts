@@ -15,7 +15,7 @@ export { createRedisCommandTransport } from '@iocluster/shared';
 export type { AppNode } from './app-node.js';
 export { createAppNode } from './app-node.js';
 export type { AppNodeOptions } from './app-node-options.js';
-export type { JoinOptions, VolatileSocket } from './app-socket.js';
+export type { AckEmitter, JoinOptions, VolatileSocket } from './app-socket.js';
 export { AppSocket } from './app-socket.js';
 export { BroadcastOperator } from './broadcast.js';
 export type { BullmqIngressConsumer, BullmqIngressOptions } from './bullmq-ingress-consumer.js';
@@ -34,8 +34,10 @@ export type {
   PresenceRoster,
 } from './presence.js';
 export { defaultPresencePayload } from './presence.js';
+export { RemoteSocket } from './remote-socket.js';
 export type { RewindOption } from './rewind-option.js';
 export type { HistoryAuthorizer, HistoryMessage, HistoryOptions, HistoryPage } from './room-history.js';
+export type { BroadcastAcks, SelectionChange } from './selection.js';
 export type {
   DeadLetter,
   DeadLetterSink,

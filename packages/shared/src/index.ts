@@ -1,3 +1,4 @@
+export { createClientStateStore } from './client-state-store.js';
 export type { ClusterMembership, JoinClusterOptions } from './cluster-id.js';
 export { CLUSTER_ID_TTL_MS, joinCluster } from './cluster-id.js';
 export type { ClusterJoin, JoinWhenReachableOptions } from './cluster-join.js';
@@ -141,6 +142,7 @@ export {
   startOrExit,
 } from './start-failure.js';
 export type {
+  ClientStateStore,
   CommandSubscriber,
   CommandTransport,
   IngressBacklog,
@@ -151,6 +153,7 @@ export type {
   IngressPartitionBacklog,
   IngressProducer,
   KeptAnswer,
+  MemoryClientStates,
   MemoryCommandPath,
   MemoryIngress,
   MemoryIngressConsumer,
@@ -158,9 +161,11 @@ export type {
   ReplyInbox,
   ReplySender,
   RoutedCommand,
+  StoredClientState,
   StreamGroupInfo,
 } from './transport/index.js';
 export {
+  createMemoryClientStates,
   createMemoryCommandPath,
   createMemoryIngress,
   createMemoryRoomHistory,
@@ -178,6 +183,7 @@ export type {
   ChannelRequest,
   ClientBatch,
   ClientInfo,
+  ClientRef,
   Command,
   CommandEnvelope,
   CommandType,
@@ -221,6 +227,7 @@ export {
   deadlineMarginMs,
   decodeAppNodeRecord,
   decodeArgs,
+  decodeBatchClient,
   decodeBinary,
   decodeChannelRequest,
   decodeClientInfo,
@@ -238,6 +245,7 @@ export {
   encodeNodeReply,
   hasBinary,
   INGRESS_VERSION,
+  isClientRef,
   MAX_ACK_TIMEOUT_MS,
   MAX_CHANNEL_LENGTH,
   MAX_REWIND,

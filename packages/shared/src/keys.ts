@@ -25,6 +25,13 @@ export interface Keys {
    */
   ingressPartitions(count: number): readonly IngressPartition[];
   /**
+   * A client's state as its io-node last stored it (JSON `ClientInfo` with its version `v`), read by
+   * app-nodes whose cache lacks the version a batch names. In the hash tag of the client's ingress
+   * partition (of `partitions`, see {@link ingressPartitionOf}): a job holds clients of one partition,
+   * so their states are read with one MGET on a Redis Cluster too.
+   */
+  clientState(socketId: string, partitions: number): string;
+  /**
    * Stream of commands for one io-node (its inbox): app-nodes append, the io-node reads from the last
    * entry it applied, so nothing is lost while its connection is down. Tagged by node id, so a Redis
    * Cluster spreads the inboxes over its primaries.
@@ -93,6 +100,8 @@ export interface Keys {
   userConnections(userId: string): string;
   /** Set of the users an io-node holds connections of, so a purger finds their entries. */
   nodeUsers(nodeId: string): string;
+  /** Set of the io-nodes that may hold user connection entries (each has a `nodeUsers` set). */
+  readonly userNodes: string;
   /** Free-form application key under the prefix (the example's chat history, say). */
   app(...parts: string[]): string;
   /** Glob that matches every key built here: for cleanup in tests and tools. */
@@ -164,6 +173,10 @@ export function createKeys(prefix: string): Keys {
         stream: `{${prefix}:p${index}}:ingress-${index}:stream`,
       }));
     },
+    clientState: (socketId: string, partitions: number) =>
+      partitions <= 1
+        ? `${tag}:client:${socketId}`
+        : `{${prefix}:p${ingressPartitionOf(socketId, partitions)}}:client:${socketId}`,
     inbox: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:inbox`,
     roomNodes: (room: string) => `${prefix}:room:{${escapeTag(room)}}:nodes`,
     nodeRooms: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:rooms`,
@@ -189,6 +202,7 @@ export function createKeys(prefix: string): Keys {
     replies: (address: string) => `${prefix}:replies:{${escapeTag(address)}}`,
     userConnections: (userId: string) => `${prefix}:user:{${escapeTag(userId)}}:connections`,
     nodeUsers: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:users`,
+    userNodes: `${tag}:user-nodes`,
     app: (...parts: string[]) => `${prefix}:app:${parts.join(':')}`,
     // Ingress partitions' keys start with `{<prefix>:p<i>}`, which neither of the first two matches.
     patterns: Object.freeze([`${tag}:*`, `${prefix}:*`, `{${prefix}:p*}:*`]),

@@ -11,6 +11,7 @@ function recordingPublisher() {
   const publisher: CommandPublisher = {
     publish: (_nodeId, cmd) => void sent.push(cmd),
     reply: (_nodeId, cmd) => void sent.push(cmd),
+    request: () => Promise.reject(new Error('no reply path here')),
     position: () => 0,
     flush: () => Promise.resolve(),
     close: () => Promise.resolve(),

@@ -98,6 +98,12 @@ export interface ReplyCommand {
   result?: unknown;
   error?: AckError;
   bin?: true;
+  /**
+   * The event was not run: its batch named the client's state by a version the app-node could neither
+   * find in its cache nor read from Redis (lost there). The io-node sends the event again, with the
+   * state inline, instead of answering it.
+   */
+  resend?: true;
 }
 /**
  * Which sockets of the io-node that applies it a selection command is about: the members of `rooms`
@@ -290,6 +296,7 @@ function decodeCommand(value: unknown, path: string): Command {
         cmd.result = v.result;
       }
       if (v.bin === true) cmd.bin = true;
+      if (v.resend === true) cmd.resend = true;
       return cmd;
     }
     case 'custom': {

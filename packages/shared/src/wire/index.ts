@@ -1,7 +1,7 @@
 export type { AppNodeRecord } from './app-node-record.js';
 export { decodeAppNodeRecord, encodeAppNodeRecord } from './app-node-record.js';
-export type { ClientInfo, HandshakeInfo } from './client-info.js';
-export { decodeClientInfo } from './client-info.js';
+export type { ClientInfo, ClientRef, HandshakeInfo } from './client-info.js';
+export { decodeBatchClient, decodeClientInfo, isClientRef } from './client-info.js';
 export type {
   Command,
   CommandEnvelope,

@@ -1,6 +1,6 @@
 import { WireError } from '../errors.js';
 import { array, integer, nonEmptyString, object, string, version } from './check.js';
-import { type ClientInfo, decodeClientInfo } from './client-info.js';
+import { type ClientInfo, type ClientRef, decodeBatchClient } from './client-info.js';
 import { decodeOccupancyChange, OCCUPIED_EVENT, type OccupancyChange, VACATED_EVENT } from './occupancy.js';
 import { decodePresenceChange, PRESENCE_EVENT, type PresenceChange } from './presence.js';
 
@@ -48,9 +48,14 @@ export type IngressEvent =
     }
   | { seq: number; kind: 'disconnect'; reason: string };
 
-/** A client's state and its events, in the order they happened. */
+/** A client's state (or its version) and its events, in the order they happened. */
 export interface ClientBatch {
-  client: ClientInfo;
+  /**
+   * The client's state inline (always on a connect, a disconnect, and the first batch after a change;
+   * always from io-nodes older than versioned state), or its version when the state was stored for
+   * app-nodes to read.
+   */
+  client: ClientInfo | ClientRef;
   events: IngressEvent[];
   /**
    * When the io-node will stop waiting for these events' replies (ms since epoch, its clock, less
@@ -118,7 +123,7 @@ export function decodeIngressJob(value: unknown): IngressJob {
   const batches = array(v.batches, 'job.batches').map((batch, i) => {
     const b = object(batch, `job.batches[${i}]`);
     const decoded: ClientBatch = {
-      client: decodeClientInfo(b.client, `job.batches[${i}].client`),
+      client: decodeBatchClient(b.client, `job.batches[${i}].client`),
       events: array(b.events, `job.batches[${i}].events`).map((e, j) =>
         decodeEvent(e, `job.batches[${i}].events[${j}]`),
       ),
