@@ -4,6 +4,7 @@ import {
   type ClientStateStore,
   type CommandTransport,
   checkOptions,
+  type HistoryOptions,
   type IngressConsumer,
   type Logger,
   type RedisTarget,
@@ -14,7 +15,6 @@ import {
   withDefaults,
 } from '@iocluster/shared';
 import type { ChannelDefaults } from './channels.js';
-import type { HistoryOptions } from './room-history.js';
 
 export interface AppNodeOptions {
   /** Redis URL or target (Sentinel, Cluster). */
@@ -162,8 +162,8 @@ export function resolveAppNodeOptions(options: AppNodeOptions) {
     {
       ...settingDefaults('app-node'),
       seenClientsCapacity: 100_000,
-      webhookBackoffMs: 1_000,
       clientCacheCapacity: 10_000,
+      webhookBackoffMs: 1_000,
       history: {},
       logger: silentLogger(),
     },
@@ -172,10 +172,10 @@ export function resolveAppNodeOptions(options: AppNodeOptions) {
   checkOptions('AppNodeOptions', 'app-node', opts);
   assertHeartbeat('AppNodeOptions', opts.heartbeatIntervalMs, opts.heartbeatTtlMs);
   assertInteger('AppNodeOptions', 'seenClientsCapacity', opts.seenClientsCapacity, 1);
+  assertInteger('AppNodeOptions', 'clientCacheCapacity', opts.clientCacheCapacity, 1);
   assertInteger('AppNodeOptions', 'webhookBackoffMs', opts.webhookBackoffMs, 1);
   if (opts.webhookUrl !== undefined && !opts.webhookSecret) {
     throw new TypeError('AppNodeOptions.webhookSecret is required with webhookUrl: every webhook is signed');
   }
-  assertInteger('AppNodeOptions', 'clientCacheCapacity', opts.clientCacheCapacity, 1);
   return opts;
 }

@@ -18,6 +18,7 @@ import {
   type EventNames,
   type EventParams,
   HISTORY_EVENT,
+  type HistoryPage,
   type HistoryPosition,
   INGRESS_MAX_RUNS,
   type IngressConsumer,
@@ -56,7 +57,7 @@ import {
   type PresenceFormatter,
 } from './presence.js';
 import type { RemoteSocket } from './remote-socket.js';
-import { createAppHistory, type HistoryAuthorizer, type HistoryPage } from './room-history.js';
+import { createAppHistory, type HistoryAuthorizer } from './room-history.js';
 import { SeenClients } from './seen-clients.js';
 import { changeSelection, type SelectionChange } from './selection.js';
 import { createStreamIngressConsumer } from './stream-ingress-consumer.js';
@@ -303,8 +304,8 @@ export function createAppNode<
       onHandled: metrics.handled,
       onUnhandled: createUnhandledEvents({ logger, count: metrics.unhandled }),
       presenceScope: () => presence.scope(),
-      keepsHistory: history.keeps,
       clients: new ClientCache(opts.clientStates ?? clientStateStore!, opts.clientCacheCapacity),
+      keepsHistory: history.keeps,
     },
   );
   // The webhook worker blocks on a connection of its own.

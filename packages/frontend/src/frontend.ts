@@ -347,8 +347,14 @@ export function createFrontend(options: FrontendOptions): Frontend {
           ['stop the cluster id refresh', () => cluster?.close()],
           ['stop watching the registry', () => watcher && settleWithin(watcher.close(), CLOSE_WAIT_MS)],
           ['stop watching io-nodes', () => reachability.close()],
-          ['close queue readers', () => settleWithin(ingress?.close() ?? Promise.resolve(), CLOSE_WAIT_MS)],
-          ['close the webhook queue reader', () => settleWithin(webhookQueue?.close(), CLOSE_WAIT_MS)],
+          [
+            'close queue readers',
+            () =>
+              settleWithin(
+                Promise.all([ingress?.close() ?? Promise.resolve(), webhookQueue?.close()]),
+                CLOSE_WAIT_MS,
+              ),
+          ],
           [
             'close redis',
             () => Promise.all([closeRedis(redis, CLOSE_WAIT_MS), closeRedis(sub, CLOSE_WAIT_MS)]),

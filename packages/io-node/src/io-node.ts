@@ -351,8 +351,8 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         logger.warn({ err, dead }, 'starting the recovery window of a dead node failed'),
       );
     void presence.purgeNode(dead);
-    void occupancy?.purgeNode(dead);
     void users?.purgeNode(dead);
+    void occupancy?.purgeNode(dead);
   });
 
   return {
@@ -397,8 +397,8 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         await subscriber.start();
         await registry.start();
         await presence.start();
-        await occupancy?.start();
         await users?.start();
+        await occupancy?.start();
         clients.start();
         logger.info({ port, url, ordering: opts.ordering, parser: opts.parser }, 'io-node listening');
         // Handed out only once it listens: a frontend may send clients as soon as the record has a URL.
@@ -425,9 +425,9 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           ['enqueue disconnects', () => sequencer.flushed()],
           // Every client left its rooms: their roster entries go, and the `left` changes are enqueued.
           ['close presence', () => presence.close(CLOSE_REDIS_WAIT_MS)],
+          ['close user connections', () => settleWithin(users?.close(), CLOSE_REDIS_WAIT_MS)],
           // Likewise their rooms' counts: the `vacated` changes they cause are enqueued.
           ['close occupancy', () => occupancy?.close(CLOSE_REDIS_WAIT_MS)],
-          ['close user connections', () => settleWithin(users?.close(), CLOSE_REDIS_WAIT_MS)],
           ['close socket.io', () => io.close()],
           ['close connections', () => http.closeAllConnections()],
           ['close sequencer', () => sequencer.close()],
