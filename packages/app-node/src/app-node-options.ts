@@ -4,16 +4,17 @@ import {
   type ClientStateStore,
   type CommandTransport,
   checkOptions,
+  type HistoryOptions,
   type IngressConsumer,
   type Logger,
   type RedisTarget,
   type ReplicaWait,
+  type ReplyInbox,
   settingDefaults,
   silentLogger,
   withDefaults,
 } from '@iocluster/shared';
 import type { ChannelDefaults } from './channels.js';
-import type { HistoryOptions } from './room-history.js';
 
 export interface AppNodeOptions {
   /** Redis URL or target (Sentinel, Cluster). */
@@ -28,7 +29,7 @@ export interface AppNodeOptions {
   /**
    * How client events reach app-nodes (`INGRESS_TRANSPORT`): `streams`, a Redis Stream per partition read
    * by every app-node in one consumer group; `bullmq`, a BullMQ queue per partition. Every io-node,
-   * app-node and frontend of a deployment must agree. Ignored when `ingress` is given. @defaultValue 'bullmq'
+   * app-node and frontend of a deployment must agree. Ignored when `ingress` is given. @defaultValue 'streams'
    */
   ingressTransport?: 'streams' | 'bullmq';
   /**
@@ -86,6 +87,24 @@ export interface AppNodeOptions {
    * @defaultValue { subscribe: 'allow', publish: 'deny' }
    */
   channels?: ChannelDefaults;
+  /**
+   * Where batches of room events are POSTed (`WEBHOOK_URL`, docs/webhooks.md); needs `webhookSecret`.
+   * @defaultValue none: no webhooks
+   */
+  webhookUrl?: string;
+  /** Key of each webhook body's HMAC-SHA256 signature (`WEBHOOK_SECRET`). @defaultValue none */
+  webhookSecret?: string;
+  /**
+   * Events sent (`WEBHOOK_EVENTS`): `occupied`/`vacated` (rooms counted by the io-nodes' `OCCUPANCY_ROOMS`)
+   * and `joined`/`left` (presence members). @defaultValue occupied,vacated
+   */
+  webhookEvents?: readonly ('occupied' | 'vacated' | 'joined' | 'left')[];
+  /** How long events wait to be batched into one POST (`WEBHOOK_LINGER_MS`). @defaultValue 100 */
+  webhookLingerMs?: number;
+  /** Attempts per batch, the delay doubling from 1 s, before it stays a failed job. @defaultValue 10 */
+  webhookAttempts?: number;
+  /** Delay before a failed webhook batch's first retry; each next one doubles. @defaultValue 1000 */
+  webhookBackoffMs?: number;
   /** Clients remembered for `no-client` detection. @defaultValue 100000 */
   seenClientsCapacity?: number;
   /**
@@ -123,6 +142,12 @@ export interface AppNodeOptions {
    * @defaultValue one key per client in `redis`
    */
   clientStates?: ClientStateStore;
+  /**
+   * Where io-nodes' answers to this node's requests come (`fetchSockets`, `emitWithAck`...); the
+   * app-node starts and closes it.
+   * @defaultValue a pub/sub channel of its own in `redis`
+   */
+  replies?: ReplyInbox;
 }
 
 /** The options with every default applied, validated. */
@@ -138,6 +163,7 @@ export function resolveAppNodeOptions(options: AppNodeOptions) {
       ...settingDefaults('app-node'),
       seenClientsCapacity: 100_000,
       clientCacheCapacity: 10_000,
+      webhookBackoffMs: 1_000,
       history: {},
       logger: silentLogger(),
     },
@@ -147,5 +173,9 @@ export function resolveAppNodeOptions(options: AppNodeOptions) {
   assertHeartbeat('AppNodeOptions', opts.heartbeatIntervalMs, opts.heartbeatTtlMs);
   assertInteger('AppNodeOptions', 'seenClientsCapacity', opts.seenClientsCapacity, 1);
   assertInteger('AppNodeOptions', 'clientCacheCapacity', opts.clientCacheCapacity, 1);
+  assertInteger('AppNodeOptions', 'webhookBackoffMs', opts.webhookBackoffMs, 1);
+  if (opts.webhookUrl !== undefined && !opts.webhookSecret) {
+    throw new TypeError('AppNodeOptions.webhookSecret is required with webhookUrl: every webhook is signed');
+  }
   return opts;
 }

@@ -9,6 +9,7 @@ import {
   type IngressJob,
   isClientRef,
   type Logger,
+  type OccupancyChange,
   type PresenceChange,
   type ReplyCommand,
   toAckError,
@@ -50,6 +51,8 @@ export interface ProcessorOptions {
   onHandled?(event: string, seconds: number): void;
   /** Records one job's presence writes while it runs (read-your-writes). @defaultValue none */
   presenceScope?(): PresenceScope;
+  /** Which rooms keep history (a rewinding join needs it). @defaultValue none: not checked */
+  keepsHistory?(room: string): boolean;
   /** Told of every client event that found no handler (its client, and whether it asked for an ack). @defaultValue none */
   onUnhandled?(event: string, from: UnhandledEventSource): void;
   /**
@@ -126,7 +129,7 @@ export class JobProcessor {
     context: JobContext,
     writes: PresenceScope | undefined,
   ): Promise<void> {
-    const socket = new AppSocket(client, this.publisher, writes);
+    const socket = new AppSocket(client, this.publisher, writes, this.options.keepsHistory);
     for (const event of events) {
       if (event.kind !== 'disconnect' && deadline !== undefined && Date.now() >= deadline) {
         // The io-node has answered it TIMEOUT and sent the client's next events: running it now would run
@@ -274,6 +277,8 @@ export class JobProcessor {
 export interface JobSteps {
   /** Tells rooms of the job's presence changes (after its events, like the io-node decided them). */
   presence: { run(changes: readonly PresenceChange[], context: JobContext): Promise<void> };
+  /** Runs the `room:occupied` / `room:vacated` handlers of the job's occupancy changes. */
+  occupancy?: { run(changes: readonly OccupancyChange[], context: JobContext): Promise<void> };
   /** Told whether each job completed or failed, for metrics. */
   onJob(result: 'completed' | 'failed'): void;
 }
@@ -288,6 +293,7 @@ export function ingressHandler(processor: JobProcessor, steps: JobSteps): Ingres
     try {
       await processor.run(job, { jobId: id });
       if (job.presence) await steps.presence.run(job.presence, { jobId: id });
+      if (job.occupancy) await steps.occupancy?.run(job.occupancy, { jobId: id });
     } catch (err) {
       steps.onJob('failed');
       throw err;

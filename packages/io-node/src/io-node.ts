@@ -6,6 +6,7 @@ import {
   closeRedis,
   createClientStateStore,
   createKeys,
+  createOccupancyStore,
   createPresenceStore,
   createRedis,
   createRoomHistory,
@@ -16,6 +17,7 @@ import {
   joinWhenReachable,
   type Logger,
   listen,
+  matchRooms,
   PORT_PLACEHOLDER,
   type RedisRole,
   runCloseSteps,
@@ -36,10 +38,13 @@ import { createPresenceTracker } from './presence-tracker.js';
 import { createClientRecovery } from './recovery.js';
 import { createRoomDelivery } from './room-delivery.js';
 import { followMembership } from './room-membership.js';
+import { createRoomOccupancy } from './room-occupancy.js';
 import { createRoomRouting } from './room-routing.js';
+import { createSelectionCommands } from './selection-commands.js';
 import { createSessionStore } from './sessions.js';
 import { parserOptions } from './socketio-parser.js';
 import { createStreamIngressProducer } from './stream-ingress-producer.js';
+import { createUserConnections } from './user-connections.js';
 
 /**
  * Events an io-node raises for embedders: its peers coming and going, from its one liveness watcher.
@@ -214,26 +219,59 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     eventsPerSecond: metrics.eventsPerSecond,
     purge: (dead) => routing.purge(dead),
     afterBeat: async (takenForDead) => {
-      // Peers purged its presence entries meanwhile (and, past the retention, its routing).
-      if (takenForDead) reassert();
+      // Peers purged its presence and user entries meanwhile (and, past the retention, its routing).
+      if (takenForDead) {
+        reassert();
+        users?.reassert();
+      }
       await subscriber.ensureInbox();
     },
     logger,
   });
+  const liveNodes = async () => {
+    await registry.refresh();
+    return (id: string) => registry.isLive(id);
+  };
+  const users =
+    opts.maxConnectionsPerUser > 0
+      ? createUserConnections({
+          redis: routingRedis,
+          keys,
+          nodeId,
+          maxPerUser: opts.maxConnectionsPerUser,
+          liveNodes,
+          sweepIntervalMs: opts.heartbeatIntervalMs,
+          logger,
+        })
+      : undefined;
   const presence = createPresenceTracker({
     io,
     nodeId,
     store: createPresenceStore(routingRedis, keys),
     userOf: (socket) => clients.userOf(socket),
     anonymousIdOf: (socket) => recovery.originOf(socket) ?? socket.id,
-    liveNodes: async () => {
-      await registry.refresh();
-      return (id) => registry.isLive(id);
-    },
+    liveNodes,
     enqueue: (jobs) => producer.add(jobs),
     sweepIntervalMs: opts.heartbeatIntervalMs,
     logger,
   });
+  // Off unless OCCUPANCY_ROOMS names rooms: counting costs a Redis write per room change.
+  const occupancy =
+    opts.occupancyRooms && opts.occupancyRooms.length > 0
+      ? createRoomOccupancy({
+          io,
+          nodeId,
+          store: createOccupancyStore(routingRedis, keys),
+          counts: matchRooms(opts.occupancyRooms),
+          liveNodes: async () => {
+            await registry.refresh();
+            return (id) => registry.isLive(id);
+          },
+          enqueue: (jobs) => producer.add(jobs),
+          sweepIntervalMs: opts.heartbeatIntervalMs,
+          logger,
+        })
+      : undefined;
   const recovery = createClientRecovery({
     sessions,
     history,
@@ -255,6 +293,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     recovery,
     queueWaiting: () => producer.waiting(),
     stateChanged: (socket) => clientStates.changed(socket.id),
+    users,
   });
   // What app-nodes see of the socket changed: its next batch carries it, its recovery session keeps it.
   const dataChanged = (socket: Socket) => {
@@ -270,6 +309,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     roomRouting,
     { joined: sessionFollower, left: sessionFollower },
     { left: presence.left },
+    ...(occupancy ? [occupancy] : []),
   ]);
   subscriber.onCommand(
     createCommandApplier(
@@ -285,6 +325,13 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           // A custom hook may change the socket's data.
           if (cmd.type === 'custom' && cmd.socketId !== undefined) clientStates.changed(cmd.socketId);
         },
+        selections: createSelectionCommands(io, {
+          describe: (socket) => clients.describe(socket),
+          kick: (socket, code, message) => clients.kick(socket, code, message),
+          reply: (replyTo, id, result) => subscriber.reply(replyTo, id, result),
+          routingFlushed: () => roomRouting.flushed(),
+          logger,
+        }),
       },
       opts.commandHandlers,
       logger,
@@ -294,6 +341,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   function reassert(): void {
     roomRouting.reassert();
     presence.reassert();
+    occupancy?.reassert();
   }
   subscriber.onReset(reassert);
   registry.on('peer-expired', (dead) => {
@@ -303,6 +351,8 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         logger.warn({ err, dead }, 'starting the recovery window of a dead node failed'),
       );
     void presence.purgeNode(dead);
+    void users?.purgeNode(dead);
+    void occupancy?.purgeNode(dead);
   });
 
   return {
@@ -347,6 +397,8 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         await subscriber.start();
         await registry.start();
         await presence.start();
+        await users?.start();
+        await occupancy?.start();
         clients.start();
         logger.info({ port, url, ordering: opts.ordering, parser: opts.parser }, 'io-node listening');
         // Handed out only once it listens: a frontend may send clients as soon as the record has a URL.
@@ -373,6 +425,9 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           ['enqueue disconnects', () => sequencer.flushed()],
           // Every client left its rooms: their roster entries go, and the `left` changes are enqueued.
           ['close presence', () => presence.close(CLOSE_REDIS_WAIT_MS)],
+          ['close user connections', () => settleWithin(users?.close(), CLOSE_REDIS_WAIT_MS)],
+          // Likewise their rooms' counts: the `vacated` changes they cause are enqueued.
+          ['close occupancy', () => occupancy?.close(CLOSE_REDIS_WAIT_MS)],
           ['close socket.io', () => io.close()],
           ['close connections', () => http.closeAllConnections()],
           ['close sequencer', () => sequencer.close()],

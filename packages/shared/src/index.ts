@@ -42,6 +42,14 @@ export type {
 } from './event-maps.js';
 export type { HistoryEntry, HistoryLimits, HistoryRead, RoomHistory } from './history.js';
 export { createRoomHistory, matchRooms } from './history.js';
+export type {
+  HistoryMessage,
+  HistoryOptions,
+  HistoryPage,
+  HistoryReadOptions,
+  HistoryRules,
+} from './history-rules.js';
+export { createHistoryRules, HISTORY_READ_MAX } from './history-rules.js';
 export type { IngressPartition, Keys } from './keys.js';
 export { createKeys, INGRESS_GROUP, ingressPartitionOf } from './keys.js';
 export type { CloseStep, Deferred, Repeating } from './lifecycle.js';
@@ -74,6 +82,8 @@ export type { LuaScript } from './lua-script.js';
 export { LuaHeaderError, loadLuaScript, luaScript, parseLuaHeader } from './lua-script.js';
 export type { ProcessMetrics, QueueState } from './metrics.js';
 export { cachedReader, createProcessMetrics, QUEUE_STATES, queueJobsGauge } from './metrics.js';
+export type { OccupancyStore, OccupancyTransition } from './occupancy.js';
+export { createOccupancyStore } from './occupancy.js';
 export { assertHeartbeat, assertInteger, assertPort, withDefaults } from './options.js';
 export type {
   PresenceConnection,
@@ -199,12 +209,15 @@ export type {
   JoinCommand,
   LeaveCommand,
   NodeReply,
+  OccupancyChange,
+  OccupancyReason,
   PresenceChange,
   PresenceMeta,
   PresenceReason,
   ReplyCommand,
   ReplyResult,
   RequestRef,
+  RewindSpec,
   Selection,
   SelectionCommand,
   SetDataCommand,
@@ -230,6 +243,7 @@ export {
   decodeIngressJob,
   decodeIoNodeRecord,
   decodeNodeReply,
+  decodeOccupancyChange,
   decodePresenceChange,
   encodeAppNodeRecord,
   encodeArgs,
@@ -242,6 +256,8 @@ export {
   isClientRef,
   MAX_ACK_TIMEOUT_MS,
   MAX_CHANNEL_LENGTH,
+  MAX_REWIND,
+  OCCUPIED_EVENT,
   PRESENCE_EVENT,
   PRESENCE_META_MAX_BYTES,
   presenceMemberId,
@@ -250,6 +266,7 @@ export {
   requestOf,
   selectionOf,
   userIdOf,
+  VACATED_EVENT,
 } from './wire/index.js';
 export { appNodeWorkerEnv, ioNodeWorkerEnv, workerNodeId, workerPublicUrl } from './worker-env.js';
 export type { WorkerInfo, WorkerSupervisor, WorkerSupervisorOptions } from './worker-supervisor.js';

@@ -1,6 +1,7 @@
 import { WireError } from '../errors.js';
 import { array, integer, nonEmptyString, object, string, version } from './check.js';
 import { type ClientInfo, type ClientRef, decodeBatchClient } from './client-info.js';
+import { decodeOccupancyChange, OCCUPIED_EVENT, type OccupancyChange, VACATED_EVENT } from './occupancy.js';
 import { decodePresenceChange, PRESENCE_EVENT, type PresenceChange } from './presence.js';
 
 export const INGRESS_VERSION = 1;
@@ -14,6 +15,8 @@ export const RESERVED_EVENTS: ReadonlySet<string> = new Set([
   'no-client',
   'error',
   PRESENCE_EVENT,
+  OCCUPIED_EVENT,
+  VACATED_EVENT,
 ]);
 
 /**
@@ -77,6 +80,8 @@ export interface IngressJob {
   batches: ClientBatch[];
   /** Presence changes decided on that io-node (or by it, purging a dead one); no client sequence. */
   presence?: PresenceChange[];
+  /** Rooms occupied or vacated, as decided on that io-node (or by it, purging a dead one). */
+  occupancy?: OccupancyChange[];
 }
 
 function decodeEvent(value: unknown, path: string): IngressEvent {
@@ -130,6 +135,11 @@ export function decodeIngressJob(value: unknown): IngressJob {
   if (v.presence !== undefined) {
     job.presence = array(v.presence, 'job.presence').map((c, i) =>
       decodePresenceChange(c, `job.presence[${i}]`),
+    );
+  }
+  if (v.occupancy !== undefined) {
+    job.occupancy = array(v.occupancy, 'job.occupancy').map((c, i) =>
+      decodeOccupancyChange(c, `job.occupancy[${i}]`),
     );
   }
   return job;
