@@ -25,6 +25,7 @@ export type { DeadLetterData, DeadLetters } from './dead-letters.js';
 export { createDeadLetters } from './dead-letters.js';
 export type { EventHandler, EventMiddleware } from './job-processor.js';
 export { MessageBuilder } from './message-builder.js';
+export type { OccupancyHook } from './occupancy.js';
 export type {
   PresenceAuthorizer,
   PresenceFormatter,
@@ -34,6 +35,7 @@ export type {
 } from './presence.js';
 export { defaultPresencePayload } from './presence.js';
 export { RemoteSocket } from './remote-socket.js';
+export type { RewindOption } from './rewind-option.js';
 export type { HistoryAuthorizer, HistoryMessage, HistoryOptions, HistoryPage } from './room-history.js';
 export type { BroadcastAcks, SelectionChange } from './selection.js';
 export type {
@@ -52,3 +54,11 @@ export type {
   OnMethod,
   TypedOn,
 } from './typed-handlers.js';
+export type { WebhookBody, WebhookEvent, WebhookEventName } from './webhooks.js';
+export {
+  DELIVERY_HEADER,
+  SIGNATURE_HEADER,
+  signWebhook,
+  TIMESTAMP_HEADER,
+  verifyWebhook,
+} from './webhooks.js';

@@ -13,6 +13,7 @@ import {
   presenceMemberId,
 } from '@iocluster/shared';
 import type { PresenceScope } from './presence-writes.js';
+import { type RewindOption, rewindSpecOf } from './rewind-option.js';
 import { checkTimeout, DEFAULT_ACK_TIMEOUT_MS, socketEmitWithAck } from './selection.js';
 
 /** Options of {@link AppSocket.join}. */
@@ -23,6 +24,13 @@ export interface JoinOptions {
    * @defaultValue not in the roster
    */
   presence?: PresenceMeta;
+  /**
+   * Send the client the rooms' last messages from their history before any live one, in order and
+   * without duplicates: a count (`10`), a duration (`'30s'`, `{ ms: 30000 }`), or both
+   * (`{ count: 10, ms: 30000 }`). Every room joined must keep history (`keepHistory`), else the join
+   * throws a TypeError. @defaultValue none
+   */
+  rewind?: RewindOption;
 }
 
 /** What an ack of event `E` answers with. */
@@ -74,6 +82,8 @@ export class RemoteSocket<
     protected readonly publisher: CommandPublisher,
     /** Where this job's presence writes are recorded, so the app-node's roster reads show them. */
     private readonly writes?: PresenceScope,
+    /** Which rooms keep history (a rewinding join needs it). */
+    private readonly keepsHistory?: (room: string) => boolean,
   ) {
     this.id = info.id;
     this.nodeId = info.nodeId;
@@ -152,6 +162,13 @@ export class RemoteSocket<
         cmd.presence = checkPresenceMeta(options.presence, 'presence');
       } catch (err) {
         throw new TypeError(`socket.join(): ${(err as Error).message}`);
+      }
+    }
+    if (options.rewind !== undefined) {
+      cmd.rewind = rewindSpecOf(options.rewind);
+      const without = list.find((room) => this.keepsHistory && !this.keepsHistory(room));
+      if (without !== undefined) {
+        throw new TypeError(`socket.join(): rewind needs history, and room "${without}" keeps none`);
       }
     }
     for (const room of list) {

@@ -43,6 +43,8 @@ export interface ClientConnectionDeps {
   recovery: ClientRecovery;
   /** Ingress jobs waiting now (for QUEUE_MAX_WAITING). */
   queueWaiting: () => Promise<number>;
+  /** What app-nodes see of a socket changed outside a command (its user, after a token refresh). */
+  stateChanged: (socket: Socket) => void;
   /** The cluster-wide count of each user's connections, when `maxConnectionsPerUser` is set. */
   users: UserConnections | undefined;
 }
@@ -52,7 +54,7 @@ const UNCONNECTED_RELEASE_MS = 30_000;
 
 /** The io-node's client side: every handshake, every connection, and the limits they are held to. */
 export interface ClientConnections {
-  /** A client as app-nodes see it: carried by every job. */
+  /** A client as app-nodes see it. */
   describe(socket: Socket): ClientInfo;
   /** What the handshake authenticated a socket as (null: anonymous). */
   userOf(socket: Socket): unknown;
@@ -81,7 +83,10 @@ export function attachClientConnections(io: Server, deps: ClientConnectionDeps):
         logger,
         onRefreshed: (socket, claims) => {
           const state = states.get(socket);
-          if (state && !opts.authenticate) state.user = claims;
+          if (state && !opts.authenticate) {
+            state.user = claims;
+            deps.stateChanged(socket);
+          }
         },
         onExpired: (socket) => kick(socket, 'TOKEN_EXPIRED', 'token expired and was not refreshed'),
       })

@@ -280,4 +280,13 @@ export const IO_NODE_SETTINGS = [
     default: 500,
     doc: "How often an io-node reads the queue's waiting count.",
   }),
+  optional({
+    env: 'OCCUPANCY_ROOMS',
+    option: 'occupancyRooms',
+    tier: 'io-node',
+    scope: 'option',
+    kind: list(),
+    shownDefault: 'none: off',
+    doc: 'Globs of rooms whose members are counted cluster-wide, for `room:occupied` / `room:vacated` (`*` for all; every io-node must agree).',
+  }),
 ] as const;

@@ -25,6 +25,13 @@ export interface Keys {
    */
   ingressPartitions(count: number): readonly IngressPartition[];
   /**
+   * A client's state as its io-node last stored it (JSON `ClientInfo` with its version `v`), read by
+   * app-nodes whose cache lacks the version a batch names. In the hash tag of the client's ingress
+   * partition (of `partitions`, see {@link ingressPartitionOf}): a job holds clients of one partition,
+   * so their states are read with one MGET on a Redis Cluster too.
+   */
+  clientState(socketId: string, partitions: number): string;
+  /**
    * Stream of commands for one io-node (its inbox): app-nodes append, the io-node reads from the last
    * entry it applied, so nothing is lost while its connection is down. Tagged by node id, so a Redis
    * Cluster spreads the inboxes over its primaries.
@@ -63,6 +70,14 @@ export interface Keys {
   nodePresence(nodeId: string): string;
   /** Set of the io-nodes that may hold presence entries (each has a `nodePresence` set). */
   readonly presenceNodes: string;
+  /** Occupancy of a room: hash io-node id → members it holds there (no field at 0; HLEN 0 = vacant). */
+  occupancy(room: string): string;
+  /** Set of the rooms an io-node has an occupancy count in, so a purger finds them when it dies. */
+  nodeOccupancy(nodeId: string): string;
+  /** Set of the io-nodes that may hold occupancy counts (each has a `nodeOccupancy` set). */
+  readonly occupancyNodes: string;
+  /** BullMQ queue of webhook deliveries (a batch of events per job), under `bullPrefix`. */
+  readonly webhookQueue: string;
   /** The id of the stack using this prefix (cluster-id.ts): every node of the stack must share it. */
   readonly clusterId: string;
   /** Hash describing one io-node while it takes connections (its member of `inboxNodes` says if live). */
@@ -158,6 +173,10 @@ export function createKeys(prefix: string): Keys {
         stream: `{${prefix}:p${index}}:ingress-${index}:stream`,
       }));
     },
+    clientState: (socketId: string, partitions: number) =>
+      partitions <= 1
+        ? `${tag}:client:${socketId}`
+        : `{${prefix}:p${ingressPartitionOf(socketId, partitions)}}:client:${socketId}`,
     inbox: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:inbox`,
     roomNodes: (room: string) => `${prefix}:room:{${escapeTag(room)}}:nodes`,
     nodeRooms: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:rooms`,
@@ -171,6 +190,10 @@ export function createKeys(prefix: string): Keys {
     presenceMembers: (room: string) => `${prefix}:room:{${escapeTag(room)}}:members`,
     nodePresence: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:presence`,
     presenceNodes: `${tag}:presence-nodes`,
+    occupancy: (room: string) => `${prefix}:room:{${escapeTag(room)}}:occupancy`,
+    nodeOccupancy: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:occupancy`,
+    occupancyNodes: `${tag}:occupancy-nodes`,
+    webhookQueue: 'webhooks',
     clusterId: `${tag}:cluster-id`,
     registryNode: (nodeId: string) => `${tag}:registry:node:${nodeId}`,
     registryChannel: `${prefix}:registry:events`,
