@@ -86,8 +86,12 @@ async function measure(occupancy: boolean, shared: boolean, redisUrl: string): P
 const redis = await startRedisServer();
 try {
   const f = (x: number) => x.toFixed(3);
-  console.log(`${clients} clients x ${rounds} join+leave each, 2 io-nodes + 1 app-node; figures per join+leave`);
-  console.log('case                    | wall ms | redis calls | redis µs | io-node cpu ms | app-node cpu ms');
+  console.log(
+    `${clients} clients x ${rounds} join+leave each, 2 io-nodes + 1 app-node; figures per join+leave`,
+  );
+  console.log(
+    'case                    | wall ms | redis calls | redis µs | io-node cpu ms | app-node cpu ms',
+  );
   for (const shared of [false, true]) {
     for (const occupancy of [false, true]) {
       await redis.flush();

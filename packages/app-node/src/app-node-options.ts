@@ -4,6 +4,7 @@ import {
   type ClientStateStore,
   type CommandTransport,
   checkOptions,
+  type HistoryOptions,
   type IngressConsumer,
   type Logger,
   type RedisTarget,
@@ -14,7 +15,6 @@ import {
   withDefaults,
 } from '@iocluster/shared';
 import type { ChannelDefaults } from './channels.js';
-import type { HistoryOptions } from './room-history.js';
 
 export interface AppNodeOptions {
   /** Redis URL or target (Sentinel, Cluster). */

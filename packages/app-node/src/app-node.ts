@@ -18,6 +18,7 @@ import {
   type EventNames,
   type EventParams,
   HISTORY_EVENT,
+  type HistoryPage,
   type HistoryPosition,
   INGRESS_MAX_RUNS,
   type IngressConsumer,
@@ -56,7 +57,7 @@ import {
   type PresenceFormatter,
 } from './presence.js';
 import type { RemoteSocket } from './remote-socket.js';
-import { createAppHistory, type HistoryAuthorizer, type HistoryPage } from './room-history.js';
+import { createAppHistory, type HistoryAuthorizer } from './room-history.js';
 import { SeenClients } from './seen-clients.js';
 import { changeSelection, type SelectionChange } from './selection.js';
 import { createStreamIngressConsumer } from './stream-ingress-consumer.js';

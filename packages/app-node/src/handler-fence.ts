@@ -96,9 +96,9 @@ export function fencedPublisher(publisher: CommandPublisher, logger: Logger): Co
           },
           'command of a handler past its time limit dropped',
         );
-        return;
+        return [];
       }
-      publisher.publish(nodeId, cmd);
+      return publisher.publish(nodeId, cmd);
     },
     request(nodeId, build, waitMs, marginMs = 0) {
       const fence = fences.getStore();

@@ -1,6 +1,9 @@
 export type {
   CommandPublisher,
   CommandTransport,
+  HistoryMessage,
+  HistoryOptions,
+  HistoryPage,
   IngressBacklog,
   IngressConsumer,
   IngressDelivery,
@@ -36,7 +39,7 @@ export type {
 export { defaultPresencePayload } from './presence.js';
 export { RemoteSocket } from './remote-socket.js';
 export type { RewindOption } from './rewind-option.js';
-export type { HistoryAuthorizer, HistoryMessage, HistoryOptions, HistoryPage } from './room-history.js';
+export type { HistoryAuthorizer } from './room-history.js';
 export type { BroadcastAcks, SelectionChange } from './selection.js';
 export type {
   DeadLetter,

@@ -46,23 +46,23 @@ const MAX_CODE_LENGTH = 64;
 
 /**
  * Command types counted by name; a custom command counts as `custom`. A record, so that a command type
- * added to the wire without a label here does not compile.
+ * added to the wire fails to compile until it is counted here.
  */
-const COMMAND_LABELS: Readonly<Record<Command['type'], true>> = {
+const COUNTED_COMMANDS: Record<Command['type'], true> = {
   emit: true,
   join: true,
   leave: true,
   'set-data': true,
   disconnect: true,
   reply: true,
-  custom: true,
   'sockets-join': true,
   'sockets-leave': true,
   'sockets-disconnect': true,
   'fetch-sockets': true,
   'emit-ack': true,
+  custom: true,
 };
-const COMMAND_TYPES = Object.keys(COMMAND_LABELS) as Command['type'][];
+const COMMAND_TYPES = Object.keys(COUNTED_COMMANDS) as Command['type'][];
 
 /**
  * Creates the metrics of one io-node; `connections` and `presenceEntries` are read at each scrape.

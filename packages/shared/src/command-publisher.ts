@@ -31,8 +31,10 @@ export interface CommandPublisher {
   /**
    * Queues a command for the io-node `nodeId`, or, with `null`, for every io-node that holds a member
    * of the command's rooms (every live io-node when it names none: broadcasts, custom commands).
+   * Returns the messages it records in room history, one per room of an emit that keeps history (none
+   * otherwise): each one's `history` is its position once the delivery is in Redis (after `flush`).
    */
-  publish(nodeId: string | null, cmd: Command): void;
+  publish(nodeId: string | null, cmd: Command): readonly EmitCommand[];
   /**
    * Queues the reply to a client event, for the io-node holding the client; with `remember`, the answer
    * is also kept (before the reply goes out) for a resend of that event after a reconnect.
@@ -256,11 +258,12 @@ export function createCommandPublisher(
             out.cmds.push(part);
           }
           out.appends.push(...recorded);
-          return;
+          return recorded;
         }
       }
       out.targets.push(nodeId);
       out.cmds.push(cmd);
+      return [];
     },
     request(nodeId, build, waitMs, marginMs = 0) {
       const { requester } = options;

@@ -42,6 +42,14 @@ export type {
 } from './event-maps.js';
 export type { HistoryEntry, HistoryLimits, HistoryRead, RoomHistory } from './history.js';
 export { createRoomHistory, matchRooms } from './history.js';
+export type {
+  HistoryMessage,
+  HistoryOptions,
+  HistoryPage,
+  HistoryReadOptions,
+  HistoryRules,
+} from './history-rules.js';
+export { createHistoryRules, HISTORY_READ_MAX } from './history-rules.js';
 export type { IngressPartition, Keys } from './keys.js';
 export { createKeys, INGRESS_GROUP, ingressPartitionOf } from './keys.js';
 export type { CloseStep, Deferred, Repeating } from './lifecycle.js';

@@ -89,6 +89,11 @@ export interface Keys {
   /** Hash describing one app-node in the registry. */
   appRegistryNode(nodeId: string): string;
   /**
+   * String holding the answer to an idempotent request (an emitter's publish with an idempotency key),
+   * kept for the idempotency window. Tagged by the key itself: nothing else is read with it.
+   */
+  idempotency(key: string): string;
+  /**
    * Pub/sub channel of a requester's replies (`ReplyInbox`): io-nodes publish their answers to request
    * commands there. Tagged by the requester's address, ready for sharded pub/sub on a Cluster.
    */
@@ -199,6 +204,7 @@ export function createKeys(prefix: string): Keys {
     registryChannel: `${prefix}:registry:events`,
     appRegistryIndex: `${tag}:registry:apps`,
     appRegistryNode: (nodeId: string) => `${tag}:registry:app:${nodeId}`,
+    idempotency: (key: string) => `${prefix}:idempotent:{${escapeTag(key)}}`,
     replies: (address: string) => `${prefix}:replies:{${escapeTag(address)}}`,
     userConnections: (userId: string) => `${prefix}:user:{${escapeTag(userId)}}:connections`,
     nodeUsers: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:users`,
