@@ -131,7 +131,8 @@ export function attachClientConnections(io: Server, deps: ClientConnectionDeps):
     { admission, verifier, authenticate: opts.authenticate, closing: deps.closing, logger },
     async (socket, client) => {
       const userId = userIdOf(client.user);
-      // Last: nothing after it can refuse the handshake, so a place taken is given back by `release`.
+      // A place taken here goes back if the recovery step below throws, else with `release` when the
+      // connection ends (or never opens: the timer below).
       if (userId !== undefined) await deps.users?.admit(socket.id, userId);
       const release = () => {
         client.release();
