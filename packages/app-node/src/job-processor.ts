@@ -3,6 +3,7 @@ import {
   type ClientBatch,
   decodeArgs,
   encodeArgs,
+  type IngressAcknowledgement,
   type IngressEvent,
   type IngressHandler,
   type IngressJob,
@@ -78,7 +79,15 @@ export class JobProcessor {
     private readonly options: ProcessorOptions,
   ) {}
 
-  async run(job: IngressJob, context: JobContext): Promise<void> {
+  /**
+   * Resolves true when the last delivery of the job's commands also acknowledged `acknowledgement` (see
+   * `CommandPublisher.acknowledge`).
+   */
+  async run(
+    job: IngressJob,
+    context: JobContext,
+    acknowledgement?: IngressAcknowledgement,
+  ): Promise<boolean> {
     const since = this.publisher.position();
     const writes = this.options.presenceScope?.();
     try {
@@ -86,7 +95,9 @@ export class JobProcessor {
     } finally {
       writes?.end();
     }
+    const carried = acknowledgement && this.publisher.acknowledge(acknowledgement, since);
     await this.publisher.flush(since);
+    return carried?.() === true;
   }
 
   private async runClient(
@@ -251,14 +262,17 @@ export interface JobSteps {
  * whose commands could not be appended rejects, so the ingress runs it again.
  */
 export function ingressHandler(processor: JobProcessor, steps: JobSteps): IngressHandler {
-  return async ({ id, job }) => {
+  return async ({ id, job, acknowledgement }) => {
+    let acknowledged = false;
     try {
-      await processor.run(job, { jobId: id });
+      // A job with presence changes publishes after its events: its acknowledgement is the consumer's.
+      acknowledged = await processor.run(job, { jobId: id }, job.presence ? undefined : acknowledgement);
       if (job.presence) await steps.presence.run(job.presence, { jobId: id });
     } catch (err) {
       steps.onJob('failed');
       throw err;
     }
     steps.onJob('completed');
+    return acknowledged ? 'acknowledged' : undefined;
   };
 }

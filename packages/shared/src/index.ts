@@ -141,6 +141,7 @@ export {
 export type {
   CommandSubscriber,
   CommandTransport,
+  IngressAcknowledgement,
   IngressBacklog,
   IngressConsumer,
   IngressDelivery,

@@ -13,6 +13,7 @@ function recordingPublisher() {
     reply: (_nodeId, cmd) => void sent.push(cmd),
     position: () => 0,
     flush: () => Promise.resolve(),
+    acknowledge: () => () => false,
     close: () => Promise.resolve(),
   };
   return { sent, publisher };

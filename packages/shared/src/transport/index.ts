@@ -5,6 +5,7 @@ export type {
   RoutedCommand,
 } from './commands.js';
 export type {
+  IngressAcknowledgement,
   IngressBacklog,
   IngressConsumer,
   IngressDelivery,
