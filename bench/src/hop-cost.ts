@@ -7,7 +7,7 @@ import { RedisMeter } from './redis-stats.js';
 import { type RunningSystem, startSystem } from './systems.js';
 
 /**
- * `npm run build && node bench/dist/hop-cost.js [messages] [--env K=V,...]`: what ONE message costs each
+ * `npm run build && node bench/dist/hop-cost.js [messages] [--env K=V,...] [--cpu-prof <dir>]`: what ONE message costs each
  * process when nothing else is in flight, for iocluster (2 io-nodes, 1 app-node) and the baseline (2
  * Socket.IO servers with the Redis adapter). Messages go one at a time, the next once the previous one
  * was fully delivered, so none shares a wake-up, a Redis write or a job with another: the cost of a
@@ -148,6 +148,8 @@ async function main(argv: string[]): Promise<void> {
       .filter((pair) => pair.includes('='))
       .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
   );
+  const profAt = argv.indexOf('--cpu-prof');
+  const cpuProfDir = profAt >= 0 ? argv[profAt + 1] : undefined;
   const redis = await startRedisServer();
   try {
     for (const name of ['iocluster', 'baseline'] as const) {
@@ -157,6 +159,7 @@ async function main(argv: string[]): Promise<void> {
         prefix: `hop${randomBytes(3).toString('hex')}`,
         // One client sends everything, as fast as the previous message arrives: no per-client rate limit.
         env: { CLIENT_EVENT_RATE: '0', ...env },
+        ...(cpuProfDir && name === 'iocluster' ? { cpuProfDir } : {}),
       });
       try {
         const { chat, rpc } = await runCases(system, redis.url, redis.pid, messages);
