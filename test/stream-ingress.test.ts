@@ -15,7 +15,7 @@ import {
   createRoutingTable,
   INGRESS_GROUP,
   INGRESS_VERSION,
-  type IngressDelivery,
+  type IngressHandler,
   type IngressJob,
   type IngressProducer,
   type Keys,
@@ -74,7 +74,7 @@ function job(client: string, n: number): IngressJob {
 
 function consumer(
   redis: RedisConnection,
-  handler: (delivery: IngressDelivery) => Promise<void | 'acknowledged'>,
+  handler: IngressHandler,
   extra: { maxDeliveries?: number; deadLetters?: ReturnType<typeof createDeadLetters>; name?: string } = {},
 ): StreamIngressConsumer {
   const c = createStreamIngressConsumer({

@@ -63,6 +63,7 @@ export interface IngressAcknowledgement {
  * is appended (with `'acknowledged'` when that append also acknowledged it, see
  * `IngressDelivery.acknowledgement`). Rejecting leaves it unacknowledged: the transport runs it again later.
  */
+// biome-ignore lint/suspicious/noConfusingVoidType: a handler that returns nothing (`async () => {}`) must fit.
 export type IngressHandler = (delivery: IngressDelivery) => Promise<void | 'acknowledged'>;
 
 /** What a consumer reports besides running jobs (metrics); called synchronously, must not throw. */
