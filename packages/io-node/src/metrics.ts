@@ -44,16 +44,25 @@ const EVENT_CODES = ['RATE_LIMITED', 'PAYLOAD_TOO_LARGE', 'INVALID_EVENT', 'RESE
 /** Longest code kept as a label value: an `authenticate` hook's own codes are the application's. */
 const MAX_CODE_LENGTH = 64;
 
-/** Command types counted by name; a custom command counts as `custom`. */
-const COMMAND_TYPES: readonly Command['type'][] = [
-  'emit',
-  'join',
-  'leave',
-  'set-data',
-  'disconnect',
-  'reply',
-  'custom',
-];
+/**
+ * Command types counted by name; a custom command counts as `custom`. A record, so that a command type
+ * added to the wire fails to compile until it is counted here.
+ */
+const COUNTED_COMMANDS: Record<Command['type'], true> = {
+  emit: true,
+  join: true,
+  leave: true,
+  'set-data': true,
+  disconnect: true,
+  reply: true,
+  'sockets-join': true,
+  'sockets-leave': true,
+  'sockets-disconnect': true,
+  'fetch-sockets': true,
+  'emit-ack': true,
+  custom: true,
+};
+const COMMAND_TYPES = Object.keys(COUNTED_COMMANDS) as Command['type'][];
 
 /**
  * Creates the metrics of one io-node; `connections` and `presenceEntries` are read at each scrape.

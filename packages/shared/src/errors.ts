@@ -21,7 +21,9 @@ export type ErrorCode =
   | 'USER_CONNECTION_LIMIT'
   | 'ACK_TIMEOUT'
   | 'DISCONNECTED'
-  | 'REPLICATION_TIMEOUT';
+  | 'REPLICATION_TIMEOUT'
+  /** An idempotent request whose first run has not finished yet: retry it shortly. */
+  | 'IN_PROGRESS';
 
 /** Base of every error iocluster throws on purpose: a `name`, a stable `code` and an optional `cause`. */
 export class IoclusterError extends Error {

@@ -1,3 +1,4 @@
+export { createClientStateStore } from './client-state-store.js';
 export type { ClusterMembership, JoinClusterOptions } from './cluster-id.js';
 export { CLUSTER_ID_TTL_MS, joinCluster } from './cluster-id.js';
 export type { ClusterJoin, JoinWhenReachableOptions } from './cluster-join.js';
@@ -41,6 +42,14 @@ export type {
 } from './event-maps.js';
 export type { HistoryEntry, HistoryLimits, HistoryRead, RoomHistory } from './history.js';
 export { createRoomHistory, matchRooms } from './history.js';
+export type {
+  HistoryMessage,
+  HistoryOptions,
+  HistoryPage,
+  HistoryReadOptions,
+  HistoryRules,
+} from './history-rules.js';
+export { createHistoryRules, HISTORY_READ_MAX } from './history-rules.js';
 export type { IngressPartition, Keys } from './keys.js';
 export { createKeys, INGRESS_GROUP, ingressPartitionOf } from './keys.js';
 export type { CloseStep, Deferred, Repeating } from './lifecycle.js';
@@ -73,6 +82,8 @@ export type { LuaScript } from './lua-script.js';
 export { LuaHeaderError, loadLuaScript, luaScript, parseLuaHeader } from './lua-script.js';
 export type { ProcessMetrics, QueueState } from './metrics.js';
 export { cachedReader, createProcessMetrics, QUEUE_STATES, queueJobsGauge } from './metrics.js';
+export type { OccupancyStore, OccupancyTransition } from './occupancy.js';
+export { createOccupancyStore } from './occupancy.js';
 export { assertHeartbeat, assertInteger, assertPort, withDefaults } from './options.js';
 export type {
   PresenceConnection,
@@ -139,6 +150,7 @@ export {
   startOrExit,
 } from './start-failure.js';
 export type {
+  ClientStateStore,
   CommandSubscriber,
   CommandTransport,
   IngressAcknowledgement,
@@ -150,6 +162,7 @@ export type {
   IngressPartitionBacklog,
   IngressProducer,
   KeptAnswer,
+  MemoryClientStates,
   MemoryCommandPath,
   MemoryIngress,
   MemoryIngressConsumer,
@@ -157,9 +170,11 @@ export type {
   ReplyInbox,
   ReplySender,
   RoutedCommand,
+  StoredClientState,
   StreamGroupInfo,
 } from './transport/index.js';
 export {
+  createMemoryClientStates,
   createMemoryCommandPath,
   createMemoryIngress,
   createMemoryRoomHistory,
@@ -177,6 +192,7 @@ export type {
   ChannelRequest,
   ClientBatch,
   ClientInfo,
+  ClientRef,
   Command,
   CommandEnvelope,
   CommandType,
@@ -194,12 +210,15 @@ export type {
   JoinCommand,
   LeaveCommand,
   NodeReply,
+  OccupancyChange,
+  OccupancyReason,
   PresenceChange,
   PresenceMeta,
   PresenceReason,
   ReplyCommand,
   ReplyResult,
   RequestRef,
+  RewindSpec,
   Selection,
   SelectionCommand,
   SetDataCommand,
@@ -217,6 +236,7 @@ export {
   deadlineMarginMs,
   decodeAppNodeRecord,
   decodeArgs,
+  decodeBatchClient,
   decodeBinary,
   decodeChannelRequest,
   decodeClientInfo,
@@ -224,6 +244,7 @@ export {
   decodeIngressJob,
   decodeIoNodeRecord,
   decodeNodeReply,
+  decodeOccupancyChange,
   decodePresenceChange,
   encodeAppNodeRecord,
   encodeArgs,
@@ -233,8 +254,11 @@ export {
   encodeNodeReply,
   hasBinary,
   INGRESS_VERSION,
+  isClientRef,
   MAX_ACK_TIMEOUT_MS,
   MAX_CHANNEL_LENGTH,
+  MAX_REWIND,
+  OCCUPIED_EVENT,
   PRESENCE_EVENT,
   PRESENCE_META_MAX_BYTES,
   presenceMemberId,
@@ -243,6 +267,7 @@ export {
   requestOf,
   selectionOf,
   userIdOf,
+  VACATED_EVENT,
 } from './wire/index.js';
 export { appNodeWorkerEnv, ioNodeWorkerEnv, workerNodeId, workerPublicUrl } from './worker-env.js';
 export type { WorkerInfo, WorkerSupervisor, WorkerSupervisorOptions } from './worker-supervisor.js';

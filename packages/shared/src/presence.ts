@@ -62,6 +62,8 @@ export interface PresenceStore {
   roster(room: string): Promise<PresenceMember[]>;
   /** Number of members in a room, without reading the roster (HLEN). */
   count(room: string): Promise<number>;
+  /** Number of connections in a room's roster (a member with three tabs has three), without reading it. */
+  connectionCount(room: string): Promise<number>;
   /**
    * Rooms that have members, for an overview (the admin view): up to `max`, found by sampling each
    * io-node's index (no scan of the key space), each with its member count and up to `names` of its
@@ -195,6 +197,7 @@ export function createPresenceStore(redis: RedisConnection, keys: Keys): Presenc
     },
 
     count: (room) => redis.hlen(keys.presenceMembers(room)),
+    connectionCount: (room) => redis.hlen(keys.presenceConnections(room)),
 
     async rooms(max, names) {
       const found = new Set<string>();

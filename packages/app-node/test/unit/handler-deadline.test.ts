@@ -9,8 +9,12 @@ import { SeenClients } from '../../src/seen-clients.js';
 function recordingPublisher() {
   const sent: (Command | ReplyCommand)[] = [];
   const publisher: CommandPublisher = {
-    publish: (_nodeId, cmd) => void sent.push(cmd),
+    publish: (_nodeId, cmd) => {
+      sent.push(cmd);
+      return [];
+    },
     reply: (_nodeId, cmd) => void sent.push(cmd),
+    request: () => Promise.reject(new Error('no reply path here')),
     position: () => 0,
     flush: () => Promise.resolve(),
     acknowledge: () => () => false,
