@@ -153,6 +153,7 @@ export type {
   ClientStateStore,
   CommandSubscriber,
   CommandTransport,
+  IngressAcknowledgement,
   IngressBacklog,
   IngressConsumer,
   IngressDelivery,

@@ -17,6 +17,7 @@ function recordingPublisher() {
     request: () => Promise.reject(new Error('no reply path here')),
     position: () => 0,
     flush: () => Promise.resolve(),
+    acknowledge: () => () => false,
     close: () => Promise.resolve(),
   };
   return { sent, publisher };
