@@ -1,4 +1,4 @@
-import { flag, integer, list, port, text, workers } from './config-env.js';
+import { flag, integer, port, text, workers } from './config-env.js';
 import { hostId, optional, setting } from './config-row.js';
 
 /** Settings only app-nodes read. */
@@ -84,33 +84,6 @@ export const APP_NODE_SETTINGS = [
     kind: flag(),
     default: true,
     doc: 'Off a Redis Cluster, deliver simple commands with one Lua script (one round trip instead of two).',
-  }),
-  optional({
-    env: 'HISTORY_ROOMS',
-    option: 'history.rooms',
-    tier: 'app-node',
-    scope: 'part',
-    kind: list(),
-    shownDefault: 'none',
-    doc: 'Globs of rooms that keep history (`chat:*,lobby`).',
-  }),
-  setting({
-    env: 'HISTORY_MAX_LENGTH',
-    option: 'history.maxLength',
-    tier: 'app-node',
-    scope: 'part',
-    kind: integer(1, 10_000_000),
-    default: 1_000,
-    doc: 'Messages kept per room.',
-  }),
-  setting({
-    env: 'HISTORY_TTL_MS',
-    option: 'history.ttlMs',
-    tier: 'app-node',
-    scope: 'part',
-    kind: integer(1_000, 2_592_000_000),
-    default: 300_000,
-    doc: "Age past which messages are dropped, and a quiet room's history expires.",
   }),
   optional({
     env: 'METRICS_PORT',
