@@ -1,4 +1,4 @@
-import { HISTORY_READ_MAX, RESERVED_PREFIX } from '@iocluster/shared';
+import { HISTORY_READ_MAX, RESERVED_PREFIX, userRoom } from '@iocluster/shared';
 import { z } from 'zod';
 
 /*
@@ -11,7 +11,7 @@ const room = z
   .string()
   .min(1)
   .max(512)
-  .meta({ description: 'A room name (any string; `$user:<id>` is a user)' });
+  .meta({ description: `A room name (any string; \`${userRoom('<id>')}\` is a user's connections)` });
 const event = z
   .string()
   .min(1)

@@ -111,7 +111,7 @@ export const FRONTEND_SETTINGS = [
     scope: 'option',
     kind: integer(1_000, 86_400_000),
     default: 300_000,
-    doc: 'How long a publish\'s `idempotencyKey` is remembered: the same key again within it delivers nothing and gets the first answer.',
+    doc: "How long a publish's `idempotencyKey` is remembered: the same key again within it delivers nothing and gets the first answer.",
   }),
 
   // the chat example's launcher (`npm run example`)
