@@ -4,11 +4,12 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AppNode } from '@iocluster/app-node';
 import type { AdminState, Frontend } from '@iocluster/frontend';
-import { createKeys, readLiveAppNodes } from '@iocluster/shared';
-import { Queue } from 'bullmq';
+import { createKeys, deferred, readLiveAppNodes } from '@iocluster/shared';
 import { chromium } from 'playwright-core';
 import { afterEach, describe, expect, test } from 'vitest';
 import { type Cluster, setup } from './support/cluster.js';
+import { INGRESS_TRANSPORTS, injectRawJobs, jobsAdded } from './support/ingress.js';
+import { scrape, value } from './support/metrics.js';
 import { until } from './support/poll.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -126,7 +127,28 @@ describe('admin view', () => {
         metricsUrl: app.metricsUrl,
       },
     ]);
-    expect(seen.queue).toEqual({ waiting: 0, active: 0, delayed: 0, failed: 0 });
+    const stream = createKeys(c.prefix).ingressPartitions(1)[0]!.stream;
+    expect(seen.queue).toEqual({
+      transport: 'streams',
+      waiting: 0,
+      active: 0,
+      delayed: 0,
+      failed: 0,
+      // The connect events, read and acknowledged (and trimmed every few seconds).
+      partitions: [
+        {
+          index: 0,
+          key: stream,
+          waiting: 0,
+          active: 0,
+          delayed: 0,
+          failed: 0,
+          length: expect.any(Number),
+          entriesRead: (await jobsAdded(c))[0],
+        },
+      ],
+      consumers: [],
+    });
     // No room has members with presence yet: the panel (fed by the cluster's rosters) is empty.
     expect(seen.rooms).toEqual([]);
     expect(seen.errors).toEqual([]);
@@ -143,6 +165,74 @@ describe('admin view', () => {
     ]);
     expect((await state(frontend)).appNodes.map((n) => n.nodeId)).toEqual([app.nodeId]);
   });
+
+  test.each(INGRESS_TRANSPORTS)(
+    "admin - each partition's lag and each app-node's pending entries, in the state and the frontend's gauges (%s)",
+    async (transport) => {
+      const release = deferred();
+      const c = await setup({ ioNodes: 1, transport });
+      cluster = c;
+      const holder = await c.startAppNode({ concurrency: 3 });
+      holder.on('echo', (_socket, text: string) => text);
+      holder.on('hold', async (_socket, n: number) => {
+        await release.promise;
+        return n;
+      });
+      const frontend = await c.startFrontend({ adminToken: TOKEN });
+      // Five clients (one event of each client in flight at a time), their connects answered first.
+      const clients = await Promise.all(Array.from({ length: 5 }, () => c.connect(0)));
+      for (const [i, s] of clients.entries()) expect(await s.emitWithAck('echo', `c${i}`)).toBe(`c${i}`);
+      // Three events run and hold the app-node's three slots; two wait unread in the partition. One job
+      // each: the next is sent once the last is in (events arriving together would share a job).
+      const answers: Promise<unknown>[] = [];
+      for (const [i, s] of clients.entries()) {
+        const [before] = await jobsAdded(c);
+        answers.push(s.emitWithAck('hold', i));
+        await until(
+          () => jobsAdded(c),
+          ([n]) => n === before! + 1,
+          5_000,
+        );
+      }
+      const key = (p: { key: string }) => p.key;
+      const held = await until(
+        () => state(frontend),
+        (s) => s.queue?.active === 3 && s.queue.waiting === 2,
+        10_000,
+      );
+      const { stream, name } = createKeys(c.prefix).ingressPartitions(1)[0]!;
+      expect(held.queue?.transport).toBe(transport);
+      expect(held.queue?.partitions.map(key)).toEqual([transport === 'streams' ? stream : name]);
+      expect(held.queue?.partitions[0]).toMatchObject({ index: 0, waiting: 2, active: 3, delayed: 0 });
+      if (transport === 'streams') {
+        // The pending entries by consumer: the consumer is the app-node, by its id.
+        expect(held.queue?.consumers).toEqual([{ consumer: holder.nodeId, pending: 3 }]);
+        // Every entry added was read but the two of the lag (the length counts what is not trimmed yet).
+        const [added] = await jobsAdded(c);
+        expect(held.queue?.partitions[0]?.entriesRead).toBe(added! - 2);
+        expect(held.queue?.partitions[0]?.length).toBeGreaterThanOrEqual(5);
+      } else {
+        expect(held.queue?.consumers).toEqual([]);
+        expect(held.queue?.partitions[0]).toMatchObject({ length: null, entriesRead: null });
+      }
+      const gauges = await scrape(`${frontend.url}/metrics`);
+      const part = (state: string) =>
+        value(gauges, 'iocluster_ingress_partition_jobs', { partition: '0', state });
+      expect([part('waiting'), part('active'), part('delayed')]).toEqual([2, 3, 0]);
+      expect(value(gauges, 'iocluster_ingress_consumer_pending', { consumer: holder.nodeId })).toBe(
+        transport === 'streams' ? 3 : undefined,
+      );
+
+      release.resolve();
+      expect(await Promise.all(answers)).toEqual([0, 1, 2, 3, 4]);
+      const drained = await until(
+        () => state(frontend),
+        (s) => s.queue?.active === 0 && s.queue.waiting === 0,
+        10_000,
+      );
+      expect(drained.queue?.consumers).toEqual([]);
+    },
+  );
 
   test('admin - the rooms panel shows what its source gives (presence plugs in here); a failing source is reported', async () => {
     cluster = await setup({ ioNodes: 1 });
@@ -207,11 +297,8 @@ describe('admin view', () => {
     await c.startAppNode({ metricsPort: 0, metricsHost: '127.0.0.1' });
     const frontend = await c.startFrontend({ adminToken: TOKEN });
     const clients = await Promise.all([c.connect(0), c.connect(1), c.connect(0)]);
-    // A failed job to show in the queue.
-    const keys = createKeys(c.prefix);
-    const queue = new Queue(keys.ingressQueue, { connection: c.redis, prefix: keys.bullPrefix });
-    closers.push(() => queue.close());
-    await queue.add('bad', { v: 999 });
+    // A failed job (a dead letter) to show in the queue.
+    await injectRawJobs(c, [{ v: 999 }]);
 
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -234,6 +321,12 @@ describe('admin view', () => {
     await page.waitForFunction(
       () => document.querySelector('#queue [data-state=failed]')?.textContent === '1',
     );
+    expect(await text('#transport')).toBe('(streams)');
+    expect(await page.locator('#partitions tbody tr').count()).toBe(1);
+    expect(await text('#partitions tbody tr td:nth-child(2)')).toBe(
+      createKeys(c.prefix).ingressPartitions(1)[0]!.stream,
+    );
+    expect(await page.locator('#app-nodes tbody tr td:nth-child(3)').allTextContents()).toEqual(['0', '0']);
     // Rooms with presence, from the cluster's rosters: two members in the lobby, by the names they
     // joined with (their presence meta), not their member ids.
     const ids = await Promise.all(

@@ -2,6 +2,7 @@ import { createKeys, ingressPartitionOf } from '@iocluster/shared';
 import { afterEach, describe, expect, test } from 'vitest';
 import registerTestApp from './fixtures/test-app.js';
 import { type Cluster, collect, setup } from './support/cluster.js';
+import { INGRESS_TRANSPORTS, type IngressTransport, jobsAdded } from './support/ingress.js';
 
 const PARTITIONS = 4;
 let cluster: Cluster | undefined;
@@ -23,8 +24,9 @@ function slotOf(key: string): number {
   return crc % 16384;
 }
 
-async function partitioned(): Promise<Cluster> {
+async function partitioned(transport?: IngressTransport): Promise<Cluster> {
   cluster = await setup({
+    ...(transport ? { transport } : {}),
     ioNodes: 2,
     appNodes: 2,
     register: registerTestApp,
@@ -61,29 +63,31 @@ describe('ingress partitions', () => {
     expect(ingressPartitionOf('abc', 1)).toBe(0);
   });
 
-  test('partitions - with 4, events of clients spread over the partitions and each client stays in order', async () => {
-    const c = await partitioned();
-    const clients = await Promise.all(Array.from({ length: 8 }, (_, i) => c.connect(i % 2)));
-    const runs = clients.map(async (client) => {
-      const seqs = collect<number>(client, 'seq');
-      const violations = collect(client, 'order violation');
-      const acks = await Promise.all(Array.from({ length: 100 }, (_, n) => client.emitWithAck('seq', n)));
-      await seqs.until(100);
-      return { acks, seqs: seqs.items, violations: violations.items };
-    });
-    const expected = Array.from({ length: 100 }, (_, n) => n);
-    for (const run of await Promise.all(runs)) {
-      expect(run).toEqual({ acks: expected, seqs: expected, violations: [] });
-    }
-    // Every job added to a BullMQ queue takes the next number of the queue's `id` counter.
-    const used = new Set(clients.map((client) => ingressPartitionOf(client.id!, PARTITIONS)));
-    for (const p of createKeys(c.prefix).ingressPartitions(PARTITIONS)) {
-      const added = Number((await c.redis.get(`${p.bullPrefix}:${p.name}:id`)) ?? 0);
-      if (used.has(p.index)) expect(added, p.name).toBeGreaterThan(0);
-      else expect(added, p.name).toBe(0);
-    }
-    expect(used.size).toBeGreaterThan(1);
-  });
+  test.each(INGRESS_TRANSPORTS)(
+    'partitions - with 4, events of clients spread over the partitions and each client stays in order (%s)',
+    async (transport) => {
+      const c = await partitioned(transport);
+      const clients = await Promise.all(Array.from({ length: 8 }, (_, i) => c.connect(i % 2)));
+      const runs = clients.map(async (client) => {
+        const seqs = collect<number>(client, 'seq');
+        const violations = collect(client, 'order violation');
+        const acks = await Promise.all(Array.from({ length: 100 }, (_, n) => client.emitWithAck('seq', n)));
+        await seqs.until(100);
+        return { acks, seqs: seqs.items, violations: violations.items };
+      });
+      const expected = Array.from({ length: 100 }, (_, n) => n);
+      for (const run of await Promise.all(runs)) {
+        expect(run).toEqual({ acks: expected, seqs: expected, violations: [] });
+      }
+      const used = new Set(clients.map((client) => ingressPartitionOf(client.id!, PARTITIONS)));
+      const added = await jobsAdded(c, PARTITIONS);
+      for (const p of createKeys(c.prefix).ingressPartitions(PARTITIONS)) {
+        if (used.has(p.index)) expect(added[p.index], p.name).toBeGreaterThan(0);
+        else expect(added[p.index], p.name).toBe(0);
+      }
+      expect(used.size).toBeGreaterThan(1);
+    },
+  );
 
   test('partitions - with 4, an app-node meeting a client it has not seen fires no-client, then the event', async () => {
     const c = await partitioned();

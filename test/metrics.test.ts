@@ -2,11 +2,11 @@ import { type AppNode, createAppNode } from '@iocluster/app-node';
 import { startRedisServer } from '@iocluster/devkit';
 import { createFrontend } from '@iocluster/frontend';
 import { createIoNode } from '@iocluster/io-node';
-import { createKeys, createRedis } from '@iocluster/shared';
-import { Queue } from 'bullmq';
+import { createRedis } from '@iocluster/shared';
 import { SignJWT } from 'jose';
 import { afterEach, describe, expect, test } from 'vitest';
 import { type Cluster, deleteKeys, setup } from './support/cluster.js';
+import { failedJobs, INGRESS_TRANSPORTS, injectRawJobs } from './support/ingress.js';
 import { scrape, total, value } from './support/metrics.js';
 import { until } from './support/poll.js';
 
@@ -21,116 +21,115 @@ afterEach(async () => {
 const metricsOf = (url: string) => scrape(`${url}/metrics`);
 
 describe('metrics', () => {
-  test('metrics - io-nodes, app-node and frontend count known traffic exactly', async () => {
-    const register = (app: AppNode) => {
-      app.on('connection', (socket) => socket.join('lobby'));
-      app.on('chat', (_socket, n: number) => {
-        app.to('lobby').emit('chat', n);
-        return n;
+  test.each(INGRESS_TRANSPORTS)(
+    'metrics - io-nodes, app-node and frontend count known traffic exactly (%s)',
+    async (transport) => {
+      const register = (app: AppNode) => {
+        app.on('connection', (socket) => socket.join('lobby'));
+        app.on('chat', (_socket, n: number) => {
+          app.to('lobby').emit('chat', n);
+          return n;
+        });
+      };
+      const c = await setup({ ioNodes: 2, register, transport });
+      cluster = c;
+      const app = await c.startAppNode({ metricsPort: 0, metricsHost: '127.0.0.1' });
+      const frontend = await c.startFrontend();
+      expect(app.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+
+      // M = 3 clients (2 on io-node 0, 1 on io-node 1); N = 12 chat events with acks, 2 with no handler.
+      const clients = [await c.connect(0), await c.connect(1), await c.connect(0)];
+      for (let round = 0; round < 4; round++) {
+        const acks = await Promise.all(clients.map((s, i) => s.emitWithAck('chat', round * 10 + i)));
+        expect(acks).toEqual([round * 10, round * 10 + 1, round * 10 + 2]);
+      }
+      const refused = await Promise.all([clients[0]!.emitWithAck('nope'), clients[1]!.emitWithAck('nope')]);
+      expect(refused).toEqual([
+        { error: { code: 'NO_HANDLER', message: 'no handler for event "nope"' } },
+        { error: { code: 'NO_HANDLER', message: 'no handler for event "nope"' } },
+      ]);
+
+      // A malformed job fails on the app-node and is kept (a failed job, or a dead letter).
+      await injectRawJobs(c, [{ v: 999 }]);
+      await until(
+        () => failedJobs(c),
+        (failed) => failed.length === 1,
+        10_000,
+      );
+
+      const io = await Promise.all(c.ioNodes.map((node) => metricsOf(node.url)));
+      expect(io.map((s) => value(s, 'iocluster_io_connections'))).toEqual([2, 1]);
+      expect(total(io, 'iocluster_io_events_total', { kind: 'connect' })).toBe(3);
+      expect(total(io, 'iocluster_io_events_total', { kind: 'event' })).toBe(14);
+      expect(total(io, 'iocluster_io_events_total', { kind: 'disconnect' })).toBe(0);
+      // Every event is answered: 3 connects + 14 events, each timed from enqueue to reply.
+      expect(total(io, 'iocluster_io_event_roundtrip_seconds_count')).toBe(17);
+      expect(total(io, 'iocluster_io_event_roundtrip_seconds_bucket', { le: '+Inf' })).toBe(17);
+      expect(total(io, 'iocluster_io_commands_total', { type: 'reply' })).toBe(17);
+      expect(total(io, 'iocluster_io_commands_total', { type: 'join' })).toBe(3);
+      // Each io-node holds members of the lobby, so each applies every one of the 12 room emits.
+      expect(io.map((s) => value(s, 'iocluster_io_commands_total', { type: 'emit' }))).toEqual([12, 12]);
+      expect(total(io, 'iocluster_io_ack_timeouts_total')).toBe(0);
+      expect(value(io[0]!, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
+      expect(value(io[0]!, 'iocluster_redis_reconnects_total', { role: 'command' })).toBe(0);
+
+      const appMetrics = await until(
+        () => scrape(app.metricsUrl),
+        // The gauge reads the queue at most once a second: wait for a read after the jobs settled.
+        (s) => value(s, 'iocluster_queue_jobs', { state: 'failed' }) === 1,
+        5_000,
+      );
+      expect(value(appMetrics, 'iocluster_app_handler_seconds_count', { event: 'chat' })).toBe(12);
+      expect(value(appMetrics, 'iocluster_app_handler_seconds_count', { event: 'connection' })).toBe(3);
+      // Events with no handler are not timed, so their names never become label values.
+      expect(value(appMetrics, 'iocluster_app_handler_seconds_count', { event: 'nope' })).toBeUndefined();
+      expect(value(appMetrics, 'iocluster_app_jobs_total', { result: 'failed' })).toBe(1);
+      // Events share jobs (batching), so the job count is between 1 and one per event.
+      const completed = value(appMetrics, 'iocluster_app_jobs_total', { result: 'completed' })!;
+      expect(completed).toBeGreaterThanOrEqual(1);
+      expect(completed).toBeLessThanOrEqual(17);
+      for (const [state, count] of Object.entries({ waiting: 0, active: 0, delayed: 0, failed: 1 })) {
+        expect(value(appMetrics, 'iocluster_queue_jobs', { state }), state).toBe(count);
+      }
+
+      const front = await until(
+        () => metricsOf(frontend.url),
+        (s) => value(s, 'iocluster_queue_jobs', { state: 'failed' }) === 1,
+        5_000,
+      );
+      expect(value(front, 'iocluster_frontend_io_nodes')).toBe(2);
+      expect(value(front, 'iocluster_queue_jobs', { state: 'delayed' })).toBe(0);
+      expect(value(front, 'nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
+
+      // An io-node whose events no app-node answers (none serves its prefix) gives up on them itself; a
+      // handler that is merely slow is answered TIMEOUT by its app-node, at the deadline the event carries.
+      const lonely = `${c.prefix}-lonely`;
+      const impatient = createIoNode({
+        redis: c.redisUrl,
+        prefix: lonely,
+        host: '127.0.0.1',
+        port: 0,
+        eventTimeoutMs: 300,
       });
-    };
-    const c = await setup({ ioNodes: 2, register });
-    cluster = c;
-    const app = await c.startAppNode({ metricsPort: 0, metricsHost: '127.0.0.1' });
-    const frontend = await c.startFrontend();
-    expect(app.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+      closers.push(() => deleteKeys(c.redis, lonely));
+      closers.push(() => impatient.close());
+      await impatient.start();
+      const socket = await c.connectTo(impatient.url);
+      expect(await socket.emitWithAck('anything')).toEqual({
+        error: { code: 'TIMEOUT', message: 'no answer within 300 ms' },
+      });
+      const late = await metricsOf(impatient.url);
+      // Its connect, then the event sent once the connect was given up on.
+      expect(value(late, 'iocluster_io_ack_timeouts_total')).toBe(2);
+      expect(value(late, 'iocluster_io_events_total', { kind: 'event' })).toBe(1);
 
-    // M = 3 clients (2 on io-node 0, 1 on io-node 1); N = 12 chat events with acks, 2 with no handler.
-    const clients = [await c.connect(0), await c.connect(1), await c.connect(0)];
-    for (let round = 0; round < 4; round++) {
-      const acks = await Promise.all(clients.map((s, i) => s.emitWithAck('chat', round * 10 + i)));
-      expect(acks).toEqual([round * 10, round * 10 + 1, round * 10 + 2]);
-    }
-    const refused = await Promise.all([clients[0]!.emitWithAck('nope'), clients[1]!.emitWithAck('nope')]);
-    expect(refused).toEqual([
-      { error: { code: 'NO_HANDLER', message: 'no handler for event "nope"' } },
-      { error: { code: 'NO_HANDLER', message: 'no handler for event "nope"' } },
-    ]);
-
-    // A malformed job fails on the app-node and stays in the queue; a delayed one waits there.
-    const keys = createKeys(c.prefix);
-    const queue = new Queue(keys.ingressQueue, { connection: c.redis, prefix: keys.bullPrefix });
-    closers.push(() => queue.close());
-    await queue.add('bad', { v: 999 });
-    await queue.add('later', { v: 999 }, { delay: 600_000 });
-    await until(
-      () => queue.getJobCounts('failed'),
-      (counts) => counts.failed === 1,
-      10_000,
-    );
-
-    const io = await Promise.all(c.ioNodes.map((node) => metricsOf(node.url)));
-    expect(io.map((s) => value(s, 'iocluster_io_connections'))).toEqual([2, 1]);
-    expect(total(io, 'iocluster_io_events_total', { kind: 'connect' })).toBe(3);
-    expect(total(io, 'iocluster_io_events_total', { kind: 'event' })).toBe(14);
-    expect(total(io, 'iocluster_io_events_total', { kind: 'disconnect' })).toBe(0);
-    // Every event is answered: 3 connects + 14 events, each timed from enqueue to reply.
-    expect(total(io, 'iocluster_io_event_roundtrip_seconds_count')).toBe(17);
-    expect(total(io, 'iocluster_io_event_roundtrip_seconds_bucket', { le: '+Inf' })).toBe(17);
-    expect(total(io, 'iocluster_io_commands_total', { type: 'reply' })).toBe(17);
-    expect(total(io, 'iocluster_io_commands_total', { type: 'join' })).toBe(3);
-    // Each io-node holds members of the lobby, so each applies every one of the 12 room emits.
-    expect(io.map((s) => value(s, 'iocluster_io_commands_total', { type: 'emit' }))).toEqual([12, 12]);
-    expect(total(io, 'iocluster_io_ack_timeouts_total')).toBe(0);
-    expect(value(io[0]!, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
-    expect(value(io[0]!, 'iocluster_redis_reconnects_total', { role: 'command' })).toBe(0);
-
-    const appMetrics = await until(
-      () => scrape(app.metricsUrl),
-      // The gauge reads the queue at most once a second: wait for a read after the jobs settled.
-      (s) => value(s, 'iocluster_queue_jobs', { state: 'delayed' }) === 1,
-      5_000,
-    );
-    expect(value(appMetrics, 'iocluster_app_handler_seconds_count', { event: 'chat' })).toBe(12);
-    expect(value(appMetrics, 'iocluster_app_handler_seconds_count', { event: 'connection' })).toBe(3);
-    // Events with no handler are not timed, so their names never become label values.
-    expect(value(appMetrics, 'iocluster_app_handler_seconds_count', { event: 'nope' })).toBeUndefined();
-    expect(value(appMetrics, 'iocluster_app_jobs_total', { result: 'failed' })).toBe(1);
-    // Events share jobs (batching), so the job count is between 1 and one per event.
-    const completed = value(appMetrics, 'iocluster_app_jobs_total', { result: 'completed' })!;
-    expect(completed).toBeGreaterThanOrEqual(1);
-    expect(completed).toBeLessThanOrEqual(17);
-    for (const [state, count] of Object.entries({ waiting: 0, active: 0, delayed: 1, failed: 1 })) {
-      expect(value(appMetrics, 'iocluster_queue_jobs', { state }), state).toBe(count);
-    }
-
-    const front = await until(
-      () => metricsOf(frontend.url),
-      (s) => value(s, 'iocluster_queue_jobs', { state: 'failed' }) === 1,
-      5_000,
-    );
-    expect(value(front, 'iocluster_frontend_io_nodes')).toBe(2);
-    expect(value(front, 'iocluster_queue_jobs', { state: 'delayed' })).toBe(1);
-    expect(value(front, 'nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
-
-    // An io-node whose events no app-node answers (none serves its prefix) gives up on them itself; a
-    // handler that is merely slow is answered TIMEOUT by its app-node, at the deadline the event carries.
-    const lonely = `${c.prefix}-lonely`;
-    const impatient = createIoNode({
-      redis: c.redisUrl,
-      prefix: lonely,
-      host: '127.0.0.1',
-      port: 0,
-      eventTimeoutMs: 300,
-    });
-    closers.push(() => deleteKeys(c.redis, lonely));
-    closers.push(() => impatient.close());
-    await impatient.start();
-    const socket = await c.connectTo(impatient.url);
-    expect(await socket.emitWithAck('anything')).toEqual({
-      error: { code: 'TIMEOUT', message: 'no answer within 300 ms' },
-    });
-    const late = await metricsOf(impatient.url);
-    // Its connect, then the event sent once the connect was given up on.
-    expect(value(late, 'iocluster_io_ack_timeouts_total')).toBe(2);
-    expect(value(late, 'iocluster_io_events_total', { kind: 'event' })).toBe(1);
-
-    for (const path of ['/healthz', '/readyz']) {
-      const res = await fetch(app.metricsUrl.replace('/metrics', path));
-      expect(res.status, path).toBe(200);
-      expect(await res.json()).toMatchObject({ nodeId: app.nodeId });
-    }
-  });
+      for (const path of ['/healthz', '/readyz']) {
+        const res = await fetch(app.metricsUrl.replace('/metrics', path));
+        expect(res.status, path).toBe(200);
+        expect(await res.json()).toMatchObject({ nodeId: app.nodeId });
+      }
+    },
+  );
 
   test('metrics - every process counts its Redis reconnects after Redis restarts', async () => {
     const redis = await startRedisServer();

@@ -2,6 +2,7 @@ import type { IoNodeOptions } from '@iocluster/io-node';
 import { afterEach, describe, expect, test } from 'vitest';
 import registerTestApp from './fixtures/test-app.js';
 import { type Cluster, collect, nextEvent, setup } from './support/cluster.js';
+import { INGRESS_TRANSPORTS, jobsAdded } from './support/ingress.js';
 
 let cluster: Cluster | undefined;
 afterEach(async () => {
@@ -150,31 +151,35 @@ describe('pipeline', () => {
 });
 
 describe('batching', () => {
-  test('batching - at the in-flight cap, events of several clients gather into one job, in order per client', async () => {
-    cluster = await setup({
-      ioNodes: 1,
-      appNodes: 1,
-      register: registerTestApp,
-      ioNodeOptions: { maxJobsInFlight: 1 },
-    });
-    const c = cluster;
-    const [slow, b, d, e] = await Promise.all([c.connect(0), c.connect(0), c.connect(0), c.connect(0)]);
-    // Every connect has been answered: no job of this node is in flight.
-    expect(await slow.emitWithAck('echo', 'ready')).toEqual(['ready']);
-    const jobId = async () => Number(await c.redis.get(`{${c.prefix}}:ingress:id`));
-    const before = await jobId();
-    const started = nextEvent(slow, 'started');
-    const slowAck = slow.emitWithAck('slow', 1, 300);
-    await started;
-    // The one job in flight is the slow one: these three wait, then leave together.
-    const acks = Promise.all([
-      b.emitWithAck('seq', 0),
-      d.emitWithAck('echo', 'd'),
-      b.emitWithAck('seq', 1),
-      e.emitWithAck('echo', 'e'),
-    ]);
-    expect(await slowAck).toBe(1);
-    expect(await acks).toEqual([0, ['d'], 1, ['e']]);
-    expect((await jobId()) - before).toBe(2);
-  });
+  test.each(INGRESS_TRANSPORTS)(
+    'batching - at the in-flight cap, events of several clients gather into one job, in order per client (%s)',
+    async (transport) => {
+      cluster = await setup({
+        transport,
+        ioNodes: 1,
+        appNodes: 1,
+        register: registerTestApp,
+        ioNodeOptions: { maxJobsInFlight: 1 },
+      });
+      const c = cluster;
+      const [slow, b, d, e] = await Promise.all([c.connect(0), c.connect(0), c.connect(0), c.connect(0)]);
+      // Every connect has been answered: no job of this node is in flight.
+      expect(await slow.emitWithAck('echo', 'ready')).toEqual(['ready']);
+      const jobId = async () => (await jobsAdded(c))[0]!;
+      const before = await jobId();
+      const started = nextEvent(slow, 'started');
+      const slowAck = slow.emitWithAck('slow', 1, 300);
+      await started;
+      // The one job in flight is the slow one: these three wait, then leave together.
+      const acks = Promise.all([
+        b.emitWithAck('seq', 0),
+        d.emitWithAck('echo', 'd'),
+        b.emitWithAck('seq', 1),
+        e.emitWithAck('echo', 'e'),
+      ]);
+      expect(await slowAck).toBe(1);
+      expect(await acks).toEqual([0, ['d'], 1, ['e']]);
+      expect((await jobId()) - before).toBe(2);
+    },
+  );
 });

@@ -1,10 +1,23 @@
 import { once } from 'node:events';
+import { Writable } from 'node:stream';
 import { type RedisServer, startRedisServer } from '@iocluster/devkit';
-import { createKeys, createRedis } from '@iocluster/shared';
-import { Queue, QueueEvents } from 'bullmq';
+import { createKeys, createLogger, INGRESS_GROUP } from '@iocluster/shared';
 import { afterEach, describe, expect, test } from 'vitest';
 import registerTestApp from './fixtures/test-app.js';
 import { type Cluster, collect, nextEvent, setup } from './support/cluster.js';
+import { failedJobs, INGRESS_TRANSPORTS, injectRawJobs, rawEntry } from './support/ingress.js';
+import { until } from './support/poll.js';
+
+/** A logger at `warn` whose lines land in `log`, parsed. */
+function recordingLogger(log: Record<string, unknown>[]) {
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) log.push(JSON.parse(line));
+      done();
+    },
+  });
+  return createLogger({ level: 'warn', name: 'app-node', destination: sink });
+}
 
 let cluster: Cluster | undefined;
 let ownRedis: RedisServer | undefined;
@@ -91,32 +104,49 @@ describe('robustness', () => {
     expect(await a.emitWithAck('echo', 2)).toEqual([2]);
   });
 
-  test('jobs - a malformed ingress job is failed and kept; the worker carries on', async () => {
-    cluster = await setup({ ioNodes: 1, appNodes: 1, register: registerTestApp });
-    const c = cluster;
-    const keys = createKeys(c.prefix);
-    const queue = new Queue(keys.ingressQueue, { connection: c.redis.duplicate(), prefix: keys.bullPrefix });
-    const events = new QueueEvents(keys.ingressQueue, {
-      connection: createRedis(c.redisUrl, 'blocking'),
-      prefix: keys.bullPrefix,
-    });
-    try {
-      await events.waitUntilReady();
-      const failed = new Promise<{ jobId: string; failedReason: string }>((resolve) =>
-        events.once('failed', (args) => resolve(args)),
+  test.each(INGRESS_TRANSPORTS)(
+    'jobs - malformed ingress jobs are failed with code WIRE_INVALID, logged and kept; the worker carries on (%s)',
+    async (transport) => {
+      const log: Record<string, unknown>[] = [];
+      cluster = await setup({
+        ioNodes: 1,
+        appNodes: 1,
+        transport,
+        register: registerTestApp,
+        appNodeOptions: { logger: recordingLogger(log) },
+      });
+      const c = cluster;
+      // A job of an unknown version; with Streams also an entry that is not JSON (BullMQ keeps only JSON).
+      const bad: unknown[] = [{ v: 99, nodeId: 'x', batches: [] }];
+      if (transport === 'streams') bad.push(rawEntry('{"v":1,'), rawEntry('not json'));
+      const ids = await injectRawJobs(c, bad);
+      const failed = await until(
+        () => failedJobs(c),
+        (list) => list.length === bad.length,
+        10_000,
       );
-      const job = await queue.add('events', { v: 99, nodeId: 'x', batches: [] });
-      const failure = await failed;
-      expect(failure.jobId).toBe(job.id);
-      expect(failure.failedReason).toBe('job has version 99, expected 1');
-      expect((await queue.getFailed()).map((j) => j.id)).toEqual([job.id]);
+      expect(failed.map((f) => f.id).sort()).toEqual([...ids].sort());
+      const versionFailure = failed.find((f) => f.id === ids[0]);
+      expect(versionFailure?.reason).toContain('job has version 99, expected 1');
+      // One error line per job, with the decoder's stable code.
+      const lines = log.filter((line) => /malformed ingress/.test(String(line.msg)));
+      expect(lines.map((line) => (line.err as { code?: string }).code)).toEqual(
+        bad.map(() => 'WIRE_INVALID'),
+      );
+      if (transport === 'streams') {
+        // Dead letters keep the code too; nothing stays pending in the group.
+        expect(failed.map((f) => f.code)).toEqual(bad.map(() => 'WIRE_INVALID'));
+        const { stream } = createKeys(c.prefix).ingressPartitions(1)[0]!;
+        await until(
+          async () => (await c.redis.xpending(stream, INGRESS_GROUP))[0],
+          (n) => n === 0,
+          5_000,
+        );
+      }
       const a = await c.connect(0);
       expect(await a.emitWithAck('echo', 'after')).toEqual(['after']);
-    } finally {
-      await events.close();
-      await queue.close();
-    }
-  });
+    },
+  );
 
   test('redis - nodes ride out a Redis restart and an event sent during the outage is answered', async () => {
     ownRedis = await startRedisServer();

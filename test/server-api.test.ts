@@ -1,328 +1,334 @@
-import type { IoclusterClient, RecoveryReport } from '@iocluster/client';
-import { Validator } from '@seriousme/openapi-schema-validator';
+import type { AppNode, RemoteSocket } from '@iocluster/app-node';
+import { createKeys, userRoom } from '@iocluster/shared';
+import { io as connectClient, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, test } from 'vitest';
-import registerTestApp from './fixtures/test-app.js';
-import { clientFactory, next } from './support/clients.js';
-import { type Cluster, collect, setup } from './support/cluster.js';
+import { authenticateByAuthUser } from './fixtures/authenticate.js';
+import { type Cluster, collect, nextEvent, setup } from './support/cluster.js';
+import { until } from './support/poll.js';
 
 let cluster: Cluster | undefined;
-const clients: IoclusterClient[] = [];
+const extraClients: Socket[] = [];
 afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.close()));
+  for (const socket of extraClients.splice(0)) socket.disconnect();
   await cluster?.cleanup();
   cluster = undefined;
 });
 
-const KEY = 'test-api-key-0123456789';
-const HISTORY = { rooms: ['news:*'] };
-const client = clientFactory(clients, { backoffMinMs: 50, backoffMaxMs: 200 });
+/** Heartbeats short enough for a test, long enough for a loaded 2-core machine. */
+const HEARTBEAT = { heartbeatIntervalMs: 1_000, heartbeatTtlMs: 3_000 };
+const CHILD_HEARTBEAT = { HEARTBEAT_INTERVAL_MS: '1000', HEARTBEAT_TTL_MS: '3000' };
+const AUTH_IO_NODE = 'test/fixtures/auth-io-node.ts';
 
-type Position = { epoch: string; offset: number };
+/** When each handler's ack wait settled, ms after it started (the deadline test reads it). */
+const ackWaits: { ms: number; outcome: string }[] = [];
 
-/** One request to the server API; answers its status, JSON body and headers. */
-async function api(
-  base: string,
-  path: string,
-  init: { method?: string; body?: unknown; key?: string | null; raw?: string } = {},
-): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
-  const key = init.key === undefined ? KEY : init.key;
-  const res = await fetch(`${base}/api/v1${path}`, {
-    method: init.method ?? (init.body === undefined && init.raw === undefined ? 'GET' : 'POST'),
-    headers: {
-      ...(key === null ? {} : { authorization: `Bearer ${key}` }),
-      ...(init.body === undefined && init.raw === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(init.raw !== undefined
-      ? { body: init.raw }
-      : init.body === undefined
-        ? {}
-        : { body: JSON.stringify(init.body) }),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown>, headers: res.headers };
+/** A fetched socket as plain data, for comparisons. */
+function plain(socket: RemoteSocket) {
+  return {
+    id: socket.id,
+    nodeId: socket.nodeId,
+    user: socket.user,
+    data: socket.data,
+    rooms: [...socket.rooms].sort(),
+    address: socket.handshake.address,
+  };
 }
 
-describe('emitter and server API', () => {
-  test('emitter - from another process: a room emit reaches its members on both io-nodes once; a publish to a history room answers its position, recorded like an app-node emit', async () => {
-    const c = await setup({
-      ioNodes: 2,
-      appNodes: 2,
-      register: registerTestApp,
-      appNodeOptions: { history: HISTORY },
-    });
-    cluster = c;
-    const [a, b, stranger] = await Promise.all([c.connect(0), c.connect(1), c.connect(1)]);
-    for (const s of [a, b]) {
-      await s.emitWithAck('join', 'lobby');
-      await s.emitWithAck('join', 'news:1');
+function register(app: AppNode): void {
+  app.on('join', async (socket, room: string) => {
+    await socket.join(room);
+    return true;
+  });
+  app.on('set', (socket, data: Record<string, unknown>) => {
+    socket.setData(data);
+    return true;
+  });
+  app.on('to user', (socket, user: string, text: string) => {
+    app.toUser(user).emit('private', { from: (socket.user as { id: string }).id, text });
+    return true;
+  });
+  app.on('disconnect user', async (_socket, user: string, reason: string) => {
+    return (await app.disconnectUser(user, reason)).count;
+  });
+  app.on('ask', async (socket, question: string, ms: number) => {
+    const started = performance.now();
+    try {
+      const answer = await socket.timeout(ms).emitWithAck('question', question);
+      ackWaits.push({ ms: performance.now() - started, outcome: 'answer' });
+      return { answer };
+    } catch (err) {
+      ackWaits.push({ ms: performance.now() - started, outcome: (err as { code: string }).code });
+      return { error: (err as { code: string }).code };
     }
-    const got = [a, b, stranger].map((s) => ({
-      hello: collect(s, 'hello'),
-      headline: collect(s, 'headline'),
-    }));
-    const done = [a, b, stranger].map((s) => collect(s, 'done'));
-
-    const ready = await c.runScript(
-      'test/fixtures/emitter-script.ts',
-      [
-        JSON.stringify([
-          { op: 'emit', rooms: ['lobby', 'news:1'], event: 'hello', args: ['both rooms', 1] },
-          { op: 'publish', room: 'news:1', event: 'headline', data: { n: 1 } },
-          { op: 'publish', room: 'news:1', event: 'headline', data: { n: 2 } },
-          { op: 'emit', rooms: [], event: 'done', args: [] },
-        ]),
-      ],
-      { HISTORY_ROOMS: 'news:*' },
-    );
-    const [hello, first, second] = ready.results as [
-      { recorded: { room: string; position: Position }[] },
-      { position: Position },
-      { position: Position },
-    ];
-    await Promise.all(done.map((d) => d.until(1)));
-    for (const { hello: h, headline } of got.slice(0, 2)) {
-      expect(h.items).toEqual(['both rooms']);
-      expect(headline.items).toEqual([{ n: 1 }, { n: 2 }]);
-    }
-    expect(got[2]!.hello.items).toEqual([]);
-    expect(got[2]!.headline.items).toEqual([]);
-    // The emit to two rooms was recorded once, in the one that keeps history; the publishes follow it.
-    expect(hello.recorded).toEqual([{ room: 'news:1', position: { epoch: expect.any(String), offset: 1 } }]);
-    expect(first.position).toEqual({ epoch: hello.recorded[0]!.position.epoch, offset: 2 });
-    expect(second.position).toEqual({ epoch: hello.recorded[0]!.position.epoch, offset: 3 });
-    const page = await c.appNodes[0]!.history('news:1');
-    expect(page.messages.map((m) => [m.offset, m.event, m.args])).toEqual([
-      [1, 'hello', ['both rooms', 1]],
-      [2, 'headline', [{ n: 1 }]],
-      [3, 'headline', [{ n: 2 }]],
-    ]);
   });
-
-  test('server API - a publish while a client is away is recovered by @iocluster/client when it comes back', async () => {
-    const c = await setup({
-      appNodes: 1,
-      register: registerTestApp,
-      appNodeOptions: { history: HISTORY },
-      ioNodeOptions: { heartbeatIntervalMs: 200, heartbeatTtlMs: 600 },
-    });
-    cluster = c;
-    const frontend = await c.startChildFrontend({
-      API_KEY: KEY,
-      HISTORY_ROOMS: 'news:*',
-      FRONTEND_REGISTRY_REFRESH_MS: '100',
-    });
-    const victim = await c.startChildIoNode({ HEARTBEAT_INTERVAL_MS: '200', HEARTBEAT_TTL_MS: '600' });
-    const reader = client({ frontendUrl: frontend.url });
-    await next(reader, 'connected');
-    expect(reader.nodeId).toBe(victim.nodeId);
-    const headlines: unknown[] = [];
-    reader.on('headline', (data: unknown) => headlines.push(data));
-    await reader.emitWithAck('join', 'news:away');
-    const live = await api(frontend.url, '/publish', {
-      body: { room: 'news:away', event: 'headline', data: 'live' },
-    });
-    expect(live).toMatchObject({ status: 200, body: { position: { offset: 1 } } });
-    await c.startIoNode();
-    const lost = next(reader, 'disconnected');
-    await victim.kill();
-    await lost;
-    const away = await api(frontend.url, '/publish', {
-      body: { room: 'news:away', event: 'headline', data: 'while away' },
-    });
-    expect(away.body).toEqual({ position: { epoch: (live.body.position as Position).epoch, offset: 2 } });
-    const [report] = (await next(reader, 'recovered')) as [RecoveryReport];
-    expect(report).toMatchObject({ recovered: true, rooms: ['news:away'], missed: 1 });
-    expect(headlines).toEqual(['live', 'while away']);
-  });
-
-  test('server API - publish reaches members on both io-nodes with its position; the same idempotency key again delivers nothing and answers the same', async () => {
-    const c = await setup({
-      ioNodes: 2,
-      appNodes: 2,
-      register: registerTestApp,
-      appNodeOptions: { history: HISTORY },
-    });
-    cluster = c;
-    const frontend = await c.startChildFrontend({ API_KEY: KEY, HISTORY_ROOMS: 'news:*' });
-    const [a, b] = await Promise.all([c.connect(0), c.connect(1)]);
-    for (const s of [a, b]) await s.emitWithAck('join', 'news:idem');
-    const seen = [a, b].map((s) => collect(s, 'headline'));
-    const done = [a, b].map((s) => collect(s, 'done'));
-
-    const body = { room: 'news:idem', event: 'headline', data: { text: 'once' }, idempotencyKey: 'order-42' };
-    const first = await api(frontend.url, '/publish', { body });
-    const again = await api(frontend.url, '/publish', { body });
-    const other = await api(frontend.url, '/publish', { body: { ...body, idempotencyKey: 'order-43' } });
-    const plain = await api(frontend.url, '/broadcast', {
-      body: { rooms: ['news:idem', 'x'], event: 'done' },
-    });
-
-    expect(first.status).toBe(200);
-    expect(first.body).toEqual({ position: { epoch: expect.any(String), offset: 1 } });
-    expect(first.headers.get('idempotent-replayed')).toBeNull();
-    expect(again).toMatchObject({ status: 200, body: first.body });
-    expect(again.headers.get('idempotent-replayed')).toBe('true');
-    expect(other.body).toEqual({ position: { epoch: (first.body.position as Position).epoch, offset: 2 } });
-    expect(plain.body).toEqual({
-      recorded: [{ room: 'news:idem', position: { epoch: expect.any(String), offset: 3 } }],
-    });
-    await Promise.all(done.map((d) => d.until(1)));
-    for (const s of seen) expect(s.items).toEqual([{ text: 'once' }, { text: 'once' }]);
-  });
-
-  test('server API - missing or wrong key 401, bad bodies 400 with the field named, past the rate 429, off without API_KEY', async () => {
-    const c = await setup({ ioNodes: 1 });
-    cluster = c;
-    const frontend = await c.startChildFrontend({
-      API_KEY: KEY,
-      API_RATE_LIMIT: '12',
-      API_RATE_WINDOW_MS: '60000',
-    });
-    const publish = { room: 'r', event: 'e', data: 1 };
-    expect(await api(frontend.url, '/publish', { body: publish, key: null })).toMatchObject({
-      status: 401,
-      body: { error: { code: 'UNAUTHORIZED' } },
-    });
-    expect(await api(frontend.url, '/publish', { body: publish, key: `${KEY}x` })).toMatchObject({
-      status: 401,
-      body: { error: { code: 'UNAUTHORIZED' } },
-    });
-    const bad: [unknown, string][] = [
-      [{ event: 'e' }, 'room'],
-      [{ room: 'r', event: '$presence' }, 'event: event names starting with "$" are reserved'],
-      [{ room: 'r', event: 'e', extra: true }, 'extra'],
-      [{ room: 'r', event: 'e', idempotencyKey: '' }, 'idempotencyKey'],
-    ];
-    for (const [body, named] of bad) {
-      const res = await api(frontend.url, '/publish', { body });
-      expect(res.status, JSON.stringify(body)).toBe(400);
-      expect((res.body.error as { code: string; message: string }).code).toBe('BAD_REQUEST');
-      expect((res.body.error as { message: string }).message).toContain(named);
-    }
-    expect(await api(frontend.url, '/publish', { raw: '{not json' })).toMatchObject({
-      status: 400,
-      body: { error: { code: 'BAD_REQUEST', message: 'the body is not valid JSON' } },
-    });
-    expect(await api(frontend.url, '/history/r?limit=0')).toMatchObject({
-      status: 400,
-      body: { error: { code: 'BAD_REQUEST' } },
-    });
-    expect(await api(frontend.url, '/nope')).toMatchObject({
-      status: 404,
-      body: { error: { code: 'NOT_FOUND' } },
-    });
-    // 9 requests so far; the 13th within the window is refused, and so is every one after it (bounded).
-    const statuses: number[] = [];
-    for (let i = 0; i < 6; i++) statuses.push((await api(frontend.url, '/presence-stats/r')).status);
-    expect(statuses).toEqual([200, 200, 200, 429, 429, 429]);
-    const limited = await api(frontend.url, '/presence-stats/r');
-    expect(limited.body).toMatchObject({ error: { code: 'RATE_LIMITED' } });
-    expect(limited.headers.get('ratelimit-policy')).toContain('12');
-
-    const off = await c.startFrontend();
-    expect(await api(off.url, '/publish', { body: publish })).toMatchObject({
-      status: 404,
-      body: { error: { code: 'API_DISABLED' } },
-    });
-  });
-
-  test('server API - presence, presence stats, history (since and limit), channels and batch', async () => {
-    const c = await setup({
-      ioNodes: 2,
-      appNodes: 1,
-      register: (app) => {
-        registerTestApp(app);
-        app.on('enter', (socket, room: string, nick: string) => socket.join(room, { presence: { nick } }));
-      },
-      appNodeOptions: { history: HISTORY },
-    });
-    cluster = c;
-    const frontend = await c.startFrontend({ apiKey: KEY, history: HISTORY });
-    const [a, b, b2] = await Promise.all([c.connect(0), c.connect(1), c.connect(1)]);
-    await a.emitWithAck('enter', 'news:p', 'ada');
-    await b.emitWithAck('enter', 'news:p', 'bob');
-    await b2.emitWithAck('enter', 'news:p', 'bob too');
-
-    const presence = await api(frontend.url, '/presence/news%3Ap');
-    expect(presence.status).toBe(200);
-    const members = presence.body.members as { id: string; meta: { nick: string }; connections: unknown[] }[];
-    expect(members.map((m) => [m.meta.nick, m.connections.length])).toEqual([
-      ['ada', 1],
-      ['bob', 1],
-      ['bob too', 1],
-    ]);
-    expect((await api(frontend.url, '/presence-stats/news%3Ap')).body).toEqual({
-      room: 'news:p',
-      members: 3,
-      connections: 3,
-    });
-    expect((await api(frontend.url, '/channels')).body).toEqual({ rooms: [{ room: 'news:p', members: 3 }] });
-
-    const batch = await api(frontend.url, '/batch', {
-      body: {
-        commands: [
-          { method: 'publish', params: { room: 'news:h', event: 'm', data: 1 } },
-          { method: 'publish', params: { room: 'news:h', event: '' } },
-          { method: 'nope', params: {} },
-          { method: 'publish', params: { room: 'news:h', event: 'm', data: 2 } },
-          { method: 'presenceStats', params: { room: 'news:p' } },
-        ],
-      },
-    });
-    expect(batch.status).toBe(200);
-    const replies = batch.body.replies as Record<string, unknown>[];
-    expect(replies).toMatchObject([
-      { result: { position: { offset: 1 } } },
-      { error: { code: 'BAD_REQUEST' } },
-      { error: { code: 'BAD_REQUEST', message: 'unknown method "nope"' } },
-      { result: { position: { offset: 2 } } },
-      { result: { members: 3, connections: 3 } },
-    ]);
-    const { epoch } = (replies[0]!.result as { position: Position }).position;
-    for (let i = 3; i <= 6; i++)
-      await api(frontend.url, '/publish', { body: { room: 'news:h', event: 'm', data: i } });
-    const last2 = await api(frontend.url, '/history/news%3Ah?limit=2');
-    expect(last2.body).toMatchObject({ position: { epoch, offset: 6 }, complete: true });
-    expect((last2.body.messages as { args: unknown[] }[]).map((m) => m.args)).toEqual([[5], [6]]);
-    const after3 = await api(frontend.url, `/history/news%3Ah?epoch=${epoch}&offset=3&limit=2`);
-    expect((after3.body.messages as { offset: number }[]).map((m) => m.offset)).toEqual([4, 5]);
-    expect((await api(frontend.url, '/history/news%3Ah?epoch=other&offset=3')).body).toMatchObject({
-      complete: false,
-      messages: [],
-    });
-  });
-
-  test('server API - the OpenAPI document at /api/v1/openapi.json is valid OpenAPI 3.1 and describes every route', async () => {
-    const c = await setup({ ioNodes: 1 });
-    cluster = c;
-    const frontend = await c.startFrontend({ apiKey: KEY });
-    const res = await fetch(`${frontend.url}/api/v1/openapi.json`);
-    expect(res.status).toBe(200);
-    const document = (await res.json()) as {
-      openapi: string;
-      paths: Record<string, Record<string, unknown>>;
+  app.on('ask room', async (socket, room: string, ms: number) => {
+    const acks = await socket.to(room).timeout(ms).emitWithAck('question', 'everyone?');
+    return {
+      responses: [...acks.responses].sort(),
+      answered: acks.answers.map((a) => a.socketId).sort(),
+      missing: [...acks.missing].sort(),
+      missingNodes: acks.missingNodes,
     };
-    const validator = new Validator();
-    const result = await validator.validate(document as unknown as Parameters<Validator['validate']>[0]);
-    expect(result.errors ?? []).toEqual([]);
-    expect(result.valid).toBe(true);
-    expect(document.openapi).toBe('3.1.0');
-    expect(Object.keys(document.paths).sort()).toEqual([
-      '/api/v1/batch',
-      '/api/v1/broadcast',
-      '/api/v1/channels',
-      '/api/v1/history/{room}',
-      '/api/v1/openapi.json',
-      '/api/v1/presence-stats/{room}',
-      '/api/v1/presence/{room}',
-      '/api/v1/publish',
-    ]);
-    // An invalid document is refused by the same validator: the check can fail.
-    expect(
-      (
-        await validator.validate({ openapi: '3.1.0', paths: 1 } as unknown as Parameters<
-          Validator['validate']
-        >[0])
-      ).valid,
-    ).toBe(false);
+  });
+}
+
+/** Answers `question` with `<its question> from <socket id>`. */
+function answering(socket: Socket): Socket {
+  socket.on('question', (question: string, ack: (answer: string) => void) =>
+    ack(`${question} from ${socket.id}`),
+  );
+  return socket;
+}
+
+async function connectAs(url: string, user: string): Promise<Socket> {
+  const socket = connectClient(url, { transports: ['websocket'], reconnection: false, auth: { user } });
+  extraClients.push(socket);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+  return socket;
+}
+
+/** The code of a refused connection (`connect_error`'s `data.code`), or 'connected'. */
+async function refusalOf(url: string, user: string): Promise<string> {
+  try {
+    await connectAs(url, user);
+    return 'connected';
+  } catch (err) {
+    return String((err as { data?: { code?: unknown } }).data?.code);
+  }
+}
+
+const byId = <T extends { id: string }>(list: T[]) => [...list].sort((a, b) => a.id.localeCompare(b.id));
+
+describe('server api', () => {
+  test('server api - fetchSockets from either app-node describes sockets on both io-nodes; except and user rooms select', async () => {
+    cluster = await setup({
+      ioNodes: 2,
+      appNodes: 2,
+      register,
+      ioNodeOptions: { authenticate: authenticateByAuthUser },
+    });
+    const c = cluster;
+    const [io0, io1] = c.ioNodes as [(typeof c.ioNodes)[0], (typeof c.ioNodes)[0]];
+    const ann = await connectAs(io0.url, 'ann');
+    const bob = await connectAs(io1.url, 'bob');
+    const anon = await connectAs(io1.url, '');
+    for (const s of [ann, bob, anon]) expect(await s.emitWithAck('join', 'lobby')).toBe(true);
+    expect(await ann.emitWithAck('set', { nick: 'Ann' })).toBe(true);
+
+    for (const app of c.appNodes) {
+      const found = byId((await app.in('lobby').fetchSockets()).map(plain));
+      expect(found).toEqual(
+        byId([
+          {
+            id: ann.id!,
+            nodeId: io0.nodeId,
+            user: { id: 'ann' },
+            data: { nick: 'Ann' },
+            rooms: [userRoom('ann'), 'lobby'],
+            address: expect.any(String),
+          },
+          {
+            id: bob.id!,
+            nodeId: io1.nodeId,
+            user: { id: 'bob' },
+            data: {},
+            rooms: [userRoom('bob'), 'lobby'],
+            address: expect.any(String),
+          },
+          {
+            id: anon.id!,
+            nodeId: io1.nodeId,
+            user: null,
+            data: {},
+            rooms: ['lobby'],
+            address: expect.any(String),
+          },
+        ]),
+      );
+      const all = await app.fetchSockets();
+      expect(all.map((s) => s.id).sort()).toEqual([ann.id, bob.id, anon.id].sort());
+      const others = await app.except(ann.id!).fetchSockets();
+      expect(others.map((s) => s.id).sort()).toEqual([bob.id, anon.id].sort());
+      expect((await app.toUser('bob').fetchSockets()).map((s) => s.id)).toEqual([bob.id]);
+      expect(await app.in('nobody-here').fetchSockets()).toEqual([]);
+    }
+
+    // A fetched socket acts on the io-node holding it.
+    const hello = nextEvent<[string]>(bob, 'hello');
+    const [remoteBob] = await c.appNodes[0]!.toUser('bob').fetchSockets();
+    remoteBob!.emit('hello', 'from a fetched socket');
+    expect(await hello).toEqual(['from a fetched socket']);
+    const gone = nextEvent(anon, 'disconnect');
+    const [remoteAnon] = await c.appNodes[1]!.in('lobby').except([ann.id!, bob.id!]).fetchSockets();
+    remoteAnon!.disconnect();
+    await gone;
+  });
+
+  test('server api - socketsJoin, socketsLeave and disconnectSockets reach members on both io-nodes; an emit after socketsJoin resolved reaches the new members', async () => {
+    cluster = await setup({ ioNodes: 2, appNodes: 2, register });
+    const c = cluster;
+    const a = await c.connect(0);
+    const b = await c.connect(1);
+    const outsider = await c.connect(1);
+    for (const s of [a, b]) expect(await s.emitWithAck('join', 'team')).toBe(true);
+    expect(await outsider.emitWithAck('join', 'other')).toBe(true);
+
+    const joined = await c.appNodes[0]!.in('team').socketsJoin(['news', 'alerts']);
+    expect(joined).toEqual({ count: 2, missingNodes: [] });
+    const news = [collect<string>(a, 'news'), collect<string>(b, 'news'), collect<string>(outsider, 'news')];
+    c.appNodes[1]!.to('news').emit('news', 'first');
+    await Promise.all([news[0]!.until(1), news[1]!.until(1)]);
+    const rooms = async (id: string) =>
+      [...((await c.appNodes[1]!.in(id).fetchSockets())[0]?.rooms ?? [])].sort();
+    expect(await rooms(a.id!)).toEqual(['alerts', 'news', 'team']);
+    expect(await rooms(b.id!)).toEqual(['alerts', 'news', 'team']);
+
+    expect(await c.appNodes[1]!.in('team').except(a.id!).socketsLeave('news')).toEqual({
+      count: 1,
+      missingNodes: [],
+    });
+    expect(await rooms(b.id!)).toEqual(['alerts', 'team']);
+    c.appNodes[0]!.to('news').emit('news', 'second');
+    await news[0]!.until(2);
+    expect(news[0]!.items).toEqual(['first', 'second']);
+    expect(news[1]!.items).toEqual(['first']);
+    expect(news[2]!.items).toEqual([]);
+
+    const disconnected = [nextEvent(a, 'disconnect'), nextEvent(b, 'disconnect')];
+    expect(await c.appNodes[0]!.in('alerts').disconnectSockets(true)).toEqual({ count: 2, missingNodes: [] });
+    await Promise.all(disconnected);
+    expect(outsider.connected).toBe(true);
+    expect((await c.appNodes[0]!.fetchSockets()).map((s) => s.id)).toEqual([outsider.id]);
+  });
+
+  test('server api - toUser reaches every connection of a user on both io-nodes, disconnectUser ends them with the reason', async () => {
+    cluster = await setup({
+      ioNodes: 2,
+      appNodes: 2,
+      register,
+      ioNodeOptions: { authenticate: authenticateByAuthUser },
+    });
+    const c = cluster;
+    const [io0, io1] = c.ioNodes as [(typeof c.ioNodes)[0], (typeof c.ioNodes)[0]];
+    const ann = await connectAs(io0.url, 'ann');
+    const bobPhone = await connectAs(io0.url, 'bob');
+    const bobLaptop = await connectAs(io1.url, 'bob');
+    const inbox = [bobPhone, bobLaptop, ann].map((s) =>
+      collect<{ from: string; text: string }>(s, 'private'),
+    );
+    expect(await ann.emitWithAck('to user', 'bob', 'hi bob')).toBe(true);
+    await Promise.all([inbox[0]!.until(1), inbox[1]!.until(1)]);
+    expect(inbox[0]!.items).toEqual([{ from: 'ann', text: 'hi bob' }]);
+    expect(inbox[1]!.items).toEqual([{ from: 'ann', text: 'hi bob' }]);
+    // The user room is routed: only io-nodes holding the user's connections are asked.
+    expect((await c.redis.hkeys(createKeys(c.prefix).roomNodes(userRoom('bob')))).sort()).toEqual(
+      [io0.nodeId, io1.nodeId].sort(),
+    );
+
+    const errors = [bobPhone, bobLaptop].map((s) =>
+      nextEvent<[{ code: string; message: string }]>(s, '$error'),
+    );
+    const closed = [nextEvent(bobPhone, 'disconnect'), nextEvent(bobLaptop, 'disconnect')];
+    expect(await ann.emitWithAck('disconnect user', 'bob', 'banned for spam')).toBe(2);
+    for (const [error] of await Promise.all(errors)) {
+      expect(error).toEqual({ code: 'DISCONNECTED', message: 'banned for spam' });
+    }
+    await Promise.all(closed);
+    expect(ann.connected).toBe(true);
+    expect(inbox[2]!.items).toEqual([]);
+    expect(await c.appNodes[1]!.toUser('bob').fetchSockets()).toEqual([]);
+  });
+
+  test('server api - MAX_CONNECTIONS_PER_USER holds across io-nodes: the third connection is refused with its code, a freed place is taken again, a SIGKILLed io-node’s places free up', async () => {
+    const limits = { authenticate: authenticateByAuthUser, maxConnectionsPerUser: 2, ...HEARTBEAT };
+    cluster = await setup({ ioNodes: 2, appNodes: 1, register, ioNodeOptions: limits });
+    const c = cluster;
+    const [io0, io1] = c.ioNodes as [(typeof c.ioNodes)[0], (typeof c.ioNodes)[0]];
+    const first = await connectAs(io0.url, 'u');
+    await connectAs(io1.url, 'u');
+    expect(await refusalOf(io0.url, 'u')).toBe('USER_CONNECTION_LIMIT');
+    expect(await refusalOf(io1.url, 'u')).toBe('USER_CONNECTION_LIMIT');
+    // Another user and anonymous clients are not counted against it.
+    await connectAs(io0.url, 'v');
+    await connectAs(io0.url, '');
+
+    first.disconnect();
+    await until(
+      () => refusalOf(io1.url, 'u'),
+      (code) => code === 'connected',
+      10_000,
+    );
+    expect(await refusalOf(io0.url, 'u')).toBe('USER_CONNECTION_LIMIT');
+
+    const doomed = await c.startChildIoNode(
+      { ...CHILD_HEARTBEAT, MAX_CONNECTIONS_PER_USER: '2' },
+      AUTH_IO_NODE,
+    );
+    await connectAs(doomed.url, 'k');
+    await connectAs(doomed.url, 'k');
+    expect(await refusalOf(io0.url, 'k')).toBe('USER_CONNECTION_LIMIT');
+    await doomed.kill();
+    // Its liveness record expires (3 s), a live node purges its entries.
+    await until(
+      () => refusalOf(io0.url, 'k'),
+      (code) => code === 'connected',
+      15_000,
+    );
+  });
+
+  test('server api - socket.timeout().emitWithAck answers from the client, ACK_TIMEOUT from a silent one, never past the handler’s deadline', async () => {
+    cluster = await setup({ ioNodes: 2, appNodes: 2, register, appNodeOptions: { handlerTimeoutMs: 2_000 } });
+    const c = cluster;
+    const talker = answering(await c.connect(0));
+    const silent = await c.connect(1);
+    ackWaits.length = 0;
+    expect(await talker.emitWithAck('ask', 'ready?', 1_000)).toEqual({ answer: `ready? from ${talker.id}` });
+    expect(await silent.emitWithAck('ask', 'ready?', 300)).toEqual({ error: 'ACK_TIMEOUT' });
+    expect(ackWaits.map((w) => w.outcome)).toEqual(['answer', 'ACK_TIMEOUT']);
+    expect(ackWaits[1]!.ms).toBeGreaterThanOrEqual(290);
+
+    // Asked for 60 s with 2 s left: the wait ends with the handler's time, not a minute later.
+    const started = performance.now();
+    const answer = await silent.timeout(10_000).emitWithAck('ask', 'still there?', 60_000);
+    expect(performance.now() - started).toBeLessThan(5_000);
+    // The handler's TIMEOUT, or its own answer when the ack wait ended just before.
+    expect([JSON.stringify({ error: 'ACK_TIMEOUT' }), 'TIMEOUT']).toContain(
+      (answer as { error?: { code?: string } }).error?.code ?? JSON.stringify(answer),
+    );
+    await until(
+      async () => ackWaits.length,
+      (n) => n === 3,
+      5_000,
+    );
+    expect(ackWaits[2]!.outcome).toBe('ACK_TIMEOUT');
+    expect(ackWaits[2]!.ms).toBeLessThan(2_500);
+  });
+
+  test('server api - a broadcast emitWithAck gathers every answer on both io-nodes and names the sockets that did not answer', async () => {
+    cluster = await setup({ ioNodes: 2, appNodes: 2, register });
+    const c = cluster;
+    const asker = await c.connect(0);
+    const one = answering(await c.connect(0));
+    const two = answering(await c.connect(1));
+    const mute = await c.connect(1);
+    mute.on('question', () => undefined);
+    for (const s of [asker, one, two, mute]) expect(await s.emitWithAck('join', 'poll')).toBe(true);
+    const result = await asker.emitWithAck('ask room', 'poll', 500);
+    expect(result).toEqual({
+      responses: [`everyone? from ${one.id}`, `everyone? from ${two.id}`].sort(),
+      answered: [one.id, two.id].sort(),
+      missing: [mute.id],
+      missingNodes: [],
+    });
+
+    const direct = await c.appNodes[1]!.to('poll')
+      .except(mute.id!)
+      .timeout(500)
+      .emitWithAck('question', 'direct?');
+    expect(direct.answers.map((a) => a.socketId).sort()).toEqual([one.id, two.id].sort());
+    expect(direct.missing).toEqual([asker.id]);
   });
 });

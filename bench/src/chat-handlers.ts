@@ -17,6 +17,10 @@ export default function register(app: AppNode): void {
     await socket.join(room);
     return { ok: true };
   });
+  app.on('leave', async (socket, room: string) => {
+    await socket.leave(room);
+    return { ok: true };
+  });
   app.on('rpc', (_socket, request: { mid: number }) => ({ ok: true, mid: request.mid }));
   app.on('chat message', (socket, msg: ChatMessage) => {
     app.to(msg.room).emit('chat message', { ...msg, from: socket.id });

@@ -1,20 +1,10 @@
-import { costTable, messageCost, stepNear } from './cost.js';
+import { costTable } from './cost.js';
+import { kneeText, ms, n } from './format.js';
 import type { MachineInfo } from './proc-stats.js';
-import type {
-  BenchResults,
-  Knee,
-  MemoryRecord,
-  StepRecord,
-  SystemRun,
-  TargetStatus,
-  WorkloadRun,
-} from './results.js';
+import type { BenchResults, Knee, StepRecord, TargetStatus, WorkloadRun } from './results.js';
 import type { ScaleRecord } from './scale.js';
 import { GENERATOR_BUSY } from './scenario.js';
 
-const n = (value: number) => Math.round(value).toLocaleString('en-US');
-const ms = (value: number) =>
-  value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 /** Highest delivered rate among the steps with zero loss and p99 within the limit before the first failing one. */
@@ -67,11 +57,6 @@ export function stepLine(workload: string, system: string, step: StepRecord): st
   ].join('  ');
 }
 
-function kneeText(knee: Knee | null): string {
-  if (!knee) return 'none (first step failed)';
-  return `${knee.bounded ? '' : '≥ '}${n(knee.msgsPerSec)}${knee.failedGeneratorBusy ? ' †' : ''}`;
-}
-
 /** iocluster's knee over a peer's, on that peer's row. */
 function ratioText(workload: WorkloadRun, peer: string): string {
   const ratio = workload.ratios?.[peer] ?? (peer === 'baseline' ? workload.ratio : null);
@@ -84,196 +69,6 @@ function ratioText(workload: WorkloadRun, peer: string): string {
 function describeWorkload(workload: WorkloadRun): string {
   if (workload.name === 'rpc') return `rpc (${workload.clients} clients, round trips/s)`;
   return `fan-out ${Number(workload.fanout.toFixed(2))} (${workload.clients} clients, ${workload.rooms} rooms)`;
-}
-
-function run(workload: WorkloadRun, system: string): SystemRun | undefined {
-  return workload.runs.find((r) => r.system === system);
-}
-
-/** Statuses of the issue's targets, from whatever this run measured. */
-export function evaluateTargets(
-  workloads: readonly WorkloadRun[],
-  memory: readonly MemoryRecord[],
-): TargetStatus[] {
-  const targets: TargetStatus[] = [];
-  for (const [name, goal] of [
-    ['fanout10', 1.5],
-    ['fanout1', 1.0],
-  ] as const) {
-    const workload = workloads.find((w) => w.name === name);
-    const label = `knee throughput, ${name === 'fanout10' ? 'fan-out 10' : 'fan-out 1'}`;
-    const peerKnee = workload && run(workload, 'baseline')?.knee;
-    if (workload && peerKnee && run(workload, 'iocluster') && !run(workload, 'iocluster')?.knee) {
-      targets.push({
-        target: label,
-        goal: `≥ ${goal.toFixed(1)}× baseline`,
-        measured: `0× (iocluster failed its first step, ${n(run(workload, 'iocluster')!.steps[0]?.offered ?? 0)} msgs/s; baseline ${kneeText(peerKnee)})`,
-        status: 'missed',
-        detail: `by ${goal.toFixed(1)}×`,
-      });
-      continue;
-    }
-    if (!workload || workload.ratio === null) {
-      targets.push({
-        target: label,
-        goal: `≥ ${goal.toFixed(1)}× baseline`,
-        measured: '—',
-        status: 'not measured',
-        detail: '',
-      });
-      continue;
-    }
-    const io = run(workload, 'iocluster')?.knee ?? null;
-    const base = run(workload, 'baseline')?.knee ?? null;
-    const ratio = workload.ratio;
-    // Each knee is only known to lie between its passing step and the failing one (or above it, when
-    // no step failed), so the true ratio lies in an interval; only an interval clear of the goal decides.
-    const low = io && base?.failedAt ? io.msgsPerSec / base.failedAt : 0;
-    const high = io?.failedAt && base ? io.failedAt / base.msgsPerSec : Number.POSITIVE_INFINITY;
-    const status: TargetStatus['status'] = low >= goal ? 'met' : high < goal ? 'missed' : 'inconclusive';
-    const interval = `true ratio between ${low.toFixed(2)}× and ${Number.isFinite(high) ? `${high.toFixed(2)}×` : '∞'} at this step spacing`;
-    targets.push({
-      target: label,
-      goal: `≥ ${goal.toFixed(1)}× baseline`,
-      measured: `${ratio.toFixed(2)}× (${kneeText(io)} vs ${kneeText(base)} msgs/s)`,
-      status,
-      detail:
-        status === 'missed'
-          ? `by ${(goal - ratio).toFixed(2)}× (${n((1 - ratio / goal) * 100)}% short; ${interval})`
-          : status === 'inconclusive'
-            ? `${interval}; use finer --steps around the knees`
-            : '',
-    });
-  }
-
-  const fanout10 = workloads.find((w) => w.name === 'fanout10');
-  const near = stepNear(fanout10 && run(fanout10, 'iocluster'), 10_000);
-  for (const [pct, goal] of [
-    ['p50', 3],
-    ['p99', 20],
-  ] as const) {
-    const label = `${pct} latency at 10,000 deliveries/s, fan-out 10`;
-    if (!near) {
-      targets.push({
-        target: label,
-        goal: `≤ ${goal} ms`,
-        measured: '—',
-        status: 'not measured',
-        detail: 'no iocluster fan-out 10 step near 10,000 deliveries/s',
-      });
-      continue;
-    }
-    const value = near.latencyMs[pct];
-    const base = stepNear(fanout10 && run(fanout10, 'baseline'), 10_000);
-    targets.push({
-      target: label,
-      goal: `≤ ${goal} ms`,
-      measured: `${ms(value)} ms (at ${n(near.deliveriesPerSec)} deliveries/s${base ? `; baseline ${ms(base.latencyMs[pct])}` : ''})`,
-      status: value <= goal ? 'met' : 'missed',
-      detail: value <= goal ? '' : `by ${ms(value - goal)} ms`,
-    });
-  }
-  targets.push(cpuTarget(fanout10));
-  targets.push(rpcTarget(workloads.find((w) => w.name === 'rpc')));
-  targets.push(peerTarget(workloads));
-
-  const mem = memory.find((m) => m.system === 'iocluster');
-  const memTarget = 'RSS per idle connection on an io-node, 10,000 connections';
-  if (!mem) {
-    targets.push({ target: memTarget, goal: '≤ 25 KB', measured: '—', status: 'not measured', detail: '' });
-  } else {
-    const met = mem.perClientKB <= 25;
-    // Fewer connections spread the server's fixed growth over fewer clients: only a pass is conclusive.
-    const partial = mem.clients < 10_000;
-    targets.push({
-      target: memTarget,
-      goal: '≤ 25 KB',
-      measured: `${mem.perClientKB} KB (${n(mem.clients)} connections)`,
-      status: met ? 'met' : partial ? 'inconclusive' : 'missed',
-      detail: met
-        ? ''
-        : partial
-          ? `over by ${(mem.perClientKB - 25).toFixed(1)} KB with only ${n(mem.clients)} connections`
-          : `by ${(mem.perClientKB - 25).toFixed(1)} KB`,
-    });
-  }
-  return targets;
-}
-
-/** CPU of iocluster's processes plus Redis per delivery at 10,000 deliveries/s, against the baseline's. */
-function cpuTarget(fanout10: WorkloadRun | undefined): TargetStatus {
-  const target = 'CPU (system processes + Redis) per delivery at 10,000 deliveries/s, fan-out 10';
-  const goal = '≤ 1.5× baseline';
-  const [io, base] = ['iocluster', 'baseline'].map((system) => {
-    const step = stepNear(fanout10 && run(fanout10, system), 10_000);
-    return step ? messageCost(step) : null;
-  });
-  if (!io || !base || base.systemCpuUsPerDelivery <= 0) {
-    return { target, goal, measured: '—', status: 'not measured', detail: '' };
-  }
-  const ratio = io.systemCpuUsPerDelivery / base.systemCpuUsPerDelivery;
-  return {
-    target,
-    goal,
-    measured: `${ratio.toFixed(2)}× (${io.systemCpuUsPerDelivery} vs ${base.systemCpuUsPerDelivery} µs per delivery)`,
-    status: ratio <= 1.5 ? 'met' : 'missed',
-    detail: ratio <= 1.5 ? '' : `by ${(ratio - 1.5).toFixed(2)}×`,
-  };
-}
-
-/** The rpc workload reports knee and latency at its first (fixed) rate for iocluster and the baseline. */
-function rpcTarget(rpc: WorkloadRun | undefined): TargetStatus {
-  const target = 'rpc workload: round trips/s at the knee, p50/p99 at a fixed rate';
-  const goal = 'reported for iocluster and the baseline';
-  const parts = ['iocluster', 'baseline', 'baseline-streams'].flatMap((system) => {
-    const r = rpc && run(rpc, system);
-    const first = r?.steps[0];
-    if (!r || !first) return [];
-    return [
-      `${system} ${kneeText(r.knee)}/s, ${ms(first.latencyMs.p50)}/${ms(first.latencyMs.p99)} ms at ${n(first.offered)}/s`,
-    ];
-  });
-  const complete = rpc && run(rpc, 'iocluster')?.steps[0] && run(rpc, 'baseline')?.steps[0];
-  return {
-    target,
-    goal,
-    measured: parts.length > 0 ? parts.join('; ') : '—',
-    status: complete ? 'met' : 'not measured',
-    detail: '',
-  };
-}
-
-/** `baseline-streams` ran on every workload of the run. */
-function peerTarget(workloads: readonly WorkloadRun[]): TargetStatus {
-  const target = 'second peer (@socket.io/redis-streams-adapter) on every workload';
-  const goal = 'measured on every workload';
-  const runs = workloads.map((w) => [w.name, run(w, 'baseline-streams')] as const);
-  const measured = runs.filter(([, r]) => r && r.steps.length > 0);
-  return {
-    target,
-    goal,
-    measured:
-      measured.length > 0
-        ? measured
-            .map(
-              ([name, r]) =>
-                `${name}: knee ${kneeText(r!.knee)} (iocluster ${workloadRatio(workloads, name)})`,
-            )
-            .join('; ')
-        : '—',
-    status:
-      workloads.length > 0 && measured.length === workloads.length
-        ? 'met'
-        : measured.length > 0
-          ? 'missed'
-          : 'not measured',
-    detail: measured.length > 0 && measured.length < workloads.length ? 'not on every workload' : '',
-  };
-}
-
-function workloadRatio(workloads: readonly WorkloadRun[], name: string): string {
-  const ratio = workloads.find((w) => w.name === name)?.ratios['baseline-streams'];
-  return ratio === null || ratio === undefined ? 'n/a' : `${ratio.toFixed(2)}×`;
 }
 
 /** `met`, `missed by 2.1 ms`, `inconclusive: why`... */

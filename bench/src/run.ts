@@ -8,11 +8,12 @@ import { GeneratorPool } from './generators.js';
 import { type BenchOptions, parseOptions, USAGE } from './options.js';
 import { latencySvg, renderPng } from './plot.js';
 import { machineInfo } from './proc-stats.js';
-import { evaluateTargets, kneeOf, machineLine, markdown, scaleLine, statusText, stepLine } from './report.js';
+import { kneeOf, machineLine, markdown, scaleLine, statusText, stepLine } from './report.js';
 import type { BenchResults, MemoryRecord, SystemRun, WorkloadRun } from './results.js';
 import { runScaleStep, SCALE_IO_NODES, SCALE_LOADS, type ScaleRecord, scaleRate } from './scale.js';
 import { probeMemory, runWorkload, takeTag } from './scenario.js';
 import { PEERS, type RunningSystem, type SystemName, startSystem } from './systems.js';
+import { evaluateTargets } from './targets.js';
 
 /**
  * `npm run bench`: iocluster (2 io-nodes + 1 app-node) against plain Socket.IO with the Redis adapter

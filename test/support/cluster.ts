@@ -27,6 +27,7 @@ import {
   type SocketOptions,
 } from 'socket.io-client';
 import { inject } from 'vitest';
+import { DEFAULT_TRANSPORT, type IngressTransport } from './ingress.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -94,10 +95,17 @@ export interface SetupOptions {
   redisUrl?: string;
   /** A Sentinel or Cluster target (devkit's `startRedisSentinel().target`...) instead of `redisUrl`. */
   redis?: RedisTarget;
+  /**
+   * The ingress transport of every node, process and frontend of the cluster (`INGRESS_TRANSPORT`);
+   * unset, the settings' default. Node options given beside it win.
+   */
+  transport?: IngressTransport;
 }
 
 export interface Cluster {
   readonly prefix: string;
+  /** The ingress transport the cluster runs on. */
+  readonly transport: IngressTransport;
   /** The standalone Redis's URL (that of the test run unless `redisUrl` was given). */
   readonly redisUrl: string;
   /** Where every node connects: `options.redis`, or `redisUrl`. */
@@ -215,13 +223,20 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
   const scripts: ForkedProcess[] = [];
   const target: RedisTarget = options.redis ?? { kind: 'standalone', url: redisUrl };
   const redis = createRedis(target, 'command');
+  const transport: IngressTransport = options.transport ?? DEFAULT_TRANSPORT;
+  const ingressTransport = { ingressTransport: transport };
 
   // The packages' processes through their real entry points (TypeScript sources via tsx), on this cluster.
   const processes = await launchCluster({
     entryPoints: workspaceEntryPoints(root, true),
     execArgv: SOURCE_EXEC_ARGV,
     cwd: root,
-    env: { ...redisEnv(target), IOCLUSTER_PREFIX: prefix, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn' },
+    env: {
+      ...redisEnv(target),
+      IOCLUSTER_PREFIX: prefix,
+      INGRESS_TRANSPORT: transport,
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+    },
     output: 'inherit',
     // Under the test timeout (60 s), so a stuck start fails here, with the child's name.
     readyTimeoutMs: 50_000,
@@ -229,6 +244,7 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
 
   const cluster: Cluster = {
     prefix,
+    transport,
     redisUrl,
     target,
     ioNodes,
@@ -261,6 +277,7 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
         prefix,
         port: 0,
         host: '127.0.0.1',
+        ...ingressTransport,
         ...options.ioNodeOptions,
         ...extra,
       });
@@ -269,7 +286,13 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
       return node;
     },
     async startAppNode(extra = {}) {
-      const app = createAppNode({ redis: target, prefix, ...options.appNodeOptions, ...extra });
+      const app = createAppNode({
+        redis: target,
+        prefix,
+        ...ingressTransport,
+        ...options.appNodeOptions,
+        ...extra,
+      });
       options.register?.(app);
       await app.start();
       appNodes.push(app);
@@ -330,7 +353,14 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
       return handle;
     },
     async startFrontend(extra = {}) {
-      const frontend = createFrontend({ redis: target, prefix, host: '127.0.0.1', port: 0, ...extra });
+      const frontend = createFrontend({
+        redis: target,
+        prefix,
+        host: '127.0.0.1',
+        port: 0,
+        ...ingressTransport,
+        ...extra,
+      });
       await frontend.start();
       frontends.push(frontend);
       return frontend;

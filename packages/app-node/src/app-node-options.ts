@@ -1,6 +1,7 @@
 import {
   assertHeartbeat,
   assertInteger,
+  type ClientStateStore,
   type CommandTransport,
   checkOptions,
   type HistoryOptions,
@@ -8,6 +9,7 @@ import {
   type Logger,
   type RedisTarget,
   type ReplicaWait,
+  type ReplyInbox,
   settingDefaults,
   silentLogger,
   withDefaults,
@@ -27,7 +29,7 @@ export interface AppNodeOptions {
   /**
    * How client events reach app-nodes (`INGRESS_TRANSPORT`): `streams`, a Redis Stream per partition read
    * by every app-node in one consumer group; `bullmq`, a BullMQ queue per partition. Every io-node,
-   * app-node and frontend of a deployment must agree. Ignored when `ingress` is given. @defaultValue 'bullmq'
+   * app-node and frontend of a deployment must agree. Ignored when `ingress` is given. @defaultValue 'streams'
    */
   ingressTransport?: 'streams' | 'bullmq';
   /**
@@ -85,8 +87,31 @@ export interface AppNodeOptions {
    * @defaultValue { subscribe: 'allow', publish: 'deny' }
    */
   channels?: ChannelDefaults;
+  /**
+   * Where batches of room events are POSTed (`WEBHOOK_URL`, docs/webhooks.md); needs `webhookSecret`.
+   * @defaultValue none: no webhooks
+   */
+  webhookUrl?: string;
+  /** Key of each webhook body's HMAC-SHA256 signature (`WEBHOOK_SECRET`). @defaultValue none */
+  webhookSecret?: string;
+  /**
+   * Events sent (`WEBHOOK_EVENTS`): `occupied`/`vacated` (rooms counted by the io-nodes' `OCCUPANCY_ROOMS`)
+   * and `joined`/`left` (presence members). @defaultValue occupied,vacated
+   */
+  webhookEvents?: readonly ('occupied' | 'vacated' | 'joined' | 'left')[];
+  /** How long events wait to be batched into one POST (`WEBHOOK_LINGER_MS`). @defaultValue 100 */
+  webhookLingerMs?: number;
+  /** Attempts per batch, the delay doubling from 1 s, before it stays a failed job. @defaultValue 10 */
+  webhookAttempts?: number;
+  /** Delay before a failed webhook batch's first retry; each next one doubles. @defaultValue 1000 */
+  webhookBackoffMs?: number;
   /** Clients remembered for `no-client` detection. @defaultValue 100000 */
   seenClientsCapacity?: number;
+  /**
+   * Client states held in memory, so events that name their client's state by version run without
+   * reading it from Redis; the least recently used go first. @defaultValue 10000
+   */
+  clientCacheCapacity?: number;
   /**
    * Port of the node's HTTP server (`/healthz`, `/readyz`, `/metrics`); 0 picks a free one.
    * @defaultValue none: no server
@@ -112,6 +137,17 @@ export interface AppNodeOptions {
    * @defaultValue the one in `redis`
    */
   commands?: CommandTransport;
+  /**
+   * Where io-nodes keep the client states that events name by version.
+   * @defaultValue one key per client in `redis`
+   */
+  clientStates?: ClientStateStore;
+  /**
+   * Where io-nodes' answers to this node's requests come (`fetchSockets`, `emitWithAck`...); the
+   * app-node starts and closes it.
+   * @defaultValue a pub/sub channel of its own in `redis`
+   */
+  replies?: ReplyInbox;
 }
 
 /** The options with every default applied, validated. */
@@ -126,6 +162,8 @@ export function resolveAppNodeOptions(options: AppNodeOptions) {
     {
       ...settingDefaults('app-node'),
       seenClientsCapacity: 100_000,
+      clientCacheCapacity: 10_000,
+      webhookBackoffMs: 1_000,
       history: {},
       logger: silentLogger(),
     },
@@ -134,5 +172,10 @@ export function resolveAppNodeOptions(options: AppNodeOptions) {
   checkOptions('AppNodeOptions', 'app-node', opts);
   assertHeartbeat('AppNodeOptions', opts.heartbeatIntervalMs, opts.heartbeatTtlMs);
   assertInteger('AppNodeOptions', 'seenClientsCapacity', opts.seenClientsCapacity, 1);
+  assertInteger('AppNodeOptions', 'clientCacheCapacity', opts.clientCacheCapacity, 1);
+  assertInteger('AppNodeOptions', 'webhookBackoffMs', opts.webhookBackoffMs, 1);
+  if (opts.webhookUrl !== undefined && !opts.webhookSecret) {
+    throw new TypeError('AppNodeOptions.webhookSecret is required with webhookUrl: every webhook is signed');
+  }
   return opts;
 }

@@ -5,11 +5,15 @@ import {
   type CommandPublisher,
   type CommandTransport,
   closeRedis,
+  createClientStateStore,
   createCommandPublisher,
   createKeys,
+  createOccupancyStore,
   createPresenceStore,
   createRedis,
   createRedisCommandTransport,
+  createRedisReplyInbox,
+  createRequester,
   type DefaultEventsMap,
   type EventNames,
   type EventParams,
@@ -19,6 +23,7 @@ import {
   INGRESS_MAX_RUNS,
   type IngressConsumer,
   joinWhenReachable,
+  OCCUPIED_EVENT,
   openRedis,
   PRESENCE_EVENT,
   PRESENCE_REQUEST_EVENT,
@@ -26,30 +31,39 @@ import {
   packageVersionAt,
   RESERVED_PREFIX,
   type RedisConnection,
+  type ReplyInbox,
+  replyAddress,
   runCloseSteps,
+  userRoom,
+  VACATED_EVENT,
 } from '@iocluster/shared';
 import { type AppNodeOptions, resolveAppNodeOptions } from './app-node-options.js';
 import { createAppRegistry } from './app-registry.js';
 import { BroadcastOperator } from './broadcast.js';
 import { createBullmqIngressConsumer } from './bullmq-ingress-consumer.js';
 import { createChannels, type PublishAuthorizer, type SubscribeAuthorizer } from './channels.js';
+import { ClientCache } from './client-cache.js';
 import { createDeadLetters } from './dead-letters.js';
 import { fencedPublisher } from './handler-fence.js';
 import { createHealthServer, type HealthServer } from './health-server.js';
 import { type EventHandler, type EventMiddleware, ingressHandler, JobProcessor } from './job-processor.js';
 import { MessageBuilder } from './message-builder.js';
 import { createAppNodeMetrics } from './metrics.js';
+import { createAppOccupancy, type OccupancyHook } from './occupancy.js';
 import {
   type AppPresence,
   createAppPresence,
   type PresenceAuthorizer,
   type PresenceFormatter,
 } from './presence.js';
+import type { RemoteSocket } from './remote-socket.js';
 import { createAppHistory, type HistoryAuthorizer } from './room-history.js';
 import { SeenClients } from './seen-clients.js';
+import { changeSelection, type SelectionChange } from './selection.js';
 import { createStreamIngressConsumer } from './stream-ingress-consumer.js';
 import type { LifecycleHandlers, OnMethod } from './typed-handlers.js';
 import { createUnhandledEvents } from './unhandled-events.js';
+import { createWebhooks, occupancyEvents, presenceEvents, type Webhooks } from './webhooks.js';
 
 /**
  * The application side of iocluster: handlers for client events, run by BullMQ workers. Typed like
@@ -88,15 +102,35 @@ export interface AppNode<
   /** Adds an authorizer every client publication passes; it may rewrite the data. Returns a remover. */
   authorizePublish(fn: PublishAuthorizer): () => void;
   /** Targets rooms on every io-node. */
-  to(rooms: string | readonly string[]): BroadcastOperator<ServerEvents>;
+  to(rooms: string | readonly string[]): BroadcastOperator<ServerEvents, SocketData, User>;
   /** Alias of `to`. */
-  in(rooms: string | readonly string[]): BroadcastOperator<ServerEvents>;
+  in(rooms: string | readonly string[]): BroadcastOperator<ServerEvents, SocketData, User>;
   /** Targets every client but these rooms / socket ids. */
-  except(rooms: string | readonly string[]): BroadcastOperator<ServerEvents>;
+  except(rooms: string | readonly string[]): BroadcastOperator<ServerEvents, SocketData, User>;
   /** Emits to every client on every io-node. */
   emit<E extends EventNames<ServerEvents>>(event: E, ...args: EventParams<ServerEvents, E>): true;
   /** Socket.IO's `volatile`: emits that may be lost and are never kept in a room's history. */
-  readonly volatile: BroadcastOperator<ServerEvents>;
+  readonly volatile: BroadcastOperator<ServerEvents, SocketData, User>;
+  /** Every client with `timeout(ms)` for `emitWithAck` and the selection requests. */
+  timeout(ms: number): BroadcastOperator<ServerEvents, SocketData, User>;
+  /** Every socket on every io-node (see `BroadcastOperator.fetchSockets`). */
+  fetchSockets(): Promise<RemoteSocket<ServerEvents, SocketData, User>[]>;
+  /** Every socket joins `rooms`. */
+  socketsJoin(rooms: string | readonly string[]): Promise<SelectionChange>;
+  /** Every socket leaves `rooms`. */
+  socketsLeave(rooms: string | readonly string[]): Promise<SelectionChange>;
+  /** Disconnects every socket. */
+  disconnectSockets(close?: boolean): Promise<SelectionChange>;
+  /**
+   * Targets every connection of user `id` (what `authenticate` returned as `id` or `sub`), on every
+   * io-node: its reserved room `userRoom(id)`. Emit to it, fetch its sockets, make them join rooms.
+   */
+  toUser(id: string): BroadcastOperator<ServerEvents, SocketData, User>;
+  /**
+   * Disconnects every connection of user `id`; each client first gets `$error` `{ code: 'DISCONNECTED',
+   * message: reason }`. Resolves with how many were disconnected.
+   */
+  disconnectUser(id: string, reason?: string): Promise<SelectionChange>;
   /** The 2011 message builder. */
   message(): MessageBuilder;
   /**
@@ -130,6 +164,11 @@ export interface AppNode<
   presence(room: string): Promise<PresenceMember[]>;
   /** How many members a room's roster has, without reading it. */
   presenceCount(room: string): Promise<number>;
+  /**
+   * Sockets in a room across the cluster, for rooms the io-nodes count (`OCCUPANCY_ROOMS`; 0 for any
+   * other): one small hash read.
+   */
+  occupancy(room: string): Promise<number>;
   /**
    * Who may read a room's roster with the client request `$presence` (room name, ack).
    * @defaultValue members of the room (sockets in it)
@@ -168,6 +207,10 @@ export function createAppNode<
     logger,
     connectionName: `${nodeId}:pub`,
     lazy: true,
+    // The delivery script and the ingress acknowledgements go out one per turn, each after its awaited
+    // predecessors: an auto-pipeline of one (a Pipeline copying the ~60 scripts BullMQ's dead-letter queue
+    // defines on this connection) cost ~140–280 µs of CPU per EVALSHA against ~50–85 sent at once.
+    sentAtOnce: ['evalsha', 'xack'],
   });
   // BullMQ's workers block on a connection of their own; an injected ingress brings its own.
   const workerRedis: RedisConnection | undefined = opts.ingress
@@ -182,12 +225,21 @@ export function createAppNode<
       replicaWait: opts.replicaWait,
     });
   const history = createAppHistory(transport.history, opts.history);
+  // Answers to this node's requests (fetchSockets, emitWithAck...) come on a subscriber of its own.
+  const replySubscriber: RedisConnection | undefined = opts.replies
+    ? undefined
+    : createRedis(opts.redis, 'subscriber', { logger, connectionName: `${nodeId}:replies`, lazy: true });
+  const replies: ReplyInbox =
+    opts.replies ??
+    createRedisReplyInbox({ subscriber: replySubscriber!, keys, address: replyAddress(nodeId), logger });
+  const requester = createRequester(replies);
   // Fenced: a handler cut off at its time limit publishes nothing more (handler-fence.ts).
   const publisher: CommandPublisher = fencedPublisher(
     createCommandPublisher(transport, {
       history,
       logger,
       status: () => publisherRedis.status,
+      requester,
     }),
     logger,
   );
@@ -238,6 +290,9 @@ export function createAppNode<
     logger,
   );
   handlers.set(PRESENCE_REQUEST_EVENT, (socket, room) => presence.request(socket, room));
+  const clientStateStore = opts.clientStates
+    ? undefined
+    : createClientStateStore(publisherRedis, keys, opts.ingressPartitions, logger);
   const processor = new JobProcessor(
     { handlers, middleware },
     publisher,
@@ -249,9 +304,47 @@ export function createAppNode<
       onHandled: metrics.handled,
       onUnhandled: createUnhandledEvents({ logger, count: metrics.unhandled }),
       presenceScope: () => presence.scope(),
+      clients: new ClientCache(opts.clientStates ?? clientStateStore!, opts.clientCacheCapacity),
+      keepsHistory: history.keeps,
     },
   );
-  const handle = ingressHandler(processor, { presence, onJob: metrics.job });
+  // The webhook worker blocks on a connection of its own.
+  const webhookRedis: RedisConnection | undefined =
+    opts.webhookUrl === undefined
+      ? undefined
+      : createRedis(opts.redis, 'blocking', { logger, connectionName: `${nodeId}:webhooks`, lazy: true });
+  const webhooks: Webhooks | undefined =
+    opts.webhookUrl === undefined
+      ? undefined
+      : createWebhooks({
+          url: opts.webhookUrl,
+          secret: opts.webhookSecret!,
+          events: opts.webhookEvents,
+          lingerMs: opts.webhookLingerMs,
+          attempts: opts.webhookAttempts,
+          backoffMs: opts.webhookBackoffMs,
+          keys,
+          connection: publisherRedis,
+          blockingConnection: webhookRedis!,
+          logger,
+        });
+  const occupancy = createAppOccupancy(
+    logger,
+    webhooks && ((changes) => webhooks.record(occupancyEvents(changes))),
+  );
+  const occupancyStore = createOccupancyStore(publisherRedis, keys);
+  const handle = ingressHandler(processor, {
+    presence: webhooks
+      ? {
+          async run(changes, context) {
+            await presence.run(changes, context);
+            await webhooks.record(presenceEvents(changes, Date.now()));
+          },
+        }
+      : presence,
+    occupancy,
+    onJob: metrics.job,
+  });
   let started = false;
   let closing: Promise<void> | undefined;
   let metricsUrl = '';
@@ -290,7 +383,7 @@ export function createAppNode<
     logger,
   });
 
-  const root = () => new BroadcastOperator(publisher);
+  const root = () => new BroadcastOperator<DefaultEventsMap>(publisher);
   const channels = createChannels({
     defaults: { subscribe: 'allow', publish: 'deny', ...opts.channels },
     emitToRoom: (room, event, payload) => root().to(room).emit(event, payload),
@@ -312,6 +405,11 @@ export function createAppNode<
         throw new TypeError(`app.on("${event}"): handler must be a function`);
       if (event === PRESENCE_EVENT)
         return presence.onChange(handler as unknown as LifecycleHandlers['presence']);
+      if (event === OCCUPIED_EVENT || event === VACATED_EVENT)
+        return occupancy.on(
+          event === OCCUPIED_EVENT ? 'occupied' : 'vacated',
+          handler as unknown as OccupancyHook,
+        );
       if (handlers.has(event)) {
         throw new Error(
           `app.on("${event}"): a handler is already registered; remove it first (on() returns a remover)`,
@@ -339,6 +437,20 @@ export function createAppNode<
     get volatile() {
       return root().volatile;
     },
+    timeout: (ms) => root().timeout(ms),
+    fetchSockets: () => root().fetchSockets(),
+    socketsJoin: (rooms) => root().socketsJoin(rooms),
+    socketsLeave: (rooms) => root().socketsLeave(rooms),
+    disconnectSockets: (close) => root().disconnectSockets(close),
+    toUser: (id) => root().to(userRoom(checkUserId(id))),
+    disconnectUser(id, reason) {
+      const select = { rooms: [userRoom(checkUserId(id))] };
+      return changeSelection(publisher, (request) =>
+        reason === undefined
+          ? { type: 'sockets-disconnect', select, close: true, request }
+          : { type: 'sockets-disconnect', select, close: true, reason: String(reason), request },
+      );
+    },
     message: () => new MessageBuilder(publisher),
     history: (room, options) => history.read(room, options),
     keepHistory(patterns) {
@@ -353,6 +465,7 @@ export function createAppNode<
     flush: () => publisher.flush(),
     presence: (room) => presence.roster(room),
     presenceCount: (room) => presence.count(room),
+    occupancy: (room) => occupancyStore.members(room),
     authorizePresence: (authorizer) => presence.authorize(authorizer),
     formatPresence: (formatter) => presence.format(formatter),
 
@@ -368,6 +481,7 @@ export function createAppNode<
         metricsUrl = `http://${host}:${health.port}/metrics`;
       }
       openRedis(workerRedis);
+      openRedis(webhookRedis);
       // Says once which Redis it waits for and why (and /readyz says it too), rather than failing its
       // first commands after their retries.
       cluster = joinWhenReachable([publisherRedis], {
@@ -378,7 +492,10 @@ export function createAppNode<
         logger,
       });
       await cluster.joined;
+      openRedis(replySubscriber);
+      await requester.start();
       await deadLetters?.start();
+      await webhooks?.start();
       await ingress.start(handle, { onMalformed: () => metrics.job('failed') });
       await registry.start();
       logger.info(
@@ -397,10 +514,22 @@ export function createAppNode<
           ['leave registry', () => registry.close()],
           ['close the ingress consumer', () => ingress.close()],
           ['close dead letters', () => deadLetters?.close()],
+          ['close webhooks', () => webhooks?.close()],
           ['stop health server', () => health?.close()],
           ['stop the cluster id refresh', () => cluster?.close()],
           ['flush commands', () => publisher.close()],
-          ['close redis', () => Promise.all([closeRedis(publisherRedis), closeRedis(workerRedis)])],
+          ['stop watching client states', () => clientStateStore?.close()],
+          ['end requests', () => requester.close()],
+          [
+            'close redis',
+            () =>
+              Promise.all([
+                closeRedis(publisherRedis),
+                closeRedis(workerRedis),
+                closeRedis(replySubscriber),
+                closeRedis(webhookRedis),
+              ]),
+          ],
         ];
         await runCloseSteps(steps, logger, 'app-node');
         logger.info('app-node closed');
@@ -410,4 +539,10 @@ export function createAppNode<
   };
   // The maps only narrow the signatures: at run time every app-node is the same loose one.
   return app as unknown as AppNode<ClientEvents, ServerEvents, InterServerEvents, SocketData, User>;
+}
+
+/** A user id as `toUser` / `disconnectUser` take it: a non-empty string. */
+function checkUserId(id: string): string {
+  if (typeof id !== 'string' || id.length === 0) throw new TypeError('user id must be a non-empty string');
+  return id;
 }

@@ -1,28 +1,8 @@
-import type { CommandPublisher } from '@iocluster/shared';
-import {
-  type ClientInfo,
-  checkPresenceMeta,
-  type DefaultEventsMap,
-  type EventNames,
-  type EventParams,
-  encodeArgs,
-  type HandshakeInfo,
-  type JoinCommand,
-  type PresenceMeta,
-  presenceMemberId,
-} from '@iocluster/shared';
+import { type DefaultEventsMap, encodeArgs } from '@iocluster/shared';
 import { BroadcastOperator } from './broadcast.js';
-import type { PresenceScope } from './presence-writes.js';
+import { RemoteSocket } from './remote-socket.js';
 
-/** Options of {@link AppSocket.join}. */
-export interface JoinOptions {
-  /**
-   * Also join the rooms' presence rosters with this meta (a small JSON object, at most 2 KB): the room's
-   * members are told when this client's member joins or leaves, and `app.presence(room)` lists it.
-   * @defaultValue not in the roster
-   */
-  presence?: PresenceMeta;
-}
+export type { AckEmitter, JoinOptions } from './remote-socket.js';
 
 /** What `socket.volatile` offers: emits that may be lost and are never kept in a room's history. */
 export interface VolatileSocket {
@@ -45,64 +25,12 @@ export class AppSocket<
   ServerEvents extends object = DefaultEventsMap,
   SocketData extends object = Record<string, unknown>,
   User = unknown,
-> {
-  /** Socket id, unique across the cluster. */
-  readonly id: string;
-  /** Id of the io-node holding the connection. */
-  readonly nodeId: string;
-  /** What the io-node's `authenticate` hook returned (null for anonymous clients). */
-  readonly user: User;
-  readonly handshake: Readonly<HandshakeInfo>;
+> extends RemoteSocket<ServerEvents, SocketData, User> {
   /**
    * In the `connection` handler: set when the client came back within the recovery window (to any
    * io-node) with its rooms and data restored, so setup done at its first connection can be skipped.
    */
   recovered: { previousId: string } | undefined;
-  private readonly origin: string | undefined;
-  private readonly state: Record<string, unknown>;
-  private readonly roomSet: Set<string>;
-
-  constructor(
-    info: ClientInfo,
-    private readonly publisher: CommandPublisher,
-    /** Where this job's presence writes are recorded, so the app-node's roster reads show them. */
-    private readonly writes?: PresenceScope,
-  ) {
-    this.id = info.id;
-    this.nodeId = info.nodeId;
-    this.user = info.user as User;
-    this.handshake = info.handshake;
-    this.origin = info.origin;
-    this.state = { ...info.data };
-    this.roomSet = new Set(info.rooms);
-  }
-
-  /** Connection-scoped data; change it with {@link AppSocket.setData}. */
-  get data(): Readonly<Partial<SocketData>> {
-    return this.state as Partial<SocketData>;
-  }
-
-  /** Rooms the client is in (without its own id). */
-  get rooms(): ReadonlySet<string> {
-    return this.roomSet;
-  }
-
-  /** Merges `patch` into the client's data; the next events' handlers, on any app-node, see it. */
-  setData(patch: Partial<SocketData>): void {
-    Object.assign(this.state, patch);
-    this.publisher.publish(this.nodeId, { type: 'set-data', socketId: this.id, data: patch });
-  }
-
-  /** Emits to this client only. */
-  emit<E extends EventNames<ServerEvents>>(event: E, ...args: EventParams<ServerEvents, E>): true {
-    this.publisher.publish(this.nodeId, {
-      type: 'emit',
-      event,
-      socketId: this.id,
-      ...encodeArgs(args as unknown[]),
-    });
-    return true;
-  }
 
   /**
    * Socket.IO's `volatile`: `socket.volatile.emit(...)` may be lost (its io-node drops it while the
@@ -120,52 +48,6 @@ export class AppSocket<
     };
   }
 
-  /**
-   * Who this client is in presence rosters: its user's `id` (or `sub`) when the io-node's `authenticate`
-   * hook returned one, else its socket id (for a recovered client, that of its first connection).
-   */
-  get memberId(): string {
-    return presenceMemberId(this.user, this.origin ?? this.id);
-  }
-
-  /**
-   * Joins rooms; an emit to them published after this call reaches the client. With `presence`, the
-   * client also enters the rooms' rosters (written by its io-node once it applied the join; this
-   * app-node's roster reads show it at once, while the job runs).
-   */
-  join(rooms: string | readonly string[], options: JoinOptions = {}): Promise<void> {
-    const list = typeof rooms === 'string' ? [rooms] : [...rooms];
-    const cmd: JoinCommand = { type: 'join', socketId: this.id, rooms: list };
-    if (options.presence !== undefined) {
-      try {
-        cmd.presence = checkPresenceMeta(options.presence, 'presence');
-      } catch (err) {
-        throw new TypeError(`socket.join(): ${(err as Error).message}`);
-      }
-    }
-    for (const room of list) {
-      this.roomSet.add(room);
-      if (cmd.presence) {
-        this.writes?.joined(room, {
-          socketId: this.id,
-          memberId: this.memberId,
-          nodeId: this.nodeId,
-          meta: cmd.presence,
-        });
-      }
-    }
-    this.publisher.publish(this.nodeId, cmd);
-    return this.publisher.flush();
-  }
-
-  /** Leaves a room (and its roster). */
-  leave(room: string): Promise<void> {
-    this.roomSet.delete(room);
-    this.writes?.left(room, this.id);
-    this.publisher.publish(this.nodeId, { type: 'leave', socketId: this.id, rooms: [room] });
-    return this.publisher.flush();
-  }
-
   /** Targets rooms, leaving this client out (Socket.IO's `socket.to(room).emit`). */
   to(rooms: string | readonly string[]): BroadcastOperator<ServerEvents> {
     return new BroadcastOperator<ServerEvents>(this.publisher).to(rooms).except(this.id);
@@ -179,11 +61,5 @@ export class AppSocket<
   /** Every client but this one. */
   get broadcast(): BroadcastOperator<ServerEvents> {
     return new BroadcastOperator<ServerEvents>(this.publisher).except(this.id);
-  }
-
-  /** Disconnects the client; `close` also closes the underlying connection. */
-  disconnect(close = false): void {
-    this.writes?.gone(this.id);
-    this.publisher.publish(this.nodeId, { type: 'disconnect', socketId: this.id, close });
   }
 }

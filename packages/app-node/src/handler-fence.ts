@@ -15,6 +15,8 @@ interface Fence {
   readonly event: string;
   readonly socketId: string;
   readonly seq: number;
+  /** When the run's time is up (performance.now()). */
+  readonly deadline: number;
   closed: boolean;
   dropped: number;
 }
@@ -37,7 +39,14 @@ export interface FencedRun {
  * the fence, so nothing the run publishes afterwards goes out.
  */
 export function runFenced<T>(run: FencedRun, fn: () => T | PromiseLike<T>): Promise<T> {
-  const fence: Fence = { event: run.event, socketId: run.socketId, seq: run.seq, closed: false, dropped: 0 };
+  const fence: Fence = {
+    event: run.event,
+    socketId: run.socketId,
+    seq: run.seq,
+    deadline: performance.now() + run.limitMs,
+    closed: false,
+    dropped: 0,
+  };
   const timeout = () => new IoclusterError('TIMEOUT', run.timeoutMessage);
   if (run.limitMs <= 0) {
     fence.closed = true;
@@ -67,6 +76,7 @@ export function runFenced<T>(run: FencedRun, fn: () => T | PromiseLike<T>): Prom
 
 /**
  * The publisher handlers see: drops (and logs) a command published from a run whose fence was closed,
+ * ends a request (an ack awaited, sockets fetched) made from a run by the run's deadline at the latest,
  * and passes everything else on unchanged.
  */
 export function fencedPublisher(publisher: CommandPublisher, logger: Logger): CommandPublisher {
@@ -89,6 +99,16 @@ export function fencedPublisher(publisher: CommandPublisher, logger: Logger): Co
         return [];
       }
       return publisher.publish(nodeId, cmd);
+    },
+    request(nodeId, build, waitMs, marginMs = 0) {
+      const fence = fences.getStore();
+      if (!fence) return publisher.request(nodeId, build, waitMs, marginMs);
+      const left = Math.floor(fence.deadline - performance.now());
+      if (fence.closed || left <= 0) {
+        return Promise.reject(new IoclusterError('TIMEOUT', 'the handler’s time limit is up'));
+      }
+      const wait = Math.min(waitMs, left);
+      return publisher.request(nodeId, build, wait, Math.min(marginMs, left - wait));
     },
   };
 }

@@ -18,7 +18,7 @@ export { createRedisCommandTransport } from '@iocluster/shared';
 export type { AppNode } from './app-node.js';
 export { createAppNode } from './app-node.js';
 export type { AppNodeOptions } from './app-node-options.js';
-export type { JoinOptions, VolatileSocket } from './app-socket.js';
+export type { AckEmitter, JoinOptions, VolatileSocket } from './app-socket.js';
 export { AppSocket } from './app-socket.js';
 export { BroadcastOperator } from './broadcast.js';
 export type { BullmqIngressConsumer, BullmqIngressOptions } from './bullmq-ingress-consumer.js';
@@ -28,6 +28,7 @@ export type { DeadLetterData, DeadLetters } from './dead-letters.js';
 export { createDeadLetters } from './dead-letters.js';
 export type { EventHandler, EventMiddleware } from './job-processor.js';
 export { MessageBuilder } from './message-builder.js';
+export type { OccupancyHook } from './occupancy.js';
 export type {
   PresenceAuthorizer,
   PresenceFormatter,
@@ -36,7 +37,10 @@ export type {
   PresenceRoster,
 } from './presence.js';
 export { defaultPresencePayload } from './presence.js';
+export { RemoteSocket } from './remote-socket.js';
+export type { RewindOption } from './rewind-option.js';
 export type { HistoryAuthorizer } from './room-history.js';
+export type { BroadcastAcks, SelectionChange } from './selection.js';
 export type {
   DeadLetter,
   DeadLetterSink,
@@ -53,3 +57,11 @@ export type {
   OnMethod,
   TypedOn,
 } from './typed-handlers.js';
+export type { WebhookBody, WebhookEvent, WebhookEventName } from './webhooks.js';
+export {
+  DELIVERY_HEADER,
+  SIGNATURE_HEADER,
+  signWebhook,
+  TIMESTAMP_HEADER,
+  verifyWebhook,
+} from './webhooks.js';

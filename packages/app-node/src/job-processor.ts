@@ -1,17 +1,21 @@
 import type { CommandPublisher } from '@iocluster/shared';
 import {
   type ClientBatch,
+  type ClientInfo,
   decodeArgs,
   encodeArgs,
   type IngressEvent,
   type IngressHandler,
   type IngressJob,
+  isClientRef,
   type Logger,
+  type OccupancyChange,
   type PresenceChange,
   type ReplyCommand,
   toAckError,
 } from '@iocluster/shared';
 import { AppSocket } from './app-socket.js';
+import type { ClientCache } from './client-cache.js';
 import { type FencedRun, runFenced } from './handler-fence.js';
 import type { PresenceScope } from './presence-writes.js';
 import type { SeenClients } from './seen-clients.js';
@@ -47,8 +51,15 @@ export interface ProcessorOptions {
   onHandled?(event: string, seconds: number): void;
   /** Records one job's presence writes while it runs (read-your-writes). @defaultValue none */
   presenceScope?(): PresenceScope;
+  /** Which rooms keep history (a rewinding join needs it). @defaultValue none: not checked */
+  keepsHistory?(room: string): boolean;
   /** Told of every client event that found no handler (its client, and whether it asked for an ack). @defaultValue none */
   onUnhandled?(event: string, from: UnhandledEventSource): void;
+  /**
+   * Client states this app-node holds, and where to read the others: what serves a batch that names its
+   * client's state by version. @defaultValue none: such a batch is answered `resend`
+   */
+  clients?: ClientCache;
 }
 
 /** Where an event without a handler came from. */
@@ -82,19 +93,43 @@ export class JobProcessor {
     const since = this.publisher.position();
     const writes = this.options.presenceScope?.();
     try {
-      await Promise.all(job.batches.map((batch) => this.runClient(batch, context, writes)));
+      const clients = await this.clientsOf(job);
+      await Promise.all(
+        job.batches.map((batch, i) =>
+          clients[i] ? this.runClient(clients[i], batch, context, writes) : this.resend(job.nodeId, batch),
+        ),
+      );
     } finally {
       writes?.end();
     }
     await this.publisher.flush(since);
   }
 
+  /** The state of each batch's client (null: named by a version this app-node cannot find). */
+  private async clientsOf(job: IngressJob): Promise<(ClientInfo | null)[]> {
+    const { clients } = this.options;
+    if (clients) return clients.resolve(job.batches);
+    return job.batches.map(({ client }) => (isClientRef(client) ? null : client));
+  }
+
+  /** Asks the io-node to send a batch again with its client's state: none of its events ran. */
+  private resend(nodeId: string, { client, events }: ClientBatch): void {
+    this.logger.info(
+      { clientId: client.id, ioNodeId: nodeId, version: client.v },
+      "client state not found at the batch's version; asking its io-node to send it again",
+    );
+    for (const event of events) {
+      this.publisher.reply(nodeId, { type: 'reply', socketId: client.id, seq: event.seq, resend: true });
+    }
+  }
+
   private async runClient(
-    { client, events, deadline }: ClientBatch,
+    client: ClientInfo,
+    { events, deadline }: ClientBatch,
     context: JobContext,
     writes: PresenceScope | undefined,
   ): Promise<void> {
-    const socket = new AppSocket(client, this.publisher, writes);
+    const socket = new AppSocket(client, this.publisher, writes, this.options.keepsHistory);
     for (const event of events) {
       if (event.kind !== 'disconnect' && deadline !== undefined && Date.now() >= deadline) {
         // The io-node has answered it TIMEOUT and sent the client's next events: running it now would run
@@ -125,6 +160,7 @@ export class JobProcessor {
         case 'disconnect':
           reply = await this.call('disconnect', socket, [event.reason], event, context);
           this.seen.delete(socket.id);
+          this.options.clients?.forget(socket.id);
           break;
         case 'event': {
           const earlier =
@@ -241,6 +277,8 @@ export class JobProcessor {
 export interface JobSteps {
   /** Tells rooms of the job's presence changes (after its events, like the io-node decided them). */
   presence: { run(changes: readonly PresenceChange[], context: JobContext): Promise<void> };
+  /** Runs the `room:occupied` / `room:vacated` handlers of the job's occupancy changes. */
+  occupancy?: { run(changes: readonly OccupancyChange[], context: JobContext): Promise<void> };
   /** Told whether each job completed or failed, for metrics. */
   onJob(result: 'completed' | 'failed'): void;
 }
@@ -255,6 +293,7 @@ export function ingressHandler(processor: JobProcessor, steps: JobSteps): Ingres
     try {
       await processor.run(job, { jobId: id });
       if (job.presence) await steps.presence.run(job.presence, { jobId: id });
+      if (job.occupancy) await steps.occupancy?.run(job.occupancy, { jobId: id });
     } catch (err) {
       steps.onJob('failed');
       throw err;

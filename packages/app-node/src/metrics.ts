@@ -62,17 +62,30 @@ export function createAppNodeMetrics(options: AppNodeMetricsOptions): AppNodeMet
     registers,
   });
   queueJobsGauge(base.registry, options.queueCounts);
-  for (const result of ['completed', 'failed'] as const) jobs.inc({ result }, 0);
+  // Children kept, so counting a job or an event skips prom-client's label lookup.
+  const jobsByResult = new Map(
+    (['completed', 'failed'] as const).map((result) => [result, jobs.labels({ result })] as const),
+  );
+  for (const child of jobsByResult.values()) child.inc(0);
+  const handlerByEvent = new Map<string, ReturnType<typeof handlerSeconds.labels>>();
+  const handlerChild = (event: string) => {
+    let child = handlerByEvent.get(event);
+    if (!child) {
+      child = handlerSeconds.labels({ event });
+      handlerByEvent.set(event, child);
+    }
+    return child;
+  };
   const jobRate = createRateMeter();
   const eventRate = createRateMeter();
 
   return {
     job(result) {
-      jobs.inc({ result });
+      jobsByResult.get(result)!.inc();
       jobRate.mark();
     },
     handled(event, seconds) {
-      handlerSeconds.observe({ event: options.isRegistered(event) ? event : 'other' }, seconds);
+      handlerChild(options.isRegistered(event) ? event : 'other').observe(seconds);
       eventRate.mark();
     },
     unhandled: () => unhandled.inc(),

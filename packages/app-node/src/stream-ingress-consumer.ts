@@ -19,6 +19,7 @@ import {
   type Repeating,
   readStreamGroup,
   repeat,
+  WireError,
 } from '@iocluster/shared';
 
 /** The field of a stream entry that holds the job's JSON (as the io-node writes it). */
@@ -161,10 +162,11 @@ export function createStreamIngressConsumer(options: StreamIngressOptions): Stre
     const { stream } = partition;
     held.get(stream)!.add(id);
     try {
-      const raw = fields?.[fields.indexOf(JOB_FIELD) + 1];
+      const at = fields?.indexOf(JOB_FIELD) ?? -1;
+      const raw = at >= 0 ? fields?.[at + 1] : undefined;
       let job: IngressJob;
       try {
-        job = decodeIngressJob(JSON.parse(raw ?? 'null'));
+        job = decodeEntry(raw);
       } catch (err) {
         logger.error({ err, entry: id, stream }, 'malformed ingress entry: kept as a dead letter');
         hooks.onMalformed?.(id, err);
@@ -417,6 +419,18 @@ function compareIds(a: string, b: string): number {
   const [am, as] = a.split('-').map(BigInt) as [bigint, bigint];
   const [bm, bs] = b.split('-').map(BigInt) as [bigint, bigint];
   return am === bm ? Number(as - bs) : am < bm ? -1 : 1;
+}
+
+/** An entry's job: anything but a valid job's JSON (no field, not JSON, a bad job) is a WireError. */
+function decodeEntry(raw: string | undefined): IngressJob {
+  if (raw === undefined) throw new WireError(`entry has no "${JOB_FIELD}" field`);
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (err) {
+    throw new WireError('entry is not JSON', { cause: err });
+  }
+  return decodeIngressJob(value);
 }
 
 function asError(err: unknown): Error {

@@ -4,6 +4,7 @@ import type {
   HandlerArgs,
   HandlerResult,
   IsTypedMap,
+  OccupancyChange,
   PresenceChange,
 } from '@iocluster/shared';
 import type { AppSocket } from './app-socket.js';
@@ -28,9 +29,16 @@ export interface LifecycleHandlers<
    * number of these hooks may be registered.
    */
   presence: (change: PresenceChange) => unknown;
+  /**
+   * A room counted by the io-nodes' `OCCUPANCY_ROOMS` got its first member anywhere in the cluster: runs
+   * once per change, on one app-node (docs/occupancy.md). Any number of these handlers may be registered.
+   */
+  'room:occupied': (room: string, change: OccupancyChange) => unknown;
+  /** Such a room lost its last member (or the io-node holding the last ones died). */
+  'room:vacated': (room: string, change: OccupancyChange) => unknown;
 }
 
-/** Names of the lifecycle events (`connection`, `disconnect`, `no-client`, `presence`). */
+/** Names of the lifecycle events (`connection`, `disconnect`, `no-client`, `presence`, `room:*`). */
 export type LifecycleEventName = keyof LifecycleHandlers;
 
 /**

@@ -73,11 +73,15 @@ function render(state) {
     6,
     'no live io-node',
   );
+  // Streams: each consumer of the group is an app-node (its id); BullMQ names no holder.
+  const streams = queue?.transport === 'streams';
+  const held = new Map((queue?.consumers ?? []).map((c) => [c.consumer, c.pending]));
   fill(
     $('#app-nodes tbody'),
     appNodes.map((n) => [
       cell(n.nodeId),
       cell(n.concurrency, 'num'),
+      cell(streams ? (held.get(n.nodeId) ?? 0) : '–', 'num'),
       cell(rate(n.jobsPerSecond), 'num'),
       cell(rate(n.eventsPerSecond), 'num'),
       cell(n.version),
@@ -85,12 +89,10 @@ function render(state) {
       cell(`${duration(now - n.lastSeen)} ago`),
       metricsLink(n.metricsUrl),
     ]),
-    8,
+    9,
     'no live app-node',
   );
-  for (const el of document.querySelectorAll('#queue [data-state]')) {
-    el.textContent = queue ? String(queue[el.dataset.state]) : '?';
-  }
+  renderIngress(queue, new Set(appNodes.map((n) => n.nodeId)));
   $('#rooms-off').hidden = rooms !== null;
   $('#rooms').hidden = rooms === null;
   if (rooms) {
@@ -106,6 +108,44 @@ function render(state) {
   status.textContent =
     state.errors.length > 0 ? state.errors.join('; ') : `updated ${new Date(now).toLocaleTimeString()}`;
   document.body.dataset.updatedAt = String(now);
+}
+
+/** Streams: `waiting` is the group's lag, `active` its pending entries; BullMQ: job states. */
+const LABELS = {
+  streams: { waiting: 'lag', active: 'pending' },
+  bullmq: { waiting: 'waiting', active: 'active' },
+};
+
+function renderIngress(queue, live) {
+  for (const el of document.querySelectorAll('#queue [data-state]')) {
+    el.textContent = queue ? String(queue[el.dataset.state]) : '?';
+  }
+  if (!queue) return;
+  $('#transport').textContent = `(${queue.transport})`;
+  for (const el of document.querySelectorAll('[data-label]')) {
+    el.textContent = LABELS[queue.transport][el.dataset.label];
+  }
+  fill(
+    $('#partitions tbody'),
+    queue.partitions.map((p) => [
+      cell(p.index, 'num'),
+      cell(p.key, 'key'),
+      cell(p.length ?? '–', 'num'),
+      cell(p.waiting, 'num'),
+      cell(p.active, 'num'),
+      cell(p.delayed, 'num'),
+    ]),
+    6,
+    'no partition',
+  );
+  // Entries still held by consumers that are no live app-node: claimed by the others once their lease lapses.
+  const gone = queue.consumers.filter((c) => c.pending > 0 && !live.has(c.consumer));
+  const departed = $('#departed');
+  departed.hidden = gone.length === 0;
+  departed.textContent =
+    gone.length === 0
+      ? ''
+      : `held by app-nodes no longer live (claimed after the lease): ${gone.map((c) => `${c.consumer} (${c.pending})`).join(', ')}`;
 }
 
 async function poll() {

@@ -1,12 +1,5 @@
 import type { AppNodeRecord, IoNodeRecord } from '@iocluster/shared';
-
-/** Job counts of the ingress queue, by BullMQ state. */
-export interface QueueCounts {
-  readonly waiting: number;
-  readonly active: number;
-  readonly delayed: number;
-  readonly failed: number;
-}
+import type { IngressView } from './ingress-view.js';
 
 /** One room as the admin view shows it. */
 export interface RoomPresence {
@@ -32,8 +25,12 @@ export interface AdminState {
   readonly now: number;
   readonly ioNodes: readonly IoNodeRecord[];
   readonly appNodes: readonly AppNodeRecord[];
-  /** Null when the queue could not be read. */
-  readonly queue: QueueCounts | null;
+  /**
+   * The ingress: totals (Streams: lag as `waiting`, pending entries as `active`, dead letters as `failed`;
+   * BullMQ: job counts), each partition, and with Streams each consumer's pending entries (a consumer is
+   * named by its app-node's id). Null when it could not be read.
+   */
+  readonly queue: IngressView | null;
   /** Null when no rooms source is configured (presence not enabled). */
   readonly rooms: readonly RoomPresence[] | null;
   /** What could not be read this time, for the view to say so. */
@@ -43,7 +40,7 @@ export interface AdminState {
 export interface AdminStateOptions {
   ioNodes(): readonly IoNodeRecord[];
   appNodes(): Promise<readonly AppNodeRecord[]>;
-  queueCounts(): Promise<QueueCounts>;
+  ingress(): Promise<IngressView>;
   rooms?: AdminRoomsSource | undefined;
 }
 
@@ -60,7 +57,7 @@ export async function readAdminState(options: AdminStateOptions): Promise<AdminS
     });
   const [appNodes, queue, rooms] = await Promise.all([
     settle('app-nodes', options.appNodes(), []),
-    settle<QueueCounts | null>('queue', options.queueCounts(), null),
+    settle<IngressView | null>('queue', options.ingress(), null),
     options.rooms
       ? settle<readonly RoomPresence[] | null>('rooms', options.rooms.rooms(), [])
       : Promise.resolve(null),

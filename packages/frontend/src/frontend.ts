@@ -22,9 +22,7 @@ import {
   type RedisTarget,
   type RegistryWatcher,
   readLiveAppNodes,
-  readStreamGroup,
   runCloseSteps,
-  type StreamGroupInfo,
   settingDefaults,
   settleWithin,
   silentLogger,
@@ -35,10 +33,11 @@ import { Queue } from 'bullmq';
 import express, { type Express, type RequestHandler } from 'express';
 import { type RedisReply, RedisStore } from 'rate-limit-redis';
 import { createAdminRouter } from './admin-router.js';
-import { type AdminRoomsSource, type QueueCounts, readAdminState } from './admin-state.js';
+import { type AdminRoomsSource, readAdminState } from './admin-state.js';
 import { createApiRunner } from './api-methods.js';
 import { createApiV1Router } from './api-v1-router.js';
 import { createApiRouter } from './http-api.js';
+import { createIngressReader, type IngressReader } from './ingress-view.js';
 import { createFrontendMetrics } from './metrics.js';
 import { createNodePicker } from './node-picker.js';
 import { createNodeReachability } from './node-reachability.js';
@@ -64,7 +63,7 @@ export interface FrontendOptions {
   /**
    * How client events reach app-nodes (`INGRESS_TRANSPORT`): `streams`, a Redis Stream per partition read
    * by every app-node in one consumer group; `bullmq`, a BullMQ queue per partition. Every io-node,
-   * app-node and frontend of a deployment must agree. @defaultValue 'bullmq'
+   * app-node and frontend of a deployment must agree. @defaultValue 'streams'
    */
   ingressTransport?: 'streams' | 'bullmq';
   /** Interface to listen on. @defaultValue '0.0.0.0' */
@@ -201,8 +200,10 @@ export function createFrontend(options: FrontendOptions): Frontend {
   const runner = createApiRunner(() => emitter, logger);
   let watcher: RegistryWatcher | undefined;
   let cluster: ClusterMembership | undefined;
-  /** One per ingress partition. */
-  let queues: Queue[] = [];
+  /** Reads the ingress's counts and holds the queues bull-board shows (made in start()). */
+  let ingress: IngressReader | undefined;
+  /** Shown in bull-board beside them: webhook deliveries (empty unless app-nodes have `WEBHOOK_URL`). */
+  let webhookQueue: Queue | undefined;
   let port = 0;
   let started = false;
   let closing: Promise<void> | undefined;
@@ -226,37 +227,11 @@ export function createFrontend(options: FrontendOptions): Frontend {
 
   const metrics = createFrontendMetrics({
     liveIoNodes: () => liveNodes()?.length ?? 0,
-    queueCounts: async (): Promise<QueueCounts> => {
-      if (queues.length === 0) throw new Error('not started');
-      if (opts.ingressTransport === 'streams') return streamCounts();
-      const all = await Promise.all(
-        queues.map((queue) => queue.getJobCounts('waiting', 'active', 'delayed', 'failed')),
-      );
-      const counts: Record<string, number> = {};
-      for (const one of all)
-        for (const [state, n] of Object.entries(one)) counts[state] = (counts[state] ?? 0) + n;
-      return {
-        waiting: counts.waiting ?? 0,
-        active: counts.active ?? 0,
-        delayed: counts.delayed ?? 0,
-        failed: counts.failed ?? 0,
-      };
+    ingress: async () => {
+      if (!ingress) throw new Error('not started');
+      return ingress.read();
     },
   });
-  /** The Streams ingress: each partition's lag and pending entries, and the dead letters kept. */
-  async function streamCounts(): Promise<QueueCounts> {
-    const connection = redis!;
-    const [groups, failed] = await Promise.all([
-      Promise.all(
-        keys
-          .ingressPartitions(opts.ingressPartitions)
-          .map(({ stream }) => readStreamGroup(connection, stream)),
-      ),
-      queues[0]!.getFailedCount(),
-    ]);
-    const sum = (pick: (group: StreamGroupInfo) => number) => groups.reduce((n, g) => n + pick(g), 0);
-    return { waiting: sum((g) => g.lag), active: sum((g) => g.pending), delayed: 0, failed };
-  }
   const presenceRooms: AdminRoomsSource = {
     async rooms() {
       if (!redis) return [];
@@ -278,7 +253,7 @@ export function createFrontend(options: FrontendOptions): Frontend {
           readAdminState({
             ioNodes: () => liveNodes() ?? [],
             appNodes: liveAppNodes,
-            queueCounts: metrics.queueCounts,
+            ingress: metrics.ingress,
             rooms: opts.adminRooms ?? presenceRooms,
           }),
       })
@@ -377,16 +352,21 @@ export function createFrontend(options: FrontendOptions): Frontend {
       // Reads counts (metrics, admin) and serves bull-board's actions on the shared command connection.
       const connection = redis;
       // Streams: bull-board shows the dead letters (failed events, retryable); BullMQ: the ingress queues.
-      queues =
-        opts.ingressTransport === 'streams'
-          ? [new Queue(keys.deadLetterQueue, { connection, prefix: keys.bullPrefix })]
-          : keys
-              .ingressPartitions(opts.ingressPartitions)
-              .map(({ name, bullPrefix }) => new Queue(name, { connection, prefix: bullPrefix }));
-      for (const queue of queues) {
+      ingress = createIngressReader({
+        transport: opts.ingressTransport,
+        keys,
+        partitions: opts.ingressPartitions,
+        connection,
+      });
+      for (const queue of ingress.queues) {
         // Connection errors are logged once by createRedis; BullMQ re-emits each of them here.
         queue.on('error', (err) => logger.debug({ err }, 'queue reader error'));
         admin?.setQueue(queue);
+      }
+      if (admin) {
+        webhookQueue = new Queue(keys.webhookQueue, { connection, prefix: keys.bullPrefix });
+        webhookQueue.on('error', (err) => logger.debug({ err }, 'queue reader error'));
+        admin.setQueue(webhookQueue);
       }
       cluster = await joinCluster(redis, keys, { clusterId: opts.clusterId, prefix: opts.prefix, logger });
       watcher = watchRegistry({
@@ -424,7 +404,11 @@ export function createFrontend(options: FrontendOptions): Frontend {
           ['stop watching io-nodes', () => reachability.close()],
           [
             'close queue readers',
-            () => settleWithin(Promise.all(queues.map((queue) => queue.close())), CLOSE_WAIT_MS),
+            () =>
+              settleWithin(
+                Promise.all([ingress?.close() ?? Promise.resolve(), webhookQueue?.close()]),
+                CLOSE_WAIT_MS,
+              ),
           ],
           [
             'close redis',

@@ -1,4 +1,11 @@
-import { type ClientInfo, LIMITS_EVENT, type Logger, SERVER_ERROR_EVENT } from '@iocluster/shared';
+import {
+  type ClientInfo,
+  LIMITS_EVENT,
+  type Logger,
+  SERVER_ERROR_EVENT,
+  userIdOf,
+  userRoom,
+} from '@iocluster/shared';
 import type { Server, Socket } from 'socket.io';
 import { createAdmission } from './admission.js';
 import { attachGateway } from './client-gateway.js';
@@ -12,6 +19,7 @@ import { createQueueGuard } from './queue-guard.js';
 import type { ClientRecovery } from './recovery.js';
 import { CLIENT_ROOM, INTERNAL_ROOM_PREFIX } from './room-delivery.js';
 import { createTokenSessions } from './token-sessions.js';
+import type { UserConnections } from './user-connections.js';
 
 interface SocketState {
   user: unknown;
@@ -35,14 +43,23 @@ export interface ClientConnectionDeps {
   recovery: ClientRecovery;
   /** Ingress jobs waiting now (for QUEUE_MAX_WAITING). */
   queueWaiting: () => Promise<number>;
+  /** What app-nodes see of a socket changed outside a command (its user, after a token refresh). */
+  stateChanged: (socket: Socket) => void;
+  /** The cluster-wide count of each user's connections, when `maxConnectionsPerUser` is set. */
+  users: UserConnections | undefined;
 }
+
+/** A handshake admitted whose connection never opened (the client went away meanwhile) gives its places back. */
+const UNCONNECTED_RELEASE_MS = 30_000;
 
 /** The io-node's client side: every handshake, every connection, and the limits they are held to. */
 export interface ClientConnections {
-  /** A client as app-nodes see it: carried by every job. */
+  /** A client as app-nodes see it. */
   describe(socket: Socket): ClientInfo;
   /** What the handshake authenticated a socket as (null: anonymous). */
   userOf(socket: Socket): unknown;
+  /** Tells the client why (`$error` with `code`), then disconnects it; app-nodes see `code` as the reason. */
+  kick(socket: Socket, code: string, message: string): void;
   /** Starts reading the queue depth. */
   start(): void;
   /** Stops the limits' timers and the token watch. */
@@ -66,7 +83,10 @@ export function attachClientConnections(io: Server, deps: ClientConnectionDeps):
         logger,
         onRefreshed: (socket, claims) => {
           const state = states.get(socket);
-          if (state && !opts.authenticate) state.user = claims;
+          if (state && !opts.authenticate) {
+            state.user = claims;
+            deps.stateChanged(socket);
+          }
         },
         onExpired: (socket) => kick(socket, 'TOKEN_EXPIRED', 'token expired and was not refreshed'),
       })
@@ -110,14 +130,24 @@ export function attachClientConnections(io: Server, deps: ClientConnectionDeps):
   const decide = createHandshakeMiddleware(
     { admission, verifier, authenticate: opts.authenticate, closing: deps.closing, logger },
     async (socket, client) => {
-      states.set(socket, {
-        user: client.user,
-        handshake: client.handshake,
-        release: client.release,
-        token: client.token,
-      });
+      const userId = userIdOf(client.user);
+      // Last: nothing after it can refuse the handshake, so a place taken is given back by `release`.
+      if (userId !== undefined) await deps.users?.admit(socket.id, userId);
+      const release = () => {
+        client.release();
+        deps.users?.release(socket.id);
+      };
+      states.set(socket, { user: client.user, handshake: client.handshake, release, token: client.token });
       socket.data = {};
-      await rec.handshake(socket, client.user);
+      try {
+        await rec.handshake(socket, client.user);
+      } catch (err) {
+        deps.users?.release(socket.id);
+        throw err;
+      }
+      setTimeout(() => {
+        if (!socket.connected) release();
+      }, UNCONNECTED_RELEASE_MS).unref();
     },
   );
   // Every refusal is counted by its code (what `connect_error` carries as `data.code`).
@@ -130,6 +160,9 @@ export function attachClientConnections(io: Server, deps: ClientConnectionDeps):
 
   io.on('connection', (socket) => {
     const recovered = rec.connected(socket);
+    // Every connection of a user is in its user's room (a recovered one too: its rooms were just restored).
+    const userId = userIdOf(states.get(socket)?.user);
+    if (userId !== undefined) void socket.join(userRoom(userId));
     // Clients of @iocluster/client pace their emits to it: a queue sent after a reconnect, above all.
     if (socket.rooms.has(CLIENT_ROOM) && opts.clientEventRate > 0) {
       socket.emit(LIMITS_EVENT, { eventRate: opts.clientEventRate, eventBurst: opts.clientEventBurst });
@@ -175,6 +208,7 @@ export function attachClientConnections(io: Server, deps: ClientConnectionDeps):
   return {
     describe,
     userOf: (socket) => states.get(socket)?.user ?? null,
+    kick,
     start: () => queueGuard.start(),
     close() {
       admission.close();

@@ -29,6 +29,8 @@ export interface ApplierParts {
   dataChanged: (socket: Socket) => void;
   /** Each command applied (a repeated `once` emit is not). */
   applied: (cmd: Command) => void;
+  /** Applies the selection and ack commands (selection-commands.ts); false for any other command. */
+  selections: (cmd: Command) => boolean;
 }
 
 /** Emit ids (`once`) remembered: far more than a rerun job can repeat in the seconds it takes. */
@@ -43,7 +45,7 @@ const ONCE_IDS_REMEMBERED = 10_000;
  */
 export function createCommandApplier(
   io: Server,
-  { sequencer, roomRouting, delivery, presence, dataChanged, applied }: ApplierParts,
+  { sequencer, roomRouting, delivery, presence, dataChanged, applied, selections }: ApplierParts,
   customHandlers: Readonly<Record<string, CustomCommandHandler>>,
   logger: Logger,
 ): (cmd: Command) => void | Promise<void> {
@@ -52,6 +54,7 @@ export function createCommandApplier(
   return (cmd) => {
     if (cmd.type === 'emit' && cmd.once !== undefined && !onceIds.first(cmd.once)) return;
     applied(cmd);
+    if (selections(cmd)) return;
     switch (cmd.type) {
       case 'reply':
         sequencer.reply(cmd);

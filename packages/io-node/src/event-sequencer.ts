@@ -7,6 +7,7 @@ import type {
   ReplyCommand,
 } from '@iocluster/shared';
 import { deadlineMarginMs, decodeArgs, INGRESS_VERSION } from '@iocluster/shared';
+import { type ClientStateSync, stateWrites } from './client-state-sync.js';
 import type { IngressProducer } from './ingress-queue.js';
 
 /** Socket.IO's ack callback for one client event. */
@@ -36,6 +37,11 @@ export interface EventSequencerOptions {
   maxJobsInFlight: number;
   /** Observers for metrics; they must not throw. @defaultValue none */
   hooks?: EventSequencerHooks;
+  /**
+   * Versions of the clients' states, so batches name a state app-nodes may have instead of carrying it
+   * (slim events). @defaultValue none: every batch carries its client's state
+   */
+  clientStates?: ClientStateSync;
 }
 
 /** What the sequencer reports as it goes (metrics); called synchronously. */
@@ -52,6 +58,7 @@ interface JobInFlight {
 }
 
 interface InFlight {
+  event: IngressEvent;
   ack: AckFn | null;
   job: JobInFlight;
   /** When its batch was handed to the queue (ms since epoch). */
@@ -170,7 +177,11 @@ export class EventSequencer {
     this.enqueue(state, { seq: state.nextSeq++, kind: 'disconnect', reason }, undefined);
   }
 
-  /** Applies an app-node's reply: answers the ack and, once the batch is done, releases the next one. */
+  /**
+   * Applies an app-node's reply: answers the ack and, once the batch is done, releases the next one. A
+   * reply asking for a `resend` (the app-node lacked the client's state) puts the event back in front,
+   * to go again with the state inline.
+   */
   reply(cmd: ReplyCommand): void {
     const state = this.clients.get(cmd.socketId);
     const entry = state?.inflight.get(cmd.seq);
@@ -180,8 +191,21 @@ export class EventSequencer {
       return;
     }
     state.inflight.delete(cmd.seq);
-    this.outstanding--;
     this.answered(entry.job);
+    if (cmd.resend) {
+      this.options.logger.debug(
+        { clientId: state.id, seq: cmd.seq },
+        'event sent again with its client state',
+      );
+      this.options.clientStates?.changed(state.id);
+      const at = state.queued.findIndex((q) => q.event.seq > cmd.seq);
+      const back: Queued = { event: entry.event, ack: entry.ack ?? undefined };
+      if (at < 0) state.queued.push(back);
+      else state.queued.splice(at, 0, back);
+      this.settle(state);
+      return;
+    }
+    this.outstanding--;
     this.options.hooks?.onAnswered?.(Date.now() - entry.sentAt);
     if (entry.ack) entry.ack(cmd.error ? { error: cmd.error } : decodeArgs([cmd.result], cmd.bin)[0]);
     this.settle(state);
@@ -247,7 +271,8 @@ export class EventSequencer {
 
   private flush(): void {
     this.flushScheduled = false;
-    const { batchMaxEvents, ordering, nodeId, eventTimeoutMs } = this.options;
+    const { batchMaxEvents, ordering, nodeId, eventTimeoutMs, clientStates } = this.options;
+    const writes = stateWrites();
     const now = Date.now();
     // App-nodes stop a handler by then, so none still runs when `expire` sends the client's next events.
     const deadline = now + eventTimeoutMs - deadlineMarginMs(eventTimeoutMs);
@@ -270,13 +295,12 @@ export class EventSequencer {
           tracker = { remaining: 0 };
         }
         for (const { event, ack } of piece)
-          state.inflight.set(event.seq, { ack: ack ?? null, job: tracker, sentAt: now });
+          state.inflight.set(event.seq, { event, ack: ack ?? null, job: tracker, sentAt: now });
         tracker.remaining += piece.length;
-        current.push({
-          client: state.final ?? state.describe(),
-          events: piece.map((q) => q.event),
-          deadline,
-        });
+        let client: ClientBatch['client'];
+        if (state.final) client = clientStates ? clientStates.final(state.id, state.final) : state.final;
+        else client = clientStates ? clientStates.take(state.id, state.describe, writes) : state.describe();
+        current.push({ client, events: piece.map((q) => q.event), deadline });
         count += piece.length;
       }
     }
@@ -284,9 +308,14 @@ export class EventSequencer {
     if (current.length > 0) jobs.push({ v: INGRESS_VERSION, nodeId, batches: current });
     if (jobs.length === 0) return;
     this.jobsInFlight += jobs.length;
-    const adding = this.options.producer.add(jobs).catch((err: unknown) => {
-      this.options.logger.error({ err, jobs: jobs.length }, 'client events could not be enqueued');
-    });
+    // A batch naming a client's state by version goes in only once the state is stored.
+    const stored = clientStates?.commit(writes);
+    const { producer } = this.options;
+    const adding = (stored ? stored.then(() => producer.add(jobs)) : producer.add(jobs)).catch(
+      (err: unknown) => {
+        this.options.logger.error({ err, jobs: jobs.length }, 'client events could not be enqueued');
+      },
+    );
     this.adding.add(adding);
     void adding.finally(() => this.adding.delete(adding));
   }

@@ -1,6 +1,7 @@
 import {
   assertHeartbeat,
   assertInteger,
+  type ClientStateStore,
   type CommandSubscriber,
   checkOptions,
   type IngressProducer,
@@ -30,7 +31,7 @@ export interface IoNodeOptions {
   /**
    * How client events reach app-nodes (`INGRESS_TRANSPORT`): `streams`, a Redis Stream per partition read
    * by every app-node in one consumer group; `bullmq`, a BullMQ queue per partition. Every io-node,
-   * app-node and frontend of a deployment must agree. Ignored when `ingress` is given. @defaultValue 'bullmq'
+   * app-node and frontend of a deployment must agree. Ignored when `ingress` is given. @defaultValue 'streams'
    */
   ingressTransport?: 'streams' | 'bullmq';
   /**
@@ -126,6 +127,12 @@ export interface IoNodeOptions {
   maxPayloadBytes?: number;
   /** Clients held at once; the next handshake gets SERVER_FULL; 0: no limit. @defaultValue 50000 */
   maxConnections?: number;
+  /**
+   * Connections one user (the `id` or `sub` of what `authenticate` or the JWT gave) may hold across the
+   * whole cluster, counted atomically in Redis; the next handshake gets USER_CONNECTION_LIMIT; 0: no limit.
+   * @defaultValue 0
+   */
+  maxConnectionsPerUser?: number;
   /** New connections per second per remote address (RATE_LIMITED); 0: no limit. @defaultValue 0 */
   connectionsPerSecondPerIp?: number;
   /** Ingress jobs waiting past which new events get OVERLOADED; 0: no bound. @defaultValue 10000 */
@@ -146,6 +153,12 @@ export interface IoNodeOptions {
   heartbeatTtlMs?: number;
   /** Version shown in the registry. @defaultValue the io-node package version */
   version?: string;
+  /**
+   * Rooms whose members are counted cluster-wide (`OCCUPANCY_ROOMS`: globs, `*` for all), so app-nodes get
+   * `room:occupied` / `room:vacated` once per change (docs/occupancy.md). Every io-node must use the same.
+   * @defaultValue none: occupancy off
+   */
+  occupancyRooms?: readonly string[];
   /** @defaultValue a silent logger */
   logger?: Logger;
   /**
@@ -158,6 +171,11 @@ export interface IoNodeOptions {
    * @defaultValue the node's inbox Stream in `redis`, with its heartbeat
    */
   commands?: CommandSubscriber;
+  /**
+   * Where the states of clients are kept for app-nodes, so batches can name them by version instead of
+   * carrying them (slim events). @defaultValue one key per client in `redis`
+   */
+  clientStates?: ClientStateStore;
 }
 
 /** The options with every default applied, validated. */

@@ -4,7 +4,9 @@ import {
   type ClusterJoin,
   type CommandSubscriber,
   closeRedis,
+  createClientStateStore,
   createKeys,
+  createOccupancyStore,
   createPresenceStore,
   createRedis,
   createRoomHistory,
@@ -15,6 +17,7 @@ import {
   joinWhenReachable,
   type Logger,
   listen,
+  matchRooms,
   PORT_PLACEHOLDER,
   type RedisRole,
   runCloseSteps,
@@ -22,6 +25,7 @@ import {
 } from '@iocluster/shared';
 import { Server, type Socket } from 'socket.io';
 import { attachClientConnections } from './client-connections.js';
+import { ClientStateSync, clientStateTtlMs } from './client-state-sync.js';
 import { createCommandApplier } from './command-applier.js';
 import { createInboxSubscriber } from './command-bus.js';
 import { EventSequencer } from './event-sequencer.js';
@@ -34,10 +38,13 @@ import { createPresenceTracker } from './presence-tracker.js';
 import { createClientRecovery } from './recovery.js';
 import { createRoomDelivery } from './room-delivery.js';
 import { followMembership } from './room-membership.js';
+import { createRoomOccupancy } from './room-occupancy.js';
 import { createRoomRouting } from './room-routing.js';
+import { createSelectionCommands } from './selection-commands.js';
 import { createSessionStore } from './sessions.js';
 import { parserOptions } from './socketio-parser.js';
 import { createStreamIngressProducer } from './stream-ingress-producer.js';
+import { createUserConnections } from './user-connections.js';
 
 /**
  * Events an io-node raises for embedders: its peers coming and going, from its one liveness watcher.
@@ -171,6 +178,18 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         replicaWait: opts.replicaWait,
       },
     );
+  const clientStateStore = opts.clientStates
+    ? { store: opts.clientStates, close: () => undefined }
+    : (() => {
+        const store = createClientStateStore(commandRedis, keys, opts.ingressPartitions, logger);
+        return { store, close: () => store.close() };
+      })();
+  const clientStates = new ClientStateSync({
+    store: clientStateStore.store,
+    ttlMs: clientStateTtlMs(opts.eventTimeoutMs),
+    keepAfterEndMs: opts.eventTimeoutMs,
+    logger,
+  });
   const sequencer = new EventSequencer({
     nodeId,
     producer,
@@ -182,6 +201,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     maxPendingEvents: opts.maxPendingEvents,
     maxJobsInFlight: opts.maxJobsInFlight,
     hooks: { onAnswered: metrics.answered, onTimedOut: metrics.timedOut },
+    clientStates,
   });
   const roomRouting = createRoomRouting(io, nodeId, routing, logger);
   const history = createRoomHistory(routingRedis, keys);
@@ -199,26 +219,59 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     eventsPerSecond: metrics.eventsPerSecond,
     purge: (dead) => routing.purge(dead),
     afterBeat: async (takenForDead) => {
-      // Peers purged its presence entries meanwhile (and, past the retention, its routing).
-      if (takenForDead) reassert();
+      // Peers purged its presence and user entries meanwhile (and, past the retention, its routing).
+      if (takenForDead) {
+        reassert();
+        users?.reassert();
+      }
       await subscriber.ensureInbox();
     },
     logger,
   });
+  const liveNodes = async () => {
+    await registry.refresh();
+    return (id: string) => registry.isLive(id);
+  };
+  const users =
+    opts.maxConnectionsPerUser > 0
+      ? createUserConnections({
+          redis: routingRedis,
+          keys,
+          nodeId,
+          maxPerUser: opts.maxConnectionsPerUser,
+          liveNodes,
+          sweepIntervalMs: opts.heartbeatIntervalMs,
+          logger,
+        })
+      : undefined;
   const presence = createPresenceTracker({
     io,
     nodeId,
     store: createPresenceStore(routingRedis, keys),
     userOf: (socket) => clients.userOf(socket),
     anonymousIdOf: (socket) => recovery.originOf(socket) ?? socket.id,
-    liveNodes: async () => {
-      await registry.refresh();
-      return (id) => registry.isLive(id);
-    },
+    liveNodes,
     enqueue: (jobs) => producer.add(jobs),
     sweepIntervalMs: opts.heartbeatIntervalMs,
     logger,
   });
+  // Off unless OCCUPANCY_ROOMS names rooms: counting costs a Redis write per room change.
+  const occupancy =
+    opts.occupancyRooms && opts.occupancyRooms.length > 0
+      ? createRoomOccupancy({
+          io,
+          nodeId,
+          store: createOccupancyStore(routingRedis, keys),
+          counts: matchRooms(opts.occupancyRooms),
+          liveNodes: async () => {
+            await registry.refresh();
+            return (id) => registry.isLive(id);
+          },
+          enqueue: (jobs) => producer.add(jobs),
+          sweepIntervalMs: opts.heartbeatIntervalMs,
+          logger,
+        })
+      : undefined;
   const recovery = createClientRecovery({
     sessions,
     history,
@@ -239,8 +292,12 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     sequencer,
     recovery,
     queueWaiting: () => producer.waiting(),
+    stateChanged: (socket) => clientStates.changed(socket.id),
+    users,
   });
+  // What app-nodes see of the socket changed: its next batch carries it, its recovery session keeps it.
   const dataChanged = (socket: Socket) => {
+    clientStates.changed(socket.id);
     const session = recovery.sessionOf(socket);
     if (session) sessions.changed(session);
   };
@@ -252,11 +309,30 @@ export function createIoNode(options: IoNodeOptions): IoNode {
     roomRouting,
     { joined: sessionFollower, left: sessionFollower },
     { left: presence.left },
+    ...(occupancy ? [occupancy] : []),
   ]);
   subscriber.onCommand(
     createCommandApplier(
       io,
-      { sequencer, roomRouting, delivery, presence, dataChanged, applied: metrics.commandApplied },
+      {
+        sequencer,
+        roomRouting,
+        delivery,
+        presence,
+        dataChanged,
+        applied: (cmd) => {
+          metrics.commandApplied(cmd);
+          // A custom hook may change the socket's data.
+          if (cmd.type === 'custom' && cmd.socketId !== undefined) clientStates.changed(cmd.socketId);
+        },
+        selections: createSelectionCommands(io, {
+          describe: (socket) => clients.describe(socket),
+          kick: (socket, code, message) => clients.kick(socket, code, message),
+          reply: (replyTo, id, result) => subscriber.reply(replyTo, id, result),
+          routingFlushed: () => roomRouting.flushed(),
+          logger,
+        }),
+      },
       opts.commandHandlers,
       logger,
     ),
@@ -265,6 +341,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   function reassert(): void {
     roomRouting.reassert();
     presence.reassert();
+    occupancy?.reassert();
   }
   subscriber.onReset(reassert);
   registry.on('peer-expired', (dead) => {
@@ -274,6 +351,8 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         logger.warn({ err, dead }, 'starting the recovery window of a dead node failed'),
       );
     void presence.purgeNode(dead);
+    void users?.purgeNode(dead);
+    void occupancy?.purgeNode(dead);
   });
 
   return {
@@ -318,6 +397,8 @@ export function createIoNode(options: IoNodeOptions): IoNode {
         await subscriber.start();
         await registry.start();
         await presence.start();
+        await users?.start();
+        await occupancy?.start();
         clients.start();
         logger.info({ port, url, ordering: opts.ordering, parser: opts.parser }, 'io-node listening');
         // Handed out only once it listens: a frontend may send clients as soon as the record has a URL.
@@ -344,9 +425,13 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           ['enqueue disconnects', () => sequencer.flushed()],
           // Every client left its rooms: their roster entries go, and the `left` changes are enqueued.
           ['close presence', () => presence.close(CLOSE_REDIS_WAIT_MS)],
+          ['close user connections', () => settleWithin(users?.close(), CLOSE_REDIS_WAIT_MS)],
+          // Likewise their rooms' counts: the `vacated` changes they cause are enqueued.
+          ['close occupancy', () => occupancy?.close(CLOSE_REDIS_WAIT_MS)],
           ['close socket.io', () => io.close()],
           ['close connections', () => http.closeAllConnections()],
           ['close sequencer', () => sequencer.close()],
+          ['close client states', () => clientStates.close()],
           ['write sessions', () => settleWithin(sessions.flushed(), CLOSE_REDIS_WAIT_MS)],
           // Every client left its rooms: their counts are written before the node's entries are purged.
           ['write room routing', () => settleWithin(roomRouting.flushed(), CLOSE_REDIS_WAIT_MS)],
@@ -357,6 +442,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
           ['close registry', () => registry.close()],
           ['close command inbox', () => settleWithin(subscriber.close(), CLOSE_REDIS_WAIT_MS)],
           ['close ingress queue', () => producer.close()],
+          ['stop watching client states', () => clientStateStore.close()],
           ['stop the cluster id refresh', () => cluster?.close()],
           [
             'close redis',

@@ -122,14 +122,18 @@ export function createIoNodeMetrics(connections: () => number, presenceEntries: 
     registers,
   });
   // Every label value present from the start: a rate() over a series that appears late misses its first step.
-  for (const kind of ['connect', 'event', 'disconnect'] as const) events.inc({ kind }, 0);
-  for (const type of COMMAND_TYPES) commands.inc({ type }, 0);
+  // Their children are kept: each event and command counted without prom-client's label lookup.
+  const eventsByKind = new Map(
+    (['connect', 'event', 'disconnect'] as const).map((kind) => [kind, events.labels({ kind })] as const),
+  );
+  const commandsByType = new Map(COMMAND_TYPES.map((type) => [type, commands.labels({ type })] as const));
+  for (const child of [...eventsByKind.values(), ...commandsByType.values()]) child.inc(0);
 
   const rate = createRateMeter();
 
   return {
     event(kind) {
-      events.inc({ kind });
+      eventsByKind.get(kind)!.inc();
       rate.mark();
     },
     eventsPerSecond: () => rate.perSecond(),
@@ -141,7 +145,7 @@ export function createIoNodeMetrics(connections: () => number, presenceEntries: 
     },
     eventRefused: (code) => eventsRefused.inc({ code: code.slice(0, MAX_CODE_LENGTH) }),
     inboxLag: (ms) => inboxLag.observe(ms / 1000),
-    commandApplied: (cmd) => commands.inc({ type: cmd.type }),
+    commandApplied: (cmd) => commandsByType.get(cmd.type)!.inc(),
     watchRedis: base.watchRedis,
     serve: base.serve,
   };

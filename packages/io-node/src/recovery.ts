@@ -220,7 +220,7 @@ export function createClientRecovery(options: ClientRecoveryOptions): ClientReco
     disconnected(socket, reason) {
       const plan = plans.get(socket);
       if (!plan) return;
-      delivery.release(socket);
+      delivery.drop(socket);
       // Leaving on purpose ends the session; anything else (network, server going away) keeps it.
       sessions.close(plan.sessionId, socket.id, reason === 'client namespace disconnect');
     },

@@ -6,8 +6,10 @@ import {
   type HistoryRead,
   type JoinCommand,
   type Logger,
+  MAX_REWIND,
   POSITION_EVENT,
   POSITIONED_EVENT,
+  type RewindSpec,
   type RoomHistory,
 } from '@iocluster/shared';
 import type { Server, Socket } from 'socket.io';
@@ -40,18 +42,40 @@ export interface HeldMessage {
 export interface RoomDelivery {
   /** Delivers a room emit with a history position; returns a promise while a gap is being read. */
   emit(cmd: EmitCommand & { history: HistoryPosition }): void | Promise<void>;
-  /** A join was applied: start following the rooms' positions, tell a client where they stand. */
+  /**
+   * A join was applied: start following the rooms' positions, tell a client where they stand, and with
+   * `rewind`, send the socket the rooms' last messages before any live one (see `rewind`).
+   */
   joined(socket: Socket | undefined, cmd: JoinCommand): void;
   /**
-   * Holds this socket's positioned messages from now on (recovery). `positions` are where the client
-   * says it stands in its rooms: until the node follows such a room, a message arriving for it is
-   * delivered only after the ones between there and it are read (never before, never skipped).
+   * Holds this socket's positioned messages from now on (recovery, rewind). `positions` are where the
+   * client says it stands in its rooms: until the node follows such a room, a message arriving for it is
+   * delivered only after the ones between there and it are read (never before, never skipped). Holds
+   * nest: messages are held until every hold is released.
    */
   hold(socket: Socket, positions: ReadonlyMap<string, HistoryPosition>): void;
-  /** Stops holding and returns what was held, oldest first. */
+  /**
+   * Ends one hold. When it was the last, returns what was held, oldest first, without the messages at
+   * or before a position the socket was given them up to (`skipUpTo`); else returns nothing.
+   */
   release(socket: Socket): HeldMessage[];
-  /** Sends one positioned message to one socket (a replayed one, say). */
+  /** Ends every hold of a socket that went away, dropping what was held. */
+  drop(socket: Socket): void;
+  /** Sends one positioned message to one socket (a replayed one, say): as `$h` to `@iocluster/client`. */
   send(socket: Socket, message: HeldMessage): void;
+  /**
+   * For a socket that just joined rooms with history: holds its positioned messages, reads each room's
+   * history up to where this node stands in it (at least the join's position), delivers to the room's
+   * other members on this node whatever of that they had not had yet (so the inbox bringing it later
+   * skips it), sends the socket the messages `spec` selects, and releases the hold without the messages
+   * up to there. Resolves once done (a failed read is logged; nothing is rewound for that room).
+   */
+  rewind(
+    socket: Socket,
+    positions: readonly HistoryPosition[],
+    rooms: readonly string[],
+    spec: RewindSpec,
+  ): Promise<void>;
   /**
    * For a socket being recovered, once this node is routed the room: reads the room's history after
    * `since` (from further back when the node's other members stand there), delivers to those members
@@ -80,6 +104,10 @@ export function createRoomDelivery(io: Server, history: RoomHistory, logger: Log
    */
   const floors = new Map<string, HistoryPosition>();
   const held = new Map<string, HeldMessage[]>();
+  /** Holds open per socket (recovery and rewinds may overlap). */
+  const holds = new Map<string, number>();
+  /** Per held socket and room: the position up to which it was given the room's messages already. */
+  const skips = new Map<string, Map<string, HistoryPosition>>();
   // A room this node no longer has members of is no longer followed: the next member starts afresh.
   adapter.on('delete-room', (room: string) => {
     followed.delete(room);
@@ -170,7 +198,87 @@ export function createRoomDelivery(io: Server, history: RoomHistory, logger: Log
     return follow(room, { epoch, last: offset - 1 });
   }
 
-  return {
+  function drop(socket: Socket): void {
+    if (!holds.delete(socket.id)) return;
+    held.delete(socket.id);
+    skips.delete(socket.id);
+    void socket.leave(HOLD_ROOM);
+  }
+
+  function send(socket: Socket, { room, position, event, args }: HeldMessage): void {
+    if (socket.rooms.has(CLIENT_ROOM)) {
+      socket.emit(POSITIONED_EVENT, room, position.epoch, position.offset, event, ...args);
+    } else socket.emit(event, ...args);
+  }
+
+  /** Reads one room for a rewind: delivers the room's gap up to `upTo`, returns what the socket gets. */
+  async function rewindRoom(
+    socket: Socket,
+    room: string,
+    { epoch, offset: upTo }: HistoryPosition,
+    spec: RewindSpec,
+  ): Promise<HeldMessage[]> {
+    const start = followed.get(room);
+    const gap = start && start.epoch === epoch ? upTo - start.last : 0;
+    const limit = Math.min(MAX_REWIND, Math.max(spec.count ?? MAX_REWIND, gap));
+    const found = await history.read(room, { until: upTo, limit });
+    if (found.position?.epoch !== epoch) return [];
+    const state = followed.get(room);
+    // Messages up to `upTo` this node has not delivered yet are on their way: deliver them now, in order,
+    // when the read reaches back to them (else the inbox and its own gap reads bring them).
+    const first = found.entries[0]?.offset;
+    if (state && state.epoch === epoch && first !== undefined && first <= state.last + 1) {
+      deliverEntries(room, state, found.entries);
+    }
+    const since = spec.ms === undefined ? -Infinity : Date.now() - spec.ms;
+    let chosen = found.entries.filter(
+      (entry) =>
+        entry.time >= since && !entry.except?.some((name) => name === socket.id || socket.rooms.has(name)),
+    );
+    if (spec.count !== undefined) chosen = chosen.slice(-spec.count);
+    return chosen.map((entry) => ({
+      room,
+      position: { epoch, offset: entry.offset },
+      event: entry.event,
+      args: decodeArgs(entry.args, entry.bin),
+    }));
+  }
+
+  async function rewind(
+    socket: Socket,
+    positions: readonly HistoryPosition[],
+    rooms: readonly string[],
+    spec: RewindSpec,
+  ): Promise<void> {
+    // Held from now: anything delivered to this room (or any other) waits until the rewind went out.
+    delivery.hold(socket, new Map());
+    const given = skips.get(socket.id) ?? new Map<string, HistoryPosition>();
+    skips.set(socket.id, given);
+    // Up to where this node stands in each room now (at least the join's position): all older messages
+    // come from the history, all newer ones live.
+    const upTo = rooms.map((room, i) => {
+      const { epoch, offset } = positions[i]!;
+      const state = followed.get(room);
+      const at = { epoch, offset: state && state.epoch === epoch ? Math.max(state.last, offset) : offset };
+      given.set(room, at);
+      return at;
+    });
+    try {
+      const reads = await Promise.all(
+        rooms.map((room, i) =>
+          rewindRoom(socket, room, upTo[i]!, spec).catch((err: unknown) => {
+            logger.warn({ err, room, clientId: socket.id }, 'reading a room history to rewind failed');
+            return [];
+          }),
+        ),
+      );
+      for (const message of reads.flat()) send(socket, message);
+    } finally {
+      for (const message of delivery.release(socket)) send(socket, message);
+    }
+  }
+
+  const delivery: RoomDelivery = {
     emit(cmd) {
       const room = cmd.rooms![0]!;
       const { epoch, offset } = cmd.history;
@@ -199,10 +307,24 @@ export function createRoomDelivery(io: Server, history: RoomHistory, logger: Log
         if (!state || state.epoch !== epoch) follow(room, { epoch, last: offset });
         if (socket?.rooms.has(CLIENT_ROOM)) socket.emit(POSITION_EVENT, room, epoch, offset);
       }
+      if (!socket || !cmd.rewind) return;
+      // Rooms that had no history when joined (epoch '') have nothing to rewind.
+      const rewound = (cmd.positions ?? []).filter(([room, epoch]) => epoch !== '' && socket.rooms.has(room));
+      if (rewound.length === 0) return;
+      void rewind(
+        socket,
+        rewound.map(([, epoch, offset]) => ({ epoch, offset })),
+        rewound.map(([room]) => room),
+        cmd.rewind,
+      );
     },
     hold(socket, positions) {
-      held.set(socket.id, []);
-      void socket.join(HOLD_ROOM);
+      const open = holds.get(socket.id) ?? 0;
+      holds.set(socket.id, open + 1);
+      if (open === 0) {
+        held.set(socket.id, []);
+        void socket.join(HOLD_ROOM);
+      }
       for (const [room, position] of positions) {
         if (followed.has(room) || !socket.rooms.has(room)) continue;
         const floor = floors.get(room);
@@ -212,14 +334,24 @@ export function createRoomDelivery(io: Server, history: RoomHistory, logger: Log
       }
     },
     release(socket) {
+      const open = holds.get(socket.id);
+      if (open === undefined) return [];
+      if (open > 1) {
+        holds.set(socket.id, open - 1);
+        return [];
+      }
       const messages = held.get(socket.id) ?? [];
-      held.delete(socket.id);
-      void socket.leave(HOLD_ROOM);
-      return messages;
+      const given = skips.get(socket.id);
+      drop(socket);
+      if (!given) return messages;
+      return messages.filter(({ room, position }) => {
+        const upTo = given.get(room);
+        return !upTo || upTo.epoch !== position.epoch || position.offset > upTo.offset;
+      });
     },
-    send(socket, { room, position, event, args }) {
-      socket.emit(POSITIONED_EVENT, room, position.epoch, position.offset, event, ...args);
-    },
+    drop,
+    send,
+    rewind,
     async readSince(room, since, limit) {
       const known = followed.get(room);
       const from = known && known.epoch === since.epoch ? Math.min(known.last, since.offset) : since.offset;
@@ -239,4 +371,5 @@ export function createRoomDelivery(io: Server, history: RoomHistory, logger: Log
       return { ...found, entries: found.entries.filter((entry) => entry.offset > since.offset) };
     },
   };
+  return delivery;
 }

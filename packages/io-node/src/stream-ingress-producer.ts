@@ -31,7 +31,13 @@ export function createStreamIngressProducer(
   }
   return createPartitionedProducer(connection, keys, logger, options, {
     async write({ stream }, jobs) {
-      await ensure(stream);
+      if (!ready.has(stream)) await ensure(stream);
+      // One job (the common case at light load) as a plain command: an ioredis pipeline costs about as
+      // much CPU again as the command it carries (measured: ~50 µs per call on the build machine).
+      if (jobs.length === 1) {
+        await connection.xadd(stream, '*', JOB_FIELD, JSON.stringify(jobs[0]));
+        return;
+      }
       const pipeline = connection.pipeline();
       for (const job of jobs) pipeline.xadd(stream, '*', JOB_FIELD, JSON.stringify(job));
       const replies = (await pipeline.exec()) ?? [];

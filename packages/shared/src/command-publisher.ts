@@ -7,9 +7,11 @@ import {
   routedOf,
   splitForHistory,
 } from './command-plan.js';
+import { IoclusterError } from './errors.js';
 import type { HistoryLimits } from './history.js';
 import { type Deferred, deferred } from './lifecycle.js';
 import type { Logger } from './logger.js';
+import type { PendingRequest, Requester, RequestOutcome } from './requests.js';
 import type { CommandTransport, KeptAnswer } from './transport/commands.js';
 import type { Command, EmitCommand, JoinCommand, ReplyCommand, RequestRef } from './wire/commands.js';
 import { requestOf } from './wire/commands.js';
@@ -39,6 +41,18 @@ export interface CommandPublisher {
    */
   reply(nodeId: string, cmd: ReplyCommand, remember?: { session: string; eid: string }): void;
   /**
+   * Publishes the request command `build(ref, waitMs)` like `publish` and resolves once every io-node it
+   * went to answered, or after `waitMs + marginMs` with the others as `missing`. `waitMs` is how long the
+   * io-nodes may take (an ack's timeout); `marginMs` what their answers need to come back. Rejects when
+   * the command could not be sent, or at once without a reply path.
+   */
+  request(
+    nodeId: string | null,
+    build: (ref: RequestRef, waitMs: number) => Command,
+    waitMs: number,
+    marginMs?: number,
+  ): Promise<RequestOutcome>;
+  /**
    * Where the next published command will go: pass it to `flush` later to learn whether everything
    * published from here on reached Redis.
    */
@@ -57,14 +71,8 @@ export interface CommandPublisherOptions {
   logger: Logger;
   /** The state of the transport's connection, named in the log line of a failed delivery. @defaultValue none */
   status?: () => string;
-  /**
-   * Told where each request command went (the io-nodes whose answer to await), or that its delivery
-   * failed. @defaultValue nobody
-   */
-  requests?: {
-    sent(ref: RequestRef, nodes: string[]): void;
-    failed(ref: RequestRef, err: unknown): void;
-  };
+  /** Matches io-nodes' answers to requests (`request`). @defaultValue none: requests reject */
+  requester?: Requester;
 }
 
 const MAX_FAILURES_KEPT = 1_000;
@@ -99,6 +107,8 @@ export function createCommandPublisher(
   let created = 0;
   /** Recent failed deliveries, so a job that published into one learns of it even after it settled. */
   const failed: { seq: number; err: unknown }[] = [];
+  /** Requests published and not yet told where they went. */
+  const requests = new Map<string, PendingRequest>();
 
   function buffer(): Outgoing {
     if (next) return next;
@@ -134,7 +144,7 @@ export function createCommandPublisher(
           if (failed.length > MAX_FAILURES_KEPT) failed.shift();
           for (const cmd of out.cmds) {
             const ref = requestOf(cmd);
-            if (ref) options.requests?.failed(ref, err);
+            if (ref) requestFor(ref)?.fail(err);
           }
           out.sent.reject(err);
         },
@@ -181,11 +191,11 @@ export function createCommandPublisher(
     ]);
     const perNode = planAppends(out, byRoom, targets);
     const gone = await transport.append(perNode);
-    if (options.requests) {
+    if (requests.size > 0) {
       const sentTo = requestTargets(perNode, gone);
       for (const cmd of out.cmds) {
         const ref = requestOf(cmd);
-        if (ref) options.requests.sent(ref, sentTo.get(ref.id)?.nodes ?? []);
+        if (ref) requestFor(ref)?.expect(sentTo.get(ref.id)?.nodes ?? []);
       }
     }
     if (gone.length > 0) await forgetGone(gone, byRoom, joins);
@@ -197,6 +207,13 @@ export function createCommandPublisher(
       );
     }
     await transport.durable();
+  }
+
+  /** The request a command carries, taken off the list of those not yet sent. */
+  function requestFor(ref: RequestRef): PendingRequest | undefined {
+    const pending = requests.get(ref.id);
+    requests.delete(ref.id);
+    return pending;
   }
 
   /** Tells the io-node where each joined room with history stands, so it delivers on from there. */
@@ -247,6 +264,16 @@ export function createCommandPublisher(
       out.targets.push(nodeId);
       out.cmds.push(cmd);
       return [];
+    },
+    request(nodeId, build, waitMs, marginMs = 0) {
+      const { requester } = options;
+      if (!requester) {
+        return Promise.reject(new IoclusterError('NODE_CLOSING', 'this publisher has no reply path'));
+      }
+      const pending = requester.open(waitMs + marginMs);
+      requests.set(pending.ref.id, pending);
+      this.publish(nodeId, build(pending.ref, waitMs));
+      return pending.outcome.finally(() => requests.delete(pending.ref.id));
     },
     reply(nodeId, cmd, rememberAs) {
       const out = buffer();

@@ -1,4 +1,4 @@
-import { flag, integer, port, text, workers } from './config-env.js';
+import { flag, integer, list, port, text, url, workers } from './config-env.js';
 import { hostId, optional, setting } from './config-row.js';
 
 /** Settings only app-nodes read. */
@@ -102,5 +102,50 @@ export const APP_NODE_SETTINGS = [
     kind: text(),
     default: '0.0.0.0',
     doc: 'Interface of that server.',
+  }),
+  optional({
+    env: 'WEBHOOK_URL',
+    option: 'webhookUrl',
+    tier: 'app-node',
+    scope: 'option',
+    kind: url(['http:', 'https:']),
+    shownDefault: 'none: no webhooks',
+    doc: 'Where batches of room events are POSTed (docs/webhooks.md); needs `WEBHOOK_SECRET`.',
+  }),
+  optional({
+    env: 'WEBHOOK_SECRET',
+    option: 'webhookSecret',
+    tier: 'app-node',
+    scope: 'option',
+    kind: text(),
+    secret: true,
+    doc: 'Key of the HMAC-SHA256 signature of each webhook body (`X-IOCluster-Signature`).',
+  }),
+  setting({
+    env: 'WEBHOOK_EVENTS',
+    option: 'webhookEvents',
+    tier: 'app-node',
+    scope: 'option',
+    kind: list(['occupied', 'vacated', 'joined', 'left']),
+    default: ['occupied', 'vacated'],
+    doc: 'Events sent: `occupied`, `vacated` (needs `OCCUPANCY_ROOMS` on io-nodes), `joined`, `left` (presence members).',
+  }),
+  setting({
+    env: 'WEBHOOK_LINGER_MS',
+    option: 'webhookLingerMs',
+    tier: 'app-node',
+    scope: 'option',
+    kind: integer(0, 60_000),
+    default: 100,
+    doc: 'How long events wait to be batched into one POST.',
+  }),
+  setting({
+    env: 'WEBHOOK_ATTEMPTS',
+    option: 'webhookAttempts',
+    tier: 'app-node',
+    scope: 'option',
+    kind: integer(1, 100),
+    default: 10,
+    doc: 'Attempts per batch (backoff doubles from 1 s) before it is kept as a failed job.',
   }),
 ] as const;

@@ -87,7 +87,7 @@ export const CLUSTER_SETTINGS = [
     tier: 'cluster',
     scope: 'option',
     kind: oneOf(['streams', 'bullmq']),
-    default: 'bullmq',
+    default: 'streams',
     doc: 'How client events reach app-nodes: `streams`, a Redis Stream per partition read by all app-nodes in one consumer group; `bullmq`, a BullMQ queue per partition. Every process of a deployment must agree.',
   }),
   setting({

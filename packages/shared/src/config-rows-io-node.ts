@@ -245,6 +245,15 @@ export const IO_NODE_SETTINGS = [
     doc: 'Clients one io-node holds; the next gets SERVER_FULL; 0: no limit.',
   }),
   setting({
+    env: 'MAX_CONNECTIONS_PER_USER',
+    option: 'maxConnectionsPerUser',
+    tier: 'io-node',
+    scope: 'option',
+    kind: integer(0, 1_000_000),
+    default: 0,
+    doc: 'Connections one user (its `id` or `sub`) holds across the whole cluster; the next gets USER_CONNECTION_LIMIT; 0: no limit.',
+  }),
+  setting({
     env: 'CONNECTIONS_PER_SECOND_PER_IP',
     option: 'connectionsPerSecondPerIp',
     tier: 'io-node',
@@ -270,5 +279,14 @@ export const IO_NODE_SETTINGS = [
     kind: integer(10, 60_000),
     default: 500,
     doc: "How often an io-node reads the queue's waiting count.",
+  }),
+  optional({
+    env: 'OCCUPANCY_ROOMS',
+    option: 'occupancyRooms',
+    tier: 'io-node',
+    scope: 'option',
+    kind: list(),
+    shownDefault: 'none: off',
+    doc: 'Globs of rooms whose members are counted cluster-wide, for `room:occupied` / `room:vacated` (`*` for all; every io-node must agree).',
   }),
 ] as const;

@@ -113,6 +113,13 @@ const RELATIONS: readonly Relation[] = [
     },
   },
   {
+    vars: ['WEBHOOK_URL', 'WEBHOOK_SECRET'],
+    check: (v) =>
+      v('WEBHOOK_URL') !== undefined && v('WEBHOOK_SECRET') === undefined
+        ? 'WEBHOOK_SECRET is required with WEBHOOK_URL: every webhook is signed'
+        : undefined,
+  },
+  {
     vars: AUTH_KEYS,
     check: (v) =>
       AUTH_KEYS.filter((name) => v(name) !== undefined).length > 1

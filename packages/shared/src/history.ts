@@ -51,10 +51,14 @@ export interface RoomHistory {
   /** Positions of rooms (null for a room without history), in one round trip. */
   positions(rooms: readonly string[]): Promise<(HistoryPosition | null)[]>;
   /**
-   * Reads messages after offset `since` (oldest first), or the newest `limit` when `since` is undefined.
-   * A `since` from another epoch reads nothing and is not complete.
+   * Reads messages after offset `since` (oldest first), or the newest `limit` when `since` is undefined
+   * (the newest up to offset `until` when given: what a rewinding join reads). A `since` from another
+   * epoch reads nothing and is not complete.
    */
-  read(room: string, options: { since?: HistoryPosition; limit: number }): Promise<HistoryRead>;
+  read(
+    room: string,
+    options: { since?: HistoryPosition; until?: number; limit: number },
+  ): Promise<HistoryRead>;
 }
 
 const APPEND = loadLuaScript(import.meta.url, 'history-append');
@@ -100,12 +104,18 @@ export function createRoomHistory(redis: RedisConnection, keys: Keys): RoomHisto
       return replies.map(toPosition);
     },
 
-    async read(room, { since, limit }) {
+    async read(room, { since, until, limit }) {
       const [meta, raw] = await Promise.all([
         redis.hmget(keys.historyMeta(room), 'epoch', 'offset'),
         since
           ? redis.xrange(keys.history(room), `(0-${since.offset}`, '+', 'COUNT', limit + 1)
-          : redis.xrevrange(keys.history(room), '+', '-', 'COUNT', limit),
+          : redis.xrevrange(
+              keys.history(room),
+              until === undefined ? '+' : `0-${until}`,
+              '-',
+              'COUNT',
+              limit,
+            ),
       ]);
       const position = toPosition(meta);
       let entries = (raw as StreamEntry[]).map(toEntry);

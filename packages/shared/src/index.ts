@@ -1,3 +1,4 @@
+export { createClientStateStore } from './client-state-store.js';
 export type { ClusterMembership, JoinClusterOptions } from './cluster-id.js';
 export { CLUSTER_ID_TTL_MS, joinCluster } from './cluster-id.js';
 export type { ClusterJoin, JoinWhenReachableOptions } from './cluster-join.js';
@@ -81,6 +82,8 @@ export type { LuaScript } from './lua-script.js';
 export { LuaHeaderError, loadLuaScript, luaScript, parseLuaHeader } from './lua-script.js';
 export type { ProcessMetrics, QueueState } from './metrics.js';
 export { cachedReader, createProcessMetrics, QUEUE_STATES, queueJobsGauge } from './metrics.js';
+export type { OccupancyStore, OccupancyTransition } from './occupancy.js';
+export { createOccupancyStore } from './occupancy.js';
 export { assertHeartbeat, assertInteger, assertPort, withDefaults } from './options.js';
 export type {
   PresenceConnection,
@@ -147,6 +150,7 @@ export {
   startOrExit,
 } from './start-failure.js';
 export type {
+  ClientStateStore,
   CommandSubscriber,
   CommandTransport,
   IngressBacklog,
@@ -157,6 +161,7 @@ export type {
   IngressPartitionBacklog,
   IngressProducer,
   KeptAnswer,
+  MemoryClientStates,
   MemoryCommandPath,
   MemoryIngress,
   MemoryIngressConsumer,
@@ -164,9 +169,11 @@ export type {
   ReplyInbox,
   ReplySender,
   RoutedCommand,
+  StoredClientState,
   StreamGroupInfo,
 } from './transport/index.js';
 export {
+  createMemoryClientStates,
   createMemoryCommandPath,
   createMemoryIngress,
   createMemoryRoomHistory,
@@ -184,6 +191,7 @@ export type {
   ChannelRequest,
   ClientBatch,
   ClientInfo,
+  ClientRef,
   Command,
   CommandEnvelope,
   CommandType,
@@ -201,12 +209,15 @@ export type {
   JoinCommand,
   LeaveCommand,
   NodeReply,
+  OccupancyChange,
+  OccupancyReason,
   PresenceChange,
   PresenceMeta,
   PresenceReason,
   ReplyCommand,
   ReplyResult,
   RequestRef,
+  RewindSpec,
   Selection,
   SelectionCommand,
   SetDataCommand,
@@ -224,6 +235,7 @@ export {
   deadlineMarginMs,
   decodeAppNodeRecord,
   decodeArgs,
+  decodeBatchClient,
   decodeBinary,
   decodeChannelRequest,
   decodeClientInfo,
@@ -231,6 +243,7 @@ export {
   decodeIngressJob,
   decodeIoNodeRecord,
   decodeNodeReply,
+  decodeOccupancyChange,
   decodePresenceChange,
   encodeAppNodeRecord,
   encodeArgs,
@@ -240,8 +253,11 @@ export {
   encodeNodeReply,
   hasBinary,
   INGRESS_VERSION,
+  isClientRef,
   MAX_ACK_TIMEOUT_MS,
   MAX_CHANNEL_LENGTH,
+  MAX_REWIND,
+  OCCUPIED_EVENT,
   PRESENCE_EVENT,
   PRESENCE_META_MAX_BYTES,
   presenceMemberId,
@@ -250,6 +266,7 @@ export {
   requestOf,
   selectionOf,
   userIdOf,
+  VACATED_EVENT,
 } from './wire/index.js';
 export { appNodeWorkerEnv, ioNodeWorkerEnv, workerNodeId, workerPublicUrl } from './worker-env.js';
 export type { WorkerInfo, WorkerSupervisor, WorkerSupervisorOptions } from './worker-supervisor.js';

@@ -25,6 +25,13 @@ export interface Keys {
    */
   ingressPartitions(count: number): readonly IngressPartition[];
   /**
+   * A client's state as its io-node last stored it (JSON `ClientInfo` with its version `v`), read by
+   * app-nodes whose cache lacks the version a batch names. In the hash tag of the client's ingress
+   * partition (of `partitions`, see {@link ingressPartitionOf}): a job holds clients of one partition,
+   * so their states are read with one MGET on a Redis Cluster too.
+   */
+  clientState(socketId: string, partitions: number): string;
+  /**
    * Stream of commands for one io-node (its inbox): app-nodes append, the io-node reads from the last
    * entry it applied, so nothing is lost while its connection is down. Tagged by node id, so a Redis
    * Cluster spreads the inboxes over its primaries.
@@ -63,6 +70,14 @@ export interface Keys {
   nodePresence(nodeId: string): string;
   /** Set of the io-nodes that may hold presence entries (each has a `nodePresence` set). */
   readonly presenceNodes: string;
+  /** Occupancy of a room: hash io-node id → members it holds there (no field at 0; HLEN 0 = vacant). */
+  occupancy(room: string): string;
+  /** Set of the rooms an io-node has an occupancy count in, so a purger finds them when it dies. */
+  nodeOccupancy(nodeId: string): string;
+  /** Set of the io-nodes that may hold occupancy counts (each has a `nodeOccupancy` set). */
+  readonly occupancyNodes: string;
+  /** BullMQ queue of webhook deliveries (a batch of events per job), under `bullPrefix`. */
+  readonly webhookQueue: string;
   /** The id of the stack using this prefix (cluster-id.ts): every node of the stack must share it. */
   readonly clusterId: string;
   /** Hash describing one io-node while it takes connections (its member of `inboxNodes` says if live). */
@@ -92,6 +107,8 @@ export interface Keys {
   userConnections(userId: string): string;
   /** Set of the users an io-node holds connections of, so a purger finds their entries. */
   nodeUsers(nodeId: string): string;
+  /** Set of the io-nodes that may hold user connection entries (each has a `nodeUsers` set). */
+  readonly userNodes: string;
   /** Free-form application key under the prefix (the example's chat history, say). */
   app(...parts: string[]): string;
   /** Glob that matches every key built here: for cleanup in tests and tools. */
@@ -163,6 +180,10 @@ export function createKeys(prefix: string): Keys {
         stream: `{${prefix}:p${index}}:ingress-${index}:stream`,
       }));
     },
+    clientState: (socketId: string, partitions: number) =>
+      partitions <= 1
+        ? `${tag}:client:${socketId}`
+        : `{${prefix}:p${ingressPartitionOf(socketId, partitions)}}:client:${socketId}`,
     inbox: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:inbox`,
     roomNodes: (room: string) => `${prefix}:room:{${escapeTag(room)}}:nodes`,
     nodeRooms: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:rooms`,
@@ -176,6 +197,10 @@ export function createKeys(prefix: string): Keys {
     presenceMembers: (room: string) => `${prefix}:room:{${escapeTag(room)}}:members`,
     nodePresence: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:presence`,
     presenceNodes: `${tag}:presence-nodes`,
+    occupancy: (room: string) => `${prefix}:room:{${escapeTag(room)}}:occupancy`,
+    nodeOccupancy: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:occupancy`,
+    occupancyNodes: `${tag}:occupancy-nodes`,
+    webhookQueue: 'webhooks',
     clusterId: `${tag}:cluster-id`,
     registryNode: (nodeId: string) => `${tag}:registry:node:${nodeId}`,
     registryChannel: `${prefix}:registry:events`,
@@ -186,6 +211,7 @@ export function createKeys(prefix: string): Keys {
     replies: (address: string) => `${prefix}:replies:{${escapeTag(address)}}`,
     userConnections: (userId: string) => `${prefix}:user:{${escapeTag(userId)}}:connections`,
     nodeUsers: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:users`,
+    userNodes: `${tag}:user-nodes`,
     app: (...parts: string[]) => `${prefix}:app:${parts.join(':')}`,
     // Ingress partitions' keys start with `{<prefix>:p<i>}`, which neither of the first two matches.
     patterns: Object.freeze([`${tag}:*`, `${prefix}:*`, `{${prefix}:p*}:*`]),

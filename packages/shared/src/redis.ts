@@ -37,7 +37,18 @@ function toRedisTarget(target: RedisTarget | string): RedisTarget {
 export function createRedis(
   target: RedisTarget | string,
   role: RedisRole,
-  options: { logger?: Logger; connectionName?: string; lazy?: boolean } = {},
+  options: {
+    logger?: Logger;
+    connectionName?: string;
+    lazy?: boolean;
+    /**
+     * Commands a publisher connection writes at once instead of in the turn's auto-pipeline: ones that go
+     * out alone on a hot path, for which the pipeline is pure cost (an ioredis Pipeline copies every
+     * script defined on the connection when it is made). Such a command may reach Redis before commands
+     * of the same turn queued ahead of it: only for commands that follow nothing unawaited.
+     */
+    sentAtOnce?: readonly string[];
+  } = {},
 ): RedisConnection {
   const resolved = toRedisTarget(target);
   const base: RedisOptions = {
@@ -52,6 +63,7 @@ export function createRedis(
     // then writes them as one pipeline per server, which on a Cluster is the only way to pipeline
     // commands whose keys live on different primaries.
     enableAutoPipelining: role === 'publisher',
+    autoPipeliningIgnoredCommands: [...(options.sentAtOnce ?? [])],
     // After a failover the old primary may come back as a replica while a connection still points at it
     // (a Sentinel failover demotes it without closing clients' connections, or a plain URL names it):
     // every write then fails with READONLY. Reconnecting (2: and resending the command) makes a Sentinel
@@ -77,6 +89,7 @@ export function createRedis(
       {
         redisOptions: { ...base, password: resolved.password },
         enableAutoPipelining: base.enableAutoPipelining,
+        autoPipeliningIgnoredCommands: base.autoPipeliningIgnoredCommands,
         lazyConnect: base.lazyConnect,
       },
     );

@@ -14,6 +14,7 @@ function recordingPublisher() {
       return [];
     },
     reply: (_nodeId, cmd) => void sent.push(cmd),
+    request: () => Promise.reject(new Error('no reply path here')),
     position: () => 0,
     flush: () => Promise.resolve(),
     close: () => Promise.resolve(),

@@ -1,9 +1,11 @@
 import {
   type ClientInfo,
+  type ClientRef,
   type Command,
   type CommandPublisher,
   type CommandTransport,
   createCommandPublisher,
+  createMemoryClientStates,
   createMemoryCommandPath,
   createMemoryIngress,
   encodeArgs,
@@ -17,6 +19,7 @@ import {
 } from '@iocluster/shared';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { AppSocket } from '../../src/app-socket.js';
+import { ClientCache } from '../../src/client-cache.js';
 import {
   type EventHandler,
   type EventMiddleware,
@@ -39,7 +42,7 @@ function client(id: string, extra: Partial<ClientInfo> = {}): ClientInfo {
   };
 }
 
-const job = (...batches: [ClientInfo, IngressEvent[]][]): IngressJob => ({
+const job = (...batches: [ClientInfo | ClientRef, IngressEvent[]][]): IngressJob => ({
   v: INGRESS_VERSION,
   nodeId: NODE,
   batches: batches.map(([info, events]) => ({ client: info, events })),
@@ -60,6 +63,8 @@ async function setup(
     handlerTimeoutMs?: number;
     /** Wraps the in-memory transport (to make it fail, say). */
     wrap?: (transport: CommandTransport) => CommandTransport;
+    /** Client states the processor serves versioned batches from. */
+    clients?: ClientCache;
   } = {},
 ) {
   const path = createMemoryCommandPath();
@@ -82,6 +87,7 @@ async function setup(
     {
       handlerTimeoutMs: options.handlerTimeoutMs ?? 5_000,
       earlierAnswer: (s, eid) => transport.earlierAnswer(s, eid),
+      ...(options.clients ? { clients: options.clients } : {}),
     },
   );
   /** Runs a job, then waits until the io-node applied `count` commands in all. */
@@ -318,5 +324,86 @@ describe('ingress handler', () => {
     expect(ingress.failed).toEqual([{ id: '1', reason: expect.stringContaining('job.nodeId') }]);
     expect(malformed).toEqual(['1']);
     expect(await consumer.backlog()).toMatchObject({ waiting: 0, active: 0, failed: 1 });
+  });
+});
+
+describe('slim events', () => {
+  const stored = (info: ClientInfo & { v: number }) => ({ id: info.id, json: JSON.stringify(info) });
+
+  test('slim events - a version the app-node holds runs from its cache; a newer one is read once per job, and no-client fires at first sight', async () => {
+    const store = createMemoryClientStates();
+    const seen: [string, string, unknown, string[]][] = [];
+    const note = (what: string) => (socket: AppSocket) =>
+      void seen.push([what, socket.id, socket.data.nick, [...socket.rooms]]);
+    const { run, received } = await setup(
+      { connection: note('connection'), 'no-client': note('no-client'), hi: note('hi') },
+      { clients: new ClientCache(store, 100) },
+    );
+    // Connected: the state comes inline, at version 1.
+    await run(job([client('s1', { v: 1 }), [{ seq: 0, kind: 'connect' }]]), 1);
+    // A handler elsewhere set its nick and joined it to a room: version 2, stored by its io-node.
+    await store.write(
+      [
+        stored({ ...client('s1', { data: { nick: 'ann' }, rooms: ['r'] }), v: 2 }),
+        stored({ ...client('s2', { data: { nick: 'bob' } }), v: 1 }),
+      ],
+      60_000,
+    );
+    await run(
+      job([{ id: 's1', v: 2 }, [call(1, 'hi', [], false)]], [{ id: 's2', v: 1 }, [call(0, 'hi', [], false)]]),
+      3,
+    );
+    expect(store.reads).toBe(2);
+    // Both held now: nothing more is read.
+    await run(
+      job([{ id: 's1', v: 2 }, [call(2, 'hi', [], false)]], [{ id: 's2', v: 1 }, [call(1, 'hi', [], false)]]),
+      5,
+    );
+    expect(store.reads).toBe(2);
+    expect(seen).toEqual([
+      ['connection', 's1', undefined, []],
+      ['hi', 's1', 'ann', ['r']],
+      ['no-client', 's2', 'bob', []],
+      ['hi', 's2', 'bob', []],
+      ['hi', 's1', 'ann', ['r']],
+      ['hi', 's2', 'bob', []],
+    ]);
+    expect(replies(received).every((r) => r.resend === undefined)).toBe(true);
+  });
+
+  test('slim events - a batch whose version the store lost runs nothing: each event is answered resend', async () => {
+    const store = createMemoryClientStates();
+    let ran = 0;
+    const { run } = await setup(
+      { 'no-client': () => void ran++, hi: () => void ran++ },
+      { clients: new ClientCache(store, 100) },
+    );
+    // Stored at version 1, but the batch names version 2 (written, then lost with a Redis restart).
+    await store.write([stored({ ...client('s3'), v: 1 })], 60_000);
+    const got = await run(job([{ id: 's3', v: 2 }, [call(4, 'hi', []), call(5, 'hi', [])]]), 2);
+    expect(replies(got)).toEqual([
+      { type: 'reply', socketId: 's3', seq: 4, resend: true },
+      { type: 'reply', socketId: 's3', seq: 5, resend: true },
+    ]);
+    expect(ran).toBe(0);
+  });
+
+  test('slim events - what a handler does to the data it was given stays out of the cached state', async () => {
+    const store = createMemoryClientStates();
+    const lists: unknown[] = [];
+    const { run } = await setup(
+      {
+        hi: (socket) => {
+          const list = socket.data.list as number[];
+          lists.push([...list]);
+          list.push(lists.length);
+        },
+      },
+      { clients: new ClientCache(store, 100) },
+    );
+    await run(job([client('s1', { v: 1, data: { list: [0] } }), [call(0, 'hi', [], false)]]), 1);
+    await run(job([{ id: 's1', v: 1 }, [call(1, 'hi', [], false)]]), 2);
+    expect(lists).toEqual([[0], [0]]);
+    expect(store.reads).toBe(0);
   });
 });

@@ -40,6 +40,7 @@ function applier() {
       },
       dataChanged: (s) => log.push(`session ${s.id} ${JSON.stringify(s.data)}`),
       applied: (cmd) => log.push(`applied ${cmd.type}`),
+      selections: () => false,
     },
     {},
     silentLogger(),

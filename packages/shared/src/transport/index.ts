@@ -1,3 +1,5 @@
+export type { ClientStateStore, MemoryClientStates, StoredClientState } from './client-states.js';
+export { createMemoryClientStates } from './client-states.js';
 export type {
   CommandSubscriber,
   CommandTransport,

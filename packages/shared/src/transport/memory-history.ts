@@ -54,12 +54,14 @@ export function createMemoryRoomHistory(now: () => number = Date.now): RoomHisto
       return list.map((room) => positionOf(current(room)));
     },
 
-    async read(room, { since, limit }) {
+    async read(room, { since, until, limit }) {
       const log = current(room);
       const position = positionOf(log);
       const all = log?.entries ?? [];
-      if (!since)
-        return { position, entries: structuredClone(all.slice(-limit)), complete: true, more: false };
+      if (!since) {
+        const upTo = until === undefined ? all : all.filter((e) => e.offset <= until);
+        return { position, entries: structuredClone(upTo.slice(-limit)), complete: true, more: false };
+      }
       if (!log || log.epoch !== since.epoch) return { position, entries: [], complete: false, more: false };
       const after = all.filter((e) => e.offset > since.offset);
       const more = after.length > limit;

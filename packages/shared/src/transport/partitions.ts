@@ -4,7 +4,7 @@ import type { IngressJob } from '../wire/ingress.js';
 /**
  * Splits jobs by their clients' ingress partitions: a job holding clients of several partitions becomes
  * one job per partition, so each client's events always go through the same partition. A job's presence
- * changes ride with its first part, or alone in partition 0. Returns one list per partition, in order.
+ * and occupancy changes ride with its first part, or alone in partition 0. Returns one list per partition, in order.
  */
 export function splitByPartition(jobs: readonly IngressJob[], partitions: number): IngressJob[][] {
   const parts = Array.from({ length: partitions }, (): IngressJob[] => []);
@@ -13,7 +13,7 @@ export function splitByPartition(jobs: readonly IngressJob[], partitions: number
     return parts;
   }
   for (const job of jobs) {
-    const { presence, batches, ...envelope } = job;
+    const { presence, occupancy, batches, ...envelope } = job;
     const split = new Map<number, IngressJob>();
     for (const batch of batches) {
       const index = ingressPartitionOf(batch.client.id, partitions);
@@ -21,10 +21,11 @@ export function splitByPartition(jobs: readonly IngressJob[], partitions: number
       if (part) part.batches.push(batch);
       else split.set(index, { ...envelope, batches: [batch] });
     }
-    if (presence) {
-      const first = split.values().next().value;
-      if (first) first.presence = presence;
-      else split.set(0, { ...envelope, batches: [], presence });
+    if (presence || occupancy) {
+      const first = split.values().next().value ?? { ...envelope, batches: [] };
+      if (presence) first.presence = presence;
+      if (occupancy) first.occupancy = occupancy;
+      if (split.size === 0) split.set(0, first);
     }
     for (const [index, part] of split) parts[index]!.push(part);
   }

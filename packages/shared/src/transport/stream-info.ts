@@ -9,6 +9,8 @@ export interface StreamGroupInfo {
   pending: number;
   /** The last entry handed out; `0-0` when none. */
   lastDeliveredId: string;
+  /** Entries the group has read (XINFO GROUPS `entries-read`); null when Redis cannot tell. */
+  entriesRead: number | null;
 }
 
 /** A flat `[name, value, name, value, ...]` reply as an object. */
@@ -27,12 +29,14 @@ export async function readStreamGroup(redis: RedisConnection, stream: string): P
     if (!(err instanceof Error) || !/no such key/i.test(err.message)) throw err;
   }
   const group = groups.map(pairs).find((g) => g.name === INGRESS_GROUP);
-  if (!group) return { lag: await redis.xlen(stream), pending: 0, lastDeliveredId: '0-0' };
+  if (!group) return { lag: await redis.xlen(stream), pending: 0, lastDeliveredId: '0-0', entriesRead: 0 };
   const lag = typeof group.lag === 'number' ? group.lag : await redis.xlen(stream);
+  const read = group['entries-read'];
   return {
     lag,
     pending: Number(group.pending ?? 0),
     lastDeliveredId: String(group['last-delivered-id'] ?? '0-0'),
+    entriesRead: typeof read === 'number' ? read : null,
   };
 }
 

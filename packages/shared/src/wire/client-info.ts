@@ -14,12 +14,18 @@ export interface HandshakeInfo {
 }
 
 /**
- * A client as an app-node sees it: carried by every job, so any app-node can serve any client.
- * The io-node holding the socket is the source of truth; app-nodes change it by command.
+ * A client as an app-node sees it, so any app-node can serve any client. The io-node holding the socket
+ * is the source of truth; app-nodes change it by command. An ingress batch carries it inline when the
+ * app-nodes may not have it (its first batch after a change), else names it with a {@link ClientRef}.
  */
 export interface ClientInfo {
   /** Socket id. */
   id: string;
+  /**
+   * Version of this state on its io-node: 1 when the client connects, one more each time what an app-node
+   * sees of it changes (rooms, data, user). Absent from io-nodes that always send the state inline.
+   */
+  v?: number;
   /** Id of the io-node that holds the connection. */
   nodeId: string;
   /** Connection-scoped data, merged by `set-data` commands. */
@@ -41,6 +47,35 @@ export interface ClientInfo {
   origin?: string;
 }
 
+/**
+ * A client named by its state's version instead of carried whole: the app-node takes that state (or a
+ * newer one) from its cache, or reads it from where the io-node stored it.
+ */
+export interface ClientRef {
+  /** Socket id. */
+  id: string;
+  /** The version of the client's state the batch was sent with (see {@link ClientInfo.v}). */
+  v: number;
+}
+
+/** Whether a batch's client is named by a version rather than carried whole. */
+export function isClientRef(client: ClientInfo | ClientRef): client is ClientRef {
+  return !('handshake' in client);
+}
+
+/** Validates a batch's client: a whole {@link ClientInfo}, or a {@link ClientRef} (no `handshake`). */
+export function decodeBatchClient(value: unknown, path: string): ClientInfo | ClientRef {
+  const v = object(value, path);
+  if (v.handshake !== undefined) return decodeClientInfo(v, path);
+  return { id: nonEmptyString(v.id, `${path}.id`), v: positive(v.v, `${path}.v`) };
+}
+
+function positive(value: unknown, path: string): number {
+  const n = integer(value, path);
+  if (n === 0) throw new WireError(`${path} must be a positive integer`);
+  return n;
+}
+
 /** Validates a ClientInfo received from another node. */
 export function decodeClientInfo(value: unknown, path = 'client'): ClientInfo {
   const v = object(value, path);
@@ -48,6 +83,7 @@ export function decodeClientInfo(value: unknown, path = 'client'): ClientInfo {
   if (!isPlainObject(v.data)) throw new WireError(`${path}.data must be an object`);
   return {
     id: nonEmptyString(v.id, `${path}.id`),
+    ...(v.v === undefined ? {} : { v: positive(v.v, `${path}.v`) }),
     nodeId: nonEmptyString(v.nodeId, `${path}.nodeId`),
     data: v.data,
     rooms: stringArray(v.rooms, `${path}.rooms`),

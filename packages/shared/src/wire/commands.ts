@@ -58,7 +58,21 @@ export interface JoinCommand {
   positions?: [room: string, epoch: string, offset: number][];
   /** Opt-in presence: the socket also joins the rooms' rosters with this meta. */
   presence?: PresenceMeta;
+  /**
+   * Send the socket the last messages of the joined rooms that keep history (those in `positions`)
+   * before any live one: the newest `count`, or those of the last `ms`, or both limits at once.
+   */
+  rewind?: RewindSpec;
 }
+/** How far back a rewinding join reaches: at least one of the two. */
+export interface RewindSpec {
+  /** At most this many messages per room (1 to {@link MAX_REWIND}). */
+  count?: number;
+  /** Only messages emitted within this many ms before the join was applied. */
+  ms?: number;
+}
+/** Most messages a join rewinds per room. */
+export const MAX_REWIND = 1_000;
 export interface LeaveCommand {
   type: 'leave';
   socketId: string;
@@ -84,6 +98,12 @@ export interface ReplyCommand {
   result?: unknown;
   error?: AckError;
   bin?: true;
+  /**
+   * The event was not run: its batch named the client's state by a version the app-node could neither
+   * find in its cache nor read from Redis (lost there). The io-node sends the event again, with the
+   * state inline, instead of answering it.
+   */
+  resend?: true;
 }
 /**
  * Which sockets of the io-node that applies it a selection command is about: the members of `rooms`
@@ -242,6 +262,7 @@ function decodeCommand(value: unknown, path: string): Command {
         });
       }
       if (v.presence !== undefined) cmd.presence = checkPresenceMeta(v.presence, `${path}.presence`);
+      if (v.rewind !== undefined) cmd.rewind = rewindSpec(v.rewind, `${path}.rewind`);
       return cmd;
     }
     case 'leave':
@@ -275,6 +296,7 @@ function decodeCommand(value: unknown, path: string): Command {
         cmd.result = v.result;
       }
       if (v.bin === true) cmd.bin = true;
+      if (v.resend === true) cmd.resend = true;
       return cmd;
     }
     case 'custom': {
@@ -335,6 +357,23 @@ function decodeCommand(value: unknown, path: string): Command {
     default:
       throw new WireError(`${path}.type "${show(v.type)}" is not a known command`);
   }
+}
+
+function rewindSpec(value: unknown, path: string): RewindSpec {
+  const v = object(value, path);
+  const spec: RewindSpec = {};
+  if (v.count !== undefined) {
+    const count = integer(v.count, `${path}.count`);
+    if (count < 1 || count > MAX_REWIND) throw new WireError(`${path}.count must be 1 to ${MAX_REWIND}`);
+    spec.count = count;
+  }
+  if (v.ms !== undefined) {
+    const ms = integer(v.ms, `${path}.ms`);
+    if (ms < 1) throw new WireError(`${path}.ms must be positive`);
+    spec.ms = ms;
+  }
+  if (spec.count === undefined && spec.ms === undefined) throw new WireError(`${path} needs count or ms`);
+  return spec;
 }
 
 function selection(value: unknown, path: string): Selection {

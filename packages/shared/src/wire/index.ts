@@ -1,7 +1,7 @@
 export type { AppNodeRecord } from './app-node-record.js';
 export { decodeAppNodeRecord, encodeAppNodeRecord } from './app-node-record.js';
-export type { ClientInfo, HandshakeInfo } from './client-info.js';
-export { decodeClientInfo } from './client-info.js';
+export type { ClientInfo, ClientRef, HandshakeInfo } from './client-info.js';
+export { decodeBatchClient, decodeClientInfo, isClientRef } from './client-info.js';
 export type {
   Command,
   CommandEnvelope,
@@ -17,6 +17,7 @@ export type {
   LeaveCommand,
   ReplyCommand,
   RequestRef,
+  RewindSpec,
   Selection,
   SelectionCommand,
   SetDataCommand,
@@ -29,6 +30,7 @@ export {
   decodeCommandEnvelope,
   encodeCommandEnvelope,
   MAX_ACK_TIMEOUT_MS,
+  MAX_REWIND,
   requestOf,
   selectionOf,
 } from './commands.js';
@@ -36,6 +38,8 @@ export type { ClientBatch, IngressEvent, IngressJob } from './ingress.js';
 export { deadlineMarginMs, decodeIngressJob, INGRESS_VERSION, RESERVED_EVENTS } from './ingress.js';
 export type { IoNodeRecord } from './io-node-record.js';
 export { decodeIoNodeRecord, encodeIoNodeRecord } from './io-node-record.js';
+export type { OccupancyChange, OccupancyReason } from './occupancy.js';
+export { decodeOccupancyChange, OCCUPIED_EVENT, VACATED_EVENT } from './occupancy.js';
 export type { PresenceChange, PresenceMeta, PresenceReason } from './presence.js';
 export {
   checkPresenceMeta,

@@ -1,6 +1,7 @@
 import { WireError } from '../errors.js';
 import { array, integer, nonEmptyString, object, string, version } from './check.js';
-import { type ClientInfo, decodeClientInfo } from './client-info.js';
+import { type ClientInfo, type ClientRef, decodeBatchClient } from './client-info.js';
+import { decodeOccupancyChange, OCCUPIED_EVENT, type OccupancyChange, VACATED_EVENT } from './occupancy.js';
 import { decodePresenceChange, PRESENCE_EVENT, type PresenceChange } from './presence.js';
 
 export const INGRESS_VERSION = 1;
@@ -14,6 +15,8 @@ export const RESERVED_EVENTS: ReadonlySet<string> = new Set([
   'no-client',
   'error',
   PRESENCE_EVENT,
+  OCCUPIED_EVENT,
+  VACATED_EVENT,
 ]);
 
 /**
@@ -45,9 +48,14 @@ export type IngressEvent =
     }
   | { seq: number; kind: 'disconnect'; reason: string };
 
-/** A client's state and its events, in the order they happened. */
+/** A client's state (or its version) and its events, in the order they happened. */
 export interface ClientBatch {
-  client: ClientInfo;
+  /**
+   * The client's state inline (always on a connect, a disconnect, and the first batch after a change;
+   * always from io-nodes older than versioned state), or its version when the state was stored for
+   * app-nodes to read.
+   */
+  client: ClientInfo | ClientRef;
   events: IngressEvent[];
   /**
    * When the io-node will stop waiting for these events' replies (ms since epoch, its clock, less
@@ -72,6 +80,8 @@ export interface IngressJob {
   batches: ClientBatch[];
   /** Presence changes decided on that io-node (or by it, purging a dead one); no client sequence. */
   presence?: PresenceChange[];
+  /** Rooms occupied or vacated, as decided on that io-node (or by it, purging a dead one). */
+  occupancy?: OccupancyChange[];
 }
 
 function decodeEvent(value: unknown, path: string): IngressEvent {
@@ -113,7 +123,7 @@ export function decodeIngressJob(value: unknown): IngressJob {
   const batches = array(v.batches, 'job.batches').map((batch, i) => {
     const b = object(batch, `job.batches[${i}]`);
     const decoded: ClientBatch = {
-      client: decodeClientInfo(b.client, `job.batches[${i}].client`),
+      client: decodeBatchClient(b.client, `job.batches[${i}].client`),
       events: array(b.events, `job.batches[${i}].events`).map((e, j) =>
         decodeEvent(e, `job.batches[${i}].events[${j}]`),
       ),
@@ -125,6 +135,11 @@ export function decodeIngressJob(value: unknown): IngressJob {
   if (v.presence !== undefined) {
     job.presence = array(v.presence, 'job.presence').map((c, i) =>
       decodePresenceChange(c, `job.presence[${i}]`),
+    );
+  }
+  if (v.occupancy !== undefined) {
+    job.occupancy = array(v.occupancy, 'job.occupancy').map((c, i) =>
+      decodeOccupancyChange(c, `job.occupancy[${i}]`),
     );
   }
   return job;
