@@ -1,9 +1,10 @@
 import type { IoclusterClient, RecoveryReport } from '@iocluster/client';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterEach, describe, expect, test } from 'vitest';
+import { authenticateByAuthUser } from './fixtures/authenticate.js';
 import registerTestApp from './fixtures/test-app.js';
 import { clientFactory, next } from './support/clients.js';
-import { type Cluster, collect, setup } from './support/cluster.js';
+import { type Cluster, collect, nextEvent, setup } from './support/cluster.js';
 
 let cluster: Cluster | undefined;
 const clients: IoclusterClient[] = [];
@@ -169,6 +170,86 @@ describe('emitter and server API', () => {
     for (const s of seen) expect(s.items).toEqual([{ text: 'once' }, { text: 'once' }]);
   });
 
+  test('server API - subscribe and unsubscribe a socket or a user, disconnect a user on both io-nodes with its reason, and one socket', async () => {
+    const c = await setup({
+      ioNodes: 2,
+      appNodes: 2,
+      register: registerTestApp,
+      ioNodeOptions: { authenticate: authenticateByAuthUser },
+    });
+    cluster = c;
+    const frontend = await c.startChildFrontend({ API_KEY: KEY });
+    const [ann0, ann1, bob] = await Promise.all([
+      c.connect(0, { auth: { user: 'ann' } }),
+      c.connect(1, { auth: { user: 'ann' } }),
+      c.connect(1, { auth: { user: 'bob' } }),
+    ]);
+    const news = [ann0, ann1, bob].map((s) => collect(s, 'news'));
+    const done = [ann0, ann1, bob].map((s) => collect(s, 'done'));
+    /** Publishes to the room, then to everyone a marker; resolves once every client got the marker. */
+    const publishThenMark = async (n: number) => {
+      await api(frontend.url, '/publish', { body: { room: 's:room', event: 'news', data: n } });
+      await api(frontend.url, '/broadcast', {
+        body: { rooms: ['s:room', `$user:ann`, `$user:bob`], event: 'done' },
+      });
+      await Promise.all(done.map((d) => d.until(n)));
+    };
+
+    expect(
+      await api(frontend.url, '/subscribe', { body: { socketId: bob.id, rooms: ['s:room'] } }),
+    ).toMatchObject({
+      status: 200,
+      body: { count: 1, missingNodes: [] },
+    });
+    await publishThenMark(1);
+    expect(
+      (await api(frontend.url, '/subscribe', { body: { user: 'ann', rooms: ['s:room'] } })).body,
+    ).toEqual({
+      count: 2,
+      missingNodes: [],
+    });
+    await publishThenMark(2);
+    expect(
+      (await api(frontend.url, '/unsubscribe', { body: { socketId: bob.id, rooms: ['s:room'] } })).body,
+    ).toEqual({
+      count: 1,
+      missingNodes: [],
+    });
+    await publishThenMark(3);
+    expect(news.map((n) => n.items)).toEqual([
+      [2, 3],
+      [2, 3],
+      [1, 2],
+    ]);
+
+    expect(
+      (await api(frontend.url, '/disconnect', { body: { user: 'ann', socketId: bob.id } })).body,
+    ).toMatchObject({
+      error: { code: 'BAD_REQUEST', message: 'body: give either user or socketId' },
+    });
+    const told = [ann0, ann1].map((s) => nextEvent<[{ code: string; message: string }]>(s, '$error'));
+    const gone = [ann0, ann1, bob].map((s) => nextEvent(s, 'disconnect'));
+    expect(
+      (await api(frontend.url, '/disconnect', { body: { user: 'ann', reason: 'banned' } })).body,
+    ).toEqual({
+      count: 2,
+      missingNodes: [],
+    });
+    for (const t of await Promise.all(told))
+      expect(t[0]).toEqual({ code: 'DISCONNECTED', message: 'banned' });
+    await Promise.all(gone.slice(0, 2));
+    expect(bob.connected).toBe(true);
+    expect((await api(frontend.url, '/disconnect', { body: { socketId: bob.id } })).body).toEqual({
+      count: 1,
+      missingNodes: [],
+    });
+    await gone[2];
+    expect((await api(frontend.url, '/disconnect', { body: { socketId: 'no-such-socket' } })).body).toEqual({
+      count: 0,
+      missingNodes: [],
+    });
+  });
+
   test('server API - missing or wrong key 401, bad bodies 400 with the field named, past the rate 429, off without API_KEY', async () => {
     const c = await setup({ ioNodes: 1 });
     cluster = c;
@@ -310,11 +391,14 @@ describe('emitter and server API', () => {
       '/api/v1/batch',
       '/api/v1/broadcast',
       '/api/v1/channels',
+      '/api/v1/disconnect',
       '/api/v1/history/{room}',
       '/api/v1/openapi.json',
       '/api/v1/presence-stats/{room}',
       '/api/v1/presence/{room}',
       '/api/v1/publish',
+      '/api/v1/subscribe',
+      '/api/v1/unsubscribe',
     ]);
     // An invalid document is refused by the same validator: the check can fail.
     expect(

@@ -6,6 +6,7 @@ import {
   BroadcastResultSchema,
   ChannelsParams,
   ChannelsResultSchema,
+  DisconnectParams,
   HistoryParams,
   HistoryResultSchema,
   PresenceResultSchema,
@@ -13,6 +14,8 @@ import {
   PublishParams,
   PublishResultSchema,
   RoomParams,
+  SelectionResultSchema,
+  SubscribeParams,
 } from './api-schemas.js';
 
 /** Who asked: logged with every change the server API makes. */
@@ -46,6 +49,11 @@ function method<S extends z.ZodType>(m: ApiMethod<S>): ApiMethod<S> {
 
 const read = (result: unknown): ApiOutcome => ({ result, repeated: false });
 
+/** A user's connections, or one socket (a socket id is a room of one). */
+function selected(emitter: Emitter, p: { user?: string; socketId?: string }) {
+  return p.user !== undefined ? emitter.toUser(p.user) : emitter.to(p.socketId!);
+}
+
 /**
  * The server API's methods by name: `/api/v1/<name>` routes, `/api/v1/batch` entries and the admin
  * view's actions all run through {@link createApiRunner}, so they validate, answer and log alike.
@@ -72,6 +80,33 @@ export const API_METHODS = {
       });
       return { result: { recorded }, repeated };
     },
+  }),
+  disconnect: method({
+    params: DisconnectParams,
+    result: SelectionResultSchema,
+    writes: true,
+    async run(emitter, p) {
+      const change =
+        p.user !== undefined
+          ? await emitter.disconnectUser(p.user, p.reason)
+          : await emitter.disconnect(p.socketId!, { close: true, reason: p.reason });
+      return { result: change, repeated: false };
+    },
+  }),
+  subscribe: method({
+    params: SubscribeParams,
+    result: SelectionResultSchema,
+    writes: true,
+    run: async (emitter, p) => ({ result: await selected(emitter, p).socketsJoin(p.rooms), repeated: false }),
+  }),
+  unsubscribe: method({
+    params: SubscribeParams,
+    result: SelectionResultSchema,
+    writes: true,
+    run: async (emitter, p) => ({
+      result: await selected(emitter, p).socketsLeave(p.rooms),
+      repeated: false,
+    }),
   }),
   presence: method({
     params: RoomParams,

@@ -35,6 +35,17 @@ const POSTS: { name: ApiMethodName; path: string; summary: string; extra?: Route
       409: json(ErrorSchema, '`IN_PROGRESS`: a broadcast with this idempotency key is still running'),
     },
   },
+  {
+    name: 'disconnect',
+    path: '/disconnect',
+    summary: "Disconnect a user's connections (on every io-node) or one socket",
+  },
+  { name: 'subscribe', path: '/subscribe', summary: "Make a user's connections or one socket join rooms" },
+  {
+    name: 'unsubscribe',
+    path: '/unsubscribe',
+    summary: "Make a user's connections or one socket leave rooms",
+  },
 ];
 
 /** The GET routes: the room in the path, the rest in the query. */

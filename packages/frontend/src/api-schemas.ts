@@ -74,6 +74,47 @@ export const BroadcastResultSchema = z
   })
   .meta({ id: 'BroadcastResult' });
 
+/** Whose connections: a user's (all of them, on every io-node) or one socket's. */
+const target = {
+  user: z
+    .string()
+    .min(1)
+    .max(256)
+    .optional()
+    .meta({ description: 'A user id: every connection of the user' }),
+  socketId: z.string().min(1).max(256).optional().meta({ description: 'One connection' }),
+};
+const oneTarget = {
+  check: (p: { user?: string; socketId?: string }) => (p.user === undefined) !== (p.socketId === undefined),
+  message: { message: 'give either user or socketId' },
+};
+
+export const DisconnectParams = z
+  .object({
+    ...target,
+    reason: z
+      .string()
+      .max(256)
+      .optional()
+      .meta({ description: 'Told to the client (`$error` DISCONNECTED) and logged' }),
+  })
+  .strict()
+  .refine(oneTarget.check, oneTarget.message)
+  .meta({ id: 'DisconnectRequest' });
+
+export const SubscribeParams = z
+  .object({ ...target, rooms: z.array(room).min(1).max(100) })
+  .strict()
+  .refine(oneTarget.check, oneTarget.message)
+  .meta({ id: 'SubscribeRequest' });
+
+export const SelectionResultSchema = z
+  .object({
+    count: z.number().int().meta({ description: 'Connections it applied to' }),
+    missingNodes: z.array(z.string()).meta({ description: 'io-nodes that did not answer in time' }),
+  })
+  .meta({ id: 'SelectionResult' });
+
 export const RoomParams = z.object({ room }).strict();
 
 export const PresenceResultSchema = z

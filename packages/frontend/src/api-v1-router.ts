@@ -108,14 +108,12 @@ export function createApiV1Router(options: ApiV1Options): Router {
       if (outcome.repeated) res.set('idempotent-replayed', 'true');
       res.json(outcome.result);
     };
-  router.post(
-    `${API_BASE}/publish`,
-    answer('publish', (req) => req.body),
-  );
-  router.post(
-    `${API_BASE}/broadcast`,
-    answer('broadcast', (req) => req.body),
-  );
+  for (const name of ['publish', 'broadcast', 'disconnect', 'subscribe', 'unsubscribe'] as const) {
+    router.post(
+      `${API_BASE}/${name}`,
+      answer(name, (req) => req.body),
+    );
+  }
   router.get(
     `${API_BASE}/presence/:room`,
     answer('presence', (req) => ({ room: req.params.room })),

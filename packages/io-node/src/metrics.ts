@@ -44,16 +44,24 @@ const EVENT_CODES = ['RATE_LIMITED', 'PAYLOAD_TOO_LARGE', 'INVALID_EVENT', 'RESE
 /** Longest code kept as a label value: an `authenticate` hook's own codes are the application's. */
 const MAX_CODE_LENGTH = 64;
 
-/** Command types counted by name; a custom command counts as `custom`. */
-const COMMAND_TYPES: readonly Command['type'][] = [
-  'emit',
-  'join',
-  'leave',
-  'set-data',
-  'disconnect',
-  'reply',
-  'custom',
-];
+/**
+ * Command types counted by name; a custom command counts as `custom`. A record over every type, so a new
+ * command type does not compile until it is counted here (an uncounted one threw in `commandApplied`).
+ */
+const COMMAND_TYPES = Object.keys({
+  emit: true,
+  join: true,
+  leave: true,
+  'set-data': true,
+  disconnect: true,
+  reply: true,
+  custom: true,
+  'sockets-join': true,
+  'sockets-leave': true,
+  'sockets-disconnect': true,
+  'fetch-sockets': true,
+  'emit-ack': true,
+} satisfies Record<Command['type'], true>) as Command['type'][];
 
 /**
  * Creates the metrics of one io-node; `connections` and `presenceEntries` are read at each scrape.
