@@ -18,6 +18,7 @@ COPY package.json package-lock.json ./
 COPY packages/shared/package.json packages/shared/
 COPY packages/io-node/package.json packages/io-node/
 COPY packages/app-node/package.json packages/app-node/
+COPY packages/emitter/package.json packages/emitter/
 COPY packages/frontend/package.json packages/frontend/
 COPY packages/client/package.json packages/client/
 COPY packages/devkit/package.json packages/devkit/
@@ -45,6 +46,7 @@ COPY package.json package-lock.json ./
 COPY packages/shared/package.json packages/shared/
 COPY packages/io-node/package.json packages/io-node/
 COPY packages/app-node/package.json packages/app-node/
+COPY packages/emitter/package.json packages/emitter/
 COPY packages/frontend/package.json packages/frontend/
 COPY packages/client/package.json packages/client/
 COPY packages/devkit/package.json packages/devkit/
@@ -52,7 +54,7 @@ COPY example/package.json example/
 COPY bench/package.json bench/
 RUN npm install --omit=dev --no-audit --no-fund \
       --workspace packages/shared --workspace packages/io-node --workspace packages/app-node \
-      --workspace packages/frontend --workspace example \
+      --workspace packages/emitter --workspace packages/frontend --workspace example \
   && npm cache clean --force
 
 COPY --from=build /app/packages/shared/dist packages/shared/dist
@@ -60,6 +62,7 @@ COPY --from=build /app/packages/shared/lua packages/shared/lua
 COPY --from=build /app/packages/io-node/dist packages/io-node/dist
 COPY --from=build /app/packages/io-node/lua packages/io-node/lua
 COPY --from=build /app/packages/app-node/dist packages/app-node/dist
+COPY --from=build /app/packages/emitter/dist packages/emitter/dist
 COPY --from=build /app/packages/frontend/dist packages/frontend/dist
 COPY --from=build /app/packages/frontend/admin packages/frontend/admin
 COPY --from=build /app/example/dist example/dist

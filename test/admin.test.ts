@@ -4,10 +4,11 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AppNode } from '@iocluster/app-node';
 import type { AdminState, Frontend } from '@iocluster/frontend';
-import { createKeys, deferred, readLiveAppNodes } from '@iocluster/shared';
+import { createKeys, createLogger, deferred, readLiveAppNodes } from '@iocluster/shared';
 import { chromium } from 'playwright-core';
 import { afterEach, describe, expect, test } from 'vitest';
-import { type Cluster, setup } from './support/cluster.js';
+import { authenticateByAuthUser } from './fixtures/authenticate.js';
+import { type Cluster, collect, nextEvent, setup } from './support/cluster.js';
 import { INGRESS_TRANSPORTS, injectRawJobs, jobsAdded } from './support/ingress.js';
 import { scrape, value } from './support/metrics.js';
 import { until } from './support/poll.js';
@@ -392,6 +393,101 @@ describe('admin view', () => {
       .then((cookies) => board.context().addCookies(cookies));
     await board.goto(`${frontend.url}/admin/queue/`);
     await board.getByText('ingress').first().waitFor();
+    expect(errors).toEqual([]);
+  });
+
+  test('admin - actions in Chromium: publish to a room, remove a socket from it, disconnect a socket and a user; each logged with the admin', async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
+    const c = await setup({
+      ioNodes: 2,
+      appNodes: 1,
+      register,
+      ioNodeOptions: { authenticate: authenticateByAuthUser },
+    });
+    cluster = c;
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger({
+      level: 'info',
+      destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+    });
+    const frontend = await c.startFrontend({ adminToken: TOKEN, logger });
+    const [ann0, ann1, bob] = await Promise.all([
+      c.connect(0, { auth: { user: 'ann' } }),
+      c.connect(1, { auth: { user: 'ann' } }),
+      c.connect(1, { auth: { user: 'bob' } }),
+    ]);
+    const bobId = bob.id!;
+    for (const s of [ann0, bob]) await s.emitWithAck('enter', 'lobby', s === bob ? 'bob' : 'ann');
+    const notices = [ann0, ann1, bob].map((s) => collect(s, 'notice'));
+
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    closers.push(() => browser.close());
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.setDefaultTimeout(20_000);
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.goto(`${frontend.url}/admin?token=${TOKEN}`);
+    const result = page.locator('#action-result');
+    /** Fills a form's fields, submits it and waits for its answer to show. */
+    const run = async (form: string, fields: Record<string, string>, answer: string | RegExp) => {
+      for (const [name, value] of Object.entries(fields)) {
+        const field = page.locator(`${form} [name=${name}]`);
+        if ((await field.evaluate((el) => el.tagName)) === 'SELECT') await field.selectOption(value);
+        else await field.fill(value);
+      }
+      await page.click(`${form} button[type=submit]`);
+      await expect.poll(() => result.textContent()).toMatch(answer);
+    };
+
+    await run('#publish-form', { room: 'lobby', event: 'notice', data: '{"text":"hi"}' }, /^published$/);
+    await notices[0]!.until(1);
+    await notices[2]!.until(1);
+    await run('#leave-form', { socketId: bobId, rooms: 'lobby' }, 'removed 1 connection(s)');
+    await run('#publish-form', { room: 'lobby', event: 'notice', data: '{"text":"again"}' }, /^published$/);
+    await notices[0]!.until(2);
+    const bobGone = nextEvent(bob, 'disconnect');
+    await run(
+      '#disconnect-form',
+      { target: 'socketId', id: bobId, reason: '' },
+      'disconnected 1 connection(s)',
+    );
+    await bobGone;
+    // Bob left the room before the second notice; ann's other tab was never in it.
+    expect(notices.map((n) => n.items)).toEqual([[{ text: 'hi' }, { text: 'again' }], [], [{ text: 'hi' }]]);
+
+    const told = [ann0, ann1].map((s) => nextEvent<[{ code: string; message: string }]>(s, '$error'));
+    await run(
+      '#disconnect-form',
+      { target: 'user', id: 'ann', reason: 'maintenance' },
+      'disconnected 2 connection(s)',
+    );
+    for (const [error] of await Promise.all(told))
+      expect(error).toEqual({ code: 'DISCONNECTED', message: 'maintenance' });
+    // A bad action answers its code in the page.
+    await run('#publish-form', { room: 'lobby', event: '$nope', data: '1' }, /^BAD_REQUEST: event: /);
+
+    const actions = lines.filter(
+      (line) => typeof line.msg === 'string' && line.msg.startsWith('server API '),
+    );
+    expect(actions.map((line) => [line.msg, line.params as Record<string, unknown>])).toEqual([
+      ['server API publish', { room: 'lobby', event: 'notice' }],
+      ['server API unsubscribe', { socketId: bobId, rooms: ['lobby'] }],
+      ['server API publish', { room: 'lobby', event: 'notice' }],
+      ['server API disconnect', { socketId: bobId }],
+      ['server API disconnect', { user: 'ann', reason: 'maintenance' }],
+    ]);
+    for (const line of actions) {
+      expect(line.actor).toEqual({
+        kind: 'admin',
+        id: expect.stringMatching(/^admin-token:[0-9a-f]{8}$/),
+        address: expect.any(String),
+      });
+    }
+    // The token itself is never logged.
+    expect(JSON.stringify(lines)).not.toContain(TOKEN);
     expect(errors).toEqual([]);
   });
 });

@@ -225,6 +225,7 @@ describe.skipIf(!installed)(`compose${skipReason}`, () => {
       'packages/io-node/dist',
       'packages/io-node/lua',
       'packages/app-node/dist',
+      'packages/emitter/dist',
     ]) {
       expect(runtime).toContain(`COPY --from=build /app/${dir} ${dir}`);
     }

@@ -21,7 +21,17 @@ import { until } from './support/poll.js';
  */
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const PACKAGES = ['shared', 'io-node', 'app-node', 'frontend', 'client', 'devkit', 'cli', 'create-iocluster'];
+const PACKAGES = [
+  'shared',
+  'io-node',
+  'app-node',
+  'emitter',
+  'frontend',
+  'client',
+  'devkit',
+  'cli',
+  'create-iocluster',
+];
 const run = promisify(execFile);
 const work = mkdtempSync(join(tmpdir(), 'iocluster-packages-'));
 const project = join(work, 'my-app');

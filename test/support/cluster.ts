@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { type AppNode, type AppNodeOptions, createAppNode } from '@iocluster/app-node';
 import {
   type ForkedProcess,
+  forkProcess,
   launchCluster,
   type NodeProcess,
   type ReadyMessage,
@@ -139,6 +140,13 @@ export interface Cluster {
   ): Promise<ChildIoNodeSupervisor>;
   /** A frontend on 127.0.0.1, port 0, reading this cluster's registry. */
   startFrontend(options?: Partial<FrontendOptions>): Promise<Frontend>;
+  /** A frontend process on 127.0.0.1 (port 0); `env` adds to its environment. */
+  startChildFrontend(env?: Record<string, string>): Promise<{ url: string; stop(): Promise<void> }>;
+  /**
+   * Runs `module` (path from the repository root; TypeScript sources) as a process of its own with this
+   * cluster's Redis and prefix in its environment (plus `env`) and `args`; resolves with its ready message.
+   */
+  runScript(module: string, args: string[], env?: Record<string, string>): Promise<ReadyMessage>;
   /** Closes clients, nodes and processes, then deletes every key under the prefix. */
   cleanup(): Promise<void>;
 }
@@ -212,6 +220,7 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
   const childIoNodes: ChildIoNode[] = [];
   const supervisors: ChildIoNodeSupervisor[] = [];
   const frontends: Frontend[] = [];
+  const scripts: ForkedProcess[] = [];
   const target: RedisTarget = options.redis ?? { kind: 'standalone', url: redisUrl };
   const redis = createRedis(target, 'command');
   const transport: IngressTransport = options.transport ?? DEFAULT_TRANSPORT;
@@ -356,10 +365,29 @@ export async function setup(options: SetupOptions = {}): Promise<Cluster> {
       frontends.push(frontend);
       return frontend;
     },
+    async startChildFrontend(env = {}) {
+      const child = await processes.start('frontend', { env });
+      return { url: String(child.ready.url), stop: () => child.stop() };
+    },
+    async runScript(module, args, env = {}) {
+      const child = await forkProcess({
+        label: module,
+        module: `${root}${module}`,
+        args,
+        cwd: root,
+        execArgv: [...SOURCE_EXEC_ARGV],
+        env: { ...redisEnv(target), IOCLUSTER_PREFIX: prefix, LOG_LEVEL: 'warn', ...env },
+        readyTimeoutMs: 30_000,
+      });
+      scripts.push(child);
+      await child.exited;
+      return child.ready;
+    },
     async cleanup() {
       for (const socket of clients) socket.disconnect();
       const steps: [string, () => Promise<unknown>[]][] = [
         ['close frontends', () => frontends.map((frontend) => frontend.close())],
+        ['stop scripts', () => scripts.map((script) => script.kill('SIGKILL'))],
         ['SIGKILL child io-nodes', () => childIoNodes.map((child) => child.kill())],
         ['stop io-node supervisors', () => supervisors.map((supervisor) => supervisor.stop())],
         // io-nodes first: their clients' disconnect events still find app-nodes to answer them.

@@ -4,6 +4,7 @@ import {
   type ClusterJoin,
   type CommandPublisher,
   type CommandTransport,
+  changeSelection,
   closeRedis,
   createClientStateStore,
   createCommandPublisher,
@@ -34,6 +35,7 @@ import {
   type ReplyInbox,
   replyAddress,
   runCloseSteps,
+  type SelectionChange,
   userRoom,
   VACATED_EVENT,
 } from '@iocluster/shared';
@@ -59,7 +61,6 @@ import {
 import type { RemoteSocket } from './remote-socket.js';
 import { createAppHistory, type HistoryAuthorizer } from './room-history.js';
 import { SeenClients } from './seen-clients.js';
-import { changeSelection, type SelectionChange } from './selection.js';
 import { createStreamIngressConsumer } from './stream-ingress-consumer.js';
 import type { LifecycleHandlers, OnMethod } from './typed-handlers.js';
 import { createUnhandledEvents } from './unhandled-events.js';

@@ -1,25 +1,22 @@
 import type { CommandPublisher } from '@iocluster/shared';
 import {
-  type DefaultEventsMap,
-  type EmitCommand,
-  type EventNames,
-  type EventParams,
-  encodeArgs,
-  type ParamsBeforeAck,
-  type Selection,
-} from '@iocluster/shared';
-
-import { RemoteSocket } from './remote-socket.js';
-import {
   type BroadcastAcks,
   broadcastWithAck,
   changeSelection,
   checkTimeout,
   DEFAULT_ACK_TIMEOUT_MS,
+  type DefaultEventsMap,
+  type EmitCommand,
+  type EventNames,
+  type EventParams,
+  encodeArgs,
   fetchDescriptions,
+  type ParamsBeforeAck,
   SELECTION_TIMEOUT_MS,
+  type Selection,
   type SelectionChange,
-} from './selection.js';
+} from '@iocluster/shared';
+import { RemoteSocket } from './remote-socket.js';
 
 function asList(rooms: string | readonly string[]): string[] {
   return typeof rooms === 'string' ? [rooms] : [...rooms];

@@ -1,4 +1,5 @@
 export type {
+  BroadcastAcks,
   CommandPublisher,
   CommandTransport,
   HistoryMessage,
@@ -13,6 +14,7 @@ export type {
   KeptAnswer,
   RedisCommandTransportOptions,
   RoutedCommand,
+  SelectionChange,
 } from '@iocluster/shared';
 export { createRedisCommandTransport } from '@iocluster/shared';
 export type { AppNode } from './app-node.js';
@@ -40,7 +42,6 @@ export { defaultPresencePayload } from './presence.js';
 export { RemoteSocket } from './remote-socket.js';
 export type { RewindOption } from './rewind-option.js';
 export type { HistoryAuthorizer } from './room-history.js';
-export type { BroadcastAcks, SelectionChange } from './selection.js';
 export type {
   DeadLetter,
   DeadLetterSink,

@@ -2,6 +2,8 @@ import {
   type ClientInfo,
   type CommandPublisher,
   checkPresenceMeta,
+  checkTimeout,
+  DEFAULT_ACK_TIMEOUT_MS,
   type DefaultEventsMap,
   type EventNames,
   type EventParams,
@@ -11,10 +13,10 @@ import {
   type ParamsBeforeAck,
   type PresenceMeta,
   presenceMemberId,
+  socketEmitWithAck,
 } from '@iocluster/shared';
 import type { PresenceScope } from './presence-writes.js';
 import { type RewindOption, rewindSpecOf } from './rewind-option.js';
-import { checkTimeout, DEFAULT_ACK_TIMEOUT_MS, socketEmitWithAck } from './selection.js';
 
 /** Options of {@link AppSocket.join}. */
 export interface JoinOptions {

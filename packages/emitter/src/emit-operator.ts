@@ -1,12 +1,22 @@
 import {
+  type BroadcastAcks,
+  broadcastWithAck,
   type CommandPublisher,
+  changeSelection,
+  checkTimeout,
+  DEFAULT_ACK_TIMEOUT_MS,
   type DefaultEventsMap,
   type EmitCommand,
   type EventNames,
   type EventParams,
   encodeArgs,
+  fetchDescriptions,
   type HistoryPosition,
   RESERVED_PREFIX,
+  SELECTION_TIMEOUT_MS,
+  type Selection,
+  type SelectionChange,
+  type SocketDescription,
 } from '@iocluster/shared';
 
 /** A message an emit recorded in a room's history. */
@@ -33,6 +43,13 @@ function asList(rooms: string | readonly string[]): string[] {
   return typeof rooms === 'string' ? [rooms] : [...rooms];
 }
 
+/** What an operator sends through: the publisher, and the reply path its requests need opened first. */
+export interface OperatorContext {
+  readonly publisher: CommandPublisher;
+  /** Resolves once answers to requests can be received (the reply inbox is subscribed). */
+  repliesReady(): Promise<void>;
+}
+
 /**
  * Targets rooms across every io-node from outside the cluster, like Socket.IO's emitter: immutable, each
  * call returns a new operator; with no room it targets every client; `except` takes rooms or socket ids.
@@ -42,20 +59,33 @@ function asList(rooms: string | readonly string[]): string[] {
  */
 export class EmitOperator<ServerEvents extends object = DefaultEventsMap> {
   constructor(
-    private readonly publisher: CommandPublisher,
+    private readonly context: OperatorContext,
     private readonly rooms: readonly string[] = [],
     private readonly exceptRooms: readonly string[] = [],
     private readonly isVolatile = false,
+    private readonly timeoutMs: number | undefined = undefined,
   ) {}
+
+  private with(
+    changes: Partial<{
+      rooms: readonly string[];
+      except: readonly string[];
+      volatile: boolean;
+      timeoutMs: number;
+    }>,
+  ): EmitOperator<ServerEvents> {
+    return new EmitOperator<ServerEvents>(
+      this.context,
+      changes.rooms ?? this.rooms,
+      changes.except ?? this.exceptRooms,
+      changes.volatile ?? this.isVolatile,
+      changes.timeoutMs ?? this.timeoutMs,
+    );
+  }
 
   /** Adds rooms to the target. */
   to(rooms: string | readonly string[]): EmitOperator<ServerEvents> {
-    return new EmitOperator<ServerEvents>(
-      this.publisher,
-      [...this.rooms, ...asList(rooms)],
-      this.exceptRooms,
-      this.isVolatile,
-    );
+    return this.with({ rooms: [...this.rooms, ...asList(rooms)] });
   }
 
   /** Alias of {@link EmitOperator.to}. */
@@ -65,12 +95,7 @@ export class EmitOperator<ServerEvents extends object = DefaultEventsMap> {
 
   /** Leaves out the members of these rooms (a socket id is a room of one). */
   except(rooms: string | readonly string[]): EmitOperator<ServerEvents> {
-    return new EmitOperator<ServerEvents>(
-      this.publisher,
-      this.rooms,
-      [...this.exceptRooms, ...asList(rooms)],
-      this.isVolatile,
-    );
+    return this.with({ except: [...this.exceptRooms, ...asList(rooms)] });
   }
 
   /**
@@ -78,7 +103,15 @@ export class EmitOperator<ServerEvents extends object = DefaultEventsMap> {
    * does not replay it), and an io-node drops it for a client whose connection cannot take it now.
    */
   get volatile(): EmitOperator<ServerEvents> {
-    return new EmitOperator<ServerEvents>(this.publisher, this.rooms, this.exceptRooms, true);
+    return this.with({ volatile: true });
+  }
+
+  /**
+   * How long `emitWithAck` waits for each client's answer, and the selection requests (`fetchSockets`,
+   * `socketsJoin`...) for io-nodes' answers (ms). @defaultValue 5000
+   */
+  timeout(ms: number): EmitOperator<ServerEvents> {
+    return this.with({ timeoutMs: checkTimeout(ms, 'timeout()') });
   }
 
   /** Emits to every matching client on every io-node; resolves once the message is in Redis. */
@@ -98,6 +131,84 @@ export class EmitOperator<ServerEvents extends object = DefaultEventsMap> {
     if (this.rooms.length > 0) cmd.rooms = [...new Set(this.rooms)];
     if (this.exceptRooms.length > 0) cmd.except = [...this.exceptRooms];
     if (this.isVolatile) cmd.volatile = true;
-    return sendEmit(this.publisher, cmd);
+    return sendEmit(this.context.publisher, cmd);
+  }
+
+  /**
+   * Emits to every matching client with an acknowledgement and resolves once each answered or its time
+   * (`timeout(ms)`, 5 s by default) ran out: the answers, and the sockets (`missing`) and io-nodes
+   * (`missingNodes`) that did not answer. Never rejects for a silent client.
+   */
+  async emitWithAck(event: string, ...args: unknown[]): Promise<BroadcastAcks> {
+    await this.context.repliesReady();
+    return broadcastWithAck(
+      this.context.publisher,
+      this.selection(),
+      this.timeoutMs ?? DEFAULT_ACK_TIMEOUT_MS,
+      event,
+      args,
+    );
+  }
+
+  /**
+   * The matching sockets on every io-node, as descriptions (`id`, `nodeId`, `user`, `data`, `rooms`,
+   * `handshake`); act on one with `emitter.to(socket.id)`. Sockets of an io-node that did not answer in
+   * time are left out.
+   */
+  async fetchSockets(): Promise<SocketDescription[]> {
+    await this.context.repliesReady();
+    return fetchDescriptions(this.context.publisher, this.selection(), this.requestTimeout());
+  }
+
+  /** Makes the matching sockets join `rooms`; resolves once every io-node holding them applied it. */
+  socketsJoin(rooms: string | readonly string[]): Promise<SelectionChange> {
+    const list = asList(rooms);
+    return this.change((request) => ({
+      type: 'sockets-join',
+      select: this.selection(),
+      rooms: list,
+      request,
+    }));
+  }
+
+  /** Makes the matching sockets leave `rooms`; resolves once applied everywhere. */
+  socketsLeave(rooms: string | readonly string[]): Promise<SelectionChange> {
+    const list = asList(rooms);
+    return this.change((request) => ({
+      type: 'sockets-leave',
+      select: this.selection(),
+      rooms: list,
+      request,
+    }));
+  }
+
+  /**
+   * Disconnects the matching sockets (`close`: their connections too); with a `reason`, each client is
+   * told it first as a `$error` `{ code: 'DISCONNECTED', message: reason }`.
+   */
+  disconnectSockets(close = false, reason?: string): Promise<SelectionChange> {
+    return this.change((request) => ({
+      type: 'sockets-disconnect',
+      select: this.selection(),
+      close,
+      ...(reason === undefined ? {} : { reason: String(reason) }),
+      request,
+    }));
+  }
+
+  private async change(build: Parameters<typeof changeSelection>[1]): Promise<SelectionChange> {
+    await this.context.repliesReady();
+    return changeSelection(this.context.publisher, build, this.requestTimeout());
+  }
+
+  private selection(): Selection {
+    const select: Selection = {};
+    if (this.rooms.length > 0) select.rooms = [...new Set(this.rooms)];
+    if (this.exceptRooms.length > 0) select.except = [...this.exceptRooms];
+    return select;
+  }
+
+  private requestTimeout(): number {
+    return this.timeoutMs ?? SELECTION_TIMEOUT_MS;
   }
 }

@@ -6,6 +6,7 @@ import {
   type Logger,
   type RedisTarget,
   type ReplicaWait,
+  type ReplyInbox,
   settingDefaults,
   silentLogger,
   withDefaults,
@@ -51,6 +52,11 @@ export interface EmitterOptions {
    * The command path to io-nodes (routing table, inboxes, room history). @defaultValue the one in `redis`
    */
   commands?: CommandTransport;
+  /**
+   * Where io-nodes' answers to its requests (`fetchSockets`, `socketsJoin`...) come in.
+   * @defaultValue a pub/sub channel of its own in `redis`
+   */
+  replies?: ReplyInbox;
 }
 
 /** Most an idempotency window may be: a day. */

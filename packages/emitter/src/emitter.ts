@@ -1,4 +1,5 @@
 import {
+  type BroadcastAcks,
   type CommandPublisher,
   type CommandTransport,
   closeRedis,
@@ -8,6 +9,8 @@ import {
   createPresenceStore,
   createRedis,
   createRedisCommandTransport,
+  createRedisReplyInbox,
+  createRequester,
   type DefaultEventsMap,
   type EventNames,
   type EventParams,
@@ -16,9 +19,14 @@ import {
   type HistoryReadOptions,
   type PresenceMember,
   type RedisConnection,
+  type ReplyInbox,
+  replyAddress,
   runCloseSteps,
+  type SelectionChange,
+  type SocketDescription,
+  userRoom,
 } from '@iocluster/shared';
-import { EmitOperator, type EmitResult } from './emit-operator.js';
+import { EmitOperator, type EmitResult, type OperatorContext } from './emit-operator.js';
 import { type EmitterOptions, resolveEmitterOptions } from './emitter-options.js';
 import { createIdempotency } from './idempotency.js';
 
@@ -70,6 +78,26 @@ export interface PresenceRoom {
 export interface Emitter<ServerEvents extends object = DefaultEventsMap> {
   /** Targets rooms on every io-node. */
   to(rooms: string | readonly string[]): EmitOperator<ServerEvents>;
+  /** Targets every connection of a user (the reserved room `userRoom(id)`), on every io-node. */
+  toUser(id: string): EmitOperator<ServerEvents>;
+  /** How long acks and selection requests wait (ms); see {@link EmitOperator.timeout}. */
+  timeout(ms: number): EmitOperator<ServerEvents>;
+  /** Every socket of the cluster, as descriptions. */
+  fetchSockets(): Promise<SocketDescription[]>;
+  /** Makes every socket join `rooms`. */
+  socketsJoin(rooms: string | readonly string[]): Promise<SelectionChange>;
+  /** Makes every socket leave `rooms`. */
+  socketsLeave(rooms: string | readonly string[]): Promise<SelectionChange>;
+  /** Emits to every client with an acknowledgement; resolves with the answers that came in time. */
+  emitWithAck(event: string, ...args: unknown[]): Promise<BroadcastAcks>;
+  /**
+   * Disconnects one socket, wherever it is (`close`: its connection too); with a `reason`, the client is
+   * told it first as a `$error` `{ code: 'DISCONNECTED', message: reason }`. `count` is 0 when no io-node
+   * holds it.
+   */
+  disconnect(socketId: string, options?: { close?: boolean; reason?: string }): Promise<SelectionChange>;
+  /** Disconnects every connection of a user, on every io-node, closing them; the reason as above. */
+  disconnectUser(id: string, reason?: string): Promise<SelectionChange>;
   /** Alias of `to`. */
   in(rooms: string | readonly string[]): EmitOperator<ServerEvents>;
   /** Targets every client but these rooms / socket ids. */
@@ -139,15 +167,33 @@ export function createEmitter<ServerEvents extends object = DefaultEventsMap>(
       replicaWait: opts.replicaWait,
     });
   const history = createHistoryRules(transport.history, opts.history);
+  // Answers to requests (fetchSockets, socketsJoin...) come on a subscriber of its own, opened by the first.
+  const replySubscriber: RedisConnection | undefined = opts.replies
+    ? undefined
+    : createRedis(opts.redis, 'subscriber', { logger, connectionName: 'emitter:replies', lazy: true });
+  const replies: ReplyInbox =
+    opts.replies ??
+    createRedisReplyInbox({ subscriber: replySubscriber!, keys, address: replyAddress('emitter'), logger });
+  const requester = createRequester(replies);
   const publisher: CommandPublisher = createCommandPublisher(transport, {
     history,
     logger,
     status: () => redis.status,
+    requester,
   });
   const presence = createPresenceStore(redis, keys);
   const idempotency = createIdempotency(redis, keys, opts.idempotencyWindowMs);
-  const root = () => new EmitOperator<ServerEvents>(publisher);
   let closing: Promise<void> | undefined;
+  let repliesStarted: Promise<void> | undefined;
+  const context: OperatorContext = {
+    publisher,
+    repliesReady() {
+      if (closing) return Promise.reject(new TypeError('the emitter is closed'));
+      repliesStarted ??= requester.start();
+      return repliesStarted;
+    },
+  };
+  const root = () => new EmitOperator<ServerEvents>(context);
 
   /** Runs `fn` once per idempotency key (namespaced by `kind`), or every time without one. */
   async function once<T>(
@@ -175,6 +221,26 @@ export function createEmitter<ServerEvents extends object = DefaultEventsMap>(
       return root().volatile;
     },
     emit: (event, ...args) => root().emit(event, ...args),
+    toUser: (id) => root().to(userRoom(checkUserId(id))),
+    timeout: (ms) => root().timeout(ms),
+    fetchSockets: () => root().fetchSockets(),
+    socketsJoin: (rooms) => root().socketsJoin(rooms),
+    socketsLeave: (rooms) => root().socketsLeave(rooms),
+    emitWithAck: (event, ...args) => root().emitWithAck(event, ...args),
+    disconnect(socketId, disconnectOptions = {}) {
+      if (typeof socketId !== 'string' || socketId.length === 0) {
+        return Promise.reject(new TypeError('disconnect(): socketId must be a non-empty string'));
+      }
+      // A socket id is a room of one: the io-node holding the socket applies it, the others find nobody.
+      return root()
+        .to(socketId)
+        .disconnectSockets(disconnectOptions.close ?? false, disconnectOptions.reason);
+    },
+    disconnectUser(id, reason) {
+      return root()
+        .to(userRoom(checkUserId(id)))
+        .disconnectSockets(true, reason);
+    },
 
     async publish(room, event, data, publishOptions = {}) {
       checkRoom(room, 'publish()');
@@ -229,7 +295,8 @@ export function createEmitter<ServerEvents extends object = DefaultEventsMap>(
       closing ??= runCloseSteps(
         [
           ['flush commands', () => publisher.close()],
-          ['close redis', () => closeRedis(redis)],
+          ['end requests', () => requester.close()],
+          ['close redis', () => Promise.all([closeRedis(redis), closeRedis(replySubscriber)])],
         ],
         logger,
         'emitter',
@@ -237,4 +304,10 @@ export function createEmitter<ServerEvents extends object = DefaultEventsMap>(
       return closing;
     },
   };
+}
+
+/** A user id as `toUser` / `disconnectUser` take it: a non-empty string. */
+function checkUserId(id: string): string {
+  if (typeof id !== 'string' || id.length === 0) throw new TypeError('user id must be a non-empty string');
+  return id;
 }

@@ -148,6 +148,59 @@ function renderIngress(queue, live) {
       : `held by app-nodes no longer live (claimed after the lease): ${gone.map((c) => `${c.consumer} (${c.pending})`).join(', ')}`;
 }
 
+/** A form's fields as the server API method's parameters. */
+function paramsOf(form) {
+  const fields = Object.fromEntries(new FormData(form));
+  switch (form.dataset.method) {
+    case 'publish':
+      return {
+        room: fields.room,
+        event: fields.event,
+        data: fields.data === '' ? null : JSON.parse(fields.data),
+      };
+    case 'unsubscribe':
+      return { socketId: fields.socketId, rooms: [fields.rooms] };
+    case 'disconnect':
+      return { [fields.target]: fields.id, ...(fields.reason ? { reason: fields.reason } : {}) };
+    default:
+      throw new Error(`unknown action ${form.dataset.method}`);
+  }
+}
+
+/** What an action answered, in words. */
+function describe(method, result) {
+  if (method === 'publish') {
+    return result.position ? `published at ${result.position.epoch}:${result.position.offset}` : 'published';
+  }
+  const missing = result.missingNodes.length > 0 ? ` (no answer from ${result.missingNodes.join(', ')})` : '';
+  return `${method === 'disconnect' ? 'disconnected' : 'removed'} ${result.count} connection(s)${missing}`;
+}
+
+async function act(event) {
+  event.preventDefault();
+  const form = event.target;
+  const { method } = form.dataset;
+  const out = $('#action-result');
+  out.dataset.state = 'running';
+  try {
+    const res = await fetch(`/admin/api/actions/${method}`, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(paramsOf(form)),
+    });
+    const body = await res.json();
+    if (!res.ok) throw new Error(`${body.error.code}: ${body.error.message}`);
+    out.dataset.state = 'ok';
+    out.textContent = describe(method, body);
+  } catch (err) {
+    out.dataset.state = 'error';
+    out.textContent = err instanceof Error ? err.message : String(err);
+  }
+}
+
+for (const form of document.querySelectorAll('#actions form')) form.addEventListener('submit', act);
+
 async function poll() {
   try {
     const res = await fetch('/admin/api/state', { credentials: 'same-origin' });

@@ -1,6 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
+import type { ApiActor } from './api-methods.js';
 import type { FrontendErrorCode } from './http-api.js';
+import { bearerToken, createTokenCheck } from './token-check.js';
 
 const UNAUTHORIZED: FrontendErrorCode = 'UNAUTHORIZED';
 
@@ -13,15 +14,11 @@ export interface AdminAuth {
   readonly router: Router;
   /** Lets through requests with the token (cookie or `Authorization: Bearer`); otherwise 401. */
   require(req: Request, res: Response, next: NextFunction): void;
-}
-
-/**
- * Compared through SHA-256 digests with `timingSafeEqual`: equal lengths whatever was sent, and no early
- * exit that would tell an attacker how much of a guess matched.
- */
-function sameToken(expected: Buffer, given: string | undefined): boolean {
-  if (given === undefined) return false;
-  return timingSafeEqual(expected, createHash('sha256').update(given).digest());
+  /**
+   * Who acts in the admin view, for the log of what they do: the token's fingerprint (every holder of the
+   * admin token is one admin) and the request's address.
+   */
+  actor(req: Request): ApiActor;
 }
 
 function cookieToken(req: Request): string | undefined {
@@ -30,11 +27,6 @@ function cookieToken(req: Request): string | undefined {
     if (name === ADMIN_COOKIE) return decodeURIComponent(rest.join('='));
   }
   return undefined;
-}
-
-function bearerToken(req: Request): string | undefined {
-  const match = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
-  return match?.[1];
 }
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -54,7 +46,8 @@ function loginPage(message: string): string {
 }
 
 export function createAdminAuth(token: string): AdminAuth {
-  const expected = createHash('sha256').update(token).digest();
+  const check = createTokenCheck(token);
+  const sameToken = (given: string | undefined) => check.matches(given);
   const router = Router();
 
   const grant = (res: Response, given: string) => {
@@ -68,20 +61,20 @@ export function createAdminAuth(token: string): AdminAuth {
   // Assets of the sign-in page itself (the stylesheet) are public; everything else under /admin is not.
   router.post('/admin/login', express.urlencoded({ extended: false, limit: '4kb' }), (req, res) => {
     const given = typeof req.body?.token === 'string' ? req.body.token : undefined;
-    if (given !== undefined && sameToken(expected, given)) grant(res, given);
+    if (given !== undefined && sameToken(given)) grant(res, given);
     else refuse(res, 'That token is not right. Try again.');
   });
   router.get('/admin', (req, res, next) => {
     const given = req.query.token;
     if (typeof given !== 'string') return next();
-    if (sameToken(expected, given)) grant(res, given);
+    if (sameToken(given)) grant(res, given);
     else refuse(res, 'That token is not right. Try again.');
   });
 
   return {
     router,
     require(req, res, next) {
-      if (sameToken(expected, bearerToken(req) ?? cookieToken(req))) return next();
+      if (sameToken(bearerToken(req) ?? cookieToken(req))) return next();
       // Mounted under /admin, so `req.path` is relative: the page itself is what the original URL names.
       const path = req.originalUrl.split('?')[0];
       if (req.method === 'GET' && (path === '/admin' || path === '/admin/')) {
@@ -92,5 +85,6 @@ export function createAdminAuth(token: string): AdminAuth {
         .set('cache-control', 'no-store')
         .json({ error: { code: UNAUTHORIZED, message: 'the admin token is missing or wrong' } });
     },
+    actor: (req) => ({ kind: 'admin', id: `admin-token:${check.fingerprint}`, address: req.ip }),
   };
 }

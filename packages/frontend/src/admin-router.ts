@@ -3,9 +3,16 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
-import express, { type RequestHandler, Router } from 'express';
+import express, {
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+  Router,
+} from 'express';
 import { createAdminAuth } from './admin-auth.js';
 import type { AdminState } from './admin-state.js';
+import { type ApiError, type ApiRunner, isApiMethod, toApiError } from './api-methods.js';
 
 /** The admin page and its assets (packages/frontend/admin/, beside src/ and dist/). */
 const ASSETS_DIR = fileURLToPath(new URL('../admin/', import.meta.url));
@@ -21,10 +28,16 @@ export interface AdminRouter {
 
 /**
  * `/admin` behind the token: the page (`/admin`), its assets (`/admin/assets/`), its data
- * (`GET /admin/api/state` → {@link AdminState}) and bull-board at `/admin/queue` (counts, failed jobs
- * with their error, retry, remove).
+ * (`GET /admin/api/state` → {@link AdminState}), its actions (`POST /admin/api/actions/<method>` with the
+ * server API method's JSON body: publish, disconnect..., run and logged like `/api/v1`'s, as the admin)
+ * and bull-board at `/admin/queue` (counts, failed jobs with their error, retry, remove).
  */
-export function createAdminRouter(options: { token: string; state(): Promise<AdminState> }): AdminRouter {
+export function createAdminRouter(options: {
+  token: string;
+  state(): Promise<AdminState>;
+  /** Runs the actions: the server API's methods. */
+  actions: ApiRunner;
+}): AdminRouter {
   const auth = createAdminAuth(options.token);
   const router = Router();
   const board = new ExpressAdapter();
@@ -51,6 +64,26 @@ export function createAdminRouter(options: { token: string; state(): Promise<Adm
       next(err);
     }
   });
+  router.post(
+    '/admin/api/actions/:method',
+    noStore,
+    express.json({ limit: '256kb' }),
+    async (req: Request, res: Response) => {
+      const { method } = req.params;
+      if (!isApiMethod(method)) {
+        res
+          .status(404)
+          .json({ error: { code: 'NOT_FOUND', message: `no admin action ${JSON.stringify(method)}` } });
+        return;
+      }
+      const outcome = await options.actions.run(method, req.body, auth.actor(req));
+      res.json(outcome.result);
+    },
+    (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+      const failure: ApiError = toApiError(err);
+      res.status(failure.status).json({ error: { code: failure.code, message: failure.message } });
+    },
+  );
   router.use(QUEUE_BOARD_PATH, board.getRouter() as RequestHandler);
 
   return {

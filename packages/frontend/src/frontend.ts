@@ -1,5 +1,6 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
+import { createEmitter, type Emitter } from '@iocluster/emitter';
 import {
   assertInteger,
   type BalanceStrategy,
@@ -10,6 +11,7 @@ import {
   createKeys,
   createPresenceStore,
   createRedis,
+  type HistoryOptions,
   type IoNodeRecord,
   ioNodeLiveness,
   joinCluster,
@@ -28,9 +30,12 @@ import {
   withDefaults,
 } from '@iocluster/shared';
 import { Queue } from 'bullmq';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
+import { type RedisReply, RedisStore } from 'rate-limit-redis';
 import { createAdminRouter } from './admin-router.js';
 import { type AdminRoomsSource, readAdminState } from './admin-state.js';
+import { createApiRunner } from './api-methods.js';
+import { createApiV1Router } from './api-v1-router.js';
 import { createApiRouter } from './http-api.js';
 import { createIngressReader, type IngressReader } from './ingress-view.js';
 import { createFrontendMetrics } from './metrics.js';
@@ -105,6 +110,25 @@ export interface FrontendOptions {
    * @defaultValue the meta's `name`, `nick` or `nickname` (the first that is a non-empty string), else the id
    */
   adminMemberName?: (member: { id: string; meta: PresenceMeta }) => string;
+  /**
+   * Turns on the server API at `/api/v1` (docs/http-api.md): requests must send
+   * `Authorization: Bearer <apiKey>`. @defaultValue none: no server API (404 `API_DISABLED`)
+   */
+  apiKey?: string;
+  /** Requests one client address may make to `/api/v1` per `apiRateWindowMs`. @defaultValue 600 */
+  apiRateLimit?: number;
+  /** The window `apiRateLimit` counts in (ms). @defaultValue 60000 */
+  apiRateWindowMs?: number;
+  /**
+   * How long a publish's idempotency key is remembered (ms): the same key again within it delivers
+   * nothing and gets the first answer. @defaultValue 300000
+   */
+  apiIdempotencyWindowMs?: number;
+  /**
+   * Rooms that keep history, as the app-nodes keep them (`HISTORY_*`): what the server API and the admin
+   * view publish there is recorded, and clients recover it. @defaultValue none
+   */
+  history?: HistoryOptions;
   /** @defaultValue a silent logger */
   logger?: Logger;
 }
@@ -169,6 +193,11 @@ export function createFrontend(options: FrontendOptions): Frontend {
 
   let redis: RedisConnection | undefined;
   let sub: RedisConnection | undefined;
+  /** The server API's and the admin actions' way into the cluster (made in start()). */
+  let emitter: Emitter | undefined;
+  /** `/api/v1`, made in start(): its rate limiter counts in Redis. */
+  let apiV1: RequestHandler | undefined;
+  const runner = createApiRunner(() => emitter, logger);
   let watcher: RegistryWatcher | undefined;
   let cluster: ClusterMembership | undefined;
   /** Reads the ingress's counts and holds the queues bull-board shows (made in start()). */
@@ -219,6 +248,7 @@ export function createFrontend(options: FrontendOptions): Frontend {
   const admin = opts.adminToken
     ? createAdminRouter({
         token: opts.adminToken,
+        actions: runner,
         state: () =>
           readAdminState({
             ioNodes: () => liveNodes() ?? [],
@@ -233,6 +263,7 @@ export function createFrontend(options: FrontendOptions): Frontend {
   app.disable('x-powered-by');
   app.get('/metrics', (_req, res) => void metrics.serve(res));
   if (admin) app.use(admin.router);
+  app.use((req, res, next) => (apiV1 ? apiV1(req, res, next) : next()));
   app.use(
     createScrapeTargetsRouter({
       ioNodes: liveNodes,
@@ -295,6 +326,29 @@ export function createFrontend(options: FrontendOptions): Frontend {
       sub = createRedis(opts.redis, 'subscriber', { logger, connectionName: 'frontend:sub' });
       metrics.watchRedis(redis, 'command');
       metrics.watchRedis(sub, 'subscriber');
+      const commandRedis = redis;
+      emitter = createEmitter({
+        redis: opts.redis,
+        prefix: opts.prefix,
+        history: opts.history,
+        idempotencyWindowMs: opts.apiIdempotencyWindowMs,
+        inboxRetentionMs: opts.inboxRetentionMs,
+        replicaWait: opts.replicaWait,
+        logger,
+      });
+      apiV1 = createApiV1Router({
+        apiKey: opts.apiKey,
+        runner,
+        rateLimit: opts.apiRateLimit,
+        rateWindowMs: opts.apiRateWindowMs,
+        rateStore: opts.apiKey
+          ? new RedisStore({
+              sendCommand: (...args: string[]) =>
+                commandRedis.call(args[0]!, ...args.slice(1)) as Promise<RedisReply>,
+              prefix: keys.rateLimitPrefix,
+            })
+          : undefined,
+      });
       // Reads counts (metrics, admin) and serves bull-board's actions on the shared command connection.
       const connection = redis;
       // Streams: bull-board shows the dead letters (failed events, retryable); BullMQ: the ingress queues.
@@ -345,6 +399,7 @@ export function createFrontend(options: FrontendOptions): Frontend {
           ['close proxied sockets', () => proxy?.close()],
           ['close connections', () => server.closeAllConnections()],
           ['stop the cluster id refresh', () => cluster?.close()],
+          ['close the emitter', () => emitter && settleWithin(emitter.close(), CLOSE_WAIT_MS)],
           ['stop watching the registry', () => watcher && settleWithin(watcher.close(), CLOSE_WAIT_MS)],
           ['stop watching io-nodes', () => reachability.close()],
           [

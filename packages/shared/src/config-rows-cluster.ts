@@ -1,4 +1,4 @@
-import { flag, hostPorts, integer, oneOf, text, url } from './config-env.js';
+import { flag, hostPorts, integer, list, oneOf, text, url } from './config-env.js';
 import { optional, setting } from './config-row.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 
@@ -134,6 +134,33 @@ export const CLUSTER_SETTINGS = [
     kind: integer(1_000, 86_400_000),
     default: 120_000,
     doc: "How long commands wait in an io-node's inbox for it to come back; a gone io-node is purged this long after.",
+  }),
+  optional({
+    env: 'HISTORY_ROOMS',
+    option: 'history.rooms',
+    tier: 'cluster',
+    scope: 'part',
+    kind: list(),
+    shownDefault: 'none',
+    doc: "Globs of rooms that keep history (`chat:*,lobby`): read by app-nodes and by the frontend's HTTP API, which record what they emit there.",
+  }),
+  setting({
+    env: 'HISTORY_MAX_LENGTH',
+    option: 'history.maxLength',
+    tier: 'cluster',
+    scope: 'part',
+    kind: integer(1, 10_000_000),
+    default: 1_000,
+    doc: 'Messages kept per room.',
+  }),
+  setting({
+    env: 'HISTORY_TTL_MS',
+    option: 'history.ttlMs',
+    tier: 'cluster',
+    scope: 'part',
+    kind: integer(1_000, 2_592_000_000),
+    default: 300_000,
+    doc: "Age past which messages are dropped, and a quiet room's history expires.",
   }),
   setting({
     env: 'LOG_LEVEL',

@@ -76,6 +76,43 @@ export const FRONTEND_SETTINGS = [
     shownDefault: 'none: no admin view',
     doc: 'Turns on `/admin`, which asks for this token.',
   }),
+  optional({
+    env: 'API_KEY',
+    option: 'apiKey',
+    tier: 'frontend',
+    scope: 'option',
+    kind: secret(16, 'characters'),
+    secret: true,
+    shownDefault: 'none: no server API',
+    doc: 'Turns on the server API at `/api/v1` (docs/http-api.md), which asks for `Authorization: Bearer <API_KEY>`.',
+  }),
+  setting({
+    env: 'API_RATE_LIMIT',
+    option: 'apiRateLimit',
+    tier: 'frontend',
+    scope: 'option',
+    kind: integer(1, 1_000_000),
+    default: 600,
+    doc: 'Requests one client address may make to `/api/v1` per `API_RATE_WINDOW_MS` (counted in Redis, across frontends); more are answered 429 `RATE_LIMITED`.',
+  }),
+  setting({
+    env: 'API_RATE_WINDOW_MS',
+    option: 'apiRateWindowMs',
+    tier: 'frontend',
+    scope: 'option',
+    kind: integer(1_000, 3_600_000),
+    default: 60_000,
+    doc: 'The window `API_RATE_LIMIT` counts in.',
+  }),
+  setting({
+    env: 'API_IDEMPOTENCY_WINDOW_MS',
+    option: 'apiIdempotencyWindowMs',
+    tier: 'frontend',
+    scope: 'option',
+    kind: integer(1_000, 86_400_000),
+    default: 300_000,
+    doc: "How long a publish's `idempotencyKey` is remembered: the same key again within it delivers nothing and gets the first answer.",
+  }),
 
   // the chat example's launcher (`npm run example`)
   setting({

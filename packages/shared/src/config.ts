@@ -36,7 +36,7 @@ export interface JwtAuthConfig {
   readonly expiryNoticeMs: number;
 }
 
-/** Room history of an app-node (`HISTORY_*`). */
+/** Which rooms keep history, and how much (`HISTORY_*`): app-nodes and the frontend's HTTP API. */
 export interface HistorySettings {
   readonly rooms: readonly string[];
   readonly maxLength: number;
@@ -54,9 +54,13 @@ export type TierValues<T extends Tier> = {
     : ValueOf<R> | undefined;
 };
 interface Composites {
-  cluster: { readonly redis: RedisTarget; readonly replicaWait: ReplicaWait };
+  cluster: {
+    readonly redis: RedisTarget;
+    readonly replicaWait: ReplicaWait;
+    readonly history: HistorySettings;
+  };
   'io-node': { readonly jwt: JwtAuthConfig | undefined };
-  'app-node': { readonly history: HistorySettings };
+  'app-node': unknown;
   frontend: unknown;
   example: unknown;
 }

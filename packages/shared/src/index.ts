@@ -142,6 +142,17 @@ export type { PendingRequest, Requester, RequestOutcome } from './requests.js';
 export { createRequester, replyAddress } from './requests.js';
 export type { RoutingTable } from './routing.js';
 export { createRoutingTable } from './routing.js';
+export type { BroadcastAcks, SelectionChange } from './selection.js';
+export {
+  ACK_REPLY_MARGIN_MS,
+  broadcastWithAck,
+  changeSelection,
+  checkTimeout,
+  DEFAULT_ACK_TIMEOUT_MS,
+  fetchDescriptions,
+  SELECTION_TIMEOUT_MS,
+  socketEmitWithAck,
+} from './selection.js';
 export type { PortVariables, StartFailure, StartOrExitOptions } from './start-failure.js';
 export {
   describeStartFailure,

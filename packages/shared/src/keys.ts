@@ -93,6 +93,8 @@ export interface Keys {
    * kept for the idempotency window. Tagged by the key itself: nothing else is read with it.
    */
   idempotency(key: string): string;
+  /** Prefix of the server API's rate-limit counters: one string per client address (rate-limit-redis). */
+  readonly rateLimitPrefix: string;
   /**
    * Pub/sub channel of a requester's replies (`ReplyInbox`): io-nodes publish their answers to request
    * commands there. Tagged by the requester's address, ready for sharded pub/sub on a Cluster.
@@ -205,6 +207,7 @@ export function createKeys(prefix: string): Keys {
     appRegistryIndex: `${tag}:registry:apps`,
     appRegistryNode: (nodeId: string) => `${tag}:registry:app:${nodeId}`,
     idempotency: (key: string) => `${prefix}:idempotent:{${escapeTag(key)}}`,
+    rateLimitPrefix: `${prefix}:rate-limit:`,
     replies: (address: string) => `${prefix}:replies:{${escapeTag(address)}}`,
     userConnections: (userId: string) => `${prefix}:user:{${escapeTag(userId)}}:connections`,
     nodeUsers: (nodeId: string) => `${prefix}:node:{${escapeTag(nodeId)}}:users`,

@@ -1,14 +1,9 @@
-import {
-  type Command,
-  type CommandPublisher,
-  decodeArgs,
-  encodeArgs,
-  IoclusterError,
-  type RequestOutcome,
-  type RequestRef,
-  type Selection,
-  type SocketDescription,
-} from '@iocluster/shared';
+import type { CommandPublisher } from './command-publisher.js';
+import { IoclusterError } from './errors.js';
+import type { RequestOutcome } from './requests.js';
+import type { Command, RequestRef, Selection } from './wire/commands.js';
+import type { SocketDescription } from './wire/replies.js';
+import { decodeArgs, encodeArgs } from './wire/values.js';
 
 /** How long a selection request (`fetchSockets`, `socketsJoin`...) waits for io-nodes' answers. */
 export const SELECTION_TIMEOUT_MS = 5_000;
