@@ -96,7 +96,7 @@ export const DisconnectParams = z
       .string()
       .max(256)
       .optional()
-      .meta({ description: 'Told to the client (`$error` DISCONNECTED) and logged' }),
+      .meta({ description: 'Told to the client (an error with code DISCONNECTED) and logged' }),
   })
   .strict()
   .refine(oneTarget.check, oneTarget.message)
