@@ -177,7 +177,13 @@ describe('streams ingress', () => {
     );
     const xack = vi.spyOn(redis, 'xack');
     const runs: { redelivered: number; carried: boolean; pending: number }[] = [];
+    let heal: () => void = () => undefined;
+    const healed = new Promise<void>((resolve) => {
+      heal = resolve;
+    });
     consumer(redis, async ({ job: j, redelivered, acknowledgement }) => {
+      // A run after the first waits for the inbox to be mended, however soon the retry comes.
+      if (redelivered > 0) await healed;
       const since = publisher.position();
       const event = j.batches[0]!.events[0]!;
       publisher.reply('io-1', { type: 'reply', socketId: j.batches[0]!.client.id, seq: event.seq });
@@ -196,6 +202,7 @@ describe('streams ingress', () => {
     expect(Number(((await redis.xpending(stream(), INGRESS_GROUP)) as [number])[0])).toBe(1);
     await redis.del(inbox);
     await redis.rename(broken, inbox);
+    heal();
     // The retry (250 ms later) appends the reply and acknowledges the entry in the same script.
     await vi.waitFor(() => expect(runs).toHaveLength(2), { timeout: 5_000 });
     expect(runs[1]).toEqual({ redelivered: 1, carried: true, pending: 1 });
