@@ -5,6 +5,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { type ChatApp, createChatApp } from '../example/src/chat-app.js';
 import type { ChatMessage, JoinResult, Notice, PresenceNotice } from '../example/src/chat-protocol.js';
 import { DEMO_LOGIN_PATH, type DemoLoginResult, demoLogin } from '../example/src/login.js';
+import { authenticateByAuthUser } from './fixtures/authenticate.js';
 import { type Cluster, collect, nextEvent, setup } from './support/cluster.js';
 
 let cluster: Cluster | undefined;
@@ -193,6 +194,33 @@ describe('example chat', () => {
     b.disconnect();
     await bobGone;
     expect(await a.emitWithAck('set nickname', 'bob')).toEqual({ nickname: 'bob' });
+  });
+
+  test('chat - a private message to a signed-in user reaches every connection of that user, on both io-nodes (toUser)', async () => {
+    const c = await setup({
+      ioNodes: 2,
+      register: (app) => chat!.register(app),
+      ioNodeOptions: { authenticate: authenticateByAuthUser },
+    });
+    cluster = c;
+    chat = createChatApp({ redis: c.redisUrl, prefix: c.prefix });
+    await c.startAppNode();
+    await c.startAppNode();
+    const ada = await c.connect(0, { auth: { user: 'ada-user' } });
+    const bobPhone = await c.connect(0, { auth: { user: 'bob-user' } });
+    const bobLaptop = await c.connect(1, { auth: { user: 'bob-user' } });
+    const adaTablet = await c.connect(1, { auth: { user: 'ada-user' } });
+    expect(await ada.emitWithAck('set nickname', 'ada')).toEqual({ nickname: 'ada' });
+    expect(await bobPhone.emitWithAck('set nickname', 'bob')).toEqual({ nickname: 'bob' });
+    const inboxes = [bobPhone, bobLaptop, adaTablet, ada].map((s) =>
+      collect<{ text: string }>(s, 'private message'),
+    );
+    expect(
+      await ada.emitWithAck('private message', { to: 'bob', text: 'to all of bob', sentAt: 1, mid: 'u1' }),
+    ).toMatchObject({ ok: true, to: bobPhone.id });
+    // Bob's two connections, and Ada's own two (her copy).
+    await Promise.all(inboxes.map((inbox) => inbox.until(1)));
+    for (const inbox of inboxes) expect(inbox.items.map((m) => m.text)).toEqual(['to all of bob']);
   });
 
   test("chat - with JWT auth: the demo login signs a short-lived token, and the nickname is the login's", async () => {

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createKeys, loadSettings } from '@iocluster/shared';
+import { createKeys, INGRESS_GROUP, loadSettings } from '@iocluster/shared';
 import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
@@ -193,16 +193,24 @@ describe('kubernetes', () => {
     const scaled = spec<{
       scaleTargetRef: { name: string };
       maxReplicaCount: number;
-      triggers: { type: string; metadata: { listName: string }; authenticationRef: { name: string } }[];
+      triggers: { type: string; metadata: Record<string, string>; authenticationRef: { name: string } }[];
     }>(find('ScaledObject', 'app-node'));
     expect(scaled.scaleTargetRef.name).toBe('app-node');
     expect(scaled.maxReplicaCount).toBe(6);
-    // BullMQ's wait list of the ingress queue, for the prefix the pods run with.
-    const prefix = (find('ConfigMap', 'iocluster-config').data as Record<string, string>).IOCLUSTER_PREFIX!;
-    const keys = createKeys(prefix);
-    expect(scaled.triggers[0]!.type).toBe('redis');
-    expect(scaled.triggers[0]!.metadata.listName).toBe(`${keys.bullPrefix}:${keys.ingressQueue}:wait`);
-    find('TriggerAuthentication', scaled.triggers[0]!.authenticationRef.name);
+    // The lag of the ingress consumer group on each partition's stream, for the settings the pods run with.
+    const settings = loadSettings('app-node', {
+      ...(find('ConfigMap', 'iocluster-config').data as Record<string, string>),
+      REDIS_URL: 'redis://redis:6379',
+    });
+    expect(settings.ingressTransport).toBe('streams');
+    const partitions = createKeys(settings.prefix).ingressPartitions(settings.ingressPartitions);
+    expect(scaled.triggers).toHaveLength(partitions.length);
+    for (const [i, trigger] of scaled.triggers.entries()) {
+      expect(trigger.type).toBe('redis-streams');
+      expect(trigger.metadata).toMatchObject({ stream: partitions[i]!.stream, consumerGroup: INGRESS_GROUP });
+      expect(Number(trigger.metadata.lagCount)).toBeGreaterThan(Number(trigger.metadata.activationLagCount));
+      find('TriggerAuthentication', trigger.authenticationRef.name);
+    }
   });
 
   test('kubernetes - every referenced ConfigMap, Secret and key exists; proxy mode is on', () => {

@@ -203,6 +203,9 @@ describe('redis cluster', () => {
       room('a}b{c'),
       node('io-1'),
       [keys.session('s1'), keys.sessionReplies('s1')],
+      // A client's state is read with its job's other clients (one partition) in one MGET.
+      // (s1 and s5 are both in partition 1 of 4.)
+      [keys.clientState('s1', 4), keys.clientState('s5', 4), keys.ingressPartitions(4)[1]!.stream],
     ]) {
       expect(new Set(await slots(group)).size).toBe(1);
     }
@@ -214,6 +217,8 @@ describe('redis cluster', () => {
       keys.appRegistryNode('app-1'),
       `${keys.bullPrefix}:${keys.ingressQueue}:wait`,
       `${keys.bullPrefix}:${keys.ingressQueue}:events`,
+      keys.ingressPartitions(1)[0]!.stream,
+      keys.clientState('s1', 1),
     ];
     expect(new Set(await slots(tagged)).size).toBe(1);
     // 100 rooms and 100 io-nodes: their slots spread over all three primaries.

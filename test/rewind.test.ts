@@ -101,7 +101,7 @@ describe('rewind', () => {
     }
   }, 60_000);
 
-  test('rewind - a duration: only the messages of the last second, to @iocluster/client with positions', async () => {
+  test('rewind - a duration: only the messages of the last second, to @iocluster/client with positions a recovery goes on from', async () => {
     const c = await rewindCluster();
     const publisher = await c.connect(0);
     await publish(publisher, 'feed:c', range(1, 5));
@@ -115,7 +115,7 @@ describe('rewind', () => {
     await publish(publisher, 'feed:c', range(6, 8));
     const frontend = await c.startFrontend({ registryRefreshMs: 100 });
     const client = clientFactory(created)({ frontendUrl: frontend.url });
-    await next(client, 'connected');
+    const [nodeId] = await next(client, 'connected');
     const got: number[] = [];
     client.on('msg', (n: number) => got.push(n));
     expect(await client.emitWithAck('join', 'feed:c', '1s')).toBe(true);
@@ -127,6 +127,19 @@ describe('rewind', () => {
     );
     expect(got).toEqual([6, 7, 8, 9]);
     expect(client.position('feed:c')).toMatchObject({ offset: 9 });
+    // Its io-node goes away: the client recovers on the other from the rewound position, missing nothing
+    // and getting nothing twice.
+    const recovered = next(client, 'recovered');
+    await c.ioNodes.find((n) => n.nodeId === nodeId)!.close();
+    expect((await recovered)[0]).toMatchObject({ recovered: true, missed: 0 });
+    const survivor = await c.connect(c.ioNodes.findIndex((n) => n.nodeId !== nodeId));
+    await publish(survivor, 'feed:c', [10]);
+    await until(
+      async () => got.length,
+      (n) => n >= 5,
+      10_000,
+    );
+    expect(got).toEqual([6, 7, 8, 9, 10]);
   }, 60_000);
 
   test('rewind - a room without history: the join is refused with a clear error', async () => {

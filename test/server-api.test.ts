@@ -1,15 +1,20 @@
 import type { AppNode, RemoteSocket } from '@iocluster/app-node';
+import type { IoclusterClient } from '@iocluster/client';
 import { createKeys, userRoom } from '@iocluster/shared';
 import { io as connectClient, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, test } from 'vitest';
 import { authenticateByAuthUser } from './fixtures/authenticate.js';
+import { clientFactory, next } from './support/clients.js';
 import { type Cluster, collect, nextEvent, setup } from './support/cluster.js';
 import { until } from './support/poll.js';
 
 let cluster: Cluster | undefined;
 const extraClients: Socket[] = [];
+const libraryClients: IoclusterClient[] = [];
+const libraryClient = clientFactory(libraryClients);
 afterEach(async () => {
   for (const socket of extraClients.splice(0)) socket.disconnect();
+  await Promise.all(libraryClients.splice(0).map((client) => client.close()));
   await cluster?.cleanup();
   cluster = undefined;
 });
@@ -127,7 +132,7 @@ describe('server api', () => {
             nodeId: io0.nodeId,
             user: { id: 'ann' },
             data: { nick: 'Ann' },
-            rooms: [userRoom('ann'), 'lobby'],
+            rooms: ['lobby'],
             address: expect.any(String),
           },
           {
@@ -135,7 +140,7 @@ describe('server api', () => {
             nodeId: io1.nodeId,
             user: { id: 'bob' },
             data: {},
-            rooms: [userRoom('bob'), 'lobby'],
+            rooms: ['lobby'],
             address: expect.any(String),
           },
           {
@@ -305,6 +310,15 @@ describe('server api', () => {
     );
     expect(ackWaits[2]!.outcome).toBe('ACK_TIMEOUT');
     expect(ackWaits[2]!.ms).toBeLessThan(2_500);
+  });
+
+  test('server api - a client of @iocluster/client answers the server’s acks with its listener’s callback', async () => {
+    cluster = await setup({ ioNodes: 2, appNodes: 2, register });
+    const frontend = await cluster.startFrontend();
+    const client = libraryClient({ frontendUrl: frontend.url });
+    client.on('question', (question: string, ack: (answer: string) => void) => ack(`${question} yes`));
+    await next(client, 'connected');
+    expect(await client.emitWithAck('ask', 'ready?', 1_000)).toEqual({ answer: 'ready? yes' });
   });
 
   test('server api - a broadcast emitWithAck gathers every answer on both io-nodes and names the sockets that did not answer', async () => {

@@ -8,11 +8,14 @@ import {
 import { createStreamIngressProducer } from '@iocluster/io-node';
 import {
   closeRedis,
+  createCommandPublisher,
   createKeys,
   createRedis,
+  createRedisCommandTransport,
+  createRoutingTable,
   INGRESS_GROUP,
   INGRESS_VERSION,
-  type IngressDelivery,
+  type IngressHandler,
   type IngressJob,
   type IngressProducer,
   type Keys,
@@ -71,7 +74,7 @@ function job(client: string, n: number): IngressJob {
 
 function consumer(
   redis: RedisConnection,
-  handler: (delivery: IngressDelivery) => Promise<void>,
+  handler: IngressHandler,
   extra: { maxDeliveries?: number; deadLetters?: ReturnType<typeof createDeadLetters>; name?: string } = {},
 ): StreamIngressConsumer {
   const c = createStreamIngressConsumer({
@@ -158,6 +161,51 @@ describe('streams ingress', () => {
     await letter!.retry('failed');
     await vi.waitFor(() => expect(runs).toEqual([0, 1, 2, 0]), { timeout: 10_000, interval: 50 });
     await vi.waitFor(async () => expect(await queue.getFailedCount()).toBe(0));
+  });
+
+  test("streams ingress - the delivery script that appends a job's last commands acknowledges its entry; a failed append leaves it pending and it runs again", async () => {
+    const redis = setup();
+    await createRoutingTable(redis, keys).createInbox('io-1');
+    const inbox = keys.inbox('io-1');
+    // The inbox is not a stream for the first run: the script fails at its XADD, before its XACK.
+    const broken = `${inbox}:away`;
+    await redis.rename(inbox, broken);
+    await redis.set(inbox, 'not a stream');
+    const publisher = createCommandPublisher(
+      createRedisCommandTransport(redis, keys, { inboxRetentionMs: 60_000, recoveryWindowMs: 60_000 }),
+      { history: { keeps: () => false, limits: { maxLength: 10, ttlMs: 60_000 } }, logger },
+    );
+    const xack = vi.spyOn(redis, 'xack');
+    const runs: { redelivered: number; carried: boolean; pending: number }[] = [];
+    consumer(redis, async ({ job: j, redelivered, acknowledgement }) => {
+      const since = publisher.position();
+      const event = j.batches[0]!.events[0]!;
+      publisher.reply('io-1', { type: 'reply', socketId: j.batches[0]!.client.id, seq: event.seq });
+      const carried = publisher.acknowledge(acknowledgement!, since);
+      const pending = Number(((await redis.xpending(stream(), INGRESS_GROUP)) as [number])[0]);
+      try {
+        await publisher.flush(since);
+      } finally {
+        runs.push({ redelivered, carried: carried(), pending });
+      }
+      return carried() ? 'acknowledged' : undefined;
+    });
+    await producer().add([job('c1', 4)]);
+    await vi.waitFor(() => expect(runs).toHaveLength(1), { timeout: 5_000 });
+    expect(runs[0]).toEqual({ redelivered: 0, carried: false, pending: 1 });
+    expect(Number(((await redis.xpending(stream(), INGRESS_GROUP)) as [number])[0])).toBe(1);
+    await redis.del(inbox);
+    await redis.rename(broken, inbox);
+    // The retry (250 ms later) appends the reply and acknowledges the entry in the same script.
+    await vi.waitFor(() => expect(runs).toHaveLength(2), { timeout: 5_000 });
+    expect(runs[1]).toEqual({ redelivered: 1, carried: true, pending: 1 });
+    expect(await redis.xpending(stream(), INGRESS_GROUP)).toEqual([0, null, null, null]);
+    const entries = (await redis.xrange(inbox, '-', '+')) as [string, string[]][];
+    const commands = entries.filter(([, fields]) => fields[0] === 'c');
+    expect(commands.map(([, fields]) => JSON.parse(fields[1]!).cmds)).toEqual([
+      [{ type: 'reply', socketId: 'c1', seq: 4 }],
+    ]);
+    expect(xack).not.toHaveBeenCalled();
   });
 
   test('streams ingress - a malformed entry is a dead letter at once and never reaches the handler', async () => {

@@ -11,6 +11,7 @@ import {
   closeRedis,
   createKeys,
   createRedis,
+  createRedisReplyInbox,
   createRoutingTable,
   type RedisConnection,
   type RedisRole,
@@ -115,6 +116,8 @@ function redisHarness(oneRoundTrip: boolean, ingress: 'bullmq' | 'streams' = 'bu
         reader.disconnect(true);
         await back;
       },
+      replyInbox: (address) =>
+        createRedisReplyInbox({ subscriber: open('subscriber'), keys, address, logger }),
       async close() {
         await Promise.allSettled(producers.map((p) => p.close()));
         await deleteKeys(shared, prefix);

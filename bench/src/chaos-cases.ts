@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { createKeys } from '@iocluster/shared';
 import type { ChaosCluster, ChaosTopology } from './chaos-cluster.js';
 
 export type ChaosCaseName =
@@ -7,6 +8,7 @@ export type ChaosCaseName =
   | 'redis-freeze'
   | 'redis-restart'
   | 'sentinel-failover'
+  | 'redis-cluster-failover'
   | 'rolling-restart';
 export const CHAOS_CASE_NAMES: readonly ChaosCaseName[] = [
   'app-node-kill',
@@ -14,6 +16,7 @@ export const CHAOS_CASE_NAMES: readonly ChaosCaseName[] = [
   'redis-freeze',
   'redis-restart',
   'sentinel-failover',
+  'redis-cluster-failover',
   'rolling-restart',
 ];
 
@@ -35,6 +38,8 @@ export interface ChaosCase {
 /** Redis down between SHUTDOWN and its start again, as in the report this suite answers (issue 7). */
 const REDIS_DOWN_MS = 1_000;
 const REDIS_FREEZE_MS = 3_000;
+/** Longest the app-node kill waits for its victim to hold ingress entries. */
+const HOLDING_WAIT_MS = 2_000;
 /** Between two Redis restarts: the cluster reconnects and the load runs normally for a while. */
 const REDIS_RESTART_SPACING_MS = 3_000;
 
@@ -44,9 +49,20 @@ export const CHAOS_CASES: Record<ChaosCaseName, ChaosCase> = {
     title: 'SIGKILL an app-node holding jobs',
     topology: 'standalone',
     async inject(cluster) {
-      // Under this load every app-node holds jobs all the time (16 at once at most).
+      // Under this load every app-node holds jobs nearly all the time (16 at once at most); with Streams
+      // the kill waits (up to 2 s) for the victim's pending list to show some, so a claim always follows.
+      const victim = cluster.appNodes[0]!;
+      const until = Date.now() + HOLDING_WAIT_MS;
+      let held = await cluster.pendingOf(victim.nodeId!);
+      while (held === 0 && Date.now() < until) {
+        await delay(2);
+        held = await cluster.pendingOf(victim.nodeId!);
+      }
       const at = Date.now();
-      await cluster.stopNode(cluster.appNodes[0]!, 'SIGKILL');
+      await cluster.stopNode(victim, 'SIGKILL');
+      if (held !== undefined) {
+        console.log(`  ${victim.nodeId} held ${held} ingress entr${held === 1 ? 'y' : 'ies'} when killed`);
+      }
       return [at];
     },
   },
@@ -101,6 +117,23 @@ export const CHAOS_CASES: Record<ChaosCaseName, ChaosCase> = {
     async inject(cluster) {
       const at = Date.now();
       await cluster.sentinel!.failover();
+      return [at];
+    },
+  },
+  'redis-cluster-failover': {
+    name: 'redis-cluster-failover',
+    title: 'Redis Cluster failover of the ingress’s primary (CLUSTER FAILOVER)',
+    topology: 'cluster',
+    // No REDIS_WAIT_REPLICAS: a Cluster connection sends WAIT to any primary. A manual CLUSTER FAILOVER
+    // lets the replica catch up with the primary (which stops taking writes meanwhile) before it takes
+    // over, so no acknowledged write is left behind.
+    async inject(cluster) {
+      // The primary of the slot every client event passes through: the ingress stream's (one partition),
+      // which BullMQ's ingress queue shares (the prefix's hash tag).
+      const stream = createKeys(cluster.prefix).ingressPartitions(1)[0]!.stream;
+      const index = await cluster.primaryIndexOf(stream);
+      const at = Date.now();
+      await cluster.redisCluster!.failover(index);
       return [at];
     },
   },

@@ -7,16 +7,24 @@ import {
   type LaunchedCluster,
   launchCluster,
   type NodeProcess,
+  type RedisClusterSetup,
   type RedisSentinelSetup,
   type RedisServer,
+  type RespValue,
+  redisCommand,
+  startRedisCluster,
   startRedisSentinel,
   startRedisServer,
   workspaceEntryPoints,
 } from '@iocluster/devkit';
+import { createKeys, INGRESS_GROUP } from '@iocluster/shared';
 import { countWarnings, type Warnings } from './child.js';
 
-/** Where the chaos cluster's Redis runs: one server, or a primary + replica under three sentinels. */
-export type ChaosTopology = 'standalone' | 'sentinel';
+/**
+ * Where the chaos cluster's Redis runs: one server, a primary + replica under three sentinels, or a
+ * Redis Cluster of three primaries with a replica each.
+ */
+export type ChaosTopology = 'standalone' | 'sentinel' | 'cluster';
 
 export interface ChaosClusterOptions {
   topology: ChaosTopology;
@@ -33,16 +41,32 @@ export interface ChaosClusterOptions {
  */
 export interface ChaosCluster {
   readonly topology: ChaosTopology;
-  /** The standalone server (undefined with Sentinel). */
+  /** The key prefix of every node (`IOCLUSTER_PREFIX`). */
+  readonly prefix: string;
+  /** The standalone server (undefined otherwise). */
   readonly redis: RedisServer | undefined;
-  /** The Sentinel setup (undefined when standalone). */
+  /** The Sentinel setup (undefined otherwise). */
   readonly sentinel: RedisSentinelSetup | undefined;
+  /** The Redis Cluster (undefined otherwise). */
+  readonly redisCluster: RedisClusterSetup | undefined;
   readonly frontendUrl: string;
   /** The live nodes, in start order (replacements at the end). */
   readonly ioNodes: readonly NodeProcess[];
   readonly appNodes: readonly NodeProcess[];
-  /** The current Redis primary (the server, or Sentinel's primary). */
-  primary(): Promise<RedisServer>;
+  /**
+   * The current Redis primary: the server, Sentinel's primary, or the Cluster primary serving `key`
+   * (by default the prefix's hash tag, where the ingress stream of one partition lives).
+   */
+  primary(key?: string): Promise<RedisServer>;
+  /** With a Redis Cluster: the index (slot order) of the primary serving `key`. */
+  primaryIndexOf(key: string): Promise<number>;
+  /** The ingress transport the nodes run (`INGRESS_TRANSPORT`, else the default). */
+  readonly transport: 'streams' | 'bullmq';
+  /**
+   * Streams: ingress entries the app-node `nodeId` holds (handed to it, not acknowledged), from the
+   * group's pending list; undefined with BullMQ (its locks name no worker).
+   */
+  pendingOf(nodeId: string): Promise<number | undefined>;
   /** Starts another node of that kind (a new id) and waits until it is ready. */
   startNode(kind: ChaosNodeKind): Promise<NodeProcess>;
   /** SIGKILL (a crash) or SIGTERM (a drain) to a node; waits for its exit (it leaves the lists). */
@@ -63,9 +87,11 @@ const STOP_GRACE_MS = 20_000;
 
 export async function startChaosCluster(options: ChaosClusterOptions): Promise<ChaosCluster> {
   const prefix = `chaos${randomBytes(3).toString('hex')}`;
+  const transport = options.env?.INGRESS_TRANSPORT === 'bullmq' ? 'bullmq' : 'streams';
   const dir = options.topology === 'standalone' ? await mkdtemp(join(tmpdir(), 'iocluster-chaos-')) : '';
   let redis: RedisServer | undefined;
   let sentinel: RedisSentinelSetup | undefined;
+  let redisCluster: RedisClusterSetup | undefined;
   let nodes: LaunchedCluster | undefined;
   const warnings = new Map<string, Warnings>();
   let closed: Promise<void> | undefined;
@@ -75,15 +101,24 @@ export async function startChaosCluster(options: ChaosClusterOptions): Promise<C
       await nodes?.stop(5_000);
       await redis?.close();
       await sentinel?.stop();
+      await redisCluster?.stop();
       if (dir) await rm(dir, { recursive: true, force: true });
     })();
     return closed;
   };
 
   try {
-    if (options.topology === 'standalone') redis = await startRedisServer({ aof: true, dir });
-    else sentinel = await startRedisSentinel({ aof: true });
-    const redisEnv: Record<string, string> = sentinel ? { ...sentinel.env } : { REDIS_URL: redis!.url };
+    let redisEnv: Record<string, string>;
+    if (options.topology === 'standalone') {
+      redis = await startRedisServer({ aof: true, dir });
+      redisEnv = { REDIS_URL: redis.url };
+    } else if (options.topology === 'sentinel') {
+      sentinel = await startRedisSentinel({ aof: true });
+      redisEnv = { ...sentinel.env };
+    } else {
+      redisCluster = await startRedisCluster({ aof: true });
+      redisEnv = { ...redisCluster.env };
+    }
     const cluster = await launchCluster({
       entryPoints: workspaceEntryPoints(ROOT),
       appModule: CHAT_HANDLERS,
@@ -108,13 +143,27 @@ export async function startChaosCluster(options: ChaosClusterOptions): Promise<C
       stopGraceMs: STOP_GRACE_MS,
     });
     nodes = cluster;
+    async function primary(key = `{${prefix}}`): Promise<RedisServer> {
+      if (redis) return redis;
+      if (sentinel) return sentinel.primary();
+      const { primaries } = await redisCluster!.topology();
+      return primaries[await primaryIndexOf(key)]!.server;
+    }
+    async function primaryIndexOf(key: string): Promise<number> {
+      if (!redisCluster) throw new Error('primaryIndexOf(): not a Redis Cluster');
+      const { primaries } = await redisCluster.topology();
+      const slot = Number(await redisCommand(primaries[0]!.server.url, ['CLUSTER', 'KEYSLOT', key]));
+      return primaries.findIndex((p) => p.slots.some(([from, to]) => slot >= from && slot <= to));
+    }
     const frontendUrl = cluster.frontend?.url;
     if (frontendUrl === undefined) throw new Error('the frontend announced no url');
 
     return {
       topology: options.topology,
+      prefix,
       redis,
       sentinel,
+      redisCluster,
       frontendUrl,
       get ioNodes() {
         return cluster.ioNodes;
@@ -122,7 +171,19 @@ export async function startChaosCluster(options: ChaosClusterOptions): Promise<C
       get appNodes() {
         return cluster.appNodes;
       },
-      primary: async () => redis ?? sentinel!.primary(),
+      primary,
+      primaryIndexOf,
+      transport,
+      async pendingOf(nodeId) {
+        if (transport !== 'streams') return undefined;
+        const { stream } = createKeys(prefix).ingressPartitions(1)[0]!;
+        const summary = await redisCommand((await primary(stream)).url, ['XPENDING', stream, INGRESS_GROUP]);
+        const holders = (Array.isArray(summary) ? summary[3] : null) as
+          | readonly (readonly RespValue[])[]
+          | null;
+        const mine = holders?.find(([consumer]) => consumer === nodeId);
+        return mine ? Number(mine[1]) : 0;
+      },
       warnings: () =>
         Object.fromEntries(
           [...warnings]

@@ -22,6 +22,8 @@ export interface ChaosOptions {
   redisRestarts: number;
   /** A delivery slower than this counts as "not recovered yet". */
   slowMs: number;
+  /** Extra environment of every node (`--env`), over the case's own. */
+  env: Record<string, string>;
 }
 
 /** What one case measured. */
@@ -60,7 +62,7 @@ function injectionMs(name: ChaosCaseName, options: ChaosOptions): number {
   if (name === 'redis-restart') return options.redisRestarts * 5_000;
   if (name === 'rolling-restart') return 4 * 6_000;
   if (name === 'redis-freeze') return 3_000;
-  if (name === 'sentinel-failover') return 5_000;
+  if (name === 'sentinel-failover' || name === 'redis-cluster-failover') return 5_000;
   return 0;
 }
 
@@ -76,7 +78,7 @@ export async function runChaosCase(name: ChaosCaseName, options: ChaosOptions): 
       topology: chaos.topology,
       ioNodes: 2,
       appNodes: 2,
-      ...(chaos.env ? { env: chaos.env } : {}),
+      env: { ...chaos.env, ...options.env },
     });
     pool = await GeneratorPool.start(1);
     const frontendUrl = cluster.frontendUrl;

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CHAOS_CASE_NAMES, type ChaosCaseName } from './chaos-cases.js';
 import { type ChaosOptions, type ChaosRecord, chaosMarkdown, runChaosCase } from './chaos-run.js';
-import { integer } from './options.js';
+import { envPairs, integer } from './options.js';
 import { type MachineInfo, machineInfo } from './proc-stats.js';
 import { machineLine } from './report.js';
 
@@ -24,6 +24,7 @@ const USAGE = `usage: npm run chaos -- [options]   (or: node bench/dist/chaos.js
   --drain-ms <ms>         wait for missing deliveries after the last send     default: 60000 (short: 30000)
   --redis-restarts <n>    restarts in the redis-restart case                  default: 5 (short: 1)
   --slow-ms <ms>          a delivery slower than this is "not recovered yet"  default: 500
+  --env <K=V,...>         extra environment of every node (e.g. INGRESS_TRANSPORT=bullmq)
   --out <dir>             results directory                                   default: bench/results`;
 
 interface CliOptions extends ChaosOptions {
@@ -62,6 +63,7 @@ function parse(argv: string[]): CliOptions {
     drainMs: short ? 30_000 : 60_000,
     redisRestarts: short ? 1 : 5,
     slowMs: 500,
+    env: {},
     outDir: fileURLToPath(new URL('../results', import.meta.url)),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -85,6 +87,9 @@ function parse(argv: string[]): CliOptions {
       }
       case '--out':
         options.outDir = resolve(value ?? '');
+        break;
+      case '--env':
+        options.env = envPairs(value);
         break;
       default:
         throw new Error(`unknown option ${flag}\n${USAGE}`);
@@ -113,7 +118,8 @@ async function main(): Promise<void> {
   console.log(`machine: ${machineLine(machine)}`);
   console.log(
     `load: ${options.rate} msgs/s, ${options.clients} clients in ${options.rooms} rooms (@iocluster/client), ` +
-      '2 io-nodes, 2 app-nodes, Redis with AOF (appendfsync everysec)',
+      '2 io-nodes, 2 app-nodes, Redis with AOF (appendfsync everysec), ' +
+      `INGRESS_TRANSPORT=${options.env.INGRESS_TRANSPORT ?? 'streams (the default)'}`,
   );
   const records: ChaosRecord[] = [];
   for (const name of options.cases) {

@@ -97,6 +97,20 @@ export function integer(raw: string | undefined, name: string, min: number, max:
 }
 
 /** Parses the command line; throws an error naming the bad option. `help` is true for --help. */
+/** `--env K=V,K=V` as an environment. */
+export function envPairs(raw: string | undefined): Record<string, string> {
+  return Object.fromEntries(
+    (raw ?? '')
+      .split(',')
+      .filter((pair) => pair.length > 0)
+      .map((pair) => {
+        const eq = pair.indexOf('=');
+        if (eq <= 0) throw new Error(`--env must be a comma-separated list of K=V, got "${pair}"`);
+        return [pair.slice(0, eq), pair.slice(eq + 1)];
+      }),
+  );
+}
+
 export function parseOptions(argv: readonly string[]): BenchOptions & { help: boolean } {
   const values = new Map<string, string>();
   const flags = new Set<string>();
@@ -188,16 +202,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions & { help: bo
       100_000,
     ),
     cpuProf: flags.has('cpu-prof'),
-    ioclusterEnv: Object.fromEntries(
-      (get('env') ?? '')
-        .split(',')
-        .filter((pair) => pair.length > 0)
-        .map((pair) => {
-          const eq = pair.indexOf('=');
-          if (eq <= 0) throw new Error(`--env must be a comma-separated list of K=V, got "${pair}"`);
-          return [pair.slice(0, eq), pair.slice(eq + 1)];
-        }),
-    ),
+    ioclusterEnv: envPairs(get('env')),
     outDir: resolve(get('out') ?? `${ROOT}bench/results`),
   };
 }

@@ -142,6 +142,20 @@ describe('bench targets', () => {
     expect(statusText(byName(past, 'RSS'))).toBe('missed by 0.1 KB');
   });
 
+  test("bench targets - a system that could not keep up with the targets' load is measured there, and misses", () => {
+    const base = { 'base-0': 200 };
+    const swamped = fanout10({ 'io-0': 300 }, base, { p50: 900, p99: 2_000 });
+    // Offered 10,000 deliveries/s, delivered 4,000: the step still counts.
+    const step = swamped.runs[0]!.steps[0]!;
+    Object.assign(step, { delivered: 4_000, deliveriesPerSec: 4_000, lost: 6_000, ok: false });
+    const targets = evaluateTargets([swamped], []);
+    expect(byName(targets, 'p50 latency')).toMatchObject({
+      status: 'missed',
+      measured: expect.stringContaining('900 ms (at 4,000'),
+    });
+    expect(byName(targets, 'per delivery').status).toBe('missed');
+  });
+
   test('bench targets - a knee ratio is decided only when the interval the steps allow is clear of the goal', () => {
     const cpu = { 'io-0': 1, 'base-0': 1 };
     const knees = (ioPass: number, ioFail: number, basePass: number, baseFail: number) =>

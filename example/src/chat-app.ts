@@ -8,6 +8,8 @@ import {
   loadSettings,
   type RedisTarget,
   silentLogger,
+  userIdOf,
+  userRoom,
 } from '@iocluster/shared';
 import {
   type ChatError,
@@ -163,7 +165,14 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
         return fail('BAD_NICKNAME', `signed in as "${login}": log in as "${nickname}" to use that nickname`);
       }
       const previous = nicknameOf(socket);
-      if (!(await store.claim(nickname, { id: socket.id, nodeId: socket.nodeId, session }))) {
+      const user = userIdOf(socket.user);
+      const owner = {
+        id: socket.id,
+        nodeId: socket.nodeId,
+        session,
+        ...(user === undefined ? {} : { user }),
+      };
+      if (!(await store.claim(nickname, owner))) {
         return fail('NICKNAME_TAKEN', `"${nickname}" is taken`);
       }
       if (previous !== null && previous.toLowerCase() !== nickname.toLowerCase()) {
@@ -255,8 +264,11 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
         ...body,
         at: Date.now(),
       };
-      // Both ends get it: the recipient's other tabs are not a thing here, but the sender's view is.
-      app.to([target, socket.id]).emit('private message', message);
+      // A signed-in recipient is a user: `toUser` reaches every connection it has, on whichever io-node
+      // (a tab that reconnected since it took the name too). The sender's own connections get a copy.
+      const recipient = owner?.user !== undefined ? app.toUser(owner.user) : app.to(target);
+      const sender = userIdOf(socket.user);
+      recipient.to(sender === undefined ? socket.id : userRoom(sender)).emit('private message', message);
       return { ok: true, to: target, mid: message.mid, at: message.at };
     });
 

@@ -1,10 +1,14 @@
 import { isNodeLive, type Keys, type RedisConnection } from '@iocluster/shared';
 
-/** Who holds a nickname: the socket, its io-node, and the tab session allowed to take it back. */
+/**
+ * Who holds a nickname: the socket, its io-node, the tab session allowed to take it back, and the
+ * signed-in user behind it (its token's `sub`), whose every connection a private message reaches.
+ */
 export interface NicknameOwner {
   id: string;
   nodeId: string;
   session: string | null;
+  user?: string;
 }
 
 /**

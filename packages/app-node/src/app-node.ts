@@ -305,7 +305,11 @@ export function createAppNode<
       onHandled: metrics.handled,
       onUnhandled: createUnhandledEvents({ logger, count: metrics.unhandled }),
       presenceScope: () => presence.scope(),
-      clients: new ClientCache(opts.clientStates ?? clientStateStore!, opts.clientCacheCapacity),
+      clients: new ClientCache(
+        opts.clientStates ?? clientStateStore!,
+        opts.clientCacheCapacity,
+        metrics.clientState,
+      ),
       keepsHistory: history.keeps,
     },
   );

@@ -1,5 +1,8 @@
 import { type ClientBatch, type ClientInfo, type ClientStateStore, isClientRef } from '@iocluster/shared';
 
+/** Where a batch's client state came from: the job itself, this cache, Redis, or nowhere. */
+export type ClientStateSource = 'job' | 'cache' | 'redis' | 'missing';
+
 /**
  * Slim events, the app-node side: the client states this app-node was given, by socket id, at most
  * `capacity` of them (the least recently used go first). A batch that carries its client's state
@@ -15,6 +18,8 @@ export class ClientCache {
   constructor(
     private readonly store: Pick<ClientStateStore, 'read'>,
     private readonly capacity: number,
+    /** Told where each batch's state came from (metrics); must not throw. */
+    private readonly onResolved: (source: ClientStateSource) => void = () => undefined,
   ) {}
 
   /**
@@ -30,6 +35,7 @@ export class ClientCache {
       if (!isClientRef(client)) {
         // Inline: from an io-node that does not version its states, or a new version.
         found.push(client.v === undefined ? client : this.use(this.keep(client)));
+        this.onResolved('job');
         continue;
       }
       const cached = this.entries.get(client.id);
@@ -37,6 +43,7 @@ export class ClientCache {
         this.entries.delete(client.id);
         this.entries.set(client.id, cached);
         found.push(this.use(cached));
+        this.onResolved('cache');
         continue;
       }
       found.push(null);
@@ -47,10 +54,14 @@ export class ClientCache {
     missing.forEach((i, k) => {
       const info = read[k];
       const named = batches[i]!.client.v!;
-      if (!info || info.v! < named) return;
+      if (!info || info.v! < named) {
+        this.onResolved('missing');
+        return;
+      }
       // Another batch of the job may have brought a newer one meanwhile.
       const cached = this.entries.get(info.id);
       found[i] = this.use(cached && cached.v! > info.v! ? cached : this.keep(info));
+      this.onResolved('redis');
     });
     return found;
   }

@@ -4,6 +4,7 @@ import {
   type ClientInfo,
   decodeArgs,
   encodeArgs,
+  type IngressAcknowledgement,
   type IngressEvent,
   type IngressHandler,
   type IngressJob,
@@ -89,7 +90,15 @@ export class JobProcessor {
     private readonly options: ProcessorOptions,
   ) {}
 
-  async run(job: IngressJob, context: JobContext): Promise<void> {
+  /**
+   * Resolves true when the last delivery of the job's commands also acknowledged `acknowledgement` (see
+   * `CommandPublisher.acknowledge`).
+   */
+  async run(
+    job: IngressJob,
+    context: JobContext,
+    acknowledgement?: IngressAcknowledgement,
+  ): Promise<boolean> {
     const since = this.publisher.position();
     const writes = this.options.presenceScope?.();
     try {
@@ -102,7 +111,9 @@ export class JobProcessor {
     } finally {
       writes?.end();
     }
+    const carried = acknowledgement && this.publisher.acknowledge(acknowledgement, since);
     await this.publisher.flush(since);
+    return carried?.() === true;
   }
 
   /** The state of each batch's client (null: named by a version this app-node cannot find). */
@@ -289,9 +300,11 @@ export interface JobSteps {
  * whose commands could not be appended rejects, so the ingress runs it again.
  */
 export function ingressHandler(processor: JobProcessor, steps: JobSteps): IngressHandler {
-  return async ({ id, job }) => {
+  return async ({ id, job, acknowledgement }) => {
+    let acknowledged = false;
     try {
-      await processor.run(job, { jobId: id });
+      // A job with presence changes publishes after its events: its acknowledgement is the consumer's.
+      acknowledged = await processor.run(job, { jobId: id }, job.presence ? undefined : acknowledgement);
       if (job.presence) await steps.presence.run(job.presence, { jobId: id });
       if (job.occupancy) await steps.occupancy?.run(job.occupancy, { jobId: id });
     } catch (err) {
@@ -299,5 +312,6 @@ export function ingressHandler(processor: JobProcessor, steps: JobSteps): Ingres
       throw err;
     }
     steps.onJob('completed');
+    return acknowledged ? 'acknowledged' : undefined;
   };
 }

@@ -7,6 +7,7 @@ import {
   type RedisConnection,
 } from '@iocluster/shared';
 import { Counter, Histogram } from 'prom-client';
+import type { ClientStateSource } from './client-cache.js';
 
 /** Outcomes of an ingress job on this app-node. */
 export type JobResult = 'completed' | 'failed';
@@ -22,6 +23,8 @@ export interface AppNodeMetrics {
   handled(event: string, seconds: number): void;
   /** A client event found no handler. */
   unhandled(): void;
+  /** Where the state of one batch's client came from. */
+  clientState(source: ClientStateSource): void;
   /** Jobs and events finished per second over the last few seconds (for the registry record). */
   rates(): { jobsPerSecond: number; eventsPerSecond: number };
   /** Counts the connection's reconnects; returns the remover. */
@@ -61,6 +64,19 @@ export function createAppNodeMetrics(options: AppNodeMetricsOptions): AppNodeMet
     help: 'Client events no handler was registered for (dropped; an ack among them got NO_HANDLER)',
     registers,
   });
+  const clientStates = new Counter({
+    name: 'iocluster_app_client_states_total',
+    help: "Where the state of each batch's client came from: job, cache, redis, or missing (sent again by its io-node)",
+    labelNames: ['source'] as const,
+    registers,
+  });
+  const statesBySource = new Map(
+    (['job', 'cache', 'redis', 'missing'] as const).map((source) => [
+      source,
+      clientStates.labels({ source }),
+    ]),
+  );
+  for (const child of statesBySource.values()) child.inc(0);
   queueJobsGauge(base.registry, options.queueCounts);
   // Children kept, so counting a job or an event skips prom-client's label lookup.
   const jobsByResult = new Map(
@@ -89,6 +105,7 @@ export function createAppNodeMetrics(options: AppNodeMetricsOptions): AppNodeMet
       eventRate.mark();
     },
     unhandled: () => unhandled.inc(),
+    clientState: (source) => statesBySource.get(source)!.inc(),
     rates: () => ({ jobsPerSecond: jobRate.perSecond(), eventsPerSecond: eventRate.perSecond() }),
     watchRedis: base.watchRedis,
     serve: base.serve,

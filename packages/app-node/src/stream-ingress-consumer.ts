@@ -186,9 +186,15 @@ export function createStreamIngressConsumer(options: StreamIngressOptions): Stre
           return;
         }
         try {
-          const delivery: IngressDelivery = { id, job, redelivered: runs - 1 };
-          await handler!(delivery);
-          if (!abandoned) acknowledge(stream, id);
+          const delivery: IngressDelivery = {
+            id,
+            job,
+            redelivered: runs - 1,
+            acknowledgement: { stream, group: INGRESS_GROUP, id },
+          };
+          // The handler's last append may have acknowledged it already (one round trip fewer).
+          const carried = await handler!(delivery);
+          if (!abandoned && carried !== 'acknowledged') acknowledge(stream, id);
           return;
         } catch (err) {
           if (stopped) return; // left pending: another consumer claims it after the lease

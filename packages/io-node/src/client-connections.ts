@@ -17,7 +17,7 @@ import { createJwtVerifier, type VerifiedToken } from './jwt-auth.js';
 import type { IoNodeMetrics } from './metrics.js';
 import { createQueueGuard } from './queue-guard.js';
 import type { ClientRecovery } from './recovery.js';
-import { CLIENT_ROOM, INTERNAL_ROOM_PREFIX } from './room-delivery.js';
+import { CLIENT_ROOM, listedRoom } from './room-delivery.js';
 import { createTokenSessions } from './token-sessions.js';
 import type { UserConnections } from './user-connections.js';
 
@@ -102,7 +102,7 @@ export function attachClientConnections(io: Server, deps: ClientConnectionDeps):
     const state = states.get(socket)!;
     const rooms: string[] = [];
     for (const room of socket.rooms) {
-      if (room !== socket.id && !room.startsWith(INTERNAL_ROOM_PREFIX)) rooms.push(room);
+      if (listedRoom(room, socket.id)) rooms.push(room);
     }
     const info: ClientInfo = {
       id: socket.id,
@@ -131,7 +131,8 @@ export function attachClientConnections(io: Server, deps: ClientConnectionDeps):
     { admission, verifier, authenticate: opts.authenticate, closing: deps.closing, logger },
     async (socket, client) => {
       const userId = userIdOf(client.user);
-      // Last: nothing after it can refuse the handshake, so a place taken is given back by `release`.
+      // A place taken here goes back if the recovery step below throws, else with `release` when the
+      // connection ends (or never opens: the timer below).
       if (userId !== undefined) await deps.users?.admit(socket.id, userId);
       const release = () => {
         client.release();

@@ -33,6 +33,8 @@ interface Entry {
   epoch: number;
   /** The write of version `v` under way: batches naming `v` are added after it. */
   storing: Promise<void> | undefined;
+  /** Some version was written (or is being written): the store holds a state to expire. */
+  written: boolean;
 }
 
 /** What one flush of the sequencer must have in the store before its jobs are added. */
@@ -72,7 +74,7 @@ export class ClientStateSync {
   take(id: string, describe: () => ClientInfo, writes: StateWrites): ClientInfo | ClientRef {
     let entry = this.entries.get(id);
     if (!entry) {
-      entry = { v: 0, dirty: true, storedAt: undefined, epoch: 0, storing: undefined };
+      entry = { v: 0, dirty: true, storedAt: undefined, epoch: 0, storing: undefined, written: false };
       this.entries.set(id, entry);
     }
     if (entry.dirty) {
@@ -101,7 +103,7 @@ export class ClientStateSync {
     const entry = this.entries.get(id);
     if (!entry) return final;
     this.entries.delete(id);
-    if (entry.v > 0) {
+    if (entry.written) {
       this.options.store
         .expire([id], this.options.keepAfterEndMs)
         .catch((err: unknown) => this.options.logger.warn({ err, clientId: id }, 'client state not expired'));
@@ -128,7 +130,11 @@ export class ClientStateSync {
         entry.epoch = epoch;
       }
     });
-    for (const [entry] of versions) if (entry) entry.storing = storing;
+    for (const [entry] of versions) {
+      if (!entry) continue;
+      entry.storing = storing;
+      entry.written = true;
+    }
     return writes.waits.size > 0 ? settleAll([storing, ...writes.waits]) : storing;
   }
 

@@ -45,23 +45,24 @@ const EVENT_CODES = ['RATE_LIMITED', 'PAYLOAD_TOO_LARGE', 'INVALID_EVENT', 'RESE
 const MAX_CODE_LENGTH = 64;
 
 /**
- * Command types counted by name; a custom command counts as `custom`. A record over every type, so a new
- * command type does not compile until it is counted here (an uncounted one threw in `commandApplied`).
+ * Command types counted by name; a custom command counts as `custom`. A record, so that a command type
+ * added to the wire fails to compile until it is counted here.
  */
-const COMMAND_TYPES = Object.keys({
+const COUNTED_COMMANDS: Record<Command['type'], true> = {
   emit: true,
   join: true,
   leave: true,
   'set-data': true,
   disconnect: true,
   reply: true,
-  custom: true,
   'sockets-join': true,
   'sockets-leave': true,
   'sockets-disconnect': true,
   'fetch-sockets': true,
   'emit-ack': true,
-} satisfies Record<Command['type'], true>) as Command['type'][];
+  custom: true,
+};
+const COMMAND_TYPES = Object.keys(COUNTED_COMMANDS) as Command['type'][];
 
 /**
  * Creates the metrics of one io-node; `connections` and `presenceEntries` are read at each scrape.

@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
 import {
-  INGRESS_VERSION,
   type IngressJob,
   type Logger,
   type PresenceChange,
@@ -14,6 +12,7 @@ import {
   settleWithin,
 } from '@iocluster/shared';
 import type { Server, Socket } from 'socket.io';
+import { createChangeOutbox } from './change-outbox.js';
 
 /**
  * This node's side of presence (rosters in Redis: see `PresenceStore` in shared). It writes the roster
@@ -77,8 +76,6 @@ export interface PresenceTrackerOptions {
 
 const RETRY_DELAY_MS = 250;
 const MAX_RETRY_DELAY_MS = 5_000;
-/** Changes in one ingress job: a purge of a big node goes out in several. */
-const CHANGES_PER_JOB = 500;
 
 export function createPresenceTracker(options: PresenceTrackerOptions): PresenceTracker {
   const { io, nodeId, store, logger } = options;
@@ -88,10 +85,13 @@ export function createPresenceTracker(options: PresenceTrackerOptions): Presence
   const disconnecting = new Set<string>();
   const chains = new Map<string, Promise<void>>();
   const purges = new Map<string, Promise<void>>();
-  const adding = new Set<Promise<void>>();
-  const changeIdPrefix = `${nodeId}.${randomBytes(4).toString('hex')}`;
-  let changeCount = 0;
-  let pending: PresenceChange[] = [];
+  const outbox = createChangeOutbox<PresenceChange>({
+    nodeId,
+    job: (presence) => ({ presence }),
+    enqueue: options.enqueue,
+    what: 'presence',
+    logger,
+  });
   let entries = 0;
   let sweep: Repeating | undefined;
   let started = false;
@@ -135,27 +135,7 @@ export function createPresenceTracker(options: PresenceTrackerOptions): Presence
       nodeId: string;
     },
   ): void {
-    pending.push({ id: `${changeIdPrefix}.${++changeCount}`, type, room, reason, ...fields });
-    // Everything decided in one turn of the event loop goes out in as few jobs as possible.
-    if (pending.length === 1) setImmediate(send);
-  }
-
-  function send(): void {
-    const changes = pending;
-    pending = [];
-    for (let i = 0; i < changes.length; i += CHANGES_PER_JOB) {
-      const job: IngressJob = {
-        v: INGRESS_VERSION,
-        nodeId,
-        batches: [],
-        presence: changes.slice(i, i + CHANGES_PER_JOB),
-      };
-      const add = options.enqueue([job]).catch((err: unknown) => {
-        logger.error({ err, changes: job.presence?.length }, 'presence changes could not be enqueued');
-      });
-      adding.add(add);
-      void add.finally(() => adding.delete(add));
-    }
+    outbox.push({ type, room, reason, ...fields });
   }
 
   function write(socket: Socket, room: string): void {
@@ -279,9 +259,9 @@ export function createPresenceTracker(options: PresenceTrackerOptions): Presence
     },
 
     async flushed() {
-      while (chains.size > 0 || purges.size > 0 || pending.length > 0 || adding.size > 0) {
-        if (pending.length > 0) send();
-        await Promise.allSettled([...chains.values(), ...purges.values(), ...adding]);
+      while (chains.size > 0 || purges.size > 0 || outbox.busy) {
+        outbox.send();
+        await Promise.allSettled([...chains.values(), ...purges.values(), outbox.settled()]);
       }
     },
 
@@ -298,8 +278,8 @@ export function createPresenceTracker(options: PresenceTrackerOptions): Presence
         closed = true;
         // Anything a failed write left behind: nobody else would remove it while this node id is live.
         await purgeNode(nodeId);
-        if (pending.length > 0) send();
-        await Promise.allSettled([...adding]);
+        outbox.send();
+        await outbox.settled();
       })();
       return closing;
     },

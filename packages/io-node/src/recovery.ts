@@ -10,7 +10,13 @@ import {
   userIdOf,
 } from '@iocluster/shared';
 import type { Socket } from 'socket.io';
-import { CLIENT_ROOM, INTERNAL_ROOM_PREFIX, PLAIN_ROOM, type RoomDelivery } from './room-delivery.js';
+import {
+  CLIENT_ROOM,
+  INTERNAL_ROOM_PREFIX,
+  listedRoom,
+  PLAIN_ROOM,
+  type RoomDelivery,
+} from './room-delivery.js';
 import type { SessionRecord, SessionStore } from './sessions.js';
 
 /** An event sent by `@iocluster/client` with its id, unwrapped. */
@@ -78,8 +84,7 @@ export function createClientRecovery(options: ClientRecoveryOptions): ClientReco
   const { sessions, history, delivery, nodeId, logger } = options;
   const plans = new WeakMap<Socket, Plan>();
 
-  const visibleRooms = (socket: Socket) =>
-    [...socket.rooms].filter((room) => room !== socket.id && !room.startsWith(INTERNAL_ROOM_PREFIX));
+  const visibleRooms = (socket: Socket) => [...socket.rooms].filter((room) => listedRoom(room, socket.id));
 
   function readPositions(raw: unknown): Map<string, HistoryPosition> {
     const positions = new Map<string, HistoryPosition>();

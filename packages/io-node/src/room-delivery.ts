@@ -11,6 +11,7 @@ import {
   POSITIONED_EVENT,
   type RewindSpec,
   type RoomHistory,
+  USER_ROOM_PREFIX,
 } from '@iocluster/shared';
 import type { Server, Socket } from 'socket.io';
 
@@ -23,6 +24,15 @@ export const INTERNAL_ROOM_PREFIX = '\u0000';
 export const CLIENT_ROOM = '\u0000iocluster-client';
 export const PLAIN_ROOM = '\u0000plain';
 export const HOLD_ROOM = '\u0000recovering';
+
+/**
+ * Whether a room of a socket is one it lists (`socket.rooms` on app-nodes, its recovery session, what a
+ * recovery reports): not its own id, not the node's bookkeeping rooms, and not its user room, which it is
+ * in for as long as it is connected whatever the application does (joined again at every connection).
+ */
+export function listedRoom(room: string, socketId: string): boolean {
+  return room !== socketId && !room.startsWith(INTERNAL_ROOM_PREFIX) && !room.startsWith(USER_ROOM_PREFIX);
+}
 
 /** A message held for a socket being recovered. */
 export interface HeldMessage {

@@ -1,7 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import {
   CHANNEL_ROOM_PREFIX,
-  INGRESS_VERSION,
   type IngressJob,
   type Logger,
   type OccupancyChange,
@@ -14,6 +12,7 @@ import {
   settleWithin,
 } from '@iocluster/shared';
 import type { Server } from 'socket.io';
+import { createChangeOutbox } from './change-outbox.js';
 import { INTERNAL_ROOM_PREFIX } from './room-delivery.js';
 
 /**
@@ -61,8 +60,6 @@ export interface RoomOccupancyOptions {
 
 const RETRY_DELAY_MS = 250;
 const MAX_RETRY_DELAY_MS = 5_000;
-/** Changes in one ingress job. */
-const CHANGES_PER_JOB = 500;
 
 /** Whether a room is one occupancy may count (before the configured patterns are asked). */
 export function countableRoom(room: string, socketId: string): boolean {
@@ -79,10 +76,14 @@ export function createRoomOccupancy(options: RoomOccupancyOptions): RoomOccupanc
   /** Rooms this node has a count in, written and indexed. */
   const indexed = new Set<string>();
   const purges = new Map<string, Promise<void>>();
-  const adding = new Set<Promise<void>>();
-  const changeIdPrefix = `${nodeId}.o.${randomBytes(4).toString('hex')}`;
-  let changeCount = 0;
-  let pending: OccupancyChange[] = [];
+  const outbox = createChangeOutbox<OccupancyChange>({
+    nodeId,
+    idTag: 'o',
+    job: (occupancy) => ({ occupancy }),
+    enqueue: options.enqueue,
+    what: 'occupancy',
+    logger,
+  });
   let writing: Promise<void> | undefined;
   let scheduled = false;
   let failures = 0;
@@ -104,26 +105,7 @@ export function createRoomOccupancy(options: RoomOccupancyOptions): RoomOccupanc
   };
 
   function change(type: OccupancyTransition, room: string, reason: OccupancyReason): void {
-    pending.push({ id: `${changeIdPrefix}.${++changeCount}`, type, room, nodeId, reason, time: Date.now() });
-    if (pending.length === 1) setImmediate(send);
-  }
-
-  function send(): void {
-    const changes = pending;
-    pending = [];
-    for (let i = 0; i < changes.length; i += CHANGES_PER_JOB) {
-      const job: IngressJob = {
-        v: INGRESS_VERSION,
-        nodeId,
-        batches: [],
-        occupancy: changes.slice(i, i + CHANGES_PER_JOB),
-      };
-      const add = options.enqueue([job]).catch((err: unknown) => {
-        logger.error({ err, changes: job.occupancy?.length }, 'occupancy changes could not be enqueued');
-      });
-      adding.add(add);
-      void add.finally(() => adding.delete(add));
-    }
+    outbox.push({ type, room, nodeId, reason, time: Date.now() });
   }
 
   function touch(room: string, socketId: string): void {
@@ -202,10 +184,10 @@ export function createRoomOccupancy(options: RoomOccupancyOptions): RoomOccupanc
   }
 
   async function flushed(): Promise<void> {
-    while (writing || dirty.size > 0 || purges.size > 0 || pending.length > 0 || adding.size > 0) {
+    while (writing || dirty.size > 0 || purges.size > 0 || outbox.busy) {
       if (dirty.size > 0 && !writing) write();
-      if (pending.length > 0) send();
-      await Promise.allSettled([writing, ...purges.values(), ...adding]);
+      outbox.send();
+      await Promise.allSettled([writing, ...purges.values(), outbox.settled()]);
       if (failures > 0 && closed) return;
     }
   }
@@ -246,8 +228,8 @@ export function createRoomOccupancy(options: RoomOccupancyOptions): RoomOccupanc
         closed = true;
         // Whatever a failed write left behind: nobody else would remove it while this node id is live.
         await settleWithin(purgeNode(nodeId), waitMs);
-        if (pending.length > 0) send();
-        await Promise.allSettled([...adding]);
+        outbox.send();
+        await outbox.settled();
       })();
       return closing;
     },

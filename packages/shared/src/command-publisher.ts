@@ -13,6 +13,7 @@ import { type Deferred, deferred } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import type { PendingRequest, Requester, RequestOutcome } from './requests.js';
 import type { CommandTransport, KeptAnswer } from './transport/commands.js';
+import type { IngressAcknowledgement } from './transport/ingress.js';
 import type { Command, EmitCommand, JoinCommand, ReplyCommand, RequestRef } from './wire/commands.js';
 import { requestOf } from './wire/commands.js';
 
@@ -62,6 +63,13 @@ export interface CommandPublisher {
    * published at or after `since` (default: the commands still buffered or being delivered now).
    */
   flush(since?: number): Promise<void>;
+  /**
+   * Has the delivery that takes what is buffered now also acknowledge an ingress entry whose job's
+   * commands were all published from `since` (a `position()`) on, in the same atomic step as its appends:
+   * the one-round-trip delivery does, unless a delivery since `since` failed; a delivery that needs steps
+   * does not. Returns whether it did, to ask once `flush` resolved: if not, the consumer acknowledges.
+   */
+  acknowledge(ack: IngressAcknowledgement, since: number): () => boolean;
   close(): Promise<void>;
 }
 
@@ -87,6 +95,10 @@ interface Outgoing {
   appends: EmitCommand[];
   /** Answers to keep for resends: [session, event id, reply]. */
   remembered: [string, string, ReplyCommand][];
+  /** Ingress entries to acknowledge with the appends, with the position their job's commands start at. */
+  acks: { ack: IngressAcknowledgement; since: number }[];
+  /** The appends acknowledged them. */
+  acked: boolean;
   /** Settles once this buffer is in Redis; callers that never await it see no unhandled rejection. */
   sent: Deferred<void>;
 }
@@ -119,6 +131,8 @@ export function createCommandPublisher(
       replies: new Map(),
       appends: [],
       remembered: [],
+      acks: [],
+      acked: false,
       sent: deferred(),
     };
     // Suppress the unhandled rejection of a buffer nobody flushes; flush() reports failures itself.
@@ -159,7 +173,10 @@ export function createCommandPublisher(
     const historyOrAnswers = out.appends.length > 0 || out.remembered.length > 0;
     if (transport.appendRouted && needsNoSteps(out, historyOrAnswers)) {
       const routed = routedOf(out);
-      const gone = await transport.appendRouted(routed);
+      // Only entries all of whose job's earlier deliveries went through: the job runs again otherwise.
+      const acks = out.acks.filter(({ since }) => !failed.some((f) => f.seq >= since)).map(({ ack }) => ack);
+      const gone = await transport.appendRouted(routed, acks);
+      out.acked = acks.length === out.acks.length;
       if (gone.length > 0) {
         const rooms = new Set(routed.flatMap((entry) => ('rooms' in entry ? entry.rooms : [])));
         await forgetGone(gone, rooms.size > 0 ? await transport.roomNodes(rooms) : new Map(), new Map());
@@ -283,6 +300,12 @@ export function createCommandPublisher(
       if (rememberAs) out.remembered.push([rememberAs.session, rememberAs.eid, cmd]);
     },
     position: () => next?.seq ?? created + 1,
+    acknowledge(ack, since) {
+      if (!transport.appendRouted) return () => false;
+      const out = buffer();
+      out.acks.push({ ack, since });
+      return () => out.acked;
+    },
     async flush(since) {
       const from = since ?? delivering?.seq ?? next?.seq ?? created + 1;
       const to = created;

@@ -1,6 +1,7 @@
 import type { Keys } from './keys.js';
 import { loadLuaScript } from './lua-script.js';
 import type { RedisConnection } from './redis.js';
+import type { IngressAcknowledgement } from './transport/ingress.js';
 import { COMMAND_VERSION, type Command } from './wire/commands.js';
 
 /**
@@ -14,6 +15,11 @@ import { COMMAND_VERSION, type Command } from './wire/commands.js';
  *
  * Same routing as the general path: a room emit goes to the io-nodes counted for its rooms (every live
  * io-node for a room no node counts), commands for one node keep their order, replies come last.
+ *
+ * It also acknowledges the ingress entries whose jobs' last commands it carries, after the appends and
+ * in the same atomic step: one round trip per delivery instead of two (append, then `XACK`), and never
+ * an entry acknowledged without its commands, nor commands appended for an entry left pending by a
+ * successful script.
  */
 const script = loadLuaScript(import.meta.url, 'inbox-append-routed');
 
@@ -29,6 +35,7 @@ export async function appendRouted(
   keys: Keys,
   routed: readonly Routed[],
   minId: number,
+  acks: readonly IngressAcknowledgement[] = [],
 ): Promise<string[]> {
   const roomKeys: string[] = [];
   const roomIndex = new Map<string, number>();
@@ -51,12 +58,19 @@ export async function appendRouted(
   }
   // The inbox key of node X is `<head>X<tail>`, cut from keys.ts around a character no prefix holds.
   const [head, tail] = keys.inbox('\u0001').split('\u0001') as [string, string];
+  // Acknowledgements name their stream by its index among the keys, after the rooms'.
+  const streamKeys: string[] = [];
+  for (const ack of acks) {
+    let index = streamKeys.indexOf(ack.stream);
+    if (index < 0) index = streamKeys.push(ack.stream) - 1;
+    args.push(roomKeys.length + index + 1, ack.group, ack.id);
+  }
   const gone = (await script.run(
     redis,
-    [...roomKeys, keys.inboxNodes],
+    [...roomKeys, ...streamKeys, keys.inboxNodes],
     // Broadcasts still reach a node whose heartbeat stopped less than the inbox retention ago: it may be
     // cut off, not dead, and its inbox keeps them for it (see RoutingTable).
-    [minId, minId, COMMAND_VERSION, head, tail, routed.length, ...args],
+    [minId, minId, COMMAND_VERSION, head, tail, routed.length, acks.length, ...args],
   )) as string[];
   return gone;
 }

@@ -164,6 +164,7 @@ export type {
   ClientStateStore,
   CommandSubscriber,
   CommandTransport,
+  IngressAcknowledgement,
   IngressBacklog,
   IngressConsumer,
   IngressDelivery,

@@ -79,6 +79,7 @@ export function createRedisCommandTransport(
     },
     durable: () => waitForReplicas(connection, options.replicaWait),
   };
-  if (oneRoundTrip) transport.appendRouted = (routed) => appendRouted(connection, keys, routed, minId());
+  if (oneRoundTrip)
+    transport.appendRouted = (routed, acks) => appendRouted(connection, keys, routed, minId(), acks);
   return transport;
 }

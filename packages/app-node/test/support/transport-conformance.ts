@@ -5,6 +5,7 @@ import {
   type CommandSubscriber,
   type CommandTransport,
   createCommandPublisher,
+  createRequester,
   type EmitCommand,
   INGRESS_VERSION,
   type IngressConsumer,
@@ -12,6 +13,8 @@ import {
   type IngressEvent,
   type IngressProducer,
   type ReplyCommand,
+  type ReplyInbox,
+  type Requester,
   silentLogger,
 } from '@iocluster/shared';
 import { afterEach, describe, expect, test, vi } from 'vitest';
@@ -36,6 +39,8 @@ export interface TransportHarness {
   subscriber(nodeId: string): CommandSubscriber;
   /** Drops the connection an io-node reads its inbox on; the reader reconnects by itself. */
   dropReader(nodeId: string): Promise<void>;
+  /** A requester's reply inbox at `address` (the app-node's, the emitter's). */
+  replyInbox(address: string): ReplyInbox;
   close(): Promise<void>;
 }
 
@@ -114,8 +119,10 @@ export function describeTransportConformance(name: string, create: () => Promise
     let harness: TransportHarness | undefined;
     const apps: SuiteApp[] = [];
     const subscribers: CommandSubscriber[] = [];
+    const requesters: Requester[] = [];
 
     afterEach(async () => {
+      await Promise.allSettled(requesters.splice(0).map((r) => r.close()));
       await Promise.allSettled(apps.map((app) => app.consumer.close()));
       await Promise.allSettled(apps.map((app) => app.publisher.close()));
       await Promise.allSettled(subscribers.map((s) => s.close()));
@@ -360,6 +367,57 @@ export function describeTransportConformance(name: string, create: () => Promise
       await app.publisher.flush();
       const got = await io.until((c) => c.type === 'emit', total);
       expect(got.map((c) => (c as EmitCommand).args[0])).toEqual(Array.from({ length: total }, (_, i) => i));
+    });
+
+    test('requests - a selection request goes only to the io-nodes of its rooms, each answers on the reply path; one that does not is named at the timeout', async () => {
+      const h = await open();
+      const transport = h.commands();
+      const applied = new Map<string, Command[]>();
+      for (const nodeId of ['io-a', 'io-b', 'io-silent']) {
+        const subscriber = h.subscriber(nodeId);
+        subscribers.push(subscriber);
+        applied.set(nodeId, []);
+        subscriber.onCommand((cmd) => {
+          applied.get(nodeId)!.push(cmd);
+          if (nodeId !== 'io-silent' && cmd.type === 'sockets-join' && cmd.request) {
+            void subscriber.reply(cmd.request.replyTo, cmd.request.id, {
+              type: 'done',
+              count: nodeId.length,
+            });
+          }
+        });
+        await subscriber.start();
+      }
+      await transport.countJoins('io-a', ['team']);
+      await transport.countJoins('io-silent', ['quiet']);
+      const requester = createRequester(h.replyInbox('suite-app:1'));
+      requesters.push(requester);
+      await requester.start();
+      const publisher = createCommandPublisher(transport, {
+        history: { keeps: keepsHistory, limits: { maxLength: 100, ttlMs: 60_000 } },
+        logger: silentLogger(),
+        requester,
+      });
+      const join = (rooms: string[]) => (request: { id: string; replyTo: string }) =>
+        ({ type: 'sockets-join', select: { rooms }, rooms: ['x'], request }) as Command;
+
+      const one = await publisher.request(null, join(['team']), 5_000);
+      expect([...one.replies]).toEqual([['io-a', { type: 'done', count: 4 }]]);
+      expect(one.missing).toEqual([]);
+      expect(applied.get('io-b')).toEqual([]);
+
+      const started = Date.now();
+      const some = await publisher.request(null, join(['team', 'quiet']), 300);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+      expect([...some.replies.keys()]).toEqual(['io-a']);
+      expect(some.missing).toEqual(['io-silent']);
+
+      // Sent to one io-node by id: that node answers, whatever the rooms say.
+      const direct = await publisher.request('io-b', join(['team']), 5_000);
+      expect([...direct.replies]).toEqual([['io-b', { type: 'done', count: 4 }]]);
+      expect(applied.get('io-b')!.map((c) => c.type)).toEqual(['sockets-join']);
+      expect(requester.pending).toBe(0);
+      await publisher.close();
     });
   });
 }

@@ -22,7 +22,8 @@ const put = (states: ReturnType<typeof store>, ...infos: ClientInfo[]) =>
 describe('client cache', () => {
   test('client cache - an inline state is kept; an older cached version than the batch names is read again', async () => {
     const states = store();
-    const cache = new ClientCache(states, 10);
+    const sources: string[] = [];
+    const cache = new ClientCache(states, 10, (source) => sources.push(source));
     expect((await cache.resolve([batch(info('a', 1, { n: 1 }))]))[0]?.data).toEqual({ n: 1 });
     expect((await cache.resolve([batch({ id: 'a', v: 1 })]))[0]?.data).toEqual({ n: 1 });
     expect(states.reads).toBe(0);
@@ -33,6 +34,8 @@ describe('client cache', () => {
     // A newer version held serves a batch naming an older one (sent before the change, run after it).
     expect((await cache.resolve([batch({ id: 'a', v: 1 })]))[0]?.v).toBe(2);
     expect(states.reads).toBe(1);
+    expect(await cache.resolve([batch({ id: 'a', v: 3 })])).toEqual([null]);
+    expect(sources).toEqual(['job', 'cache', 'redis', 'cache', 'missing']);
   });
 
   test('client cache - only the least recently used go past the capacity; a forgotten client is read again', async () => {

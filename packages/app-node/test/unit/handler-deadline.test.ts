@@ -17,6 +17,7 @@ function recordingPublisher() {
     request: () => Promise.reject(new Error('no reply path here')),
     position: () => 0,
     flush: () => Promise.resolve(),
+    acknowledge: () => () => false,
     close: () => Promise.resolve(),
   };
   return { sent, publisher };
@@ -101,6 +102,49 @@ describe('handler fence', () => {
     ).toBe(42);
     await vi.waitFor(() => expect(fired).toHaveLength(2));
     expect(sent.map((cmd) => (cmd.type === 'emit' ? cmd.event : cmd.type))).toEqual(['from-quick']);
+  });
+
+  test('fence - a request from a run (an ack awaited) ends by the run’s deadline; outside a run it is untouched', async () => {
+    vi.useRealTimers();
+    const { publisher } = recordingPublisher();
+    const asked: [wait: number, margin: number][] = [];
+    const fenced = fencedPublisher(
+      {
+        ...publisher,
+        request: (_nodeId, _build, waitMs, marginMs = 0) => {
+          asked.push([waitMs, marginMs]);
+          return Promise.resolve({ replies: new Map(), missing: [] });
+        },
+      },
+      silentLogger(),
+    );
+    const build = (request: { id: string; replyTo: string }): Command => ({
+      type: 'fetch-sockets',
+      select: {},
+      request,
+    });
+    await runFenced({ event: 'ask', socketId: 's1', seq: 0, limitMs: 1_000, timeoutMessage: 'x' }, () =>
+      fenced.request('io-1', build, 60_000, 2_000),
+    );
+    const [[wait, margin]] = asked as [[number, number]];
+    expect(wait).toBeGreaterThan(900);
+    expect(wait + margin).toBeLessThanOrEqual(1_000);
+    await fenced.request('io-1', build, 60_000, 2_000);
+    expect(asked[1]).toEqual([60_000, 2_000]);
+    // A run already cut off asks nothing: its request is refused TIMEOUT at once.
+    let late: Promise<unknown> | undefined;
+    const cut = runFenced(
+      { event: 'cut', socketId: 's1', seq: 1, limitMs: 10, timeoutMessage: 'x' },
+      async () => {
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        late = fenced.request('io-1', build, 60_000);
+        await late.catch(() => undefined);
+      },
+    );
+    await expect(cut).rejects.toMatchObject({ code: 'TIMEOUT' });
+    await vi.waitFor(() => expect(late).toBeDefined());
+    await expect(late).rejects.toMatchObject({ code: 'TIMEOUT' });
+    expect(asked).toHaveLength(2);
   });
 
   test('fence - a run with no time left does not run at all', async () => {

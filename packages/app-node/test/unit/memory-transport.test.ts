@@ -25,6 +25,7 @@ describeTransportConformance('in memory', async () => {
       await new Promise((resolve) => setImmediate(resolve));
       path.cutOff(nodeId, false);
     },
+    replyInbox: (address) => path.replyInbox(address),
     async close() {},
   };
 });

@@ -150,6 +150,11 @@ describe('client state sync', () => {
     expect(states.final('s1', describe())).toEqual({ ...info, v: 2 });
     expect(store.expire).toHaveBeenCalledWith(['s1'], 5_000);
     expect(states.size).toBe(0);
+    // A client gone before any of its states was stored leaves nothing to expire.
+    const other = socket('s2');
+    await send(states, 's2', other.describe);
+    expect(states.final('s2', other.describe())).toEqual({ ...other.info, v: 1 });
+    expect(store.expire).toHaveBeenCalledTimes(1);
   });
 });
 

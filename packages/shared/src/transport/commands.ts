@@ -1,6 +1,7 @@
 import type { RoomHistory } from '../history.js';
 import type { Command, ReplyCommand } from '../wire/commands.js';
 import type { ReplyResult } from '../wire/replies.js';
+import type { IngressAcknowledgement } from './ingress.js';
 
 /** A command and where it goes: one io-node, the io-nodes of its rooms, or every broadcast target. */
 export type RoutedCommand =
@@ -44,8 +45,13 @@ export interface CommandTransport {
    * Optional: looks the rooms up and appends in one step, with the same routing as the planner (room
    * commands go to the rooms' nodes, or to every broadcast target for a room no node counts). Only for
    * deliveries without joins, history or answers to keep. Resolves with the nodes that had no inbox.
+   * `acks`: ingress entries to acknowledge in the same atomic step, after the appends (an append that
+   * fails acknowledges nothing).
    */
-  appendRouted?(routed: readonly RoutedCommand[]): Promise<string[]>;
+  appendRouted?(
+    routed: readonly RoutedCommand[],
+    acks?: readonly IngressAcknowledgement[],
+  ): Promise<string[]>;
   /** Rooms' histories, where room emits are recorded before they are appended. */
   readonly history: RoomHistory;
   /** Keeps the answer to event `eid` of a session, for a resend of it. */

@@ -7,6 +7,7 @@ export type {
   RoutedCommand,
 } from './commands.js';
 export type {
+  IngressAcknowledgement,
   IngressBacklog,
   IngressConsumer,
   IngressDelivery,

@@ -42,13 +42,29 @@ export interface IngressDelivery {
    * holding it or a handler failed on it. Handlers must tolerate a repeat either way.
    */
   readonly redelivered: number;
+  /**
+   * The Stream entry to acknowledge, offered by a consumer that lets the handler's own command append
+   * carry its acknowledgement (Redis Streams): a handler whose last append acknowledged it in the same
+   * atomic step resolves `'acknowledged'`, and the consumer sends no acknowledgement of its own. Absent
+   * for transports that acknowledge themselves (BullMQ, in memory).
+   */
+  readonly acknowledgement?: IngressAcknowledgement;
+}
+
+/** An ingress entry to acknowledge: `XACK <stream> <group> <id>`. */
+export interface IngressAcknowledgement {
+  readonly stream: string;
+  readonly group: string;
+  readonly id: string;
 }
 
 /**
  * Runs one job. Resolving acknowledges it: resolve only once every command the job's handlers published
- * is appended. Rejecting leaves it unacknowledged: the transport runs it again later.
+ * is appended (with `'acknowledged'` when that append also acknowledged it, see
+ * `IngressDelivery.acknowledgement`). Rejecting leaves it unacknowledged: the transport runs it again later.
  */
-export type IngressHandler = (delivery: IngressDelivery) => Promise<void>;
+// biome-ignore lint/suspicious/noConfusingVoidType: a handler that returns nothing (`async () => {}`) must fit.
+export type IngressHandler = (delivery: IngressDelivery) => Promise<void | 'acknowledged'>;
 
 /** What a consumer reports besides running jobs (metrics); called synchronously, must not throw. */
 export interface IngressHooks {

@@ -157,4 +157,44 @@ describe('memory command path', () => {
     expect(path.roomCounts('r')).toEqual(new Map());
     await io.close();
   });
+
+  test('commands - selection joins, leaves and disconnects count what they select, as the io-node’s routing does', async () => {
+    const path = createMemoryCommandPath();
+    const transport = path.transport();
+    const io = path.subscriber('io-1');
+    const applied: string[] = [];
+    io.onCommand((cmd) => void applied.push(cmd.type));
+    await io.start();
+    await transport.countJoins('io-1', ['a', 'a', 'a']);
+    await transport.append(
+      new Map([
+        [
+          'io-1',
+          [
+            { type: 'join', socketId: 's1', rooms: ['a'] },
+            { type: 'join', socketId: 's2', rooms: ['a'] },
+            { type: 'join', socketId: 's3', rooms: ['a'] },
+            { type: 'sockets-join', select: { rooms: ['a'], except: ['s3'] }, rooms: ['b'] },
+          ],
+        ],
+      ]),
+    );
+    await vi.waitFor(() => expect(applied).toHaveLength(4));
+    expect(path.roomCounts('b')).toEqual(new Map([['io-1', 2]]));
+    await transport.append(
+      new Map([
+        [
+          'io-1',
+          [
+            { type: 'sockets-leave', select: { rooms: ['s1'] }, rooms: ['b'] },
+            { type: 'sockets-disconnect', select: { rooms: ['b'] } },
+          ],
+        ],
+      ]),
+    );
+    await vi.waitFor(() => expect(applied).toHaveLength(6));
+    expect(path.roomCounts('b')).toEqual(new Map());
+    expect(path.roomCounts('a')).toEqual(new Map([['io-1', 2]]));
+    await io.close();
+  });
 });
