@@ -166,8 +166,21 @@ describe('emitter and server API', () => {
     expect(plain.body).toEqual({
       recorded: [{ room: 'news:idem', position: { epoch: expect.any(String), offset: 3 } }],
     });
-    await Promise.all(done.map((d) => d.until(1)));
-    for (const s of seen) expect(s.items).toEqual([{ text: 'once' }, { text: 'once' }]);
+    // Ten at once with one new key: one runs; the others get its answer, or IN_PROGRESS while it runs.
+    const race = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        api(frontend.url, '/publish', { body: { ...body, data: { text: 'raced' }, idempotencyKey: 'race' } }),
+      ),
+    );
+    const ran = race.filter((r) => r.status === 200 && r.headers.get('idempotent-replayed') === null);
+    expect(ran).toHaveLength(1);
+    for (const r of race) {
+      if (r.status === 200) expect(r.body).toEqual(ran[0]!.body);
+      else expect(r).toMatchObject({ status: 409, body: { error: { code: 'IN_PROGRESS' } } });
+    }
+    await api(frontend.url, '/broadcast', { body: { rooms: ['news:idem'], event: 'done' } });
+    await Promise.all(done.map((d) => d.until(2)));
+    for (const s of seen) expect(s.items).toEqual([{ text: 'once' }, { text: 'once' }, { text: 'raced' }]);
   });
 
   test('server API - subscribe and unsubscribe a socket or a user, disconnect a user on both io-nodes with its reason, and one socket', async () => {

@@ -17,6 +17,7 @@ import {
   type HistoryPage,
   type HistoryPosition,
   type HistoryReadOptions,
+  IoclusterError,
   type PresenceMember,
   type RedisConnection,
   type ReplyInbox,
@@ -188,7 +189,7 @@ export function createEmitter<ServerEvents extends object = DefaultEventsMap>(
   const context: OperatorContext = {
     publisher,
     repliesReady() {
-      if (closing) return Promise.reject(new TypeError('the emitter is closed'));
+      if (closing) return Promise.reject(new IoclusterError('NODE_CLOSING', 'the emitter is closed'));
       repliesStarted ??= requester.start();
       return repliesStarted;
     },

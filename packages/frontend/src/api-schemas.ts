@@ -1,4 +1,4 @@
-import { HISTORY_READ_MAX, RESERVED_PREFIX, userRoom } from '@iocluster/shared';
+import { HISTORY_READ_MAX, RESERVED_PREFIX, SERVER_ERROR_EVENT, userRoom } from '@iocluster/shared';
 import { z } from 'zod';
 
 /*
@@ -96,7 +96,7 @@ export const DisconnectParams = z
       .string()
       .max(256)
       .optional()
-      .meta({ description: 'Told to the client (an error with code DISCONNECTED) and logged' }),
+      .meta({ description: `Told to the client (\`${SERVER_ERROR_EVENT}\` DISCONNECTED) and logged` }),
   })
   .strict()
   .refine(oneTarget.check, oneTarget.message)
