@@ -8,13 +8,11 @@ import {
   closeRedis,
   createClientStateStore,
   createCommandPublisher,
+  createCommandSender,
   createKeys,
   createOccupancyStore,
   createPresenceStore,
   createRedis,
-  createRedisCommandTransport,
-  createRedisReplyInbox,
-  createRequester,
   type DefaultEventsMap,
   type EventNames,
   type EventParams,
@@ -32,8 +30,6 @@ import {
   packageVersionAt,
   RESERVED_PREFIX,
   type RedisConnection,
-  type ReplyInbox,
-  replyAddress,
   runCloseSteps,
   type SelectionChange,
   userRoom,
@@ -217,23 +213,23 @@ export function createAppNode<
   const workerRedis: RedisConnection | undefined = opts.ingress
     ? undefined
     : createRedis(opts.redis, 'blocking', { logger, connectionName: `${nodeId}:worker`, lazy: true });
-  const transport: CommandTransport =
-    opts.commands ??
-    createRedisCommandTransport(publisherRedis, keys, {
+  // Answers to this node's requests (fetchSockets, emitWithAck...) come on a subscriber of its own.
+  const { transport, requester, replySubscriber } = createCommandSender({
+    redis: opts.redis,
+    connection: publisherRedis,
+    keys,
+    logger,
+    name: nodeId,
+    transport: {
       inboxRetentionMs: opts.inboxRetentionMs,
       oneRoundTrip: opts.commandAppendScript,
       recoveryWindowMs: opts.recoveryWindowMs,
       replicaWait: opts.replicaWait,
-    });
+    },
+    commands: opts.commands,
+    replies: opts.replies,
+  });
   const history = createAppHistory(transport.history, opts.history);
-  // Answers to this node's requests (fetchSockets, emitWithAck...) come on a subscriber of its own.
-  const replySubscriber: RedisConnection | undefined = opts.replies
-    ? undefined
-    : createRedis(opts.redis, 'subscriber', { logger, connectionName: `${nodeId}:replies`, lazy: true });
-  const replies: ReplyInbox =
-    opts.replies ??
-    createRedisReplyInbox({ subscriber: replySubscriber!, keys, address: replyAddress(nodeId), logger });
-  const requester = createRequester(replies);
   // Fenced: a handler cut off at its time limit publishes nothing more (handler-fence.ts).
   const publisher: CommandPublisher = fencedPublisher(
     createCommandPublisher(transport, {

@@ -4,13 +4,11 @@ import {
   type CommandTransport,
   closeRedis,
   createCommandPublisher,
+  createCommandSender,
   createHistoryRules,
   createKeys,
   createPresenceStore,
   createRedis,
-  createRedisCommandTransport,
-  createRedisReplyInbox,
-  createRequester,
   type DefaultEventsMap,
   type EventNames,
   type EventParams,
@@ -20,8 +18,6 @@ import {
   IoclusterError,
   type PresenceMember,
   type RedisConnection,
-  type ReplyInbox,
-  replyAddress,
   runCloseSteps,
   type SelectionChange,
   type SocketDescription,
@@ -159,23 +155,23 @@ export function createEmitter<ServerEvents extends object = DefaultEventsMap>(
     connectionName: 'emitter',
     lazy: true,
   });
-  const transport: CommandTransport =
-    opts.commands ??
-    createRedisCommandTransport(redis, keys, {
+  // Answers to requests (fetchSockets, socketsJoin...) come on a subscriber of its own, opened by the first.
+  const { transport, requester, replySubscriber } = createCommandSender({
+    redis: opts.redis,
+    connection: redis,
+    keys,
+    logger,
+    name: 'emitter',
+    transport: {
       inboxRetentionMs: opts.inboxRetentionMs,
       oneRoundTrip: opts.commandAppendScript,
       recoveryWindowMs: opts.recoveryWindowMs,
       replicaWait: opts.replicaWait,
-    });
+    },
+    commands: opts.commands,
+    replies: opts.replies,
+  });
   const history = createHistoryRules(transport.history, opts.history);
-  // Answers to requests (fetchSockets, socketsJoin...) come on a subscriber of its own, opened by the first.
-  const replySubscriber: RedisConnection | undefined = opts.replies
-    ? undefined
-    : createRedis(opts.redis, 'subscriber', { logger, connectionName: 'emitter:replies', lazy: true });
-  const replies: ReplyInbox =
-    opts.replies ??
-    createRedisReplyInbox({ subscriber: replySubscriber!, keys, address: replyAddress('emitter'), logger });
-  const requester = createRequester(replies);
   const publisher: CommandPublisher = createCommandPublisher(transport, {
     history,
     logger,

@@ -131,6 +131,7 @@ export { createRateMeter } from './rate-meter.js';
 export type { RedisConnection, RedisRole, RedisTarget } from './redis.js';
 export { createRedis, openRedis } from './redis.js';
 export type { RedisCommandTransportOptions } from './redis-command-transport.js';
+export { type CommandSender, createCommandSender } from './command-sender.js';
 export { createRedisCommandTransport } from './redis-command-transport.js';
 export type { RedisWait, WaitForRedisOptions } from './redis-wait.js';
 export { describeRedisTarget, waitForRedis } from './redis-wait.js';
