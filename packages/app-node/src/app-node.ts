@@ -3,7 +3,6 @@ import {
   type CloseStep,
   type ClusterJoin,
   type CommandPublisher,
-  type CommandTransport,
   changeSelection,
   closeRedis,
   createClientStateStore,

@@ -1,7 +1,6 @@
 import {
   type BroadcastAcks,
   type CommandPublisher,
-  type CommandTransport,
   closeRedis,
   createCommandPublisher,
   createCommandSender,

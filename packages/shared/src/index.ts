@@ -5,6 +5,7 @@ export type { ClusterJoin, JoinWhenReachableOptions } from './cluster-join.js';
 export { joinWhenReachable } from './cluster-join.js';
 export type { CommandPublisher, CommandPublisherOptions } from './command-publisher.js';
 export { createCommandPublisher } from './command-publisher.js';
+export { type CommandSender, createCommandSender } from './command-sender.js';
 export type {
   HistorySettings,
   JwtAuthConfig,
@@ -131,7 +132,6 @@ export { createRateMeter } from './rate-meter.js';
 export type { RedisConnection, RedisRole, RedisTarget } from './redis.js';
 export { createRedis, openRedis } from './redis.js';
 export type { RedisCommandTransportOptions } from './redis-command-transport.js';
-export { type CommandSender, createCommandSender } from './command-sender.js';
 export { createRedisCommandTransport } from './redis-command-transport.js';
 export type { RedisWait, WaitForRedisOptions } from './redis-wait.js';
 export { describeRedisTarget, waitForRedis } from './redis-wait.js';
