@@ -3,18 +3,16 @@ import {
   type BroadcastAcks,
   broadcastWithAck,
   changeSelection,
-  checkTimeout,
-  DEFAULT_ACK_TIMEOUT_MS,
   type DefaultEventsMap,
   type EmitCommand,
   type EventNames,
   type EventParams,
   encodeArgs,
   fetchDescriptions,
+  type OperatorTarget,
   type ParamsBeforeAck,
-  SELECTION_TIMEOUT_MS,
-  type Selection,
   type SelectionChange,
+  TargetOperator,
 } from '@iocluster/shared';
 import { RemoteSocket } from './remote-socket.js';
 
@@ -42,70 +40,21 @@ export class BroadcastOperator<
   ServerEvents extends object = DefaultEventsMap,
   SocketData extends object = Record<string, unknown>,
   User = unknown,
-> {
+> extends TargetOperator<BroadcastOperator<ServerEvents, SocketData, User>> {
   constructor(
     private readonly publisher: CommandPublisher,
-    private readonly rooms: readonly string[] = [],
-    private readonly exceptRooms: readonly string[] = [],
-    private readonly isVolatile = false,
-    private readonly timeoutMs: number | undefined = undefined,
-  ) {}
-
-  private with(
-    changes: Partial<{
-      rooms: readonly string[];
-      except: readonly string[];
-      volatile: boolean;
-      timeoutMs: number;
-    }>,
-  ): BroadcastOperator<ServerEvents, SocketData, User> {
-    return new BroadcastOperator<ServerEvents, SocketData, User>(
-      this.publisher,
-      changes.rooms ?? this.rooms,
-      changes.except ?? this.exceptRooms,
-      changes.volatile ?? this.isVolatile,
-      changes.timeoutMs ?? this.timeoutMs,
-    );
+    target?: OperatorTarget,
+  ) {
+    super(target);
   }
 
-  /** Adds rooms to the target. */
-  to(rooms: string | readonly string[]): BroadcastOperator<ServerEvents, SocketData, User> {
-    return this.with({ rooms: [...this.rooms, ...asList(rooms)] });
-  }
-
-  /** Alias of {@link BroadcastOperator.to}. */
-  in(rooms: string | readonly string[]): BroadcastOperator<ServerEvents, SocketData, User> {
-    return this.to(rooms);
-  }
-
-  /** Leaves out the members of these rooms (a socket id is a room of one). */
-  except(rooms: string | readonly string[]): BroadcastOperator<ServerEvents, SocketData, User> {
-    return this.with({ except: [...this.exceptRooms, ...asList(rooms)] });
-  }
-
-  /**
-   * Socket.IO's `volatile`: the message may be lost. It is never kept in a room's history (so recovery
-   * does not replay it), and an io-node drops it for a client whose connection cannot take it now.
-   * For what is stale a moment later: typing indicators, cursors.
-   */
-  get volatile(): BroadcastOperator<ServerEvents, SocketData, User> {
-    return this.with({ volatile: true });
-  }
-
-  /**
-   * How long `emitWithAck` waits for each client's answer, and the selection requests for io-nodes'
-   * answers (ms). In a handler, never past the handler's time limit.
-   */
-  timeout(ms: number): BroadcastOperator<ServerEvents, SocketData, User> {
-    return this.with({ timeoutMs: checkTimeout(ms, 'timeout()') });
+  protected derive(target: OperatorTarget): BroadcastOperator<ServerEvents, SocketData, User> {
+    return new BroadcastOperator<ServerEvents, SocketData, User>(this.publisher, target);
   }
 
   /** Emits to every matching client on every io-node. */
   emit<E extends EventNames<ServerEvents>>(event: E, ...args: EventParams<ServerEvents, E>): true {
-    const cmd: EmitCommand = { type: 'emit', event, ...encodeArgs(args as unknown[]) };
-    if (this.rooms.length > 0) cmd.rooms = [...this.rooms];
-    if (this.exceptRooms.length > 0) cmd.except = [...this.exceptRooms];
-    if (this.isVolatile) cmd.volatile = true;
+    const cmd: EmitCommand = { ...this.emitCommand(event), ...encodeArgs(args as unknown[]) };
     this.publisher.publish(null, cmd);
     return true;
   }
@@ -119,13 +68,7 @@ export class BroadcastOperator<
     event: E,
     ...args: ParamsBeforeAck<EventParams<ServerEvents, E>>
   ): Promise<BroadcastAcks<AckOf<ServerEvents, E>>> {
-    return broadcastWithAck(
-      this.publisher,
-      this.selection(),
-      this.timeoutMs ?? DEFAULT_ACK_TIMEOUT_MS,
-      event,
-      args,
-    );
+    return broadcastWithAck(this.publisher, this.selection(), this.ackTimeout(), event, args);
   }
 
   /**
@@ -168,16 +111,5 @@ export class BroadcastOperator<
       (request) => ({ type: 'sockets-disconnect', select: this.selection(), close, request }),
       this.requestTimeout(),
     );
-  }
-
-  private selection(): Selection {
-    const select: Selection = {};
-    if (this.rooms.length > 0) select.rooms = [...this.rooms];
-    if (this.exceptRooms.length > 0) select.except = [...this.exceptRooms];
-    return select;
-  }
-
-  private requestTimeout(): number {
-    return this.timeoutMs ?? SELECTION_TIMEOUT_MS;
   }
 }

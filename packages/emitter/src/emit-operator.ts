@@ -3,8 +3,6 @@ import {
   broadcastWithAck,
   type CommandPublisher,
   changeSelection,
-  checkTimeout,
-  DEFAULT_ACK_TIMEOUT_MS,
   type DefaultEventsMap,
   type EmitCommand,
   type EventNames,
@@ -12,11 +10,11 @@ import {
   encodeArgs,
   fetchDescriptions,
   type HistoryPosition,
+  type OperatorTarget,
   RESERVED_PREFIX,
-  SELECTION_TIMEOUT_MS,
-  type Selection,
   type SelectionChange,
   type SocketDescription,
+  TargetOperator,
 } from '@iocluster/shared';
 
 /** A message an emit recorded in a room's history. */
@@ -57,61 +55,18 @@ export interface OperatorContext {
  * of each room that keeps history.
  * @typeParam ServerEvents - events clients receive (name → listener signature); any by default
  */
-export class EmitOperator<ServerEvents extends object = DefaultEventsMap> {
+export class EmitOperator<ServerEvents extends object = DefaultEventsMap> extends TargetOperator<
+  EmitOperator<ServerEvents>
+> {
   constructor(
     private readonly context: OperatorContext,
-    private readonly rooms: readonly string[] = [],
-    private readonly exceptRooms: readonly string[] = [],
-    private readonly isVolatile = false,
-    private readonly timeoutMs: number | undefined = undefined,
-  ) {}
-
-  private with(
-    changes: Partial<{
-      rooms: readonly string[];
-      except: readonly string[];
-      volatile: boolean;
-      timeoutMs: number;
-    }>,
-  ): EmitOperator<ServerEvents> {
-    return new EmitOperator<ServerEvents>(
-      this.context,
-      changes.rooms ?? this.rooms,
-      changes.except ?? this.exceptRooms,
-      changes.volatile ?? this.isVolatile,
-      changes.timeoutMs ?? this.timeoutMs,
-    );
+    target?: OperatorTarget,
+  ) {
+    super(target);
   }
 
-  /** Adds rooms to the target. */
-  to(rooms: string | readonly string[]): EmitOperator<ServerEvents> {
-    return this.with({ rooms: [...this.rooms, ...asList(rooms)] });
-  }
-
-  /** Alias of {@link EmitOperator.to}. */
-  in(rooms: string | readonly string[]): EmitOperator<ServerEvents> {
-    return this.to(rooms);
-  }
-
-  /** Leaves out the members of these rooms (a socket id is a room of one). */
-  except(rooms: string | readonly string[]): EmitOperator<ServerEvents> {
-    return this.with({ except: [...this.exceptRooms, ...asList(rooms)] });
-  }
-
-  /**
-   * Socket.IO's `volatile`: the message may be lost. It is never kept in a room's history (so recovery
-   * does not replay it), and an io-node drops it for a client whose connection cannot take it now.
-   */
-  get volatile(): EmitOperator<ServerEvents> {
-    return this.with({ volatile: true });
-  }
-
-  /**
-   * How long `emitWithAck` waits for each client's answer, and the selection requests (`fetchSockets`,
-   * `socketsJoin`...) for io-nodes' answers (ms). @defaultValue 5000
-   */
-  timeout(ms: number): EmitOperator<ServerEvents> {
-    return this.with({ timeoutMs: checkTimeout(ms, 'timeout()') });
+  protected derive(target: OperatorTarget): EmitOperator<ServerEvents> {
+    return new EmitOperator<ServerEvents>(this.context, target);
   }
 
   /** Emits to every matching client on every io-node; resolves once the message is in Redis. */
@@ -127,10 +82,7 @@ export class EmitOperator<ServerEvents extends object = DefaultEventsMap> {
         new TypeError(`emit("${event}"): names starting with "${RESERVED_PREFIX}" are reserved`),
       );
     }
-    const cmd: EmitCommand = { type: 'emit', event, ...encodeArgs(args as unknown[]) };
-    if (this.rooms.length > 0) cmd.rooms = [...new Set(this.rooms)];
-    if (this.exceptRooms.length > 0) cmd.except = [...this.exceptRooms];
-    if (this.isVolatile) cmd.volatile = true;
+    const cmd: EmitCommand = { ...this.emitCommand(event), ...encodeArgs(args as unknown[]) };
     return sendEmit(this.context.publisher, cmd);
   }
 
@@ -141,13 +93,7 @@ export class EmitOperator<ServerEvents extends object = DefaultEventsMap> {
    */
   async emitWithAck(event: string, ...args: unknown[]): Promise<BroadcastAcks> {
     await this.context.repliesReady();
-    return broadcastWithAck(
-      this.context.publisher,
-      this.selection(),
-      this.timeoutMs ?? DEFAULT_ACK_TIMEOUT_MS,
-      event,
-      args,
-    );
+    return broadcastWithAck(this.context.publisher, this.selection(), this.ackTimeout(), event, args);
   }
 
   /**
@@ -199,16 +145,5 @@ export class EmitOperator<ServerEvents extends object = DefaultEventsMap> {
   private async change(build: Parameters<typeof changeSelection>[1]): Promise<SelectionChange> {
     await this.context.repliesReady();
     return changeSelection(this.context.publisher, build, this.requestTimeout());
-  }
-
-  private selection(): Selection {
-    const select: Selection = {};
-    if (this.rooms.length > 0) select.rooms = [...new Set(this.rooms)];
-    if (this.exceptRooms.length > 0) select.except = [...this.exceptRooms];
-    return select;
-  }
-
-  private requestTimeout(): number {
-    return this.timeoutMs ?? SELECTION_TIMEOUT_MS;
   }
 }

@@ -143,7 +143,7 @@ export type { PendingRequest, Requester, RequestOutcome } from './requests.js';
 export { createRequester, replyAddress } from './requests.js';
 export type { RoutingTable } from './routing.js';
 export { createRoutingTable } from './routing.js';
-export type { BroadcastAcks, SelectionChange } from './selection.js';
+export type { BroadcastAcks, OperatorTarget, SelectionChange } from './selection.js';
 export {
   ACK_REPLY_MARGIN_MS,
   broadcastWithAck,
@@ -153,6 +153,7 @@ export {
   fetchDescriptions,
   SELECTION_TIMEOUT_MS,
   socketEmitWithAck,
+  TargetOperator,
 } from './selection.js';
 export type { PortVariables, StartFailure, StartOrExitOptions } from './start-failure.js';
 export {

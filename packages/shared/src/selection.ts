@@ -1,7 +1,7 @@
 import type { CommandPublisher } from './command-publisher.js';
 import { IoclusterError } from './errors.js';
 import type { RequestOutcome } from './requests.js';
-import type { Command, RequestRef, Selection } from './wire/commands.js';
+import type { Command, EmitCommand, RequestRef, Selection } from './wire/commands.js';
 import type { SocketDescription } from './wire/replies.js';
 import { decodeArgs, encodeArgs } from './wire/values.js';
 
@@ -139,4 +139,95 @@ function acksOf<T>(outcome: RequestOutcome): BroadcastAcks<T> {
     acks.missing.push(...result.missing);
   }
   return acks;
+}
+
+/** What a room operator targets: rooms (none: everyone), rooms or socket ids left out, and how it sends. */
+export interface OperatorTarget {
+  readonly rooms: readonly string[];
+  readonly except: readonly string[];
+  readonly volatile: boolean;
+  /** Set by `timeout(ms)`: the ack wait, and the selection requests' wait for io-nodes. */
+  readonly timeoutMs: number | undefined;
+}
+
+const EVERY_CLIENT: OperatorTarget = { rooms: [], except: [], volatile: false, timeoutMs: undefined };
+
+function roomList(rooms: string | readonly string[]): string[] {
+  return typeof rooms === 'string' ? [rooms] : [...rooms];
+}
+
+/**
+ * The targeting half of a room operator (an app-node's `BroadcastOperator`, an emitter's `EmitOperator`),
+ * like Socket.IO's: immutable, each call returns a new operator, made by the subclass's `derive`. With no
+ * room it targets every client; `except` takes rooms or socket ids.
+ */
+export abstract class TargetOperator<Self> {
+  protected constructor(protected readonly target: OperatorTarget = EVERY_CLIENT) {}
+
+  /** A new operator of the subclass's kind with this target. */
+  protected abstract derive(target: OperatorTarget): Self;
+
+  /** Adds rooms to the target. */
+  to(rooms: string | readonly string[]): Self {
+    return this.derive({ ...this.target, rooms: [...this.target.rooms, ...roomList(rooms)] });
+  }
+
+  /** Alias of {@link TargetOperator.to}. */
+  in(rooms: string | readonly string[]): Self {
+    return this.to(rooms);
+  }
+
+  /** Leaves out the members of these rooms (a socket id is a room of one). */
+  except(rooms: string | readonly string[]): Self {
+    return this.derive({ ...this.target, except: [...this.target.except, ...roomList(rooms)] });
+  }
+
+  /**
+   * Socket.IO's `volatile`: the message may be lost. It is never kept in a room's history (so recovery
+   * does not replay it), and an io-node drops it for a client whose connection cannot take it now.
+   * For what is stale a moment later: typing indicators, cursors.
+   */
+  get volatile(): Self {
+    return this.derive({ ...this.target, volatile: true });
+  }
+
+  /**
+   * How long `emitWithAck` waits for each client's answer, and the selection requests (`fetchSockets`,
+   * `socketsJoin`...) for io-nodes' answers (ms). @defaultValue 5000
+   */
+  timeout(ms: number): Self {
+    return this.derive({ ...this.target, timeoutMs: checkTimeout(ms, 'timeout()') });
+  }
+
+  /** The emit command of this target, without arguments. */
+  protected emitCommand(
+    event: string,
+  ): Pick<EmitCommand, 'type' | 'event' | 'rooms' | 'except' | 'volatile'> {
+    const cmd: Pick<EmitCommand, 'type' | 'event' | 'rooms' | 'except' | 'volatile'> = {
+      type: 'emit',
+      event,
+    };
+    if (this.target.rooms.length > 0) cmd.rooms = [...new Set(this.target.rooms)];
+    if (this.target.except.length > 0) cmd.except = [...this.target.except];
+    if (this.target.volatile) cmd.volatile = true;
+    return cmd;
+  }
+
+  /** The sockets this target picks, as selection commands name them. */
+  protected selection(): Selection {
+    const select: Selection = {};
+    if (this.target.rooms.length > 0) select.rooms = [...new Set(this.target.rooms)];
+    if (this.target.except.length > 0) select.except = [...this.target.except];
+    return select;
+  }
+
+  /** How long a selection request waits for io-nodes' answers. */
+  protected requestTimeout(): number {
+    return this.target.timeoutMs ?? SELECTION_TIMEOUT_MS;
+  }
+
+  /** How long an ack waits for each client's answer. */
+  protected ackTimeout(): number {
+    return this.target.timeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
+  }
 }
