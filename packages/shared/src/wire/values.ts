@@ -28,9 +28,7 @@ export function encodeBinary(value: unknown): unknown {
     return { [BINARY_TAG]: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
   }
   if (Array.isArray(value)) return value.map(encodeBinary);
-  const out: Record<string, unknown> = {};
-  for (const key in value) out[key] = encodeBinary((value as Record<string, unknown>)[key]);
-  return out;
+  return copyWith(value as Record<string, unknown>, encodeBinary);
 }
 
 /** Turns `{ $iocb: base64 }` leaves back into Buffers. */
@@ -40,9 +38,19 @@ export function decodeBinary(value: unknown): unknown {
   const record = value as Record<string, unknown>;
   const tagged = record[BINARY_TAG];
   if (typeof tagged === 'string' && Object.keys(record).length === 1) return Buffer.from(tagged, 'base64');
-  const out: Record<string, unknown> = {};
-  for (const key in record) out[key] = decodeBinary(record[key]);
-  return out;
+  return copyWith(record, decodeBinary);
+}
+
+/**
+ * A copy of an object's own keys with `map` applied to each value. `Object.fromEntries` defines each key
+ * as an own property, so a key named `__proto__` (JSON.parse makes one) stays data instead of setting the
+ * copy's prototype.
+ */
+function copyWith(
+  record: Record<string, unknown>,
+  map: (value: unknown) => unknown,
+): Record<string, unknown> {
+  return Object.fromEntries(Object.keys(record).map((key) => [key, map(record[key])]));
 }
 
 /** Encodes an argument list for the wire: `{ args, bin }` with `bin` only when binary was present. */
