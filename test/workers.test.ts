@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { freePort } from '@iocluster/devkit';
+import { freePortRange } from '@iocluster/devkit';
 import { createKeys, readLiveNodes } from '@iocluster/shared';
 import { type Socket as ClientSocket, io as connectClient } from 'socket.io-client';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -114,7 +114,8 @@ describe('workers', () => {
   });
   test('workers - APP_NODE_WORKERS=2 with METRICS_PORT: every worker serves its metrics, and the frontend lists every worker of both tiers for Prometheus', async () => {
     const c = await start({ appModule: 'test/fixtures/test-app.ts' });
-    const metricsPort = await freePort();
+    // Worker i listens on METRICS_PORT + i: both ports must be free.
+    const metricsPort = await freePortRange(2);
     const child = await c.startChildAppNode({
       APP_NODE_WORKERS: '2',
       METRICS_PORT: String(metricsPort),

@@ -30,7 +30,7 @@ export { DevkitError } from './errors.js';
 export type { ExitStatus } from './exit-status.js';
 export type { ForkedProcess, ForkProcessOptions, ReadyMessage } from './fork-process.js';
 export { forkProcess } from './fork-process.js';
-export { freePort } from './free-port.js';
+export { freePort, freePortRange } from './free-port.js';
 export type {
   EntryPoints,
   LaunchClusterOptions,
