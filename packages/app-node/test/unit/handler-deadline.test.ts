@@ -1,5 +1,5 @@
 import type { ClientInfo, Command, CommandPublisher, IngressJob, ReplyCommand } from '@iocluster/shared';
-import { silentLogger } from '@iocluster/shared';
+import { deferred, silentLogger } from '@iocluster/shared';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { fencedPublisher, runFenced } from '../../src/handler-fence.js';
 import { type EventHandler, JobProcessor } from '../../src/job-processor.js';
@@ -133,15 +133,18 @@ describe('handler fence', () => {
     expect(asked[1]).toEqual([60_000, 2_000]);
     // A run already cut off asks nothing: its request is refused TIMEOUT at once.
     let late: Promise<unknown> | undefined;
+    // The handler goes on only once its run was cut off.
+    const pastLimit = deferred();
     const cut = runFenced(
       { event: 'cut', socketId: 's1', seq: 1, limitMs: 10, timeoutMessage: 'x' },
       async () => {
-        await new Promise((resolve) => setTimeout(resolve, 30));
+        await pastLimit.promise;
         late = fenced.request('io-1', build, 60_000);
         await late.catch(() => undefined);
       },
     );
     await expect(cut).rejects.toMatchObject({ code: 'TIMEOUT' });
+    pastLimit.resolve();
     await vi.waitFor(() => expect(late).toBeDefined());
     await expect(late).rejects.toMatchObject({ code: 'TIMEOUT' });
     expect(asked).toHaveLength(2);
@@ -173,10 +176,12 @@ describe('job processor deadline', () => {
 
   test('deadline - the batch deadline cuts a handler before its own timeout; the rest of the batch is not run', async () => {
     const ran: string[] = [];
+    // Released once the deadline has cut the handler off: what it does then must be fenced.
+    const released = deferred();
     const { sent, jobs } = processor({
       slow: async (socket) => {
         ran.push('slow');
-        await new Promise((resolve) => setTimeout(resolve, 5_000));
+        await released.promise;
         socket.emit('late');
       },
       next: () => void ran.push('next'),
@@ -200,6 +205,7 @@ describe('job processor deadline', () => {
         error: { code: 'TIMEOUT', message: "not run: past its io-node's deadline" },
       },
     ]);
+    released.resolve();
     await vi.advanceTimersByTimeAsync(5_000);
     expect(ran).toEqual(['slow']);
     expect(sent).toHaveLength(2);

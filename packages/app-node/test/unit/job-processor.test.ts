@@ -8,6 +8,7 @@ import {
   createMemoryClientStates,
   createMemoryCommandPath,
   createMemoryIngress,
+  deferred,
   encodeArgs,
   INGRESS_VERSION,
   type IngressDelivery,
@@ -247,15 +248,22 @@ describe('job processor', () => {
   });
 
   test('order - a client’s events run one after another, each handler’s commands before its reply', async () => {
+    // Every handler yields a turn of the event loop (so each event's commands go out in a delivery of
+    // their own), and the first one waits on a gate opened only after a few turns: the later events must
+    // still wait for it.
+    const gate = deferred();
     const { run } = await setup({
       step: async (socket, i) => {
-        // The first event is the slowest: a later one must still wait for it.
-        await new Promise((resolve) => setTimeout(resolve, 10 - (i as number) * 3));
+        if (i === 0) await gate.promise;
+        await new Promise((resolve) => setImmediate(resolve));
         socket.emit('did', i);
         socket.setData({ last: i });
       },
     });
-    const got = await run(job([client('s1'), [0, 1, 2].map((i) => call(i, 'step', [i], false))]), 9);
+    const running = run(job([client('s1'), [0, 1, 2].map((i) => call(i, 'step', [i], false))]), 9);
+    for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+    gate.resolve();
+    const got = await running;
     expect(
       got.map((c) =>
         c.type === 'reply'
