@@ -70,3 +70,45 @@ export function createChangeOutbox<C extends { id: string }>(
     },
   };
 }
+
+/** What a deciding module that purges dead io-nodes' entries (presence, occupancy) is given. */
+export interface DeadNodeSweepOptions {
+  /** Whether an io-node counts as live, after a fresh look at the liveness records. */
+  liveNodes: () => Promise<(nodeId: string) => boolean>;
+  /** Hands jobs to the ingress queue; resolves once Redis has them (retrying meanwhile). */
+  enqueue: (jobs: IngressJob[]) => Promise<void>;
+  /** How often to look for dead nodes whose entries are still there. */
+  sweepIntervalMs: number;
+  logger: Logger;
+}
+
+const RETRY_DELAY_MS = 250;
+const MAX_RETRY_DELAY_MS = 5_000;
+
+/** The pause before retry `attempt` (from 0) of a Redis write: 250 ms doubling, at most 5 s; holds no process open. */
+export function retryPause(attempt: number): Promise<void> {
+  const delay = Math.min(RETRY_DELAY_MS * 2 ** attempt, MAX_RETRY_DELAY_MS);
+  return new Promise((resolve) => setTimeout(resolve, delay).unref());
+}
+
+/**
+ * Runs `op` until it succeeds, or until it fails while `closed()` (then resolves undefined); logs the first
+ * failure of a streak as `<what> failed; retrying` with `fields`.
+ */
+export async function retriedUntilClosed<T>(
+  op: () => Promise<T>,
+  context: { what: string; fields?: Record<string, unknown>; closed: () => boolean; logger: Logger },
+): Promise<T | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await op();
+    } catch (err) {
+      if (context.closed()) {
+        context.logger.warn({ err, ...context.fields }, `${context.what} failed while closing; given up`);
+        return undefined;
+      }
+      if (attempt === 0) context.logger.warn({ err, ...context.fields }, `${context.what} failed; retrying`);
+      await retryPause(attempt);
+    }
+  }
+}

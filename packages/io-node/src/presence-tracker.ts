@@ -1,6 +1,4 @@
 import {
-  type IngressJob,
-  type Logger,
   type PresenceChange,
   type PresenceMeta,
   type PresenceReason,
@@ -12,7 +10,7 @@ import {
   settleWithin,
 } from '@iocluster/shared';
 import type { Server, Socket } from 'socket.io';
-import { createChangeOutbox } from './change-outbox.js';
+import { createChangeOutbox, type DeadNodeSweepOptions, retriedUntilClosed } from './change-outbox.js';
 
 /**
  * This node's side of presence (rosters in Redis: see `PresenceStore` in shared). It writes the roster
@@ -57,7 +55,7 @@ export interface PresenceTracker {
   close(waitMs: number): Promise<void>;
 }
 
-export interface PresenceTrackerOptions {
+export interface PresenceTrackerOptions extends DeadNodeSweepOptions {
   io: Server;
   nodeId: string;
   store: PresenceStore;
@@ -65,17 +63,7 @@ export interface PresenceTrackerOptions {
   userOf: (socket: Socket) => unknown;
   /** The id an anonymous socket is a member by (its session's first socket id, if it was recovered). */
   anonymousIdOf: (socket: Socket) => string;
-  /** Whether an io-node counts as live, after a fresh look at the liveness records. */
-  liveNodes: () => Promise<(nodeId: string) => boolean>;
-  /** Hands jobs to the ingress queue; resolves once Redis has them (retrying meanwhile). */
-  enqueue: (jobs: IngressJob[]) => Promise<void>;
-  /** How often to look for dead nodes whose entries are still there. */
-  sweepIntervalMs: number;
-  logger: Logger;
 }
-
-const RETRY_DELAY_MS = 250;
-const MAX_RETRY_DELAY_MS = 5_000;
 
 export function createPresenceTracker(options: PresenceTrackerOptions): PresenceTracker {
   const { io, nodeId, store, logger } = options;
@@ -99,20 +87,8 @@ export function createPresenceTracker(options: PresenceTrackerOptions): Presence
   let closing: Promise<void> | undefined;
 
   /** Runs `op` until it succeeds (or the node closes), logging the first failure of a streak. */
-  async function retried<T>(what: string, op: () => Promise<T>): Promise<T | undefined> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await op();
-      } catch (err) {
-        if (closed) {
-          logger.warn({ err }, `presence ${what} failed while closing; given up`);
-          return undefined;
-        }
-        if (attempt === 0) logger.warn({ err }, `presence ${what} failed; retrying`);
-        const delay = Math.min(RETRY_DELAY_MS * 2 ** attempt, MAX_RETRY_DELAY_MS);
-        await new Promise((resolve) => setTimeout(resolve, delay).unref());
-      }
-    }
+  function retried<T>(what: string, op: () => Promise<T>): Promise<T | undefined> {
+    return retriedUntilClosed(op, { what: `presence ${what}`, closed: () => closed, logger });
   }
 
   /** Queues a write for one connection behind its earlier ones. */

@@ -1,7 +1,5 @@
 import {
   CHANNEL_ROOM_PREFIX,
-  type IngressJob,
-  type Logger,
   type OccupancyChange,
   type OccupancyReason,
   type OccupancyStore,
@@ -12,7 +10,12 @@ import {
   settleWithin,
 } from '@iocluster/shared';
 import type { Server } from 'socket.io';
-import { createChangeOutbox } from './change-outbox.js';
+import {
+  createChangeOutbox,
+  type DeadNodeSweepOptions,
+  retriedUntilClosed,
+  retryPause,
+} from './change-outbox.js';
 import { INTERNAL_ROOM_PREFIX } from './room-delivery.js';
 
 /**
@@ -43,23 +46,13 @@ export interface RoomOccupancy {
   close(waitMs: number): Promise<void>;
 }
 
-export interface RoomOccupancyOptions {
+export interface RoomOccupancyOptions extends DeadNodeSweepOptions {
   io: Server;
   nodeId: string;
   store: OccupancyStore;
   /** Which rooms are counted (`OCCUPANCY_ROOMS`). */
   counts: (room: string) => boolean;
-  /** Whether an io-node counts as live, after a fresh look at the liveness records. */
-  liveNodes: () => Promise<(nodeId: string) => boolean>;
-  /** Hands jobs to the ingress queue; resolves once Redis has them. */
-  enqueue: (jobs: IngressJob[]) => Promise<void>;
-  /** How often to look for dead nodes whose counts are still there. */
-  sweepIntervalMs: number;
-  logger: Logger;
 }
-
-const RETRY_DELAY_MS = 250;
-const MAX_RETRY_DELAY_MS = 5_000;
 
 /** Whether a room is one occupancy may count (before the configured patterns are asked). */
 export function countableRoom(room: string, socketId: string): boolean {
@@ -143,8 +136,7 @@ export function createRoomOccupancy(options: RoomOccupancyOptions): RoomOccupanc
           if (failures++ === 0) logger.warn({ err, rooms: rooms.size }, 'occupancy write failed; retrying');
           // Written again (absolute counts: a write applied after all changes nothing the second time).
           for (const room of rooms) dirty.add(room);
-          const delay = Math.min(RETRY_DELAY_MS * 2 ** (failures - 1), MAX_RETRY_DELAY_MS);
-          await new Promise((resolve) => setTimeout(resolve, delay).unref());
+          await retryPause(failures - 1);
         },
       )
       .finally(() => {
@@ -157,22 +149,15 @@ export function createRoomOccupancy(options: RoomOccupancyOptions): RoomOccupanc
     const running = purges.get(dead);
     if (running) return running;
     const purge = (async () => {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          const vacated = await store.purgeNode(dead);
-          for (const room of vacated) change('vacated', room, 'purge');
-          if (vacated.length > 0) logger.info({ purged: dead, vacated: vacated.length }, 'occupancy purged');
-          return;
-        } catch (err) {
-          if (closed) {
-            logger.warn({ err, dead }, 'occupancy purge failed while closing; given up');
-            return;
-          }
-          if (attempt === 0) logger.warn({ err, dead }, 'occupancy purge failed; retrying');
-          const delay = Math.min(RETRY_DELAY_MS * 2 ** attempt, MAX_RETRY_DELAY_MS);
-          await new Promise((resolve) => setTimeout(resolve, delay).unref());
-        }
-      }
+      const vacated = await retriedUntilClosed(() => store.purgeNode(dead), {
+        what: 'occupancy purge',
+        fields: { dead },
+        closed: () => closed,
+        logger,
+      });
+      for (const room of vacated ?? []) change('vacated', room, 'purge');
+      if (vacated && vacated.length > 0)
+        logger.info({ purged: dead, vacated: vacated.length }, 'occupancy purged');
     })().finally(() => purges.delete(dead));
     purges.set(dead, purge);
     return purge;
