@@ -97,7 +97,7 @@ function redisHarness(oneRoundTrip: boolean, ingress: 'bullmq' | 'streams' = 'bu
           oneRoundTrip,
         }),
       subscriber(nodeId) {
-        const reader = open('blocking');
+        const reader = open('subscriber');
         readers.set(nodeId, reader);
         return createInboxSubscriber({
           nodeId,

@@ -258,8 +258,15 @@ export function createStreamIngressConsumer(options: StreamIngressOptions): Stre
         )) as ReadReply;
         if (failing) logger.info({ stream: partition.stream }, 'reading the ingress again');
         failing = false;
+        let started = 0;
         for (const [, entries] of reply ?? [])
-          for (const [id, fields] of entries) start(partition, id, fields, 1);
+          for (const [id, fields] of entries) {
+            start(partition, id, fields, 1);
+            started++;
+          }
+        // The next read waits a turn, so the deliveries of handlers that finished in this one (sent at
+        // the publisher's setImmediate) reach Redis first: the reply leaves one write earlier.
+        if (started > 0) await new Promise((resolve) => setImmediate(resolve));
       } catch (err) {
         if (stopped) return;
         if (err instanceof Error && err.message.startsWith('NOGROUP')) {

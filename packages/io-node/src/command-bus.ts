@@ -16,16 +16,20 @@ export interface InboxSubscriberOptions {
   nodeId: string;
   keys: Keys;
   routing: RoutingTable;
-  /** Connection for the blocking reads, used by nothing else (closed by the caller). */
+  /** Connection subscribed to the inbox's pushes, used by nothing else (closed by the caller). */
   reader: RedisConnection;
-  /** Connection for trims and inbox checks (closed by the caller). */
+  /** Connection for the reads that fill gaps, trims and inbox checks (closed by the caller). */
   commands: RedisConnection;
   logger: Logger;
   /**
-   * Called with each entry read, with how long ago (ms) Redis appended it: the entry id's time, Redis's
+   * Called with each entry applied, with how long ago (ms) Redis appended it: the entry id's time, Redis's
    * clock, against this process's (so clock skew between the hosts adds to it).
    */
   onLag?: (ms: number) => void;
+  /** With no push for this long (ms), the inbox is read once. @defaultValue 1000 */
+  idleReadMs?: number;
+  /** Pushes kept while a gap is read or an entry waits (past it they are read from the Stream). @defaultValue 10000 */
+  maxQueuedPushes?: number;
 }
 
 /** After a reconnect, entries this far (ms) behind the last one applied are read again. */
@@ -39,44 +43,63 @@ function rewound(id: string): string {
   return `${Math.max(0, ms - REWIND_MS)}-0`;
 }
 
-/** Entries read per call: enough to drain a burst in a few calls, small enough to keep turns short. */
+/** Entries read per call when filling a gap: a burst in a few calls, turns kept short. */
 const READ_COUNT = 1_000;
-/** How long one blocking read waits before it is issued again (it is cheap; this bounds close()). */
-const READ_BLOCK_MS = 5_000;
+/** With no push for this long (ms), the inbox is read once: an append that published nothing shows up. */
+const IDLE_READ_MS = 1_000;
+/** Pushes kept while a gap is read or an entry waits; past this they are dropped and read from the Stream. */
+const MAX_QUEUED_PUSHES = 10_000;
 /** Applied entries are trimmed from the inbox at most this often. */
 const TRIM_INTERVAL_MS = 1_000;
 const RETRY_DELAY_MS = 250;
 
+/** A stream entry id, `<ms>-<seq>`. */
+const ENTRY_ID = /^\d+-\d+$/;
+
 type StreamReply = [key: string, entries: [id: string, fields: string[]][]][] | null;
 
 /**
- * The node's inbox: a Redis Stream that app-nodes append to and this node reads with a blocking XREAD
- * from the id of the last entry it applied, so a reconnect simply reads on (the Socket.IO Redis Streams
- * adapter resumes the same way). One stream per node gives one total order per node.
+ * The node's inbox: a Redis Stream that app-nodes append to, each append also published on the inbox's
+ * name as `<previous entry id> <entry id> <envelope>` (inbox-append.lua). The node applies a push whose
+ * previous id is the last entry it applied: one message in, no read to issue again, where a blocking
+ * XREAD costs a command per entry on both sides. Any other push shows a gap (missed while the
+ * subscription was down, or an append that published nothing): the node then reads the Stream, the
+ * record, from the last entry it applied, as it does after a reconnect (rewound a little: a failover
+ * may have reordered ids) and after a quiet second. One stream per node gives one total order per node.
  */
 export function createInboxSubscriber(options: InboxSubscriberOptions): CommandSubscriber {
   const { nodeId, keys, routing, reader, commands, logger } = options;
   const inbox = keys.inbox(nodeId);
+  const idleReadMs = options.idleReadMs ?? IDLE_READ_MS;
+  const maxQueuedPushes = options.maxQueuedPushes ?? MAX_QUEUED_PUSHES;
   const handlers = new Set<(cmd: Command) => void | Promise<void>>();
   const resetHandlers = new Set<() => void>();
   const replies = createRedisReplySender(commands, keys, nodeId);
-  /** The last entry applied, and where the next read starts (behind it after a rewind). */
+  /** The last entry applied: a push continues it when its previous id is this one. */
   let lastId = '0-0';
-  let cursor = '0-0';
   const applied = createRecentIds(APPLIED_REMEMBERED);
-  let reconnected = false;
+  /** Set while the Stream is read or an entry's apply waits: pushes queue behind it, in order. */
+  let busy: Promise<void> | undefined;
+  let queued: string[] = [];
+  let overflowed = false;
+  /** A read of the Stream is due: from the last entry applied, or rewound from it. */
+  let readWanted: 'on' | 'rewound' | undefined;
+  let pushedAt = Date.now();
   let trimmedAt = 0;
+  let lost = false;
   let closed = false;
   let closing: Promise<void> | undefined;
-  let loop: Promise<void> | undefined;
+  let idleTimer: NodeJS.Timeout | undefined;
 
   /**
    * Applies one entry's commands in order. Synchronous unless a handler returns a promise (a history gap
-   * being read): then the rest of the entry waits for it, and so does the read loop.
+   * being read): then the rest of the entry waits for it, and so does every later entry.
    */
-  function apply(id: string, fields: string[]): Promise<void> | undefined {
-    if (fields[0] !== 'c' || fields[1] === undefined) return undefined;
-    const raw = fields[1];
+  function accept(id: string, raw: string): Promise<void> | undefined {
+    if (!applied.first(id)) return undefined;
+    lastId = id;
+    options.onLag?.(Math.max(0, Date.now() - Number(id.slice(0, id.indexOf('-')))));
+    if (Date.now() - trimmedAt >= TRIM_INTERVAL_MS) trim();
     const { cmds, errors } = decodeCommandEnvelope(raw);
     for (const err of errors) logger.warn({ err, entry: id, bytes: raw.length }, 'malformed command dropped');
     return applyFrom(cmds, 0, id);
@@ -104,46 +127,93 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
     return undefined;
   }
 
-  async function read(): Promise<void> {
-    let failing = false;
-    while (!closed) {
+  /** Holds every later push until `work` is done, then takes the queued ones in order. */
+  function hold(work: Promise<void>): void {
+    busy = work.finally(() => {
+      busy = undefined;
+      drain();
+    });
+  }
+
+  function onMessage(channel: string, message: string): void {
+    if (channel !== inbox || closed) return;
+    pushedAt = Date.now();
+    if (busy) {
+      if (queued.length < maxQueuedPushes) queued.push(message);
+      else overflowed = true;
+      return;
+    }
+    onPush(message);
+  }
+
+  function onPush(message: string): void {
+    const first = message.indexOf(' ');
+    const second = message.indexOf(' ', first + 1);
+    if (first < 0 || second < 0) return;
+    const id = message.slice(first + 1, second);
+    if (!ENTRY_ID.test(id)) return;
+    if (message.slice(0, first) !== lastId) {
+      // Read already (a gap read overtook its push), or after a gap: the read brings it with the rest.
+      if (!applied.has(id)) readStream('on');
+      return;
+    }
+    const pending = accept(id, message.slice(second + 1));
+    if (pending) hold(pending);
+  }
+
+  function drain(): void {
+    if (readWanted) {
+      readStream(readWanted);
+      return;
+    }
+    if (overflowed) {
+      // Pushes were dropped: the Stream has them, and the queued ones after them.
+      overflowed = false;
+      queued = [];
+      readStream('on');
+      return;
+    }
+    while (!busy && queued.length > 0) {
+      const batch = queued;
+      queued = [];
+      let i = 0;
+      for (; i < batch.length && !busy; i++) onPush(batch[i]!);
+      if (i < batch.length) queued = batch.slice(i).concat(queued);
+    }
+  }
+
+  /** Reads the Stream from the last entry applied (or rewound from it) up to its end, applying each entry. */
+  function readStream(from: 'on' | 'rewound'): void {
+    if (readWanted !== 'rewound') readWanted = from;
+    if (busy || closed) return;
+    hold(readToEnd());
+  }
+
+  async function readToEnd(): Promise<void> {
+    while (readWanted && !closed) {
+      let cursor = readWanted === 'rewound' ? rewound(lastId) : lastId;
+      readWanted = undefined;
       try {
-        const reply = (await reader.xread(
-          'COUNT',
-          READ_COUNT,
-          'BLOCK',
-          READ_BLOCK_MS,
-          'STREAMS',
-          inbox,
-          cursor,
-        )) as StreamReply;
-        if (failing) logger.info({ lastId }, 'reading commands again');
-        failing = false;
-        for (const [, entries] of reply ?? []) {
+        for (;;) {
+          const reply = (await commands.xread('COUNT', READ_COUNT, 'STREAMS', inbox, cursor)) as StreamReply;
+          const entries = reply?.[0]?.[1] ?? [];
           for (const [id, fields] of entries) {
             cursor = id;
-            if (!applied.first(id)) continue;
-            lastId = id;
-            options.onLag?.(Math.max(0, Date.now() - Number(id.slice(0, id.indexOf('-')))));
-            const pending = apply(id, fields);
+            if (fields[0] !== 'c' || fields[1] === undefined) continue;
+            const pending = accept(id, fields[1]);
             if (pending) await pending;
           }
+          if (entries.length < READ_COUNT || closed) break;
         }
-        if (reply && Date.now() - trimmedAt >= TRIM_INTERVAL_MS) trim();
+        if (lost) logger.info({ lastId }, 'reading commands again');
+        lost = false;
       } catch (err) {
         if (closed) return;
-        if (!failing)
+        if (!lost)
           logger.warn({ err, lastId }, 'reading commands failed; reading on from the last one applied');
-        failing = true;
-        reconnected = true;
+        lost = true;
+        readWanted ??= 'on';
         await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
-      }
-      if (reconnected) {
-        // The server may be another one now (a failover): entries appended there while this node still
-        // read the old primary can have ids below the last one applied. Read the last REWIND_MS again;
-        // what was applied already is skipped by id.
-        reconnected = false;
-        cursor = rewound(lastId);
       }
     }
   }
@@ -156,8 +226,17 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
       .catch((err: unknown) => logger.debug({ err }, 'inbox trim failed; the next one will catch up'));
   }
 
-  const onReaderClose = () => {
-    reconnected = true;
+  /**
+   * After a reconnect (perhaps to another server: a failover, where entries appended there while this
+   * node still read the old primary can have ids below the last one applied) the subscription is made
+   * again, then the last REWIND_MS are read again; what was applied already is skipped by id.
+   */
+  const onReaderReady = () => {
+    if (closed) return;
+    reader
+      .subscribe(inbox)
+      .then(() => readStream('rewound'))
+      .catch((err: unknown) => logger.warn({ err }, 'subscribing to the inbox again failed'));
   };
 
   async function ensureInbox(): Promise<void> {
@@ -166,7 +245,6 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
     // Only a Redis that lost its data (no persistence, or a failover to a replica that lagged) does this.
     logger.error({ lastId }, 'inbox was gone from Redis: commands sent to this node meanwhile are lost');
     lastId = created;
-    cursor = created;
     for (const handler of resetHandlers) handler();
   }
 
@@ -175,10 +253,15 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
       // A previous life of this node id (a restart with a fixed IO_NODE_ID) may have left entries behind.
       await routing.purge(nodeId);
       lastId = (await routing.createInbox(nodeId)) ?? '0-0';
-      cursor = lastId;
-      // A reconnect may reach another server (failover): the next read then rewinds (see read()).
-      reader.on('close', onReaderClose);
-      loop = read();
+      reader.on('message', onMessage);
+      await reader.subscribe(inbox);
+      reader.on('ready', onReaderReady);
+      // Appended between the inbox's creation and the subscription: read from the Stream.
+      readStream('on');
+      idleTimer = setInterval(() => {
+        if (Date.now() - pushedAt >= idleReadMs) readStream('on');
+      }, idleReadMs);
+      idleTimer.unref();
     },
     onCommand(handler) {
       handlers.add(handler);
@@ -193,10 +276,11 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
     close() {
       closing ??= (async () => {
         closed = true;
-        // The blocking read returns within READ_BLOCK_MS; disconnecting the reader ends it at once.
-        reader.off('close', onReaderClose);
+        clearInterval(idleTimer);
+        reader.off('message', onMessage);
+        reader.off('ready', onReaderReady);
         reader.disconnect();
-        await Promise.allSettled([loop]);
+        await Promise.allSettled([busy]);
         handlers.clear();
         resetHandlers.clear();
         await routing.purge(nodeId);

@@ -104,7 +104,7 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   const connect = (role: RedisRole, name: string) =>
     createRedis(opts.redis, role, { logger, connectionName: `${nodeId}:${name}`, lazy: true });
   const commandRedis = connect('command', 'cmd');
-  const inboxRedis = connect('blocking', 'inbox');
+  const inboxRedis = connect('subscriber', 'inbox');
   const routingRedis = connect('publisher', 'routing');
   // Awaiting `ready` is optional; start() reports a failure to its own caller.
   const ready = deferred();

@@ -7,6 +7,8 @@
 export interface RecentIds {
   /** True the first time `id` is seen (while remembered), false on a repeat. */
   first(id: string): boolean;
+  /** True if `id` is remembered, without remembering it. */
+  has(id: string): boolean;
 }
 
 export function createRecentIds(capacity: number): RecentIds {
@@ -18,5 +20,6 @@ export function createRecentIds(capacity: number): RecentIds {
       if (seen.size > capacity) seen.delete(seen.values().next().value as string);
       return true;
     },
+    has: (id) => seen.has(id),
   };
 }

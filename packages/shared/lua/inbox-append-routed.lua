@@ -1,7 +1,8 @@
 --[[
   One delivery of the command publisher in one round trip: looks the rooms' io-nodes (and the live
   io-nodes) up and appends each io-node's commands to its inbox as one envelope. Inbox keys are built
-  here, so it cannot run on a Redis Cluster.
+  here, so it cannot run on a Redis Cluster. Each append is also published on the inbox's own name as
+  `<previous entry id> <entry id> <envelope>` (see inbox-append.lua): the io-node applies it from there.
 
   KEYS[1...] the rooms' io-nodes hashes (node id -> members there), none or more, then the ingress
   streams of the entries to acknowledge, none or more, then, last, the inbox-nodes sorted set (node id
@@ -66,7 +67,11 @@ local gone = {}
 for _, node in ipairs(order) do
   local key = head .. (string.gsub(node, '[%%{}]', escapes)) .. tail
   local envelope = '{"v":' .. version .. ',"cmds":[' .. table.concat(perNode[node], ',') .. ']}'
-  if not redis.call('XADD', key, 'NOMKSTREAM', 'MINID', '~', minId, '*', 'c', envelope) then
+  local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
+  local id = redis.call('XADD', key, 'NOMKSTREAM', 'MINID', '~', minId, '*', 'c', envelope)
+  if id then
+    redis.call('PUBLISH', key, (last and last[1] or '0-0') .. ' ' .. id .. ' ' .. envelope)
+  else
     gone[#gone + 1] = node
   end
 end

@@ -1,11 +1,15 @@
 import { createRoomHistory } from './history.js';
 import { appendRouted } from './inbox-append-script.js';
 import type { Keys } from './keys.js';
+import { loadLuaScript } from './lua-script.js';
 import type { RedisConnection } from './redis.js';
 import { type ReplicaWait, waitForReplicas } from './replica-wait.js';
 import { createRoutingTable } from './routing.js';
 import type { CommandTransport, KeptAnswer } from './transport/commands.js';
 import { encodeCommandEnvelope } from './wire/commands.js';
+
+/** Appends one envelope to an inbox and publishes it to the io-node (inbox-append.lua). */
+const INBOX_APPEND = loadLuaScript(import.meta.url, 'inbox-append');
 
 export interface RedisCommandTransportOptions {
   /**
@@ -27,8 +31,9 @@ export interface RedisCommandTransportOptions {
 
 /**
  * The command path through Redis: the routing table (shared/routing.ts), one Stream per io-node as its
- * inbox (appended with NOMKSTREAM, so a purged inbox is never recreated by a late command), room history
- * Streams and a hash of kept answers per session.
+ * inbox (appended with NOMKSTREAM, so a purged inbox is never recreated by a late command; each append
+ * is also published on the inbox's name, which is how the io-node receives it: the Stream is the record
+ * it reads only to fill a gap), room history Streams and a hash of kept answers per session.
  */
 export function createRedisCommandTransport(
   connection: RedisConnection,
@@ -51,16 +56,7 @@ export function createRedisCommandTransport(
       const since = String(minId());
       const ids = await Promise.all(
         list.map(([nodeId, cmds]) =>
-          connection.xadd(
-            keys.inbox(nodeId),
-            'NOMKSTREAM',
-            'MINID',
-            '~',
-            since,
-            '*',
-            'c',
-            encodeCommandEnvelope(cmds),
-          ),
+          INBOX_APPEND.run(connection, [keys.inbox(nodeId)], [since, encodeCommandEnvelope(cmds)]),
         ),
       );
       return list.filter((_, i) => ids[i] === null).map(([nodeId]) => nodeId);
