@@ -222,6 +222,8 @@ export function createAppNode<
     transport: {
       inboxRetentionMs: opts.inboxRetentionMs,
       oneRoundTrip: opts.commandAppendScript,
+      // A turn's delivery shares its write with the Streams ingress's next read (see its `lane`).
+      lane: () => streamIngress?.lane(),
       recoveryWindowMs: opts.recoveryWindowMs,
       replicaWait: opts.replicaWait,
     },
@@ -245,35 +247,37 @@ export function createAppNode<
     !opts.ingress && opts.ingressTransport === 'streams'
       ? createDeadLetters({ keys, connection: publisherRedis, blockingConnection: workerRedis!, logger })
       : undefined;
+  const streamIngress = deadLetters
+    ? createStreamIngressConsumer({
+        keys,
+        partitions: opts.ingressPartitions,
+        consumerName: nodeId,
+        // One blocking reader per partition, opened and closed by the consumer.
+        connection: () =>
+          createRedis(opts.redis, 'blocking', { logger, connectionName: `${nodeId}:ingress`, lazy: true }),
+        readerConnection: publisherRedis,
+        concurrency: opts.concurrency,
+        leaseMs: opts.lockDurationMs,
+        claimIntervalMs: opts.stalledIntervalMs,
+        maxDeliveries: INGRESS_MAX_RUNS,
+        deadLetters,
+        logger,
+      })
+    : undefined;
   const ingress: IngressConsumer =
     opts.ingress ??
-    (deadLetters
-      ? createStreamIngressConsumer({
-          keys,
-          partitions: opts.ingressPartitions,
-          consumerName: nodeId,
-          // One blocking reader per partition, opened and closed by the consumer.
-          connection: () =>
-            createRedis(opts.redis, 'blocking', { logger, connectionName: `${nodeId}:ingress`, lazy: true }),
-          readerConnection: publisherRedis,
-          concurrency: opts.concurrency,
-          leaseMs: opts.lockDurationMs,
-          claimIntervalMs: opts.stalledIntervalMs,
-          maxDeliveries: INGRESS_MAX_RUNS,
-          deadLetters,
-          logger,
-        })
-      : createBullmqIngressConsumer({
-          keys,
-          partitions: opts.ingressPartitions,
-          connection: () => workerRedis!,
-          readerConnection: publisherRedis,
-          concurrency: opts.concurrency,
-          lockDurationMs: opts.lockDurationMs,
-          stalledIntervalMs: opts.stalledIntervalMs,
-          maxStalledCount: opts.maxStalledCount,
-          logger,
-        }));
+    streamIngress ??
+    createBullmqIngressConsumer({
+      keys,
+      partitions: opts.ingressPartitions,
+      connection: () => workerRedis!,
+      readerConnection: publisherRedis,
+      concurrency: opts.concurrency,
+      lockDurationMs: opts.lockDurationMs,
+      stalledIntervalMs: opts.stalledIntervalMs,
+      maxStalledCount: opts.maxStalledCount,
+      logger,
+    });
   const metrics = createAppNodeMetrics({
     isRegistered: (event) => handlers.has(event),
     queueCounts: () => ingress.backlog(),

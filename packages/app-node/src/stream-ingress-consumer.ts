@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import {
   closeRedis,
   decodeIngressJob,
@@ -77,6 +78,13 @@ export interface StreamIngressOptions {
 /** The Streams consumer, which can also be abandoned as a process's death would. */
 export interface StreamIngressConsumer extends IngressConsumer {
   /**
+   * A reader connection that is between two reads, offered for this turn's delivery (the command
+   * transport's `lane`): its writes are held until the next read is written after them, so a handler's
+   * delivery and the next read go out in one write (one wake-up of Redis, one write syscall here, not
+   * two). Offered only off a Redis Cluster, for the turn in which entries were taken; undefined otherwise.
+   */
+  lane(): RedisConnection | undefined;
+  /**
    * Stops at once without acknowledging or renewing what it holds: other consumers claim it once the
    * lease lapsed (what SIGKILL does; for drills and tests). Idempotent.
    */
@@ -122,6 +130,8 @@ export function createStreamIngressConsumer(options: StreamIngressOptions): Stre
   let closing: Promise<void> | undefined;
   let timers: Repeating[] = [];
   let housekept = 0;
+  /** The reader offered as the lane for this turn's delivery, its socket corked until its next read. */
+  let offered: RedisConnection | undefined;
 
   const free = () => options.concurrency - holding;
   function released(): void {
@@ -240,11 +250,12 @@ export function createStreamIngressConsumer(options: StreamIngressOptions): Stre
 
   async function read(partition: IngressPartition, reader: RedisConnection): Promise<void> {
     let failing = false;
+    let corked: Writable | undefined;
     while (!stopped) {
-      await slot();
-      if (stopped) return;
       try {
-        const reply = (await reader.xreadgroup(
+        await slot();
+        if (stopped) return;
+        const reading = reader.xreadgroup(
           'GROUP',
           INGRESS_GROUP,
           me,
@@ -255,7 +266,11 @@ export function createStreamIngressConsumer(options: StreamIngressOptions): Stre
           'STREAMS',
           partition.stream,
           '>',
-        )) as ReadReply;
+        );
+        // Written behind the delivery the lane took (if any): both leave in this one write.
+        corked?.uncork();
+        corked = undefined;
+        const reply = (await reading) as ReadReply;
         if (failing) logger.info({ stream: partition.stream }, 'reading the ingress again');
         failing = false;
         let started = 0;
@@ -264,10 +279,10 @@ export function createStreamIngressConsumer(options: StreamIngressOptions): Stre
             start(partition, id, fields, 1);
             started++;
           }
-        // The next read waits a turn, so the deliveries of handlers that finished in this one (sent at
-        // the publisher's setImmediate) reach Redis first: the reply leaves one write earlier.
-        if (started > 0) await new Promise((resolve) => setImmediate(resolve));
+        if (started > 0) corked = await afterDeliveries(reader);
       } catch (err) {
+        corked?.uncork();
+        corked = undefined;
         if (stopped) return;
         if (err instanceof Error && err.message.startsWith('NOGROUP')) {
           // Redis lost the stream (a restart without persistence): make the group again, from its start.
@@ -279,6 +294,26 @@ export function createStreamIngressConsumer(options: StreamIngressOptions): Stre
         await new Promise((resolve) => setTimeout(resolve, RETRY_BASE_MS).unref());
       }
     }
+    corked?.uncork();
+  }
+
+  /**
+   * Waits until the handlers that finished in this turn have had their delivery sent (the publisher
+   * sends at its `setImmediate`, queued after this turn's first one), offering `reader` as the lane
+   * meanwhile. Returns the reader's socket, corked, when the lane may have been taken: the caller
+   * uncorks it once the next read is written.
+   */
+  async function afterDeliveries(reader: RedisConnection): Promise<Writable | undefined> {
+    const socket = laneSocket(reader);
+    socket?.cork();
+    if (socket) offered = reader;
+    try {
+      await nextTurn();
+      await nextTurn();
+    } finally {
+      offered = undefined;
+    }
+    return socket;
   }
 
   /** Keeps this consumer's leases: XCLAIM JUSTID resets an entry's idle time without counting a delivery. */
@@ -422,9 +457,22 @@ export function createStreamIngressConsumer(options: StreamIngressOptions): Stre
       return sum;
     },
     pending: () => holding,
+    lane: () => offered,
     close: () => shutdown(false),
     abandon: () => shutdown(true),
   };
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * The socket of a standalone (or Sentinel) connection that is ready: what a lane corks. None on a Redis
+ * Cluster, whose one-round-trip delivery is off anyway, nor while the connection is down (commands then
+ * wait in ioredis's own queue).
+ */
+function laneSocket(connection: RedisConnection): Writable | undefined {
+  if (connection.isCluster || connection.status !== 'ready' || !('stream' in connection)) return undefined;
+  return connection.stream;
 }
 
 /** Orders stream ids (`<ms>-<seq>`) numerically. */

@@ -27,6 +27,12 @@ export interface RedisCommandTransportOptions {
    * Cluster; false always takes the two-step path. @defaultValue true
    */
   oneRoundTrip?: boolean;
+  /**
+   * A connection to send this turn's one-round-trip delivery on instead of `connection`, when one is
+   * offered: an app-node's ingress reader between two reads, so that the delivery and the next read reach
+   * Redis in one write (see the Streams ingress consumer's `lane`). @defaultValue none
+   */
+  lane?: () => RedisConnection | undefined;
 }
 
 /**
@@ -76,6 +82,7 @@ export function createRedisCommandTransport(
     durable: () => waitForReplicas(connection, options.replicaWait),
   };
   if (oneRoundTrip)
-    transport.appendRouted = (routed, acks) => appendRouted(connection, keys, routed, minId(), acks);
+    transport.appendRouted = (routed, acks) =>
+      appendRouted(options.lane?.() ?? connection, keys, routed, minId(), acks);
   return transport;
 }

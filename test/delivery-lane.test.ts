@@ -1,0 +1,62 @@
+import { afterEach, describe, expect, test } from 'vitest';
+import registerTestApp from './fixtures/test-app.js';
+import { type Cluster, setup } from './support/cluster.js';
+
+let cluster: Cluster | undefined;
+afterEach(async () => {
+  await cluster?.cleanup();
+  cluster = undefined;
+});
+
+/** `CLIENT LIST` as rows of fields. */
+async function clients(cluster: Cluster): Promise<Record<string, string>[]> {
+  const list = (await cluster.redis.client('LIST')) as string;
+  return list
+    .trim()
+    .split('\n')
+    .map((line) =>
+      Object.fromEntries(line.split(' ').map((field) => field.split('=', 2) as [string, string])),
+    );
+}
+
+describe('delivery lane', () => {
+  test("lane - a handler that finishes in its turn has its delivery sent on the ingress reader's connection, ahead of the next read; every answer arrives, in order", async () => {
+    cluster = await setup({ ioNodes: 1, appNodes: 1, register: registerTestApp, transport: 'streams' });
+    const c = cluster;
+    const app = c.appNodes[0]!;
+    const client = await c.connect(0);
+    // The first event may read its client's state from Redis (not in this turn): warm the cache first.
+    expect(await client.emitWithAck('echo', 'warm')).toEqual(['warm']);
+    const rows = await clients(c);
+    const reader = rows.find((row) => row.name === `${app.nodeId}:ingress`);
+    const publisher = rows.find((row) => row.name === `${app.nodeId}:pub`);
+    expect(reader, 'the ingress reader connection').toBeDefined();
+    expect(publisher, 'the publisher connection').toBeDefined();
+
+    const monitor = await c.redis.duplicate().monitor();
+    const seen: { source: string; command: string }[] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source === reader!.addr || source === publisher!.addr)
+        seen.push({
+          source: source === reader!.addr ? 'reader' : 'publisher',
+          command: args[0]!.toLowerCase(),
+        });
+    });
+    try {
+      const answers: unknown[] = [];
+      for (let i = 0; i < 20; i++) answers.push(await client.emitWithAck('echo', i));
+      expect(answers).toEqual(Array.from({ length: 20 }, (_, i) => [i]));
+    } finally {
+      monitor.disconnect();
+    }
+    const deliveries = seen.filter((s) => s.command === 'evalsha');
+    const onReader = deliveries.filter((s) => s.source === 'reader');
+    // Each event's delivery (its reply) is one script run; nearly all share the reader's write.
+    expect(deliveries.length).toBeGreaterThanOrEqual(20);
+    expect(onReader.length).toBeGreaterThanOrEqual(15);
+    // On the reader, each delivery is followed by the next read, never the other way round in one turn.
+    const readerCommands = seen.filter((s) => s.source === 'reader').map((s) => s.command);
+    for (let i = 0; i < readerCommands.length; i++)
+      if (readerCommands[i] === 'evalsha') expect(readerCommands[i + 1] ?? 'xreadgroup').toBe('xreadgroup');
+  });
+});
