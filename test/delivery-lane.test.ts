@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, test } from 'vitest';
 import registerTestApp from './fixtures/test-app.js';
 import { type Cluster, setup } from './support/cluster.js';
@@ -33,7 +34,8 @@ describe('delivery lane', () => {
     expect(reader, 'the ingress reader connection').toBeDefined();
     expect(publisher, 'the publisher connection').toBeDefined();
 
-    const monitor = await c.redis.duplicate().monitor();
+    // A standalone Redis here: MONITOR is a command of one server.
+    const monitor = await (c.redis as Redis).duplicate().monitor();
     const seen: { source: string; command: string }[] = [];
     monitor.on('monitor', (_time: string, args: string[], source: string) => {
       if (source === reader!.addr || source === publisher!.addr)
