@@ -121,6 +121,15 @@ async function rig(
   return r;
 }
 
+/** Waits until `count` commands were applied. */
+async function appliedAtLeast(r: Rig, count: number): Promise<void> {
+  await until(
+    async () => r.applied.length,
+    (n) => n >= count,
+    5_000,
+  );
+}
+
 const upTo = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 describe('inbox push', () => {
@@ -128,11 +137,7 @@ describe('inbox push', () => {
     const r = await rig({ idleReadMs: 60_000 });
     const readsAtStart = r.reads;
     for (let i = 0; i < 200; i++) await r.append(i);
-    await until(
-      async () => r.applied.length,
-      (n) => n >= 200,
-      5_000,
-    );
+    await appliedAtLeast(r, 200);
     expect(r.applied).toEqual(upTo(200));
     expect(readsAtStart).toBe(1);
     expect(r.reads).toBe(1);
@@ -144,19 +149,11 @@ describe('inbox push', () => {
     await r.appendUnpublished(1);
     await r.appendUnpublished(2);
     await r.append(3);
-    await until(
-      async () => r.applied.length,
-      (n) => n >= 4,
-      5_000,
-    );
+    await appliedAtLeast(r, 4);
     expect(r.applied).toEqual([0, 1, 2, 3]);
     expect(r.reads).toBe(2);
     await r.append(4);
-    await until(
-      async () => r.applied.length,
-      (n) => n >= 5,
-      5_000,
-    );
+    await appliedAtLeast(r, 5);
     expect(r.applied).toEqual([0, 1, 2, 3, 4]);
     expect(r.reads).toBe(2);
   });
@@ -165,11 +162,7 @@ describe('inbox push', () => {
     const r = await rig({ idleReadMs: 100 });
     await r.appendUnpublished(0);
     await r.appendUnpublished(1);
-    await until(
-      async () => r.applied.length,
-      (n) => n >= 2,
-      5_000,
-    );
+    await appliedAtLeast(r, 2);
     expect(r.applied).toEqual([0, 1]);
   });
 
@@ -184,30 +177,18 @@ describe('inbox push', () => {
       hold: (n) => (n === 0 ? released : undefined),
     });
     await r.append(0);
-    await until(
-      async () => r.applied.length,
-      (n) => n >= 1,
-      5_000,
-    );
+    await appliedAtLeast(r, 1);
     for (let i = 1; i <= 30; i++) await r.append(i);
     // A probe published after the 30 pushes, seen by a second subscriber: they have been sent.
     await r.probe();
     expect(r.applied).toEqual([0]);
     release();
-    await until(
-      async () => r.applied.length,
-      (n) => n >= 31,
-      5_000,
-    );
+    await appliedAtLeast(r, 31);
     expect(r.applied).toEqual(upTo(31));
     // The start read, then one read of the Stream for the pushes dropped.
     expect(r.reads).toBe(2);
     await r.append(31);
-    await until(
-      async () => r.applied.length,
-      (n) => n >= 32,
-      5_000,
-    );
+    await appliedAtLeast(r, 32);
     expect(r.applied).toEqual(upTo(32));
   });
 
@@ -217,11 +198,7 @@ describe('inbox push', () => {
     await r.commands.publish(r.keys.inbox(r.nodeId), 'nonsense');
     await r.commands.publish(r.keys.inbox(r.nodeId), '0-0 1-1 {"v":1,"cmds":[');
     await r.append(1);
-    await until(
-      async () => r.applied.length,
-      (n) => n >= 2,
-      5_000,
-    );
+    await appliedAtLeast(r, 2);
     expect(r.applied).toEqual([0, 1]);
   });
 });
