@@ -61,4 +61,18 @@ describe('delivery lane', () => {
     for (let i = 0; i < readerCommands.length; i++)
       if (readerCommands[i] === 'evalsha') expect(readerCommands[i + 1] ?? 'xreadgroup').toBe('xreadgroup');
   });
+
+  test('lane - with every slot taken by the read that offered it (concurrency 1), the delivery still goes out and events flow', async () => {
+    cluster = await setup({ ioNodes: 1, transport: 'streams' });
+    const c = cluster;
+    const app = await c.startAppNode({ concurrency: 1 });
+    app.on('echo', (_socket, ...args: unknown[]) => args);
+    const sockets = await Promise.all(Array.from({ length: 8 }, () => c.connect(0)));
+    // Warm each client's state in the app-node's cache, so the events below finish in their turn.
+    for (const [i, s] of sockets.entries()) expect(await s.emitWithAck('echo', `w${i}`)).toEqual([`w${i}`]);
+    for (let round = 0; round < 5; round++) {
+      const answers = await Promise.all(sockets.map((s, i) => s.emitWithAck('echo', round, i)));
+      expect(answers).toEqual(sockets.map((_, i) => [round, i]));
+    }
+  });
 });

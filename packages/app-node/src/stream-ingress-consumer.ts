@@ -253,8 +253,13 @@ export function createStreamIngressConsumer(options: StreamIngressOptions): Stre
     let corked: Writable | undefined;
     while (!stopped) {
       try {
+        if (free() <= 0) {
+          // A delivery on the lane may belong to a handler holding the slot waited for: never wait corked.
+          corked?.uncork();
+          corked = undefined;
+        }
         await slot();
-        if (stopped) return;
+        if (stopped) break;
         const reading = reader.xreadgroup(
           'GROUP',
           INGRESS_GROUP,
@@ -283,7 +288,7 @@ export function createStreamIngressConsumer(options: StreamIngressOptions): Stre
       } catch (err) {
         corked?.uncork();
         corked = undefined;
-        if (stopped) return;
+        if (stopped) break;
         if (err instanceof Error && err.message.startsWith('NOGROUP')) {
           // Redis lost the stream (a restart without persistence): make the group again, from its start.
           await ensureStreamGroup(redis, partition.stream).catch(() => undefined);

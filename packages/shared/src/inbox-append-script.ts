@@ -36,6 +36,8 @@ export async function appendRouted(
   routed: readonly Routed[],
   minId: number,
   acks: readonly IngressAcknowledgement[] = [],
+  /** Where the script's source is sent when Redis lacks it (`redis` is a lane, blocked behind its next read). */
+  evalOn: RedisConnection = redis,
 ): Promise<string[]> {
   const roomKeys: string[] = [];
   const roomIndex = new Map<string, number>();
@@ -71,6 +73,7 @@ export async function appendRouted(
     // Broadcasts still reach a node whose heartbeat stopped less than the inbox retention ago: it may be
     // cut off, not dead, and its inbox keeps them for it (see RoutingTable).
     [minId, minId, COMMAND_VERSION, head, tail, routed.length, acks.length, ...args],
+    evalOn,
   )) as string[];
   return gone;
 }

@@ -15,7 +15,17 @@ export interface LuaScript {
   readonly numberOfKeys: number;
   /** The header ends its key list with `KEYS[n...]`: a call may pass any number from `numberOfKeys` on. */
   readonly variadicKeys: boolean;
-  run(redis: RedisConnection, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
+  /**
+   * EVALSHA, then EVAL of the source when Redis does not hold the script (NOSCRIPT: after a restart or
+   * a failover), on `evalOn` when given (a connection that may be blocked behind the EVALSHA's write,
+   * such as an app-node's delivery lane, names one that is not).
+   */
+  run(
+    redis: RedisConnection,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+    evalOn?: RedisConnection,
+  ): Promise<unknown>;
 }
 
 /** A script file whose header does not say what it takes and returns. */
@@ -90,7 +100,7 @@ export function luaScript(name: string, source: string): LuaScript {
     name,
     numberOfKeys,
     variadicKeys,
-    async run(redis, keys, args) {
+    async run(redis, keys, args, evalOn = redis) {
       if (keys.length !== numberOfKeys && !(variadicKeys && keys.length >= numberOfKeys)) {
         throw new RangeError(
           `${name}.lua takes ${variadicKeys ? 'at least ' : ''}${numberOfKeys} keys, was given ${keys.length}`,
@@ -100,7 +110,7 @@ export function luaScript(name: string, source: string): LuaScript {
         return await redis.evalsha(sha, keys.length, ...keys, ...args);
       } catch (err) {
         if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-        return redis.eval(source, keys.length, ...keys, ...args);
+        return evalOn.eval(source, keys.length, ...keys, ...args);
       }
     },
   };

@@ -83,6 +83,6 @@ export function createRedisCommandTransport(
   };
   if (oneRoundTrip)
     transport.appendRouted = (routed, acks) =>
-      appendRouted(options.lane?.() ?? connection, keys, routed, minId(), acks);
+      appendRouted(options.lane?.() ?? connection, keys, routed, minId(), acks, connection);
   return transport;
 }
