@@ -278,13 +278,13 @@ export function createStreamIngressConsumer(options: StreamIngressOptions): Stre
         const reply = (await reading) as ReadReply;
         if (failing) logger.info({ stream: partition.stream }, 'reading the ingress again');
         failing = false;
-        let started = 0;
+        let took = false;
         for (const [, entries] of reply ?? [])
           for (const [id, fields] of entries) {
             start(partition, id, fields, 1);
-            started++;
+            took = true;
           }
-        if (started > 0) corked = await afterDeliveries(reader);
+        if (took) corked = await afterDeliveries(reader);
       } catch (err) {
         corked?.uncork();
         corked = undefined;

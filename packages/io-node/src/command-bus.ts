@@ -80,11 +80,12 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
   const applied = createRecentIds(APPLIED_REMEMBERED);
   /** Set while the Stream is read or an entry's apply waits: pushes queue behind it, in order. */
   let busy: Promise<void> | undefined;
-  let queued: string[] = [];
+  const queued: string[] = [];
   let overflowed = false;
   /** A read of the Stream is due: from the last entry applied, or rewound from it. */
   let readWanted: 'on' | 'rewound' | undefined;
-  let pushedAt = Date.now();
+  /** Pushes since the idle timer last looked: none means it reads the Stream. */
+  let pushesSinceTick = 0;
   let trimmedAt = 0;
   let lost = false;
   let closed = false;
@@ -98,8 +99,9 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
   function accept(id: string, raw: string): Promise<void> | undefined {
     if (!applied.first(id)) return undefined;
     lastId = id;
-    options.onLag?.(Math.max(0, Date.now() - Number(id.slice(0, id.indexOf('-')))));
-    if (Date.now() - trimmedAt >= TRIM_INTERVAL_MS) trim();
+    const now = Date.now();
+    options.onLag?.(Math.max(0, now - Number(id.slice(0, id.indexOf('-')))));
+    if (now - trimmedAt >= TRIM_INTERVAL_MS) trim(now);
     const { cmds, errors } = decodeCommandEnvelope(raw);
     for (const err of errors) logger.warn({ err, entry: id, bytes: raw.length }, 'malformed command dropped');
     return applyFrom(cmds, 0, id);
@@ -137,7 +139,7 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
 
   function onMessage(channel: string, message: string): void {
     if (channel !== inbox || closed) return;
-    pushedAt = Date.now();
+    pushesSinceTick++;
     if (busy) {
       if (queued.length < maxQueuedPushes) queued.push(message);
       else overflowed = true;
@@ -169,17 +171,14 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
     if (overflowed) {
       // Pushes were dropped: the Stream has them, and the queued ones after them.
       overflowed = false;
-      queued = [];
+      queued.length = 0;
       readStream('on');
       return;
     }
-    while (!busy && queued.length > 0) {
-      const batch = queued;
-      queued = [];
-      let i = 0;
-      for (; i < batch.length && !busy; i++) onPush(batch[i]!);
-      if (i < batch.length) queued = batch.slice(i).concat(queued);
-    }
+    // Synchronous: nothing is queued meanwhile, and a push that holds (or starts a read) stops the loop.
+    let taken = 0;
+    while (!busy && taken < queued.length) onPush(queued[taken++]!);
+    queued.splice(0, taken);
   }
 
   /** Reads the Stream from the last entry applied (or rewound from it) up to its end, applying each entry. */
@@ -219,8 +218,8 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
   }
 
   /** What this node applied is of no use to anyone: drop it, but keep what a rewind reads again. */
-  function trim(): void {
-    trimmedAt = Date.now();
+  function trim(now: number): void {
+    trimmedAt = now;
     commands
       .xtrim(inbox, 'MINID', '~', rewound(lastId))
       .catch((err: unknown) => logger.debug({ err }, 'inbox trim failed; the next one will catch up'));
@@ -259,7 +258,8 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
       // Appended between the inbox's creation and the subscription: read from the Stream.
       readStream('on');
       idleTimer = setInterval(() => {
-        if (Date.now() - pushedAt >= idleReadMs) readStream('on');
+        if (pushesSinceTick === 0) readStream('on');
+        pushesSinceTick = 0;
       }, idleReadMs);
       idleTimer.unref();
     },
