@@ -1,10 +1,21 @@
-import type { AppNode } from '@iocluster/app-node';
+import { randomBytes } from 'node:crypto';
+import { type AppNode, createRedisCommandTransport } from '@iocluster/app-node';
 import { createClient, type IoclusterClient } from '@iocluster/client';
 import { type RedisClusterSetup, redisCommand, startRedisCluster } from '@iocluster/devkit';
-import { createKeys } from '@iocluster/shared';
+import {
+  type Command,
+  closeRedis,
+  createKeys,
+  createRedis,
+  createRoutingTable,
+  type RedisConnection,
+  silentLogger,
+} from '@iocluster/shared';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { createInboxSubscriber } from '../packages/io-node/src/command-bus.js';
 import registerTestApp from './fixtures/test-app.js';
-import { type Cluster, collect, nextEvent, setup } from './support/cluster.js';
+import { type Cluster, collect, deleteKeys, nextEvent, setup } from './support/cluster.js';
+import { until } from './support/poll.js';
 import { appNodeKilledHoldingJobs, ioNodeKilledWhilePublishing } from './support/scenarios.js';
 
 // One Redis Cluster (3 primaries, 3 replicas) for the whole file; every test builds its own iocluster on
@@ -185,6 +196,101 @@ describe('redis cluster', () => {
       redis: redisCluster.target,
     });
     await appNodeKilledHoldingJobs(cluster, 10);
+  });
+
+  test('redis cluster - inbox pushes are sharded: carried by the inbox’s shard alone, moved with it by a failover, in order, the Stream read only at the start and after the failover', async () => {
+    const prefix = `t${randomBytes(5).toString('hex')}`;
+    const keys = createKeys(prefix);
+    const logger = silentLogger();
+    const connections: RedisConnection[] = [];
+    const open = (role: 'publisher' | 'subscriber', sharded = false) => {
+      const connection = createRedis(redisCluster.target, role, { logger, sharded });
+      connections.push(connection);
+      return connection;
+    };
+    const commands = open('publisher');
+    const transport = createRedisCommandTransport(open('publisher'), keys, {
+      inboxRetentionMs: 60_000,
+      recoveryWindowMs: 60_000,
+    });
+    const nodeId = 'io-sharded';
+    const inbox = keys.inbox(nodeId);
+    // No idle reads: whatever arrives after the failover comes by push, or by the read that follows the
+    // subscription made again.
+    const subscriber = createInboxSubscriber({
+      nodeId,
+      keys,
+      routing: createRoutingTable(commands, keys),
+      reader: open('subscriber', true),
+      commands,
+      logger,
+      idleReadMs: 600_000,
+    });
+    let reads = 0;
+    const xread = commands.xread.bind(commands);
+    commands.xread = ((...args: Parameters<typeof xread>) => {
+      reads++;
+      return xread(...args);
+    }) as typeof commands.xread;
+    const applied: number[] = [];
+    subscriber.onCommand((cmd) => void applied.push((cmd as { args: number[] }).args[0]!));
+    const emit = (n: number): Command => ({ type: 'emit', event: 'n', args: [n], socketId: 's1' });
+    const appendRange = async (from: number, to: number) => {
+      for (let n = from; n < to; n++)
+        expect(await transport.append(new Map([[nodeId, [emit(n)]]]))).toEqual([]);
+      await until(
+        async () => applied.length,
+        (count) => count >= to,
+        10_000,
+      );
+    };
+    /** Subscriptions to the inbox's name on every node: sharded, plain. */
+    const subscriptions = async () =>
+      Promise.all(
+        redisCluster.nodes.map(async (node) => {
+          const sharded = (await redisCommand(node.url, ['PUBSUB', 'SHARDNUMSUB', inbox])) as [
+            string,
+            number,
+          ];
+          const plain = (await redisCommand(node.url, ['PUBSUB', 'NUMSUB', inbox])) as [string, number];
+          return { url: node.url, sharded: Number(sharded[1]), plain: Number(plain[1]) };
+        }),
+      );
+    const primaryOfInbox = async () => {
+      const [slot] = await slots([inbox]);
+      const { primaries } = await redisCluster.topology();
+      const index = primaries.findIndex((p) => p.slots.some(([a, b]) => slot! >= a && slot! <= b));
+      return { index, url: primaries[index]!.server.url };
+    };
+    try {
+      await subscriber.start();
+      const readsAtStart = reads;
+      await appendRange(0, 100);
+      expect(applied).toEqual(Array.from({ length: 100 }, (_, n) => n));
+      expect(reads).toBe(readsAtStart);
+      const before = await primaryOfInbox();
+      expect((await subscriptions()).filter((s) => s.sharded > 0 || s.plain > 0)).toEqual([
+        { url: before.url, sharded: 1, plain: 0 },
+      ]);
+
+      // The primary is demoted: it drops the subscription; the node subscribes on the promoted replica.
+      await redisCluster.failover(before.index);
+      const after = await primaryOfInbox();
+      expect(after.url).not.toBe(before.url);
+      await appendRange(100, 200);
+      await until(subscriptions, (list) => list.some((s) => s.url === after.url && s.sharded === 1), 10_000);
+      const readsAfterFailover = reads;
+      await appendRange(200, 300);
+      expect(applied).toEqual(Array.from({ length: 300 }, (_, n) => n));
+      expect(reads).toBe(readsAfterFailover);
+      expect((await subscriptions()).filter((s) => s.sharded > 0 || s.plain > 0)).toEqual([
+        { url: after.url, sharded: 1, plain: 0 },
+      ]);
+    } finally {
+      await subscriber.close();
+      await deleteKeys(commands, prefix);
+      await Promise.allSettled(connections.map((c) => closeRedis(c)));
+    }
   });
 
   test('redis cluster - key slots: a room’s keys share one slot, rooms and io-nodes spread, `{prefix}` keys share one', async () => {

@@ -30,6 +30,11 @@ export interface InboxSubscriberOptions {
   idleReadMs?: number;
   /** Pushes kept while a gap is read or an entry waits (past it they are read from the Stream). @defaultValue 10000 */
   maxQueuedPushes?: number;
+  /**
+   * Subscribe sharded (SSUBSCRIBE), as the appends publish on a Cluster; `reader` must then be made with
+   * `sharded`. @defaultValue when `reader` is a Cluster connection
+   */
+  sharded?: boolean;
 }
 
 /** After a reconnect, entries this far (ms) behind the last one applied are read again. */
@@ -52,6 +57,8 @@ const MAX_QUEUED_PUSHES = 10_000;
 /** Applied entries are trimmed from the inbox at most this often. */
 const TRIM_INTERVAL_MS = 1_000;
 const RETRY_DELAY_MS = 250;
+/** A lost sharded subscription is made again at most this often (command-bus `repair`). */
+const REPAIR_INTERVAL_MS = 2_000;
 
 /** A stream entry id, `<ms>-<seq>`. */
 const ENTRY_ID = /^\d+-\d+$/;
@@ -91,6 +98,16 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
   let closed = false;
   let closing: Promise<void> | undefined;
   let idleTimer: NodeJS.Timeout | undefined;
+  /**
+   * On a Redis Cluster the pushes are sharded (inbox-append.lua): SSUBSCRIBE on the shard holding the
+   * inbox, which ioredis makes again on the new primary after a failover. Plain SUBSCRIBE elsewhere, and
+   * on a Cluster whose servers lack SSUBSCRIBE (Redis < 7; the appends then PUBLISH).
+   */
+  let sharded = options.sharded ?? reader.isCluster;
+  /** Entries the Stream reads brought that no push had (counted between two idle ticks). */
+  let readFresh = 0;
+  let repairing = false;
+  let repairedAt = 0;
 
   /**
    * Applies one entry's commands in order. Synchronous unless a handler returns a promise (a history gap
@@ -199,6 +216,7 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
           for (const [id, fields] of entries) {
             cursor = id;
             if (fields[0] !== 'c' || fields[1] === undefined) continue;
+            if (!applied.has(id)) readFresh++;
             const pending = accept(id, fields[1]);
             if (pending) await pending;
           }
@@ -225,18 +243,71 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
       .catch((err: unknown) => logger.debug({ err }, 'inbox trim failed; the next one will catch up'));
   }
 
+  async function subscribe(): Promise<void> {
+    if (sharded) {
+      try {
+        await reader.ssubscribe(inbox);
+        return;
+      } catch (err) {
+        if (!/unknown command/i.test(String(err))) throw err;
+        sharded = false;
+        logger.info(
+          'this Redis Cluster has no sharded pub/sub (Redis < 7): the inbox pushes go to every node',
+        );
+      }
+    }
+    await reader.subscribe(inbox);
+  }
+
   /**
    * After a reconnect (perhaps to another server: a failover, where entries appended there while this
    * node still read the old primary can have ids below the last one applied) the subscription is made
-   * again, then the last REWIND_MS are read again; what was applied already is skipped by id.
+   * again, then the last REWIND_MS are read again; what was applied already is skipped by id. A sharded
+   * subscription is made again by ioredis itself, on the shard's primary of the moment: once it has
+   * (`subscribersReady`) the Stream is read the same way. A push missed meanwhile shows as a gap at the
+   * next push, or at the idle read.
    */
   const onReaderReady = () => {
     if (closed) return;
-    reader
-      .subscribe(inbox)
+    (sharded ? Promise.resolve() : reader.subscribe(inbox))
       .then(() => readStream('rewound'))
       .catch((err: unknown) => logger.warn({ err }, 'subscribing to the inbox again failed'));
   };
+  const onShardSubscribed = () => {
+    if (!closed && sharded) readStream('rewound');
+  };
+
+  /**
+   * Makes the sharded subscription again on the shard's primary of the moment. A Redis Cluster drops
+   * sharded subscriptions on a node that stops serving their slot (CLUSTER FAILOVER demotes it, a
+   * reshard moves the slot) with an unasked SUNSUBSCRIBE, which ioredis reports as an error of that
+   * connection and does not act on; nothing else would move the subscription, since this connection
+   * sends no command that could meet a MOVED. So on such an error, or when the Stream reads bring
+   * entries while no push came for a whole idle tick, the slots are read again (ioredis then moves its
+   * subscriber connections) and the inbox subscribed again there.
+   */
+  async function repair(): Promise<void> {
+    const now = Date.now();
+    if (!sharded || closed || repairing || now - repairedAt < REPAIR_INTERVAL_MS) return;
+    if (!('refreshSlotsCache' in reader)) return;
+    const cluster = reader;
+    repairing = true;
+    repairedAt = now;
+    try {
+      logger.info('inbox pushes stopped arriving: subscribing again on the shard holding the inbox');
+      await new Promise<void>((resolve, reject) =>
+        cluster.refreshSlotsCache((err) => (err ? reject(err) : resolve())),
+      );
+      await reader.sunsubscribe(inbox);
+      await reader.ssubscribe(inbox);
+      readStream('rewound');
+    } catch (err) {
+      logger.warn({ err }, 'subscribing to the inbox again failed; the idle reads go on');
+    } finally {
+      repairing = false;
+    }
+  }
+  const onShardError = () => void repair();
 
   async function ensureInbox(): Promise<void> {
     const created = await routing.createInbox(nodeId);
@@ -253,12 +324,20 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
       await routing.purge(nodeId);
       lastId = (await routing.createInbox(nodeId)) ?? '0-0';
       reader.on('message', onMessage);
-      await reader.subscribe(inbox);
+      reader.on('smessage', onMessage);
+      await subscribe();
       reader.on('ready', onReaderReady);
+      reader.on('subscribersReady', onShardSubscribed);
+      reader.on('nodeError', onShardError);
       // Appended between the inbox's creation and the subscription: read from the Stream.
       readStream('on');
       idleTimer = setInterval(() => {
-        if (pushesSinceTick === 0) readStream('on');
+        if (pushesSinceTick === 0) {
+          // Entries arrived, no push did: a sharded subscription that a failover dropped.
+          if (readFresh > 0) void repair();
+          readStream('on');
+        }
+        readFresh = 0;
         pushesSinceTick = 0;
       }, idleReadMs);
       idleTimer.unref();
@@ -278,7 +357,10 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
         closed = true;
         clearInterval(idleTimer);
         reader.off('message', onMessage);
+        reader.off('smessage', onMessage);
         reader.off('ready', onReaderReady);
+        reader.off('subscribersReady', onShardSubscribed);
+        reader.off('nodeError', onShardError);
         reader.disconnect();
         await Promise.allSettled([busy]);
         handlers.clear();

@@ -101,10 +101,11 @@ export function createIoNode(options: IoNodeOptions): IoNode {
   const keys = createKeys(opts.prefix);
   const { nodeId } = opts;
   const logger = opts.logger.child({ component: 'io-node', ioNodeId: nodeId });
-  const connect = (role: RedisRole, name: string) =>
-    createRedis(opts.redis, role, { logger, connectionName: `${nodeId}:${name}`, lazy: true });
+  const connect = (role: RedisRole, name: string, sharded = false) =>
+    createRedis(opts.redis, role, { logger, connectionName: `${nodeId}:${name}`, lazy: true, sharded });
   const commandRedis = connect('command', 'cmd');
-  const inboxRedis = connect('subscriber', 'inbox');
+  // Sharded on a Cluster: the inbox's pushes are carried by its shard alone (command-bus.ts).
+  const inboxRedis = connect('subscriber', 'inbox', true);
   const routingRedis = connect('publisher', 'routing');
   // Awaiting `ready` is optional; start() reports a failure to its own caller.
   const ready = deferred();

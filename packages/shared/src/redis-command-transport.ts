@@ -33,6 +33,11 @@ export interface RedisCommandTransportOptions {
    * Redis in one write (see the Streams ingress consumer's `lane`). @defaultValue none
    */
   lane?: () => RedisConnection | undefined;
+  /**
+   * Publish each append sharded (SPUBLISH: carried by the inbox's shard alone) rather than plainly (to
+   * every node of a Cluster); the io-nodes must subscribe the same way. @defaultValue on a Cluster only
+   */
+  shardedPushes?: boolean;
 }
 
 /**
@@ -50,6 +55,8 @@ export function createRedisCommandTransport(
   const minId = () => Date.now() - options.inboxRetentionMs;
   // Off a Redis Cluster the common delivery takes one round trip (see inbox-append-script.ts).
   const oneRoundTrip = !connection.isCluster && options.oneRoundTrip !== false;
+  // On a Cluster the pushes are sharded: carried by the inbox's shard only (inbox-append.lua).
+  const pushArgs = (options.shardedPushes ?? connection.isCluster) ? ['s'] : [];
   const transport: CommandTransport = {
     roomNodes: (rooms) => routing.roomNodes(rooms),
     // A node whose heartbeat stopped less than the retention ago may be cut off, not dead: its inbox
@@ -62,7 +69,11 @@ export function createRedisCommandTransport(
       const since = String(minId());
       const ids = await Promise.all(
         list.map(([nodeId, cmds]) =>
-          INBOX_APPEND.run(connection, [keys.inbox(nodeId)], [since, encodeCommandEnvelope(cmds)]),
+          INBOX_APPEND.run(
+            connection,
+            [keys.inbox(nodeId)],
+            [since, encodeCommandEnvelope(cmds), ...pushArgs],
+          ),
         ),
       );
       return list.filter((_, i) => ids[i] === null).map(([nodeId]) => nodeId);

@@ -48,6 +48,11 @@ export function createRedis(
      * of the same turn queued ahead of it: only for commands that follow nothing unawaited.
      */
     sentAtOnce?: readonly string[];
+    /**
+     * On a Cluster, sharded subscriptions (SSUBSCRIBE) go to the primary holding each channel's slot, one
+     * connection per primary, moved by ioredis when slots move (its `shardedSubscribers`).
+     */
+    sharded?: boolean;
   } = {},
 ): RedisConnection {
   const resolved = toRedisTarget(target);
@@ -91,6 +96,7 @@ export function createRedis(
         enableAutoPipelining: base.enableAutoPipelining,
         autoPipeliningIgnoredCommands: base.autoPipeliningIgnoredCommands,
         lazyConnect: base.lazyConnect,
+        shardedSubscribers: options.sharded === true,
       },
     );
   }
