@@ -163,6 +163,41 @@ describe('streams ingress', () => {
     await vi.waitFor(async () => expect(await queue.getFailedCount()).toBe(0));
   });
 
+  test('streams ingress - closing during a failed entry’s backoff ends the wait without running it again; the entry stays pending and another consumer runs it', async () => {
+    const redis = setup();
+    const runs: string[] = [];
+    const first = consumer(
+      redis,
+      async () => {
+        runs.push('app-1');
+        throw Object.assign(new Error('inbox unreachable'), { code: 'E_TEST' });
+      },
+      { name: 'app-1' },
+    );
+    await producer().add([job('c1', 7)]);
+    // After the third run it waits a second before the fourth.
+    await vi.waitFor(() => expect(runs).toHaveLength(3), { timeout: 10_000, interval: 10 });
+    await first.close();
+    expect(runs).toEqual(['app-1', 'app-1', 'app-1']);
+    const pending = (await redis.xpending(stream(), INGRESS_GROUP)) as [number, ...unknown[]];
+    expect(pending[0]).toBe(1);
+    consumer(
+      redis,
+      async ({ job: j }) => {
+        runs.push(`app-2:${j.batches[0]!.events[0]!.seq}`);
+      },
+      { name: 'app-2' },
+    );
+    await vi.waitFor(
+      async () => expect(await redis.xpending(stream(), INGRESS_GROUP)).toEqual([0, null, null, null]),
+      {
+        timeout: 10_000,
+        interval: 50,
+      },
+    );
+    expect(runs).toEqual(['app-1', 'app-1', 'app-1', 'app-2:7']);
+  });
+
   test("streams ingress - the delivery script that appends a job's last commands acknowledges its entry; a failed append leaves it pending and it runs again", async () => {
     const redis = setup();
     await createRoutingTable(redis, keys).createInbox('io-1');

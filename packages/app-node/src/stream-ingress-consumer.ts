@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   closeRedis,
   decodeIngressJob,
@@ -125,6 +126,8 @@ export function createStreamIngressConsumer(options: StreamIngressOptions): Stre
   let hooks: IngressHooks = {};
   let holding = 0;
   let stopped = false;
+  /** Ends the backoffs of failed entries when the consumer closes (they are left pending, for a claim). */
+  const stopping = new AbortController();
   let abandoned = false;
   let ackScheduled = false;
   let closing: Promise<void> | undefined;
@@ -216,7 +219,8 @@ export function createStreamIngressConsumer(options: StreamIngressOptions): Stre
           const fields = { err, entry: id, stream, runs, retryInMs: delay };
           if (isTransientRedisError(err)) logger.warn(fields, 'ingress entry failed; running it again');
           else logger.error(fields, 'ingress entry failed; running it again');
-          await new Promise((resolve) => setTimeout(resolve, delay).unref());
+          await sleep(delay, undefined, { ref: false, signal: stopping.signal }).catch(() => undefined);
+          if (stopped) return; // left pending, as above
         }
       }
     } finally {
@@ -402,6 +406,7 @@ export function createStreamIngressConsumer(options: StreamIngressOptions): Stre
     abandoned ||= abandon;
     closing ??= (async () => {
       stopped = true;
+      stopping.abort();
       for (const wake of slotWaiters.splice(0)) wake();
       await Promise.allSettled(timers.map((t) => t.stop()));
       if (abandon) {

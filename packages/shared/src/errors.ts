@@ -87,7 +87,8 @@ export function isTransientRedisError(err: unknown): boolean {
   ) {
     return true;
   }
-  return /Connection is closed|Stream isn't writeable|MaxRetriesPerRequest|LOADING|READONLY|CLUSTERDOWN|TRYAGAIN/.test(
+  // MOVED and ASK: a Cluster's slot is served elsewhere (a failover); the command did not run.
+  return /Connection is closed|Stream isn't writeable|MaxRetriesPerRequest|LOADING|READONLY|CLUSTERDOWN|TRYAGAIN|^MOVED |^ASK /.test(
     err.message,
   );
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { Cluster } from 'ioredis';
 import type { RedisConnection } from './redis.js';
 
 /**
@@ -106,14 +107,40 @@ export function luaScript(name: string, source: string): LuaScript {
           `${name}.lua takes ${variadicKeys ? 'at least ' : ''}${numberOfKeys} keys, was given ${keys.length}`,
         );
       }
-      try {
-        return await redis.evalsha(sha, keys.length, ...keys, ...args);
-      } catch (err) {
-        if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-        return evalOn.eval(source, keys.length, ...keys, ...args);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          try {
+            return await redis.evalsha(sha, keys.length, ...keys, ...args);
+          } catch (err) {
+            if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+            return await evalOn.eval(source, keys.length, ...keys, ...args);
+          }
+        } catch (err) {
+          if (attempt >= REDIRECT_ATTEMPTS || !redirected(err) || !('refreshSlotsCache' in redis)) throw err;
+          await slotsRead(redis, attempt);
+        }
       }
     },
   };
+}
+
+/**
+ * Times a script is sent when a Redis Cluster answers that its slot is served elsewhere. ioredis follows
+ * such a redirection itself, except in a pipeline whose commands were redirected for different slots
+ * (after a failover, an auto-pipeline of one turn's commands to one primary): it then hands each command
+ * its MOVED. The script did not run, so sending it again is safe; failing would run the whole handler
+ * again, duplicating what its other commands had already done.
+ */
+const REDIRECT_ATTEMPTS = 5;
+
+function redirected(err: unknown): boolean {
+  return err instanceof Error && /^(MOVED|ASK) /.test(err.message);
+}
+
+/** Reads the Cluster's slots again (waiting a little longer each attempt: a refresh may be under way). */
+async function slotsRead(cluster: Cluster, attempt: number): Promise<void> {
+  await new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve()));
+  await new Promise((resolve) => setTimeout(resolve, 50 * (attempt - 1)));
 }
 
 /**
