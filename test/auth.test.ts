@@ -193,7 +193,8 @@ describe('auth', () => {
     const id = refresher.id;
 
     const [notice] = await nextEvent<[{ exp: number; expiresInMs: number }]>(refresher, '$token:expiring');
-    expect(notice.expiresInMs).toBeLessThanOrEqual(1_500);
+    // A Node timer may fire up to a millisecond early (its clock counts whole milliseconds).
+    expect(notice.expiresInMs).toBeLessThanOrEqual(1_501);
     // Another subject's token is refused, and the session goes on with the old one meanwhile.
     expect(await refresher.emitWithAck('$token:refresh', await hsToken({ sub: 'mallory' }, 300))).toEqual({
       error: { code: 'UNAUTHORIZED', message: 'a refreshed token must name the same subject' },
