@@ -19,6 +19,7 @@ import {
   createRedis,
   type RedisConnection,
   type RedisTarget,
+  readSlots,
 } from '@iocluster/shared';
 import {
   type Socket as ClientSocket,
@@ -175,9 +176,7 @@ export async function deleteKeys(redis: RedisConnection, prefix: string): Promis
   const isCluster = 'refreshSlotsCache' in redis;
   if (isCluster) {
     // After a failover the connection's view may still list a dead primary until it next hears MOVED.
-    await new Promise<void>((resolve, reject) =>
-      redis.refreshSlotsCache((err) => (err ? reject(err) : resolve())),
-    );
+    await readSlots(redis);
   }
   const servers = isCluster ? redis.nodes('master') : [redis];
   for (const server of servers) {

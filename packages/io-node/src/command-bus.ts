@@ -7,6 +7,7 @@ import {
   type Logger,
   type RedisConnection,
   type RoutingTable,
+  readSlots,
 } from '@iocluster/shared';
 import { createRecentIds } from './recent-ids.js';
 
@@ -290,14 +291,11 @@ export function createInboxSubscriber(options: InboxSubscriberOptions): CommandS
     const now = Date.now();
     if (!sharded || closed || repairing || now - repairedAt < REPAIR_INTERVAL_MS) return;
     if (!('refreshSlotsCache' in reader)) return;
-    const cluster = reader;
     repairing = true;
     repairedAt = now;
     try {
       logger.info('inbox pushes stopped arriving: subscribing again on the shard holding the inbox');
-      await new Promise<void>((resolve, reject) =>
-        cluster.refreshSlotsCache((err) => (err ? reject(err) : resolve())),
-      );
+      await readSlots(reader);
       await reader.sunsubscribe(inbox);
       await reader.ssubscribe(inbox);
       readStream('rewound');

@@ -76,6 +76,14 @@ export function toAckError(err: unknown, fallbackCode: ErrorCode = 'HANDLER_ERRO
 }
 
 /** True for the errors ioredis/node report when Redis is briefly unreachable: retried, not a bug. */
+/**
+ * A Redis Cluster's MOVED or ASK: the command's slot is served by another node (a failover, a reshard),
+ * and the command did not run.
+ */
+export function isRedirectError(err: unknown): boolean {
+  return err instanceof Error && /^(MOVED|ASK) /.test(err.message);
+}
+
 export function isTransientRedisError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
@@ -87,8 +95,8 @@ export function isTransientRedisError(err: unknown): boolean {
   ) {
     return true;
   }
-  // MOVED and ASK: a Cluster's slot is served elsewhere (a failover); the command did not run.
-  return /Connection is closed|Stream isn't writeable|MaxRetriesPerRequest|LOADING|READONLY|CLUSTERDOWN|TRYAGAIN|^MOVED |^ASK /.test(
+  if (isRedirectError(err)) return true;
+  return /Connection is closed|Stream isn't writeable|MaxRetriesPerRequest|LOADING|READONLY|CLUSTERDOWN|TRYAGAIN/.test(
     err.message,
   );
 }

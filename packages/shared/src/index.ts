@@ -130,7 +130,7 @@ export {
 export type { RateMeter } from './rate-meter.js';
 export { createRateMeter } from './rate-meter.js';
 export type { RedisConnection, RedisRole, RedisTarget } from './redis.js';
-export { createRedis, openRedis } from './redis.js';
+export { createRedis, openRedis, readSlots } from './redis.js';
 export type { RedisCommandTransportOptions } from './redis-command-transport.js';
 export { createRedisCommandTransport } from './redis-command-transport.js';
 export type { RedisWait, WaitForRedisOptions } from './redis-wait.js';

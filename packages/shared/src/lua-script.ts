@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Cluster } from 'ioredis';
-import type { RedisConnection } from './redis.js';
+import { isRedirectError } from './errors.js';
+import { type RedisConnection, readSlots } from './redis.js';
 
 /**
  * A Lua script sent by SHA (EVALSHA) and, the first time a server has not seen it (a new server, a
@@ -116,8 +116,11 @@ export function luaScript(name: string, source: string): LuaScript {
             return await evalOn.eval(source, keys.length, ...keys, ...args);
           }
         } catch (err) {
-          if (attempt >= REDIRECT_ATTEMPTS || !redirected(err) || !('refreshSlotsCache' in redis)) throw err;
-          await slotsRead(redis, attempt);
+          if (attempt >= REDIRECT_ATTEMPTS || !isRedirectError(err) || !('refreshSlotsCache' in redis))
+            throw err;
+          // A refresh may be under way: wait a little longer each attempt.
+          await readSlots(redis).catch(() => undefined);
+          await new Promise((resolve) => setTimeout(resolve, 50 * (attempt - 1)));
         }
       }
     },
@@ -132,16 +135,6 @@ export function luaScript(name: string, source: string): LuaScript {
  * again, duplicating what its other commands had already done.
  */
 const REDIRECT_ATTEMPTS = 5;
-
-function redirected(err: unknown): boolean {
-  return err instanceof Error && /^(MOVED|ASK) /.test(err.message);
-}
-
-/** Reads the Cluster's slots again (waiting a little longer each attempt: a refresh may be under way). */
-async function slotsRead(cluster: Cluster, attempt: number): Promise<void> {
-  await new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve()));
-  await new Promise((resolve) => setTimeout(resolve, 50 * (attempt - 1)));
-}
 
 /**
  * Loads `<name>.lua` from the `lua/` folder of the package whose module passes its `import.meta.url`:

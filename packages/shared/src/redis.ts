@@ -116,6 +116,16 @@ export function createRedis(
 }
 
 /**
+ * Reads a Cluster's slots again (ioredis' `refreshSlotsCache`; a refresh under way is joined), so that
+ * commands, and sharded subscriptions, go to the nodes serving the slots now. Rejects when no node answered.
+ */
+export function readSlots(cluster: Cluster): Promise<void> {
+  return new Promise((resolve, reject) =>
+    cluster.refreshSlotsCache((err) => (err ? reject(err) : resolve())),
+  );
+}
+
+/**
  * Opens a connection made with `lazy` unless it is open or opening already; does not wait for it.
  * Failures are logged by the connection's error listener and retried by ioredis like any other.
  */
