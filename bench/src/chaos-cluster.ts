@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +33,8 @@ export interface ChaosClusterOptions {
   appNodes: number;
   /** Extra environment of every node. */
   env?: Record<string, string>;
+  /** Every line any node prints is appended here, after the time (ms) and the node's label. */
+  logFile?: string;
 }
 
 /**
@@ -135,6 +138,7 @@ export async function startChaosCluster(options: ChaosClusterOptions): Promise<C
       ioNodes: options.ioNodes,
       frontend: true,
       output: (label, line) => {
+        if (options.logFile) appendFileSync(options.logFile, `${Date.now()} ${label} ${line}\n`);
         const counted = warnings.get(label) ?? { count: 0, first: [] };
         warnings.set(label, counted);
         countWarnings(counted, line);

@@ -24,6 +24,8 @@ export interface ChaosOptions {
   slowMs: number;
   /** Extra environment of every node (`--env`), over the case's own. */
   env: Record<string, string>;
+  /** Where every line the nodes print goes (`--log`), with its time and node. */
+  logFile?: string;
 }
 
 /** What one case measured. */
@@ -79,6 +81,7 @@ export async function runChaosCase(name: ChaosCaseName, options: ChaosOptions): 
       ioNodes: 2,
       appNodes: 2,
       env: { ...chaos.env, ...options.env },
+      ...(options.logFile ? { logFile: options.logFile } : {}),
     });
     pool = await GeneratorPool.start(1);
     const frontendUrl = cluster.frontendUrl;

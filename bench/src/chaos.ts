@@ -24,7 +24,9 @@ const USAGE = `usage: npm run chaos -- [options]   (or: node bench/dist/chaos.js
   --drain-ms <ms>         wait for missing deliveries after the last send     default: 60000 (short: 30000)
   --redis-restarts <n>    restarts in the redis-restart case                  default: 5 (short: 1)
   --slow-ms <ms>          a delivery slower than this is "not recovered yet"  default: 500
-  --env <K=V,...>         extra environment of every node (e.g. INGRESS_TRANSPORT=bullmq)
+  --env <K=V,...>         extra environment of every node (e.g. INGRESS_TRANSPORT=bullmq); may be repeated
+  --log <file>            append every line the nodes print (with LOG_LEVEL=info in --env: their info too),
+                          each after its time in ms and the node's label
   --out <dir>             results directory                                   default: bench/results`;
 
 interface CliOptions extends ChaosOptions {
@@ -46,7 +48,7 @@ const NUMERIC: Readonly<Record<string, readonly [NumericOption, number, number]>
 };
 /** The fields of ChaosOptions that hold a number. */
 type NumericOption = {
-  [K in keyof ChaosOptions]: ChaosOptions[K] extends number ? K : never;
+  [K in keyof ChaosOptions]-?: ChaosOptions[K] extends number ? K : never;
 }[keyof ChaosOptions];
 
 function parse(argv: string[]): CliOptions {
@@ -85,11 +87,14 @@ function parse(argv: string[]): CliOptions {
         options.cases = names as ChaosCaseName[];
         break;
       }
+      case '--log':
+        options.logFile = resolve(value ?? '');
+        break;
       case '--out':
         options.outDir = resolve(value ?? '');
         break;
       case '--env':
-        options.env = envPairs(value);
+        options.env = { ...options.env, ...envPairs(value) };
         break;
       default:
         throw new Error(`unknown option ${flag}\n${USAGE}`);

@@ -1,4 +1,5 @@
 import {
+  connectionGeneration,
   eventsIn,
   INGRESS_MAX_RUNS,
   type IngressJob,
@@ -77,9 +78,20 @@ export function createPartitionedProducer(
   connection.on('close', onClose);
 
   async function add(jobs: readonly IngressJob[]): Promise<void> {
-    const parts = splitByPartition(jobs, partitions.length);
+    const all = splitByPartition(jobs, partitions.length);
+    const parts = [...all];
+    const waits = (options.replicaWait?.replicas ?? 0) > 0;
+    // The connection's generation when the writes the replica wait is to cover began.
+    let since: number | undefined;
     for (let attempt = 0; ; attempt++) {
       try {
+        const generation = connectionGeneration(connection);
+        // Writes made before the connection closed may be on a server a failover left behind: with
+        // replica waits on, they count only once replicas have them, so all are written again.
+        if (since !== generation) {
+          if (since !== undefined && waits) parts.splice(0, parts.length, ...all);
+          since = generation;
+        }
         if (reconnected) {
           reconnected = false;
           try {
@@ -98,7 +110,7 @@ export function createPartitionedProducer(
           }),
         );
         // On the connection that wrote them: WAIT covers this client's own writes.
-        await waitForReplicas(connection, options.replicaWait);
+        await waitForReplicas(connection, options.replicaWait, since);
         return;
       } catch (err) {
         // A job JSON cannot encode (a RangeError from a too-deep value) never gets in: retrying would spin.

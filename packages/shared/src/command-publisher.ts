@@ -170,6 +170,7 @@ export function createCommandPublisher(
   }
 
   async function deliver(out: Outgoing): Promise<void> {
+    const since = transport.generation();
     const historyOrAnswers = out.appends.length > 0 || out.remembered.length > 0;
     if (transport.appendRouted && needsNoSteps(out, historyOrAnswers)) {
       const routed = routedOf(out);
@@ -181,7 +182,7 @@ export function createCommandPublisher(
         const rooms = new Set(routed.flatMap((entry) => ('rooms' in entry ? entry.rooms : [])));
         await forgetGone(gone, rooms.size > 0 ? await transport.roomNodes(rooms) : new Map(), new Map());
       }
-      await transport.durable();
+      await transport.durable(since);
       return;
     }
     const { joins, rooms, broadcast } = lookupsOf(out);
@@ -201,7 +202,7 @@ export function createCommandPublisher(
     // A history append a failover loses would have its offset reused on the new primary, and io-nodes
     // that delivered the lost message would skip the new one as already delivered: with replica waits on,
     // the appends must be on the replicas before any io-node sees their offsets.
-    if (out.appends.length > 0) await transport.durable();
+    if (out.appends.length > 0) await transport.durable(since);
     const [byRoom, targets] = await Promise.all([
       rooms.size > 0 ? transport.roomNodes(rooms) : new Map<string, string[]>(),
       broadcast ? transport.broadcastNodes() : [],
@@ -223,7 +224,7 @@ export function createCommandPublisher(
         out.remembered.map(([session, eid, reply]) => transport.remember(session, eid, answerOf(reply))),
       );
     }
-    await transport.durable();
+    await transport.durable(since);
   }
 
   /** The request a command carries, taken off the list of those not yet sent. */

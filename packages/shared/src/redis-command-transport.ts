@@ -3,7 +3,7 @@ import { appendRouted } from './inbox-append-script.js';
 import type { Keys } from './keys.js';
 import { loadLuaScript } from './lua-script.js';
 import type { RedisConnection } from './redis.js';
-import { type ReplicaWait, waitForReplicas } from './replica-wait.js';
+import { connectionGeneration, type ReplicaWait, waitForReplicas } from './replica-wait.js';
 import { createRoutingTable } from './routing.js';
 import type { CommandTransport, KeptAnswer } from './transport/commands.js';
 import { encodeCommandEnvelope } from './wire/commands.js';
@@ -30,7 +30,9 @@ export interface RedisCommandTransportOptions {
   /**
    * A connection to send this turn's one-round-trip delivery on instead of `connection`, when one is
    * offered: an app-node's ingress reader between two reads, so that the delivery and the next read reach
-   * Redis in one write (see the Streams ingress consumer's `lane`). @defaultValue none
+   * Redis in one write (see the Streams ingress consumer's `lane`). Not used with a replica wait: `WAIT`
+   * covers only the writes of the connection it is sent on, and the reader's next command blocks.
+   * @defaultValue none
    */
   lane?: () => RedisConnection | undefined;
   /**
@@ -57,6 +59,7 @@ export function createRedisCommandTransport(
   const oneRoundTrip = !connection.isCluster && options.oneRoundTrip !== false;
   // On a Cluster the pushes are sharded: carried by the inbox's shard only (inbox-append.lua).
   const pushArgs = (options.shardedPushes ?? connection.isCluster) ? ['s'] : [];
+  const lane = (options.replicaWait?.replicas ?? 0) > 0 ? undefined : options.lane;
   const transport: CommandTransport = {
     roomNodes: (rooms) => routing.roomNodes(rooms),
     // A node whose heartbeat stopped less than the retention ago may be cut off, not dead: its inbox
@@ -90,10 +93,11 @@ export function createRedisCommandTransport(
       const raw = await connection.hget(keys.sessionReplies(session), eid);
       return raw === null ? null : (JSON.parse(raw) as KeptAnswer);
     },
-    durable: () => waitForReplicas(connection, options.replicaWait),
+    generation: () => connectionGeneration(connection),
+    durable: (since) => waitForReplicas(connection, options.replicaWait, since),
   };
   if (oneRoundTrip)
     transport.appendRouted = (routed, acks) =>
-      appendRouted(options.lane?.() ?? connection, keys, routed, minId(), acks, connection);
+      appendRouted(lane?.() ?? connection, keys, routed, minId(), acks, connection);
   return transport;
 }

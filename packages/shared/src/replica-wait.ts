@@ -15,17 +15,64 @@ export interface ReplicaWait {
   readonly timeoutMs: number;
 }
 
+/** Closes seen per connection, counted from the first time anyone asked (see {@link connectionGeneration}). */
+const generations = new WeakMap<RedisConnection, { closes: number }>();
+
 /**
- * Waits until `wait.replicas` replicas have every write this connection made so far; throws a
- * `REPLICATION_TIMEOUT` error (transient: callers retry the write) if fewer had it within the timeout.
- * Does nothing when `wait` is undefined or asks for no replica. Must run on the connection that wrote.
+ * How many times `connection` has closed since this was first asked of it: take it before the writes a
+ * replica wait is to cover, and give it to {@link waitForReplicas}. ioredis sends a command again on the
+ * new connection when the old one closed before its reply, and after a failover that connection is to
+ * the new primary: a `WAIT` there counts the replicas of what the new primary has, not of the writes
+ * made on the old one, which the failover may have dropped.
+ */
+export function connectionGeneration(connection: RedisConnection): number {
+  let seen = generations.get(connection);
+  if (!seen) {
+    const counter = { closes: 0 };
+    seen = counter;
+    generations.set(connection, counter);
+    connection.on('close', () => {
+      counter.closes++;
+    });
+  }
+  return seen.closes;
+}
+
+/**
+ * Waits until `wait.replicas` replicas have every write this connection made since `since` (its
+ * {@link connectionGeneration} taken before those writes); throws a `REPLICATION_TIMEOUT` error
+ * (transient: callers write again) if fewer had them within the timeout, or if the connection closed
+ * since `since`: the writes then went to a server that may be gone, and a `WAIT` on the new connection
+ * would not cover them. Does nothing when `wait` is undefined or asks for no replica. Must run on the
+ * connection that wrote.
  */
 export async function waitForReplicas(
   connection: RedisConnection,
   wait: ReplicaWait | undefined,
+  since: number,
 ): Promise<void> {
   if (!wait || wait.replicas === 0) return;
-  const acknowledged = await connection.wait(wait.replicas, wait.timeoutMs);
+  const reconnected = () =>
+    new IoclusterError(
+      'REPLICATION_TIMEOUT',
+      'the connection to Redis closed after the write and before its replicas were counted',
+    );
+  if (connectionGeneration(connection) !== since) throw reconnected();
+  // A close while the WAIT is out ends the wait at once: what ioredis answers later comes from whichever
+  // server the connection reached next.
+  let onClose = () => {};
+  const closed = new Promise<never>((_, reject) => {
+    onClose = () => reject(reconnected());
+  });
+  connection.once('close', onClose);
+  const waited = connection.wait(wait.replicas, wait.timeoutMs);
+  waited.catch(() => undefined);
+  let acknowledged: number;
+  try {
+    acknowledged = await Promise.race([waited, closed]);
+  } finally {
+    connection.off('close', onClose);
+  }
   if (acknowledged < wait.replicas) {
     throw new IoclusterError(
       'REPLICATION_TIMEOUT',

@@ -58,8 +58,13 @@ export interface CommandTransport {
   remember(session: string, eid: string, answer: KeptAnswer): Promise<void>;
   /** The answer kept for event `eid` of a session, if its first run finished. */
   earlierAnswer(session: string, eid: string): Promise<KeptAnswer | null>;
-  /** Resolves once everything written so far is as durable as configured (the replica wait). */
-  durable(): Promise<void>;
+  /** Where the transport's connection stands, taken before a delivery's writes and given to `durable`. */
+  generation(): number;
+  /**
+   * Resolves once what was written since `since` (a {@link CommandTransport.generation}) is as durable
+   * as configured (the replica wait); rejects if it cannot tell, e.g. because the connection closed since.
+   */
+  durable(since: number): Promise<void>;
 }
 
 /**

@@ -150,6 +150,7 @@ export function createMemoryCommandPath(): MemoryCommandPath {
       const raw = answers.get(session)?.get(eid);
       return raw === undefined ? null : (JSON.parse(raw) as KeptAnswer);
     },
+    generation: () => 0,
     async durable() {},
   };
 
