@@ -75,7 +75,12 @@ function job(client: string, n: number): IngressJob {
 function consumer(
   redis: RedisConnection,
   handler: IngressHandler,
-  extra: { maxDeliveries?: number; deadLetters?: ReturnType<typeof createDeadLetters>; name?: string } = {},
+  extra: {
+    maxDeliveries?: number;
+    deadLetters?: ReturnType<typeof createDeadLetters>;
+    name?: string;
+    concurrency?: number;
+  } = {},
 ): StreamIngressConsumer {
   const c = createStreamIngressConsumer({
     keys,
@@ -83,7 +88,7 @@ function consumer(
     consumerName: extra.name ?? 'app-1',
     connection: () => open('blocking'),
     readerConnection: redis,
-    concurrency: 4,
+    concurrency: extra.concurrency ?? 4,
     leaseMs: 1_000,
     claimIntervalMs: 200,
     maxDeliveries: extra.maxDeliveries ?? 8,
@@ -196,6 +201,32 @@ describe('streams ingress', () => {
       },
     );
     expect(runs).toEqual(['app-1', 'app-1', 'app-1', 'app-2:7']);
+  });
+
+  test('streams ingress - 16 entries in their backoff at once wait on one close signal without a MaxListenersExceededWarning', async () => {
+    const redis = setup();
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => void warnings.push(`${warning.name}: ${warning.message}`);
+    process.on('warning', onWarning);
+    try {
+      const runs: string[] = [];
+      const c = consumer(
+        redis,
+        async ({ job: j }) => {
+          runs.push(j.batches[0]!.client.id);
+          throw Object.assign(new Error('inbox unreachable'), { code: 'E_TEST' });
+        },
+        { concurrency: 16 },
+      );
+      await producer().add(Array.from({ length: 16 }, (_, i) => job(`c${i}`, 1)));
+      await vi.waitFor(() => expect(new Set(runs).size).toBe(16), { timeout: 10_000, interval: 10 });
+      await c.close();
+      // A warning is emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((w) => w.startsWith('MaxListenersExceededWarning'))).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 
   test("streams ingress - the delivery script that appends a job's last commands acknowledges its entry; a failed append leaves it pending and it runs again", async () => {

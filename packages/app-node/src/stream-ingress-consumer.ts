@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -128,6 +129,8 @@ export function createStreamIngressConsumer(options: StreamIngressOptions): Stre
   let stopped = false;
   /** Ends the backoffs of failed entries when the consumer closes (they are left pending, for a claim). */
   const stopping = new AbortController();
+  // One listener per entry in its backoff: up to `concurrency` at once, more than Node's default warning.
+  setMaxListeners(0, stopping.signal);
   let abandoned = false;
   let ackScheduled = false;
   let closing: Promise<void> | undefined;
