@@ -141,8 +141,18 @@ test('browser - two pages on different io-nodes chat, see history and notices, a
 
     // Typing and a private message.
     await alice.fill('#text', 'typing something');
-    await alice.dispatchEvent('#text', 'input');
-    await bob.locator('#typing', { hasText: 'alice is typing' }).waitFor();
+    // Typing is volatile: an io-node drops it, as Socket.IO does, while bob's connection is still writing.
+    // The page says it again at most every 2 s while keys are pressed; so the test presses until bob sees it.
+    const typingShown = bob.locator('#typing', { hasText: 'alice is typing' });
+    for (let attempt = 1; ; attempt++) {
+      await alice.dispatchEvent('#text', 'input');
+      try {
+        await typingShown.waitFor({ timeout: 2_500 });
+        break;
+      } catch (err) {
+        if (attempt === 5) throw err;
+      }
+    }
     await alice.fill('#text', '');
     await bob.click('[data-room="@private"]');
     await bob.fill('#pm-to', 'alice');
