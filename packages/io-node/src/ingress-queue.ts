@@ -12,6 +12,7 @@ import {
   type ReplicaWait,
   splitByPartition,
   waitForReplicas,
+  waitsForReplicas,
 } from '@iocluster/shared';
 import { Queue } from 'bullmq';
 
@@ -71,16 +72,13 @@ export function createPartitionedProducer(
 ): IngressProducer {
   const partitions = keys.ingressPartitions(options.partitions ?? 1);
   let closed = false;
-  let reconnected = false;
-  const onClose = () => {
-    reconnected = true;
-  };
-  connection.on('close', onClose);
+  // The connection's generation the after-reconnect checks last ran for (none needed for the first).
+  let checked = connectionGeneration(connection);
 
   async function add(jobs: readonly IngressJob[]): Promise<void> {
     const all = splitByPartition(jobs, partitions.length);
     const parts = [...all];
-    const waits = (options.replicaWait?.replicas ?? 0) > 0;
+    const waits = waitsForReplicas(options.replicaWait);
     // The connection's generation when the writes the replica wait is to cover began.
     let since: number | undefined;
     for (let attempt = 0; ; attempt++) {
@@ -88,17 +86,16 @@ export function createPartitionedProducer(
         const generation = connectionGeneration(connection);
         // Writes made before the connection closed may be on a server a failover left behind: with
         // replica waits on, they count only once replicas have them, so all are written again.
-        if (since !== generation) {
-          if (since !== undefined && waits) parts.splice(0, parts.length, ...all);
-          since = generation;
-        }
-        if (reconnected) {
-          reconnected = false;
+        if (since !== undefined && since !== generation && waits) parts.splice(0, parts.length, ...all);
+        since = generation;
+        if (checked !== generation) {
+          const previous = checked;
+          checked = generation;
           try {
             await writer.afterReconnect?.(partitions);
             await options.afterReconnect?.();
           } catch (err) {
-            reconnected = true;
+            checked = previous;
             throw err;
           }
         }
@@ -132,7 +129,6 @@ export function createPartitionedProducer(
     },
     async close() {
       closed = true;
-      connection.off('close', onClose);
       await writer.close();
     },
   };

@@ -138,7 +138,7 @@ export { describeRedisTarget, waitForRedis } from './redis-wait.js';
 export type { RegistryEvents, RegistryWatcher, RegistryWatcherOptions } from './registry.js';
 export { isNodeLive, readLiveAppNodes, readLiveNodes, watchRegistry } from './registry.js';
 export type { ReplicaWait } from './replica-wait.js';
-export { connectionGeneration, waitForReplicas } from './replica-wait.js';
+export { connectionGeneration, waitForReplicas, waitsForReplicas } from './replica-wait.js';
 export type { PendingRequest, Requester, RequestOutcome } from './requests.js';
 export { createRequester, replyAddress } from './requests.js';
 export type { RoutingTable } from './routing.js';

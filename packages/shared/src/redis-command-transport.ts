@@ -3,7 +3,7 @@ import { appendRouted } from './inbox-append-script.js';
 import type { Keys } from './keys.js';
 import { loadLuaScript } from './lua-script.js';
 import type { RedisConnection } from './redis.js';
-import { connectionGeneration, type ReplicaWait, waitForReplicas } from './replica-wait.js';
+import { connectionGeneration, type ReplicaWait, waitForReplicas, waitsForReplicas } from './replica-wait.js';
 import { createRoutingTable } from './routing.js';
 import type { CommandTransport, KeptAnswer } from './transport/commands.js';
 import { encodeCommandEnvelope } from './wire/commands.js';
@@ -59,7 +59,7 @@ export function createRedisCommandTransport(
   const oneRoundTrip = !connection.isCluster && options.oneRoundTrip !== false;
   // On a Cluster the pushes are sharded: carried by the inbox's shard only (inbox-append.lua).
   const pushArgs = (options.shardedPushes ?? connection.isCluster) ? ['s'] : [];
-  const lane = (options.replicaWait?.replicas ?? 0) > 0 ? undefined : options.lane;
+  const lane = waitsForReplicas(options.replicaWait) ? undefined : options.lane;
   const transport: CommandTransport = {
     roomNodes: (rooms) => routing.roomNodes(rooms),
     // A node whose heartbeat stopped less than the retention ago may be cut off, not dead: its inbox

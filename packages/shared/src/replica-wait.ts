@@ -15,6 +15,11 @@ export interface ReplicaWait {
   readonly timeoutMs: number;
 }
 
+/** Does `wait` ask for any replica at all (`REDIS_WAIT_REPLICAS` above 0)? */
+export function waitsForReplicas(wait: ReplicaWait | undefined): wait is ReplicaWait {
+  return wait !== undefined && wait.replicas > 0;
+}
+
 /** Closes seen per connection, counted from the first time anyone asked (see {@link connectionGeneration}). */
 const generations = new WeakMap<RedisConnection, { closes: number }>();
 
@@ -51,7 +56,7 @@ export async function waitForReplicas(
   wait: ReplicaWait | undefined,
   since: number,
 ): Promise<void> {
-  if (!wait || wait.replicas === 0) return;
+  if (!waitsForReplicas(wait)) return;
   const reconnected = () =>
     new IoclusterError(
       'REPLICATION_TIMEOUT',
